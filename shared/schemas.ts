@@ -1,0 +1,191 @@
+/**
+ * The wire protocol both the Worker and the CLI speak. Every type either side uses for a
+ * request or a response is inferred from these schemas, never written twice.
+ */
+import { z } from 'zod';
+
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+export const REFRESH_TOKEN_GRANT = 'refresh_token';
+export const BUILTIN_CLIENT_ID = 'latchkey-cli';
+
+/** Scopes latchkey understands; a request naming anything else is `invalid_scope`. */
+export const SCOPES = ['read', 'write', 'admin'] as const;
+export const DEFAULT_SCOPE = 'read write';
+
+const bounded = (max: number) => z.string().min(1).max(max);
+
+/** RFC 6749 §3.3: space-delimited scope tokens, each from our closed list, no repeats. */
+export const ScopeString = z
+  .string()
+  .max(256)
+  .transform((value) => value.split(' ').filter((part) => part !== ''))
+  .superRefine((parts, ctx) => {
+    const unknown = parts.filter((part) => !(SCOPES as readonly string[]).includes(part));
+    if (unknown.length > 0) {
+      ctx.addIssue({ code: 'custom', message: `unknown scope "${unknown[0]?.slice(0, 32)}"` });
+    }
+    if (new Set(parts).size !== parts.length) {
+      ctx.addIssue({ code: 'custom', message: 'scope repeats a value' });
+    }
+  })
+  .transform((parts) => parts.join(' '));
+
+export const ClientId = bounded(64).regex(/^[a-z0-9][a-z0-9._-]*$/, 'malformed client_id');
+
+/** RFC 8628 §3.1 */
+export const DeviceAuthorizationRequest = z.strictObject({
+  client_id: ClientId,
+  scope: ScopeString.optional(),
+});
+export type DeviceAuthorizationRequest = z.infer<typeof DeviceAuthorizationRequest>;
+
+/** RFC 8628 §3.2 */
+export const DeviceAuthorizationResponse = z.object({
+  device_code: z.string(),
+  user_code: z.string(),
+  verification_uri: z.string().url(),
+  verification_uri_complete: z.string().url(),
+  expires_in: z.number().int().positive(),
+  interval: z.number().int().positive(),
+});
+export type DeviceAuthorizationResponse = z.infer<typeof DeviceAuthorizationResponse>;
+
+const opaque = bounded(512);
+
+/** RFC 8628 §3.4 and RFC 6749 §6; one schema per grant, chosen by `grant_type`. */
+export const TokenRequest = z.discriminatedUnion('grant_type', [
+  z.strictObject({
+    grant_type: z.literal(DEVICE_CODE_GRANT),
+    device_code: opaque,
+    client_id: ClientId,
+  }),
+  z.strictObject({
+    grant_type: z.literal(REFRESH_TOKEN_GRANT),
+    refresh_token: opaque,
+    client_id: ClientId,
+    scope: ScopeString.optional(),
+  }),
+]);
+export type TokenRequest = z.infer<typeof TokenRequest>;
+export const SUPPORTED_GRANTS = [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT] as const;
+
+/** RFC 6749 §5.1 */
+export const TokenResponse = z.object({
+  access_token: z.string(),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().int().positive(),
+  refresh_token: z.string().optional(),
+  scope: z.string(),
+});
+export type TokenResponse = z.infer<typeof TokenResponse>;
+
+export const TokenTypeHint = z.enum(['access_token', 'refresh_token']);
+
+/** RFC 7009 §2.1 and RFC 7662 §2.1 share one request shape. */
+export const TokenLookupRequest = z.strictObject({
+  token: bounded(4096),
+  token_type_hint: z.string().max(64).optional(),
+  client_id: ClientId.optional(),
+});
+export type TokenLookupRequest = z.infer<typeof TokenLookupRequest>;
+
+export const CredentialKind = z.enum(['user', 'api_key', 'ci']);
+export type CredentialKind = z.infer<typeof CredentialKind>;
+
+/** The claims of every access token latchkey signs (DESIGN "Tokens"). */
+export const AccessTokenClaims = z.object({
+  iss: z.string(),
+  sub: z.string(),
+  aud: z.string(),
+  exp: z.number().int(),
+  iat: z.number().int(),
+  jti: z.string(),
+  scope: z.string(),
+  org: z.string().nullable(),
+  project: z.string().nullable(),
+  kind: CredentialKind,
+  sid: z.string().nullable(),
+  client_id: z.string(),
+  email: z.string().optional(),
+});
+export type AccessTokenClaims = z.infer<typeof AccessTokenClaims>;
+
+/** RFC 7662 §2.2 */
+export const IntrospectionResponse = z.union([
+  z.object({ active: z.literal(false) }),
+  z.object({
+    active: z.literal(true),
+    token_type: z.enum(['access_token', 'refresh_token']),
+    sub: z.string(),
+    client_id: z.string(),
+    scope: z.string(),
+    exp: z.number().int(),
+    iat: z.number().int().optional(),
+    iss: z.string(),
+    jti: z.string().optional(),
+    sid: z.string().nullable().optional(),
+    kind: CredentialKind.optional(),
+  }),
+]);
+export type IntrospectionResponse = z.infer<typeof IntrospectionResponse>;
+
+export const MeResponse = z.object({
+  sub: z.string(),
+  kind: CredentialKind,
+  email: z.string().nullable(),
+  org: z.string().nullable(),
+  project: z.string().nullable(),
+  scope: z.string(),
+  exp: z.number().int(),
+  session_id: z.string().nullable(),
+  client_id: z.string(),
+});
+export type MeResponse = z.infer<typeof MeResponse>;
+
+export const ErrorResponse = z.object({
+  error: z.string(),
+  error_description: z.string(),
+});
+export type ErrorResponse = z.infer<typeof ErrorResponse>;
+
+/** RFC 8414 §2, the fields latchkey publishes. */
+export const ServerMetadata = z.object({
+  issuer: z.string().url(),
+  token_endpoint: z.string().url(),
+  device_authorization_endpoint: z.string().url(),
+  revocation_endpoint: z.string().url(),
+  introspection_endpoint: z.string().url(),
+  jwks_uri: z.string().url(),
+  userinfo_endpoint: z.string().url(),
+  grant_types_supported: z.array(z.string()),
+  response_types_supported: z.array(z.string()),
+  scopes_supported: z.array(z.string()),
+  code_challenge_methods_supported: z.array(z.string()),
+  token_endpoint_auth_methods_supported: z.array(z.string()),
+  revocation_endpoint_auth_methods_supported: z.array(z.string()),
+  introspection_endpoint_auth_methods_supported: z.array(z.string()),
+  id_token_signing_alg_values_supported: z.array(z.string()).optional(),
+  service_documentation: z.string().url().optional(),
+});
+export type ServerMetadata = z.infer<typeof ServerMetadata>;
+
+export const HealthResponse = z.object({
+  status: z.enum(['ok', 'degraded']),
+  store: z.enum(['up', 'down']),
+});
+export type HealthResponse = z.infer<typeof HealthResponse>;
+
+/** User codes: RFC 8628 §6.1, 8 characters from 20 consonants, 20^8 ≈ 2^34.6. */
+export const USER_CODE_ALPHABET = 'BCDFGHJKLMNPQRSTVWXZ';
+export const UserCodeInput = z
+  .string()
+  .max(32)
+  .transform((value) => value.toUpperCase().replace(/[\s-]/g, ''))
+  .pipe(z.string().regex(new RegExp(`^[${USER_CODE_ALPHABET}]{8}$`), 'malformed user code'));
+
+/** Token prefixes, so that secret scanners can find leaked ones. */
+export const TOKEN_PREFIX = {
+  refreshToken: 'lk_rt_',
+  deviceCode: 'lk_dc_',
+  session: 'lk_ws_',
+} as const;

@@ -1,0 +1,149 @@
+/**
+ * Every setting of DESIGN's "Configuration" table, parsed once per isolate. A bad value
+ * stops start-up with a ConfigError naming the setting (never echoing a secret's value).
+ */
+import { z } from 'zod';
+
+const DURATION = /^(\d+)(s|m|h|d)?$/;
+const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
+
+/** "900", "15m", "30d" -> seconds. */
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      const match = DURATION.exec(value.trim());
+      const seconds = match ? Number(match[1]) * UNIT_SECONDS[(match[2] ?? 's') as keyof typeof UNIT_SECONDS] : 0;
+      if (!match || seconds <= 0) {
+        ctx.addIssue({ code: 'custom', message: 'expected a positive duration such as 900, 15m, 12h or 30d' });
+        return z.NEVER;
+      }
+      return seconds;
+    });
+
+const count = (fallback: number) => z.coerce.number().int().positive().max(1_000_000).default(fallback);
+
+export function isLoopbackUrl(url: URL): boolean {
+  const host = url.hostname;
+  return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+const RawConfig = z.object({
+  LATCHKEY_ISSUER: z
+    .string()
+    .url()
+    .transform((value) => new URL(value))
+    .refine((url) => url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackUrl(url)), {
+      message: 'must be https (plain http only on loopback)',
+    })
+    .refine((url) => url.search === '' && url.hash === '', { message: 'must not carry a query or fragment' }),
+  LATCHKEY_SIGNING_KEYS: z.string().optional(),
+  LATCHKEY_HASH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  LATCHKEY_STORE: z.enum(['kv', 'redis', 'deno-kv', 'memory']).optional(),
+  LATCHKEY_IDENTITY: z.enum(['oidc', 'github', 'dev']).default('dev'),
+  LATCHKEY_ALLOWED_EMAIL_DOMAINS: z
+    .string()
+    .default('')
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim().toLowerCase())
+        .filter((part) => part !== ''),
+    )
+    .pipe(z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, 'expected comma-separated domain names'))),
+  LATCHKEY_ACCESS_TOKEN_TTL: duration('15m'),
+  LATCHKEY_CI_TOKEN_TTL: duration('10m'),
+  LATCHKEY_REFRESH_TOKEN_TTL: duration('30d'),
+  LATCHKEY_REFRESH_IDLE_TTL: duration('7d'),
+  LATCHKEY_REFRESH_GRACE: duration('10s'),
+  LATCHKEY_DEVICE_CODE_TTL: duration('10m'),
+  LATCHKEY_DEVICE_POLL_INTERVAL: duration('5s'),
+  LATCHKEY_API_KEY_TTL: duration('90d'),
+  LATCHKEY_USER_CODE_ATTEMPTS: count(5),
+  LATCHKEY_ADDRESS_ATTEMPTS: count(30),
+});
+
+export type Config = {
+  issuer: URL;
+  /** The issuer without a trailing slash, for building endpoint URLs. */
+  base: string;
+  loopback: boolean;
+  signingKeys: string | undefined;
+  hashSecret: string | undefined;
+  store: 'kv' | 'redis' | 'deno-kv' | 'memory' | undefined;
+  identity: 'oidc' | 'github' | 'dev';
+  allowedEmailDomains: string[];
+  ttl: {
+    accessToken: number;
+    ciToken: number;
+    refreshToken: number;
+    refreshIdle: number;
+    refreshGrace: number;
+    deviceCode: number;
+    devicePollInterval: number;
+    apiKey: number;
+  };
+  limits: { userCodeAttempts: number; addressAttempts: number };
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  readonly settings: string[];
+  constructor(settings: string[], message: string) {
+    super(message);
+    this.settings = settings;
+  }
+}
+
+/** Parses the environment (wrangler vars + secrets, or process env). Throws ConfigError. */
+export function parseConfig(env: Record<string, unknown>): Config {
+  const strings: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (name.startsWith('LATCHKEY_') && typeof value === 'string' && value !== '') strings[name] = value;
+  }
+  const parsed = RawConfig.safeParse(strings);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`);
+    const settings = parsed.error.issues.map((issue) => String(issue.path[0]));
+    throw new ConfigError(settings, `invalid configuration — ${problems.join('; ')}`);
+  }
+  const raw = parsed.data;
+  const loopback = isLoopbackUrl(raw.LATCHKEY_ISSUER);
+  if (!loopback) {
+    // Outside loopback, generated secrets would differ per isolate and die with it.
+    if (!raw.LATCHKEY_SIGNING_KEYS) {
+      throw new ConfigError(['LATCHKEY_SIGNING_KEYS'], 'LATCHKEY_SIGNING_KEYS is required when the issuer is not loopback (npm run keys:generate)');
+    }
+    if (!raw.LATCHKEY_HASH_SECRET) {
+      throw new ConfigError(['LATCHKEY_HASH_SECRET'], 'LATCHKEY_HASH_SECRET is required when the issuer is not loopback');
+    }
+    if (raw.LATCHKEY_IDENTITY === 'dev') {
+      throw new ConfigError(['LATCHKEY_IDENTITY'], 'LATCHKEY_IDENTITY=dev signs in anyone and runs only with a loopback issuer');
+    }
+  }
+  if (raw.LATCHKEY_REFRESH_IDLE_TTL > raw.LATCHKEY_REFRESH_TOKEN_TTL) {
+    throw new ConfigError(['LATCHKEY_REFRESH_IDLE_TTL'], 'LATCHKEY_REFRESH_IDLE_TTL must not exceed LATCHKEY_REFRESH_TOKEN_TTL');
+  }
+  return {
+    issuer: raw.LATCHKEY_ISSUER,
+    base: raw.LATCHKEY_ISSUER.href.replace(/\/$/, ''),
+    loopback,
+    signingKeys: raw.LATCHKEY_SIGNING_KEYS,
+    hashSecret: raw.LATCHKEY_HASH_SECRET,
+    store: raw.LATCHKEY_STORE,
+    identity: raw.LATCHKEY_IDENTITY,
+    allowedEmailDomains: raw.LATCHKEY_ALLOWED_EMAIL_DOMAINS,
+    ttl: {
+      accessToken: raw.LATCHKEY_ACCESS_TOKEN_TTL,
+      ciToken: raw.LATCHKEY_CI_TOKEN_TTL,
+      refreshToken: raw.LATCHKEY_REFRESH_TOKEN_TTL,
+      refreshIdle: raw.LATCHKEY_REFRESH_IDLE_TTL,
+      refreshGrace: raw.LATCHKEY_REFRESH_GRACE,
+      deviceCode: raw.LATCHKEY_DEVICE_CODE_TTL,
+      devicePollInterval: raw.LATCHKEY_DEVICE_POLL_INTERVAL,
+      apiKey: raw.LATCHKEY_API_KEY_TTL,
+    },
+    limits: { userCodeAttempts: raw.LATCHKEY_USER_CODE_ATTEMPTS, addressAttempts: raw.LATCHKEY_ADDRESS_ATTEMPTS },
+  };
+}

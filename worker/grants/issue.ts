@@ -1,0 +1,43 @@
+/** Builds the RFC 6749 §5.1 response every user grant ends with. */
+import type { TokenResponse } from '../../shared/schemas.ts';
+import type { Services } from '../services.ts';
+import { signAccessToken } from '../tokens/access-token.ts';
+import { generateId } from '../tokens/opaque.ts';
+import type { Family } from './refresh-token.ts';
+
+export async function tokenResponse(
+  services: Services,
+  session: { sid: string; family: Family; refreshToken: string; scope?: string },
+): Promise<TokenResponse> {
+  const { config, keys, now } = services;
+  const scope = session.scope ?? session.family.scope;
+  const { token } = await signAccessToken(
+    keys,
+    {
+      sub: session.family.sub,
+      jti: generateId(),
+      scope,
+      org: null,
+      project: null,
+      kind: 'user',
+      sid: session.sid,
+      client_id: session.family.clientId,
+      ...(session.family.email ? { email: session.family.email } : {}),
+    },
+    { issuer: config.base, audience: config.base, ttlSeconds: config.ttl.accessToken, now: now() },
+  );
+  return {
+    access_token: token,
+    token_type: 'Bearer',
+    expires_in: config.ttl.accessToken,
+    refresh_token: session.refreshToken,
+    scope,
+  };
+}
+
+/** RFC 6749 §6: a refresh may ask for less than was granted, never more. */
+export function narrowScope(granted: string, requested: string | undefined): string | null {
+  if (requested === undefined || requested === '') return granted;
+  const allowed = new Set(granted.split(' '));
+  return requested.split(' ').every((part) => allowed.has(part)) ? requested : null;
+}

@@ -1,0 +1,142 @@
+/**
+ * Sessions (refresh-token families) and rotation. Each refresh is single use; a retry
+ * with the token just rotated, within the grace window, gets the same successor back
+ * (sealed under the old token, so the store alone cannot open it); any other reuse of a
+ * spent token revokes the whole family (RFC 9700 §4.14.2).
+ */
+import { z } from 'zod';
+import { OAuthError } from '../../shared/errors.ts';
+import { TOKEN_PREFIX } from '../../shared/schemas.ts';
+import type { Services } from '../services.ts';
+import { narrowScope } from './issue.ts';
+import { parseRecord, readRecord } from '../store/records.ts';
+import { storeKey } from '../store/store.ts';
+import { generateId, generateSecret } from '../tokens/opaque.ts';
+
+export const Family = z.object({
+  sub: z.string(),
+  email: z.string().nullable(),
+  clientId: z.string(),
+  scope: z.string(),
+  createdAt: z.number(),
+  expiresAt: z.number(),
+  revoked: z.enum(['logout', 'reuse', 'admin']).nullable(),
+  device: z.object({ address: z.string().nullable(), userAgent: z.string().nullable() }),
+});
+export type Family = z.infer<typeof Family>;
+
+const RefreshRecord = z.object({
+  sid: z.string(),
+  issuedAt: z.number(),
+  spentAt: z.number().nullable(),
+});
+type RefreshRecord = z.infer<typeof RefreshRecord>;
+
+const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+
+export async function startFamily(
+  services: Services,
+  init: Omit<Family, 'createdAt' | 'expiresAt' | 'revoked'>,
+): Promise<{ sid: string; family: Family; refreshToken: string }> {
+  const { config, store, now } = services;
+  const sid = generateId('ses_');
+  const createdAt = now();
+  const family: Family = { ...init, createdAt, expiresAt: createdAt + config.ttl.refreshToken * 1000, revoked: null };
+  await store.put(storeKey('family', sid), JSON.stringify(family), config.ttl.refreshToken);
+  const refreshToken = await mintRefreshToken(services, sid, family);
+  return { sid, family, refreshToken };
+}
+
+async function mintRefreshToken(services: Services, sid: string, family: Family): Promise<string> {
+  const token = generateSecret(TOKEN_PREFIX.refreshToken);
+  const record: RefreshRecord = { sid, issuedAt: services.now(), spentAt: null };
+  await services.store.put(await refreshKey(services, token), JSON.stringify(record), recordTtl(services, family));
+  return token;
+}
+
+/** Idle lifetime, never past the family's absolute end. */
+function recordTtl(services: Services, family: Family): number {
+  return seconds(Math.min(services.config.ttl.refreshIdle * 1000, family.expiresAt - services.now()));
+}
+
+async function refreshKey(services: Services, token: string): Promise<string> {
+  return storeKey('refreshToken', await services.hasher.hash('rt', token));
+}
+
+export async function readFamily(services: Services, sid: string): Promise<Family | null> {
+  return (await readRecord(services.store, storeKey('family', sid), Family))?.value ?? null;
+}
+
+export type Rotated = { sid: string; family: Family; refreshToken: string; scope: string };
+
+export async function rotateRefreshToken(
+  services: Services,
+  presented: string,
+  request: { clientId: string; scope: string | undefined },
+): Promise<Rotated> {
+  const { store, hasher, now, config } = services;
+  const key = await refreshKey(services, presented);
+  const found = await readRecord(store, key, RefreshRecord);
+  if (!found) throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
+  const { sid, spentAt } = found.value;
+  const family = await readFamily(services, sid);
+  if (!family || family.revoked) throw new OAuthError('invalid_grant', 'the session was revoked; sign in again');
+  if (family.clientId !== request.clientId) throw new OAuthError('invalid_grant', 'refresh token was issued to another client');
+  const scope = narrowScope(family.scope, request.scope);
+  if (scope === null) throw new OAuthError('invalid_scope', 'a refresh may only narrow the granted scope');
+
+  const graceKey = storeKey('rotationGrace', await hasher.hash('rg', presented));
+  const successorFromGrace = async (): Promise<string | null> => {
+    const sealed = await store.get(graceKey);
+    return sealed === null ? null : hasher.open(presented, sealed);
+  };
+
+  if (spentAt !== null) {
+    const successor = now() - spentAt <= config.ttl.refreshGrace * 1000 ? await successorFromGrace() : null;
+    if (successor) return { sid, family, refreshToken: successor, scope };
+    await revokeFamily(services, sid, 'reuse');
+    throw new OAuthError('invalid_grant', 'refresh token was already used; the session is revoked, sign in again');
+  }
+
+  // The grace record is created only if absent: whoever creates it decides the one successor.
+  const candidate = await mintRefreshToken(services, sid, family);
+  const sealed = await hasher.seal(presented, candidate);
+  if (!(await store.swap(graceKey, null, sealed, config.ttl.refreshGrace))) {
+    await store.delete(await refreshKey(services, candidate));
+    const successor = await successorFromGrace();
+    if (!successor) throw new OAuthError('invalid_grant', 'refresh token is being rotated; retry');
+    return { sid, family, refreshToken: successor, scope };
+  }
+  const spent: RefreshRecord = { ...found.value, spentAt: now() };
+  // Kept after spending so that a late reuse is recognised and revokes the family.
+  await store.swap(key, found.raw, JSON.stringify(spent), seconds(family.expiresAt - now()));
+  return { sid, family, refreshToken: candidate, scope };
+}
+
+export async function revokeFamily(services: Services, sid: string, reason: NonNullable<Family['revoked']>): Promise<void> {
+  const { store, now, config } = services;
+  const key = storeKey('family', sid);
+  // Retry on a concurrent change; the family record is the one place revocation is read.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const raw = await store.get(key);
+    if (raw === null) return;
+    const family = parseRecord(Family, raw);
+    if (family.revoked) return;
+    // Outlive every access token of this session, so `sid` checks keep refusing them.
+    const ttl = seconds(Math.max(family.expiresAt - now(), config.ttl.accessToken * 1000 + 60_000));
+    if (await store.swap(key, raw, JSON.stringify({ ...family, revoked: reason }), ttl)) return;
+  }
+  throw new OAuthError('temporarily_unavailable', 'could not revoke the session; retry');
+}
+
+/** For revocation and introspection: the family a refresh token belongs to, if it is live. */
+export async function lookupRefreshToken(
+  services: Services,
+  token: string,
+): Promise<{ sid: string; family: Family; live: boolean; issuedAt: number } | null> {
+  const found = await readRecord(services.store, await refreshKey(services, token), RefreshRecord);
+  if (!found) return null;
+  const family = await readFamily(services, found.value.sid);
+  if (!family) return null;
+  return { sid: found.value.sid, family, live: found.value.spentAt === null && !family.revoked, issuedAt: found.value.issuedAt };
+}

@@ -1,0 +1,116 @@
+import { type Context, Hono } from 'hono';
+import { OAuthError } from '../../shared/errors.ts';
+import { UserCodeInput } from '../../shared/schemas.ts';
+import type { AppEnv } from '../app.ts';
+import { decideDeviceAuthorization, findPendingByUserCode } from '../grants/device-code.ts';
+import { assertCsrf, csrfToken, readWebSession, startWebSession } from '../http/browser.ts';
+import { readForm, readQuery } from '../http/form.ts';
+import { devSignIn } from '../identity/dev.ts';
+import { resolvePerson } from '../identity/users.ts';
+import { consentForm, enterCodeForm, resultMessage, signInForm } from '../pages/device.ts';
+import { renderPage, STYLESHEET } from '../pages/layout.ts';
+import { storeKey } from '../store/store.ts';
+
+/** The verification pages a person opens from `verification_uri` (RFC 8628 §3.3). */
+export const devicePageRoutes = new Hono<AppEnv>();
+
+/** Wrong codes are counted over this window, per browser session and per address. */
+const GUESS_WINDOW_SECONDS = 900;
+
+devicePageRoutes.get('/assets/latchkey.css', (c) => {
+  c.header('Cache-Control', 'public, max-age=3600');
+  c.header('Content-Type', 'text/css; charset=utf-8');
+  return c.body(STYLESHEET);
+});
+
+devicePageRoutes.get('/device', async (c) => {
+  const typed = (readQuery(c).user_code ?? '').slice(0, 32);
+  const csrf = await csrfToken(c);
+  const session = await readWebSession(c);
+  if (!session) return renderPage(c, 200, 'Sign in', signInForm({ csrf, userCode: typed, error: null }));
+  if (typed === '') return renderPage(c, 200, 'Connect a device', enterCodeForm({ csrf, email: session.email, userCode: '', error: null }));
+  return verifyCode(c, session, typed, csrf);
+});
+
+devicePageRoutes.post('/device/sign-in', async (c) => {
+  const form = await readForm(c);
+  await assertCsrf(c, form.csrf);
+  const typed = (form.user_code ?? '').slice(0, 32);
+  const upstream = devSignIn(c.var.services.config, { email: form.email });
+  await startWebSession(c, await resolvePerson(c.var.services, upstream));
+  return c.redirect(typed ? `/device?user_code=${encodeURIComponent(typed)}` : '/device', 303);
+});
+
+devicePageRoutes.post('/device/verify', async (c) => {
+  const form = await readForm(c);
+  await assertCsrf(c, form.csrf);
+  const session = await requireSession(c);
+  return verifyCode(c, session, (form.user_code ?? '').slice(0, 32), await csrfToken(c));
+});
+
+devicePageRoutes.post('/device/decision', async (c) => {
+  const form = await readForm(c);
+  await assertCsrf(c, form.csrf);
+  const session = await requireSession(c);
+  const code = UserCodeInput.safeParse(form.user_code ?? '');
+  if (!code.success || (form.decision !== 'approve' && form.decision !== 'deny')) {
+    throw new OAuthError('invalid_request', 'the form was incomplete; start again from the code');
+  }
+  const approve = form.decision === 'approve';
+  const decided = await decideDeviceAuthorization(c.var.services, code.data, {
+    approve,
+    subject: { sub: session.sub, email: session.email },
+  });
+  if (!decided) {
+    return renderPage(c, 400, 'Code expired', resultMessage('This code is no longer waiting for approval. Start the sign-in again on your device.'));
+  }
+  return approve
+    ? renderPage(c, 200, 'Device approved', resultMessage(`${decided.clientName} is now signed in. You can close this tab and return to your terminal.`))
+    : renderPage(c, 200, 'Request denied', resultMessage(`${decided.clientName} was not signed in. You can close this tab.`));
+});
+
+async function requireSession(c: Context<AppEnv>) {
+  const session = await readWebSession(c);
+  if (!session) throw new OAuthError('access_denied', 'your sign-in expired; open the link from your device again', { status: 403 });
+  return session;
+}
+
+/**
+ * Looks up a typed code. Wrong guesses are limited per browser session and per address
+ * (RFC 8628 §5.1); a code's 34 bits only hold if guessing stays slow.
+ */
+async function verifyCode(c: Context<AppEnv>, session: { id: string; sub: string; email: string | null }, typed: string, csrf: string) {
+  const services = c.var.services;
+  const { store, config } = services;
+  const address = services.clientAddress(c.req.raw) ?? 'unknown';
+  const counters = [
+    { key: storeKey('rateLimit', `ucs:${session.id}`), limit: config.limits.userCodeAttempts },
+    { key: storeKey('rateLimit', `uca:${address}`), limit: config.limits.addressAttempts },
+  ];
+  const used = await Promise.all(counters.map(({ key }) => store.get(key)));
+  if (counters.some(({ limit }, i) => Number(used[i] ?? 0) >= limit)) {
+    return renderPage(c, 429, 'Too many attempts', resultMessage('Too many wrong codes. Wait 15 minutes, then start again on your device.'));
+  }
+  const code = UserCodeInput.safeParse(typed);
+  const pending = code.success ? await findPendingByUserCode(services, code.data) : null;
+  if (!pending) {
+    await Promise.all(counters.map(({ key }) => store.increment(key, GUESS_WINDOW_SECONDS)));
+    const error = code.success ? 'That code is wrong or has expired. Check the code on your device.' : 'Codes look like BCDF-GHJK: eight letters.';
+    return renderPage(c, 400, 'Connect a device', enterCodeForm({ csrf, email: session.email, userCode: typed, error }));
+  }
+  const { value } = pending.found;
+  return renderPage(
+    c,
+    200,
+    'Approve this device?',
+    consentForm({
+      csrf,
+      userCode: value.userCode,
+      clientName: value.clientName,
+      scope: value.scope,
+      address: value.requester.address,
+      userAgent: value.requester.userAgent,
+      email: session.email,
+    }),
+  );
+}

@@ -1,0 +1,37 @@
+import { Hono } from 'hono';
+import { DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT, SCOPES, type ServerMetadata } from '../../shared/schemas.ts';
+import type { AppEnv } from '../app.ts';
+
+/** RFC 8414 metadata (also served as OpenID discovery) and the JWKS. */
+export const discoveryRoutes = new Hono<AppEnv>();
+
+function metadata(base: string): ServerMetadata {
+  return {
+    issuer: base,
+    token_endpoint: `${base}/oauth/token`,
+    device_authorization_endpoint: `${base}/oauth/device_authorization`,
+    revocation_endpoint: `${base}/oauth/revoke`,
+    introspection_endpoint: `${base}/oauth/introspect`,
+    jwks_uri: `${base}/.well-known/jwks.json`,
+    userinfo_endpoint: `${base}/v1/me`,
+    grant_types_supported: [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT],
+    response_types_supported: [],
+    scopes_supported: [...SCOPES],
+    code_challenge_methods_supported: ['S256'],
+    token_endpoint_auth_methods_supported: ['none'],
+    revocation_endpoint_auth_methods_supported: ['none'],
+    introspection_endpoint_auth_methods_supported: ['bearer'],
+  };
+}
+
+for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+  discoveryRoutes.get(path, (c) => {
+    c.header('Cache-Control', 'public, max-age=300');
+    return c.json(metadata(c.var.services.config.base));
+  });
+}
+
+discoveryRoutes.get('/.well-known/jwks.json', (c) => {
+  c.header('Cache-Control', 'public, max-age=300');
+  return c.json(c.var.services.keys.jwks);
+});

@@ -1,0 +1,30 @@
+import { Hono } from 'hono';
+import { TokenLookupRequest, TOKEN_PREFIX } from '../../shared/schemas.ts';
+import type { AppEnv } from '../app.ts';
+import { lookupRefreshToken, revokeFamily } from '../grants/refresh-token.ts';
+import { parseInput, readForm } from '../http/form.ts';
+import { looksLikeJwt, verifyAccessToken } from '../tokens/access-token.ts';
+import { revokeAccessToken } from '../tokens/credential.ts';
+
+/**
+ * RFC 7009. Holding a token is the right to revoke it; the answer is 200 whether or not
+ * the token was known (§2.2), so the endpoint tells a guesser nothing.
+ */
+export const revokeRoutes = new Hono<AppEnv>();
+
+revokeRoutes.post('/oauth/revoke', async (c) => {
+  const services = c.var.services;
+  const { token } = parseInput(TokenLookupRequest, await readForm(c));
+  if (token.startsWith(TOKEN_PREFIX.refreshToken)) {
+    const found = await lookupRefreshToken(services, token);
+    if (found) await revokeFamily(services, found.sid, 'logout');
+  } else if (looksLikeJwt(token)) {
+    const { config, keys, now } = services;
+    const claims = await verifyAccessToken(keys, token, { issuer: config.base, audience: config.base, now: now() }).catch(
+      () => null,
+    );
+    if (claims) await revokeAccessToken(services, claims);
+  }
+  c.header('Cache-Control', 'no-store');
+  return c.body(null, 200);
+});

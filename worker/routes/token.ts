@@ -1,0 +1,45 @@
+import { Hono } from 'hono';
+import { OAuthError } from '../../shared/errors.ts';
+import { DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT, SUPPORTED_GRANTS, TokenRequest } from '../../shared/schemas.ts';
+import type { AppEnv } from '../app.ts';
+import { findClient } from '../clients.ts';
+import { pollDeviceCode } from '../grants/device-code.ts';
+import { tokenResponse } from '../grants/issue.ts';
+import { rotateRefreshToken, startFamily } from '../grants/refresh-token.ts';
+import { parseInput, readForm } from '../http/form.ts';
+
+/** The token endpoint: one branch per grant, each a call into grants/. */
+export const tokenRoutes = new Hono<AppEnv>();
+
+tokenRoutes.post('/oauth/token', async (c) => {
+  const services = c.var.services;
+  const form = await readForm(c);
+  if (!form.grant_type) throw new OAuthError('invalid_request', 'missing parameter "grant_type"');
+  if (!(SUPPORTED_GRANTS as readonly string[]).includes(form.grant_type)) {
+    throw new OAuthError('unsupported_grant_type', 'grant_type is not supported by this server');
+  }
+  const input = parseInput(TokenRequest, form);
+  findClient(input.client_id, input.grant_type);
+
+  if (input.grant_type === DEVICE_CODE_GRANT) {
+    const approved = await pollDeviceCode(services, input.device_code, input.client_id);
+    if (!approved.subject) throw new OAuthError('invalid_grant', 'device code has no approved subject');
+    const session = await startFamily(services, {
+      sub: approved.subject.sub,
+      email: approved.subject.email,
+      clientId: approved.clientId,
+      scope: approved.scope,
+      device: approved.requester,
+    });
+    return c.json(await tokenResponse(services, session));
+  }
+
+  if (input.grant_type === REFRESH_TOKEN_GRANT) {
+    const rotated = await rotateRefreshToken(services, input.refresh_token, {
+      clientId: input.client_id,
+      scope: input.scope,
+    });
+    return c.json(await tokenResponse(services, rotated));
+  }
+  throw new OAuthError('unsupported_grant_type', 'grant_type is not supported by this server');
+});

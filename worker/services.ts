@@ -1,0 +1,68 @@
+/**
+ * What every route needs, resolved once per isolate: the configuration, the store, the
+ * clock, and the token materials (hash secret and signing keys), which in dev are
+ * generated on first use and kept in the store so every isolate agrees on them.
+ */
+import type { Config } from './config.ts';
+import { type Store, storeKey } from './store/store.ts';
+import { base64url, createHasher, randomBytes, type SecretHasher } from './tokens/opaque.ts';
+import { buildKeySet, generateSigningKey, type KeySet, parseSigningKeys } from './tokens/signing-keys.ts';
+
+export type Deps = {
+  store: Store;
+  /** Milliseconds since the epoch; tests pass a fixed or stepping clock. */
+  now?: () => number;
+  /** The client's address as the runtime knows it (CF-Connecting-IP, socket address). */
+  clientAddress?: (request: Request) => string | null;
+};
+
+export type Services = {
+  config: Config;
+  store: Store;
+  now: () => number;
+  clientAddress: (request: Request) => string | null;
+  hasher: SecretHasher;
+  keys: KeySet;
+};
+
+/** Generated dev material outlives any test run but not forever. */
+const GENERATED_TTL_SECONDS = 365 * 86400;
+
+export function servicesLoader(config: Config, deps: Deps): () => Promise<Services> {
+  let pending: Promise<Services> | undefined;
+  return () => {
+    pending ??= resolveServices(config, deps).catch((error) => {
+      pending = undefined; // a store that was briefly down must not poison the isolate
+      throw error;
+    });
+    return pending;
+  };
+}
+
+async function resolveServices(config: Config, deps: Deps): Promise<Services> {
+  const { store } = deps;
+  const [hashSecret, signingKeys] = await Promise.all([
+    config.hashSecret ?? generatedOnce(store, 'hash-secret', async () => base64url(randomBytes(32))),
+    config.signingKeys ?? generatedOnce(store, 'signing-keys', async () => JSON.stringify([await generateSigningKey()])),
+  ]);
+  return {
+    config,
+    store,
+    now: deps.now ?? Date.now,
+    clientAddress: deps.clientAddress ?? (() => null),
+    hasher: await createHasher(hashSecret),
+    keys: await buildKeySet(parseSigningKeys(signingKeys)),
+  };
+}
+
+/** Create-if-absent: of isolates racing on first start, the first write wins for all. */
+async function generatedOnce(store: Store, name: string, make: () => Promise<string>): Promise<string> {
+  const key = storeKey('generated', name);
+  const existing = await store.get(key);
+  if (existing !== null) return existing;
+  const fresh = await make();
+  if (await store.swap(key, null, fresh, GENERATED_TTL_SECONDS)) return fresh;
+  const winner = await store.get(key);
+  if (winner === null) throw new Error(`generated ${name} vanished`);
+  return winner;
+}

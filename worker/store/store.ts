@@ -1,0 +1,64 @@
+/**
+ * The one contract every state backend fills in. Values are strings (callers keep JSON in
+ * them); every write carries a TTL in seconds, so nothing lives forever by accident.
+ *
+ * Keys are built only through `storeKey` below, so each adapter can tell from the prefix
+ * whether a key needs strong consistency (see `KEYSPACE` and worker/store/README.md).
+ */
+export interface Store {
+  get(key: string): Promise<string | null>;
+  put(key: string, value: string, ttlSeconds: number): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Reads and deletes in one step: of concurrent callers exactly one gets the value. */
+  consume(key: string): Promise<string | null>;
+  /**
+   * Replaces `expected` (null: the key is absent) with `next` (null: delete) in one step.
+   * Returns false, changing nothing, when the stored value is not `expected`.
+   */
+  swap(key: string, expected: string | null, next: string | null, ttlSeconds: number): Promise<boolean>;
+  /** Adds one and returns the new count; the first increment starts a window of `ttlSeconds`. */
+  increment(key: string, ttlSeconds: number): Promise<number>;
+  /** Resolves when the backend answers; used by /healthz. */
+  ping(): Promise<void>;
+}
+
+/**
+ * Every key prefix in use. `atomic` keys are consumed, swapped or counted and must be
+ * strongly consistent; `plain` keys are read-mostly and may live in an eventually
+ * consistent replica (Cloudflare KV).
+ */
+export const KEYSPACE = {
+  deviceCode: { prefix: 'dc:', placement: 'atomic' },
+  userCode: { prefix: 'uc:', placement: 'atomic' },
+  refreshToken: { prefix: 'rt:', placement: 'atomic' },
+  rotationGrace: { prefix: 'rg:', placement: 'atomic' },
+  family: { prefix: 'fam:', placement: 'atomic' },
+  revokedAccessToken: { prefix: 'rvk:', placement: 'atomic' },
+  webSession: { prefix: 'ws:', placement: 'atomic' },
+  rateLimit: { prefix: 'rl:', placement: 'atomic' },
+  identity: { prefix: 'idn:', placement: 'atomic' },
+  generated: { prefix: 'gen:', placement: 'atomic' },
+  user: { prefix: 'usr:', placement: 'plain' },
+  health: { prefix: 'hc:', placement: 'plain' },
+} as const;
+
+export type KeyKind = keyof typeof KEYSPACE;
+
+export function storeKey(kind: KeyKind, id: string): string {
+  return KEYSPACE[kind].prefix + id;
+}
+
+export function placementOf(key: string): 'atomic' | 'plain' {
+  for (const { prefix, placement } of Object.values(KEYSPACE)) {
+    if (key.startsWith(prefix)) return placement;
+  }
+  throw new StoreError(`unknown key prefix in "${key.slice(0, 8)}…"`);
+}
+
+/** The store did not answer, or answered with something unusable. Rendered as 503. */
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+}
+
+/** Cloudflare KV refuses TTLs under 60 s; adapters round up to it. */
+export const KV_MIN_TTL_SECONDS = 60;

@@ -1,0 +1,88 @@
+/**
+ * Opaque secrets: generated with a scanner-findable prefix, stored only as a keyed hash
+ * (HMAC-SHA-256 under LATCHKEY_HASH_SECRET), so a dump of the store yields no usable token.
+ */
+const encoder = new TextEncoder();
+
+export function base64url(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export function fromBase64url(text: string): Uint8Array {
+  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+  return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+}
+
+export function randomBytes(length: number): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(length));
+}
+
+/** 256 bits of randomness behind a prefix such as `lk_rt_`. */
+export function generateSecret(prefix: string): string {
+  return prefix + base64url(randomBytes(32));
+}
+
+/** A short random id for records that are not secrets (families, users, jti). */
+export function generateId(prefix = ''): string {
+  return prefix + base64url(randomBytes(15));
+}
+
+export type SecretHasher = {
+  /** A stable, non-reversible id for a secret, labelled so one secret never hashes alike in two roles. */
+  hash(label: string, secret: string): Promise<string>;
+  /** Seals `plaintext` so only a holder of `secret` can open it (AES-256-GCM). */
+  seal(secret: string, plaintext: string): Promise<string>;
+  open(secret: string, sealed: string): Promise<string | null>;
+};
+
+export async function createHasher(hashSecret: string): Promise<SecretHasher> {
+  const key = await crypto.subtle.importKey('raw', encoder.encode(hashSecret), { name: 'HMAC', hash: 'SHA-256' }, false, [
+    'sign',
+  ]);
+  const mac = async (label: string, value: string) =>
+    new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(`${label}\0${value}`)));
+  // The sealing key depends on the secret itself, which the store never holds.
+  const sealingKey = async (secret: string) =>
+    crypto.subtle.importKey('raw', await mac('seal', secret), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+
+  return {
+    async hash(label, secret) {
+      return base64url(await mac(label, secret));
+    },
+    async seal(secret, plaintext) {
+      const iv = randomBytes(12);
+      const sealed = await crypto.subtle.encrypt(
+        { name: 'AES-GCM', iv },
+        await sealingKey(secret),
+        encoder.encode(plaintext),
+      );
+      return `${base64url(iv)}.${base64url(new Uint8Array(sealed))}`;
+    },
+    async open(secret, sealed) {
+      const [iv, body] = sealed.split('.');
+      if (!iv || !body) return null;
+      try {
+        const plain = await crypto.subtle.decrypt(
+          { name: 'AES-GCM', iv: fromBase64url(iv) },
+          await sealingKey(secret),
+          fromBase64url(body),
+        );
+        return new TextDecoder().decode(plain);
+      } catch {
+        return null;
+      }
+    },
+  };
+}
+
+/** Compares two strings in time that depends only on their lengths. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  const left = encoder.encode(a);
+  const right = encoder.encode(b);
+  let difference = left.length ^ right.length;
+  const length = Math.max(left.length, right.length);
+  for (let i = 0; i < length; i++) difference |= (left[i] ?? 0) ^ (right[i] ?? 0);
+  return difference === 0;
+}
