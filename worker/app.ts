@@ -57,8 +57,13 @@ export function createApp(config: Config, deps: Deps): Hono<AppEnv> {
     const status = rendered.status as 400;
     if (new URL(c.req.url).pathname.startsWith('/device') && c.get('services')) {
       const page = Math.min(status, 503) as 400;
-      return renderPage(c, page, 'Something went wrong', html`<p class="error" role="alert">${rendered.message}</p>
-<p><a href="/device">Start again</a></p>`);
+      return renderPage(
+        c,
+        page,
+        'Something went wrong',
+        html`<p class="error" role="alert">${rendered.message}</p>
+<p><a href="/device">Start again</a></p>`,
+      );
     }
     c.header('Cache-Control', 'no-store');
     return c.json(rendered.toJSON(), status);

@@ -113,7 +113,10 @@ export function parseConfig(env: Record<string, unknown>): Config {
   if (!loopback) {
     // Outside loopback, generated secrets would differ per isolate and die with it.
     if (!raw.LATCHKEY_SIGNING_KEYS) {
-      throw new ConfigError(['LATCHKEY_SIGNING_KEYS'], 'LATCHKEY_SIGNING_KEYS is required when the issuer is not loopback (npm run keys:generate)');
+      throw new ConfigError(
+        ['LATCHKEY_SIGNING_KEYS'],
+        'LATCHKEY_SIGNING_KEYS is required when the issuer is not loopback (npm run keys:generate)',
+      );
     }
     if (!raw.LATCHKEY_HASH_SECRET) {
       throw new ConfigError(['LATCHKEY_HASH_SECRET'], 'LATCHKEY_HASH_SECRET is required when the issuer is not loopback');

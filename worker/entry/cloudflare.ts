@@ -19,7 +19,10 @@ function build(env: Env): ReturnType<typeof createApp> {
     throw new ConfigError(['LATCHKEY_STORE'], `LATCHKEY_STORE=${config.store} is not available on Cloudflare yet; use kv`);
   }
   if (!env.LATCHKEY_KV || !env.LATCHKEY_ATOMIC) {
-    throw new ConfigError(['LATCHKEY_KV', 'LATCHKEY_ATOMIC'], 'LATCHKEY_KV and LATCHKEY_ATOMIC bindings are required (see wrangler.toml)');
+    throw new ConfigError(
+      ['LATCHKEY_KV', 'LATCHKEY_ATOMIC'],
+      'LATCHKEY_KV and LATCHKEY_ATOMIC bindings are required (see wrangler.toml)',
+    );
   }
   return createApp(config, {
     store: cloudflareStore({ kv: env.LATCHKEY_KV, atomic: env.LATCHKEY_ATOMIC }),

@@ -82,11 +82,14 @@ export async function startDeviceAuthorization(
 export type PendingAuthorization = { key: string; found: Versioned<DeviceRecord> };
 
 /** The pending authorization a person typed the code of, or null for a wrong or stale code. */
-export async function findPendingByUserCode(services: Services, normalizedUserCode: string): Promise<PendingAuthorization | null> {
+export async function findPendingByUserCode(
+  services: Services,
+  normalizedUserCode: string,
+): Promise<PendingAuthorization | null> {
   const dcKey = await services.store.get(await userCodeKey(services, normalizedUserCode));
   if (dcKey === null) return null;
   const found = await readRecord(services.store, dcKey, DeviceRecord);
-  if (!found || found.value.status !== 'pending' || found.value.expiresAt <= services.now()) return null;
+  if (found?.value.status !== 'pending' || found.value.expiresAt <= services.now()) return null;
   return { key: dcKey, found };
 }
 

@@ -8,10 +8,10 @@ import { z } from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { TOKEN_PREFIX } from '../../shared/schemas.ts';
 import type { Services } from '../services.ts';
-import { narrowScope } from './issue.ts';
 import { parseRecord, readRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { generateId, generateSecret } from '../tokens/opaque.ts';
+import { narrowScope } from './issue.ts';
 
 export const Family = z.object({
   sub: z.string(),

@@ -26,7 +26,11 @@ export function readQuery(c: Context): Record<string, string> {
 }
 
 /** Parses with a shared schema; the first issue becomes the error description. */
-export function parseInput<T extends z.ZodType>(schema: T, input: unknown, code: 'invalid_request' = 'invalid_request'): z.infer<T> {
+export function parseInput<T extends z.ZodType>(
+  schema: T,
+  input: unknown,
+  code: 'invalid_request' = 'invalid_request',
+): z.infer<T> {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0];
@@ -43,7 +47,8 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown, code:
 function toRecord(params: URLSearchParams): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of params) {
-    if (Object.hasOwn(out, name)) throw new OAuthError('invalid_request', `parameter "${name.slice(0, 40)}" appears more than once`);
+    if (Object.hasOwn(out, name))
+      throw new OAuthError('invalid_request', `parameter "${name.slice(0, 40)}" appears more than once`);
     out[name] = value;
   }
   return out;

@@ -8,7 +8,10 @@ import type { Config } from '../config.ts';
 
 const Email = z.string().trim().toLowerCase().max(254).pipe(z.email());
 
-export function devSignIn(config: Config, input: { email: string | undefined }): { provider: 'dev'; subject: string; email: string } {
+export function devSignIn(
+  config: Config,
+  input: { email: string | undefined },
+): { provider: 'dev'; subject: string; email: string } {
   if (config.identity !== 'dev' || !config.loopback) {
     throw new OAuthError('access_denied', 'the dev identity provider is not enabled');
   }

@@ -1,9 +1,5 @@
 import { Hono } from 'hono';
-import {
-  DEVICE_CODE_GRANT,
-  DeviceAuthorizationRequest,
-  type DeviceAuthorizationResponse,
-} from '../../shared/schemas.ts';
+import { DEVICE_CODE_GRANT, DeviceAuthorizationRequest, type DeviceAuthorizationResponse } from '../../shared/schemas.ts';
 import type { AppEnv } from '../app.ts';
 import { findClient } from '../clients.ts';
 import { startDeviceAuthorization } from '../grants/device-code.ts';

@@ -28,7 +28,8 @@ devicePageRoutes.get('/device', async (c) => {
   const csrf = await csrfToken(c);
   const session = await readWebSession(c);
   if (!session) return renderPage(c, 200, 'Sign in', signInForm({ csrf, userCode: typed, error: null }));
-  if (typed === '') return renderPage(c, 200, 'Connect a device', enterCodeForm({ csrf, email: session.email, userCode: '', error: null }));
+  if (typed === '')
+    return renderPage(c, 200, 'Connect a device', enterCodeForm({ csrf, email: session.email, userCode: '', error: null }));
   return verifyCode(c, session, typed, csrf);
 });
 
@@ -62,16 +63,27 @@ devicePageRoutes.post('/device/decision', async (c) => {
     subject: { sub: session.sub, email: session.email },
   });
   if (!decided) {
-    return renderPage(c, 400, 'Code expired', resultMessage('This code is no longer waiting for approval. Start the sign-in again on your device.'));
+    return renderPage(
+      c,
+      400,
+      'Code expired',
+      resultMessage('This code is no longer waiting for approval. Start the sign-in again on your device.'),
+    );
   }
   return approve
-    ? renderPage(c, 200, 'Device approved', resultMessage(`${decided.clientName} is now signed in. You can close this tab and return to your terminal.`))
+    ? renderPage(
+        c,
+        200,
+        'Device approved',
+        resultMessage(`${decided.clientName} is now signed in. You can close this tab and return to your terminal.`),
+      )
     : renderPage(c, 200, 'Request denied', resultMessage(`${decided.clientName} was not signed in. You can close this tab.`));
 });
 
 async function requireSession(c: Context<AppEnv>) {
   const session = await readWebSession(c);
-  if (!session) throw new OAuthError('access_denied', 'your sign-in expired; open the link from your device again', { status: 403 });
+  if (!session)
+    throw new OAuthError('access_denied', 'your sign-in expired; open the link from your device again', { status: 403 });
   return session;
 }
 
@@ -79,7 +91,12 @@ async function requireSession(c: Context<AppEnv>) {
  * Looks up a typed code. Wrong guesses are limited per browser session and per address
  * (RFC 8628 §5.1); a code's 34 bits only hold if guessing stays slow.
  */
-async function verifyCode(c: Context<AppEnv>, session: { id: string; sub: string; email: string | null }, typed: string, csrf: string) {
+async function verifyCode(
+  c: Context<AppEnv>,
+  session: { id: string; sub: string; email: string | null },
+  typed: string,
+  csrf: string,
+) {
   const services = c.var.services;
   const { store, config } = services;
   const address = services.clientAddress(c.req.raw) ?? 'unknown';
@@ -89,13 +106,20 @@ async function verifyCode(c: Context<AppEnv>, session: { id: string; sub: string
   ];
   const used = await Promise.all(counters.map(({ key }) => store.get(key)));
   if (counters.some(({ limit }, i) => Number(used[i] ?? 0) >= limit)) {
-    return renderPage(c, 429, 'Too many attempts', resultMessage('Too many wrong codes. Wait 15 minutes, then start again on your device.'));
+    return renderPage(
+      c,
+      429,
+      'Too many attempts',
+      resultMessage('Too many wrong codes. Wait 15 minutes, then start again on your device.'),
+    );
   }
   const code = UserCodeInput.safeParse(typed);
   const pending = code.success ? await findPendingByUserCode(services, code.data) : null;
   if (!pending) {
     await Promise.all(counters.map(({ key }) => store.increment(key, GUESS_WINDOW_SECONDS)));
-    const error = code.success ? 'That code is wrong or has expired. Check the code on your device.' : 'Codes look like BCDF-GHJK: eight letters.';
+    const error = code.success
+      ? 'That code is wrong or has expired. Check the code on your device.'
+      : 'Codes look like BCDF-GHJK: eight letters.';
     return renderPage(c, 400, 'Connect a device', enterCodeForm({ csrf, email: session.email, userCode: typed, error }));
   }
   const { value } = pending.found;

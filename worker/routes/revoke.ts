@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { TokenLookupRequest, TOKEN_PREFIX } from '../../shared/schemas.ts';
+import { TOKEN_PREFIX, TokenLookupRequest } from '../../shared/schemas.ts';
 import type { AppEnv } from '../app.ts';
 import { lookupRefreshToken, revokeFamily } from '../grants/refresh-token.ts';
 import { parseInput, readForm } from '../http/form.ts';

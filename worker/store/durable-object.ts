@@ -26,7 +26,10 @@ export interface AtomicRecordApi {
 type Entry = { value: string; expiresAt: number };
 const SLOT = 'entry';
 
-export function atomicRecord(storage: RecordStorage, now: () => number = Date.now): AtomicRecordApi & {
+export function atomicRecord(
+  storage: RecordStorage,
+  now: () => number = Date.now,
+): AtomicRecordApi & {
   alarm(): Promise<void>;
 } {
   const read = async (): Promise<Entry | null> => {

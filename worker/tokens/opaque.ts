@@ -53,11 +53,7 @@ export async function createHasher(hashSecret: string): Promise<SecretHasher> {
     },
     async seal(secret, plaintext) {
       const iv = randomBytes(12);
-      const sealed = await crypto.subtle.encrypt(
-        { name: 'AES-GCM', iv },
-        await sealingKey(secret),
-        encoder.encode(plaintext),
-      );
+      const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, await sealingKey(secret), encoder.encode(plaintext));
       return `${base64url(iv)}.${base64url(new Uint8Array(sealed))}`;
     },
     async open(secret, sealed) {

@@ -19,7 +19,10 @@ const PrivateJwk = z
     alg: z.enum(SIGNING_ALGORITHMS).optional(),
   })
   .loose();
-const KeyList = z.union([z.array(PrivateJwk).min(1), z.object({ keys: z.array(PrivateJwk).min(1) }).transform((set) => set.keys)]);
+const KeyList = z.union([
+  z.array(PrivateJwk).min(1),
+  z.object({ keys: z.array(PrivateJwk).min(1) }).transform((set) => set.keys),
+]);
 
 export type PublicJwk = JWK & { kid: string; alg: Algorithm; use: 'sig' };
 type VerifyKey = { alg: Algorithm; key: CryptoKey };
