@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, parseConfig } from '../../worker/config.ts';
+
+const loopback = { LATCHKEY_ISSUER: 'http://127.0.0.1:8787' };
+
+test('defaults follow DESIGN: 15 min access, 10 min CI, 30 d refresh, 7 d idle, 10 min device code, 90 d keys', () => {
+  const config = parseConfig(loopback);
+  assert.deepEqual(config.ttl, {
+    accessToken: 900,
+    ciToken: 600,
+    refreshToken: 30 * 86400,
+    refreshIdle: 7 * 86400,
+    refreshGrace: 10,
+    deviceCode: 600,
+    devicePollInterval: 5,
+    apiKey: 90 * 86400,
+  });
+  assert.equal(config.base, 'http://127.0.0.1:8787');
+  assert.equal(config.identity, 'dev');
+  assert.equal(config.loopback, true);
+});
+
+test('durations take seconds or a unit', () => {
+  const config = parseConfig({
+    ...loopback,
+    LATCHKEY_ACCESS_TOKEN_TTL: '90',
+    LATCHKEY_REFRESH_GRACE: '2s',
+    LATCHKEY_REFRESH_IDLE_TTL: '12h',
+  });
+  assert.equal(config.ttl.accessToken, 90);
+  assert.equal(config.ttl.refreshGrace, 2);
+  assert.equal(config.ttl.refreshIdle, 43200);
+});
+
+const refusals: [string, Record<string, string>, string][] = [
+  ['missing issuer', {}, 'LATCHKEY_ISSUER'],
+  ['issuer not a URL', { LATCHKEY_ISSUER: 'latchkey' }, 'LATCHKEY_ISSUER'],
+  ['plain http off loopback', { LATCHKEY_ISSUER: 'http://auth.example.com' }, 'LATCHKEY_ISSUER'],
+  ['issuer with a query', { LATCHKEY_ISSUER: 'https://auth.example.com/?x=1' }, 'LATCHKEY_ISSUER'],
+  ['bad duration', { ...loopback, LATCHKEY_ACCESS_TOKEN_TTL: 'banana' }, 'LATCHKEY_ACCESS_TOKEN_TTL'],
+  ['zero duration', { ...loopback, LATCHKEY_DEVICE_CODE_TTL: '0' }, 'LATCHKEY_DEVICE_CODE_TTL'],
+  ['unknown store', { ...loopback, LATCHKEY_STORE: 'postgres' }, 'LATCHKEY_STORE'],
+  ['unknown identity provider', { ...loopback, LATCHKEY_IDENTITY: 'ldap' }, 'LATCHKEY_IDENTITY'],
+  ['short hash secret', { ...loopback, LATCHKEY_HASH_SECRET: 'short' }, 'LATCHKEY_HASH_SECRET'],
+  [
+    'bad email domain list',
+    { ...loopback, LATCHKEY_ALLOWED_EMAIL_DOMAINS: 'example.com, not a domain' },
+    'LATCHKEY_ALLOWED_EMAIL_DOMAINS',
+  ],
+  ['idle longer than absolute', { ...loopback, LATCHKEY_REFRESH_IDLE_TTL: '60d' }, 'LATCHKEY_REFRESH_IDLE_TTL'],
+  [
+    'dev identity on a public issuer',
+    { LATCHKEY_ISSUER: 'https://auth.example.com', LATCHKEY_SIGNING_KEYS: '[]', LATCHKEY_HASH_SECRET: 'x'.repeat(32) },
+    'LATCHKEY_IDENTITY',
+  ],
+  [
+    'no signing keys on a public issuer',
+    { LATCHKEY_ISSUER: 'https://auth.example.com', LATCHKEY_IDENTITY: 'oidc' },
+    'LATCHKEY_SIGNING_KEYS',
+  ],
+  [
+    'no hash secret on a public issuer',
+    { LATCHKEY_ISSUER: 'https://auth.example.com', LATCHKEY_IDENTITY: 'oidc', LATCHKEY_SIGNING_KEYS: '[]' },
+    'LATCHKEY_HASH_SECRET',
+  ],
+];
+
+for (const [name, env, setting] of refusals) {
+  test(`refused at start-up, naming the setting: ${name}`, () => {
+    assert.throws(
+      () => parseConfig(env),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.ok(error.settings.includes(setting), `${error.settings.join(',')} should include ${setting}`);
+        assert.match(error.message, new RegExp(setting));
+        return true;
+      },
+    );
+  });
+}
+
+test('a refused secret is named but never echoed', () => {
+  const secret = 'hunter2-not-long-enough';
+  assert.throws(
+    () => parseConfig({ ...loopback, LATCHKEY_HASH_SECRET: secret }),
+    (error: unknown) => error instanceof ConfigError && !error.message.includes(secret),
+  );
+});

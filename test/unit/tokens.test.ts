@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { exportJWK, generateKeyPair } from 'jose';
+import { USER_CODE_ALPHABET, UserCodeInput } from '../../shared/schemas.ts';
+import { generateUserCode } from '../../worker/grants/device-code.ts';
+import { narrowScope } from '../../worker/grants/issue.ts';
+import { signAccessToken, verifyAccessToken } from '../../worker/tokens/access-token.ts';
+import { constantTimeEqual, createHasher } from '../../worker/tokens/opaque.ts';
+import { buildKeySet, generateSigningKey, parseSigningKeys } from '../../worker/tokens/signing-keys.ts';
+
+const NOW = Date.UTC(2026, 10, 23);
+const claims = {
+  sub: 'usr_1',
+  jti: 'j1',
+  scope: 'read',
+  org: null,
+  project: null,
+  kind: 'user' as const,
+  sid: null,
+  client_id: 'latchkey-cli',
+};
+const options = { issuer: 'https://auth.example.com', audience: 'https://auth.example.com', ttlSeconds: 900, now: NOW };
+
+test('ES256 keys from configuration sign; the previous key still verifies after rotation', async () => {
+  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+  const es256 = await exportJWK(privateKey);
+  const old = await buildKeySet(parseSigningKeys(JSON.stringify({ keys: [es256] })));
+  const { token } = await signAccessToken(old, claims, options);
+
+  const rotated = await buildKeySet([await generateSigningKey(), ...parseSigningKeys(JSON.stringify([es256]))]);
+  assert.equal(rotated.current.alg, 'EdDSA');
+  assert.equal(rotated.jwks.keys.length, 2);
+  const verified = await verifyAccessToken(rotated, token, options);
+  assert.equal(verified.sub, 'usr_1');
+  for (const key of rotated.jwks.keys) assert.equal((key as { d?: string }).d, undefined);
+});
+
+test('tokens are refused when expired, for another audience, or signed by an unknown key', async () => {
+  const keys = await buildKeySet([await generateSigningKey()]);
+  const { token } = await signAccessToken(keys, claims, options);
+  await assert.rejects(verifyAccessToken(keys, token, { ...options, now: NOW + 906_000 }), /expired/);
+  await assert.rejects(verifyAccessToken(keys, token, { ...options, audience: 'https://other.example.com' }), /"aud"/);
+  const stranger = await buildKeySet([await generateSigningKey()]);
+  await assert.rejects(verifyAccessToken(stranger, token, options), /unknown key/);
+});
+
+test('signing keys that are not private JWKs are refused with the setting named', () => {
+  assert.throws(() => parseSigningKeys('nope'), /LATCHKEY_SIGNING_KEYS/);
+  assert.throws(() => parseSigningKeys('[{"kty":"RSA","n":"x","e":"AQAB"}]'), /LATCHKEY_SIGNING_KEYS/);
+});
+
+test('user codes: XXXX-XXXX, 20 consonants, every letter used, typed any way', () => {
+  const seen = new Set<string>();
+  for (let i = 0; i < 2000; i++) {
+    const code = generateUserCode();
+    assert.match(code, /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/);
+    for (const letter of code.replace('-', '')) seen.add(letter);
+  }
+  assert.equal(seen.size, USER_CODE_ALPHABET.length);
+  assert.ok(Math.log2(USER_CODE_ALPHABET.length ** 8) >= 34);
+  assert.equal(UserCodeInput.parse('bcdf-ghjk'), 'BCDFGHJK');
+  assert.equal(UserCodeInput.parse(' bcdfghjk '), 'BCDFGHJK');
+  assert.equal(UserCodeInput.safeParse('BCDF-GHJA').success, false);
+});
+
+test('a refresh may narrow the scope but never widen it', () => {
+  assert.equal(narrowScope('read write', undefined), 'read write');
+  assert.equal(narrowScope('read write', 'read'), 'read');
+  assert.equal(narrowScope('read', 'read write'), null);
+});
+
+test('keyed hashes differ by label and by secret; sealing opens only with the right secret', async () => {
+  const a = await createHasher('a'.repeat(32));
+  const b = await createHasher('b'.repeat(32));
+  assert.notEqual(await a.hash('rt', 'x'), await a.hash('dc', 'x'));
+  assert.notEqual(await a.hash('rt', 'x'), await b.hash('rt', 'x'));
+  const sealed = await a.seal('lk_rt_old', 'lk_rt_new');
+  assert.equal(await a.open('lk_rt_old', sealed), 'lk_rt_new');
+  assert.equal(await a.open('lk_rt_other', sealed), null);
+  assert.equal(sealed.includes('lk_rt_new'), false);
+});
+
+test('constant-time comparison is still a comparison', () => {
+  assert.equal(constantTimeEqual('abc', 'abc'), true);
+  assert.equal(constantTimeEqual('abc', 'abd'), false);
+  assert.equal(constantTimeEqual('abc', 'abcd'), false);
+  assert.equal(constantTimeEqual('', ''), true);
+});
