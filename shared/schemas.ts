@@ -2,7 +2,7 @@
  * The wire protocol both the Worker and the CLI speak. Every type either side uses for a
  * request or a response is inferred from these schemas, never written twice.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const REFRESH_TOKEN_GRANT = 'refresh_token';

@@ -2,7 +2,7 @@
  * Every setting of DESIGN's "Configuration" table, parsed once per isolate. A bad value
  * stops start-up with a ConfigError naming the setting (never echoing a secret's value).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const DURATION = /^(\d+)(s|m|h|d)?$/;
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;

@@ -2,7 +2,7 @@
  * The device authorization grant (RFC 8628): a device code's whole life, from the
  * device's request through the person's decision to the single redemption.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { TOKEN_PREFIX, USER_CODE_ALPHABET } from '../../shared/schemas.ts';
 import type { Client } from '../clients.ts';

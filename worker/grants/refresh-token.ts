@@ -4,7 +4,7 @@
  * (sealed under the old token, so the store alone cannot open it); any other reuse of a
  * spent token revokes the whole family (RFC 9700 §4.14.2).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { TOKEN_PREFIX } from '../../shared/schemas.ts';
 import type { Services } from '../services.ts';

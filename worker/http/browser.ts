@@ -4,7 +4,7 @@
  */
 import type { Context } from 'hono';
 import { getCookie, setCookie } from 'hono/cookie';
-import { z } from 'zod';
+import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { TOKEN_PREFIX } from '../../shared/schemas.ts';
 import type { AppEnv } from '../app.ts';

@@ -2,7 +2,7 @@
  * The `dev` provider: signs in any email typed into a form. It exists for local use and
  * tests, and config.ts refuses it unless the issuer is loopback.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import type { Config } from '../config.ts';
 

@@ -2,7 +2,7 @@
  * Who a signed-in person is to latchkey: a stable `usr_…` id per upstream identity,
  * created once (create-if-absent, so two first sign-ins at once agree on one id).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Services } from '../services.ts';
 import { parseRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';

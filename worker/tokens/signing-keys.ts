@@ -3,7 +3,7 @@
  * after it, so tokens signed before a rotation keep verifying until they expire.
  */
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type JWK } from 'jose';
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const SIGNING_ALGORITHMS = ['EdDSA', 'ES256'] as const;
 type Algorithm = (typeof SIGNING_ALGORITHMS)[number];
