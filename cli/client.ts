@@ -1,0 +1,151 @@
+/**
+ * The embeddable latchkey HTTP client: discovery, the device flow, refresh, revocation and
+ * /v1/me. It holds no state but the server URL; product CLIs can import it as it is.
+ */
+import {
+  DEVICE_CODE_GRANT,
+  DeviceAuthorizationResponse,
+  ErrorResponse,
+  MeResponse,
+  REFRESH_TOKEN_GRANT,
+  ServerMetadata,
+  TokenResponse,
+} from '../shared/schemas.ts';
+import { CliError } from './errors.ts';
+
+export type ClientOptions = {
+  server: string;
+  clientId: string;
+  fetch?: typeof fetch;
+  userAgent?: string;
+  /** Per-request time limit; an unreachable server fails instead of hanging. */
+  timeoutMs?: number;
+};
+
+/** One poll of the token endpoint, as a small tagged union (RFC 8628 §3.5). */
+export type DevicePoll =
+  | { status: 'approved'; tokens: TokenResponse }
+  | { status: 'pending' }
+  | { status: 'slow_down' }
+  | { status: 'denied' }
+  | { status: 'expired' };
+
+export type LatchkeyClient = ReturnType<typeof createClient>;
+
+export function createClient(options: ClientOptions) {
+  const server = options.server.replace(/\/+$/, '');
+  const doFetch = options.fetch ?? fetch;
+  const headers = { 'user-agent': options.userAgent ?? 'latchkey-cli', accept: 'application/json' };
+
+  async function call(path: string, init: { form?: Record<string, string>; bearer?: string } = {}) {
+    let response: Response;
+    try {
+      response = await doFetch(`${server}${path}`, {
+        method: init.form ? 'POST' : 'GET',
+        headers: {
+          ...headers,
+          ...(init.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+          ...(init.bearer ? { authorization: `Bearer ${init.bearer}` } : {}),
+        },
+        ...(init.form ? { body: new URLSearchParams(init.form) } : {}),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+      });
+    } catch (cause) {
+      throw new CliError('unreachable', `cannot reach ${server}: ${describeNetworkError(cause)}`, { cause });
+    }
+    const text = await response.text();
+    let body: unknown = null;
+    try {
+      body = text === '' ? null : JSON.parse(text);
+    } catch {
+      if (response.ok) throw new CliError('server_error', `${server}${path} answered with something that is not JSON`);
+    }
+    return { status: response.status, body };
+  }
+
+  function oauthError(status: number, body: unknown): { error: string; description: string } {
+    const parsed = ErrorResponse.safeParse(body);
+    if (parsed.success) return { error: parsed.data.error, description: parsed.data.error_description };
+    return { error: 'server_error', description: `HTTP ${status}` };
+  }
+
+  function unexpected(path: string, status: number, body: unknown): CliError {
+    const { error, description } = oauthError(status, body);
+    return new CliError('server_error', `${path}: ${error}: ${description}`);
+  }
+
+  return {
+    server,
+
+    async discover(): Promise<ServerMetadata> {
+      const { status, body } = await call('/.well-known/oauth-authorization-server');
+      const parsed = ServerMetadata.safeParse(body);
+      if (status !== 200 || !parsed.success) {
+        throw new CliError('server_error', `${server} does not look like a latchkey server (no OAuth metadata)`);
+      }
+      return parsed.data;
+    },
+
+    async startDeviceLogin(scope?: string): Promise<DeviceAuthorizationResponse> {
+      const form: Record<string, string> = { client_id: options.clientId, ...(scope ? { scope } : {}) };
+      const { status, body } = await call('/oauth/device_authorization', { form });
+      const parsed = DeviceAuthorizationResponse.safeParse(body);
+      if (status !== 200 || !parsed.success) throw unexpected('device authorization', status, body);
+      return parsed.data;
+    },
+
+    async pollDeviceLogin(deviceCode: string): Promise<DevicePoll> {
+      const form = { grant_type: DEVICE_CODE_GRANT, device_code: deviceCode, client_id: options.clientId };
+      const { status, body } = await call('/oauth/token', { form });
+      if (status === 200) {
+        const tokens = TokenResponse.safeParse(body);
+        if (!tokens.success) throw new CliError('server_error', 'token endpoint answered with a malformed token response');
+        return { status: 'approved', tokens: tokens.data };
+      }
+      const { error } = oauthError(status, body);
+      if (error === 'authorization_pending') return { status: 'pending' };
+      if (error === 'slow_down') return { status: 'slow_down' };
+      if (error === 'access_denied') return { status: 'denied' };
+      if (error === 'expired_token') return { status: 'expired' };
+      throw unexpected('device login', status, body);
+    },
+
+    async refresh(refreshToken: string): Promise<TokenResponse> {
+      const form = { grant_type: REFRESH_TOKEN_GRANT, refresh_token: refreshToken, client_id: options.clientId };
+      const { status, body } = await call('/oauth/token', { form });
+      if (status === 200) {
+        const tokens = TokenResponse.safeParse(body);
+        if (tokens.success) return tokens.data;
+      }
+      if (oauthError(status, body).error === 'invalid_grant') {
+        throw new CliError('session_expired', 'your session has expired or was revoked; run `latchkey login` again');
+      }
+      throw unexpected('refresh', status, body);
+    },
+
+    async revoke(token: string): Promise<void> {
+      const { status, body } = await call('/oauth/revoke', { form: { token, client_id: options.clientId } });
+      if (status !== 200) throw unexpected('revoke', status, body);
+    },
+
+    async me(accessToken: string): Promise<MeResponse> {
+      const { status, body } = await call('/v1/me', { bearer: accessToken });
+      if (status === 401) {
+        throw new CliError('invalid_credential', `the server refused the credential: ${oauthError(status, body).description}`);
+      }
+      const parsed = MeResponse.safeParse(body);
+      if (status !== 200 || !parsed.success) throw unexpected('/v1/me', status, body);
+      return parsed.data;
+    },
+  };
+}
+
+function describeNetworkError(cause: unknown): string {
+  if (cause instanceof Error) {
+    if (cause.name === 'TimeoutError') return 'timed out';
+    const code = (cause.cause as { code?: string } | undefined)?.code ?? (cause as { code?: string }).code;
+    if (code) return code;
+    return cause.message;
+  }
+  return 'network error';
+}

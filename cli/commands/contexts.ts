@@ -1,0 +1,53 @@
+/** `latchkey contexts list | use | show | remove`: the named logins, metadata only. */
+import { selectContext } from '../config.ts';
+import type { CliDeps, GlobalOptions } from '../deps.ts';
+import { CliError } from '../errors.ts';
+import { openSecretStore } from '../secrets/select.ts';
+
+export async function contexts(deps: CliDeps, global: GlobalOptions, action: string | undefined, target: string | undefined) {
+  const { io } = deps;
+  const config = await deps.config.read();
+  switch (action ?? 'list') {
+    case 'list': {
+      const rows = Object.entries(config.contexts).map(([name, context]) => ({
+        name,
+        current: name === config.current,
+        server: context.server,
+        user: context.user?.email ?? context.user?.sub ?? null,
+        secret_store: context.secretStore,
+      }));
+      if (global.json) return io.out(`${JSON.stringify(rows, null, 2)}\n`);
+      if (rows.length === 0) return io.err('No contexts. Run `latchkey login --server URL`.\n');
+      for (const row of rows)
+        io.out(`${row.current ? '*' : ' '} ${row.name}\t${row.server}\t${row.user ?? '-'}\t${row.secret_store}\n`);
+      return;
+    }
+    case 'use': {
+      if (!target) throw new CliError('usage', 'usage: latchkey contexts use NAME');
+      selectContext(config, target);
+      await deps.config.write({ ...config, current: target });
+      if (global.json) return io.out(`${JSON.stringify({ current: target })}\n`);
+      return io.err(`Now using context "${target}".\n`);
+    }
+    case 'show': {
+      const { name, context } = selectContext(config, target ?? global.context);
+      const view = { name, current: name === config.current, ...context };
+      if (global.json) return io.out(`${JSON.stringify(view, null, 2)}\n`);
+      for (const [key, value] of Object.entries(view)) {
+        io.out(`${key}: ${typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value)}\n`);
+      }
+      return;
+    }
+    case 'remove': {
+      if (!target) throw new CliError('usage', 'usage: latchkey contexts remove NAME (forgets locally; `logout` also revokes)');
+      const { context } = selectContext(config, target);
+      await openSecretStore(deps.secrets, context.secretStore).remove(target);
+      const { [target]: _removed, ...rest } = config.contexts;
+      await deps.config.write({ ...config, contexts: rest, current: config.current === target ? null : config.current });
+      if (global.json) return io.out(`${JSON.stringify({ removed: target })}\n`);
+      return io.err(`Removed context "${target}" (its token was not revoked; use \`latchkey logout\` for that).\n`);
+    }
+    default:
+      throw new CliError('usage', `unknown action "contexts ${action}"; use list, use, show or remove`);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * `latchkey login`: the device flow (RFC 8628) — the code, the URL and a QR code of it on
+ * stderr, a countdown while waiting, Ctrl-C to cancel — or `--with-token`, which checks a
+ * token from stdin against /v1/me and keeps it.
+ */
+import qrcode from 'qrcode-terminal';
+import type { LatchkeyClient } from '../client.ts';
+import { CONTEXT_NAME, type Context, type SecretStoreName } from '../config.ts';
+import type { CliDeps, GlobalOptions } from '../deps.ts';
+import { CliError } from '../errors.ts';
+import type { StoredCredential } from '../secrets/secret-store.ts';
+import { chooseSecretStore, openSecretStore } from '../secrets/select.ts';
+
+export type LoginOptions = {
+  name: string | undefined;
+  withToken: boolean;
+  secretStore: SecretStoreName | undefined;
+  scope: string | undefined;
+};
+
+export const BUILTIN_CLIENT_ID = 'latchkey-cli';
+
+export async function login(deps: CliDeps, global: GlobalOptions, options: LoginOptions): Promise<void> {
+  const { io } = deps;
+  const config = await deps.config.read();
+  const name = options.name ?? global.context ?? 'default';
+  if (!CONTEXT_NAME.test(name)) throw new CliError('usage', `context names are letters, digits, ".", "_" and "-": "${name}"`);
+  const server = global.server ?? deps.env.LATCHKEY_SERVER ?? config.contexts[name]?.server;
+  if (!server) throw new CliError('usage', 'which server? pass --server URL or set LATCHKEY_SERVER');
+  if (!/^https?:\/\//.test(server)) throw new CliError('usage', `--server must be an http(s) URL: "${server}"`);
+
+  // Choose where the secret goes before anyone approves anything, so a refusal costs nothing.
+  const chosen = await chooseSecretStore(deps.secrets, options.secretStore);
+  if (chosen.name === 'env' || chosen.name === 'none') {
+    throw new CliError('usage', `--secret-store ${chosen.name} keeps no token; set LATCHKEY_TOKEN instead of logging in`);
+  }
+  const client = deps.client(server, BUILTIN_CLIENT_ID);
+  const credential = options.withToken ? await fromStdin(deps) : await deviceFlow(deps, client, options.scope);
+  const me = await client.me(credential.access_token);
+  const stored: StoredCredential = {
+    ...credential,
+    expires_at: credential.expires_at ?? (me.kind === 'api_key' ? null : me.exp),
+  };
+
+  await openSecretStore(deps.secrets, chosen.name).write(name, stored);
+  const context: Context = {
+    server: client.server,
+    clientId: BUILTIN_CLIENT_ID,
+    secretStore: chosen.name,
+    secretStoreReason: chosen.reason,
+    user: { sub: me.sub, email: me.email },
+    kind: me.kind,
+    org: me.org,
+    project: me.project,
+    createdAt: new Date(deps.now()).toISOString(),
+  };
+  const latest = await deps.config.read();
+  await deps.config.write({ ...latest, current: name, contexts: { ...latest.contexts, [name]: context } });
+
+  const summary = {
+    context: name,
+    server: client.server,
+    sub: me.sub,
+    email: me.email,
+    kind: me.kind,
+    secret_store: chosen.name,
+  };
+  if (global.json) io.out(`${JSON.stringify(summary)}\n`);
+  io.err(`Logged in to ${client.server} as ${me.email ?? me.sub} (context "${name}", secrets in ${chosen.name}).\n`);
+}
+
+async function fromStdin(deps: CliDeps): Promise<StoredCredential> {
+  const token = (await deps.io.readStdin()).trim();
+  if (!token) throw new CliError('usage', '--with-token reads the token from standard input, and it was empty');
+  return { access_token: token, refresh_token: null, expires_at: null };
+}
+
+async function deviceFlow(deps: CliDeps, client: LatchkeyClient, scope: string | undefined): Promise<StoredCredential> {
+  const { io } = deps;
+  const started = await client.startDeviceLogin(scope);
+  io.err(`To sign in, open this URL on any device:\n\n  ${started.verification_uri_complete}\n\n`);
+  io.err(`and check that it shows the code  ${started.user_code}\n\n`);
+  qrcode.generate(started.verification_uri_complete, { small: true }, (art: string) => io.err(`${art}\n`));
+
+  const deadline = deps.now() + started.expires_in * 1000;
+  let interval = started.interval;
+  const countdown = (seconds: number) => {
+    if (!io.interactive) return;
+    const left = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
+    io.err(`\rWaiting for approval… ${left} left (Ctrl-C to cancel) `);
+  };
+  try {
+    for (;;) {
+      const remaining = Math.ceil((deadline - deps.now()) / 1000);
+      if (remaining <= 0) throw new CliError('timed_out', 'the code expired before it was approved; run `latchkey login` again');
+      for (let waited = 0; waited < interval; waited++) {
+        countdown(Math.max(0, remaining - waited));
+        await deps.sleep(1000, deps.signal);
+      }
+      const poll = await client.pollDeviceLogin(started.device_code);
+      if (poll.status === 'approved') {
+        return {
+          access_token: poll.tokens.access_token,
+          refresh_token: poll.tokens.refresh_token ?? null,
+          expires_at: Math.floor(deps.now() / 1000) + poll.tokens.expires_in,
+        };
+      }
+      if (poll.status === 'slow_down') interval += 5;
+      if (poll.status === 'denied') throw new CliError('access_denied', 'the sign-in was denied in the browser');
+      if (poll.status === 'expired')
+        throw new CliError('timed_out', 'the code expired before it was approved; run `latchkey login` again');
+    }
+  } finally {
+    if (io.interactive) io.err('\r\x1b[K');
+  }
+}

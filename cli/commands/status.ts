@@ -1,0 +1,48 @@
+/** `latchkey status` / `whoami`: which credential this invocation would use, why, and whose it is. */
+import { resolveCredential } from '../credential.ts';
+import type { CliDeps, GlobalOptions } from '../deps.ts';
+import { CliError } from '../errors.ts';
+
+const SOURCE_TEXT = {
+  'token-stdin': 'read from standard input (--token-stdin)',
+  env: 'from LATCHKEY_TOKEN, which overrides any stored login',
+  stored: 'stored by `latchkey login`',
+} as const;
+
+export async function status(deps: CliDeps, global: GlobalOptions, options: { tokenStdin: boolean }): Promise<void> {
+  const resolved = await resolveCredential(deps, global, options);
+  if (!resolved.server) throw new CliError('usage', 'which server? pass --server URL or set LATCHKEY_SERVER');
+  const me = await deps.client(resolved.server, resolved.context?.clientId ?? 'latchkey-cli').me(resolved.token);
+  const stored = resolved.source === 'stored' && resolved.context;
+  const report = {
+    server: resolved.server,
+    context: resolved.contextName,
+    source: resolved.source,
+    source_reason: SOURCE_TEXT[resolved.source],
+    secret_store: stored ? resolved.context?.secretStore : null,
+    secret_store_reason: stored ? resolved.context?.secretStoreReason : null,
+    sub: me.sub,
+    email: me.email,
+    kind: me.kind,
+    org: me.org,
+    project: me.project,
+    scope: me.scope,
+    expires_at: new Date(me.exp * 1000).toISOString(),
+    session_id: me.session_id,
+  };
+  if (global.json) {
+    deps.io.out(`${JSON.stringify(report, null, 2)}\n`);
+    return;
+  }
+  const minutes = Math.round((me.exp * 1000 - deps.now()) / 60000);
+  const lines = [
+    `Logged in to ${report.server} as ${me.email ?? me.sub} (${me.kind})`,
+    `  context:      ${report.context ?? '(none)'}`,
+    `  credential:   ${report.source_reason}`,
+    ...(stored ? [`  secret store: ${report.secret_store} — ${report.secret_store_reason}`] : []),
+    `  org/project:  ${me.org ?? '-'} / ${me.project ?? '-'}`,
+    `  scope:        ${me.scope}`,
+    `  token expires: ${report.expires_at} (in ${minutes} min; refreshed automatically)`,
+  ];
+  deps.io.out(`${lines.join('\n')}\n`);
+}

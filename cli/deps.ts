@@ -1,0 +1,28 @@
+/** What every command is given instead of reaching for globals, so tests can fake any of it. */
+import type { LatchkeyClient } from './client.ts';
+import type { ConfigStore } from './config.ts';
+import type { SecretDeps } from './secrets/select.ts';
+
+export type Io = {
+  /** Data: what a script reads. */
+  out(text: string): void;
+  /** Prose, progress and prompts. */
+  err(text: string): void;
+  readStdin(): Promise<string>;
+  /** Whether stderr is a terminal (countdowns, prompts). */
+  interactive: boolean;
+};
+
+export type CliDeps = {
+  io: Io;
+  env: Record<string, string | undefined>;
+  now: () => number;
+  config: ConfigStore;
+  secrets: SecretDeps;
+  client: (server: string, clientId: string) => LatchkeyClient;
+  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Aborted on Ctrl-C. */
+  signal: AbortSignal;
+};
+
+export type GlobalOptions = { context?: string; server?: string; json: boolean };

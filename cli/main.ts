@@ -1,0 +1,251 @@
+#!/usr/bin/env node
+/**
+ * latchkey — argument parsing, the real dependencies, and the one place that turns
+ * errors into exit codes.
+ */
+import { spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { createClient } from './client.ts';
+import { contexts } from './commands/contexts.ts';
+import { login } from './commands/login.ts';
+import { logout } from './commands/logout.ts';
+import { status } from './commands/status.ts';
+import { token } from './commands/token.ts';
+import { configDir, configStore, SECRET_STORES, type SecretStoreName } from './config.ts';
+import type { CliDeps, GlobalOptions } from './deps.ts';
+import { CliError, EXIT_HELP } from './errors.ts';
+import { osKeychain } from './secrets/keychain.ts';
+import type { Runner } from './secrets/secret-store.ts';
+
+export const VERSION = '0.1.0';
+
+export const HELP = `latchkey — sign in to a latchkey server and hand tokens to scripts
+
+Usage:
+  latchkey login [--server URL] [--name CTX] [--device] [--with-token] [--secret-store STORE] [--scope "read write"]
+  latchkey status | whoami [--token-stdin]   which credential this invocation would use, and why
+  latchkey token [--token-stdin]             print a valid access token (refreshing silently)
+  latchkey logout [CTX]                      revoke at the server, then forget locally
+  latchkey contexts list | use NAME | show [NAME] | remove NAME
+
+Global options:
+  --context NAME   run under another context without changing the current one
+  --server URL     the latchkey server (or LATCHKEY_SERVER)
+  --json           print data as JSON on stdout
+  -h, --help       this help;  --version  the version
+
+Login prints a URL, a code and a QR code (device flow, RFC 8628) and waits for you to
+approve in any browser. --with-token reads an API key or access token from stdin instead.
+
+Credentials, strongest claim first: --token-stdin, then LATCHKEY_TOKEN, then the secret
+stored for the context. Secret stores: keychain (the OS keychain keeps the key of an
+encrypted file), encrypted-file (key from LATCHKEY_SECRET_PASSPHRASE or a prompt), env and
+none (latchkey stores nothing). Default: keychain where one answers, else encrypted-file;
+never plain text. Config: $LATCHKEY_CONFIG_DIR or ~/.config/latchkey (0600, no tokens).
+
+${EXIT_HELP}
+`;
+
+const OPTIONS = {
+  context: { type: 'string' },
+  server: { type: 'string' },
+  json: { type: 'boolean' },
+  org: { type: 'string' },
+  project: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+  name: { type: 'string' },
+  device: { type: 'boolean' },
+  'no-open': { type: 'boolean' },
+  'with-token': { type: 'boolean' },
+  'secret-store': { type: 'string' },
+  scope: { type: 'string' },
+  'token-stdin': { type: 'boolean' },
+} as const;
+
+const GLOBAL = ['context', 'server', 'json', 'org', 'project', 'help', 'version'];
+const COMMAND_OPTIONS: Record<string, string[]> = {
+  login: ['name', 'device', 'no-open', 'with-token', 'secret-store', 'scope'],
+  status: ['token-stdin'],
+  whoami: ['token-stdin'],
+  token: ['token-stdin'],
+  logout: [],
+  contexts: [],
+};
+
+export async function run(argv: string[], deps: CliDeps): Promise<number> {
+  try {
+    let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+    try {
+      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+    } catch (error) {
+      throw new CliError('usage', `${(error as Error).message.split('\n')[0]}; see latchkey --help`);
+    }
+    const { values, positionals } = parsed;
+    const [command, ...rest] = positionals;
+    if (values.version) return (deps.io.out(`latchkey ${VERSION}\n`), 0);
+    if (values.help || !command) {
+      (command || values.help ? deps.io.out : deps.io.err)(HELP);
+      return command || values.help ? 0 : 2;
+    }
+    const allowed = COMMAND_OPTIONS[command];
+    if (!allowed) throw new CliError('usage', `unknown command "${command}"; see latchkey --help`);
+    for (const key of Object.keys(values)) {
+      if (!GLOBAL.includes(key) && !allowed.includes(key)) throw new CliError('usage', `--${key} does not apply to "${command}"`);
+    }
+    const global: GlobalOptions = {
+      json: values.json ?? false,
+      ...(values.context ? { context: values.context } : {}),
+      ...(values.server ? { server: values.server } : {}),
+    };
+    const secretStore = values['secret-store'];
+    if (secretStore !== undefined && !(SECRET_STORES as readonly string[]).includes(secretStore)) {
+      throw new CliError('usage', `--secret-store takes ${SECRET_STORES.join(', ')}`);
+    }
+    const tooMany = (max: number) => {
+      if (rest.length > max) throw new CliError('usage', `unexpected argument "${rest[max]}" to "${command}"`);
+    };
+
+    switch (command) {
+      case 'login':
+        tooMany(0);
+        await login(deps, global, {
+          name: values.name,
+          withToken: values['with-token'] ?? false,
+          secretStore: secretStore as SecretStoreName | undefined,
+          scope: values.scope,
+        });
+        break;
+      case 'status':
+      case 'whoami':
+        tooMany(0);
+        await status(deps, global, { tokenStdin: values['token-stdin'] ?? false });
+        break;
+      case 'token':
+        tooMany(0);
+        await token(deps, global, { tokenStdin: values['token-stdin'] ?? false });
+        break;
+      case 'logout':
+        tooMany(1);
+        await logout(deps, global, { name: rest[0] });
+        break;
+      case 'contexts':
+        tooMany(2);
+        await contexts(deps, global, rest[0], rest[1]);
+        break;
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof CliError) {
+      deps.io.err(`latchkey: ${error.message}\n`);
+      return error.exitCode;
+    }
+    // Anything else is a bug; say so without echoing data that might hold a secret.
+    deps.io.err(`latchkey: internal error (${error instanceof Error ? error.name : typeof error}); please report it\n`);
+    return 1;
+  }
+}
+
+const runner: Runner = (command, args, options = {}) =>
+  new Promise((resolve) => {
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, options.timeoutMs ?? 5000);
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.on('error', (error: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve({ code: null, stdout, stderr: error.message, timedOut: false, missing: error.code === 'ENOENT' });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr, timedOut, missing: false });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+
+async function readAllStdin(): Promise<string> {
+  if (process.stdin.isTTY) throw new CliError('usage', 'pipe the token on standard input, e.g. `echo "$TOKEN" | latchkey …`');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Reads a line from the terminal without echoing it. */
+function promptHidden(question: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    process.stderr.write(question);
+    stdin.setRawMode(true);
+    stdin.resume();
+    let answer = '';
+    const onData = (data: Buffer) => {
+      for (const char of data.toString('utf8')) {
+        if (char === '\r' || char === '\n') return finish(() => resolve(answer));
+        if (char === '\u0003') return finish(() => reject(new CliError('cancelled', 'cancelled')));
+        if (char === '\u007f') answer = answer.slice(0, -1);
+        else answer += char;
+      }
+    };
+    const finish = (then: () => void) => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+      then();
+    };
+    stdin.on('data', onData);
+  });
+}
+
+function realDeps(): CliDeps {
+  const env = process.env;
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  const dir = configDir(env);
+  return {
+    io: {
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(text),
+      readStdin: readAllStdin,
+      interactive: Boolean(process.stderr.isTTY),
+    },
+    env,
+    now: Date.now,
+    config: configStore(dir),
+    secrets: {
+      dir,
+      env,
+      keychain: osKeychain(runner, process.platform),
+      promptPassphrase: process.stdin.isTTY && process.stderr.isTTY ? promptHidden : null,
+    },
+    client: (server, clientId) => createClient({ server, clientId, userAgent: `latchkey-cli/${VERSION}` }),
+    sleep: (ms, signal) =>
+      new Promise((resolve, reject) => {
+        if (signal.aborted) return reject(new CliError('cancelled', 'cancelled'));
+        const timer = setTimeout(resolve, ms);
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            reject(new CliError('cancelled', 'cancelled; nothing was stored'));
+          },
+          { once: true },
+        );
+      }),
+    signal: controller.signal,
+  };
+}
+
+if (import.meta.main ?? process.argv[1]?.endsWith('main.ts')) {
+  process.exitCode = await run(process.argv.slice(2), realDeps());
+}

@@ -1,0 +1,121 @@
+/**
+ * Credentials in an AES-256-GCM file per context, beside the config, mode 0600. The key
+ * comes either from a passphrase through scrypt, or from the OS keychain, which then only
+ * holds one 32-byte key (no keychain size limits, one prompt at most).
+ */
+import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as z from 'zod';
+import { type SecretStoreName, writeFileAtomic } from '../config.ts';
+import { CliError } from '../errors.ts';
+import { type SecretStore, StoredCredential } from './secret-store.ts';
+
+/** scrypt cost: 2^15 x 8 x 1 is 32 MiB and tens of milliseconds, paid once per invocation. */
+const SCRYPT = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
+
+const Sealed = z.object({
+  v: z.literal(1),
+  key: z.discriminatedUnion('source', [
+    z.object({ source: z.literal('scrypt'), salt: z.string(), N: z.number(), r: z.number(), p: z.number() }),
+    z.object({ source: z.literal('keychain') }),
+  ]),
+  iv: z.string(),
+  tag: z.string(),
+  data: z.string(),
+});
+type Sealed = z.infer<typeof Sealed>;
+
+/** Where the file key comes from: a passphrase, or 32 bytes the keychain keeps. */
+export type KeySource =
+  | { source: 'scrypt'; passphrase: () => Promise<string> }
+  | { source: 'keychain'; key: () => Promise<Buffer> };
+
+export function encryptedFileStore(options: { dir: string; name: SecretStoreName; keySource: KeySource }): SecretStore {
+  const { dir, keySource } = options;
+  const pathOf = (context: string) => join(dir, 'secrets', `${context}.enc`);
+
+  const deriveKey = async (sealedKey: Sealed['key'] | null): Promise<{ key: Buffer; header: Sealed['key'] }> => {
+    if (keySource.source === 'keychain') return { key: await keySource.key(), header: { source: 'keychain' } };
+    const params =
+      sealedKey?.source === 'scrypt'
+        ? sealedKey
+        : { source: 'scrypt' as const, salt: randomBytes(16).toString('base64'), ...SCRYPT };
+    const passphrase = await keySource.passphrase();
+    const key = await new Promise<Buffer>((resolve, reject) =>
+      scrypt(
+        passphrase,
+        Buffer.from(params.salt, 'base64'),
+        32,
+        { N: params.N, r: params.r, p: params.p, maxmem: SCRYPT.maxmem },
+        (error, derived) => (error ? reject(error) : resolve(derived)),
+      ),
+    );
+    return { key, header: { source: 'scrypt', salt: params.salt, N: params.N, r: params.r, p: params.p } };
+  };
+
+  const readSealed = async (path: string): Promise<Sealed | null> => {
+    let text: string;
+    try {
+      text = await readFile(path, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+    try {
+      return Sealed.parse(JSON.parse(text));
+    } catch {
+      throw new CliError('secret_file_corrupt', `${path} is corrupt; it was left as it is — remove it and log in again`);
+    }
+  };
+
+  return {
+    name: options.name,
+    async read(context) {
+      const path = pathOf(context);
+      const sealed = await readSealed(path);
+      if (!sealed) return null;
+      if (sealed.key.source !== keySource.source) {
+        throw new CliError(
+          'secret_file_corrupt',
+          `${path} was sealed with a ${sealed.key.source} key, not a ${keySource.source} one`,
+        );
+      }
+      const { key } = await deriveKey(sealed.key);
+      let plain: string;
+      try {
+        const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
+        decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
+        plain = Buffer.concat([decipher.update(Buffer.from(sealed.data, 'base64')), decipher.final()]).toString('utf8');
+      } catch {
+        // GCM cannot tell a wrong key from a tampered file; the key source says which is likelier.
+        throw keySource.source === 'scrypt'
+          ? new CliError('wrong_passphrase', `wrong passphrase for ${path} (LATCHKEY_SECRET_PASSPHRASE)`)
+          : new CliError('secret_file_corrupt', `${path} does not open with the key in the keychain; remove it and log in again`);
+      }
+      const credential = StoredCredential.safeParse(JSON.parse(plain));
+      if (!credential.success) throw new CliError('secret_file_corrupt', `${path} holds an unexpected credential shape`);
+      return credential.data;
+    },
+    async write(context, credential) {
+      const path = pathOf(context);
+      // Reuse the existing salt so the passphrase is checked against what is there.
+      const existing = await readSealed(path).catch(() => null);
+      const { key, header } = await deriveKey(existing?.key ?? null);
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      const data = Buffer.concat([cipher.update(JSON.stringify(credential), 'utf8'), cipher.final()]);
+      const sealed: Sealed = {
+        v: 1,
+        key: header,
+        iv: iv.toString('base64'),
+        tag: cipher.getAuthTag().toString('base64'),
+        data: data.toString('base64'),
+      };
+      await writeFileAtomic(path, `${JSON.stringify(sealed)}\n`);
+    },
+    async remove(context) {
+      await rm(pathOf(context), { force: true });
+    },
+  };
+}

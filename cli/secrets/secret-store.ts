@@ -1,0 +1,25 @@
+/** The one small interface every secret backend fills in. */
+import * as z from 'zod';
+import type { SecretStoreName } from '../config.ts';
+
+export const StoredCredential = z.object({
+  access_token: z.string(),
+  refresh_token: z.string().nullable(),
+  /** Seconds since the epoch; null for credentials that do not say (API keys). */
+  expires_at: z.number().nullable(),
+});
+export type StoredCredential = z.infer<typeof StoredCredential>;
+
+export interface SecretStore {
+  readonly name: SecretStoreName;
+  read(context: string): Promise<StoredCredential | null>;
+  write(context: string, credential: StoredCredential): Promise<void>;
+  remove(context: string): Promise<void>;
+}
+
+/** Runs a helper program (secret-tool, security) with a time limit; injected for tests. */
+export type Runner = (
+  command: string,
+  args: string[],
+  options?: { input?: string; timeoutMs?: number },
+) => Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean; missing: boolean }>;

@@ -1,0 +1,81 @@
+/**
+ * Picks the secret backend for a context. Explicit choice wins; otherwise the keychain
+ * where one answers, else the passphrase-encrypted file where a passphrase can be had,
+ * else fail closed with what to install or set — never plain text.
+ */
+import type { SecretStoreName } from '../config.ts';
+import { CliError } from '../errors.ts';
+import { encryptedFileStore } from './encrypted-file.ts';
+import type { Keychain } from './keychain.ts';
+import type { SecretStore, StoredCredential } from './secret-store.ts';
+
+export type SecretDeps = {
+  dir: string;
+  env: Record<string, string | undefined>;
+  keychain: Keychain;
+  /** Asks on the terminal; null when there is no terminal to ask on. */
+  promptPassphrase: ((question: string) => Promise<string>) | null;
+};
+
+export async function chooseSecretStore(
+  deps: SecretDeps,
+  requested: SecretStoreName | undefined,
+): Promise<{ name: SecretStoreName; reason: string }> {
+  if (requested) return { name: requested, reason: 'chosen with --secret-store' };
+  const probe = await deps.keychain.probe();
+  if (probe.available) return { name: 'keychain', reason: 'the OS keychain answered' };
+  if (deps.env.LATCHKEY_SECRET_PASSPHRASE) {
+    return { name: 'encrypted-file', reason: `no keychain (${probe.reason}); LATCHKEY_SECRET_PASSPHRASE is set` };
+  }
+  if (deps.promptPassphrase)
+    return { name: 'encrypted-file', reason: `no keychain (${probe.reason}); passphrase from the terminal` };
+  throw new CliError(
+    'secret_store_unavailable',
+    `nowhere safe to keep the token: ${probe.reason}. Install and unlock a keychain (Linux: gnome-keyring and libsecret-tools), ` +
+      'or set LATCHKEY_SECRET_PASSPHRASE for an encrypted file, or use --secret-store none and pass LATCHKEY_TOKEN yourself',
+  );
+}
+
+export function openSecretStore(deps: SecretDeps, name: SecretStoreName): SecretStore {
+  switch (name) {
+    case 'keychain':
+      return encryptedFileStore({
+        dir: deps.dir,
+        name,
+        keySource: { source: 'keychain', key: () => deps.keychain.fileKey({ create: true }) },
+      });
+    case 'encrypted-file':
+      return encryptedFileStore({ dir: deps.dir, name, keySource: { source: 'scrypt', passphrase: () => passphrase(deps) } });
+    case 'env':
+    case 'none':
+      return nothingStored(name);
+  }
+}
+
+async function passphrase(deps: SecretDeps): Promise<string> {
+  const fromEnv = deps.env.LATCHKEY_SECRET_PASSPHRASE;
+  if (fromEnv) return fromEnv;
+  if (!deps.promptPassphrase) {
+    throw new CliError('secret_store_unavailable', 'the encrypted file needs LATCHKEY_SECRET_PASSPHRASE (no terminal to ask on)');
+  }
+  const answer = await deps.promptPassphrase('Passphrase for latchkey credentials: ');
+  if (answer === '') throw new CliError('wrong_passphrase', 'an empty passphrase is not accepted');
+  return answer;
+}
+
+/** `env` and `none`: the token lives outside latchkey (LATCHKEY_TOKEN, --token-stdin). */
+function nothingStored(name: 'env' | 'none'): SecretStore {
+  return {
+    name,
+    async read(): Promise<StoredCredential | null> {
+      return null;
+    },
+    async write() {
+      throw new CliError(
+        'usage',
+        `the "${name}" secret store keeps nothing; pass the token with LATCHKEY_TOKEN or --token-stdin`,
+      );
+    },
+    async remove() {},
+  };
+}
