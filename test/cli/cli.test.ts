@@ -1,0 +1,254 @@
+/**
+ * The compiled `latchkey` binary, run as a subprocess against the running Worker (real
+ * workerd under wrangler dev). The person approving in a browser is played by the
+ * form-posting browser of the fixtures; the Chromium suite drives the same pages for real.
+ */
+import assert from 'node:assert/strict';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { decodeJwt } from 'jose';
+import { encryptedFileStore } from '../../cli/secrets/encrypted-file.ts';
+import { buildCli, cleanEnv, exitOf, runCli, startCli, tempConfigDir, waitForStderr } from '../fixtures/cli-runner.ts';
+import { startCountingProxy } from '../fixtures/counting-proxy.ts';
+import { deviceLogin, FormBrowser, refresh } from '../fixtures/oauth-client.ts';
+import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
+
+const PASSPHRASE = 'correct horse battery staple';
+const ACCESS_TTL = 62; // two seconds more than the CLI's refresh margin
+let worker: RunningWorker;
+let proxy: Awaited<ReturnType<typeof startCountingProxy>>;
+const outputs: string[] = []; // everything any non-`token` command printed
+
+before(async () => {
+  buildCli();
+  worker = await startWorker({ LATCHKEY_DEVICE_POLL_INTERVAL: '1s', LATCHKEY_ACCESS_TOKEN_TTL: `${ACCESS_TTL}s` });
+  proxy = await startCountingProxy(worker.url);
+});
+after(async () => {
+  await proxy?.stop();
+  await worker?.stop();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function cli(args: string[], env: Record<string, string>, input = '') {
+  const result = await runCli(args, env, input);
+  if (args[0] !== 'token') outputs.push(result.stdout, result.stderr);
+  return result;
+}
+
+/** `latchkey login` in the device flow, approved by `email` in the browser. */
+async function loginWithDevice(env: Record<string, string>, args: string[], email: string) {
+  const child = startCli(['login', '--server', proxy.url, ...args], env);
+  const done = exitOf(child);
+  child.stdin?.end();
+  const [, userCode] = await waitForStderr(child, /check that it shows the code\s+([A-Z]{4}-[A-Z]{4})/);
+  const decided = await new FormBrowser(worker.url).decide(String(userCode), 'approve', email);
+  assert.equal(decided.status, 200);
+  const result = await done;
+  outputs.push(result.stdout, result.stderr);
+  return result;
+}
+
+async function storedSecret(dir: string, context: string) {
+  const store = encryptedFileStore({
+    dir,
+    name: 'encrypted-file',
+    keySource: { source: 'scrypt', passphrase: async () => PASSPHRASE },
+  });
+  const secret = await store.read(context);
+  assert.ok(secret);
+  return secret;
+}
+
+describe('latchkey CLI against the running Worker', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  before(async () => {
+    dir = await tempConfigDir();
+    env = cleanEnv({ LATCHKEY_CONFIG_DIR: dir, LATCHKEY_SECRET_PASSPHRASE: PASSPHRASE, HOME: dir });
+  });
+
+  test('--help documents the exit codes; a wrong command is a usage error', async () => {
+    const help = await cli(['--help'], env);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Exit status:/);
+    assert.match(help.stdout, /130\s+cancelled/);
+    const wrong = await cli(['frobnicate'], env);
+    assert.equal(wrong.code, 2);
+    assert.match(wrong.stderr, /unknown command "frobnicate"/);
+    const notLoggedIn = await cli(['token'], env);
+    assert.equal(notLoggedIn.code, 3);
+    assert.match(notLoggedIn.stderr, /not logged in/);
+  });
+
+  test('device login: URL, code and QR code on stderr; files 0600; config holds no token', async () => {
+    const result = await loginWithDevice(env, ['--secret-store', 'encrypted-file'], 'ada@example.com');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, '');
+    assert.match(result.stderr, new RegExp(`${worker.url.replace(/\./g, '\\.')}/device\\?user_code=`));
+    assert.match(result.stderr, /[▄▀█]/); // the QR code
+    assert.match(result.stderr, /Logged in to .* as ada@example.com \(context "default", secrets in encrypted-file\)/);
+
+    const configPath = join(dir, 'config.json');
+    const secretPath = join(dir, 'secrets', 'default.enc');
+    assert.equal((await stat(configPath)).mode & 0o777, 0o600);
+    assert.equal((await stat(secretPath)).mode & 0o777, 0o600);
+    const config = await readFile(configPath, 'utf8');
+    assert.doesNotMatch(config, /eyJ|lk_rt_/);
+    assert.doesNotMatch(await readFile(secretPath, 'utf8'), /eyJ|lk_rt_/);
+  });
+
+  test('status --json names the credential source and the secret store, and why', async () => {
+    const result = await cli(['status', '--json'], env);
+    assert.equal(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout);
+    assert.equal(report.email, 'ada@example.com');
+    assert.equal(report.kind, 'user');
+    assert.equal(report.context, 'default');
+    assert.equal(report.source, 'stored');
+    assert.equal(report.secret_store, 'encrypted-file');
+    assert.equal(report.secret_store_reason, 'chosen with --secret-store');
+    const human = await cli(['whoami'], env);
+    assert.match(human.stdout, /Logged in to .* as ada@example.com/);
+  });
+
+  test('token prints only the token; it refreshes once the token is within a minute of expiry', async () => {
+    const first = await runCli(['token'], env);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/);
+    assert.equal(first.stderr, '');
+    const before = proxy.refreshes();
+    await sleep(2500);
+    const second = await runCli(['token'], env);
+    assert.equal(second.code, 0, second.stderr);
+    assert.notEqual(second.stdout, first.stdout);
+    assert.equal(proxy.refreshes(), before + 1);
+    assert.equal(decodeJwt(second.stdout.trim()).email, 'ada@example.com');
+  });
+
+  test('ten `latchkey token` started together make exactly one refresh request and print the same token', async () => {
+    await sleep(2500); // let the stored token fall inside the refresh margin
+    const before = proxy.refreshes();
+    const results = await Promise.all(Array.from({ length: 10 }, () => runCli(['token'], env)));
+    for (const result of results) assert.equal(result.code, 0, result.stderr);
+    assert.equal(new Set(results.map((result) => result.stdout)).size, 1);
+    assert.equal(proxy.refreshes() - before, 1);
+  });
+
+  test('two contexts: `use` switches, `--context` runs one command elsewhere', async () => {
+    const work = await loginWithDevice(env, ['--name', 'work', '--secret-store', 'encrypted-file'], 'ada@work.example.com');
+    assert.equal(work.code, 0, work.stderr);
+    const listed = JSON.parse((await cli(['contexts', 'list', '--json'], env)).stdout);
+    assert.deepEqual(
+      listed.map((row: { name: string; current: boolean }) => [row.name, row.current]),
+      [
+        ['default', false],
+        ['work', true],
+      ],
+    );
+    assert.equal((await cli(['contexts', 'use', 'default'], env)).code, 0);
+    assert.equal(JSON.parse((await cli(['status', '--json'], env)).stdout).email, 'ada@example.com');
+    const elsewhere = JSON.parse((await cli(['status', '--json', '--context', 'work'], env)).stdout);
+    assert.equal(elsewhere.email, 'ada@work.example.com');
+    assert.equal(JSON.parse((await cli(['contexts', 'show', '--json'], env)).stdout).name, 'default');
+    const missing = await cli(['status', '--context', 'nope'], env);
+    assert.equal(missing.code, 3);
+    assert.match(missing.stderr, /no context named "nope" \(known: default, work\)/);
+  });
+
+  test('precedence: --token-stdin > LATCHKEY_TOKEN > stored', async () => {
+    const other = await deviceLogin(worker.url, 'bob@example.com');
+    const viaEnv = JSON.parse((await cli(['status', '--json'], { ...env, LATCHKEY_TOKEN: other.access_token })).stdout);
+    assert.equal(viaEnv.source, 'env');
+    assert.equal(viaEnv.email, 'bob@example.com');
+    const third = await deviceLogin(worker.url, 'cy@example.com');
+    const viaStdin = await cli(
+      ['status', '--json', '--token-stdin'],
+      { ...env, LATCHKEY_TOKEN: other.access_token },
+      third.access_token,
+    );
+    assert.equal(JSON.parse(viaStdin.stdout).source, 'token-stdin');
+    assert.equal(JSON.parse(viaStdin.stdout).email, 'cy@example.com');
+    const token = await runCli(['token'], { ...env, LATCHKEY_TOKEN: other.access_token });
+    assert.equal(token.stdout.trim(), other.access_token);
+  });
+
+  test('login --with-token: a valid token is checked and stored; an invalid one stores nothing', async () => {
+    const other = await deviceLogin(worker.url, 'key@example.com');
+    const good = await cli(
+      ['login', '--with-token', '--name', 'piped', '--server', proxy.url, '--secret-store', 'encrypted-file'],
+      env,
+      other.access_token,
+    );
+    assert.equal(good.code, 0, good.stderr);
+    assert.equal(JSON.parse((await cli(['status', '--json', '--context', 'piped'], env)).stdout).email, 'key@example.com');
+    const bad = await cli(
+      ['login', '--with-token', '--name', 'bad', '--server', proxy.url, '--secret-store', 'encrypted-file'],
+      env,
+      'eyJnope.eyJnope.nope',
+    );
+    assert.equal(bad.code, 3);
+    assert.match(bad.stderr, /refused the credential/);
+    const listed = JSON.parse((await cli(['contexts', 'list', '--json'], env)).stdout);
+    assert.equal(
+      listed.some((row: { name: string }) => row.name === 'bad'),
+      false,
+    );
+    await assert.rejects(stat(join(dir, 'secrets', 'bad.enc')));
+  });
+
+  test('a wrong passphrase and a corrupt file fail clearly and overwrite nothing', async () => {
+    const wrong = await cli(['token'], { ...env, LATCHKEY_SECRET_PASSPHRASE: 'not it' });
+    assert.equal(wrong.code, 5);
+    assert.match(wrong.stderr, /wrong passphrase/);
+
+    const path = join(dir, 'secrets', 'piped.enc');
+    await writeFile(path, '{"v":1,"garbage');
+    const corrupt = await cli(['token', '--context', 'piped'], env);
+    assert.equal(corrupt.code, 5);
+    assert.match(corrupt.stderr, /piped\.enc is corrupt; it was left as it is/);
+    assert.equal(await readFile(path, 'utf8'), '{"v":1,"garbage');
+  });
+
+  test('logout revokes the refresh token at the server, then forgets the context', async () => {
+    const { refresh_token } = await storedSecret(dir, 'work');
+    assert.ok(refresh_token);
+    const result = await cli(['logout', 'work', '--json'], env);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), { context: 'work', revoked: true, removed: true });
+    const dead = await refresh(worker.url, refresh_token);
+    assert.equal(dead.json.error, 'invalid_grant');
+    await assert.rejects(stat(join(dir, 'secrets', 'work.enc')));
+    const listed = JSON.parse((await cli(['contexts', 'list', '--json'], env)).stdout);
+    assert.deepEqual(
+      listed.map((row: { name: string }) => row.name),
+      ['default', 'piped'],
+    );
+  });
+
+  test('logout with the server unreachable still forgets locally, with a warning', async () => {
+    const offline = cleanEnv({ LATCHKEY_CONFIG_DIR: dir, LATCHKEY_SECRET_PASSPHRASE: PASSPHRASE, HOME: dir });
+    const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+    config.contexts.default.server = 'http://127.0.0.1:9'; // discard port: nothing listens
+    await writeFile(join(dir, 'config.json'), JSON.stringify(config));
+    const result = await cli(['logout', 'default'], offline);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /warning: cannot reach http:\/\/127\.0\.0\.1:9.*not told/);
+  });
+
+  test('with no keychain and no passphrase, login fails closed and says what to do', async () => {
+    const bare = cleanEnv({ LATCHKEY_CONFIG_DIR: await tempConfigDir(), HOME: dir, PATH: '/nonexistent' });
+    const result = await cli(['login', '--server', proxy.url], bare);
+    assert.equal(result.code, 5);
+    assert.match(result.stderr, /nowhere safe to keep the token/);
+    assert.match(result.stderr, /LATCHKEY_SECRET_PASSPHRASE/);
+  });
+
+  test('no command but `token` ever printed a token', () => {
+    const all = outputs.join('\n');
+    assert.doesNotMatch(all, /eyJ[\w-]{10,}\.[\w-]{10,}/);
+    assert.doesNotMatch(all, /lk_rt_/);
+  });
+});
