@@ -29,14 +29,15 @@ type Sealed = z.infer<typeof Sealed>;
 /** Where the file key comes from: a passphrase, or 32 bytes the keychain keeps. */
 export type KeySource =
   | { source: 'scrypt'; passphrase: () => Promise<string> }
-  | { source: 'keychain'; key: () => Promise<Buffer> };
+  | { source: 'keychain'; key: (create: boolean) => Promise<Buffer> };
 
 export function encryptedFileStore(options: { dir: string; name: SecretStoreName; keySource: KeySource }): SecretStore {
   const { dir, keySource } = options;
   const pathOf = (context: string) => join(dir, 'secrets', `${context}.enc`);
 
-  const deriveKey = async (sealedKey: Sealed['key'] | null): Promise<{ key: Buffer; header: Sealed['key'] }> => {
-    if (keySource.source === 'keychain') return { key: await keySource.key(), header: { source: 'keychain' } };
+  /** Reading never creates a key; only writing a credential may. */
+  const deriveKey = async (sealedKey: Sealed['key'] | null, create: boolean): Promise<{ key: Buffer; header: Sealed['key'] }> => {
+    if (keySource.source === 'keychain') return { key: await keySource.key(create), header: { source: 'keychain' } };
     const params =
       sealedKey?.source === 'scrypt'
         ? sealedKey
@@ -81,7 +82,7 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
           `${path} was sealed with a ${sealed.key.source} key, not a ${keySource.source} one`,
         );
       }
-      const { key } = await deriveKey(sealed.key);
+      const { key } = await deriveKey(sealed.key, false);
       let plain: string;
       try {
         const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
@@ -101,7 +102,7 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
       const path = pathOf(context);
       // Reuse the existing salt so the passphrase is checked against what is there.
       const existing = await readSealed(path).catch(() => null);
-      const { key, header } = await deriveKey(existing?.key ?? null);
+      const { key, header } = await deriveKey(existing?.key ?? null, true);
       const iv = randomBytes(12);
       const cipher = createCipheriv('aes-256-gcm', key, iv);
       const data = Buffer.concat([cipher.update(JSON.stringify(credential), 'utf8'), cipher.final()]);

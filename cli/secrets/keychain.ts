@@ -32,6 +32,8 @@ export function osKeychain(run: Runner, platform: NodeJS.Platform): Keychain {
             input: undefined,
           }),
           notFound: (code: number | null) => code === 44,
+          // A locked macOS keychain prompts, so it shows up as the timeout below.
+          locked: async () => false,
         }
       : platform === 'linux' || platform === 'freebsd'
         ? {
@@ -42,6 +44,14 @@ export function osKeychain(run: Runner, platform: NodeJS.Platform): Keychain {
               input: value,
             }),
             notFound: (code: number | null) => code === 1,
+            // A locked collection also answers `lookup` with "nothing found"; `search`
+            // tells the two apart by refusing the secret of a locked item.
+            locked: async () => {
+              const search = await run('secret-tool', ['search', 'service', SERVICE, 'account', ACCOUNT], {
+                timeoutMs: KEYCHAIN_TIMEOUT_MS,
+              });
+              return search.timedOut || /locked/i.test(search.stderr);
+            },
           }
         : null;
 
@@ -53,6 +63,9 @@ export function osKeychain(run: Runner, platform: NodeJS.Platform): Keychain {
       throw new CliError('keychain_locked', 'the keychain did not answer (locked, or waiting for a prompt); unlock it and retry');
     }
     if (result.code === 0 && result.stdout.trim() !== '') return result.stdout.trim();
+    if (await commands.locked()) {
+      throw new CliError('keychain_locked', 'the keychain is locked; unlock it (or log in to your desktop session) and retry');
+    }
     if (commands.notFound(result.code) && result.stderr.trim() === '') return null;
     throw new CliError('secret_store_unavailable', `keychain unavailable: ${firstLine(result.stderr) || `exit ${result.code}`}`);
   };

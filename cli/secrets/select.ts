@@ -42,7 +42,7 @@ export function openSecretStore(deps: SecretDeps, name: SecretStoreName): Secret
       return encryptedFileStore({
         dir: deps.dir,
         name,
-        keySource: { source: 'keychain', key: () => deps.keychain.fileKey({ create: true }) },
+        keySource: { source: 'keychain', key: (create) => deps.keychain.fileKey({ create }) },
       });
     case 'encrypted-file':
       return encryptedFileStore({ dir: deps.dir, name, keySource: { source: 'scrypt', passphrase: () => passphrase(deps) } });
