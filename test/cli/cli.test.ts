@@ -246,6 +246,27 @@ describe('latchkey CLI against the running Worker', () => {
     assert.match(result.stderr, /LATCHKEY_SECRET_PASSPHRASE/);
   });
 
+  test('Ctrl-C while waiting for approval cancels cleanly: exit 130, nothing stored', async () => {
+    const fresh = cleanEnv({ LATCHKEY_CONFIG_DIR: await tempConfigDir(), LATCHKEY_SECRET_PASSPHRASE: PASSPHRASE, HOME: dir });
+    const child = startCli(['login', '--server', proxy.url, '--secret-store', 'encrypted-file'], fresh);
+    const done = exitOf(child);
+    child.stdin?.end();
+    await waitForStderr(child, /check that it shows the code/);
+    child.kill('SIGINT');
+    const result = await done;
+    outputs.push(result.stdout, result.stderr);
+    assert.equal(result.code, 130);
+    assert.match(result.stderr, /cancelled; nothing was stored/);
+    await assert.rejects(stat(join(fresh.LATCHKEY_CONFIG_DIR as string, 'config.json')));
+  });
+
+  test('an unreachable server is one line and exit 4', async () => {
+    const result = await cli(['login', '--server', 'http://127.0.0.1:9', '--secret-store', 'encrypted-file'], env);
+    assert.equal(result.code, 4);
+    assert.equal(result.stderr.trim().split('\n').length, 1);
+    assert.match(result.stderr, /^latchkey: cannot reach http:\/\/127\.0\.0\.1:9: ECONNREFUSED/);
+  });
+
   test('no command but `token` ever printed a token', () => {
     const all = outputs.join('\n');
     assert.doesNotMatch(all, /eyJ[\w-]{10,}\.[\w-]{10,}/);
