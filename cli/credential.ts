@@ -69,7 +69,7 @@ export async function validStoredToken(deps: CliDeps, name: string, context: Con
     if (!current) throw new CliError('not_logged_in', `context "${name}" was logged out meanwhile`);
     if (current.access_token !== seen.access_token && fresh(current, nowSeconds(), 5)) return current.access_token;
     if (!current.refresh_token) throw new CliError('session_expired', `the token of context "${name}" expired; log in again`);
-    const tokens = await deps.client(context.server, context.clientId).refresh(current.refresh_token);
+    const tokens = await (await deps.client(context.server, context.clientId)).refresh(current.refresh_token);
     const next: StoredCredential = {
       access_token: tokens.access_token,
       refresh_token: tokens.refresh_token ?? current.refresh_token,

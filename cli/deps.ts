@@ -19,7 +19,8 @@ export type CliDeps = {
   now: () => number;
   config: ConfigStore;
   secrets: SecretDeps;
-  client: (server: string, clientId: string) => LatchkeyClient;
+  /** Loaded on first use, so commands that never touch the network start faster. */
+  client: (server: string, clientId: string) => Promise<LatchkeyClient>;
   sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Aborted on Ctrl-C. */
   signal: AbortSignal;

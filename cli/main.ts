@@ -5,12 +5,6 @@
  */
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { createClient } from './client.ts';
-import { contexts } from './commands/contexts.ts';
-import { login } from './commands/login.ts';
-import { logout } from './commands/logout.ts';
-import { status } from './commands/status.ts';
-import { token } from './commands/token.ts';
 import { configDir, configStore, SECRET_STORES, type SecretStoreName } from './config.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import { CliError, EXIT_HELP } from './errors.ts';
@@ -106,10 +100,11 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
       if (rest.length > max) throw new CliError('usage', `unexpected argument "${rest[max]}" to "${command}"`);
     };
 
+    // Each command module loads only when it runs: `token` should not pay for `login`.
     switch (command) {
       case 'login':
         tooMany(0);
-        await login(deps, global, {
+        await (await import('./commands/login.ts')).login(deps, global, {
           name: values.name,
           withToken: values['with-token'] ?? false,
           secretStore: secretStore as SecretStoreName | undefined,
@@ -119,19 +114,19 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
       case 'status':
       case 'whoami':
         tooMany(0);
-        await status(deps, global, { tokenStdin: values['token-stdin'] ?? false });
+        await (await import('./commands/status.ts')).status(deps, global, { tokenStdin: values['token-stdin'] ?? false });
         break;
       case 'token':
         tooMany(0);
-        await token(deps, global, { tokenStdin: values['token-stdin'] ?? false });
+        await (await import('./commands/token.ts')).token(deps, global, { tokenStdin: values['token-stdin'] ?? false });
         break;
       case 'logout':
         tooMany(1);
-        await logout(deps, global, { name: rest[0] });
+        await (await import('./commands/logout.ts')).logout(deps, global, { name: rest[0] });
         break;
       case 'contexts':
         tooMany(2);
-        await contexts(deps, global, rest[0], rest[1]);
+        await (await import('./commands/contexts.ts')).contexts(deps, global, rest[0], rest[1]);
         break;
     }
     return 0;
@@ -228,7 +223,10 @@ function realDeps(): CliDeps {
       keychain: osKeychain(runner, process.platform),
       promptPassphrase: process.stdin.isTTY && process.stderr.isTTY ? promptHidden : null,
     },
-    client: (server, clientId) => createClient({ server, clientId, userAgent: `latchkey-cli/${VERSION}` }),
+    client: async (server, clientId) => {
+      const { createClient } = await import('./client.ts');
+      return createClient({ server, clientId, userAgent: `latchkey-cli/${VERSION}` });
+    },
     sleep: (ms, signal) =>
       new Promise((resolve, reject) => {
         if (signal.aborted) return reject(new CliError('cancelled', 'cancelled'));

@@ -34,7 +34,7 @@ export async function login(deps: CliDeps, global: GlobalOptions, options: Login
   if (chosen.name === 'env' || chosen.name === 'none') {
     throw new CliError('usage', `--secret-store ${chosen.name} keeps no token; set LATCHKEY_TOKEN instead of logging in`);
   }
-  const client = deps.client(server, BUILTIN_CLIENT_ID);
+  const client = await deps.client(server, BUILTIN_CLIENT_ID);
   const credential = options.withToken ? await fromStdin(deps) : await deviceFlow(deps, client, options.scope);
   const me = await client.me(credential.access_token);
   const stored: StoredCredential = {

@@ -19,7 +19,7 @@ export async function logout(deps: CliDeps, global: GlobalOptions, options: { na
     return null;
   });
   if (credential) {
-    const client = deps.client(context.server, context.clientId);
+    const client = await deps.client(context.server, context.clientId);
     try {
       await client.revoke(credential.refresh_token ?? credential.access_token);
       revoked = true;

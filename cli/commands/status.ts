@@ -12,7 +12,8 @@ const SOURCE_TEXT = {
 export async function status(deps: CliDeps, global: GlobalOptions, options: { tokenStdin: boolean }): Promise<void> {
   const resolved = await resolveCredential(deps, global, options);
   if (!resolved.server) throw new CliError('usage', 'which server? pass --server URL or set LATCHKEY_SERVER');
-  const me = await deps.client(resolved.server, resolved.context?.clientId ?? 'latchkey-cli').me(resolved.token);
+  const client = await deps.client(resolved.server, resolved.context?.clientId ?? 'latchkey-cli');
+  const me = await client.me(resolved.token);
   const stored = resolved.source === 'stored' && resolved.context;
   const report = {
     server: resolved.server,

@@ -1,0 +1,135 @@
+/**
+ * Cold start of `latchkey token` with a stored, valid token, as a ratio to a compiled
+ * hello-world built by the same bun in the same run (machines here are noisy; only ratios
+ * measured side by side mean anything). Goals: <= 1.25x through the encrypted file,
+ * <= 1.6x through the keychain, <= 0.5x of `gh auth token` where gh is installed.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BINARY, buildCli, cleanEnv, exitOf, startCli, tempConfigDir, waitForStderr } from '../test/fixtures/cli-runner.ts';
+import { FormBrowser } from '../test/fixtures/oauth-client.ts';
+import { startWorker } from '../test/fixtures/worker-server.ts';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const RUNS = Number(process.env.BENCH_RUNS ?? 40);
+const HELLO = join(ROOT, 'dist/bench/hello');
+
+function timeOnce(command: string[], env: Record<string, string>): number {
+  const started = process.hrtime.bigint();
+  const result = spawnSync(command[0] as string, command.slice(1), { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const elapsed = Number(process.hrtime.bigint() - started) / 1e6;
+  if (result.status !== 0) throw new Error(`${command.join(' ')} failed: ${result.stderr}`);
+  return elapsed;
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+};
+
+async function login(env: Record<string, string>, server: string, args: string[]) {
+  const child = startCli(['login', '--server', server, ...args], env);
+  const done = exitOf(child);
+  child.stdin?.end();
+  const [, code] = await waitForStderr(child, /check that it shows the code\s+([A-Z]{4}-[A-Z]{4})/);
+  await new FormBrowser(server).decide(String(code), 'approve', 'bench@example.com');
+  const result = await done;
+  if (result.code !== 0) throw new Error(`login failed: ${result.stderr}`);
+}
+
+/** One D-Bus session with an unlocked gnome-keyring for the whole bench. */
+async function keyringSession(home: string): Promise<{ address: string; child: ChildProcess }> {
+  const child = spawn(
+    'dbus-run-session',
+    [
+      '--',
+      'bash',
+      '-c',
+      'echo -n pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; echo "$DBUS_SESSION_BUS_ADDRESS"; exec sleep 3600',
+    ],
+    { env: { PATH: process.env.PATH ?? '', HOME: home }, detached: true, stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  const address = await new Promise<string>((resolve, reject) => {
+    child.stdout?.once('data', (chunk) => resolve(String(chunk).trim()));
+    child.once('exit', () => reject(new Error('dbus-run-session exited')));
+  });
+  return { address, child };
+}
+
+buildCli();
+await mkdir(join(ROOT, 'dist/bench'), { recursive: true });
+const built = spawnSync(
+  join(ROOT, 'node_modules/.bin/bun'),
+  ['build', 'bench/hello.ts', '--compile', '--minify', '--bytecode', '--format=esm', '--outfile', HELLO],
+  { cwd: ROOT },
+);
+if (built.status !== 0) throw new Error('could not compile the hello-world baseline');
+
+const worker = await startWorker({ LATCHKEY_DEVICE_POLL_INTERVAL: '1s' });
+const cleanups: (() => Promise<void> | void)[] = [() => worker.stop()];
+try {
+  const fileHome = await tempConfigDir();
+  const fileEnv = cleanEnv({
+    HOME: fileHome,
+    LATCHKEY_CONFIG_DIR: join(fileHome, 'latchkey'),
+    LATCHKEY_SECRET_PASSPHRASE: 'bench',
+  });
+  await login(fileEnv, worker.url, ['--secret-store', 'encrypted-file']);
+
+  const cases: { name: string; command: string[]; env: Record<string, string>; goal?: number }[] = [
+    { name: 'hello-world (baseline)', command: [HELLO], env: cleanEnv({}) },
+    { name: 'latchkey token, encrypted file', command: [BINARY, 'token'], env: fileEnv, goal: 1.25 },
+  ];
+
+  if (spawnSync('which', ['gnome-keyring-daemon', 'dbus-run-session']).status === 0) {
+    const keyHome = await tempConfigDir();
+    const session = await keyringSession(keyHome);
+    cleanups.push(() => {
+      if (session.child.pid) process.kill(-session.child.pid, 'SIGTERM');
+    });
+    const keyEnv = cleanEnv({
+      HOME: keyHome,
+      LATCHKEY_CONFIG_DIR: join(keyHome, 'latchkey'),
+      DBUS_SESSION_BUS_ADDRESS: session.address,
+    });
+    await login(keyEnv, worker.url, []);
+    cases.push({ name: 'latchkey token, keychain', command: [BINARY, 'token'], env: keyEnv, goal: 1.6 });
+  } else {
+    console.log('gnome-keyring not installed: keychain case skipped');
+  }
+
+  if (spawnSync('which', ['gh']).status === 0) {
+    const ghHome = await tempConfigDir();
+    await writeFile(
+      join(ghHome, 'hosts.yml'),
+      'github.com:\n    oauth_token: gho_benchbenchbenchbenchbenchbenchbench\n    user: bench\n    git_protocol: https\n',
+    );
+    cases.push({
+      name: 'gh auth token',
+      command: ['gh', 'auth', 'token'],
+      env: cleanEnv({ HOME: ghHome, GH_CONFIG_DIR: ghHome }),
+    });
+  } else {
+    console.log('gh not installed: the gh comparison is skipped');
+  }
+
+  for (const item of cases) timeOnce(item.command, item.env); // warm the page cache
+  const samples = new Map(cases.map((item) => [item.name, [] as number[]]));
+  for (let run = 0; run < RUNS; run++) {
+    for (const item of cases) samples.get(item.name)?.push(timeOnce(item.command, item.env));
+  }
+  const baseline = median(samples.get(cases[0]?.name as string) as number[]);
+  const gh = samples.get('gh auth token');
+  console.log(`CLI cold start, median of ${RUNS} interleaved runs`);
+  for (const item of cases) {
+    const value = median(samples.get(item.name) as number[]);
+    const vsGh = gh && item.name.startsWith('latchkey') ? `  ${(value / median(gh)).toFixed(2)}x gh (goal <= 0.5x)` : '';
+    const goal = item.goal ? ` (goal <= ${item.goal}x)` : '';
+    console.log(
+      `  ${item.name.padEnd(32)} ${value.toFixed(1).padStart(7)} ms  ${(value / baseline).toFixed(2)}x hello${goal}${vsGh}`,
+    );
+  }
+} finally {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+}

@@ -1,0 +1,2 @@
+// The baseline for CLI cold start: the smallest program the same bun compiles.
+console.log('hello');
