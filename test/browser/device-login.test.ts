@@ -1,0 +1,158 @@
+/**
+ * A person's device login in headless Chromium against the running Worker (wrangler dev,
+ * real workerd): open the verification link, sign in, compare the code, approve — then
+ * the device redeems its code, and the token verifies offline against the JWKS.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../fixtures/chromium.ts';
+import { buildCli, cleanEnv, exitOf, runCli, startCli, tempConfigDir, waitForStderr } from '../fixtures/cli-runner.ts';
+import { pollToken, postForm } from '../fixtures/oauth-client.ts';
+import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
+
+let worker: RunningWorker;
+let browser: Browser;
+
+before(async () => {
+  [worker, browser] = await Promise.all([startWorker({ LATCHKEY_DEVICE_POLL_INTERVAL: '1s' }), launchChromium()]);
+});
+after(async () => {
+  await browser?.close();
+  await worker?.stop();
+});
+
+async function startFromDevice(userAgent: string) {
+  const { status, json } = await postForm(
+    `${worker.url}/oauth/device_authorization`,
+    { client_id: 'latchkey-cli' },
+    { 'user-agent': userAgent },
+  );
+  assert.equal(status, 200);
+  return json as { device_code: string; user_code: string; verification_uri_complete: string };
+}
+
+async function signIn(page: Page, email: string) {
+  await page.fill('#email', email);
+  await page.click('button[type=submit]');
+  await page.waitForLoadState();
+}
+
+describe('device login in Chromium', () => {
+  test('sign in, compare the code, approve, redeem; the token verifies offline', async () => {
+    const started = await startFromDevice('latchkey-test/1.0 (chromium suite)');
+    assert.equal((await pollToken(worker.url, started.device_code)).json.error, 'authorization_pending');
+
+    const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    const response = await page.goto(started.verification_uri_complete);
+    assert.equal(response?.status(), 200);
+    await signIn(page, 'chromium@example.com');
+
+    assert.equal(await page.textContent('h1'), 'Approve this device?');
+    assert.equal(await page.textContent('#user-code'), started.user_code);
+    assert.equal(await page.textContent('#client-name'), 'latchkey CLI');
+    assert.equal(await page.textContent('#requester-agent'), 'latchkey-test/1.0 (chromium suite)');
+    assert.equal(await page.textContent('#requester-address'), '127.0.0.1');
+    const scopes = await page.textContent('#scopes');
+    assert.match(scopes ?? '', /read/);
+    assert.match(scopes ?? '', /write/);
+    await page.screenshot({ path: '/tmp/latchkey-consent-phone.png', fullPage: true });
+
+    await page.click('button[value=approve]');
+    await page.waitForLoadState();
+    assert.equal(await page.textContent('h1'), 'Device approved');
+    await page.close();
+
+    const redeemed = await pollToken(worker.url, started.device_code);
+    assert.equal(redeemed.status, 200, JSON.stringify(redeemed.json));
+    const jwks = createRemoteJWKSet(new URL(`${worker.url}/.well-known/jwks.json`));
+    const { payload } = await jwtVerify(String(redeemed.json.access_token), jwks, { issuer: worker.url, audience: worker.url });
+    assert.equal(payload.email, 'chromium@example.com');
+    assert.equal(payload.kind, 'user');
+    assert.match(String(payload.sub), /^usr_/);
+    assert.match(String(payload.sid), /^ses_/);
+  });
+
+  test('deny in the browser -> the device hears access_denied', async () => {
+    const started = await startFromDevice('latchkey-test/1.0');
+    const page = await browser.newPage();
+    await page.goto(started.verification_uri_complete);
+    await signIn(page, 'deny@example.com');
+    await page.click('button[value=deny]');
+    await page.waitForLoadState();
+    assert.equal(await page.textContent('h1'), 'Request denied');
+    await page.close();
+    assert.equal((await pollToken(worker.url, started.device_code)).json.error, 'access_denied');
+  });
+
+  test('the code typed in lower case without the dash reaches the consent page', async () => {
+    const started = await startFromDevice('latchkey-test/1.0');
+    const page = await browser.newPage();
+    await page.goto(`${worker.url}/device`);
+    await signIn(page, 'typist@example.com');
+    assert.equal(await page.textContent('h1'), 'Connect a device');
+    await page.fill('#user_code', started.user_code.replace('-', '').toLowerCase());
+    await page.click('button[type=submit]');
+    await page.waitForLoadState();
+    assert.equal(await page.textContent('#user-code'), started.user_code);
+    await page.close();
+  });
+
+  test('pages cannot be framed, run no script, and every form carries a CSRF token', async () => {
+    const page = await browser.newPage();
+    const response = await page.goto(`${worker.url}/device?user_code=BCDF-GHJK`);
+    const headers = response?.headers() ?? {};
+    assert.match(headers['content-security-policy'] ?? '', /frame-ancestors 'none'/);
+    assert.doesNotMatch(headers['content-security-policy'] ?? '', /script-src/);
+    assert.equal(headers['x-frame-options'], 'DENY');
+    const html = await page.content();
+    assert.doesNotMatch(html, /<script/i);
+    const forms = await page.$$eval('form[method=post]', (nodes) =>
+      nodes.map((form) => Boolean(form.querySelector('input[name=csrf]'))),
+    );
+    assert.ok(forms.length > 0);
+    assert.ok(forms.every(Boolean));
+
+    // A page framing the consent page gets nothing rendered in the frame.
+    const framer = await browser.newPage();
+    await framer.setContent(`<iframe src="${worker.url}/device"></iframe>`);
+    await framer.waitForTimeout(500);
+    const frame = framer.frames().find((candidate) => candidate.url().startsWith(worker.url));
+    const framedText = frame ? await frame.evaluate<string>("document.body ? document.body.innerText : ''").catch(() => '') : '';
+    assert.doesNotMatch(framedText, /Sign in/);
+    await page.close();
+    await framer.close();
+  });
+
+  test('a form posted without its CSRF token is refused', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${worker.url}/device`);
+    await page.$eval('input[name=csrf]', (input) => {
+      (input as unknown as { value: string }).value = 'forged';
+    });
+    await signIn(page, 'csrf@example.com');
+    assert.match((await page.textContent('body')) ?? '', /expired or came from another site/);
+    await page.close();
+  });
+
+  test('the compiled CLI logs in while Chromium approves', async () => {
+    buildCli();
+    const dir = await tempConfigDir();
+    const env = cleanEnv({ HOME: dir, LATCHKEY_CONFIG_DIR: dir, LATCHKEY_SECRET_PASSPHRASE: 'pw' });
+    const child = startCli(['login', '--server', worker.url, '--secret-store', 'encrypted-file'], env);
+    const done = exitOf(child);
+    child.stdin?.end();
+    const [, url] = await waitForStderr(child, /open this URL on any device:\s+(\S+)/);
+    const page = await browser.newPage();
+    await page.goto(String(url));
+    await signIn(page, 'cli@example.com');
+    await page.click('button[value=approve]');
+    await page.waitForLoadState();
+    await page.close();
+    const result = await done;
+    assert.equal(result.code, 0, result.stderr);
+    const status = await runCli(['status', '--json'], env);
+    assert.equal(JSON.parse(status.stdout).email, 'cli@example.com');
+  });
+});
