@@ -48,7 +48,10 @@ export function createApp(config: Config, deps: Deps): Hono<AppEnv> {
     app.route('/', routes);
   }
 
-  app.notFound((c) => c.json({ error: 'not_found', error_description: 'no such endpoint' }, 404));
+  app.notFound((c) => {
+    c.header('Cache-Control', 'no-store');
+    return c.json({ error: 'not_found', error_description: 'no such endpoint (or not with this method)' }, 404);
+  });
   app.onError((error, c) => {
     const known = toOAuthError(error);
     if (!known) console.error(`latchkey: unhandled ${error.name} on ${c.req.method} ${new URL(c.req.url).pathname}`);
