@@ -77,7 +77,7 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
     }
     const { values, positionals } = parsed;
     const [command, ...rest] = positionals;
-    if (values.version) return (deps.io.out(`latchkey ${VERSION}\n`), 0);
+    if (values.version) return deps.io.out(`latchkey ${VERSION}\n`), 0;
     if (values.help || !command) {
       (command || values.help ? deps.io.out : deps.io.err)(HELP);
       return command || values.help ? 0 : 2;
