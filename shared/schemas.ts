@@ -6,6 +6,7 @@ import * as z from 'zod';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const REFRESH_TOKEN_GRANT = 'refresh_token';
+export const AUTHORIZATION_CODE_GRANT = 'authorization_code';
 export const BUILTIN_CLIENT_ID = 'latchkey-cli';
 
 /** Scopes latchkey understands; a request naming anything else is `invalid_scope`. */
@@ -52,12 +53,34 @@ export type DeviceAuthorizationResponse = z.infer<typeof DeviceAuthorizationResp
 
 const opaque = bounded(512);
 
+/** RFC 7636 §4.1: 43–128 characters of [A-Z a-z 0-9 - . _ ~]. */
+export const PkceVerifier = z.string().regex(/^[A-Za-z0-9\-._~]{43,128}$/, 'code_verifier must be 43-128 unreserved characters');
+
+/** RFC 6749 §4.1.1 with RFC 7636 §4.3: S256 only, `plain` is refused. */
+export const AuthorizeRequest = z.strictObject({
+  response_type: z.literal('code', { message: 'response_type must be "code"' }),
+  client_id: ClientId,
+  redirect_uri: bounded(512),
+  code_challenge: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'code_challenge must be a base64url SHA-256 (43 characters)'),
+  code_challenge_method: z.literal('S256', { message: 'code_challenge_method must be S256 (plain is not accepted)' }),
+  state: z.string().min(1).max(512).optional(),
+  scope: ScopeString.optional(),
+});
+export type AuthorizeRequest = z.infer<typeof AuthorizeRequest>;
+
 /** RFC 8628 §3.4 and RFC 6749 §6; one schema per grant, chosen by `grant_type`. */
 export const TokenRequest = z.discriminatedUnion('grant_type', [
   z.strictObject({
     grant_type: z.literal(DEVICE_CODE_GRANT),
     device_code: opaque,
     client_id: ClientId,
+  }),
+  z.strictObject({
+    grant_type: z.literal(AUTHORIZATION_CODE_GRANT),
+    code: opaque,
+    redirect_uri: bounded(512),
+    client_id: ClientId,
+    code_verifier: PkceVerifier,
   }),
   z.strictObject({
     grant_type: z.literal(REFRESH_TOKEN_GRANT),
@@ -67,7 +90,7 @@ export const TokenRequest = z.discriminatedUnion('grant_type', [
   }),
 ]);
 export type TokenRequest = z.infer<typeof TokenRequest>;
-export const SUPPORTED_GRANTS = [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT] as const;
+export const SUPPORTED_GRANTS = [DEVICE_CODE_GRANT, AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT] as const;
 
 /** RFC 6749 §5.1 */
 export const TokenResponse = z.object({
@@ -157,6 +180,8 @@ export const ServerMetadata = z.object({
   introspection_endpoint: z.string().url(),
   jwks_uri: z.string().url(),
   userinfo_endpoint: z.string().url(),
+  authorization_endpoint: z.string().url(),
+  authorization_response_iss_parameter_supported: z.boolean(),
   grant_types_supported: z.array(z.string()),
   response_types_supported: z.array(z.string()),
   scopes_supported: z.array(z.string()),
@@ -187,5 +212,6 @@ export const UserCodeInput = z
 export const TOKEN_PREFIX = {
   refreshToken: 'lk_rt_',
   deviceCode: 'lk_dc_',
+  authorizationCode: 'lk_ac_',
   session: 'lk_ws_',
 } as const;

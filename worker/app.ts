@@ -7,6 +7,7 @@ import { html } from 'hono/html';
 import { ERROR_STATUS, OAuthError } from '../shared/errors.ts';
 import type { Config } from './config.ts';
 import { renderPage } from './pages/layout.ts';
+import { authorizeRoutes } from './routes/authorize.ts';
 import { deviceAuthorizationRoutes } from './routes/device-authorization.ts';
 import { devicePageRoutes } from './routes/device-page.ts';
 import { discoveryRoutes } from './routes/discovery.ts';
@@ -14,6 +15,7 @@ import { healthRoutes } from './routes/health.ts';
 import { introspectRoutes } from './routes/introspect.ts';
 import { meRoutes } from './routes/me.ts';
 import { revokeRoutes } from './routes/revoke.ts';
+import { signInRoutes } from './routes/sign-in.ts';
 import { tokenRoutes } from './routes/token.ts';
 import { type Deps, type Services, servicesLoader } from './services.ts';
 import { StoreError } from './store/store.ts';
@@ -40,6 +42,8 @@ export function createApp(config: Config, deps: Deps): Hono<AppEnv> {
     discoveryRoutes,
     deviceAuthorizationRoutes,
     devicePageRoutes,
+    signInRoutes,
+    authorizeRoutes,
     tokenRoutes,
     revokeRoutes,
     introspectRoutes,
@@ -58,7 +62,8 @@ export function createApp(config: Config, deps: Deps): Hono<AppEnv> {
     const rendered = known ?? new OAuthError('server_error', 'internal error');
     for (const [name, value] of Object.entries(rendered.headers)) c.header(name, value);
     const status = rendered.status as 400;
-    if (new URL(c.req.url).pathname.startsWith('/device') && c.get('services')) {
+    const path = new URL(c.req.url).pathname;
+    if ((path.startsWith('/device') || path.startsWith('/signin') || path.startsWith('/oauth/authorize')) && c.get('services')) {
       const page = Math.min(status, 503) as 400;
       return renderPage(
         c,

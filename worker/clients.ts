@@ -1,20 +1,72 @@
-/** The public clients latchkey knows. Operators' own clients arrive with LATCHKEY_CLIENTS. */
+/**
+ * The public clients latchkey knows: the built-in `latchkey-cli` and operators' own from
+ * LATCHKEY_CLIENTS. Public clients have no secret; what binds them is the client id, the
+ * grants they may use, and (for browser login) their loopback redirect URIs.
+ */
 import { OAuthError } from '../shared/errors.ts';
-import { BUILTIN_CLIENT_ID, DEFAULT_SCOPE, DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT } from '../shared/schemas.ts';
+import {
+  AUTHORIZATION_CODE_GRANT,
+  BUILTIN_CLIENT_ID,
+  DEFAULT_SCOPE,
+  DEVICE_CODE_GRANT,
+  REFRESH_TOKEN_GRANT,
+} from '../shared/schemas.ts';
+import type { Config } from './config.ts';
 
-export type Client = { id: string; name: string; grants: readonly string[]; defaultScope: string };
+export type Client = {
+  id: string;
+  name: string;
+  grants: readonly string[];
+  defaultScope: string;
+  redirectUris: readonly string[];
+};
+
+const ALL_GRANTS = [DEVICE_CODE_GRANT, AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT];
+/** RFC 8252 §7.3: loopback IP literals, any port; `localhost` is not used (§8.3). */
+const LOOPBACK_CALLBACKS = ['http://127.0.0.1/callback', 'http://[::1]/callback'];
 
 const BUILTIN: Client = {
   id: BUILTIN_CLIENT_ID,
   name: 'latchkey CLI',
-  grants: [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT],
+  grants: ALL_GRANTS,
   defaultScope: DEFAULT_SCOPE,
+  redirectUris: LOOPBACK_CALLBACKS,
 };
 
-export function findClient(id: string, grant?: string): Client {
-  if (id !== BUILTIN.id) throw new OAuthError('invalid_client', 'unknown client_id');
-  if (grant && !BUILTIN.grants.includes(grant)) {
-    throw new OAuthError('unauthorized_client', 'this client may not use this grant');
+export function findClient(config: Config, id: string, grant?: string): Client {
+  const configured = config.clients.find((client) => client.id === id);
+  const client: Client | undefined =
+    id === BUILTIN.id
+      ? BUILTIN
+      : configured && {
+          id: configured.id,
+          name: configured.name,
+          grants: configured.grants ?? ALL_GRANTS,
+          defaultScope: DEFAULT_SCOPE,
+          redirectUris: configured.redirect_uris ?? LOOPBACK_CALLBACKS,
+        };
+  if (!client) throw new OAuthError('invalid_client', 'unknown client_id');
+  if (grant && !client.grants.includes(grant)) throw new OAuthError('unauthorized_client', 'this client may not use this grant');
+  return client;
+}
+
+/**
+ * A redirect URI is accepted when it is http on a loopback IP literal and equals one the
+ * client registered in everything but the port (RFC 8252 §7.3).
+ */
+export function isRegisteredRedirect(client: Client, candidate: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(candidate);
+  } catch {
+    return false;
   }
-  return BUILTIN;
+  if (url.protocol !== 'http:' || !['127.0.0.1', '[::1]'].includes(url.hostname) || url.hash || url.username || url.password) {
+    return false;
+  }
+  const withoutPort = `${url.protocol}//${url.hostname}${url.pathname}${url.search}`;
+  return client.redirectUris.some((registered) => {
+    const known = new URL(registered);
+    return withoutPort === `${known.protocol}//${known.hostname}${known.pathname}${known.search}`;
+  });
 }

@@ -22,6 +22,31 @@ const duration = (fallback: string) =>
       return seconds;
     });
 
+/** LATCHKEY_CLIENTS: operators' own public clients, as a JSON array. */
+export const ClientConfig = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'client ids are lower-case letters, digits, ".", "_" and "-"'),
+  name: z.string().min(1).max(80),
+  grants: z
+    .array(z.enum(['urn:ietf:params:oauth:grant-type:device_code', 'authorization_code', 'refresh_token']))
+    .min(1)
+    .optional(),
+  redirect_uris: z.array(z.string().url()).optional(),
+});
+export type ClientConfig = z.infer<typeof ClientConfig>;
+
+const clientList = z
+  .string()
+  .default('[]')
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not JSON (expected an array of {id, name, grants, redirect_uris})' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(ClientConfig).max(100));
+
 const count = (fallback: number) => z.coerce.number().int().positive().max(1_000_000).default(fallback);
 
 export function isLoopbackUrl(url: URL): boolean {
@@ -60,6 +85,7 @@ const RawConfig = z.object({
   LATCHKEY_DEVICE_CODE_TTL: duration('10m'),
   LATCHKEY_DEVICE_POLL_INTERVAL: duration('5s'),
   LATCHKEY_API_KEY_TTL: duration('90d'),
+  LATCHKEY_CLIENTS: clientList,
   LATCHKEY_USER_CODE_ATTEMPTS: count(5),
   LATCHKEY_ADDRESS_ATTEMPTS: count(30),
 });
@@ -74,6 +100,7 @@ export type Config = {
   store: 'kv' | 'redis' | 'deno-kv' | 'memory' | undefined;
   identity: 'oidc' | 'github' | 'dev';
   allowedEmailDomains: string[];
+  clients: ClientConfig[];
   ttl: {
     accessToken: number;
     ciToken: number;
@@ -137,6 +164,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
     store: raw.LATCHKEY_STORE,
     identity: raw.LATCHKEY_IDENTITY,
     allowedEmailDomains: raw.LATCHKEY_ALLOWED_EMAIL_DOMAINS,
+    clients: raw.LATCHKEY_CLIENTS,
     ttl: {
       accessToken: raw.LATCHKEY_ACCESS_TOKEN_TTL,
       ciToken: raw.LATCHKEY_CI_TOKEN_TTL,

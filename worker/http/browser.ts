@@ -69,3 +69,10 @@ export async function startWebSession(c: Context<AppEnv>, person: Person): Promi
   await store.put(storeKey('webSession', await hasher.hash('ws', secret)), JSON.stringify(record), WEB_SESSION_SECONDS);
   setCookie(c, cookieName(c, 'lk_session'), secret, cookieOptions(c, WEB_SESSION_SECONDS));
 }
+
+/** For form posts that only make sense signed in. */
+export async function requireWebSession(c: Context<AppEnv>): Promise<Person & { id: string }> {
+  const session = await readWebSession(c);
+  if (!session) throw new OAuthError('access_denied', 'your sign-in expired; start again from the link', { status: 403 });
+  return session;
+}

@@ -10,12 +10,12 @@ const SCOPE_TEXT: Record<string, string> = {
 
 const errorBox = (message: string | null) => (message ? html`<p class="error" role="alert">${message}</p>` : '');
 
-export function signInForm(input: { csrf: string; userCode: string; error: string | null }): Fragment {
+export function signInForm(input: { csrf: string; returnTo: string; error: string | null }): Fragment {
   return html`${errorBox(input.error)}
-<p>Sign in to approve a device. This server uses the <strong>dev</strong> sign-in: any email is accepted.</p>
-<form method="post" action="/device/sign-in">
+<p>Sign in to continue. This server uses the <strong>dev</strong> sign-in: any email is accepted.</p>
+<form method="post" action="/signin">
 <input type="hidden" name="csrf" value="${input.csrf}">
-<input type="hidden" name="user_code" value="${input.userCode}">
+<input type="hidden" name="return_to" value="${input.returnTo}">
 <label for="email">Email</label>
 <input id="email" name="email" type="email" autocomplete="email" required>
 <button type="submit">Sign in</button>
@@ -36,7 +36,13 @@ export function enterCodeForm(input: { csrf: string; email: string | null; userC
 
 export type ConsentView = {
   csrf: string;
-  userCode: string;
+  /** Where the decision is posted, and the hidden fields that say what is decided. */
+  action: string;
+  hidden: Record<string, string>;
+  /** The device flow's code to compare; null in browser login. */
+  userCode: string | null;
+  /** Browser login: where the answer goes back to. */
+  returnsTo: string | null;
   clientName: string;
   scope: string;
   address: string | null;
@@ -46,18 +52,22 @@ export type ConsentView = {
 
 export function consentForm(view: ConsentView): Fragment {
   const scopes = view.scope.split(' ').filter(Boolean);
-  return html`<p>A device is asking to sign in as <strong>${view.email ?? 'you'}</strong>. Check that this code matches the one on its screen:</p>
-<p class="code-box" id="user-code">${view.userCode}</p>
+  const intro = view.userCode
+    ? html`<p>A device is asking to sign in as <strong>${view.email ?? 'you'}</strong>. Check that this code matches the one on its screen:</p>
+<p class="code-box" id="user-code">${view.userCode}</p>`
+    : html`<p>A program on this computer is asking to sign in as <strong>${view.email ?? 'you'}</strong>.</p>`;
+  return html`${intro}
 <dl>
 <dt>Client</dt><dd id="client-name">${view.clientName}</dd>
+${view.returnsTo ? html`<dt>Returns to</dt><dd id="returns-to">${view.returnsTo}</dd>` : ''}
 <dt>From address</dt><dd id="requester-address">${view.address ?? 'unknown'}</dd>
 <dt>Program</dt><dd id="requester-agent">${view.userAgent ?? 'unknown'}</dd>
 </dl>
 <p>It will be able to:</p>
 <ul id="scopes">${scopes.map((scope) => html`<li><strong>${scope}</strong> — ${SCOPE_TEXT[scope] ?? scope}</li>`)}</ul>
-<form method="post" action="/device/decision">
+<form method="post" action="${view.action}">
 <input type="hidden" name="csrf" value="${view.csrf}">
-<input type="hidden" name="user_code" value="${view.userCode}">
+${Object.entries(view.hidden).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
 <button type="submit" name="decision" value="approve">Approve</button>
 <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
 </form>

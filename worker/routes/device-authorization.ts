@@ -11,7 +11,7 @@ export const deviceAuthorizationRoutes = new Hono<AppEnv>();
 deviceAuthorizationRoutes.post('/oauth/device_authorization', async (c) => {
   const services = c.var.services;
   const input = parseInput(DeviceAuthorizationRequest, await readForm(c));
-  const client = findClient(input.client_id, DEVICE_CODE_GRANT);
+  const client = findClient(services.config, input.client_id, DEVICE_CODE_GRANT);
   const started = await startDeviceAuthorization(services, {
     client,
     scope: input.scope || client.defaultScope,

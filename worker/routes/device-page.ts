@@ -3,12 +3,10 @@ import { OAuthError } from '../../shared/errors.ts';
 import { UserCodeInput } from '../../shared/schemas.ts';
 import type { AppEnv } from '../app.ts';
 import { decideDeviceAuthorization, findPendingByUserCode } from '../grants/device-code.ts';
-import { assertCsrf, csrfToken, readWebSession, startWebSession } from '../http/browser.ts';
+import { assertCsrf, csrfToken, readWebSession, requireWebSession } from '../http/browser.ts';
 import { readForm, readQuery } from '../http/form.ts';
-import { devSignIn } from '../identity/dev.ts';
-import { resolvePerson } from '../identity/users.ts';
 import { consentForm, enterCodeForm, resultMessage, signInForm } from '../pages/device.ts';
-import { renderPage, STYLESHEET } from '../pages/layout.ts';
+import { renderPage } from '../pages/layout.ts';
 import { storeKey } from '../store/store.ts';
 
 /** The verification pages a person opens from `verification_uri` (RFC 8628 §3.3). */
@@ -17,42 +15,30 @@ export const devicePageRoutes = new Hono<AppEnv>();
 /** Wrong codes are counted over this window, per browser session and per address. */
 const GUESS_WINDOW_SECONDS = 900;
 
-devicePageRoutes.get('/assets/latchkey.css', (c) => {
-  c.header('Cache-Control', 'public, max-age=3600');
-  c.header('Content-Type', 'text/css; charset=utf-8');
-  return c.body(STYLESHEET);
-});
-
 devicePageRoutes.get('/device', async (c) => {
   const typed = (readQuery(c).user_code ?? '').slice(0, 32);
   const csrf = await csrfToken(c);
   const session = await readWebSession(c);
-  if (!session) return renderPage(c, 200, 'Sign in', signInForm({ csrf, userCode: typed, error: null }));
+  if (!session) {
+    const returnTo = typed ? `/device?user_code=${encodeURIComponent(typed)}` : '/device';
+    return renderPage(c, 200, 'Sign in', signInForm({ csrf, returnTo, error: null }));
+  }
   if (typed === '')
     return renderPage(c, 200, 'Connect a device', enterCodeForm({ csrf, email: session.email, userCode: '', error: null }));
   return verifyCode(c, session, typed, csrf);
 });
 
-devicePageRoutes.post('/device/sign-in', async (c) => {
-  const form = await readForm(c);
-  await assertCsrf(c, form.csrf);
-  const typed = (form.user_code ?? '').slice(0, 32);
-  const upstream = devSignIn(c.var.services.config, { email: form.email });
-  await startWebSession(c, await resolvePerson(c.var.services, upstream));
-  return c.redirect(typed ? `/device?user_code=${encodeURIComponent(typed)}` : '/device', 303);
-});
-
 devicePageRoutes.post('/device/verify', async (c) => {
   const form = await readForm(c);
   await assertCsrf(c, form.csrf);
-  const session = await requireSession(c);
+  const session = await requireWebSession(c);
   return verifyCode(c, session, (form.user_code ?? '').slice(0, 32), await csrfToken(c));
 });
 
 devicePageRoutes.post('/device/decision', async (c) => {
   const form = await readForm(c);
   await assertCsrf(c, form.csrf);
-  const session = await requireSession(c);
+  const session = await requireWebSession(c);
   const code = UserCodeInput.safeParse(form.user_code ?? '');
   if (!code.success || (form.decision !== 'approve' && form.decision !== 'deny')) {
     throw new OAuthError('invalid_request', 'the form was incomplete; start again from the code');
@@ -79,13 +65,6 @@ devicePageRoutes.post('/device/decision', async (c) => {
       )
     : renderPage(c, 200, 'Request denied', resultMessage(`${decided.clientName} was not signed in. You can close this tab.`));
 });
-
-async function requireSession(c: Context<AppEnv>) {
-  const session = await readWebSession(c);
-  if (!session)
-    throw new OAuthError('access_denied', 'your sign-in expired; open the link from your device again', { status: 403 });
-  return session;
-}
 
 /**
  * Looks up a typed code. Wrong guesses are limited per browser session and per address
@@ -129,7 +108,10 @@ async function verifyCode(
     'Approve this device?',
     consentForm({
       csrf,
+      action: '/device/decision',
+      hidden: { user_code: value.userCode },
       userCode: value.userCode,
+      returnsTo: null,
       clientName: value.clientName,
       scope: value.scope,
       address: value.requester.address,

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT, SCOPES, type ServerMetadata } from '../../shared/schemas.ts';
+import { SCOPES, type ServerMetadata, SUPPORTED_GRANTS } from '../../shared/schemas.ts';
 import type { AppEnv } from '../app.ts';
 
 /** RFC 8414 metadata (also served as OpenID discovery) and the JWKS. */
@@ -14,8 +14,10 @@ function metadata(base: string): ServerMetadata {
     introspection_endpoint: `${base}/oauth/introspect`,
     jwks_uri: `${base}/.well-known/jwks.json`,
     userinfo_endpoint: `${base}/v1/me`,
-    grant_types_supported: [DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT],
-    response_types_supported: [],
+    authorization_endpoint: `${base}/oauth/authorize`,
+    authorization_response_iss_parameter_supported: true,
+    grant_types_supported: [...SUPPORTED_GRANTS],
+    response_types_supported: ['code'],
     scopes_supported: [...SCOPES],
     code_challenge_methods_supported: ['S256'],
     token_endpoint_auth_methods_supported: ['none'],

@@ -1,8 +1,15 @@
 import { Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
-import { DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT, SUPPORTED_GRANTS, TokenRequest } from '../../shared/schemas.ts';
+import {
+  AUTHORIZATION_CODE_GRANT,
+  DEVICE_CODE_GRANT,
+  REFRESH_TOKEN_GRANT,
+  SUPPORTED_GRANTS,
+  TokenRequest,
+} from '../../shared/schemas.ts';
 import type { AppEnv } from '../app.ts';
 import { findClient } from '../clients.ts';
+import { redeemAuthorizationCode } from '../grants/authorization-code.ts';
 import { pollDeviceCode } from '../grants/device-code.ts';
 import { tokenResponse } from '../grants/issue.ts';
 import { rotateRefreshToken, startFamily } from '../grants/refresh-token.ts';
@@ -19,7 +26,7 @@ tokenRoutes.post('/oauth/token', async (c) => {
     throw new OAuthError('unsupported_grant_type', 'grant_type is not supported by this server');
   }
   const input = parseInput(TokenRequest, form);
-  findClient(input.client_id, input.grant_type);
+  findClient(services.config, input.client_id, input.grant_type);
 
   if (input.grant_type === DEVICE_CODE_GRANT) {
     const approved = await pollDeviceCode(services, input.device_code, input.client_id);
@@ -30,6 +37,23 @@ tokenRoutes.post('/oauth/token', async (c) => {
       clientId: approved.clientId,
       scope: approved.scope,
       device: approved.requester,
+    });
+    return c.json(await tokenResponse(services, session));
+  }
+
+  if (input.grant_type === AUTHORIZATION_CODE_GRANT) {
+    const granted = await redeemAuthorizationCode(services, {
+      code: input.code,
+      clientId: input.client_id,
+      redirectUri: input.redirect_uri,
+      verifier: input.code_verifier,
+    });
+    const session = await startFamily(services, {
+      sub: granted.subject.sub,
+      email: granted.subject.email,
+      clientId: granted.clientId,
+      scope: granted.scope,
+      device: granted.requester,
     });
     return c.json(await tokenResponse(services, session));
   }

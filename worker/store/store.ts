@@ -30,6 +30,8 @@ export interface Store {
 export const KEYSPACE = {
   deviceCode: { prefix: 'dc:', placement: 'atomic' },
   userCode: { prefix: 'uc:', placement: 'atomic' },
+  authorizationRequest: { prefix: 'ar:', placement: 'atomic' },
+  authorizationCode: { prefix: 'ac:', placement: 'atomic' },
   refreshToken: { prefix: 'rt:', placement: 'atomic' },
   rotationGrace: { prefix: 'rg:', placement: 'atomic' },
   family: { prefix: 'fam:', placement: 'atomic' },

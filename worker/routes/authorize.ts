@@ -1,0 +1,110 @@
+import { type Context, Hono } from 'hono';
+import { OAuthError } from '../../shared/errors.ts';
+import { AUTHORIZATION_CODE_GRANT, AuthorizeRequest } from '../../shared/schemas.ts';
+import type { AppEnv } from '../app.ts';
+import { findClient, isRegisteredRedirect } from '../clients.ts';
+import { issueAuthorizationCode, savePendingRequest, takePendingRequest } from '../grants/authorization-code.ts';
+import { assertCsrf, csrfToken, readWebSession, requireWebSession } from '../http/browser.ts';
+import { parseInput, readForm, readQuery } from '../http/form.ts';
+import { consentForm, signInForm } from '../pages/device.ts';
+import { renderPage } from '../pages/layout.ts';
+
+/**
+ * Browser login (RFC 6749 §4.1 + RFC 7636 + RFC 8252): sign in, the same consent page as
+ * the device flow, then back to the client's loopback redirect with a code and `state`.
+ */
+export const authorizeRoutes = new Hono<AppEnv>();
+
+authorizeRoutes.get('/oauth/authorize', async (c) => {
+  const services = c.var.services;
+  const query = readQuery(c);
+  // Until client and redirect URI are known good, errors are shown, never redirected (§4.1.2.1).
+  const client = findClient(services.config, query.client_id ?? '', AUTHORIZATION_CODE_GRANT);
+  if (!query.redirect_uri || !isRegisteredRedirect(client, query.redirect_uri)) {
+    throw new OAuthError(
+      'invalid_request',
+      'redirect_uri must be a registered loopback address (http://127.0.0.1:PORT/callback)',
+    );
+  }
+  const redirectUri = query.redirect_uri;
+  let request: AuthorizeRequest;
+  try {
+    request = parseInput(AuthorizeRequest, query);
+  } catch (error) {
+    if (!(error instanceof OAuthError)) throw error;
+    return redirectWith(c, redirectUri, { error: 'invalid_request', error_description: error.message, state: query.state });
+  }
+
+  const csrf = await csrfToken(c);
+  const session = await readWebSession(c);
+  if (!session) {
+    const returnTo = `/oauth/authorize?${new URL(c.req.url).searchParams}`;
+    return renderPage(c, 200, 'Sign in', signInForm({ csrf, returnTo, error: null }));
+  }
+  const scope = request.scope || client.defaultScope;
+  const requester = { address: services.clientAddress(c.req.raw), userAgent: c.req.header('user-agent')?.slice(0, 200) ?? null };
+  const id = await savePendingRequest(services, {
+    clientId: client.id,
+    clientName: client.name,
+    redirectUri,
+    codeChallenge: request.code_challenge,
+    state: request.state ?? null,
+    scope,
+    webSession: session.id,
+    requester,
+  });
+  return renderPage(
+    c,
+    200,
+    'Approve this sign-in?',
+    consentForm({
+      csrf,
+      action: '/oauth/authorize/decision',
+      hidden: { request: id },
+      userCode: null,
+      returnsTo: new URL(redirectUri).origin,
+      clientName: client.name,
+      scope,
+      address: requester.address,
+      userAgent: requester.userAgent,
+      email: session.email,
+    }),
+  );
+});
+
+authorizeRoutes.post('/oauth/authorize/decision', async (c) => {
+  const services = c.var.services;
+  const form = await readForm(c);
+  await assertCsrf(c, form.csrf);
+  const session = await requireWebSession(c);
+  const pending = await takePendingRequest(services, form.request ?? '', session.id);
+  if (!pending) throw new OAuthError('invalid_request', 'this sign-in request expired or was already answered; start again');
+  const state = pending.state ?? undefined;
+  if (form.decision !== 'approve') {
+    return redirectWith(c, pending.redirectUri, {
+      error: 'access_denied',
+      error_description: 'the person denied the request',
+      state,
+    });
+  }
+  const code = await issueAuthorizationCode(services, {
+    clientId: pending.clientId,
+    clientName: pending.clientName,
+    redirectUri: pending.redirectUri,
+    codeChallenge: pending.codeChallenge,
+    scope: pending.scope,
+    requester: pending.requester,
+    subject: { sub: session.sub, email: session.email },
+  });
+  return redirectWith(c, pending.redirectUri, { code, state });
+});
+
+/** RFC 9207: every response carries `iss`, so a client can tell which server answered. */
+function redirectWith(c: Context<AppEnv>, redirectUri: string, params: Record<string, string | undefined>) {
+  const target = new URL(redirectUri);
+  for (const [name, value] of Object.entries(params)) if (value !== undefined) target.searchParams.set(name, value);
+  target.searchParams.set('iss', c.var.services.config.base);
+  c.header('Cache-Control', 'no-store');
+  c.header('Referrer-Policy', 'no-referrer');
+  return c.redirect(target.href, 303);
+}
