@@ -113,7 +113,8 @@ describe('authorization code + PKCE', () => {
 
   test('plain PKCE and a missing challenge are refused back at the client, with the state', async () => {
     const browser = new FormBrowser(server.url);
-    for (const params of [{ code_challenge: pkce().challenge, code_challenge_method: 'plain' }, {}]) {
+    const cases: Record<string, string>[] = [{ code_challenge: pkce().challenge, code_challenge_method: 'plain' }, {}];
+    for (const params of cases) {
       const response = await browser.request(authorizeUrl({ state: 's1', ...params }));
       assert.equal(response.status, 303);
       const back = new URL(response.headers.get('location') ?? '');
