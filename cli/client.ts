@@ -3,6 +3,7 @@
  * /v1/me. It holds no state but the server URL; product CLIs can import it as it is.
  */
 import {
+  AUTHORIZATION_CODE_GRANT,
   DEVICE_CODE_GRANT,
   DeviceAuthorizationResponse,
   ErrorResponse,
@@ -76,6 +77,7 @@ export function createClient(options: ClientOptions) {
 
   return {
     server,
+    clientId: options.clientId,
 
     async discover(): Promise<ServerMetadata> {
       const { status, body } = await call('/.well-known/oauth-authorization-server');
@@ -108,6 +110,21 @@ export function createClient(options: ClientOptions) {
       if (error === 'access_denied') return { status: 'denied' };
       if (error === 'expired_token') return { status: 'expired' };
       throw unexpected('device login', status, body);
+    },
+
+    /** Redeems a browser login's code (RFC 6749 §4.1.3 with the PKCE verifier). */
+    async exchangeCode(input: { code: string; verifier: string; redirectUri: string }): Promise<TokenResponse> {
+      const form = {
+        grant_type: AUTHORIZATION_CODE_GRANT,
+        code: input.code,
+        redirect_uri: input.redirectUri,
+        client_id: options.clientId,
+        code_verifier: input.verifier,
+      };
+      const { status, body } = await call('/oauth/token', { form });
+      const tokens = TokenResponse.safeParse(body);
+      if (status === 200 && tokens.success) return tokens.data;
+      throw unexpected('browser login', status, body);
     },
 
     async refresh(refreshToken: string): Promise<TokenResponse> {

@@ -22,6 +22,10 @@ export type CliDeps = {
   /** Loaded on first use, so commands that never touch the network start faster. */
   client: (server: string, clientId: string) => Promise<LatchkeyClient>;
   sleep: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Whether a browser can be shown here (a display, not an SSH session, or LATCHKEY_BROWSER). */
+  canOpenBrowser: () => boolean;
+  /** Opens the URL in the system browser; false when none could be started. */
+  openBrowser: (url: string) => Promise<boolean>;
   /** Aborted on Ctrl-C. */
   signal: AbortSignal;
 };

@@ -16,7 +16,7 @@ export const VERSION = '0.1.0';
 export const HELP = `latchkey — sign in to a latchkey server and hand tokens to scripts
 
 Usage:
-  latchkey login [--server URL] [--name CTX] [--device] [--with-token] [--secret-store STORE] [--scope "read write"]
+  latchkey login [--server URL] [--name CTX] [--browser | --device] [--no-open] [--with-token] [--secret-store STORE] [--scope "read write"]
   latchkey status | whoami [--token-stdin]   which credential this invocation would use, and why
   latchkey token [--token-stdin]             print a valid access token (refreshing silently)
   latchkey logout [CTX]                      revoke at the server, then forget locally
@@ -28,8 +28,11 @@ Global options:
   --json           print data as JSON on stdout
   -h, --help       this help;  --version  the version
 
-Login prints a URL, a code and a QR code (device flow, RFC 8628) and waits for you to
-approve in any browser. --with-token reads an API key or access token from stdin instead.
+Login opens your browser where it can (a desktop session) and waits for the sign-in on a
+loopback port; elsewhere (SSH, no display) it prints a URL, a code and a QR code to open
+on any device (RFC 8628). --browser / --device force either; --no-open prints the browser
+URL instead of opening it. --with-token reads an API key or access token from stdin.
+LATCHKEY_BROWSER names a program to open URLs with instead of the system browser.
 
 Credentials, strongest claim first: --token-stdin, then LATCHKEY_TOKEN, then the secret
 stored for the context. Secret stores: keychain (the OS keychain keeps the key of an
@@ -50,6 +53,7 @@ const OPTIONS = {
   version: { type: 'boolean' },
   name: { type: 'string' },
   device: { type: 'boolean' },
+  browser: { type: 'boolean' },
   'no-open': { type: 'boolean' },
   'with-token': { type: 'boolean' },
   'secret-store': { type: 'string' },
@@ -59,7 +63,7 @@ const OPTIONS = {
 
 const GLOBAL = ['context', 'server', 'json', 'org', 'project', 'help', 'version'];
 const COMMAND_OPTIONS: Record<string, string[]> = {
-  login: ['name', 'device', 'no-open', 'with-token', 'secret-store', 'scope'],
+  login: ['name', 'device', 'browser', 'no-open', 'with-token', 'secret-store', 'scope'],
   status: ['token-stdin'],
   whoami: ['token-stdin'],
   token: ['token-stdin'],
@@ -104,8 +108,11 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
     switch (command) {
       case 'login':
         tooMany(0);
+        if (values.device && values.browser) throw new CliError('usage', 'choose one of --device and --browser');
         await (await import('./commands/login.ts')).login(deps, global, {
           name: values.name,
+          flow: values.browser ? 'browser' : values.device ? 'device' : undefined,
+          open: !values['no-open'],
           withToken: values['with-token'] ?? false,
           secretStore: secretStore as SecretStoreName | undefined,
           scope: values.scope,
@@ -202,6 +209,31 @@ function promptHidden(question: string): Promise<string> {
   });
 }
 
+function canOpenBrowser(env: Record<string, string | undefined>): boolean {
+  if (env.LATCHKEY_BROWSER) return true;
+  if (process.platform === 'darwin' || process.platform === 'win32') return !env.SSH_CONNECTION && !env.SSH_TTY;
+  return Boolean(env.DISPLAY || env.WAYLAND_DISPLAY);
+}
+
+/** LATCHKEY_BROWSER (a program taking the URL; tests point it at a script), else the platform's opener. */
+function openBrowser(env: Record<string, string | undefined>, url: string): Promise<boolean> {
+  const [command, ...args] = env.LATCHKEY_BROWSER
+    ? [env.LATCHKEY_BROWSER, url]
+    : process.platform === 'darwin'
+      ? ['open', url]
+      : process.platform === 'win32'
+        ? ['cmd', '/c', 'start', '""', url]
+        : ['xdg-open', url];
+  return new Promise((resolve) => {
+    const child = spawn(command as string, args, { stdio: 'ignore', detached: true });
+    child.once('error', () => resolve(false));
+    child.once('spawn', () => {
+      child.unref();
+      resolve(true);
+    });
+  });
+}
+
 function realDeps(): CliDeps {
   const env = process.env;
   const controller = new AbortController();
@@ -240,6 +272,8 @@ function realDeps(): CliDeps {
           { once: true },
         );
       }),
+    canOpenBrowser: () => canOpenBrowser(env),
+    openBrowser: (url) => openBrowser(env, url),
     signal: controller.signal,
   };
 }

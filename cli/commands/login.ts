@@ -4,6 +4,8 @@
  * token from stdin against /v1/me and keeps it.
  */
 import qrcode from 'qrcode-terminal';
+import type { TokenResponse } from '../../shared/schemas.ts';
+import { browserLogin } from '../browser-login.ts';
 import type { LatchkeyClient } from '../client.ts';
 import { CONTEXT_NAME, type Context, type SecretStoreName } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
@@ -13,6 +15,9 @@ import { chooseSecretStore, openSecretStore } from '../secrets/select.ts';
 
 export type LoginOptions = {
   name: string | undefined;
+  /** Forced flow: `--browser` or `--device`; undefined picks by whether a browser can open. */
+  flow: 'browser' | 'device' | undefined;
+  open: boolean;
   withToken: boolean;
   secretStore: SecretStoreName | undefined;
   scope: string | undefined;
@@ -35,7 +40,7 @@ export async function login(deps: CliDeps, global: GlobalOptions, options: Login
     throw new CliError('usage', `--secret-store ${chosen.name} keeps no token; set LATCHKEY_TOKEN instead of logging in`);
   }
   const client = await deps.client(server, BUILTIN_CLIENT_ID);
-  const credential = options.withToken ? await fromStdin(deps) : await deviceFlow(deps, client, options.scope);
+  const credential = options.withToken ? await fromStdin(deps) : await interactiveLogin(deps, client, options);
   const me = await client.me(credential.access_token);
   const stored: StoredCredential = {
     ...credential,
@@ -69,6 +74,28 @@ export async function login(deps: CliDeps, global: GlobalOptions, options: Login
   io.err(`Logged in to ${client.server} as ${me.email ?? me.sub} (context "${name}", secrets in ${chosen.name}).\n`);
 }
 
+/**
+ * Browser login where a browser can open (or `--browser`), else the device flow; a browser
+ * that fails to start falls back to the device flow rather than leaving the person stuck.
+ */
+async function interactiveLogin(deps: CliDeps, client: LatchkeyClient, options: LoginOptions): Promise<StoredCredential> {
+  const flow = options.flow ?? (deps.canOpenBrowser() || !options.open ? 'browser' : 'device');
+  if (flow === 'browser') {
+    const result = await browserLogin(deps, client, { scope: options.scope, open: options.open });
+    if (result.opened) return fromTokens(deps, result.tokens);
+    deps.io.err('Could not open a browser; using the device flow instead.\n');
+  }
+  return deviceFlow(deps, client, options.scope);
+}
+
+function fromTokens(deps: CliDeps, tokens: TokenResponse): StoredCredential {
+  return {
+    access_token: tokens.access_token,
+    refresh_token: tokens.refresh_token ?? null,
+    expires_at: Math.floor(deps.now() / 1000) + tokens.expires_in,
+  };
+}
+
 async function fromStdin(deps: CliDeps): Promise<StoredCredential> {
   const token = (await deps.io.readStdin()).trim();
   if (!token) throw new CliError('usage', '--with-token reads the token from standard input, and it was empty');
@@ -98,13 +125,7 @@ async function deviceFlow(deps: CliDeps, client: LatchkeyClient, scope: string |
         await deps.sleep(1000, deps.signal);
       }
       const poll = await client.pollDeviceLogin(started.device_code);
-      if (poll.status === 'approved') {
-        return {
-          access_token: poll.tokens.access_token,
-          refresh_token: poll.tokens.refresh_token ?? null,
-          expires_at: Math.floor(deps.now() / 1000) + poll.tokens.expires_in,
-        };
-      }
+      if (poll.status === 'approved') return fromTokens(deps, poll.tokens);
       if (poll.status === 'slow_down') interval += 5;
       if (poll.status === 'denied') throw new CliError('access_denied', 'the sign-in was denied in the browser');
       if (poll.status === 'expired')

@@ -4,12 +4,14 @@
  * the device redeems its code, and the token verifies offline against the JWKS.
  */
 import assert from 'node:assert/strict';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../fixtures/chromium.ts';
 import { buildCli, cleanEnv, exitOf, runCli, startCli, tempConfigDir, waitForStderr } from '../fixtures/cli-runner.ts';
-import { pollToken, postForm } from '../fixtures/oauth-client.ts';
+import { FormBrowser, pollToken, postForm } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 let worker: RunningWorker;
@@ -154,5 +156,65 @@ describe('device login in Chromium', () => {
     assert.equal(result.code, 0, result.stderr);
     const status = await runCli(['status', '--json'], env);
     assert.equal(JSON.parse(status.stdout).email, 'cli@example.com');
+  });
+
+  test('login --browser: the compiled CLI opens "the browser" (Chromium here), which signs in and comes back', async (t) => {
+    buildCli();
+    const dir = await tempConfigDir();
+    // The opener the CLI runs: it only records the URL; the test then drives Chromium there.
+    const urlFile = join(dir, 'opened-url');
+    const opener = join(dir, 'open-in-chromium.sh');
+    await writeFile(opener, `#!/bin/sh\nprintf '%s' "$1" > '${urlFile}'\n`);
+    await chmod(opener, 0o755);
+    const env = cleanEnv({ HOME: dir, LATCHKEY_CONFIG_DIR: dir, LATCHKEY_SECRET_PASSPHRASE: 'pw', LATCHKEY_BROWSER: opener });
+
+    const child = startCli(['login', '--browser', '--server', worker.url, '--secret-store', 'encrypted-file'], env);
+    const done = exitOf(child);
+    child.stdin?.end();
+    t.after(() => child.kill());
+    await waitForStderr(child, /Waiting for the browser/);
+    const authorizeUrl = new URL(await readFile(urlFile, 'utf8'));
+    assert.equal(authorizeUrl.pathname, '/oauth/authorize');
+    assert.equal(authorizeUrl.searchParams.get('code_challenge_method'), 'S256');
+    const redirect = new URL(authorizeUrl.searchParams.get('redirect_uri') ?? '');
+    assert.equal(redirect.hostname, '127.0.0.1');
+
+    // A forged answer with the wrong state is turned away, and the CLI keeps waiting.
+    const forged = await fetch(`${redirect.href}?code=lk_ac_forged&state=not-the-state&iss=${encodeURIComponent(worker.url)}`);
+    assert.equal(forged.status, 400);
+
+    const page = await browser.newPage();
+    await page.goto(authorizeUrl.href);
+    await signIn(page, 'desktop@example.com');
+    assert.equal(await page.textContent('h1'), 'Approve this sign-in?');
+    assert.equal(await page.textContent('#client-name'), 'latchkey CLI');
+    await page.click('button[value=approve]');
+    await page.waitForLoadState();
+    assert.match((await page.textContent('body')) ?? '', /You can close this tab/);
+    await page.close();
+
+    const result = await done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /Logged in to .* as desktop@example.com/);
+    const status = await runCli(['status', '--json'], env);
+    assert.equal(JSON.parse(status.stdout).email, 'desktop@example.com');
+  });
+
+  test('login falls back to the device flow when no browser can be started', async () => {
+    const dir = await tempConfigDir();
+    const env = cleanEnv({
+      HOME: dir,
+      LATCHKEY_CONFIG_DIR: dir,
+      LATCHKEY_SECRET_PASSPHRASE: 'pw',
+      LATCHKEY_BROWSER: join(dir, 'no-such-browser'),
+    });
+    const child = startCli(['login', '--server', worker.url, '--secret-store', 'encrypted-file'], env);
+    const done = exitOf(child);
+    child.stdin?.end();
+    const [, code] = await waitForStderr(child, /check that it shows the code\s+([A-Z]{4}-[A-Z]{4})/);
+    await new FormBrowser(worker.url).decide(String(code), 'approve', 'fallback@example.com');
+    const result = await done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /Could not open a browser; using the device flow instead/);
   });
 });

@@ -17,8 +17,25 @@ export const PAGE_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 };
 
-export function renderPage(c: Context, status: 200 | 400 | 403 | 404 | 429 | 503, title: string, body: Fragment) {
+/**
+ * `formAction` adds one origin the page's form may lead to: Chromium applies CSP
+ * form-action to the redirect after a post, and browser login's consent ends in a
+ * redirect to the client's loopback address.
+ */
+export function renderPage(
+  c: Context,
+  status: 200 | 400 | 403 | 404 | 429 | 503,
+  title: string,
+  body: Fragment,
+  options: { formAction?: string } = {},
+) {
   for (const [name, value] of Object.entries(PAGE_HEADERS)) c.header(name, value);
+  if (options.formAction) {
+    c.header(
+      'Content-Security-Policy',
+      PAGE_HEADERS['Content-Security-Policy']?.replace("form-action 'self'", `form-action 'self' ${options.formAction}`),
+    );
+  }
   return c.html(
     html`<!doctype html>
 <html lang="en">

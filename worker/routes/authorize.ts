@@ -69,6 +69,7 @@ authorizeRoutes.get('/oauth/authorize', async (c) => {
       userAgent: requester.userAgent,
       email: session.email,
     }),
+    { formAction: new URL(redirectUri).origin },
   );
 });
 
