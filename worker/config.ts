@@ -67,6 +67,16 @@ const RawConfig = z.object({
   LATCHKEY_HASH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LATCHKEY_STORE: z.enum(['kv', 'redis', 'deno-kv', 'memory']).optional(),
   LATCHKEY_IDENTITY: z.enum(['oidc', 'github', 'dev']).default('dev'),
+  LATCHKEY_OIDC_ISSUER: z
+    .string()
+    .url()
+    .transform((value) => new URL(value))
+    .refine((url) => url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackUrl(url)), {
+      message: 'must be https (plain http only on loopback)',
+    })
+    .optional(),
+  LATCHKEY_OIDC_CLIENT_ID: z.string().min(1).max(256).optional(),
+  LATCHKEY_OIDC_CLIENT_SECRET: z.string().min(1).max(1024).optional(),
   LATCHKEY_ALLOWED_EMAIL_DOMAINS: z
     .string()
     .default('')
@@ -99,6 +109,8 @@ export type Config = {
   hashSecret: string | undefined;
   store: 'kv' | 'redis' | 'deno-kv' | 'memory' | undefined;
   identity: 'oidc' | 'github' | 'dev';
+  /** The upstream OpenID provider when `identity` is `oidc`. */
+  oidc: { issuer: string; clientId: string; clientSecret: string | undefined } | null;
   allowedEmailDomains: string[];
   clients: ClientConfig[];
   ttl: {
@@ -152,6 +164,15 @@ export function parseConfig(env: Record<string, unknown>): Config {
       throw new ConfigError(['LATCHKEY_IDENTITY'], 'LATCHKEY_IDENTITY=dev signs in anyone and runs only with a loopback issuer');
     }
   }
+  if (raw.LATCHKEY_IDENTITY === 'oidc' && (!raw.LATCHKEY_OIDC_ISSUER || !raw.LATCHKEY_OIDC_CLIENT_ID)) {
+    throw new ConfigError(
+      ['LATCHKEY_OIDC_ISSUER', 'LATCHKEY_OIDC_CLIENT_ID'],
+      'LATCHKEY_IDENTITY=oidc needs LATCHKEY_OIDC_ISSUER and LATCHKEY_OIDC_CLIENT_ID (and LATCHKEY_OIDC_CLIENT_SECRET for a confidential client)',
+    );
+  }
+  if (raw.LATCHKEY_IDENTITY === 'github') {
+    throw new ConfigError(['LATCHKEY_IDENTITY'], 'LATCHKEY_IDENTITY=github is not available yet; use oidc or dev');
+  }
   if (raw.LATCHKEY_REFRESH_IDLE_TTL > raw.LATCHKEY_REFRESH_TOKEN_TTL) {
     throw new ConfigError(['LATCHKEY_REFRESH_IDLE_TTL'], 'LATCHKEY_REFRESH_IDLE_TTL must not exceed LATCHKEY_REFRESH_TOKEN_TTL');
   }
@@ -163,6 +184,14 @@ export function parseConfig(env: Record<string, unknown>): Config {
     hashSecret: raw.LATCHKEY_HASH_SECRET,
     store: raw.LATCHKEY_STORE,
     identity: raw.LATCHKEY_IDENTITY,
+    oidc:
+      raw.LATCHKEY_IDENTITY === 'oidc' && raw.LATCHKEY_OIDC_ISSUER && raw.LATCHKEY_OIDC_CLIENT_ID
+        ? {
+            issuer: raw.LATCHKEY_OIDC_ISSUER.href.replace(/\/$/, ''),
+            clientId: raw.LATCHKEY_OIDC_CLIENT_ID,
+            clientSecret: raw.LATCHKEY_OIDC_CLIENT_SECRET,
+          }
+        : null,
     allowedEmailDomains: raw.LATCHKEY_ALLOWED_EMAIL_DOMAINS,
     clients: raw.LATCHKEY_CLIENTS,
     ttl: {

@@ -14,6 +14,8 @@ export type Deps = {
   now?: () => number;
   /** The client's address as the runtime knows it (CF-Connecting-IP, socket address). */
   clientAddress?: (request: Request) => string | null;
+  /** Outbound HTTP (upstream identity providers); tests may route it. */
+  fetch?: typeof fetch;
 };
 
 export type Services = {
@@ -21,6 +23,7 @@ export type Services = {
   store: Store;
   now: () => number;
   clientAddress: (request: Request) => string | null;
+  fetch: typeof fetch;
   hasher: SecretHasher;
   keys: KeySet;
 };
@@ -50,6 +53,7 @@ async function resolveServices(config: Config, deps: Deps): Promise<Services> {
     store,
     now: deps.now ?? Date.now,
     clientAddress: deps.clientAddress ?? (() => null),
+    fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
     hasher: await createHasher(hashSecret),
     keys: await buildKeySet(parseSigningKeys(signingKeys)),
   };

@@ -31,15 +31,25 @@ function cookieOptions(c: Context<AppEnv>, maxAge: number) {
   };
 }
 
-/** The CSRF token for this browser; sets the binding cookie on first sight. */
-export async function csrfToken(c: Context<AppEnv>): Promise<string> {
+/** This browser's binding cookie, set on first sight. */
+function binding(c: Context<AppEnv>): string {
   const name = cookieName(c, 'lk_b');
-  let binding = getCookie(c, name);
-  if (!binding || !/^[\w-]{43}$/.test(binding)) {
-    binding = base64url(randomBytes(32));
-    setCookie(c, name, binding, cookieOptions(c, 86400));
+  let value = getCookie(c, name);
+  if (!value || !/^[\w-]{43}$/.test(value)) {
+    value = base64url(randomBytes(32));
+    setCookie(c, name, value, cookieOptions(c, 86400));
   }
-  return c.var.services.hasher.hash('csrf', binding);
+  return value;
+}
+
+/** The CSRF token for this browser. */
+export async function csrfToken(c: Context<AppEnv>): Promise<string> {
+  return c.var.services.hasher.hash('csrf', binding(c));
+}
+
+/** A stable id of this browser, for binding an upstream sign-in to the browser that began it. */
+export async function browserId(c: Context<AppEnv>): Promise<string> {
+  return c.var.services.hasher.hash('browser', binding(c));
 }
 
 /** Every form post must echo the token derived from its own browser's binding cookie. */

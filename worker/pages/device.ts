@@ -10,15 +10,25 @@ const SCOPE_TEXT: Record<string, string> = {
 
 const errorBox = (message: string | null) => (message ? html`<p class="error" role="alert">${message}</p>` : '');
 
-export function signInForm(input: { csrf: string; returnTo: string; error: string | null }): Fragment {
+export function signInForm(input: {
+  csrf: string;
+  returnTo: string;
+  error: string | null;
+  /** null: the dev provider's email form; else the upstream identity provider's host. */
+  upstream: string | null;
+}): Fragment {
+  const fields = input.upstream
+    ? html`<p>Sign in with your organisation’s account at <strong>${input.upstream}</strong>.</p>
+<button type="submit" id="continue">Continue</button>`
+    : html`<p>This server uses the <strong>dev</strong> sign-in: any email is accepted.</p>
+<label for="email">Email</label>
+<input id="email" name="email" type="email" autocomplete="email" required>
+<button type="submit">Sign in</button>`;
   return html`${errorBox(input.error)}
-<p>Sign in to continue. This server uses the <strong>dev</strong> sign-in: any email is accepted.</p>
 <form method="post" action="/signin">
 <input type="hidden" name="csrf" value="${input.csrf}">
 <input type="hidden" name="return_to" value="${input.returnTo}">
-<label for="email">Email</label>
-<input id="email" name="email" type="email" autocomplete="email" required>
-<button type="submit">Sign in</button>
+${fields}
 </form>`;
 }
 

@@ -6,8 +6,9 @@ import { findClient, isRegisteredRedirect } from '../clients.ts';
 import { issueAuthorizationCode, savePendingRequest, takePendingRequest } from '../grants/authorization-code.ts';
 import { assertCsrf, csrfToken, readWebSession, requireWebSession } from '../http/browser.ts';
 import { parseInput, readForm, readQuery } from '../http/form.ts';
-import { consentForm, signInForm } from '../pages/device.ts';
+import { consentForm } from '../pages/device.ts';
 import { renderPage } from '../pages/layout.ts';
+import { signInPage } from './sign-in.ts';
 
 /**
  * Browser login (RFC 6749 §4.1 + RFC 7636 + RFC 8252): sign in, the same consent page as
@@ -39,7 +40,7 @@ authorizeRoutes.get('/oauth/authorize', async (c) => {
   const session = await readWebSession(c);
   if (!session) {
     const returnTo = `/oauth/authorize?${new URL(c.req.url).searchParams}`;
-    return renderPage(c, 200, 'Sign in', signInForm({ csrf, returnTo, error: null }));
+    return signInPage(c, returnTo);
   }
   const scope = request.scope || client.defaultScope;
   const requester = { address: services.clientAddress(c.req.raw), userAgent: c.req.header('user-agent')?.slice(0, 200) ?? null };

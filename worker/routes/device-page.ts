@@ -5,9 +5,10 @@ import type { AppEnv } from '../app.ts';
 import { decideDeviceAuthorization, findPendingByUserCode } from '../grants/device-code.ts';
 import { assertCsrf, csrfToken, readWebSession, requireWebSession } from '../http/browser.ts';
 import { readForm, readQuery } from '../http/form.ts';
-import { consentForm, enterCodeForm, resultMessage, signInForm } from '../pages/device.ts';
+import { consentForm, enterCodeForm, resultMessage } from '../pages/device.ts';
 import { renderPage } from '../pages/layout.ts';
 import { storeKey } from '../store/store.ts';
+import { signInPage } from './sign-in.ts';
 
 /** The verification pages a person opens from `verification_uri` (RFC 8628 §3.3). */
 export const devicePageRoutes = new Hono<AppEnv>();
@@ -21,7 +22,7 @@ devicePageRoutes.get('/device', async (c) => {
   const session = await readWebSession(c);
   if (!session) {
     const returnTo = typed ? `/device?user_code=${encodeURIComponent(typed)}` : '/device';
-    return renderPage(c, 200, 'Sign in', signInForm({ csrf, returnTo, error: null }));
+    return signInPage(c, returnTo);
   }
   if (typed === '')
     return renderPage(c, 200, 'Connect a device', enterCodeForm({ csrf, email: session.email, userCode: '', error: null }));

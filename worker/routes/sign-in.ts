@@ -1,12 +1,14 @@
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import type { AppEnv } from '../app.ts';
-import { assertCsrf, startWebSession } from '../http/browser.ts';
-import { readForm } from '../http/form.ts';
+import { assertCsrf, browserId, csrfToken, startWebSession } from '../http/browser.ts';
+import { readForm, readQuery } from '../http/form.ts';
 import { devSignIn } from '../identity/dev.ts';
+import { finishUpstreamSignIn, startUpstreamSignIn } from '../identity/oidc.ts';
 import { resolvePerson } from '../identity/users.ts';
-import { STYLESHEET } from '../pages/layout.ts';
+import { signInForm } from '../pages/device.ts';
+import { renderPage, STYLESHEET } from '../pages/layout.ts';
 
-/** Signing a person in (the `dev` provider's form), then back to the page that asked. */
+/** Signing a person in — the dev provider's form or an upstream OpenID provider — then back to the page that asked. */
 export const signInRoutes = new Hono<AppEnv>();
 
 /** Only our own pages may be returned to: never an absolute or protocol-relative URL. */
@@ -15,12 +17,39 @@ export function safeReturnPath(value: string | undefined): string {
   return '/device';
 }
 
+/** The sign-in page any page shows to a browser without a session. */
+export async function signInPage(c: Context<AppEnv>, returnTo: string) {
+  const { config } = c.var.services;
+  const upstream = config.oidc ? new URL(config.oidc.issuer) : null;
+  const form = signInForm({ csrf: await csrfToken(c), returnTo, error: null, upstream: upstream?.host ?? null });
+  // The form's post ends in a redirect to the upstream provider, which CSP must allow.
+  return renderPage(c, 200, 'Sign in', form, upstream ? { formAction: upstream.origin } : {});
+}
+
 signInRoutes.post('/signin', async (c) => {
+  const services = c.var.services;
   const form = await readForm(c);
   await assertCsrf(c, form.csrf);
-  const upstream = devSignIn(c.var.services.config, { email: form.email });
-  await startWebSession(c, await resolvePerson(c.var.services, upstream));
-  return c.redirect(safeReturnPath(form.return_to), 303);
+  const returnTo = safeReturnPath(form.return_to);
+  if (services.config.identity === 'oidc') {
+    return c.redirect(await startUpstreamSignIn(services, { returnTo, browser: await browserId(c) }), 303);
+  }
+  const upstream = devSignIn(services.config, { email: form.email });
+  await startWebSession(c, await resolvePerson(services, upstream));
+  return c.redirect(returnTo, 303);
+});
+
+signInRoutes.get('/signin/callback', async (c) => {
+  const services = c.var.services;
+  const query = readQuery(c);
+  const { person, returnTo } = await finishUpstreamSignIn(services, {
+    state: query.state,
+    code: query.code,
+    error: query.error,
+    browser: await browserId(c),
+  });
+  await startWebSession(c, await resolvePerson(services, person));
+  return c.redirect(safeReturnPath(returnTo), 303);
 });
 
 signInRoutes.get('/assets/latchkey.css', (c) => {

@@ -32,6 +32,7 @@ export const KEYSPACE = {
   userCode: { prefix: 'uc:', placement: 'atomic' },
   authorizationRequest: { prefix: 'ar:', placement: 'atomic' },
   authorizationCode: { prefix: 'ac:', placement: 'atomic' },
+  upstreamSignIn: { prefix: 'up:', placement: 'atomic' },
   refreshToken: { prefix: 'rt:', placement: 'atomic' },
   rotationGrace: { prefix: 'rg:', placement: 'atomic' },
   family: { prefix: 'fam:', placement: 'atomic' },
