@@ -48,6 +48,19 @@ const refusals: [string, Record<string, string>, string][] = [
     { ...loopback, LATCHKEY_ALLOWED_EMAIL_DOMAINS: 'example.com, not a domain' },
     'LATCHKEY_ALLOWED_EMAIL_DOMAINS',
   ],
+  [
+    'oidc without an upstream issuer',
+    { ...loopback, LATCHKEY_IDENTITY: 'oidc', LATCHKEY_OIDC_CLIENT_ID: 'x' },
+    'LATCHKEY_OIDC_ISSUER',
+  ],
+  [
+    'oidc upstream over plain http off loopback',
+    { ...loopback, LATCHKEY_IDENTITY: 'oidc', LATCHKEY_OIDC_ISSUER: 'http://idp.example.com', LATCHKEY_OIDC_CLIENT_ID: 'x' },
+    'LATCHKEY_OIDC_ISSUER',
+  ],
+  ['github is not offered yet', { ...loopback, LATCHKEY_IDENTITY: 'github' }, 'LATCHKEY_IDENTITY'],
+  ['clients that are not JSON', { ...loopback, LATCHKEY_CLIENTS: '[{' }, 'LATCHKEY_CLIENTS'],
+  ['a client with a bad id', { ...loopback, LATCHKEY_CLIENTS: '[{"id":"Bad Id","name":"x"}]' }, 'LATCHKEY_CLIENTS'],
   ['idle longer than absolute', { ...loopback, LATCHKEY_REFRESH_IDLE_TTL: '60d' }, 'LATCHKEY_REFRESH_IDLE_TTL'],
   [
     'dev identity on a public issuer',
