@@ -54,6 +54,15 @@ export function isLoopbackUrl(url: URL): boolean {
   return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
+/** An upstream identity provider's URL: https, or plain http on loopback for tests. */
+const upstreamUrl = z
+  .string()
+  .url()
+  .transform((value) => new URL(value))
+  .refine((url) => url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackUrl(url)), {
+    message: 'must be https (plain http only on loopback)',
+  });
+
 const RawConfig = z.object({
   LATCHKEY_ISSUER: z
     .string()
@@ -67,16 +76,14 @@ const RawConfig = z.object({
   LATCHKEY_HASH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LATCHKEY_STORE: z.enum(['kv', 'redis', 'deno-kv', 'memory']).optional(),
   LATCHKEY_IDENTITY: z.enum(['oidc', 'github', 'dev']).default('dev'),
-  LATCHKEY_OIDC_ISSUER: z
-    .string()
-    .url()
-    .transform((value) => new URL(value))
-    .refine((url) => url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackUrl(url)), {
-      message: 'must be https (plain http only on loopback)',
-    })
-    .optional(),
+  LATCHKEY_OIDC_ISSUER: upstreamUrl.optional(),
   LATCHKEY_OIDC_CLIENT_ID: z.string().min(1).max(256).optional(),
   LATCHKEY_OIDC_CLIENT_SECRET: z.string().min(1).max(1024).optional(),
+  LATCHKEY_GITHUB_CLIENT_ID: z.string().min(1).max(256).optional(),
+  LATCHKEY_GITHUB_CLIENT_SECRET: z.string().min(1).max(1024).optional(),
+  /** GitHub Enterprise Server, or a loopback stand-in in tests. */
+  LATCHKEY_GITHUB_URL: upstreamUrl.default(new URL('https://github.com')),
+  LATCHKEY_GITHUB_API_URL: upstreamUrl.default(new URL('https://api.github.com')),
   LATCHKEY_ALLOWED_EMAIL_DOMAINS: z
     .string()
     .default('')
@@ -111,6 +118,8 @@ export type Config = {
   identity: 'oidc' | 'github' | 'dev';
   /** The upstream OpenID provider when `identity` is `oidc`. */
   oidc: { issuer: string; clientId: string; clientSecret: string | undefined } | null;
+  /** The GitHub OAuth app when `identity` is `github`. */
+  github: { clientId: string; clientSecret: string; webUrl: string; apiUrl: string } | null;
   allowedEmailDomains: string[];
   clients: ClientConfig[];
   ttl: {
@@ -170,8 +179,11 @@ export function parseConfig(env: Record<string, unknown>): Config {
       'LATCHKEY_IDENTITY=oidc needs LATCHKEY_OIDC_ISSUER and LATCHKEY_OIDC_CLIENT_ID (and LATCHKEY_OIDC_CLIENT_SECRET for a confidential client)',
     );
   }
-  if (raw.LATCHKEY_IDENTITY === 'github') {
-    throw new ConfigError(['LATCHKEY_IDENTITY'], 'LATCHKEY_IDENTITY=github is not available yet; use oidc or dev');
+  if (raw.LATCHKEY_IDENTITY === 'github' && (!raw.LATCHKEY_GITHUB_CLIENT_ID || !raw.LATCHKEY_GITHUB_CLIENT_SECRET)) {
+    throw new ConfigError(
+      ['LATCHKEY_GITHUB_CLIENT_ID', 'LATCHKEY_GITHUB_CLIENT_SECRET'],
+      'LATCHKEY_IDENTITY=github needs LATCHKEY_GITHUB_CLIENT_ID and LATCHKEY_GITHUB_CLIENT_SECRET (a GitHub OAuth app)',
+    );
   }
   if (raw.LATCHKEY_REFRESH_IDLE_TTL > raw.LATCHKEY_REFRESH_TOKEN_TTL) {
     throw new ConfigError(['LATCHKEY_REFRESH_IDLE_TTL'], 'LATCHKEY_REFRESH_IDLE_TTL must not exceed LATCHKEY_REFRESH_TOKEN_TTL');
@@ -190,6 +202,15 @@ export function parseConfig(env: Record<string, unknown>): Config {
             issuer: raw.LATCHKEY_OIDC_ISSUER.href.replace(/\/$/, ''),
             clientId: raw.LATCHKEY_OIDC_CLIENT_ID,
             clientSecret: raw.LATCHKEY_OIDC_CLIENT_SECRET,
+          }
+        : null,
+    github:
+      raw.LATCHKEY_IDENTITY === 'github' && raw.LATCHKEY_GITHUB_CLIENT_ID && raw.LATCHKEY_GITHUB_CLIENT_SECRET
+        ? {
+            clientId: raw.LATCHKEY_GITHUB_CLIENT_ID,
+            clientSecret: raw.LATCHKEY_GITHUB_CLIENT_SECRET,
+            webUrl: raw.LATCHKEY_GITHUB_URL.href.replace(/\/$/, ''),
+            apiUrl: raw.LATCHKEY_GITHUB_API_URL.href.replace(/\/$/, ''),
           }
         : null,
     allowedEmailDomains: raw.LATCHKEY_ALLOWED_EMAIL_DOMAINS,

@@ -58,7 +58,7 @@ const refusals: [string, Record<string, string>, string][] = [
     { ...loopback, LATCHKEY_IDENTITY: 'oidc', LATCHKEY_OIDC_ISSUER: 'http://idp.example.com', LATCHKEY_OIDC_CLIENT_ID: 'x' },
     'LATCHKEY_OIDC_ISSUER',
   ],
-  ['github is not offered yet', { ...loopback, LATCHKEY_IDENTITY: 'github' }, 'LATCHKEY_IDENTITY'],
+  ['github without its OAuth app', { ...loopback, LATCHKEY_IDENTITY: 'github' }, 'LATCHKEY_GITHUB_CLIENT_ID'],
   ['clients that are not JSON', { ...loopback, LATCHKEY_CLIENTS: '[{' }, 'LATCHKEY_CLIENTS'],
   ['a client with a bad id', { ...loopback, LATCHKEY_CLIENTS: '[{"id":"Bad Id","name":"x"}]' }, 'LATCHKEY_CLIENTS'],
   ['idle longer than absolute', { ...loopback, LATCHKEY_REFRESH_IDLE_TTL: '60d' }, 'LATCHKEY_REFRESH_IDLE_TTL'],

@@ -1,9 +1,11 @@
 import { type Context, Hono } from 'hono';
+import { OAuthError } from '../../shared/errors.ts';
 import type { AppEnv } from '../app.ts';
 import { assertCsrf, browserId, csrfToken, startWebSession } from '../http/browser.ts';
 import { readForm, readQuery } from '../http/form.ts';
 import { devSignIn } from '../identity/dev.ts';
-import { finishUpstreamSignIn, startUpstreamSignIn } from '../identity/oidc.ts';
+import { upstreamOrigin, upstreamProvider } from '../identity/providers.ts';
+import { finishUpstreamSignIn, startUpstreamSignIn } from '../identity/upstream.ts';
 import { resolvePerson } from '../identity/users.ts';
 import { signInForm } from '../pages/device.ts';
 import { renderPage, STYLESHEET } from '../pages/layout.ts';
@@ -20,7 +22,7 @@ export function safeReturnPath(value: string | undefined): string {
 /** The sign-in page any page shows to a browser without a session. */
 export async function signInPage(c: Context<AppEnv>, returnTo: string) {
   const { config } = c.var.services;
-  const upstream = config.oidc ? new URL(config.oidc.issuer) : null;
+  const upstream = upstreamOrigin(config);
   const form = signInForm({ csrf: await csrfToken(c), returnTo, error: null, upstream: upstream?.host ?? null });
   // The form's post ends in a redirect to the upstream provider, which CSP must allow.
   return renderPage(c, 200, 'Sign in', form, upstream ? { formAction: upstream.origin } : {});
@@ -31,9 +33,8 @@ signInRoutes.post('/signin', async (c) => {
   const form = await readForm(c);
   await assertCsrf(c, form.csrf);
   const returnTo = safeReturnPath(form.return_to);
-  if (services.config.identity === 'oidc') {
-    return c.redirect(await startUpstreamSignIn(services, { returnTo, browser: await browserId(c) }), 303);
-  }
+  const provider = upstreamProvider(services.config);
+  if (provider) return c.redirect(await startUpstreamSignIn(services, provider, { returnTo, browser: await browserId(c) }), 303);
   const upstream = devSignIn(services.config, { email: form.email });
   await startWebSession(c, await resolvePerson(services, upstream));
   return c.redirect(returnTo, 303);
@@ -42,7 +43,9 @@ signInRoutes.post('/signin', async (c) => {
 signInRoutes.get('/signin/callback', async (c) => {
   const services = c.var.services;
   const query = readQuery(c);
-  const { person, returnTo } = await finishUpstreamSignIn(services, {
+  const provider = upstreamProvider(services.config);
+  if (!provider) throw new OAuthError('invalid_request', 'this server signs people in without an upstream provider');
+  const { person, returnTo } = await finishUpstreamSignIn(services, provider, {
     state: query.state,
     code: query.code,
     error: query.error,
