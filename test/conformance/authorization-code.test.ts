@@ -12,7 +12,9 @@ import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 let server: RunningWorker;
 before(async () => {
-  server = await startWorker();
+  server = await startWorker({
+    LATCHKEY_CLIENTS: JSON.stringify([{ id: 'acme-cli', name: 'Acme CLI', grants: ['authorization_code', 'refresh_token'] }]),
+  });
 });
 after(async () => {
   await server?.stop();
@@ -25,7 +27,8 @@ const pkce = () => {
 };
 
 function authorizeUrl(params: Record<string, string>) {
-  return `/oauth/authorize?${new URLSearchParams({ response_type: 'code', client_id: 'latchkey-cli', redirect_uri: REDIRECT, code_challenge_method: 'S256', ...params })}`;
+  const defaults = { response_type: 'code', client_id: 'latchkey-cli', redirect_uri: REDIRECT, code_challenge_method: 'S256' };
+  return `/oauth/authorize?${new URLSearchParams({ ...defaults, ...params })}`;
 }
 
 /** Signs in, answers the consent page, and returns where the browser was sent. */
@@ -49,12 +52,12 @@ async function authorize(params: Record<string, string>, decision: 'approve' | '
   return new URL(answered.headers.get('location') ?? '');
 }
 
-const redeem = (code: string, verifier: string, redirectUri = REDIRECT) =>
+const redeem = (code: string, verifier: string, redirectUri = REDIRECT, clientId = 'latchkey-cli') =>
   postForm(`${server.url}/oauth/token`, {
     grant_type: 'authorization_code',
     code,
     redirect_uri: redirectUri,
-    client_id: 'latchkey-cli',
+    client_id: clientId,
     code_verifier: verifier,
   });
 
@@ -163,5 +166,42 @@ describe('authorization code + PKCE', () => {
 
     assert.equal((await ada.request('/oauth/authorize/decision', fields)).status, 303);
     assert.equal((await ada.request('/oauth/authorize/decision', fields)).status, 400);
+  });
+
+  test('20 simultaneous redemptions of one code: exactly one succeeds', async () => {
+    const { verifier, challenge } = pkce();
+    const code = (await authorize({ code_challenge: challenge })).searchParams.get('code') ?? '';
+    const results = await Promise.all(Array.from({ length: 20 }, () => redeem(code, verifier)));
+    assert.equal(results.filter((result) => result.status === 200).length, 1);
+    for (const result of results) assert.ok(result.status === 200 || result.json.error === 'invalid_grant');
+  });
+
+  test('a client from LATCHKEY_CLIENTS signs in under its own name; its code is not another client’s', async () => {
+    const browser = new FormBrowser(server.url);
+    const approve = async (challenge: string) => {
+      let page = await browser.request(authorizeUrl({ client_id: 'acme-cli', code_challenge: challenge }));
+      if (page.html.includes('name="return_to"')) {
+        const signedIn = await browser.submitSignIn(page.html, 'acme@example.com');
+        page = await browser.request(signedIn.headers.get('location') ?? '');
+      }
+      assert.match(page.html, /<dd id="client-name">Acme CLI<\/dd>/);
+      const answered = await browser.request('/oauth/authorize/decision', {
+        csrf: FormBrowser.field(page.html, 'csrf'),
+        request: FormBrowser.field(page.html, 'request'),
+        decision: 'approve',
+      });
+      return new URL(answered.headers.get('location') ?? '').searchParams.get('code') ?? '';
+    };
+    const first = pkce();
+    assert.equal(
+      (await redeem(await approve(first.challenge), first.verifier, REDIRECT, 'latchkey-cli')).json.error,
+      'invalid_grant',
+    );
+    const second = pkce();
+    const tokens = await redeem(await approve(second.challenge), second.verifier, REDIRECT, 'acme-cli');
+    assert.equal(tokens.status, 200);
+    assert.equal(decodeJwt(String(tokens.json.access_token)).client_id, 'acme-cli');
+    const device = await postForm(`${server.url}/oauth/device_authorization`, { client_id: 'acme-cli' });
+    assert.equal(device.json.error, 'unauthorized_client');
   });
 });
