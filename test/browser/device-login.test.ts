@@ -173,7 +173,16 @@ describe('device login in Chromium', () => {
     child.stdin?.end();
     t.after(() => child.kill());
     await waitForStderr(child, /Waiting for the browser/);
-    const authorizeUrl = new URL(await readFile(urlFile, 'utf8'));
+    // The opener runs on its own, so the URL may land a moment after the CLI starts waiting.
+    const opened = async (): Promise<string> => {
+      for (let attempt = 0; attempt < 100; attempt++) {
+        const text = await readFile(urlFile, 'utf8').catch(() => '');
+        if (text) return text;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      throw new Error('the CLI never ran the opener');
+    };
+    const authorizeUrl = new URL(await opened());
     assert.equal(authorizeUrl.pathname, '/oauth/authorize');
     assert.equal(authorizeUrl.searchParams.get('code_challenge_method'), 'S256');
     const redirect = new URL(authorizeUrl.searchParams.get('redirect_uri') ?? '');
