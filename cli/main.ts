@@ -3,13 +3,11 @@
  * latchkey — argument parsing, the real dependencies, and the one place that turns
  * errors into exit codes.
  */
-import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { configDir, configStore, SECRET_STORES, type SecretStoreName } from './config.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import { CliError, EXIT_HELP } from './errors.ts';
 import { osKeychain } from './secrets/keychain.ts';
-import type { Runner } from './secrets/secret-store.ts';
 
 export const VERSION = '0.1.0';
 
@@ -148,33 +146,6 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
   }
 }
 
-const runner: Runner = (command, args, options = {}) =>
-  new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill('SIGKILL');
-    }, options.timeoutMs ?? 5000);
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.on('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      resolve({ code: null, stdout, stderr: error.message, timedOut: false, missing: error.code === 'ENOENT' });
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, timedOut, missing: false });
-    });
-    child.stdin.end(options.input ?? '');
-  });
-
 async function readAllStdin(): Promise<string> {
   if (process.stdin.isTTY) throw new CliError('usage', 'pipe the token on standard input, e.g. `echo "$TOKEN" | latchkey …`');
   const chunks: Buffer[] = [];
@@ -216,7 +187,9 @@ function canOpenBrowser(env: Record<string, string | undefined>): boolean {
 }
 
 /** LATCHKEY_BROWSER (a program taking the URL; tests point it at a script), else the platform's opener. */
-function openBrowser(env: Record<string, string | undefined>, url: string): Promise<boolean> {
+async function openBrowser(env: Record<string, string | undefined>, url: string): Promise<boolean> {
+  // Loaded here, not at start-up: only a browser login needs to start a process.
+  const { spawn } = await import('node:child_process');
   const [command, ...args] = env.LATCHKEY_BROWSER
     ? [env.LATCHKEY_BROWSER, url]
     : process.platform === 'darwin'
@@ -252,7 +225,7 @@ function realDeps(): CliDeps {
     secrets: {
       dir,
       env,
-      keychain: osKeychain(runner, process.platform),
+      keychain: osKeychain({ platform: process.platform, env }),
       promptPassphrase: process.stdin.isTTY && process.stderr.isTTY ? promptHidden : null,
     },
     client: async (server, clientId) => {

@@ -16,10 +16,3 @@ export interface SecretStore {
   write(context: string, credential: StoredCredential): Promise<void>;
   remove(context: string): Promise<void>;
 }
-
-/** Runs a helper program (secret-tool, security) with a time limit; injected for tests. */
-export type Runner = (
-  command: string,
-  args: string[],
-  options?: { input?: string; timeoutMs?: number },
-) => Promise<{ code: number | null; stdout: string; stderr: string; timedOut: boolean; missing: boolean }>;

@@ -47,7 +47,7 @@ describe('keychain secret store (Linux Secret Service)', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stderr, /secrets in keychain/);
 
-    const key = await inKeyring(['lookup', 'service', 'latchkey', 'account', 'file-key'], '', 'secret-tool');
+    const key = await inKeyring(['lookup', 'service', 'latchkey', 'username', 'file-key'], '', 'secret-tool');
     assert.equal(key.code, 0, key.stderr);
     assert.equal(Buffer.from(key.stdout.trim(), 'base64').length, 32);
     const file = await readFile(join(env.LATCHKEY_CONFIG_DIR as string, 'secrets', 'default.enc'), 'utf8');
