@@ -1,0 +1,50 @@
+/**
+ * The Node entry on a shared Redis (real redis-server behind the Upstash REST bridge):
+ * two server processes, one store, and single-use still means single use across them.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { startNodeWorker } from '../fixtures/node-server.ts';
+import { FormBrowser, pollToken, refresh, startDeviceLogin } from '../fixtures/oauth-client.ts';
+import { type RedisFixture, startRedisBridge } from '../fixtures/upstash-bridge.ts';
+
+let redis: RedisFixture;
+let servers: Awaited<ReturnType<typeof startNodeWorker>>[] = [];
+
+before(async () => {
+  redis = await startRedisBridge();
+  const vars = { LATCHKEY_STORE: 'redis', UPSTASH_REDIS_REST_URL: redis.url, UPSTASH_REDIS_REST_TOKEN: redis.token };
+  servers = await Promise.all([startNodeWorker(vars), startNodeWorker(vars)]);
+});
+after(async () => {
+  await Promise.all(servers.map((server) => server.stop()));
+  await redis?.stop();
+});
+
+describe('Node + Redis, two processes sharing one store', () => {
+  test('50 redemptions of one approved device code, spread over both processes: exactly one wins', async () => {
+    const [a, b] = servers as [(typeof servers)[0], (typeof servers)[0]];
+    const started = await startDeviceLogin(a.url);
+    await new FormBrowser(b.url).decide(started.user_code, 'approve', 'shared@example.com');
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => pollToken((i % 2 ? a : b).url, started.device_code)));
+    const ok = results.filter((result) => result.status === 200);
+    assert.equal(ok.length, 1, JSON.stringify(results.map((result) => result.json.error ?? 'ok')));
+    for (const result of results) assert.ok(result.status < 500, JSON.stringify(result.json));
+  });
+
+  test('a refresh token rotated on one process is spent on the other; the store keeps no token', async () => {
+    const [a, b] = servers as [(typeof servers)[0], (typeof servers)[0]];
+    const started = await startDeviceLogin(a.url);
+    await new FormBrowser(a.url).decide(started.user_code, 'approve', 'rotate@example.com');
+    const login = await pollToken(a.url, started.device_code);
+    assert.equal(login.status, 200, JSON.stringify(login.json));
+    const first = await refresh(a.url, String(login.json.refresh_token));
+    const retry = await refresh(b.url, String(login.json.refresh_token));
+    assert.equal(first.status, 200);
+    assert.equal(retry.json.refresh_token, first.json.refresh_token);
+    const dump = await redis.dump();
+    for (const token of [login.json.refresh_token, first.json.refresh_token, first.json.access_token]) {
+      assert.equal(dump.includes(String(token)), false);
+    }
+  });
+});
