@@ -61,6 +61,10 @@ export function createApp(config: Config, deps: Deps): Hono<AppEnv> {
     if (!known) console.error(`latchkey: unhandled ${error.name} on ${c.req.method} ${new URL(c.req.url).pathname}`);
     const rendered = known ?? new OAuthError('server_error', 'internal error');
     for (const [name, value] of Object.entries(rendered.headers)) c.header(name, value);
+    // RFC 6750 §3: every refused Bearer credential gets a challenge, not only a missing one.
+    if (rendered.code === 'invalid_token' && !rendered.headers['WWW-Authenticate']) {
+      c.header('WWW-Authenticate', 'Bearer realm="latchkey", error="invalid_token"');
+    }
     const status = rendered.status as 400;
     const path = new URL(c.req.url).pathname;
     if ((path.startsWith('/device') || path.startsWith('/signin') || path.startsWith('/oauth/authorize')) && c.get('services')) {

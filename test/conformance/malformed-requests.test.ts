@@ -109,7 +109,7 @@ const rows: Row[] = [
     type: FORM,
     body: form({ client_id: 'latchkey-cli', scope: 'read root' }),
     status: 400,
-    error: 'invalid_request',
+    error: 'invalid_scope',
   },
   {
     name: 'device authz: repeated scope',
@@ -118,7 +118,7 @@ const rows: Row[] = [
     type: FORM,
     body: form({ client_id: 'latchkey-cli', scope: 'read read' }),
     status: 400,
-    error: 'invalid_request',
+    error: 'invalid_scope',
   },
   {
     name: 'device authz: unknown parameter',
@@ -274,7 +274,7 @@ const rows: Row[] = [
     type: FORM,
     body: form({ grant_type: 'refresh_token', refresh_token: 'lk_rt_x', client_id: 'latchkey-cli', scope: 'everything' }),
     status: 400,
-    error: 'invalid_request',
+    error: 'invalid_scope',
   },
   {
     name: 'token: 100 KB refresh token',

@@ -35,17 +35,21 @@ export function parseInput<T extends z.ZodType>(
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const where = issue?.path.length ? String(issue.path[0]) : '';
+  // RFC 6749 §5.2: an unknown, malformed or repeated scope is `invalid_scope`.
+  const error = where === 'scope' ? 'invalid_scope' : code;
   const message =
     issue?.code === 'unrecognized_keys'
       ? `unknown parameter "${String(issue.keys[0]).slice(0, 40)}"`
       : issue?.code === 'invalid_type' && issue.input === undefined
         ? `missing parameter "${where}"`
         : `invalid parameter "${where}": ${issue?.message ?? 'malformed'}`;
-  throw new OAuthError(code, message);
+  throw new OAuthError(error, message);
 }
 
 function toRecord(params: URLSearchParams): Record<string, string> {
-  const out: Record<string, string> = {};
+  // No prototype: a parameter named `__proto__` must be an own key the schemas refuse, not a
+  // silently ignored prototype assignment that also slips past the duplicate check.
+  const out: Record<string, string> = Object.create(null);
   for (const [name, value] of params) {
     if (Object.hasOwn(out, name))
       throw new OAuthError('invalid_request', `parameter "${name.slice(0, 40)}" appears more than once`);

@@ -33,7 +33,7 @@ authorizeRoutes.get('/oauth/authorize', async (c) => {
     request = parseInput(AuthorizeRequest, query);
   } catch (error) {
     if (!(error instanceof OAuthError)) throw error;
-    return redirectWith(c, redirectUri, { error: 'invalid_request', error_description: error.message, state: query.state });
+    return redirectWith(c, redirectUri, { error: error.code, error_description: error.message, state: query.state });
   }
 
   const csrf = await csrfToken(c);
