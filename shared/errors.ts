@@ -48,7 +48,3 @@ export class OAuthError extends Error {
     return { error: this.code, error_description: this.message };
   }
 }
-
-export function isErrorCode(value: unknown): value is ErrorCode {
-  return typeof value === 'string' && Object.hasOwn(ERROR_STATUS, value);
-}

@@ -102,8 +102,6 @@ export const TokenResponse = z.object({
 });
 export type TokenResponse = z.infer<typeof TokenResponse>;
 
-export const TokenTypeHint = z.enum(['access_token', 'refresh_token']);
-
 /** RFC 7009 §2.1 and RFC 7662 §2.1 share one request shape. */
 export const TokenLookupRequest = z.strictObject({
   token: bounded(4096),

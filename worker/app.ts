@@ -4,7 +4,7 @@
  */
 import { Hono } from 'hono';
 import { html } from 'hono/html';
-import { ERROR_STATUS, OAuthError } from '../shared/errors.ts';
+import { OAuthError } from '../shared/errors.ts';
 import type { Config } from './config.ts';
 import { renderPage } from './pages/layout.ts';
 import { authorizeRoutes } from './routes/authorize.ts';
@@ -97,5 +97,3 @@ function toOAuthError(error: Error): OAuthError | null {
   }
   return null;
 }
-
-export { ERROR_STATUS };

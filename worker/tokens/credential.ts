@@ -10,10 +10,16 @@ import type { Services } from '../services.ts';
 import { storeKey } from '../store/store.ts';
 import { looksLikeJwt, verifyAccessToken } from './access-token.ts';
 
-export async function authenticate(services: Services, token: string): Promise<AccessTokenClaims> {
+/** Signature, issuer (this server), audience and expiry; revocation is not consulted. */
+export async function verifyOwnAccessToken(services: Services, token: string): Promise<AccessTokenClaims> {
   if (!looksLikeJwt(token)) throw new OAuthError('invalid_token', 'credential is not a latchkey access token');
-  const { config, store, keys, now } = services;
-  const claims = await verifyAccessToken(keys, token, { issuer: config.base, audience: config.base, now: now() });
+  const { config, keys, now } = services;
+  return verifyAccessToken(keys, token, { issuer: config.base, audience: config.base, now: now() });
+}
+
+export async function authenticate(services: Services, token: string): Promise<AccessTokenClaims> {
+  const { store } = services;
+  const claims = await verifyOwnAccessToken(services, token);
   const [revoked, family] = await Promise.all([
     store.get(storeKey('revokedAccessToken', claims.jti)),
     claims.sid ? readFamily(services, claims.sid) : null,
