@@ -10,6 +10,7 @@ import { parseConfig } from '../../worker/config.ts';
 import { readFamily, revokeFamily, rotateRefreshToken, startFamily } from '../../worker/grants/refresh-token.ts';
 import { servicesLoader } from '../../worker/services.ts';
 import { memoryStore } from '../../worker/store/memory.ts';
+import { StoreError } from '../../worker/store/store.ts';
 
 async function setup() {
   let now = Date.UTC(2026, 10, 23);
@@ -77,4 +78,24 @@ test('revoking a family is idempotent and keeps the first reason', async () => {
   await revokeFamily(services, session.sid, 'logout');
   await revokeFamily(services, session.sid, 'reuse');
   assert.equal((await readFamily(services, session.sid))?.revoked, 'logout');
+});
+
+test('a rotation cut off by a store fault after its grace record is finished by the retry', async () => {
+  const { store, session, rotate, advance } = await setup();
+  // The store fails the one write that spends the presented token (a swap on an rt: key
+  // from a live record), as a dropped connection would; every other call goes through.
+  const swap = store.swap;
+  store.swap = async (key, expected, next, ttl) => {
+    if (key.startsWith('rt:') && expected !== null && next?.includes('"spentAt":null') === false) {
+      store.swap = swap;
+      throw new StoreError('store swap failed');
+    }
+    return swap(key, expected, next, ttl);
+  };
+  await assert.rejects(rotate(session.refreshToken), StoreError);
+  const retry = await rotate(session.refreshToken);
+  // Once the window is over, the presented token counts as spent: no second successor.
+  advance(10_100);
+  await assert.rejects(rotate(session.refreshToken), refusedWith(/already used/));
+  await assert.rejects(rotate(retry.refreshToken), refusedWith(/revoked/));
 });

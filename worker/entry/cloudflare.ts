@@ -8,6 +8,7 @@ import { createApp } from '../app.ts';
 import { ConfigError, parseConfig } from '../config.ts';
 import { type AtomicBinding, cloudflareStore, type KvBinding } from '../store/cloudflare-kv.ts';
 import { type AtomicRecordApi, atomicRecord } from '../store/durable-object.ts';
+import { upstashStoreFromEnv } from '../store/upstash-redis.ts';
 
 type Env = Record<string, unknown> & { LATCHKEY_KV: KvBinding; LATCHKEY_ATOMIC: AtomicBinding };
 
@@ -15,8 +16,10 @@ let app: ReturnType<typeof createApp> | undefined;
 
 function build(env: Env): ReturnType<typeof createApp> {
   const config = parseConfig(env);
+  const clientAddress = (request: Request) => request.headers.get('cf-connecting-ip');
+  if (config.store === 'redis') return createApp(config, { store: upstashStoreFromEnv(env), clientAddress });
   if (config.store && config.store !== 'kv') {
-    throw new ConfigError(['LATCHKEY_STORE'], `LATCHKEY_STORE=${config.store} is not available on Cloudflare yet; use kv`);
+    throw new ConfigError(['LATCHKEY_STORE'], `LATCHKEY_STORE=${config.store} is not available on Cloudflare; use kv or redis`);
   }
   if (!env.LATCHKEY_KV || !env.LATCHKEY_ATOMIC) {
     throw new ConfigError(
@@ -26,7 +29,7 @@ function build(env: Env): ReturnType<typeof createApp> {
   }
   return createApp(config, {
     store: cloudflareStore({ kv: env.LATCHKEY_KV, atomic: env.LATCHKEY_ATOMIC }),
-    clientAddress: (request) => request.headers.get('cf-connecting-ip'),
+    clientAddress,
   });
 }
 

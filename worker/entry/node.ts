@@ -8,18 +8,12 @@ import { createApp } from '../app.ts';
 import { ConfigError, parseConfig } from '../config.ts';
 import { memoryStore } from '../store/memory.ts';
 import type { Store } from '../store/store.ts';
-import { upstashStore } from '../store/upstash-redis.ts';
+import { upstashStoreFromEnv } from '../store/upstash-redis.ts';
 
 function chooseStore(env: NodeJS.ProcessEnv, kind: string): Store {
   if (kind === 'memory') return memoryStore();
   if (kind === 'redis') {
-    if (!env.UPSTASH_REDIS_REST_URL || !env.UPSTASH_REDIS_REST_TOKEN) {
-      throw new ConfigError(
-        ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN'],
-        'LATCHKEY_STORE=redis needs UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN',
-      );
-    }
-    return upstashStore({ url: env.UPSTASH_REDIS_REST_URL, token: env.UPSTASH_REDIS_REST_TOKEN });
+    return upstashStoreFromEnv(env);
   }
   throw new ConfigError(['LATCHKEY_STORE'], `LATCHKEY_STORE=${kind} is not available on Node; use memory or redis`);
 }
@@ -49,6 +43,6 @@ try {
   );
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => server.close(() => process.exit(0)));
 } catch (error) {
-  console.error(`latchkey: ${error instanceof ConfigError ? error.message : 'start-up failed'}`);
+  console.error(`latchkey: ${error instanceof ConfigError ? error.message : `start-up failed: ${error}`}`);
   process.exit(1);
 }

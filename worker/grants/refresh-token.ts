@@ -98,6 +98,10 @@ export async function rotateRefreshToken(
     throw new OAuthError('invalid_grant', 'refresh token was already used; the session is revoked, sign in again');
   }
 
+  // Kept after spending so that a late reuse is recognised and revokes the family.
+  const markSpent = () =>
+    store.swap(key, found.raw, JSON.stringify({ ...found.value, spentAt: now() }), seconds(family.expiresAt - now()));
+
   // The grace record is created only if absent: whoever creates it decides the one successor.
   const candidate = await mintRefreshToken(services, sid, family);
   const sealed = await hasher.seal(presented, candidate);
@@ -105,11 +109,12 @@ export async function rotateRefreshToken(
     await store.delete(await refreshKey(services, candidate));
     const successor = await successorFromGrace();
     if (!successor) throw new OAuthError('invalid_grant', 'refresh token is being rotated; retry');
+    // A rotation cut off by a store fault between its grace record and spending the token
+    // is finished here; otherwise the token could be rotated afresh once the window ends.
+    await markSpent();
     return { sid, family, refreshToken: successor, scope };
   }
-  const spent: RefreshRecord = { ...found.value, spentAt: now() };
-  // Kept after spending so that a late reuse is recognised and revokes the family.
-  await store.swap(key, found.raw, JSON.stringify(spent), seconds(family.expiresAt - now()));
+  await markSpent();
   return { sid, family, refreshToken: candidate, scope };
 }
 

@@ -63,5 +63,35 @@ export class StoreError extends Error {
   override readonly name = 'StoreError';
 }
 
+/** A store that does not answer within this is treated as down (503, never a hang). */
+export const STORE_TIMEOUT_MS = 2000;
+
+/**
+ * Runs one store operation under `STORE_TIMEOUT_MS`; whatever goes wrong comes out as a
+ * StoreError naming the operation (never the key or value), so the app answers 503.
+ */
+export async function bounded<T>(what: string, operation: () => Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      operation(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new StoreError(`store ${what} timed out`)), STORE_TIMEOUT_MS);
+      }),
+    ]);
+  } catch (cause) {
+    if (cause instanceof StoreError) throw cause;
+    throw new StoreError(`store ${what} failed`, { cause });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Milliseconds for a TTL in seconds; a TTL must be positive. */
+export function ttlMilliseconds(ttlSeconds: number): number {
+  if (!(ttlSeconds > 0)) throw new StoreError('ttl must be positive');
+  return Math.ceil(ttlSeconds * 1000);
+}
+
 /** Cloudflare KV refuses TTLs under 60 s; adapters round up to it. */
 export const KV_MIN_TTL_SECONDS = 60;

@@ -4,10 +4,8 @@
  * is one atomic step inside Redis.
  */
 import { Redis } from '@upstash/redis';
-import { type Store, StoreError } from './store.ts';
-
-/** A store that does not answer within this is treated as down (503, never a hang). */
-const STORE_TIMEOUT_MS = 2000;
+import { ConfigError } from '../config.ts';
+import { bounded as run, type Store, ttlMilliseconds as ttlMs } from './store.ts';
 
 // KEYS[1]; ARGV: expect-present flag, expected value, write flag, next value, ttl ms.
 const SWAP = `
@@ -41,27 +39,6 @@ export function upstashStore(options: { url: string; token: string }): Store {
   const swapScript = redis.createScript<number>(SWAP);
   const incrementScript = redis.createScript<number>(INCREMENT);
 
-  const run = async <T>(what: string, operation: () => Promise<T>): Promise<T> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      return await Promise.race([
-        operation(),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new StoreError(`store ${what} timed out`)), STORE_TIMEOUT_MS);
-        }),
-      ]);
-    } catch (cause) {
-      if (cause instanceof StoreError) throw cause;
-      throw new StoreError(`store ${what} failed`, { cause });
-    } finally {
-      clearTimeout(timer);
-    }
-  };
-  const ttlMs = (ttlSeconds: number) => {
-    if (!(ttlSeconds > 0)) throw new StoreError('ttl must be positive');
-    return Math.ceil(ttlSeconds * 1000);
-  };
-
   return {
     get: (key) => run('get', () => redis.get<string>(key)),
     put: (key, value, ttlSeconds) =>
@@ -91,4 +68,17 @@ export function upstashStore(options: { url: string; token: string }): Store {
         await redis.ping();
       }),
   };
+}
+
+/** The Redis store from UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN, for any entry. */
+export function upstashStoreFromEnv(env: Record<string, unknown>): Store {
+  const url = env.UPSTASH_REDIS_REST_URL;
+  const token = env.UPSTASH_REDIS_REST_TOKEN;
+  if (typeof url !== 'string' || !url || typeof token !== 'string' || !token) {
+    throw new ConfigError(
+      ['UPSTASH_REDIS_REST_URL', 'UPSTASH_REDIS_REST_TOKEN'],
+      'LATCHKEY_STORE=redis needs UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN',
+    );
+  }
+  return upstashStore({ url, token });
 }

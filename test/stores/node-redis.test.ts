@@ -4,17 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startNodeWorker } from '../fixtures/node-server.ts';
 import { FormBrowser, pollToken, refresh, startDeviceLogin } from '../fixtures/oauth-client.ts';
 import { type RedisFixture, startRedisBridge } from '../fixtures/upstash-bridge.ts';
+import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 let redis: RedisFixture;
-let servers: Awaited<ReturnType<typeof startNodeWorker>>[] = [];
+let servers: RunningWorker[] = [];
 
 before(async () => {
   redis = await startRedisBridge();
-  const vars = { LATCHKEY_STORE: 'redis', UPSTASH_REDIS_REST_URL: redis.url, UPSTASH_REDIS_REST_TOKEN: redis.token };
-  servers = await Promise.all([startNodeWorker(vars), startNodeWorker(vars)]);
+  const options = { target: 'node-redis', redis } as const;
+  servers = await Promise.all([startWorker({}, options), startWorker({}, options)]);
 });
 after(async () => {
   await Promise.all(servers.map((server) => server.stop()));
@@ -23,7 +23,7 @@ after(async () => {
 
 describe('Node + Redis, two processes sharing one store', () => {
   test('50 redemptions of one approved device code, spread over both processes: exactly one wins', async () => {
-    const [a, b] = servers as [(typeof servers)[0], (typeof servers)[0]];
+    const [a, b] = servers as [RunningWorker, RunningWorker];
     const started = await startDeviceLogin(a.url);
     await new FormBrowser(b.url).decide(started.user_code, 'approve', 'shared@example.com');
     const results = await Promise.all(Array.from({ length: 50 }, (_, i) => pollToken((i % 2 ? a : b).url, started.device_code)));
@@ -33,7 +33,7 @@ describe('Node + Redis, two processes sharing one store', () => {
   });
 
   test('a refresh token rotated on one process is spent on the other; the store keeps no token', async () => {
-    const [a, b] = servers as [(typeof servers)[0], (typeof servers)[0]];
+    const [a, b] = servers as [RunningWorker, RunningWorker];
     const started = await startDeviceLogin(a.url);
     await new FormBrowser(a.url).decide(started.user_code, 'approve', 'rotate@example.com');
     const login = await pollToken(a.url, started.device_code);

@@ -1,0 +1,113 @@
+/**
+ * Deno KV (local SQLite, or Deno Deploy's). Consume, swap and increment are optimistic:
+ * read, then commit with `check()` on the versionstamp read; a conflict means another
+ * request changed the key first, so read again. `expireIn` lets Deno drop old records, but
+ * it promises no exact moment, so each record carries its own expiry and reads honour it.
+ *
+ * The KV handle is passed in (`Deno.openKv()` in worker/entry/deno.ts); this file needs
+ * only the small part of its API typed below, so it type-checks without Deno's globals.
+ */
+import { bounded, type Store, StoreError, ttlMilliseconds } from './store.ts';
+
+type KvKey = readonly string[];
+type Versioned<T> = { value: T | null; versionstamp: string | null };
+type AtomicOperation = {
+  check(...checks: { key: KvKey; versionstamp: string | null }[]): AtomicOperation;
+  set(key: KvKey, value: unknown, options?: { expireIn?: number }): AtomicOperation;
+  delete(key: KvKey): AtomicOperation;
+  commit(): Promise<{ ok: boolean }>;
+};
+export type DenoKvHandle = {
+  get<T>(key: KvKey): Promise<Versioned<T>>;
+  set(key: KvKey, value: unknown, options?: { expireIn?: number }): Promise<unknown>;
+  delete(key: KvKey): Promise<void>;
+  atomic(): AtomicOperation;
+};
+
+type Stored = { value: string; expiresAt: number };
+
+/** Enough attempts for dozens of simultaneous writers on one key; each loses only to a winner. */
+const MAX_ATTEMPTS = 200;
+
+export function denoKvStore(kv: DenoKvHandle, options: { now?: () => number } = {}): Store {
+  const now = options.now ?? Date.now;
+  const kvKey = (key: string): KvKey => ['latchkey', key];
+
+  /** The live value (null when absent or past its expiry) and the versionstamp to check. */
+  const read = async (key: string) => {
+    const entry = await kv.get<Stored>(kvKey(key));
+    const live = entry.value !== null && entry.value.expiresAt > now();
+    return {
+      value: live ? (entry.value?.value ?? null) : null,
+      entry,
+      check: { key: kvKey(key), versionstamp: entry.versionstamp },
+    };
+  };
+  const record = (value: string, expiresAt: number) => ({
+    value: { value, expiresAt } satisfies Stored,
+    expireIn: Math.max(1, expiresAt - now()),
+  });
+
+  /** Retries `attempt` while it loses a race (returns undefined); each try is a fresh read. */
+  const optimistic = async <T>(attempt: () => Promise<T | undefined>): Promise<T> => {
+    for (let i = 0; i < MAX_ATTEMPTS; i++) {
+      const result = await attempt();
+      if (result !== undefined) return result;
+    }
+    throw new StoreError('store contention: too many conflicting writers');
+  };
+
+  return {
+    get: (key) => bounded('get', async () => (await read(key)).value),
+    put: (key, value, ttlSeconds) =>
+      bounded('put', async () => {
+        const next = record(value, now() + ttlMilliseconds(ttlSeconds));
+        await kv.set(kvKey(key), next.value, { expireIn: next.expireIn });
+      }),
+    delete: (key) => bounded('delete', () => kv.delete(kvKey(key))),
+    consume: (key) =>
+      bounded('consume', () =>
+        optimistic(async () => {
+          const current = await read(key);
+          if (current.value === null) return { value: null };
+          const { ok } = await kv.atomic().check(current.check).delete(kvKey(key)).commit();
+          return ok ? { value: current.value } : undefined;
+        }).then((result) => result.value),
+      ),
+    swap: (key, expected, next, ttlSeconds) =>
+      bounded('swap', () =>
+        optimistic(async () => {
+          const current = await read(key);
+          if (current.value !== expected) return false;
+          const operation = kv.atomic().check(current.check);
+          if (next === null) operation.delete(kvKey(key));
+          else {
+            const written = record(next, now() + ttlMilliseconds(ttlSeconds));
+            operation.set(kvKey(key), written.value, { expireIn: written.expireIn });
+          }
+          return (await operation.commit()).ok ? true : undefined;
+        }),
+      ),
+    increment: (key, ttlSeconds) =>
+      bounded('increment', () =>
+        optimistic(async () => {
+          const current = await read(key);
+          // The window starts with the first increment; later ones keep its expiry.
+          const count = current.value === null ? 1 : Number(current.value) + 1;
+          const expiresAt =
+            current.value === null ? now() + ttlMilliseconds(ttlSeconds) : (current.entry.value?.expiresAt ?? now());
+          const written = record(String(count), expiresAt);
+          const { ok } = await kv
+            .atomic()
+            .check(current.check)
+            .set(kvKey(key), written.value, { expireIn: written.expireIn })
+            .commit();
+          return ok ? count : undefined;
+        }),
+      ),
+    ping: () =>
+      bounded('ping', async () => {
+        await kv.get(kvKey('hc:ping'));
+      }),
+  };
+}
