@@ -1,6 +1,6 @@
 /**
- * The embeddable latchkey HTTP client: discovery, the device flow, refresh, revocation and
- * /v1/me. It holds no state but the server URL; product CLIs can import it as it is.
+ * The embeddable latchkey HTTP client: discovery, the device flow, refresh, token
+ * exchange, revocation and /v1/me. It holds no state but the server URL; product CLIs can import it as it is.
  */
 import {
   AUTHORIZATION_CODE_GRANT,
@@ -10,6 +10,9 @@ import {
   MeResponse,
   REFRESH_TOKEN_GRANT,
   ServerMetadata,
+  TOKEN_EXCHANGE_GRANT,
+  TOKEN_TYPE,
+  TokenExchangeResponse,
   TokenResponse,
 } from '../shared/schemas.ts';
 import { CliError } from './errors.ts';
@@ -138,6 +141,29 @@ export function createClient(options: ClientOptions) {
         throw new CliError('session_expired', 'your session has expired or was revoked; run `latchkey login` again');
       }
       throw unexpected('refresh', status, body);
+    },
+
+    /** RFC 8693: a CI runner's ID token (or a latchkey access token) for a project's token. */
+    async exchange(
+      subjectToken: string,
+      request: { project?: string; scope?: string; subjectTokenType?: string },
+    ): Promise<TokenExchangeResponse> {
+      const form: Record<string, string> = {
+        grant_type: TOKEN_EXCHANGE_GRANT,
+        subject_token: subjectToken,
+        subject_token_type: request.subjectTokenType ?? TOKEN_TYPE.idToken,
+        client_id: options.clientId,
+        ...(request.project ? { audience: request.project } : {}),
+        ...(request.scope ? { scope: request.scope } : {}),
+      };
+      const { status, body } = await call('/oauth/token', { form });
+      const parsed = TokenExchangeResponse.safeParse(body);
+      if (status === 200 && parsed.success) return parsed.data;
+      const { error, description } = oauthError(status, body);
+      if (['invalid_grant', 'invalid_scope', 'invalid_target', 'invalid_request'].includes(error)) {
+        throw new CliError('access_denied', `the exchange was refused: ${description}`);
+      }
+      throw unexpected('token exchange', status, body);
     },
 
     async revoke(token: string): Promise<void> {

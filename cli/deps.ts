@@ -26,6 +26,8 @@ export type CliDeps = {
   canOpenBrowser: () => boolean;
   /** Opens the URL in the system browser; false when none could be started. */
   openBrowser: (url: string) => Promise<boolean>;
+  /** Plain HTTP, for what is not a latchkey server (a CI runner's ID-token endpoint). */
+  fetch: typeof fetch;
   /** Aborted on Ctrl-C. */
   signal: AbortSignal;
 };

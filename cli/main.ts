@@ -19,6 +19,7 @@ Usage:
   latchkey token [--token-stdin]             print a valid access token (refreshing silently)
   latchkey logout [CTX]                      revoke at the server, then forget locally
   latchkey contexts list | use NAME | show [NAME] | remove NAME
+  latchkey ci exchange [--project P] [--scope S] [--audience AUD] [--id-token-stdin | --id-token-var NAME] [--export]
 
 Global options:
   --context NAME   run under another context without changing the current one
@@ -31,6 +32,13 @@ loopback port; elsewhere (SSH, no display) it prints a URL, a code and a QR code
 on any device (RFC 8628). --browser / --device force either; --no-open prints the browser
 URL instead of opening it. --with-token reads an API key or access token from stdin.
 LATCHKEY_BROWSER names a program to open URLs with instead of the system browser.
+
+ci exchange trades the CI job's OIDC ID token for a short-lived token of --project (or
+LATCHKEY_PROJECT), under the server's trust policies; it stores nothing. On GitHub Actions
+it asks the runner for an ID token whose audience is --audience (or LATCHKEY_CI_AUDIENCE,
+else the server URL); the job needs permissions: id-token: write. On GitLab it reads the
+id_tokens variable LATCHKEY_ID_TOKEN (or --id-token-var NAME). Anywhere else, pipe the ID
+token in with --id-token-stdin. Prints the token, or --json, or --export lines for eval.
 
 Credentials, strongest claim first: --token-stdin, then LATCHKEY_TOKEN, then the secret
 stored for the context. Secret stores: keychain (the OS keychain keeps the key of an
@@ -57,6 +65,10 @@ const OPTIONS = {
   'secret-store': { type: 'string' },
   scope: { type: 'string' },
   'token-stdin': { type: 'boolean' },
+  audience: { type: 'string' },
+  'id-token-stdin': { type: 'boolean' },
+  'id-token-var': { type: 'string' },
+  export: { type: 'boolean' },
 } as const;
 
 const GLOBAL = ['context', 'server', 'json', 'org', 'project', 'help', 'version'];
@@ -67,6 +79,7 @@ const COMMAND_OPTIONS: Record<string, string[]> = {
   token: ['token-stdin'],
   logout: [],
   contexts: [],
+  ci: ['scope', 'audience', 'id-token-stdin', 'id-token-var', 'export'],
 };
 
 export async function run(argv: string[], deps: CliDeps): Promise<number> {
@@ -128,6 +141,21 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
       case 'logout':
         tooMany(1);
         await (await import('./commands/logout.ts')).logout(deps, global, { name: rest[0] });
+        break;
+      case 'ci':
+        if (rest[0] !== 'exchange') throw new CliError('usage', 'usage: latchkey ci exchange; see latchkey --help');
+        tooMany(1);
+        if (values['id-token-stdin'] && values['id-token-var']) {
+          throw new CliError('usage', 'choose one of --id-token-stdin and --id-token-var');
+        }
+        await (await import('./commands/ci-exchange.ts')).ciExchange(deps, global, {
+          project: values.project,
+          scope: values.scope,
+          audience: values.audience,
+          idTokenStdin: values['id-token-stdin'] ?? false,
+          idTokenVar: values['id-token-var'],
+          export: values.export ?? false,
+        });
         break;
       case 'contexts':
         tooMany(2);
@@ -247,6 +275,7 @@ function realDeps(): CliDeps {
       }),
     canOpenBrowser: () => canOpenBrowser(env),
     openBrowser: (url) => openBrowser(env, url),
+    fetch: (input, init) => fetch(input, init),
     signal: controller.signal,
   };
 }

@@ -7,7 +7,20 @@ import * as z from 'zod';
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const REFRESH_TOKEN_GRANT = 'refresh_token';
 export const AUTHORIZATION_CODE_GRANT = 'authorization_code';
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export const BUILTIN_CLIENT_ID = 'latchkey-cli';
+
+/** RFC 8693 §3 token type identifiers. */
+export const TOKEN_TYPE = {
+  idToken: 'urn:ietf:params:oauth:token-type:id_token',
+  jwt: 'urn:ietf:params:oauth:token-type:jwt',
+  accessToken: 'urn:ietf:params:oauth:token-type:access_token',
+} as const;
+
+/** Org and project slugs: lower-case, digits and single hyphens, 1-40 characters. */
+export const Slug = z
+  .string()
+  .regex(/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){0,39}$/, 'slugs are 1-40 lower-case letters, digits and inner hyphens');
 
 /** Scopes latchkey understands; a request naming anything else is `invalid_scope`. */
 export const SCOPES = ['read', 'write', 'admin'] as const;
@@ -88,9 +101,34 @@ export const TokenRequest = z.discriminatedUnion('grant_type', [
     client_id: ClientId,
     scope: ScopeString.optional(),
   }),
+  /** RFC 8693 §2.1: `audience` (or `resource`) names the project the token is for. */
+  z.strictObject({
+    grant_type: z.literal(TOKEN_EXCHANGE_GRANT),
+    subject_token: bounded(8192),
+    subject_token_type: z.enum([TOKEN_TYPE.idToken, TOKEN_TYPE.jwt, TOKEN_TYPE.accessToken], {
+      message: 'subject_token_type must be the id_token, jwt or access_token token type',
+    }),
+    audience: Slug.optional(),
+    resource: Slug.optional(),
+    scope: ScopeString.optional(),
+    requested_token_type: z
+      .literal(TOKEN_TYPE.accessToken, { message: 'only access tokens are issued (requested_token_type)' })
+      .optional(),
+    client_id: ClientId.optional(),
+  }),
 ]);
 export type TokenRequest = z.infer<typeof TokenRequest>;
-export const SUPPORTED_GRANTS = [DEVICE_CODE_GRANT, AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT] as const;
+export const SUPPORTED_GRANTS = [DEVICE_CODE_GRANT, AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT, TOKEN_EXCHANGE_GRANT] as const;
+
+/** RFC 8693 §2.2.1 */
+export const TokenExchangeResponse = z.object({
+  access_token: z.string(),
+  issued_token_type: z.literal(TOKEN_TYPE.accessToken),
+  token_type: z.literal('Bearer'),
+  expires_in: z.number().int().positive(),
+  scope: z.string(),
+});
+export type TokenExchangeResponse = z.infer<typeof TokenExchangeResponse>;
 
 /** RFC 6749 §5.1 */
 export const TokenResponse = z.object({

@@ -17,6 +17,7 @@ import { meRoutes } from './routes/me.ts';
 import { revokeRoutes } from './routes/revoke.ts';
 import { signInRoutes } from './routes/sign-in.ts';
 import { tokenRoutes } from './routes/token.ts';
+import { trustPolicyRoutes } from './routes/trust-policies.ts';
 import { type Deps, type Services, servicesLoader } from './services.ts';
 import { StoreError } from './store/store.ts';
 
@@ -48,6 +49,7 @@ export function createApp(config: Config, deps: Deps): Hono<AppEnv> {
     revokeRoutes,
     introspectRoutes,
     meRoutes,
+    trustPolicyRoutes,
   ]) {
     app.route('/', routes);
   }

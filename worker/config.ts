@@ -3,6 +3,8 @@
  * stops start-up with a ConfigError naming the setting (never echoing a secret's value).
  */
 import * as z from 'zod';
+import { GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER, type TrustPolicy, TrustPolicyInput } from '../shared/trust-policy.ts';
+import { normalizePolicy, PolicyRejected } from './policy/trust-policy.ts';
 
 const DURATION = /^(\d+)(s|m|h|d)?$/;
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
@@ -46,6 +48,31 @@ const clientList = z
     }
   })
   .pipe(z.array(ClientConfig).max(100));
+
+/** LATCHKEY_CI_POLICIES: trust policies as a JSON array (until the org API holds them). */
+const policyList = z
+  .string()
+  .default('[]')
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'not JSON (expected an array of trust policies)' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(TrustPolicyInput).max(500));
+
+const commaList = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value) =>
+      value
+        .split(',')
+        .map((part) => part.trim())
+        .filter((part) => part !== ''),
+    );
 
 const count = (fallback: number) => z.coerce.number().int().positive().max(1_000_000).default(fallback);
 
@@ -96,6 +123,18 @@ const RawConfig = z.object({
     .pipe(z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, 'expected comma-separated domain names'))),
   LATCHKEY_ACCESS_TOKEN_TTL: duration('15m'),
   LATCHKEY_CI_TOKEN_TTL: duration('10m'),
+  // `none` (or an empty value) trusts no CI issuer at all.
+  LATCHKEY_CI_ISSUERS: commaList(`${GITHUB_ACTIONS_ISSUER},${GITLAB_ISSUER}`).pipe(
+    z.array(
+      z.union([z.literal('none'), upstreamUrl.transform((url) => url.href.replace(/\/$/, ''))], {
+        message: 'expected comma-separated https issuer URLs (plain http only on loopback), or none',
+      }),
+    ),
+  ),
+  LATCHKEY_CI_POLICIES: policyList,
+  LATCHKEY_OPERATORS: commaList('')
+    .transform((emails) => emails.map((email) => email.toLowerCase()))
+    .pipe(z.array(z.string().email('expected comma-separated email addresses'))),
   LATCHKEY_REFRESH_TOKEN_TTL: duration('30d'),
   LATCHKEY_REFRESH_IDLE_TTL: duration('7d'),
   LATCHKEY_REFRESH_GRACE: duration('10s'),
@@ -122,6 +161,11 @@ export type Config = {
   github: { clientId: string; clientSecret: string; webUrl: string; apiUrl: string } | null;
   allowedEmailDomains: string[];
   clients: ClientConfig[];
+  /** Issuers whose CI tokens may be exchanged; empty trusts none. */
+  ciIssuers: string[];
+  ciPolicies: TrustPolicy[];
+  /** People (by verified email) who may run operator tools such as the policy dry-run. */
+  operators: string[];
   ttl: {
     accessToken: number;
     ciToken: number;
@@ -144,15 +188,22 @@ export class ConfigError extends Error {
   }
 }
 
+/** `LATCHKEY_CI_POLICIES[1].audience`: where in a JSON setting the problem is. */
+function issuePath(path: PropertyKey[]): string {
+  return path.map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index > 0 ? '.' : ''}${String(part)}`)).join('');
+}
+
 /** Parses the environment (wrangler vars + secrets, or process env). Throws ConfigError. */
 export function parseConfig(env: Record<string, unknown>): Config {
   const strings: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (name.startsWith('LATCHKEY_') && typeof value === 'string' && value !== '') strings[name] = value;
   }
+  // An issuer list set but empty means "trust none", never "use the defaults".
+  if (env.LATCHKEY_CI_ISSUERS === '') strings.LATCHKEY_CI_ISSUERS = 'none';
   const parsed = RawConfig.safeParse(strings);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`);
+    const problems = parsed.error.issues.map((issue) => `${issuePath(issue.path)}: ${issue.message}`);
     const settings = parsed.error.issues.map((issue) => String(issue.path[0]));
     throw new ConfigError(settings, `invalid configuration — ${problems.join('; ')}`);
   }
@@ -185,6 +236,28 @@ export function parseConfig(env: Record<string, unknown>): Config {
       'LATCHKEY_IDENTITY=github needs LATCHKEY_GITHUB_CLIENT_ID and LATCHKEY_GITHUB_CLIENT_SECRET (a GitHub OAuth app)',
     );
   }
+  const ciIssuers = raw.LATCHKEY_CI_ISSUERS.filter((issuer) => issuer !== 'none');
+  const ciPolicies = raw.LATCHKEY_CI_POLICIES.map((input) => {
+    try {
+      return normalizePolicy(input);
+    } catch (error) {
+      if (error instanceof PolicyRejected)
+        throw new ConfigError(['LATCHKEY_CI_POLICIES'], `LATCHKEY_CI_POLICIES: ${error.message}`);
+      throw error;
+    }
+  });
+  const ids = new Set<string>();
+  for (const policy of ciPolicies) {
+    if (ids.has(policy.id))
+      throw new ConfigError(['LATCHKEY_CI_POLICIES'], `LATCHKEY_CI_POLICIES: policy id "${policy.id}" is used twice`);
+    ids.add(policy.id);
+    if (!ciIssuers.includes(policy.issuer)) {
+      throw new ConfigError(
+        ['LATCHKEY_CI_POLICIES', 'LATCHKEY_CI_ISSUERS'],
+        `LATCHKEY_CI_POLICIES: policy "${policy.id}" names issuer ${policy.issuer}, which LATCHKEY_CI_ISSUERS does not trust`,
+      );
+    }
+  }
   if (raw.LATCHKEY_REFRESH_IDLE_TTL > raw.LATCHKEY_REFRESH_TOKEN_TTL) {
     throw new ConfigError(['LATCHKEY_REFRESH_IDLE_TTL'], 'LATCHKEY_REFRESH_IDLE_TTL must not exceed LATCHKEY_REFRESH_TOKEN_TTL');
   }
@@ -215,6 +288,9 @@ export function parseConfig(env: Record<string, unknown>): Config {
         : null,
     allowedEmailDomains: raw.LATCHKEY_ALLOWED_EMAIL_DOMAINS,
     clients: raw.LATCHKEY_CLIENTS,
+    ciIssuers,
+    ciPolicies,
+    operators: raw.LATCHKEY_OPERATORS,
     ttl: {
       accessToken: raw.LATCHKEY_ACCESS_TOKEN_TTL,
       ciToken: raw.LATCHKEY_CI_TOKEN_TTL,

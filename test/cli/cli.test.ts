@@ -96,8 +96,8 @@ describe('latchkey CLI against the running Worker', () => {
     assert.equal((await stat(configPath)).mode & 0o777, 0o600);
     assert.equal((await stat(secretPath)).mode & 0o777, 0o600);
     const config = await readFile(configPath, 'utf8');
-    assert.doesNotMatch(config, /eyJ|lk_rt_/);
-    assert.doesNotMatch(await readFile(secretPath, 'utf8'), /eyJ|lk_rt_/);
+    assert.doesNotMatch(config, /eyJ[\w-]+\.eyJ|lk_rt_/);
+    assert.doesNotMatch(await readFile(secretPath, 'utf8'), /eyJ[\w-]+\.eyJ|lk_rt_/);
   });
 
   test('status --json names the credential source and the secret store, and why', async () => {

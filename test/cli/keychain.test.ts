@@ -52,7 +52,7 @@ describe('keychain secret store (Linux Secret Service)', () => {
     assert.equal(Buffer.from(key.stdout.trim(), 'base64').length, 32);
     const file = await readFile(join(env.LATCHKEY_CONFIG_DIR as string, 'secrets', 'default.enc'), 'utf8');
     assert.equal(JSON.parse(file).key.source, 'keychain');
-    assert.doesNotMatch(file, /eyJ|lk_rt_/);
+    assert.doesNotMatch(file, /eyJ[\w-]+\.eyJ|lk_rt_/);
   });
 
   test('a later invocation, in a new session, reads the token through the keychain', async () => {

@@ -216,14 +216,145 @@ const rows: Row[] = [
     error: 'unsupported_grant_type',
   },
   {
-    name: 'token: token-exchange grant (not served yet)',
+    name: 'token exchange: no subject_token_type',
     ...post(
       '/oauth/token',
       FORM,
       form({ grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange', subject_token: 'x', client_id: CLIENT }),
     ),
     status: 400,
-    error: 'unsupported_grant_type',
+    error: 'invalid_request',
+  },
+  {
+    name: 'token exchange: an unknown subject_token_type',
+    ...post(
+      '/oauth/token',
+      FORM,
+      form({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: 'x',
+        subject_token_type: 'urn:x',
+        client_id: CLIENT,
+      }),
+    ),
+    status: 400,
+    error: 'invalid_request',
+  },
+  {
+    name: 'token exchange: no subject_token',
+    ...post(
+      '/oauth/token',
+      FORM,
+      form({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+      }),
+    ),
+    status: 400,
+    error: 'invalid_request',
+  },
+  {
+    name: 'token exchange: a 9,000-character subject_token',
+    ...post(
+      '/oauth/token',
+      FORM,
+      form({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: 'a'.repeat(9000),
+        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+      }),
+    ),
+    status: 400,
+    error: 'invalid_request',
+  },
+  {
+    name: 'token exchange: a subject_token that is not a JWT',
+    ...post(
+      '/oauth/token',
+      FORM,
+      form({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: 'x',
+        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+      }),
+    ),
+    status: 400,
+    error: 'invalid_grant',
+  },
+  {
+    name: 'token exchange: a malformed audience (project slug)',
+    ...post(
+      '/oauth/token',
+      FORM,
+      form({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: 'x',
+        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+        audience: 'Not A Slug',
+      }),
+    ),
+    status: 400,
+    error: 'invalid_request',
+  },
+  {
+    name: 'token exchange: requested_token_type refresh_token',
+    ...post(
+      '/oauth/token',
+      FORM,
+      form({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: 'x',
+        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+        requested_token_type: 'urn:ietf:params:oauth:token-type:refresh_token',
+      }),
+    ),
+    status: 400,
+    error: 'invalid_request',
+  },
+  {
+    name: 'token exchange: an unknown scope',
+    ...post(
+      '/oauth/token',
+      FORM,
+      form({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: 'x',
+        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+        scope: 'root',
+      }),
+    ),
+    status: 400,
+    error: 'invalid_scope',
+  },
+  {
+    name: 'token exchange: an unknown client',
+    ...post(
+      '/oauth/token',
+      FORM,
+      form({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: 'x',
+        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+        client_id: 'nobody',
+      }),
+    ),
+    status: 401,
+    error: 'invalid_client',
+  },
+  {
+    name: 'token exchange: an unknown parameter',
+    ...post(
+      '/oauth/token',
+      FORM,
+      form({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: 'x',
+        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+        actor_token: 'y',
+      }),
+    ),
+    status: 400,
+    error: 'invalid_request',
   },
   {
     name: 'token: grant_type in upper case',

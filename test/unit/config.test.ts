@@ -100,3 +100,40 @@ test('a refused secret is named but never echoed', () => {
     (error: unknown) => error instanceof ConfigError && !error.message.includes(secret),
   );
 });
+
+test('CI issuers: the defaults, an empty list trusts none, plain http only on loopback', () => {
+  const base = { LATCHKEY_ISSUER: 'http://127.0.0.1:8787' };
+  assert.deepEqual(parseConfig(base).ciIssuers, ['https://token.actions.githubusercontent.com', 'https://gitlab.com']);
+  assert.deepEqual(parseConfig({ ...base, LATCHKEY_CI_ISSUERS: '' }).ciIssuers, []);
+  assert.deepEqual(parseConfig({ ...base, LATCHKEY_CI_ISSUERS: 'none' }).ciIssuers, []);
+  assert.throws(
+    () => parseConfig({ ...base, LATCHKEY_CI_ISSUERS: 'http://ci.example.com' }),
+    /LATCHKEY_CI_ISSUERS\[0\]: expected comma-separated https/,
+  );
+  assert.throws(() => parseConfig({ ...base, LATCHKEY_CI_ISSUERS: 'not a url' }), /LATCHKEY_CI_ISSUERS/);
+});
+
+test('CI policies are refused at start-up with the reason and where', () => {
+  const base = { LATCHKEY_ISSUER: 'http://127.0.0.1:8787' };
+  const policy = {
+    id: 'main',
+    preset: 'github-actions',
+    audience: 'https://latchkey.example.com',
+    repository: 'acme/app',
+    repository_id: '7',
+    repository_owner_id: '3',
+    grant: { project: 'web', scopes: ['read'] },
+  };
+  assert.equal(parseConfig({ ...base, LATCHKEY_CI_POLICIES: JSON.stringify([policy]) }).ciPolicies.length, 1);
+  assert.throws(() => parseConfig({ ...base, LATCHKEY_CI_POLICIES: '{' }), /LATCHKEY_CI_POLICIES: not JSON/);
+  const { audience: _, ...noAudience } = policy;
+  assert.throws(
+    () => parseConfig({ ...base, LATCHKEY_CI_POLICIES: JSON.stringify([noAudience]) }),
+    /LATCHKEY_CI_POLICIES\[0\]\.audience: a policy needs an audience/,
+  );
+  assert.throws(() => parseConfig({ ...base, LATCHKEY_CI_POLICIES: JSON.stringify([policy, policy]) }), /"main" is used twice/);
+  assert.throws(
+    () => parseConfig({ ...base, LATCHKEY_CI_ISSUERS: 'https://gitlab.com', LATCHKEY_CI_POLICIES: JSON.stringify([policy]) }),
+    /names issuer https:\/\/token\.actions\.githubusercontent\.com, which LATCHKEY_CI_ISSUERS does not trust/,
+  );
+});

@@ -78,7 +78,13 @@ export async function finishUpstreamSignIn(
 }
 
 /** One call to the upstream, bounded in time; no answer is a 503, a refusal is `access_denied`. */
-export async function upstreamJson(services: Services, url: string, init: RequestInit, refusal: string): Promise<unknown> {
+export async function upstreamJson(
+  services: Services,
+  url: string,
+  init: RequestInit,
+  refusal: string,
+  who = 'the identity provider',
+): Promise<unknown> {
   let response: Response;
   try {
     response = await services.fetch(url, {
@@ -87,7 +93,7 @@ export async function upstreamJson(services: Services, url: string, init: Reques
       signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS),
     });
   } catch (cause) {
-    throw new OAuthError('temporarily_unavailable', 'the identity provider did not answer; try again', { cause });
+    throw new OAuthError('temporarily_unavailable', `${who} did not answer; try again`, { cause });
   }
   const body: unknown = await response.json().catch(() => null);
   if (!response.ok || body === null) throw new OAuthError('access_denied', refusal);

@@ -2,9 +2,12 @@ import { Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import {
   AUTHORIZATION_CODE_GRANT,
+  BUILTIN_CLIENT_ID,
   DEVICE_CODE_GRANT,
   REFRESH_TOKEN_GRANT,
   SUPPORTED_GRANTS,
+  TOKEN_EXCHANGE_GRANT,
+  TOKEN_TYPE,
   TokenRequest,
 } from '../../shared/schemas.ts';
 import type { AppEnv } from '../app.ts';
@@ -13,6 +16,7 @@ import { redeemAuthorizationCode } from '../grants/authorization-code.ts';
 import { pollDeviceCode } from '../grants/device-code.ts';
 import { tokenResponse } from '../grants/issue.ts';
 import { rotateRefreshToken, startFamily } from '../grants/refresh-token.ts';
+import { exchangeCiToken, narrowAccessToken } from '../grants/token-exchange.ts';
 import { parseInput, readForm } from '../http/form.ts';
 
 /** The token endpoint: one branch per grant, each a call into grants/. */
@@ -26,6 +30,22 @@ tokenRoutes.post('/oauth/token', async (c) => {
     throw new OAuthError('unsupported_grant_type', 'grant_type is not supported by this server');
   }
   const input = parseInput(TokenRequest, form);
+  if (input.grant_type === TOKEN_EXCHANGE_GRANT) {
+    // The subject token is the credential here; a client id, if sent, must still be known.
+    const clientId = input.client_id ?? BUILTIN_CLIENT_ID;
+    findClient(services.config, clientId);
+    if (input.audience && input.resource && input.audience !== input.resource) {
+      throw new OAuthError('invalid_target', 'audience and resource name different projects');
+    }
+    const request = {
+      subjectToken: input.subject_token,
+      project: input.audience ?? input.resource,
+      scope: input.scope,
+      clientId,
+    };
+    const exchange = input.subject_token_type === TOKEN_TYPE.accessToken ? narrowAccessToken : exchangeCiToken;
+    return c.json(await exchange(services, request));
+  }
   findClient(services.config, input.client_id, input.grant_type);
 
   if (input.grant_type === DEVICE_CODE_GRANT) {

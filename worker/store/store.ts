@@ -41,6 +41,7 @@ export const KEYSPACE = {
   rateLimit: { prefix: 'rl:', placement: 'atomic' },
   identity: { prefix: 'idn:', placement: 'atomic' },
   generated: { prefix: 'gen:', placement: 'atomic' },
+  ciTokenId: { prefix: 'cij:', placement: 'atomic' },
   user: { prefix: 'usr:', placement: 'plain' },
   health: { prefix: 'hc:', placement: 'plain' },
 } as const;

@@ -1,0 +1,106 @@
+/**
+ * `latchkey ci exchange`: the CI job's OIDC ID token for a short-lived latchkey token
+ * (RFC 8693). Where the ID token comes from: `--id-token-stdin`; GitHub Actions (asked of
+ * the runner with our audience, which needs `permissions: id-token: write`); GitLab (an
+ * `id_tokens:` variable, LATCHKEY_ID_TOKEN unless `--id-token-var` names another). Stores
+ * nothing; prints the token (or `--json`, or `--export` lines), and on GitHub masks both
+ * tokens in the job log first.
+ */
+import type { CliDeps, GlobalOptions } from '../deps.ts';
+import { CliError } from '../errors.ts';
+
+export type CiExchangeOptions = {
+  project: string | undefined;
+  scope: string | undefined;
+  audience: string | undefined;
+  idTokenStdin: boolean;
+  idTokenVar: string | undefined;
+  export: boolean;
+};
+
+type Source = 'stdin' | 'github-actions' | 'gitlab' | 'variable';
+
+export async function ciExchange(deps: CliDeps, global: GlobalOptions, options: CiExchangeOptions): Promise<void> {
+  const { env } = deps;
+  if (global.json && options.export) throw new CliError('usage', 'choose one of --json and --export');
+  const server = global.server ?? env.LATCHKEY_SERVER;
+  if (!server) throw new CliError('usage', 'name the latchkey server with --server or LATCHKEY_SERVER');
+  const audience = options.audience ?? env.LATCHKEY_CI_AUDIENCE ?? server.replace(/\/+$/, '');
+  const onGithub = env.GITHUB_ACTIONS === 'true';
+
+  const { idToken, source } = await obtainIdToken(deps, options, audience);
+  const client = await deps.client(server, 'latchkey-cli');
+  const mask = (secret: string) => {
+    // The runner reads workflow commands from stderr too, which keeps stdout for data.
+    if (onGithub) deps.io.err(`::add-mask::${secret}\n`);
+  };
+  mask(idToken);
+  const result = await client.exchange(idToken, { project: options.project ?? env.LATCHKEY_PROJECT, scope: options.scope });
+  mask(result.access_token);
+
+  if (global.json) deps.io.out(`${JSON.stringify({ ...result, source })}\n`);
+  else if (options.export) {
+    deps.io.out(`export LATCHKEY_TOKEN=${result.access_token}\nexport LATCHKEY_SERVER=${shellQuote(client.server)}\n`);
+  } else deps.io.out(`${result.access_token}\n`);
+  deps.io.err(`exchanged a ${source} ID token: scope "${result.scope}", valid ${result.expires_in} s\n`);
+}
+
+async function obtainIdToken(
+  deps: CliDeps,
+  options: CiExchangeOptions,
+  audience: string,
+): Promise<{ idToken: string; source: Source }> {
+  const { env } = deps;
+  if (options.idTokenStdin) return { idToken: requireJwt((await deps.io.readStdin()).trim(), 'standard input'), source: 'stdin' };
+  if (options.idTokenVar) return { idToken: fromVariable(env, options.idTokenVar), source: 'variable' };
+  if (env.GITHUB_ACTIONS === 'true') return { idToken: await fromGithub(deps, audience), source: 'github-actions' };
+  if (env.GITLAB_CI === 'true') return { idToken: fromVariable(env, 'LATCHKEY_ID_TOKEN'), source: 'gitlab' };
+  throw new CliError(
+    'usage',
+    'not running in GitHub Actions or GitLab CI; pass the ID token with --id-token-stdin or name its variable with --id-token-var',
+  );
+}
+
+function fromVariable(env: CliDeps['env'], name: string): string {
+  const value = env[name]?.trim();
+  if (!value) {
+    throw new CliError(
+      'not_logged_in',
+      `${name} is empty; on GitLab declare it under the job's id_tokens: (${name}: { aud: <your latchkey audience> })`,
+    );
+  }
+  return requireJwt(value, name);
+}
+
+async function fromGithub(deps: CliDeps, audience: string): Promise<string> {
+  const url = deps.env.ACTIONS_ID_TOKEN_REQUEST_URL;
+  const requestToken = deps.env.ACTIONS_ID_TOKEN_REQUEST_TOKEN;
+  if (!url || !requestToken) {
+    throw new CliError('not_logged_in', 'GitHub did not offer this job an ID token; give the job `permissions: id-token: write`');
+  }
+  const target = new URL(url);
+  target.searchParams.set('audience', audience);
+  let response: Response;
+  try {
+    response = await deps.fetch(target, {
+      headers: { authorization: `Bearer ${requestToken}`, accept: 'application/json' },
+      signal: AbortSignal.timeout(15_000),
+    });
+  } catch (cause) {
+    throw new CliError('unreachable', "cannot reach GitHub's ID-token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL)", { cause });
+  }
+  const body = (await response.json().catch(() => null)) as { value?: unknown } | null;
+  if (!response.ok || typeof body?.value !== 'string') {
+    throw new CliError('server_error', `GitHub's ID-token endpoint answered HTTP ${response.status} without a token`);
+  }
+  return requireJwt(body.value, "GitHub's ID-token endpoint");
+}
+
+function requireJwt(value: string, from: string): string {
+  if (!/^[\w-]+\.[\w-]+\.[\w-]*$/.test(value)) throw new CliError('usage', `${from} does not hold a JWT`);
+  return value;
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}

@@ -1,0 +1,405 @@
+/**
+ * RFC 8693 token exchange over HTTP: CI tokens from two fake issuers (GitHub-shaped and
+ * GitLab-shaped, claims from their documentation) traded under trust policies, every
+ * refusal with its reason, the presets matched against recorded claim sets through the
+ * operators' dry-run, and a latchkey access token narrowed to one project.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../../shared/schemas.ts';
+import { GITHUB, GITLAB } from '../fixtures/ci-claims.ts';
+import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
+import { deviceLogin, postForm } from '../fixtures/oauth-client.ts';
+import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
+
+const AUDIENCE = 'https://latchkey.test';
+let github: FakeCiIssuer;
+let gitlab: FakeCiIssuer;
+let untrusted: FakeCiIssuer;
+let server: RunningWorker;
+let operator: string;
+
+before(async () => {
+  [github, gitlab, untrusted] = await Promise.all([startFakeCiIssuer(), startFakeCiIssuer(), startFakeCiIssuer()]);
+  const policies = [
+    {
+      id: 'octo-main',
+      preset: 'github-actions',
+      issuer: github.issuer,
+      audience: AUDIENCE,
+      repository: 'octo-org/octo-repo',
+      repository_id: '74',
+      repository_owner_id: '65',
+      ref: 'refs/heads/main',
+      grant: { project: 'web', scopes: ['read', 'write'], max_ttl: 300 },
+    },
+    {
+      id: 'octo-releases',
+      preset: 'github-actions',
+      issuer: github.issuer,
+      audience: AUDIENCE,
+      repository: 'octo-org/octo-repo',
+      repository_id: '74',
+      repository_owner_id: '65',
+      ref: 'refs/tags/v*',
+      grant: { project: 'releases', scopes: ['read', 'write'] },
+    },
+    {
+      id: 'octo-prod',
+      preset: 'github-actions',
+      issuer: github.issuer,
+      audience: AUDIENCE,
+      repository: 'octo-org/octo-repo',
+      repository_id: '74',
+      repository_owner_id: '65',
+      environment: 'prod',
+      grant: { project: 'deploy', scopes: ['read', 'write', 'admin'] },
+    },
+    {
+      id: 'octo-automation',
+      preset: 'github-actions',
+      issuer: github.issuer,
+      audience: AUDIENCE,
+      repository: 'octo-org/*',
+      repository_owner_id: '65',
+      job_workflow_ref: 'octo-org/octo-automation/.github/workflows/oidc.yml@refs/heads/main',
+      grant: { project: 'shared', scopes: ['read'] },
+    },
+    {
+      id: 'gitlab-protected',
+      preset: 'gitlab',
+      issuer: gitlab.issuer,
+      audience: AUDIENCE,
+      project_path: 'my-group/my-project',
+      project_id: '20',
+      namespace_id: '72',
+      ref_type: 'branch',
+      ref_protected: true,
+      grant: { project: 'web', scopes: ['read'] },
+    },
+    {
+      id: 'gitlab-production',
+      preset: 'gitlab',
+      issuer: gitlab.issuer,
+      audience: AUDIENCE,
+      project_path: 'my-group/my-project',
+      project_id: '20',
+      namespace_id: '72',
+      environment: 'production',
+      grant: { project: 'deploy', scopes: ['read', 'write'] },
+    },
+  ];
+  server = await startWorker({
+    LATCHKEY_CI_ISSUERS: `${github.issuer},${gitlab.issuer}`,
+    LATCHKEY_CI_POLICIES: JSON.stringify(policies),
+    LATCHKEY_OPERATORS: 'ops@example.com',
+  });
+  operator = (await deviceLogin(server.url, 'ops@example.com')).access_token;
+});
+after(async () => {
+  await server?.stop();
+  await Promise.all([github?.stop(), gitlab?.stop(), untrusted?.stop()]);
+});
+
+const exchange = (subjectToken: string, extra: Record<string, string> = {}) =>
+  postForm(`${server.url}/oauth/token`, {
+    grant_type: TOKEN_EXCHANGE_GRANT,
+    subject_token: subjectToken,
+    subject_token_type: TOKEN_TYPE.idToken,
+    ...extra,
+  });
+const me = async (token: string) => {
+  const response = await fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+};
+const dryRun = (token: string, project?: string, bearer = operator) =>
+  postForm(
+    `${server.url}/v1/trust-policies/dry-run`,
+    { subject_token: token, ...(project ? { audience: project } : {}) },
+    { authorization: `Bearer ${bearer}` },
+  );
+
+describe('CI token exchange (RFC 8693)', () => {
+  test('a push to main becomes a ci token for the policy’s project and scopes; /v1/me says so', async () => {
+    const { status, json } = await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' });
+    assert.equal(status, 200, JSON.stringify(json));
+    assert.equal(json.issued_token_type, TOKEN_TYPE.accessToken);
+    assert.equal(json.token_type, 'Bearer');
+    assert.equal(json.expires_in, 300, 'max_ttl of the policy');
+    assert.equal(json.scope, 'read write');
+    assert.equal(json.refresh_token, undefined);
+    const who = await me(String(json.access_token));
+    assert.equal(who.status, 200);
+    assert.equal(who.json.kind, 'ci');
+    assert.equal(who.json.project, 'web');
+    assert.equal(who.json.scope, 'read write');
+    assert.equal(who.json.sub, 'repo:octo-org/octo-repo:ref:refs/heads/main');
+    assert.equal(who.json.session_id, null);
+  });
+
+  test('the project may be left out when only one matches; `resource` names it too', async () => {
+    const left = await exchange(await github.sign(GITHUB.branchPush));
+    assert.equal(left.status, 200, JSON.stringify(left.json));
+    const resource = await exchange(await github.sign(GITHUB.branchPush), { resource: 'web', scope: 'read' });
+    assert.equal(resource.status, 200, JSON.stringify(resource.json));
+    assert.equal(resource.json.scope, 'read');
+  });
+
+  test('GitLab: a protected branch pipeline gets read on web', async () => {
+    const { status, json } = await exchange(await gitlab.sign(GITLAB.protectedBranch), { audience: 'web' });
+    assert.equal(status, 200, JSON.stringify(json));
+    const who = await me(String(json.access_token));
+    assert.deepEqual([who.json.kind, who.json.project, who.json.scope], ['ci', 'web', 'read']);
+  });
+
+  test('the same token twice: the second is a replay (jti), even across projects', async () => {
+    const token = await github.sign(GITHUB.environment);
+    assert.equal((await exchange(token, { audience: 'deploy' })).status, 200);
+    const again = await exchange(token, { audience: 'deploy' });
+    assert.equal(again.status, 400);
+    assert.equal(again.json.error, 'invalid_grant');
+    assert.match(String(again.json.error_description), /already exchanged.*jti/);
+  });
+
+  test('20 simultaneous exchanges of one token: exactly one succeeds', async () => {
+    const token = await github.sign(GITHUB.branchPush);
+    const results = await Promise.all(Array.from({ length: 20 }, () => exchange(token, { audience: 'web' })));
+    assert.equal(results.filter((result) => result.status === 200).length, 1);
+    for (const result of results) assert.ok(result.status === 200 || result.json.error === 'invalid_grant');
+  });
+
+  const refusals: [string, () => Promise<string>, Record<string, string>, string, RegExp][] = [
+    [
+      'no matching policy (a feature branch)',
+      () => github.sign(GITHUB.featurePush),
+      { audience: 'web' },
+      'invalid_grant',
+      /no trust policy for project "web" matches/,
+    ],
+    [
+      'a re-created repository (new repository_id)',
+      () => github.sign(GITHUB.recreatedRepository),
+      { audience: 'web' },
+      'invalid_grant',
+      /no trust policy/,
+    ],
+    [
+      'a look-alike repository name',
+      () => github.sign(GITHUB.lookalike),
+      { audience: 'web' },
+      'invalid_grant',
+      /no trust policy/,
+    ],
+    [
+      'wrong audience',
+      () => github.sign(GITHUB.branchPush, { audience: 'https://github.com/octo-org' }),
+      { audience: 'web' },
+      'invalid_grant',
+      /audience \(aud\) is not one this server accepts/,
+    ],
+    ['expired', () => github.sign(GITHUB.branchPush, { expiresIn: -120 }), { audience: 'web' }, 'invalid_grant', /expired/],
+    [
+      'not valid yet',
+      () => github.sign(GITHUB.branchPush, { notBefore: Math.floor(Date.now() / 1000) + 600 }),
+      { audience: 'web' },
+      'invalid_grant',
+      /not valid yet/,
+    ],
+    [
+      'signed by another key under a published kid',
+      () => github.sign(GITHUB.branchPush, { key: 'foreign' }),
+      { audience: 'web' },
+      'invalid_grant',
+      /signature does not verify/,
+    ],
+    [
+      'signed by a key the issuer does not publish',
+      () => github.sign(GITHUB.branchPush, { key: 'foreign', kid: 'not-published' }),
+      { audience: 'web' },
+      'invalid_grant',
+      /key its issuer does not publish/,
+    ],
+    [
+      'issuer not trusted',
+      () => untrusted.sign(GITHUB.branchPush),
+      { audience: 'web' },
+      'invalid_grant',
+      /issuer http:\/\/127\.0\.0\.1:\d+ is not trusted/,
+    ],
+    [
+      'scope wider than the policy',
+      () => github.sign(GITHUB.branchPush),
+      { audience: 'web', scope: 'read admin' },
+      'invalid_scope',
+      /wider than the trust policy/,
+    ],
+    ['alg none', async () => github.signNone(GITHUB.branchPush), { audience: 'web' }, 'invalid_grant', /alg "none"/],
+    [
+      'HS256 keyed with the public key',
+      () => github.signHs256WithPublicKey(GITHUB.branchPush),
+      { audience: 'web' },
+      'invalid_grant',
+      /HS256, a shared-secret algorithm/,
+    ],
+    ['no jti', () => github.sign(GITHUB.branchPush, { jti: null }), { audience: 'web' }, 'invalid_grant', /no jti/],
+    ['not a JWT', async () => 'not-a-jwt', { audience: 'web' }, 'invalid_grant', /not a JWT/],
+    [
+      'a project no policy grants',
+      () => github.sign(GITHUB.branchPush),
+      { audience: 'payroll' },
+      'invalid_grant',
+      /no trust policy for project "payroll"/,
+    ],
+    [
+      'audience and resource disagree',
+      () => github.sign(GITHUB.branchPush),
+      { audience: 'web', resource: 'deploy' },
+      'invalid_target',
+      /different projects/,
+    ],
+  ];
+  for (const [name, token, extra, error, description] of refusals) {
+    test(`refused: ${name}`, async () => {
+      const { status, json } = await exchange(await token(), extra);
+      assert.equal(status, 400, JSON.stringify(json));
+      assert.equal(json.error, error);
+      assert.match(String(json.error_description), description);
+    });
+  }
+
+  test('a refused exchange does not spend the token: fixed request, same token, succeeds', async () => {
+    const token = await github.sign(GITHUB.branchPush);
+    assert.equal((await exchange(token, { audience: 'web', scope: 'admin' })).json.error, 'invalid_scope');
+    assert.equal((await exchange(token, { audience: 'web' })).status, 200);
+  });
+
+  test('the JWKS is fetched once while warm, and again when a token names a new kid', async () => {
+    const before = github.jwksFetches();
+    for (let i = 0; i < 3; i++)
+      assert.equal((await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' })).status, 200);
+    assert.equal(github.jwksFetches(), before, 'warm cache: no fetch');
+    await github.rotateKey();
+    // The unknown-kid refetch waits out a 5 s cooldown since the last fetch.
+    await new Promise((resolve) => setTimeout(resolve, 5200));
+    const rotated = await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' });
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.json));
+    assert.equal(github.jwksFetches(), before + 1);
+  });
+});
+
+describe('presets against recorded claim sets (dry-run)', () => {
+  const cases: [string, () => Promise<string>, string[]][] = [
+    ['GitHub push to main', () => github.sign(GITHUB.branchPush), ['octo-main']],
+    ['GitHub push to a feature branch', () => github.sign(GITHUB.featurePush), []],
+    ['GitHub tag', () => github.sign(GITHUB.tag), ['octo-releases']],
+    ['GitHub pull request', () => github.sign(GITHUB.pullRequest), []],
+    [
+      'GitHub environment deployment (sub names the environment)',
+      () => github.sign(GITHUB.environment),
+      ['octo-main', 'octo-prod'],
+    ],
+    ['GitHub reusable workflow', () => github.sign(GITHUB.reusableWorkflow), ['octo-main', 'octo-automation']],
+    ['GitHub re-created repository', () => github.sign(GITHUB.recreatedRepository), []],
+    ['GitHub look-alike repository', () => github.sign(GITHUB.lookalike), []],
+    ['GitLab protected branch', () => gitlab.sign(GITLAB.protectedBranch), ['gitlab-protected']],
+    ['GitLab unprotected branch', () => gitlab.sign(GITLAB.unprotectedBranch), []],
+    ['GitLab tag', () => gitlab.sign(GITLAB.tag), []],
+    ['GitLab production environment', () => gitlab.sign(GITLAB.environment), ['gitlab-protected', 'gitlab-production']],
+  ];
+  for (const [name, token, expected] of cases) {
+    test(`${name} -> ${expected.join(', ') || 'no policy'}`, async () => {
+      const { status, json } = await dryRun(await token());
+      assert.equal(status, 200, JSON.stringify(json));
+      const results = json.policies as { id: string; matched: boolean; failed: { claim: string }[] }[];
+      assert.deepEqual(
+        results.filter((result) => result.matched).map((result) => result.id),
+        expected,
+      );
+    });
+  }
+
+  test('the dry-run names the failing condition, and spends nothing', async () => {
+    const token = await github.sign(GITHUB.featurePush);
+    const { json } = await dryRun(token, 'web');
+    assert.deepEqual(json.policies, [
+      {
+        id: 'octo-main',
+        matched: false,
+        failed: [{ claim: 'ref', expected: 'refs/heads/main', actual: 'refs/heads/feature-1' }],
+      },
+    ]);
+    assert.equal(json.would_issue, null);
+    const good = await github.sign(GITHUB.branchPush);
+    assert.deepEqual((await dryRun(good, 'web')).json.would_issue, {
+      policy: 'octo-main',
+      project: 'web',
+      scope: 'read write',
+      expires_in: 300,
+    });
+    assert.equal((await exchange(good, { audience: 'web' })).status, 200, 'the dry-run did not spend the jti');
+  });
+
+  test('the dry-run explains an unverifiable token', async () => {
+    const { json } = await dryRun(await untrusted.sign(GITHUB.branchPush));
+    assert.equal((json.token as { trusted_issuer: boolean }).trusted_issuer, false);
+    assert.match(String((json.token as { error: string }).error), /not trusted/);
+  });
+
+  test('only operators may dry-run', async () => {
+    const someone = (await deviceLogin(server.url, 'dev@example.com')).access_token;
+    const { status, json } = await dryRun(await github.sign(GITHUB.branchPush), undefined, someone);
+    assert.equal(status, 403);
+    assert.equal(json.error, 'forbidden');
+    assert.match(String(json.error_description), /LATCHKEY_OPERATORS/);
+    assert.equal((await dryRun('x', undefined, 'not-a-token')).status, 401);
+  });
+});
+
+describe('narrowing a latchkey access token', () => {
+  test('a person’s token becomes one bound to a project, with fewer scopes, no longer-lived', async () => {
+    const login = await deviceLogin(server.url, 'narrow@example.com');
+    const { status, json } = await postForm(`${server.url}/oauth/token`, {
+      grant_type: TOKEN_EXCHANGE_GRANT,
+      subject_token: login.access_token,
+      subject_token_type: TOKEN_TYPE.accessToken,
+      audience: 'web',
+      scope: 'read',
+    });
+    assert.equal(status, 200, JSON.stringify(json));
+    const who = await me(String(json.access_token));
+    assert.deepEqual(
+      [who.json.kind, who.json.project, who.json.scope, who.json.email],
+      ['user', 'web', 'read', 'narrow@example.com'],
+    );
+    assert.ok(Number(json.expires_in) <= login.expires_in);
+
+    const wider = await postForm(`${server.url}/oauth/token`, {
+      grant_type: TOKEN_EXCHANGE_GRANT,
+      subject_token: String(json.access_token),
+      subject_token_type: TOKEN_TYPE.accessToken,
+      scope: 'read write',
+    });
+    assert.equal(wider.json.error, 'invalid_scope');
+    const elsewhere = await postForm(`${server.url}/oauth/token`, {
+      grant_type: TOKEN_EXCHANGE_GRANT,
+      subject_token: String(json.access_token),
+      subject_token_type: TOKEN_TYPE.accessToken,
+      audience: 'deploy',
+    });
+    assert.equal(elsewhere.json.error, 'invalid_target');
+
+    // Ending the session ends the narrowed token too (its sid carried over).
+    await postForm(`${server.url}/oauth/revoke`, { token: login.refresh_token });
+    assert.equal((await me(String(json.access_token))).status, 401);
+  });
+
+  test('a CI token is not accepted as a latchkey access token, nor a junk one', async () => {
+    const { json } = await postForm(`${server.url}/oauth/token`, {
+      grant_type: TOKEN_EXCHANGE_GRANT,
+      subject_token: await github.sign(GITHUB.branchPush),
+      subject_token_type: TOKEN_TYPE.accessToken,
+      audience: 'web',
+    });
+    assert.equal(json.error, 'invalid_grant');
+  });
+});

@@ -1,0 +1,152 @@
+/**
+ * RFC 8693 token exchange, two ways in. A CI runner's OIDC token becomes a short-lived
+ * latchkey token when a trust policy for the requested project matches its claims; its
+ * `jti` is spent on the way, so a stolen token works once at most. And a latchkey access
+ * token becomes a narrower one: bound to one project, fewer scopes, no longer-lived.
+ *
+ * Refusals name the check that failed, never which policies exist; the operators' dry-run
+ * (`dryRunCiToken`) is where a policy's failing condition is shown.
+ */
+import { OAuthError } from '../../shared/errors.ts';
+import { TOKEN_TYPE, type TokenExchangeResponse } from '../../shared/schemas.ts';
+import type { DryRunResponse, TrustPolicy } from '../../shared/trust-policy.ts';
+import { CI_CLOCK_TOLERANCE_SECONDS, type CiClaims, claimedIssuer, verifyCiToken } from '../policy/ci-token.ts';
+import { policyFailures } from '../policy/trust-policy.ts';
+import type { Services } from '../services.ts';
+import { storeKey } from '../store/store.ts';
+import { type AccessTokenInput, signAccessToken } from '../tokens/access-token.ts';
+import { authenticate } from '../tokens/credential.ts';
+import { generateId } from '../tokens/opaque.ts';
+import { narrowScope } from './issue.ts';
+
+export type ExchangeRequest = { subjectToken: string; project: string | undefined; scope: string | undefined; clientId: string };
+
+const nowSeconds = (services: Services) => Math.floor(services.now() / 1000);
+
+/** The policies that could apply: this issuer, and the named project if one was named. */
+function candidatePolicies(services: Services, issuer: string, project: string | undefined): TrustPolicy[] {
+  return services.config.ciPolicies.filter(
+    (policy) => policy.issuer === issuer && (!project || policy.grant.project === project),
+  );
+}
+
+export async function exchangeCiToken(services: Services, request: ExchangeRequest): Promise<TokenExchangeResponse> {
+  const { config, store, hasher } = services;
+  const claims = await verifyCiToken(services, request.subjectToken);
+  const fromIssuer = config.ciPolicies.filter((policy) => policy.issuer === claims.iss);
+  const audiences = new Set(Array.isArray(claims.aud) ? claims.aud : [claims.aud]);
+  if (!fromIssuer.some((policy) => audiences.has(policy.audience))) {
+    throw new OAuthError('invalid_grant', "subject_token's audience (aud) is not one this server accepts from its issuer");
+  }
+  const matching = candidatePolicies(services, claims.iss, request.project).filter(
+    (policy) => policyFailures(policy, claims).length === 0,
+  );
+  const projects = new Set(matching.map((policy) => policy.grant.project));
+  if (projects.size > 1)
+    throw new OAuthError('invalid_target', 'this token may be exchanged for several projects; name one with audience');
+  const policy = matching[0];
+  if (!policy) {
+    throw new OAuthError(
+      'invalid_grant',
+      request.project
+        ? `no trust policy for project "${request.project}" matches this token's claims`
+        : "no trust policy matches this token's claims",
+    );
+  }
+  const scope = narrowScope(policy.grant.scopes.join(' '), request.scope);
+  if (scope === null) throw new OAuthError('invalid_scope', 'scope is wider than the trust policy grants');
+
+  // Spent last, so a refused exchange does not burn the runner's token.
+  const replayKey = storeKey('ciTokenId', await hasher.hash('cij', `${claims.iss} ${claims.jti}`));
+  const keepFor = Math.max(1, claims.exp - nowSeconds(services) + CI_CLOCK_TOLERANCE_SECONDS);
+  if (!(await store.swap(replayKey, null, '1', keepFor))) {
+    throw new OAuthError('invalid_grant', 'subject_token was already exchanged (its jti was seen before); request a new one');
+  }
+  const ttl = Math.min(policy.grant.max_ttl ?? config.ttl.ciToken, config.ttl.ciToken);
+  return issue(
+    services,
+    {
+      sub: typeof claims.sub === 'string' ? claims.sub : `ci:${policy.id}`,
+      jti: generateId(),
+      scope,
+      org: policy.org,
+      project: policy.grant.project,
+      kind: 'ci',
+      sid: null,
+      client_id: request.clientId,
+    },
+    ttl,
+  );
+}
+
+/** A latchkey access token for a narrower one: one project, a subset of its scopes. */
+export async function narrowAccessToken(services: Services, request: ExchangeRequest): Promise<TokenExchangeResponse> {
+  let claims: Awaited<ReturnType<typeof authenticate>>;
+  try {
+    claims = await authenticate(services, request.subjectToken);
+  } catch (error) {
+    if (error instanceof OAuthError && error.code === 'invalid_token')
+      throw new OAuthError('invalid_grant', `subject_token: ${error.message}`);
+    throw error;
+  }
+  if (claims.project && request.project && claims.project !== request.project) {
+    throw new OAuthError(
+      'invalid_target',
+      `subject_token is bound to project "${claims.project}"; it cannot be exchanged for another`,
+    );
+  }
+  const project = request.project ?? claims.project;
+  if (!project) throw new OAuthError('invalid_request', 'name the project to narrow the token to with audience');
+  const scope = narrowScope(claims.scope, request.scope);
+  if (scope === null) throw new OAuthError('invalid_scope', "scope is wider than the subject_token's");
+  const { iss: _iss, aud: _aud, iat: _iat, exp, ...rest } = claims;
+  const ttl = Math.min(services.config.ttl.accessToken, exp - nowSeconds(services));
+  if (ttl <= 0) throw new OAuthError('invalid_grant', 'subject_token has expired');
+  // The session (`sid`) carries over, so revoking it still ends the narrower token.
+  return issue(services, { ...rest, jti: generateId(), project, scope }, ttl);
+}
+
+async function issue(services: Services, input: AccessTokenInput, ttlSeconds: number): Promise<TokenExchangeResponse> {
+  const { config, keys, now } = services;
+  const { token } = await signAccessToken(keys, input, { issuer: config.base, audience: config.base, ttlSeconds, now: now() });
+  return {
+    access_token: token,
+    issued_token_type: TOKEN_TYPE.accessToken,
+    token_type: 'Bearer',
+    expires_in: ttlSeconds,
+    scope: input.scope,
+  };
+}
+
+/**
+ * For operators: what the exchange would decide for this token and project, every
+ * policy's failing conditions included. Spends nothing; the token's `jti` stays unused.
+ */
+export async function dryRunCiToken(services: Services, token: string, project: string | undefined): Promise<DryRunResponse> {
+  const issuer = claimedIssuer(token)?.replace(/\/$/, '') ?? null;
+  const trusted = issuer !== null && services.config.ciIssuers.includes(issuer);
+  let claims: CiClaims;
+  try {
+    claims = await verifyCiToken(services, token);
+  } catch (error) {
+    if (!(error instanceof OAuthError)) throw error;
+    return { token: { issuer, trusted_issuer: trusted, verified: false, error: error.message }, policies: [], would_issue: null };
+  }
+  const policies = candidatePolicies(services, claims.iss, project).map((policy) => {
+    const failed = policyFailures(policy, claims);
+    return { id: policy.id, matched: failed.length === 0, failed };
+  });
+  const winner = services.config.ciPolicies.find((policy) => policy.id === policies.find((result) => result.matched)?.id);
+  return {
+    token: { issuer, trusted_issuer: trusted, verified: true, error: null },
+    policies,
+    would_issue: winner
+      ? {
+          policy: winner.id,
+          project: winner.grant.project,
+          scope: winner.grant.scopes.join(' '),
+          expires_in: Math.min(winner.grant.max_ttl ?? services.config.ttl.ciToken, services.config.ttl.ciToken),
+        }
+      : null,
+  };
+}
