@@ -48,3 +48,17 @@ describe('Node + Redis, two processes sharing one store', () => {
     }
   });
 });
+
+describe('Node + Redis, round trips', () => {
+  test('a Bearer check reads its two revocation records in one pipelined request', async () => {
+    const [a] = servers as [RunningWorker];
+    const started = await startDeviceLogin(a.url);
+    await new FormBrowser(a.url).decide(started.user_code, 'approve', 'pipeline@example.com');
+    const login = await pollToken(a.url, started.device_code);
+    const before = redis.requests().length;
+    const response = await fetch(`${a.url}/v1/me`, { headers: { authorization: `Bearer ${login.json.access_token}` } });
+    assert.equal(response.status, 200);
+    const made = redis.requests().slice(before);
+    assert.deepEqual(made, [{ path: '/pipeline', commands: 2 }]);
+  });
+});
