@@ -24,7 +24,7 @@ const duration = (fallback: string) =>
       return seconds;
     });
 
-/** LATCHKEY_CLIENTS: operators' own public clients, as a JSON array. */
+/** One entry of LATCHKEY_CLIENTS: an operator's own public client. */
 export const ClientConfig = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'client ids are lower-case letters, digits, ".", "_" and "-"'),
   name: z.string().min(1).max(80),
@@ -36,32 +36,26 @@ export const ClientConfig = z.strictObject({
 });
 export type ClientConfig = z.infer<typeof ClientConfig>;
 
-const clientList = z
-  .string()
-  .default('[]')
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'not JSON (expected an array of {id, name, grants, redirect_uris})' });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.array(ClientConfig).max(100));
+/** A setting holding a JSON array; `expected` says what, when it is not JSON at all. */
+const jsonArray = <T extends z.ZodType>(item: T, max: number, expected: string) =>
+  z
+    .string()
+    .default('[]')
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `not JSON (expected ${expected})` });
+        return z.NEVER;
+      }
+    })
+    .pipe(z.array(item).max(max));
 
-/** LATCHKEY_CI_POLICIES: trust policies as a JSON array (until the org API holds them). */
-const policyList = z
-  .string()
-  .default('[]')
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'not JSON (expected an array of trust policies)' });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.array(TrustPolicyInput).max(500));
+/** The whole LATCHKEY_CLIENTS setting. */
+const clientList = jsonArray(ClientConfig, 100, 'an array of {id, name, grants, redirect_uris}');
+
+/** LATCHKEY_CI_POLICIES: trust policies (until the org API holds them). */
+const policyList = jsonArray(TrustPolicyInput, 500, 'an array of trust policies');
 
 const commaList = (fallback: string) =>
   z
