@@ -19,6 +19,7 @@ export const ERROR_STATUS = {
   expired_token: 400,
   forbidden: 403,
   not_found: 404,
+  conflict: 409,
   method_not_allowed: 405,
   rate_limited: 429,
   server_error: 500,

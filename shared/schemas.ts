@@ -148,6 +148,11 @@ export const TokenLookupRequest = z.strictObject({
 });
 export type TokenLookupRequest = z.infer<typeof TokenLookupRequest>;
 
+/** Org roles, weakest first. The creator of an org is its owner. */
+export const ROLES = ['member', 'admin', 'owner'] as const;
+export const Role = z.enum(ROLES);
+export type Role = z.infer<typeof Role>;
+
 export const CredentialKind = z.enum(['user', 'api_key', 'ci']);
 export type CredentialKind = z.infer<typeof CredentialKind>;
 
@@ -166,6 +171,8 @@ export const AccessTokenClaims = z.object({
   sid: z.string().nullable(),
   client_id: z.string(),
   email: z.string().optional(),
+  /** API keys only: the org role the key acts with. */
+  role: Role.optional(),
 });
 export type AccessTokenClaims = z.infer<typeof AccessTokenClaims>;
 
@@ -198,6 +205,8 @@ export const MeResponse = z.object({
   exp: z.number().int(),
   session_id: z.string().nullable(),
   client_id: z.string(),
+  /** For an API key, the org role it acts with. */
+  role: Role.optional(),
 });
 export type MeResponse = z.infer<typeof MeResponse>;
 
@@ -251,3 +260,52 @@ export const TOKEN_PREFIX = {
   authorizationCode: 'lk_ac_',
   session: 'lk_ws_',
 } as const;
+
+export const OrgCreateRequest = z.strictObject({ slug: Slug, name: z.string().min(1).max(100).optional() });
+export const ProjectCreateRequest = z.strictObject({ slug: Slug });
+export const MemberPutRequest = z.strictObject({ role: Role });
+export const MemberEmail = z.string().email('members are named by their verified email').max(254);
+
+export const Org = z.object({
+  slug: z.string(),
+  name: z.string(),
+  created_at: z.number().int(),
+  created_by: z.string(),
+  projects: z.array(z.string()),
+  members: z.array(z.object({ email: z.string(), role: Role })),
+});
+export type Org = z.infer<typeof Org>;
+
+/** `expires_in` in seconds; the server caps it at LATCHKEY_API_KEY_MAX_TTL. */
+export const KeyCreateRequest = z.strictObject({
+  name: z.string().min(1).max(100),
+  role: Role.default('member'),
+  project: Slug.optional(),
+  expires_in: z.coerce.number().int().positive().optional(),
+});
+/** `grace_seconds`: how long the old key keeps working; default 0 (at once). */
+export const KeyRotateRequest = z.strictObject({
+  grace_seconds: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86400)
+    .default(0),
+});
+
+export const ApiKeyInfo = z.object({
+  id: z.string(),
+  name: z.string(),
+  org: z.string(),
+  project: z.string().nullable(),
+  role: Role,
+  created_at: z.number().int(),
+  created_by: z.string(),
+  expires_at: z.number().int(),
+  last_used_at: z.number().int().nullable(),
+  revoked_at: z.number().int().nullable(),
+});
+export type ApiKeyInfo = z.infer<typeof ApiKeyInfo>;
+/** Returned by create and rotate only: the secret is shown once and never again. */
+export const ApiKeyCreated = ApiKeyInfo.extend({ key: z.string() });
+export type ApiKeyCreated = z.infer<typeof ApiKeyCreated>;

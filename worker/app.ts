@@ -14,6 +14,7 @@ import { discoveryRoutes } from './routes/discovery.ts';
 import { healthRoutes } from './routes/health.ts';
 import { introspectRoutes } from './routes/introspect.ts';
 import { meRoutes } from './routes/me.ts';
+import { orgRoutes } from './routes/orgs.ts';
 import { revokeRoutes } from './routes/revoke.ts';
 import { signInRoutes } from './routes/sign-in.ts';
 import { tokenRoutes } from './routes/token.ts';
@@ -50,6 +51,7 @@ export function createApp(config: Config, deps: Deps): Hono<AppEnv> {
     introspectRoutes,
     meRoutes,
     trustPolicyRoutes,
+    orgRoutes,
   ]) {
     app.route('/', routes);
   }

@@ -135,6 +135,7 @@ const RawConfig = z.object({
   LATCHKEY_DEVICE_CODE_TTL: duration('10m'),
   LATCHKEY_DEVICE_POLL_INTERVAL: duration('5s'),
   LATCHKEY_API_KEY_TTL: duration('90d'),
+  LATCHKEY_API_KEY_MAX_TTL: duration('365d'),
   LATCHKEY_CLIENTS: clientList,
   LATCHKEY_USER_CODE_ATTEMPTS: count(5),
   LATCHKEY_ADDRESS_ATTEMPTS: count(30),
@@ -169,6 +170,7 @@ export type Config = {
     deviceCode: number;
     devicePollInterval: number;
     apiKey: number;
+    apiKeyMax: number;
   };
   limits: { userCodeAttempts: number; addressAttempts: number };
 };
@@ -252,6 +254,9 @@ export function parseConfig(env: Record<string, unknown>): Config {
       );
     }
   }
+  if (raw.LATCHKEY_API_KEY_TTL > raw.LATCHKEY_API_KEY_MAX_TTL) {
+    throw new ConfigError(['LATCHKEY_API_KEY_TTL'], 'LATCHKEY_API_KEY_TTL must not exceed LATCHKEY_API_KEY_MAX_TTL');
+  }
   if (raw.LATCHKEY_REFRESH_IDLE_TTL > raw.LATCHKEY_REFRESH_TOKEN_TTL) {
     throw new ConfigError(['LATCHKEY_REFRESH_IDLE_TTL'], 'LATCHKEY_REFRESH_IDLE_TTL must not exceed LATCHKEY_REFRESH_TOKEN_TTL');
   }
@@ -294,6 +299,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
       deviceCode: raw.LATCHKEY_DEVICE_CODE_TTL,
       devicePollInterval: raw.LATCHKEY_DEVICE_POLL_INTERVAL,
       apiKey: raw.LATCHKEY_API_KEY_TTL,
+      apiKeyMax: raw.LATCHKEY_API_KEY_MAX_TTL,
     },
     limits: { userCodeAttempts: raw.LATCHKEY_USER_CODE_ATTEMPTS, addressAttempts: raw.LATCHKEY_ADDRESS_ATTEMPTS },
   };

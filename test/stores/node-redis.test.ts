@@ -62,3 +62,34 @@ describe('Node + Redis, round trips', () => {
     assert.deepEqual(made, [{ path: '/pipeline', commands: 2 }]);
   });
 });
+
+describe('Node + Redis, API key reads', () => {
+  test('a malformed key costs no store read; a valid one costs one', async () => {
+    const [a] = servers as [RunningWorker];
+    const started = await startDeviceLogin(a.url);
+    await new FormBrowser(a.url).decide(started.user_code, 'approve', 'keys-owner@example.com');
+    const owner = String((await pollToken(a.url, started.device_code)).json.access_token);
+    const post = (path: string, body: unknown) =>
+      fetch(`${a.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${owner}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    assert.equal((await post('/v1/orgs', { slug: 'reads' })).status, 201);
+    const key = String(((await (await post('/v1/orgs/reads/keys', { name: 'bench' })).json()) as { key: string }).key);
+    const me = (token: string) => fetch(`${a.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal((await me(key)).status, 200); // first use also records last_used_at
+
+    const commands = async (token: string, status: number) => {
+      const before = redis.requests().length;
+      assert.equal((await me(token)).status, status);
+      return redis
+        .requests()
+        .slice(before)
+        .reduce((sum, request) => sum + request.commands, 0);
+    };
+    assert.equal(await commands(key, 200), 1, 'one read for a valid key');
+    assert.equal(await commands(`${key.slice(0, -1)}${key.endsWith('0') ? '1' : '0'}`, 401), 0, 'bad checksum: no read');
+    assert.equal(await commands('lk_live_short', 401), 0, 'bad shape: no read');
+  });
+});

@@ -15,6 +15,7 @@ test('defaults follow DESIGN: 15 min access, 10 min CI, 30 d refresh, 7 d idle, 
     deviceCode: 600,
     devicePollInterval: 5,
     apiKey: 90 * 86400,
+    apiKeyMax: 365 * 86400,
   });
   assert.equal(config.base, 'http://127.0.0.1:8787');
   assert.equal(config.identity, 'dev');

@@ -89,6 +89,9 @@ export async function narrowAccessToken(services: Services, request: ExchangeReq
       throw new OAuthError('invalid_grant', `subject_token: ${error.message}`);
     throw error;
   }
+  // A token made from a key would outlive the key's revocation by its lifetime; keys are
+  // scoped when they are created instead.
+  if (claims.kind === 'api_key') throw new OAuthError('invalid_grant', 'subject_token: API keys cannot be exchanged');
   if (claims.project && request.project && claims.project !== request.project) {
     throw new OAuthError(
       'invalid_target',

@@ -20,6 +20,33 @@ export async function readForm(c: Context): Promise<Record<string, string>> {
   return toRecord(new URLSearchParams(body));
 }
 
+/**
+ * A /v1 request body: JSON (an object of plain values) or a form, with the same size and
+ * prototype rules as OAuth forms.
+ */
+export async function readBody(c: Context): Promise<Record<string, unknown>> {
+  const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json') return readForm(c);
+  if (Number(c.req.header('content-length') ?? '0') > MAX_BODY_BYTES) throw tooLarge();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readBounded(c.req.raw));
+  } catch (error) {
+    if (error instanceof OAuthError) throw error;
+    throw new OAuthError('invalid_request', 'body is not valid JSON');
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new OAuthError('invalid_request', 'body must be a JSON object');
+  }
+  const out: Record<string, unknown> = Object.create(null);
+  for (const [name, value] of Object.entries(parsed)) {
+    if (typeof value === 'object' && value !== null)
+      throw new OAuthError('invalid_request', `parameter "${name.slice(0, 40)}" must be a plain value`);
+    out[name] = value;
+  }
+  return out;
+}
+
 /** Query parameters, with the same duplicate rule as bodies. */
 export function readQuery(c: Context): Record<string, string> {
   return toRecord(new URL(c.req.url).searchParams);

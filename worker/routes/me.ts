@@ -19,6 +19,7 @@ meRoutes.get('/v1/me', async (c) => {
     exp: claims.exp,
     session_id: claims.sid,
     client_id: claims.client_id,
+    ...(claims.role ? { role: claims.role } : {}),
   };
   c.header('Cache-Control', 'no-store');
   return c.json(body);

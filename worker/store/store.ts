@@ -42,6 +42,9 @@ export const KEYSPACE = {
   identity: { prefix: 'idn:', placement: 'atomic' },
   generated: { prefix: 'gen:', placement: 'atomic' },
   ciTokenId: { prefix: 'cij:', placement: 'atomic' },
+  org: { prefix: 'org:', placement: 'atomic' },
+  apiKey: { prefix: 'key:', placement: 'atomic' },
+  apiKeyIndex: { prefix: 'keys:', placement: 'atomic' },
   user: { prefix: 'usr:', placement: 'plain' },
   health: { prefix: 'hc:', placement: 'plain' },
 } as const;

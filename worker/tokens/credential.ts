@@ -5,10 +5,12 @@
  */
 import { OAuthError } from '../../shared/errors.ts';
 import type { AccessTokenClaims } from '../../shared/schemas.ts';
+import { authenticateApiKey } from '../accounts/api-keys.ts';
 import { readFamily } from '../grants/refresh-token.ts';
 import type { Services } from '../services.ts';
 import { storeKey } from '../store/store.ts';
 import { looksLikeJwt, verifyAccessToken } from './access-token.ts';
+import { looksLikeApiKey } from './api-key.ts';
 
 /** Signature, issuer (this server), audience and expiry; revocation is not consulted. */
 export async function verifyOwnAccessToken(services: Services, token: string): Promise<AccessTokenClaims> {
@@ -17,7 +19,9 @@ export async function verifyOwnAccessToken(services: Services, token: string): P
   return verifyAccessToken(keys, token, { issuer: config.base, audience: config.base, now: now() });
 }
 
+/** An access token (JWT) or an API key, refused if revoked or expired. */
 export async function authenticate(services: Services, token: string): Promise<AccessTokenClaims> {
+  if (looksLikeApiKey(token)) return authenticateApiKey(services, token);
   const { store } = services;
   const claims = await verifyOwnAccessToken(services, token);
   const [revoked, family] = await Promise.all([

@@ -1,0 +1,198 @@
+/**
+ * API keys in the store. A key's record lives under the keyed hash of the secret, so
+ * validating a key is one read; a per-org index (id → hash) serves list, revoke and rotate.
+ * A malformed key (shape or checksum) is refused before any read. Revocation is a swap of
+ * the record, so it holds from the next request.
+ */
+import * as z from 'zod';
+import { OAuthError } from '../../shared/errors.ts';
+import { type AccessTokenClaims, type ApiKeyCreated, type ApiKeyInfo, Role } from '../../shared/schemas.ts';
+import type { Services } from '../services.ts';
+import { parseRecord, readRecord } from '../store/records.ts';
+import { storeKey } from '../store/store.ts';
+import { generateApiKey, isWellFormedApiKey } from '../tokens/api-key.ts';
+import { generateId } from '../tokens/opaque.ts';
+
+const KeyRecord = z.object({
+  id: z.string(),
+  name: z.string(),
+  org: z.string(),
+  project: z.string().nullable(),
+  role: Role,
+  createdAt: z.number(),
+  createdBy: z.string(),
+  expiresAt: z.number(),
+  lastUsedAt: z.number().nullable(),
+  revokedAt: z.number().nullable(),
+});
+type KeyRecord = z.infer<typeof KeyRecord>;
+const KeyIndex = z.array(z.object({ id: z.string(), hash: z.string() }));
+
+/** `last_used_at` is written at most this often, so busy keys do not write on every request. */
+const LAST_USED_GRANULARITY_MS = 60_000;
+/** Records outlive their key a little, so a revoked or expired key still lists as such. */
+const KEEP_AFTER_EXPIRY_SECONDS = 7 * 86400;
+const INDEX_TTL_SECONDS = 10 * 365 * 86400;
+const SCOPES_FOR_ROLE = { member: 'read write', admin: 'read write admin', owner: 'read write admin' } as const;
+
+const secondsOf = (ms: number) => Math.floor(ms / 1000);
+
+function info(record: KeyRecord): ApiKeyInfo {
+  return {
+    id: record.id,
+    name: record.name,
+    org: record.org,
+    project: record.project,
+    role: record.role,
+    created_at: secondsOf(record.createdAt),
+    created_by: record.createdBy,
+    expires_at: secondsOf(record.expiresAt),
+    last_used_at: record.lastUsedAt === null ? null : secondsOf(record.lastUsedAt),
+    revoked_at: record.revokedAt === null ? null : secondsOf(record.revokedAt),
+  };
+}
+
+const recordKey = async (services: Services, secret: string) => storeKey('apiKey', await services.hasher.hash('key', secret));
+const recordTtl = (services: Services, record: KeyRecord) =>
+  Math.max(1, Math.ceil((record.expiresAt - services.now()) / 1000)) + KEEP_AFTER_EXPIRY_SECONDS;
+
+async function updateIndex(
+  services: Services,
+  org: string,
+  change: (index: z.infer<typeof KeyIndex>) => z.infer<typeof KeyIndex>,
+) {
+  const key = storeKey('apiKeyIndex', org);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const raw = await services.store.get(key);
+    const next = change(raw === null ? [] : parseRecord(KeyIndex, raw));
+    if (await services.store.swap(key, raw, JSON.stringify(next), INDEX_TTL_SECONDS)) return;
+  }
+  throw new OAuthError('temporarily_unavailable', 'the key list kept changing; retry');
+}
+
+export async function createApiKey(
+  services: Services,
+  input: {
+    org: string;
+    project: string | null;
+    role: z.infer<typeof Role>;
+    name: string;
+    expiresIn: number | undefined;
+    createdBy: string;
+  },
+): Promise<ApiKeyCreated> {
+  const { config, now } = services;
+  const ttl = input.expiresIn ?? config.ttl.apiKey;
+  if (ttl > config.ttl.apiKeyMax) {
+    throw new OAuthError(
+      'invalid_request',
+      `expires_in may be at most ${config.ttl.apiKeyMax} seconds (LATCHKEY_API_KEY_MAX_TTL)`,
+    );
+  }
+  const secret = generateApiKey(config.loopback ? 'test' : 'live');
+  const record: KeyRecord = {
+    id: generateId('key_'),
+    name: input.name,
+    org: input.org,
+    project: input.project,
+    role: input.role,
+    createdAt: now(),
+    createdBy: input.createdBy,
+    expiresAt: now() + ttl * 1000,
+    lastUsedAt: null,
+    revokedAt: null,
+  };
+  const key = await recordKey(services, secret);
+  await services.store.put(key, JSON.stringify(record), recordTtl(services, record));
+  await updateIndex(services, input.org, (index) => [...index, { id: record.id, hash: key }]);
+  return { ...info(record), key: secret };
+}
+
+async function findInOrg(services: Services, org: string, id: string) {
+  const raw = await services.store.get(storeKey('apiKeyIndex', org));
+  const entry = raw === null ? undefined : parseRecord(KeyIndex, raw).find((item) => item.id === id);
+  const found = entry ? await readRecord(services.store, entry.hash, KeyRecord) : null;
+  if (!entry || !found) throw new OAuthError('not_found', `no key "${id.slice(0, 40)}" in org "${org}"`);
+  return { storeKey: entry.hash, ...found };
+}
+
+export async function listApiKeys(services: Services, org: string): Promise<ApiKeyInfo[]> {
+  const raw = await services.store.get(storeKey('apiKeyIndex', org));
+  if (raw === null) return [];
+  const records = await Promise.all(parseRecord(KeyIndex, raw).map((entry) => readRecord(services.store, entry.hash, KeyRecord)));
+  return records.filter((found) => found !== null).map((found) => info(found.value));
+}
+
+export async function findApiKey(services: Services, org: string, id: string): Promise<ApiKeyInfo> {
+  return info((await findInOrg(services, org, id)).value);
+}
+
+/** Revokes now, or (rotation with grace) lets the key live `graceSeconds` more. */
+export async function revokeApiKey(services: Services, org: string, id: string, graceSeconds = 0): Promise<ApiKeyInfo> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const found = await findInOrg(services, org, id);
+    if (found.value.revokedAt !== null) return info(found.value);
+    const at = services.now() + graceSeconds * 1000;
+    const next: KeyRecord =
+      graceSeconds === 0 ? { ...found.value, revokedAt: at } : { ...found.value, expiresAt: Math.min(found.value.expiresAt, at) };
+    if (await services.store.swap(found.storeKey, found.raw, JSON.stringify(next), recordTtl(services, next))) return info(next);
+  }
+  throw new OAuthError('temporarily_unavailable', 'the key kept changing; retry');
+}
+
+/** A new key with the same name, scope, role and lifetime; the old one ends after the grace. */
+export async function rotateApiKey(
+  services: Services,
+  org: string,
+  id: string,
+  graceSeconds: number,
+  rotatedBy: string,
+): Promise<ApiKeyCreated> {
+  const old = (await findInOrg(services, org, id)).value;
+  if (old.revokedAt !== null || old.expiresAt <= services.now())
+    throw new OAuthError('invalid_request', 'a revoked or expired key cannot be rotated');
+  const created = await createApiKey(services, {
+    org,
+    project: old.project,
+    role: old.role,
+    name: old.name,
+    expiresIn: Math.max(1, Math.round((old.expiresAt - old.createdAt) / 1000)),
+    createdBy: rotatedBy,
+  });
+  await revokeApiKey(services, org, id, graceSeconds);
+  return created;
+}
+
+/**
+ * A presented API key as claims, like an access token's. The checksum is checked before
+ * anything is read; then one read. `last_used_at` is refreshed at most once a minute.
+ */
+export async function authenticateApiKey(services: Services, secret: string): Promise<AccessTokenClaims> {
+  if (!isWellFormedApiKey(secret)) throw new OAuthError('invalid_token', 'malformed API key (bad checksum)');
+  const key = await recordKey(services, secret);
+  const found = await readRecord(services.store, key, KeyRecord);
+  if (!found) throw new OAuthError('invalid_token', 'unknown API key');
+  const record = found.value;
+  const now = services.now();
+  if (record.revokedAt !== null && record.revokedAt <= now) throw new OAuthError('invalid_token', 'API key was revoked');
+  if (record.expiresAt <= now) throw new OAuthError('invalid_token', 'API key has expired');
+  if (record.lastUsedAt === null || now - record.lastUsedAt >= LAST_USED_GRANULARITY_MS) {
+    // Best effort: losing this race to a revocation must not undo it, hence a swap.
+    await services.store.swap(key, found.raw, JSON.stringify({ ...record, lastUsedAt: now }), recordTtl(services, record));
+  }
+  return {
+    iss: services.config.base,
+    aud: services.config.base,
+    sub: record.id,
+    iat: secondsOf(record.createdAt),
+    exp: secondsOf(record.expiresAt),
+    jti: record.id,
+    scope: SCOPES_FOR_ROLE[record.role],
+    org: record.org,
+    project: record.project,
+    kind: 'api_key',
+    sid: null,
+    client_id: 'api-key',
+    role: record.role,
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * Orgs in the store: one record per org holding its projects and its members' roles (by
+ * verified email), so one read answers every permission check. Changes are swaps, retried
+ * when another change got there first.
+ */
+import * as z from 'zod';
+import { OAuthError } from '../../shared/errors.ts';
+import { type Org, Role } from '../../shared/schemas.ts';
+import type { Services } from '../services.ts';
+import { parseRecord } from '../store/records.ts';
+import { storeKey } from '../store/store.ts';
+
+export const OrgRecord = z.object({
+  slug: z.string(),
+  name: z.string(),
+  createdAt: z.number(),
+  createdBy: z.string(),
+  projects: z.array(z.string()),
+  members: z.record(z.string(), Role),
+});
+export type OrgRecord = z.infer<typeof OrgRecord>;
+
+/** Orgs are kept as long as the store keeps anything (no expiry of their own). */
+const ORG_TTL_SECONDS = 10 * 365 * 86400;
+const MAX_MEMBERS = 1000;
+const MAX_PROJECTS = 500;
+
+export async function readOrg(services: Services, slug: string): Promise<OrgRecord> {
+  const raw = await services.store.get(storeKey('org', slug));
+  if (raw === null) throw new OAuthError('not_found', `no org "${slug}"`);
+  return parseRecord(OrgRecord, raw);
+}
+
+export async function createOrg(
+  services: Services,
+  input: { slug: string; name?: string | undefined },
+  owner: { sub: string; email: string },
+): Promise<OrgRecord> {
+  const org: OrgRecord = {
+    slug: input.slug,
+    name: input.name ?? input.slug,
+    createdAt: services.now(),
+    createdBy: owner.sub,
+    projects: [],
+    members: { [owner.email.toLowerCase()]: 'owner' },
+  };
+  if (!(await services.store.swap(storeKey('org', org.slug), null, JSON.stringify(org), ORG_TTL_SECONDS))) {
+    throw new OAuthError('conflict', `the org slug "${org.slug}" is taken`);
+  }
+  return org;
+}
+
+/** Applies `change` to the current record; retried on a concurrent change. */
+export async function updateOrg(services: Services, slug: string, change: (org: OrgRecord) => OrgRecord): Promise<OrgRecord> {
+  const key = storeKey('org', slug);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const raw = await services.store.get(key);
+    if (raw === null) throw new OAuthError('not_found', `no org "${slug}"`);
+    const next = change(parseRecord(OrgRecord, raw));
+    if (Object.keys(next.members).length > MAX_MEMBERS)
+      throw new OAuthError('invalid_request', `an org has at most ${MAX_MEMBERS} members`);
+    if (next.projects.length > MAX_PROJECTS)
+      throw new OAuthError('invalid_request', `an org has at most ${MAX_PROJECTS} projects`);
+    if (!Object.values(next.members).includes('owner'))
+      throw new OAuthError('invalid_request', 'an org keeps at least one owner');
+    if (await services.store.swap(key, raw, JSON.stringify(next), ORG_TTL_SECONDS)) return next;
+  }
+  throw new OAuthError('temporarily_unavailable', 'the org kept changing; retry');
+}
+
+export function orgView(org: OrgRecord): Org {
+  return {
+    slug: org.slug,
+    name: org.name,
+    created_at: Math.floor(org.createdAt / 1000),
+    created_by: org.createdBy,
+    projects: org.projects,
+    members: Object.entries(org.members).map(([email, role]) => ({ email, role })),
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Who may do what in an org. Pure: the caller (a person by verified email, or an API key)
+ * and the org record in, a decision out. A refusal names the permission that was missing.
+ */
+import { OAuthError } from '../../shared/errors.ts';
+import { ROLES, type Role } from '../../shared/schemas.ts';
+
+export type Principal =
+  | { kind: 'user'; sub: string; email: string | null }
+  | { kind: 'api_key'; id: string; org: string; project: string | null; role: Role };
+
+export type OrgMembers = { slug: string; members: Record<string, Role> };
+
+/** Each permission and the weakest role that holds it. */
+export const PERMISSIONS = {
+  'org:read': 'member',
+  'projects:create': 'admin',
+  'members:read': 'member',
+  'members:write': 'admin',
+  'keys:read': 'admin',
+  'keys:write': 'admin',
+} as const satisfies Record<string, Role>;
+export type Permission = keyof typeof PERMISSIONS;
+
+export const atLeast = (role: Role, minimum: Role) => ROLES.indexOf(role) >= ROLES.indexOf(minimum);
+
+export function roleIn(org: OrgMembers, principal: Principal): Role | null {
+  if (principal.kind === 'user') return principal.email ? (org.members[principal.email.toLowerCase()] ?? null) : null;
+  return principal.org === org.slug ? principal.role : null;
+}
+
+/**
+ * Throws `forbidden` unless the principal holds `permission` in the org. `project` is the
+ * project the operation touches (null: the org as a whole); a project key reaches only its own.
+ */
+export function authorize(org: OrgMembers, principal: Principal, permission: Permission, project: string | null = null): Role {
+  const role = roleIn(org, principal);
+  // Outsiders learn nothing about the org, not even that it exists.
+  if (role === null) throw new OAuthError('not_found', `no org "${org.slug}"`);
+  if (principal.kind === 'api_key') {
+    if (permission === 'members:write') throw new OAuthError('forbidden', `lacks ${permission}: API keys cannot manage members`);
+    // A project key may see the org it belongs to, and act only on its own project.
+    if (principal.project !== null && principal.project !== project && permission !== 'org:read') {
+      throw new OAuthError('forbidden', `lacks ${permission} here: this key is limited to project "${principal.project}"`);
+    }
+  }
+  const minimum = PERMISSIONS[permission];
+  if (!atLeast(role, minimum)) {
+    throw new OAuthError(
+      'forbidden',
+      `lacks ${permission}: it needs the ${minimum} role or above in org "${org.slug}" (you are ${role})`,
+    );
+  }
+  return role;
+}
