@@ -193,6 +193,18 @@ describe('API keys as credentials', () => {
     assert.equal((await call('GET', '/v1/me', String(second.key))).status, 401, 'after the grace period');
   });
 
+  test('RFC 7009: POST /oauth/revoke with the key itself revokes it', async () => {
+    const created = await ok(call('POST', '/v1/orgs/acme/keys', tokens.owner as string, { name: 'leaked', role: 'member' }));
+    const key = String(created.key);
+    const revoke = await fetch(`${server.url}/oauth/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: key }),
+    });
+    assert.equal(revoke.status, 200);
+    assert.equal((await call('GET', '/v1/me', key)).status, 401);
+  });
+
   test('expiry is capped by LATCHKEY_API_KEY_MAX_TTL', async () => {
     const { status, json } = await call('POST', '/v1/orgs/acme/keys', tokens.owner as string, {
       name: 'x',

@@ -1,9 +1,11 @@
 import { Hono } from 'hono';
 import { TOKEN_PREFIX, TokenLookupRequest } from '../../shared/schemas.ts';
+import { authenticateApiKey, revokeApiKey } from '../accounts/api-keys.ts';
 import type { AppEnv } from '../app.ts';
 import { lookupRefreshToken, revokeFamily } from '../grants/refresh-token.ts';
 import { parseInput, readForm } from '../http/form.ts';
 import { looksLikeJwt } from '../tokens/access-token.ts';
+import { looksLikeApiKey } from '../tokens/api-key.ts';
 import { revokeAccessToken, verifyOwnAccessToken } from '../tokens/credential.ts';
 
 /**
@@ -18,6 +20,10 @@ revokeRoutes.post('/oauth/revoke', async (c) => {
   if (token.startsWith(TOKEN_PREFIX.refreshToken)) {
     const found = await lookupRefreshToken(services, token);
     if (found) await revokeFamily(services, found.sid, 'logout');
+  } else if (looksLikeApiKey(token)) {
+    // Holding the key is the right to revoke it, as with every other token here.
+    const claims = await authenticateApiKey(services, token).catch(() => null);
+    if (claims?.org) await revokeApiKey(services, claims.org, claims.sub);
   } else if (looksLikeJwt(token)) {
     // An expired or foreign token needs no revoking; RFC 7009 §2.2 answers 200 either way.
     const claims = await verifyOwnAccessToken(services, token).catch(() => null);
