@@ -23,24 +23,35 @@ export type ExchangeRequest = { subjectToken: string; project: string | undefine
 
 const nowSeconds = (services: Services) => Math.floor(services.now() / 1000);
 
-/** The policies that could apply: this issuer, and the named project if one was named. */
-function candidatePolicies(services: Services, issuer: string, project: string | undefined): TrustPolicy[] {
-  return services.config.ciPolicies.filter(
-    (policy) => policy.issuer === issuer && (!project || policy.grant.project === project),
-  );
+/** The policies for tokens of this issuer. */
+const policiesOf = (services: Services, issuer: string) =>
+  services.config.ciPolicies.filter((policy) => policy.issuer === issuer);
+
+/**
+ * Every policy that could apply — this issuer, and the named project if one was named —
+ * with the conditions the claims fail (none: it matches). The exchange and the dry-run
+ * both decide from this.
+ */
+function evaluatePolicies(services: Services, claims: CiClaims, project: string | undefined) {
+  return policiesOf(services, claims.iss)
+    .filter((policy) => !project || policy.grant.project === project)
+    .map((policy) => ({ policy, failed: policyFailures(policy, claims) }));
 }
 
+/** A CI token lives the policy's max_ttl or LATCHKEY_CI_TOKEN_TTL, whichever is shorter. */
+const ciTokenTtl = (services: Services, policy: TrustPolicy) =>
+  Math.min(policy.grant.max_ttl ?? services.config.ttl.ciToken, services.config.ttl.ciToken);
+
 export async function exchangeCiToken(services: Services, request: ExchangeRequest): Promise<TokenExchangeResponse> {
-  const { config, store, hasher } = services;
+  const { store, hasher } = services;
   const claims = await verifyCiToken(services, request.subjectToken);
-  const fromIssuer = config.ciPolicies.filter((policy) => policy.issuer === claims.iss);
   const audiences = new Set(Array.isArray(claims.aud) ? claims.aud : [claims.aud]);
-  if (!fromIssuer.some((policy) => audiences.has(policy.audience))) {
+  if (!policiesOf(services, claims.iss).some((policy) => audiences.has(policy.audience))) {
     throw new OAuthError('invalid_grant', "subject_token's audience (aud) is not one this server accepts from its issuer");
   }
-  const matching = candidatePolicies(services, claims.iss, request.project).filter(
-    (policy) => policyFailures(policy, claims).length === 0,
-  );
+  const matching = evaluatePolicies(services, claims, request.project)
+    .filter(({ failed }) => failed.length === 0)
+    .map(({ policy }) => policy);
   const projects = new Set(matching.map((policy) => policy.grant.project));
   if (projects.size > 1)
     throw new OAuthError('invalid_target', 'this token may be exchanged for several projects; name one with audience');
@@ -62,7 +73,7 @@ export async function exchangeCiToken(services: Services, request: ExchangeReque
   if (!(await store.swap(replayKey, null, '1', keepFor))) {
     throw new OAuthError('invalid_grant', 'subject_token was already exchanged (its jti was seen before); request a new one');
   }
-  const ttl = Math.min(policy.grant.max_ttl ?? config.ttl.ciToken, config.ttl.ciToken);
+  const ttl = ciTokenTtl(services, policy);
   return issue(
     services,
     {
@@ -126,7 +137,7 @@ async function issue(services: Services, input: AccessTokenInput, ttlSeconds: nu
  * policy's failing conditions included. Spends nothing; the token's `jti` stays unused.
  */
 export async function dryRunCiToken(services: Services, token: string, project: string | undefined): Promise<DryRunResponse> {
-  const issuer = claimedIssuer(token)?.replace(/\/$/, '') ?? null;
+  const issuer = claimedIssuer(token);
   const trusted = issuer !== null && services.config.ciIssuers.includes(issuer);
   let claims: CiClaims;
   try {
@@ -135,20 +146,17 @@ export async function dryRunCiToken(services: Services, token: string, project: 
     if (!(error instanceof OAuthError)) throw error;
     return { token: { issuer, trusted_issuer: trusted, verified: false, error: error.message }, policies: [], would_issue: null };
   }
-  const policies = candidatePolicies(services, claims.iss, project).map((policy) => {
-    const failed = policyFailures(policy, claims);
-    return { id: policy.id, matched: failed.length === 0, failed };
-  });
-  const winner = services.config.ciPolicies.find((policy) => policy.id === policies.find((result) => result.matched)?.id);
+  const evaluated = evaluatePolicies(services, claims, project);
+  const winner = evaluated.find(({ failed }) => failed.length === 0)?.policy;
   return {
     token: { issuer, trusted_issuer: trusted, verified: true, error: null },
-    policies,
+    policies: evaluated.map(({ policy, failed }) => ({ id: policy.id, matched: failed.length === 0, failed })),
     would_issue: winner
       ? {
           policy: winner.id,
           project: winner.grant.project,
           scope: winner.grant.scopes.join(' '),
-          expires_in: Math.min(winner.grant.max_ttl ?? services.config.ttl.ciToken, services.config.ttl.ciToken),
+          expires_in: ciTokenTtl(services, winner),
         }
       : null,
   };

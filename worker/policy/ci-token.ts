@@ -58,11 +58,14 @@ async function issuerKeys(services: Services, issuer: string): Promise<IssuerKey
   return entry;
 }
 
-/** The unverified issuer, for choosing keys; null when the token is not a JWT at all. */
+/**
+ * The unverified issuer without a trailing slash, as LATCHKEY_CI_ISSUERS lists it, for
+ * choosing keys; null when the token is not a JWT or names none.
+ */
 export function claimedIssuer(token: string): string | null {
   try {
     const iss = decodeJwt(token).iss;
-    return typeof iss === 'string' ? iss : null;
+    return typeof iss === 'string' ? iss.replace(/\/$/, '') : null;
   } catch {
     return null;
   }
@@ -82,7 +85,7 @@ export async function verifyCiToken(services: Services, token: string): Promise<
   if (typeof alg !== 'string' || !ALGORITHMS.includes(alg))
     throw refuse('subject_token uses a signing algorithm latchkey does not accept');
 
-  const issuer = claimedIssuer(token)?.replace(/\/$/, '');
+  const issuer = claimedIssuer(token);
   if (!issuer) throw refuse('subject_token has no issuer (iss)');
   const trusted = services.config.ciIssuers;
   if (trusted.length === 0) throw refuse('this server trusts no CI issuer (LATCHKEY_CI_ISSUERS is empty)');
