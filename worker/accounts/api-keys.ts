@@ -8,7 +8,7 @@ import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { type AccessTokenClaims, type ApiKeyCreated, type ApiKeyInfo, Role } from '../../shared/schemas.ts';
 import type { Services } from '../services.ts';
-import { parseRecord, readRecord } from '../store/records.ts';
+import { parseRecord, readRecord, type Versioned } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { generateApiKey, isWellFormedApiKey } from '../tokens/api-key.ts';
 import { generateId } from '../tokens/opaque.ts';
@@ -127,17 +127,49 @@ export async function findApiKey(services: Services, org: string, id: string): P
   return info((await findInOrg(services, org, id)).value);
 }
 
-/** Revokes now, or (rotation with grace) lets the key live `graceSeconds` more. */
-export async function revokeApiKey(services: Services, org: string, id: string, graceSeconds = 0): Promise<ApiKeyInfo> {
+/**
+ * Ends the key whose record is under `key`: now, or (rotation with grace) `graceSeconds`
+ * from now. A swap, retried from a fresh read if the record changed meanwhile; null when
+ * there is no record.
+ */
+async function endKey(
+  services: Services,
+  key: string,
+  graceSeconds: number,
+  first: Versioned<KeyRecord> | null,
+): Promise<ApiKeyInfo | null> {
+  let found = first;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const found = await findInOrg(services, org, id);
+    found ??= await readRecord(services.store, key, KeyRecord);
+    if (!found) return null;
     if (found.value.revokedAt !== null) return info(found.value);
     const at = services.now() + graceSeconds * 1000;
     const next: KeyRecord =
       graceSeconds === 0 ? { ...found.value, revokedAt: at } : { ...found.value, expiresAt: Math.min(found.value.expiresAt, at) };
-    if (await services.store.swap(found.storeKey, found.raw, JSON.stringify(next), recordTtl(services, next))) return info(next);
+    if (await services.store.swap(key, found.raw, JSON.stringify(next), recordTtl(services, next))) return info(next);
+    found = null;
   }
   throw new OAuthError('temporarily_unavailable', 'the key kept changing; retry');
+}
+
+/** Revokes now, or (rotation with grace) lets the key live `graceSeconds` more. */
+export async function revokeApiKey(services: Services, org: string, id: string, graceSeconds = 0): Promise<ApiKeyInfo> {
+  const found = await findInOrg(services, org, id);
+  const ended = await endKey(services, found.storeKey, graceSeconds, found);
+  if (!ended) throw new OAuthError('not_found', `no key "${id.slice(0, 40)}" in org "${org}"`);
+  return ended;
+}
+
+/**
+ * RFC 7009: whoever holds a live key may revoke it. A malformed, unknown, revoked or
+ * expired key is nothing to do. Unlike authenticating, this records no use of the key.
+ */
+export async function revokeApiKeyHeldBy(services: Services, secret: string): Promise<void> {
+  if (!isWellFormedApiKey(secret)) return;
+  const key = await recordKey(services, secret);
+  const found = await readRecord(services.store, key, KeyRecord);
+  if (!found || found.value.expiresAt <= services.now()) return;
+  await endKey(services, key, 0, found);
 }
 
 /** A new key with the same name, scope, role and lifetime; the old one ends after the grace. */

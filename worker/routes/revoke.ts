@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { TOKEN_PREFIX, TokenLookupRequest } from '../../shared/schemas.ts';
-import { authenticateApiKey, revokeApiKey } from '../accounts/api-keys.ts';
+import { revokeApiKeyHeldBy } from '../accounts/api-keys.ts';
 import type { AppEnv } from '../app.ts';
 import { lookupRefreshToken, revokeFamily } from '../grants/refresh-token.ts';
 import { parseInput, readForm } from '../http/form.ts';
@@ -21,9 +21,7 @@ revokeRoutes.post('/oauth/revoke', async (c) => {
     const found = await lookupRefreshToken(services, token);
     if (found) await revokeFamily(services, found.sid, 'logout');
   } else if (looksLikeApiKey(token)) {
-    // Holding the key is the right to revoke it, as with every other token here.
-    const claims = await authenticateApiKey(services, token).catch(() => null);
-    if (claims?.org) await revokeApiKey(services, claims.org, claims.sub);
+    await revokeApiKeyHeldBy(services, token);
   } else if (looksLikeJwt(token)) {
     // An expired or foreign token needs no revoking; RFC 7009 §2.2 answers 200 either way.
     const claims = await verifyOwnAccessToken(services, token).catch(() => null);
