@@ -3,6 +3,7 @@
  * stops start-up with a ConfigError naming the setting (never echoing a secret's value).
  */
 import * as z from 'zod';
+import { AUTHORIZATION_CODE_GRANT, DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT } from '../shared/schemas.ts';
 import { GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER, type TrustPolicy, TrustPolicyInput } from '../shared/trust-policy.ts';
 import { normalizePolicy, PolicyRejected } from './policy/trust-policy.ts';
 
@@ -29,7 +30,7 @@ export const ClientConfig = z.strictObject({
   id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'client ids are lower-case letters, digits, ".", "_" and "-"'),
   name: z.string().min(1).max(80),
   grants: z
-    .array(z.enum(['urn:ietf:params:oauth:grant-type:device_code', 'authorization_code', 'refresh_token']))
+    .array(z.enum([DEVICE_CODE_GRANT, AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT]))
     .min(1)
     .optional(),
   redirect_uris: z.array(z.string().url()).optional(),
