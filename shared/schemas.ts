@@ -81,12 +81,23 @@ export const AuthorizeRequest = z.strictObject({
 });
 export type AuthorizeRequest = z.infer<typeof AuthorizeRequest>;
 
+/**
+ * What a signing-in client calls the machine it runs on (the CLI sends the host name), so
+ * a person can tell their sessions apart. Not an OAuth parameter; printable text only.
+ */
+export const DeviceName = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[\p{L}\p{N} ._'()-]+$/u, "device_name is 1-64 letters, digits, spaces and . _ ' ( ) -");
+
 /** RFC 8628 §3.4 and RFC 6749 §6; one schema per grant, chosen by `grant_type`. */
 export const TokenRequest = z.discriminatedUnion('grant_type', [
   z.strictObject({
     grant_type: z.literal(DEVICE_CODE_GRANT),
     device_code: opaque,
     client_id: ClientId,
+    device_name: DeviceName.optional(),
   }),
   z.strictObject({
     grant_type: z.literal(AUTHORIZATION_CODE_GRANT),
@@ -94,6 +105,7 @@ export const TokenRequest = z.discriminatedUnion('grant_type', [
     redirect_uri: bounded(512),
     client_id: ClientId,
     code_verifier: PkceVerifier,
+    device_name: DeviceName.optional(),
   }),
   z.strictObject({
     grant_type: z.literal(REFRESH_TOKEN_GRANT),
@@ -309,3 +321,34 @@ export type ApiKeyInfo = z.infer<typeof ApiKeyInfo>;
 /** Returned by create and rotate only: the secret is shown once and never again. */
 export const ApiKeyCreated = ApiKeyInfo.extend({ key: z.string() });
 export type ApiKeyCreated = z.infer<typeof ApiKeyCreated>;
+
+/** Why a session ended: its person logged out, a spent refresh token was replayed, or an admin ended it. */
+export const RevokeReason = z.enum(['logout', 'reuse', 'admin']);
+export type RevokeReason = z.infer<typeof RevokeReason>;
+
+/** One sign-in (refresh-token family), as `/v1/sessions` shows it. Times in seconds. */
+export const SessionInfo = z.object({
+  id: z.string(),
+  sub: z.string(),
+  email: z.string().nullable(),
+  client_id: z.string(),
+  device_name: z.string().nullable(),
+  user_agent: z.string().nullable(),
+  address: z.string().nullable(),
+  scope: z.string(),
+  created_at: z.number().int(),
+  last_used_at: z.number().int().nullable(),
+  expires_at: z.number().int(),
+  revoked: RevokeReason.nullable(),
+  /** Whether the credential that asked belongs to this session. */
+  current: z.boolean(),
+});
+export type SessionInfo = z.infer<typeof SessionInfo>;
+export const SessionList = z.object({ sessions: z.array(SessionInfo) });
+export type SessionList = z.infer<typeof SessionList>;
+
+/** The orgs the caller is a member of (`GET /v1/orgs`). */
+export const OrgList = z.object({
+  orgs: z.array(z.object({ slug: Slug, name: z.string(), role: Role })),
+});
+export type OrgList = z.infer<typeof OrgList>;

@@ -7,6 +7,7 @@ import { html } from 'hono/html';
 import { OAuthError } from '../shared/errors.ts';
 import type { Config } from './config.ts';
 import { renderPage } from './pages/layout.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { authorizeRoutes } from './routes/authorize.ts';
 import { deviceAuthorizationRoutes } from './routes/device-authorization.ts';
 import { devicePageRoutes } from './routes/device-page.ts';
@@ -16,13 +17,15 @@ import { introspectRoutes } from './routes/introspect.ts';
 import { meRoutes } from './routes/me.ts';
 import { orgRoutes } from './routes/orgs.ts';
 import { revokeRoutes } from './routes/revoke.ts';
+import { sessionRoutes } from './routes/sessions.ts';
 import { signInRoutes } from './routes/sign-in.ts';
 import { tokenRoutes } from './routes/token.ts';
 import { trustPolicyRoutes } from './routes/trust-policies.ts';
 import { type Deps, type Services, servicesLoader } from './services.ts';
 import { StoreError } from './store/store.ts';
+import { generateId } from './tokens/opaque.ts';
 
-export type AppEnv = { Variables: { services: Services; deps: Deps } };
+export type AppEnv = { Variables: { services: Services; deps: Deps; requestId: string } };
 
 /** Seconds a client should wait before retrying when the store is down. */
 const STORE_RETRY_AFTER_SECONDS = 5;
@@ -33,6 +36,10 @@ export function createApp(config: Config, deps: Deps): Hono<AppEnv> {
 
   app.use(async (c, next) => {
     c.set('deps', deps);
+    // Names the request in audit entries; the caller sees it, to quote when asking why.
+    const requestId = generateId('req_');
+    c.set('requestId', requestId);
+    c.header('X-Request-Id', requestId);
     await next();
   });
   app.route('/', healthRoutes);
@@ -52,6 +59,8 @@ export function createApp(config: Config, deps: Deps): Hono<AppEnv> {
     meRoutes,
     trustPolicyRoutes,
     orgRoutes,
+    sessionRoutes,
+    auditRoutes,
   ]) {
     app.route('/', routes);
   }

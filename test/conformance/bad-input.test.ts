@@ -884,7 +884,7 @@ const rows: Row[] = [
     status: 404,
     error: 'not_found',
   },
-  { name: 'unknown: /v1/orgs (not served yet)', path: '/v1/orgs', bearer: 'valid', status: 404, error: 'not_found' },
+  { name: 'unknown: /v1/nothing', path: '/v1/nothing', bearer: 'valid', status: 404, error: 'not_found' },
   { name: 'unknown: encoded traversal', path: '/oauth/%2e%2e/%2e%2e/etc/passwd', status: 404, error: 'not_found' },
   { name: 'unknown: malformed percent-encoding', path: '/oauth/%ZZ%E0%A4%A', status: 404, error: 'not_found' },
   {

@@ -1,5 +1,5 @@
 /**
- * The /v1 org API over HTTP: orgs, projects, members and API keys, with one table of
+ * The /v1 org API over HTTP: orgs, projects, members, API keys, sessions and audit, with one table of
  * caller × route pairs (who may, who gets 403 naming the missing permission, who gets 404
  * because the org is none of their business), and API keys as Bearer credentials: valid,
  * malformed, revoked, expired, rotated with and without a grace period.
@@ -97,6 +97,21 @@ describe('org API: who may do what', () => {
       () => ['GET', '/v1/orgs/acme/keys'],
       { owner: 200, admin: 200, member: 403, outsider: 404, orgKey: 200, webKey: 200 },
     ],
+    [
+      "list members' sessions",
+      () => ['GET', '/v1/orgs/acme/sessions'],
+      { owner: 200, admin: 200, member: 403, outsider: 404, orgKey: 200, webKey: 403 },
+    ],
+    [
+      'read the audit trail',
+      () => ['GET', '/v1/orgs/acme/audit'],
+      { owner: 200, admin: 200, member: 403, outsider: 404, orgKey: 200, webKey: 403 },
+    ],
+    [
+      'list my own sessions',
+      () => ['GET', '/v1/sessions'],
+      { owner: 200, admin: 200, member: 200, outsider: 200, orgKey: 403, webKey: 403 },
+    ],
   ];
   let n = 0;
   for (const [route, request, expected] of table) {
@@ -107,7 +122,10 @@ describe('org API: who may do what', () => {
         assert.equal(status, expected[who], JSON.stringify(json));
         if (status === 403) {
           assert.equal(json.error, 'forbidden');
-          assert.match(String(json.error_description), /lacks [a-z]+(:[a-z]+)?|cannot create a key with role/);
+          assert.match(
+            String(json.error_description),
+            /lacks [a-z]+(:[a-z]+)?|cannot create a key with role|only a signed-in person/,
+          );
         }
       });
     }

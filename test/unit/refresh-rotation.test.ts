@@ -6,25 +6,33 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { OAuthError } from '../../shared/errors.ts';
+import { readFamily, revokeFamily } from '../../worker/accounts/sessions.ts';
 import { parseConfig } from '../../worker/config.ts';
-import { readFamily, revokeFamily, rotateRefreshToken, startFamily } from '../../worker/grants/refresh-token.ts';
+import { rotateRefreshToken, startFamily } from '../../worker/grants/refresh-token.ts';
 import { servicesLoader } from '../../worker/services.ts';
 import { memoryStore } from '../../worker/store/memory.ts';
 import { StoreError } from '../../worker/store/store.ts';
+
+const source = { actor: 'test@example.com', requestId: 'req_test' };
 
 async function setup() {
   let now = Date.UTC(2026, 10, 23);
   const clock = () => now;
   const store = memoryStore({ now: clock });
   const services = await servicesLoader(parseConfig({ LATCHKEY_ISSUER: 'http://127.0.0.1:8787' }), { store, now: clock })();
-  const session = await startFamily(services, {
-    sub: 'usr_test',
-    email: 'test@example.com',
-    clientId: 'latchkey-cli',
-    scope: 'read write',
-    device: { address: null, userAgent: null },
-  });
-  const rotate = (token: string) => rotateRefreshToken(services, token, { clientId: 'latchkey-cli', scope: undefined });
+  const session = await startFamily(
+    services,
+    {
+      sub: 'usr_test',
+      email: 'test@example.com',
+      clientId: 'latchkey-cli',
+      scope: 'read write',
+      device: { address: null, userAgent: null },
+      deviceName: null,
+    },
+    source,
+  );
+  const rotate = (token: string) => rotateRefreshToken(services, token, { clientId: 'latchkey-cli', scope: undefined }, source);
   return { services, store, session, rotate, advance: (ms: number) => (now += ms) };
 }
 
@@ -75,8 +83,8 @@ test('a session in daily use still ends at its absolute lifetime (30 days)', asy
 
 test('revoking a family is idempotent and keeps the first reason', async () => {
   const { services, session } = await setup();
-  await revokeFamily(services, session.sid, 'logout');
-  await revokeFamily(services, session.sid, 'reuse');
+  await revokeFamily(services, session.sid, 'logout', source);
+  await revokeFamily(services, session.sid, 'reuse', source);
   assert.equal((await readFamily(services, session.sid))?.revoked, 'logout');
 });
 

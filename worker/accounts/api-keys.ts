@@ -12,6 +12,7 @@ import { parseRecord, readRecord, type Versioned } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { generateApiKey, isWellFormedApiKey } from '../tokens/api-key.ts';
 import { generateId } from '../tokens/opaque.ts';
+import { type AuditSource, appendAudit } from './audit.ts';
 
 const KeyRecord = z.object({
   id: z.string(),
@@ -78,8 +79,9 @@ export async function createApiKey(
     role: z.infer<typeof Role>;
     name: string;
     expiresIn: number | undefined;
-    createdBy: string;
   },
+  source: AuditSource,
+  detail: string | null = null,
 ): Promise<ApiKeyCreated> {
   const { config, now } = services;
   const ttl = input.expiresIn ?? config.ttl.apiKey;
@@ -97,7 +99,7 @@ export async function createApiKey(
     project: input.project,
     role: input.role,
     createdAt: now(),
-    createdBy: input.createdBy,
+    createdBy: source.actor,
     expiresAt: now() + ttl * 1000,
     lastUsedAt: null,
     revokedAt: null,
@@ -105,6 +107,12 @@ export async function createApiKey(
   const key = await recordKey(services, secret);
   await services.store.put(key, JSON.stringify(record), recordTtl(services, record));
   await updateIndex(services, input.org, (index) => [...index, { id: record.id, hash: key }]);
+  const scope = `${record.project ? `project ${record.project}` : 'whole org'}, role ${record.role}`;
+  await appendAudit(services, input.org, source, {
+    action: 'key.created',
+    subject: record.id,
+    detail: detail ?? `"${record.name}", ${scope}`,
+  });
   return { ...info(record), key: secret };
 }
 
@@ -152,11 +160,11 @@ async function endKey(
   throw new OAuthError('temporarily_unavailable', 'the key kept changing; retry');
 }
 
-/** Revokes now, or (rotation with grace) lets the key live `graceSeconds` more. */
-export async function revokeApiKey(services: Services, org: string, id: string, graceSeconds = 0): Promise<ApiKeyInfo> {
+export async function revokeApiKey(services: Services, org: string, id: string, source: AuditSource): Promise<ApiKeyInfo> {
   const found = await findInOrg(services, org, id);
-  const ended = await endKey(services, found.storeKey, graceSeconds, found);
+  const ended = await endKey(services, found.storeKey, 0, found);
   if (!ended) throw new OAuthError('not_found', `no key "${id.slice(0, 40)}" in org "${org}"`);
+  if (found.value.revokedAt === null) await appendAudit(services, org, source, { action: 'key.revoked', subject: id });
   return ended;
 }
 
@@ -164,12 +172,19 @@ export async function revokeApiKey(services: Services, org: string, id: string, 
  * RFC 7009: whoever holds a live key may revoke it. A malformed, unknown, revoked or
  * expired key is nothing to do. Unlike authenticating, this records no use of the key.
  */
-export async function revokeApiKeyHeldBy(services: Services, secret: string): Promise<void> {
+export async function revokeApiKeyHeldBy(services: Services, secret: string, requestId: string): Promise<void> {
   if (!isWellFormedApiKey(secret)) return;
   const key = await recordKey(services, secret);
   const found = await readRecord(services.store, key, KeyRecord);
-  if (!found || found.value.expiresAt <= services.now()) return;
+  if (!found || found.value.expiresAt <= services.now() || found.value.revokedAt !== null) return;
   await endKey(services, key, 0, found);
+  const { id, org } = found.value;
+  await appendAudit(
+    services,
+    org,
+    { actor: id, requestId },
+    { action: 'key.revoked', subject: id, detail: 'by its holder (RFC 7009)' },
+  );
 }
 
 /** A new key with the same name, scope, role and lifetime; the old one ends after the grace. */
@@ -178,20 +193,30 @@ export async function rotateApiKey(
   org: string,
   id: string,
   graceSeconds: number,
-  rotatedBy: string,
+  source: AuditSource,
 ): Promise<ApiKeyCreated> {
-  const old = (await findInOrg(services, org, id)).value;
+  const found = await findInOrg(services, org, id);
+  const old = found.value;
   if (old.revokedAt !== null || old.expiresAt <= services.now())
     throw new OAuthError('invalid_request', 'a revoked or expired key cannot be rotated');
-  const created = await createApiKey(services, {
-    org,
-    project: old.project,
-    role: old.role,
-    name: old.name,
-    expiresIn: Math.max(1, Math.round((old.expiresAt - old.createdAt) / 1000)),
-    createdBy: rotatedBy,
+  const created = await createApiKey(
+    services,
+    {
+      org,
+      project: old.project,
+      role: old.role,
+      name: old.name,
+      expiresIn: Math.max(1, Math.round((old.expiresAt - old.createdAt) / 1000)),
+    },
+    source,
+    `rotation of ${id}`,
+  );
+  await endKey(services, found.storeKey, graceSeconds, found);
+  await appendAudit(services, org, source, {
+    action: 'key.rotated',
+    subject: id,
+    detail: `replaced by ${created.id}; ${graceSeconds === 0 ? 'ended now' : `ends in ${graceSeconds} s`}`,
   });
-  await revokeApiKey(services, org, id, graceSeconds);
   return created;
 }
 

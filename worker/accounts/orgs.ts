@@ -47,7 +47,32 @@ export async function createOrg(
   if (!(await services.store.swap(storeKey('org', org.slug), null, JSON.stringify(org), ORG_TTL_SECONDS))) {
     throw new OAuthError('conflict', `the org slug "${org.slug}" is taken`);
   }
+  await noteMembership(services, owner.email, org.slug, true);
   return org;
+}
+
+const MemberOrgs = z.array(z.string());
+
+/**
+ * The orgs a person (by email) is in: an index kept beside the org records, so sign-ins
+ * can reach their orgs' audit trails and `GET /v1/orgs` can list them. The org record
+ * stays the authority; a reader checks membership there.
+ */
+export async function orgsOf(services: Services, email: string): Promise<string[]> {
+  const raw = await services.store.get(storeKey('memberOrgs', email.toLowerCase()));
+  return raw === null ? [] : parseRecord(MemberOrgs, raw);
+}
+
+export async function noteMembership(services: Services, email: string, slug: string, member: boolean): Promise<void> {
+  const key = storeKey('memberOrgs', email.toLowerCase());
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const raw = await services.store.get(key);
+    const current = raw === null ? [] : parseRecord(MemberOrgs, raw);
+    const next = member ? [...new Set([...current, slug])] : current.filter((org) => org !== slug);
+    if (next.length === current.length && next.every((org, index) => org === current[index])) return;
+    if (await services.store.swap(key, raw, JSON.stringify(next), ORG_TTL_SECONDS)) return;
+  }
+  throw new OAuthError('temporarily_unavailable', 'the membership index kept changing; retry');
 }
 
 /** Applies `change` to the current record; retried on a concurrent change. */

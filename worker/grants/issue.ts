@@ -1,9 +1,9 @@
 /** Builds the RFC 6749 §5.1 response every user grant ends with. */
 import type { TokenResponse } from '../../shared/schemas.ts';
+import type { Family } from '../accounts/sessions.ts';
 import type { Services } from '../services.ts';
 import { signAccessToken } from '../tokens/access-token.ts';
 import { generateId } from '../tokens/opaque.ts';
-import type { Family } from './refresh-token.ts';
 
 export async function tokenResponse(
   services: Services,

@@ -1,5 +1,5 @@
 /**
- * Sessions (refresh-token families) and rotation. Each refresh is single use; a retry
+ * Refresh tokens and their rotation within a session (accounts/sessions.ts). Each refresh is single use; a retry
  * with the token just rotated, within the grace window, gets the same successor back
  * (sealed under the old token, so the store alone cannot open it); any other reuse of a
  * spent token revokes the whole family (RFC 9700 §4.14.2).
@@ -7,23 +7,21 @@
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { TOKEN_PREFIX } from '../../shared/schemas.ts';
+import type { AuditSource } from '../accounts/audit.ts';
+import {
+  createFamily,
+  type Family,
+  type NewFamily,
+  readFamily,
+  revokeFamily,
+  seconds,
+  touchFamily,
+} from '../accounts/sessions.ts';
 import type { Services } from '../services.ts';
-import { parseRecord, readRecord } from '../store/records.ts';
+import { readRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
-import { generateId, generateSecret } from '../tokens/opaque.ts';
+import { generateSecret } from '../tokens/opaque.ts';
 import { narrowScope } from './issue.ts';
-
-export const Family = z.object({
-  sub: z.string(),
-  email: z.string().nullable(),
-  clientId: z.string(),
-  scope: z.string(),
-  createdAt: z.number(),
-  expiresAt: z.number(),
-  revoked: z.enum(['logout', 'reuse', 'admin']).nullable(),
-  device: z.object({ address: z.string().nullable(), userAgent: z.string().nullable() }),
-});
-export type Family = z.infer<typeof Family>;
 
 const RefreshRecord = z.object({
   sid: z.string(),
@@ -32,17 +30,13 @@ const RefreshRecord = z.object({
 });
 type RefreshRecord = z.infer<typeof RefreshRecord>;
 
-const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
-
+/** A sign-in: a new session and its first refresh token. */
 export async function startFamily(
   services: Services,
-  init: Omit<Family, 'createdAt' | 'expiresAt' | 'revoked'>,
+  init: NewFamily,
+  source: AuditSource,
 ): Promise<{ sid: string; family: Family; refreshToken: string }> {
-  const { config, store, now } = services;
-  const sid = generateId('ses_');
-  const createdAt = now();
-  const family: Family = { ...init, createdAt, expiresAt: createdAt + config.ttl.refreshToken * 1000, revoked: null };
-  await store.put(storeKey('family', sid), JSON.stringify(family), config.ttl.refreshToken);
+  const { sid, family } = await createFamily(services, init, source);
   const refreshToken = await mintRefreshToken(services, sid, family);
   return { sid, family, refreshToken };
 }
@@ -63,16 +57,13 @@ async function refreshKey(services: Services, token: string): Promise<string> {
   return storeKey('refreshToken', await services.hasher.hash('rt', token));
 }
 
-export async function readFamily(services: Services, sid: string): Promise<Family | null> {
-  return (await readRecord(services.store, storeKey('family', sid), Family))?.value ?? null;
-}
-
 export type Rotated = { sid: string; family: Family; refreshToken: string; scope: string };
 
 export async function rotateRefreshToken(
   services: Services,
   presented: string,
   request: { clientId: string; scope: string | undefined },
+  source: AuditSource,
 ): Promise<Rotated> {
   const { store, hasher, now, config } = services;
   const key = await refreshKey(services, presented);
@@ -94,7 +85,7 @@ export async function rotateRefreshToken(
   if (spentAt !== null) {
     const successor = now() - spentAt <= config.ttl.refreshGrace * 1000 ? await successorFromGrace() : null;
     if (successor) return { sid, family, refreshToken: successor, scope };
-    await revokeFamily(services, sid, 'reuse');
+    await revokeFamily(services, sid, 'reuse', source);
     throw new OAuthError('invalid_grant', 'refresh token was already used; the session is revoked, sign in again');
   }
 
@@ -115,23 +106,8 @@ export async function rotateRefreshToken(
     return { sid, family, refreshToken: successor, scope };
   }
   await markSpent();
+  await touchFamily(services, sid);
   return { sid, family, refreshToken: candidate, scope };
-}
-
-export async function revokeFamily(services: Services, sid: string, reason: NonNullable<Family['revoked']>): Promise<void> {
-  const { store, now, config } = services;
-  const key = storeKey('family', sid);
-  // Retry on a concurrent change; the family record is the one place revocation is read.
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const raw = await store.get(key);
-    if (raw === null) return;
-    const family = parseRecord(Family, raw);
-    if (family.revoked) return;
-    // Outlive every access token of this session, so `sid` checks keep refusing them.
-    const ttl = seconds(Math.max(family.expiresAt - now(), config.ttl.accessToken * 1000 + 60_000));
-    if (await store.swap(key, raw, JSON.stringify({ ...family, revoked: reason }), ttl)) return;
-  }
-  throw new OAuthError('temporarily_unavailable', 'could not revoke the session; retry');
 }
 
 /** For revocation and introspection: the family a refresh token belongs to, if it is live. */

@@ -6,7 +6,7 @@ import { OAuthError } from '../../shared/errors.ts';
 import { ROLES, type Role } from '../../shared/schemas.ts';
 
 export type Principal =
-  | { kind: 'user'; sub: string; email: string | null }
+  | { kind: 'user'; sub: string; email: string | null; sid: string | null }
   | { kind: 'api_key'; id: string; org: string; project: string | null; role: Role };
 
 export type OrgMembers = { slug: string; members: Record<string, Role> };
@@ -19,6 +19,9 @@ export const PERMISSIONS = {
   'members:write': 'admin',
   'keys:read': 'admin',
   'keys:write': 'admin',
+  'sessions:read': 'admin',
+  'sessions:write': 'admin',
+  'audit:read': 'admin',
 } as const satisfies Record<string, Role>;
 export type Permission = keyof typeof PERMISSIONS;
 

@@ -1,40 +1,24 @@
-import { type Context, Hono } from 'hono';
+import { Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import {
-  type AccessTokenClaims,
   KeyCreateRequest,
   KeyRotateRequest,
   MemberEmail,
   MemberPutRequest,
   OrgCreateRequest,
+  type OrgList,
   ProjectCreateRequest,
-  Slug,
 } from '../../shared/schemas.ts';
 import { createApiKey, findApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../accounts/api-keys.ts';
-import { createOrg, orgView, readOrg, updateOrg } from '../accounts/orgs.ts';
+import { appendAudit } from '../accounts/audit.ts';
+import { createOrg, noteMembership, orgsOf, orgView, readOrg, updateOrg } from '../accounts/orgs.ts';
 import type { AppEnv } from '../app.ts';
-import { bearerToken, parseInput, readBody } from '../http/form.ts';
-import { atLeast, authorize, type Principal } from '../policy/roles.ts';
-import { authenticate } from '../tokens/credential.ts';
+import { auditSource, caller, orgParam } from '../http/caller.ts';
+import { parseInput, readBody } from '../http/form.ts';
+import { atLeast, authorize, roleIn } from '../policy/roles.ts';
 
 /** The /v1 org API: orgs, projects, members and API keys. Every route checks the caller's role. */
 export const orgRoutes = new Hono<AppEnv>();
-
-function principalOf(claims: AccessTokenClaims): Principal {
-  if (claims.kind === 'user') return { kind: 'user', sub: claims.sub, email: claims.email ?? null };
-  if (claims.kind === 'api_key' && claims.org && claims.role) {
-    return { kind: 'api_key', id: claims.sub, org: claims.org, project: claims.project, role: claims.role };
-  }
-  throw new OAuthError('forbidden', 'CI tokens cannot use the org API');
-}
-
-async function caller(c: Context<AppEnv>): Promise<Principal> {
-  c.header('Cache-Control', 'no-store');
-  return principalOf(await authenticate(c.var.services, bearerToken(c)));
-}
-
-const slugParam = (c: Context<AppEnv>) => parseInput(Slug, c.req.param('org'));
-const actor = (principal: Principal) => (principal.kind === 'user' ? (principal.email ?? principal.sub) : principal.id);
 
 orgRoutes.post('/v1/orgs', async (c) => {
   const principal = await caller(c);
@@ -42,12 +26,28 @@ orgRoutes.post('/v1/orgs', async (c) => {
     throw new OAuthError('forbidden', 'only a signed-in person can create an org');
   const input = parseInput(OrgCreateRequest, await readBody(c));
   const org = await createOrg(c.var.services, input, { sub: principal.sub, email: principal.email });
+  await appendAudit(c.var.services, org.slug, auditSource(c, principal), { action: 'org.created', subject: org.slug });
   return c.json(orgView(org), 201);
+});
+
+/** The orgs the caller belongs to (an API key: its own org). */
+orgRoutes.get('/v1/orgs', async (c) => {
+  const principal = await caller(c);
+  const services = c.var.services;
+  const slugs = principal.kind === 'user' ? (principal.email ? await orgsOf(services, principal.email) : []) : [principal.org];
+  const orgs = await Promise.all(slugs.map((slug) => readOrg(services, slug).catch(() => null)));
+  const body: OrgList = { orgs: [] };
+  for (const org of orgs) {
+    // The membership index is a hint; the org record decides.
+    const role = org ? roleIn(org, principal) : null;
+    if (org && role) body.orgs.push({ slug: org.slug, name: org.name, role });
+  }
+  return c.json(body);
 });
 
 orgRoutes.get('/v1/orgs/:org', async (c) => {
   const principal = await caller(c);
-  const org = await readOrg(c.var.services, slugParam(c));
+  const org = await readOrg(c.var.services, orgParam(c));
   authorize(org, principal, 'org:read');
   return c.json(orgView(org));
 });
@@ -55,36 +55,43 @@ orgRoutes.get('/v1/orgs/:org', async (c) => {
 orgRoutes.post('/v1/orgs/:org/projects', async (c) => {
   const principal = await caller(c);
   const services = c.var.services;
-  const slug = slugParam(c);
+  const slug = orgParam(c);
   authorize(await readOrg(services, slug), principal, 'projects:create');
   const input = parseInput(ProjectCreateRequest, await readBody(c));
   const org = await updateOrg(services, slug, (current) => {
     if (current.projects.includes(input.slug)) throw new OAuthError('conflict', `project "${input.slug}" exists`);
     return { ...current, projects: [...current.projects, input.slug] };
   });
+  await appendAudit(services, slug, auditSource(c, principal), { action: 'project.created', subject: input.slug });
   return c.json(orgView(org), 201);
 });
 
 orgRoutes.put('/v1/orgs/:org/members/:email', async (c) => {
   const principal = await caller(c);
   const services = c.var.services;
-  const slug = slugParam(c);
+  const slug = orgParam(c);
   const email = parseInput(MemberEmail, c.req.param('email')).toLowerCase();
   const { role } = parseInput(MemberPutRequest, await readBody(c));
+  let before: string | undefined;
   const org = await updateOrg(services, slug, (current) => {
     const mine = authorize(current, principal, 'members:write');
-    const theirs = current.members[email];
-    if ((role === 'owner' || theirs === 'owner') && mine !== 'owner') {
+    before = current.members[email];
+    if ((role === 'owner' || before === 'owner') && mine !== 'owner') {
       throw new OAuthError('forbidden', 'lacks owner: only an owner can make or unmake an owner');
     }
     return { ...current, members: { ...current.members, [email]: role } };
   });
+  await noteMembership(services, email, slug, true);
+  if (before !== role) {
+    const detail = before ? `${before} -> ${role}` : `added as ${role}`;
+    await appendAudit(services, slug, auditSource(c, principal), { action: 'member.changed', subject: email, detail });
+  }
   return c.json(orgView(org));
 });
 
 orgRoutes.delete('/v1/orgs/:org/members/:email', async (c) => {
   const principal = await caller(c);
-  const slug = slugParam(c);
+  const slug = orgParam(c);
   const email = parseInput(MemberEmail, c.req.param('email')).toLowerCase();
   const org = await updateOrg(c.var.services, slug, (current) => {
     const mine = authorize(current, principal, 'members:write');
@@ -95,34 +102,33 @@ orgRoutes.delete('/v1/orgs/:org/members/:email', async (c) => {
     const { [email]: _removed, ...members } = current.members;
     return { ...current, members };
   });
+  await noteMembership(c.var.services, email, slug, false);
+  await appendAudit(c.var.services, slug, auditSource(c, principal), { action: 'member.removed', subject: email });
   return c.json(orgView(org));
 });
 
 orgRoutes.post('/v1/orgs/:org/keys', async (c) => {
   const principal = await caller(c);
   const services = c.var.services;
-  const org = await readOrg(services, slugParam(c));
+  const org = await readOrg(services, orgParam(c));
   const input = parseInput(KeyCreateRequest, await readBody(c));
   const mine = authorize(org, principal, 'keys:write', input.project ?? null);
   if (input.project && !org.projects.includes(input.project))
     throw new OAuthError('not_found', `no project "${input.project}" in org "${org.slug}"`);
   if (!atLeast(mine, input.role))
     throw new OAuthError('forbidden', `cannot create a key with role ${input.role}: you are ${mine}`);
-  const created = await createApiKey(services, {
-    org: org.slug,
-    project: input.project ?? null,
-    role: input.role,
-    name: input.name,
-    expiresIn: input.expires_in,
-    createdBy: actor(principal),
-  });
+  const created = await createApiKey(
+    services,
+    { org: org.slug, project: input.project ?? null, role: input.role, name: input.name, expiresIn: input.expires_in },
+    auditSource(c, principal),
+  );
   return c.json(created, 201);
 });
 
 orgRoutes.get('/v1/orgs/:org/keys', async (c) => {
   const principal = await caller(c);
   const services = c.var.services;
-  const org = await readOrg(services, slugParam(c));
+  const org = await readOrg(services, orgParam(c));
   // A project key sees its own project's keys; everyone else the whole org's.
   const project = principal.kind === 'api_key' ? principal.project : null;
   authorize(org, principal, 'keys:read', project);
@@ -133,12 +139,13 @@ orgRoutes.get('/v1/orgs/:org/keys', async (c) => {
 orgRoutes.post('/v1/orgs/:org/keys/:id/:action{revoke|rotate}', async (c) => {
   const principal = await caller(c);
   const services = c.var.services;
-  const org = await readOrg(services, slugParam(c));
+  const org = await readOrg(services, orgParam(c));
   const id = c.req.param('id');
   authorize(org, principal, 'keys:read', principal.kind === 'api_key' ? principal.project : null);
   const target = await findApiKey(services, org.slug, id);
   authorize(org, principal, 'keys:write', target.project);
-  if (c.req.param('action') === 'revoke') return c.json(await revokeApiKey(services, org.slug, id));
+  const source = auditSource(c, principal);
+  if (c.req.param('action') === 'revoke') return c.json(await revokeApiKey(services, org.slug, id, source));
   const { grace_seconds } = parseInput(KeyRotateRequest, await readBody(c));
-  return c.json(await rotateApiKey(services, org.slug, id, grace_seconds, actor(principal)), 201);
+  return c.json(await rotateApiKey(services, org.slug, id, grace_seconds, source), 201);
 });

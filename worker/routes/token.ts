@@ -10,6 +10,7 @@ import {
   TOKEN_TYPE,
   TokenRequest,
 } from '../../shared/schemas.ts';
+import { SERVER_ACTOR } from '../accounts/audit.ts';
 import type { AppEnv } from '../app.ts';
 import { findClient } from '../clients.ts';
 import { redeemAuthorizationCode } from '../grants/authorization-code.ts';
@@ -51,13 +52,19 @@ tokenRoutes.post('/oauth/token', async (c) => {
   if (input.grant_type === DEVICE_CODE_GRANT) {
     const approved = await pollDeviceCode(services, input.device_code, input.client_id);
     if (!approved.subject) throw new OAuthError('invalid_grant', 'device code has no approved subject');
-    const session = await startFamily(services, {
-      sub: approved.subject.sub,
-      email: approved.subject.email,
-      clientId: approved.clientId,
-      scope: approved.scope,
-      device: approved.requester,
-    });
+    const { sub, email } = approved.subject;
+    const session = await startFamily(
+      services,
+      {
+        sub,
+        email,
+        clientId: approved.clientId,
+        scope: approved.scope,
+        device: approved.requester,
+        deviceName: input.device_name ?? null,
+      },
+      { actor: email ?? sub, requestId: c.var.requestId },
+    );
     return c.json(await tokenResponse(services, session));
   }
 
@@ -68,21 +75,29 @@ tokenRoutes.post('/oauth/token', async (c) => {
       redirectUri: input.redirect_uri,
       verifier: input.code_verifier,
     });
-    const session = await startFamily(services, {
-      sub: granted.subject.sub,
-      email: granted.subject.email,
-      clientId: granted.clientId,
-      scope: granted.scope,
-      device: granted.requester,
-    });
+    const { sub, email } = granted.subject;
+    const session = await startFamily(
+      services,
+      {
+        sub,
+        email,
+        clientId: granted.clientId,
+        scope: granted.scope,
+        device: granted.requester,
+        deviceName: input.device_name ?? null,
+      },
+      { actor: email ?? sub, requestId: c.var.requestId },
+    );
     return c.json(await tokenResponse(services, session));
   }
 
   if (input.grant_type === REFRESH_TOKEN_GRANT) {
-    const rotated = await rotateRefreshToken(services, input.refresh_token, {
-      clientId: input.client_id,
-      scope: input.scope,
-    });
+    const rotated = await rotateRefreshToken(
+      services,
+      input.refresh_token,
+      { clientId: input.client_id, scope: input.scope },
+      { actor: SERVER_ACTOR, requestId: c.var.requestId },
+    );
     return c.json(await tokenResponse(services, rotated));
   }
   throw new OAuthError('unsupported_grant_type', 'grant_type is not supported by this server');

@@ -45,6 +45,10 @@ export const KEYSPACE = {
   org: { prefix: 'org:', placement: 'atomic' },
   apiKey: { prefix: 'key:', placement: 'atomic' },
   apiKeyIndex: { prefix: 'keys:', placement: 'atomic' },
+  memberOrgs: { prefix: 'mo:', placement: 'atomic' },
+  sessionIndex: { prefix: 'sx:', placement: 'atomic' },
+  auditEntry: { prefix: 'aud:', placement: 'atomic' },
+  auditHead: { prefix: 'audh:', placement: 'atomic' },
   user: { prefix: 'usr:', placement: 'plain' },
   health: { prefix: 'hc:', placement: 'plain' },
 } as const;

@@ -6,7 +6,7 @@
 import { OAuthError } from '../../shared/errors.ts';
 import type { AccessTokenClaims } from '../../shared/schemas.ts';
 import { authenticateApiKey } from '../accounts/api-keys.ts';
-import { readFamily } from '../grants/refresh-token.ts';
+import { readFamily } from '../accounts/sessions.ts';
 import type { Services } from '../services.ts';
 import { storeKey } from '../store/store.ts';
 import { looksLikeJwt, verifyAccessToken } from './access-token.ts';

@@ -1,0 +1,155 @@
+/**
+ * Sessions: one per sign-in, each a refresh-token family (grants/refresh-token.ts rotates
+ * the tokens). The family record is the one place revocation is read, by the refresh
+ * grant and by every Bearer check through the access token's `sid`. A per-person index
+ * (by verified email, else by subject) lets a person, or an admin of their org, list them.
+ */
+import * as z from 'zod';
+import { OAuthError } from '../../shared/errors.ts';
+import { RevokeReason, type SessionInfo } from '../../shared/schemas.ts';
+import type { Services } from '../services.ts';
+import { parseRecord, readRecord } from '../store/records.ts';
+import { storeKey } from '../store/store.ts';
+import { generateId } from '../tokens/opaque.ts';
+import { type AuditSource, appendAuditForPerson, SERVER_ACTOR } from './audit.ts';
+
+export const Family = z.object({
+  sub: z.string(),
+  email: z.string().nullable(),
+  clientId: z.string(),
+  scope: z.string(),
+  createdAt: z.number(),
+  expiresAt: z.number(),
+  revoked: RevokeReason.nullable(),
+  device: z.object({ address: z.string().nullable(), userAgent: z.string().nullable() }),
+  // Added after the first release: older records read as "never said" and "not yet used".
+  deviceName: z.string().nullable().default(null),
+  lastUsedAt: z.number().nullable().default(null),
+});
+export type Family = z.infer<typeof Family>;
+export type NewFamily = Pick<Family, 'sub' | 'email' | 'clientId' | 'scope' | 'device' | 'deviceName'>;
+
+const SessionIndex = z.array(z.object({ sid: z.string(), expiresAt: z.number() }));
+/** A person's index keeps the newest sessions; older ones still work but no longer list. */
+const MAX_LISTED_SESSIONS = 100;
+const INDEX_TTL_SECONDS = 10 * 365 * 86400;
+/** `last_used_at` moves at most this often, so a busy CLI does not rewrite its session on every refresh. */
+const LAST_USED_GRANULARITY_MS = 60_000;
+
+export const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+const familyKey = (sid: string) => storeKey('family', sid);
+
+/** Whose sessions these are: the verified email (how orgs name members), else the subject. */
+export const sessionOwner = (who: { sub: string; email?: string | null | undefined }) => who.email?.toLowerCase() ?? who.sub;
+
+export async function createFamily(
+  services: Services,
+  init: NewFamily,
+  source: AuditSource,
+): Promise<{ sid: string; family: Family }> {
+  const { config, store, now } = services;
+  const sid = generateId('ses_');
+  const createdAt = now();
+  const family: Family = {
+    ...init,
+    createdAt,
+    expiresAt: createdAt + config.ttl.refreshToken * 1000,
+    revoked: null,
+    lastUsedAt: createdAt,
+  };
+  await store.put(familyKey(sid), JSON.stringify(family), config.ttl.refreshToken);
+  await updateIndex(services, sessionOwner(family), (index) =>
+    [...index.filter((entry) => entry.expiresAt > createdAt), { sid, expiresAt: family.expiresAt }].slice(-MAX_LISTED_SESSIONS),
+  );
+  await appendAuditForPerson(services, family.email, source, {
+    action: 'session.created',
+    subject: sid,
+    detail: describeDevice(family),
+  });
+  return { sid, family };
+}
+
+async function updateIndex(
+  services: Services,
+  owner: string,
+  change: (index: z.infer<typeof SessionIndex>) => z.infer<typeof SessionIndex>,
+) {
+  const key = storeKey('sessionIndex', owner);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const raw = await services.store.get(key);
+    const next = change(raw === null ? [] : parseRecord(SessionIndex, raw));
+    if (await services.store.swap(key, raw, JSON.stringify(next), INDEX_TTL_SECONDS)) return;
+  }
+  throw new OAuthError('temporarily_unavailable', 'the session list kept changing; retry');
+}
+
+export async function readFamily(services: Services, sid: string): Promise<Family | null> {
+  return (await readRecord(services.store, familyKey(sid), Family))?.value ?? null;
+}
+
+/** Records a refresh as the session's last use, at most once a minute; losing a race changes nothing. */
+export async function touchFamily(services: Services, sid: string): Promise<void> {
+  const { store, now } = services;
+  const found = await readRecord(store, familyKey(sid), Family);
+  if (!found || found.value.revoked || now() - (found.value.lastUsedAt ?? 0) < LAST_USED_GRANULARITY_MS) return;
+  const next = { ...found.value, lastUsedAt: now() };
+  await store.swap(familyKey(sid), found.raw, JSON.stringify(next), seconds(found.value.expiresAt - now()));
+}
+
+/** Ends a session: its refresh token at once, its access tokens from their next use (`sid`). */
+export async function revokeFamily(services: Services, sid: string, reason: RevokeReason, source: AuditSource): Promise<void> {
+  const { store, now, config } = services;
+  const key = familyKey(sid);
+  // Retried on a concurrent change (a refresh recording its last use).
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const raw = await store.get(key);
+    if (raw === null) return;
+    const family = parseRecord(Family, raw);
+    if (family.revoked) return;
+    // Outlive every access token of this session, so `sid` checks keep refusing them.
+    const ttl = seconds(Math.max(family.expiresAt - now(), config.ttl.accessToken * 1000 + 60_000));
+    if (await store.swap(key, raw, JSON.stringify({ ...family, revoked: reason }), ttl)) {
+      await appendAuditForPerson(services, family.email, reason === 'reuse' ? { ...source, actor: SERVER_ACTOR } : source, {
+        action: reason === 'reuse' ? 'session.reuse_detected' : 'session.revoked',
+        subject: sid,
+        detail: reason === 'reuse' ? 'a spent refresh token was presented again' : `${reason} by ${source.actor}`,
+      });
+      return;
+    }
+  }
+  throw new OAuthError('temporarily_unavailable', 'could not revoke the session; retry');
+}
+
+/** The sessions of one person, newest first, revoked ones included until they expire. */
+export async function listSessions(services: Services, owner: string, currentSid: string | null): Promise<SessionInfo[]> {
+  const raw = await services.store.get(storeKey('sessionIndex', owner));
+  const index = raw === null ? [] : parseRecord(SessionIndex, raw);
+  const families = await Promise.all(index.map(async ({ sid }) => ({ sid, family: await readFamily(services, sid) })));
+  return families
+    .flatMap(({ sid, family }) => (family ? [sessionView(sid, family, currentSid)] : []))
+    .sort((a, b) => b.created_at - a.created_at);
+}
+
+export function sessionView(sid: string, family: Family, currentSid: string | null): SessionInfo {
+  const at = (ms: number | null) => (ms === null ? null : Math.floor(ms / 1000));
+  return {
+    id: sid,
+    sub: family.sub,
+    email: family.email,
+    client_id: family.clientId,
+    device_name: family.deviceName,
+    user_agent: family.device.userAgent,
+    address: family.device.address,
+    scope: family.scope,
+    created_at: Math.floor(family.createdAt / 1000),
+    last_used_at: at(family.lastUsedAt),
+    expires_at: Math.floor(family.expiresAt / 1000),
+    revoked: family.revoked,
+    current: sid === currentSid,
+  };
+}
+
+function describeDevice(family: Family): string {
+  const where = [family.deviceName, family.device.userAgent, family.device.address].filter(Boolean).join(', ');
+  return `${family.clientId}${where ? ` from ${where}` : ''}`;
+}

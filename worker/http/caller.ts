@@ -1,0 +1,35 @@
+/**
+ * Who is calling a /v1 route: the Bearer credential turned into a principal the role
+ * checks understand, and the audit source its changes are recorded under.
+ */
+import type { Context } from 'hono';
+import { OAuthError } from '../../shared/errors.ts';
+import { type AccessTokenClaims, Slug } from '../../shared/schemas.ts';
+import type { AuditSource } from '../accounts/audit.ts';
+import type { AppEnv } from '../app.ts';
+import type { Principal } from '../policy/roles.ts';
+import { authenticate } from '../tokens/credential.ts';
+import { bearerToken, parseInput } from './form.ts';
+
+export function principalOf(claims: AccessTokenClaims): Principal {
+  if (claims.kind === 'user') return { kind: 'user', sub: claims.sub, email: claims.email ?? null, sid: claims.sid };
+  if (claims.kind === 'api_key' && claims.org && claims.role) {
+    return { kind: 'api_key', id: claims.sub, org: claims.org, project: claims.project, role: claims.role };
+  }
+  throw new OAuthError('forbidden', 'CI tokens cannot use the org API');
+}
+
+export async function caller(c: Context<AppEnv>): Promise<Principal> {
+  c.header('Cache-Control', 'no-store');
+  return principalOf(await authenticate(c.var.services, bearerToken(c)));
+}
+
+/** A person's verified email (or id), or the API key's id. */
+export const actorOf = (principal: Principal) => (principal.kind === 'user' ? (principal.email ?? principal.sub) : principal.id);
+
+export const auditSource = (c: Context<AppEnv>, principal: Principal): AuditSource => ({
+  actor: actorOf(principal),
+  requestId: c.var.requestId,
+});
+
+export const orgParam = (c: Context<AppEnv>) => parseInput(Slug, c.req.param('org'));
