@@ -2,6 +2,8 @@
  * The embeddable latchkey HTTP client: discovery, the device flow, refresh, token
  * exchange, revocation and /v1/me. It holds no state but the server URL; product CLIs can import it as it is.
  */
+
+import type * as z from 'zod';
 import {
   AUTHORIZATION_CODE_GRANT,
   DEVICE_CODE_GRANT,
@@ -24,6 +26,8 @@ export type ClientOptions = {
   userAgent?: string;
   /** Per-request time limit; an unreachable server fails instead of hanging. */
   timeoutMs?: number;
+  /** Sent at sign-in so the person can tell their sessions apart (`latchkey sessions list`). */
+  deviceName?: string;
 };
 
 /** One poll of the token endpoint, as a small tagged union (RFC 8628 §3.5). */
@@ -41,17 +45,22 @@ export function createClient(options: ClientOptions) {
   const doFetch = options.fetch ?? fetch;
   const headers = { 'user-agent': options.userAgent ?? 'latchkey-cli', accept: 'application/json' };
 
-  async function call(path: string, init: { form?: Record<string, string>; bearer?: string } = {}) {
+  async function call(
+    path: string,
+    init: { form?: Record<string, string>; json?: Record<string, unknown>; bearer?: string; method?: string } = {},
+  ) {
     let response: Response;
     try {
       response = await doFetch(`${server}${path}`, {
-        method: init.form ? 'POST' : 'GET',
+        method: init.method ?? (init.form ? 'POST' : 'GET'),
         headers: {
           ...headers,
           ...(init.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+          ...(init.json ? { 'content-type': 'application/json' } : {}),
           ...(init.bearer ? { authorization: `Bearer ${init.bearer}` } : {}),
         },
         ...(init.form ? { body: new URLSearchParams(init.form) } : {}),
+        ...(init.json ? { body: JSON.stringify(init.json) } : {}),
         signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
       });
     } catch (cause) {
@@ -78,6 +87,8 @@ export function createClient(options: ClientOptions) {
     return new CliError('server_error', `${path}: ${error}: ${description}`);
   }
 
+  const deviceName: Record<string, string> = options.deviceName ? { device_name: options.deviceName } : {};
+
   return {
     server,
     clientId: options.clientId,
@@ -100,7 +111,7 @@ export function createClient(options: ClientOptions) {
     },
 
     async pollDeviceLogin(deviceCode: string): Promise<DevicePoll> {
-      const form = { grant_type: DEVICE_CODE_GRANT, device_code: deviceCode, client_id: options.clientId };
+      const form = { grant_type: DEVICE_CODE_GRANT, device_code: deviceCode, client_id: options.clientId, ...deviceName };
       const { status, body } = await call('/oauth/token', { form });
       if (status === 200) {
         const tokens = TokenResponse.safeParse(body);
@@ -123,6 +134,7 @@ export function createClient(options: ClientOptions) {
         redirect_uri: input.redirectUri,
         client_id: options.clientId,
         code_verifier: input.verifier,
+        ...deviceName,
       };
       const { status, body } = await call('/oauth/token', { form });
       const tokens = TokenResponse.safeParse(body);
@@ -169,6 +181,31 @@ export function createClient(options: ClientOptions) {
     async revoke(token: string): Promise<void> {
       const { status, body } = await call('/oauth/revoke', { form: { token, client_id: options.clientId } });
       if (status !== 200) throw unexpected('revoke', status, body);
+    },
+
+    /**
+     * One call of the /v1 API with a Bearer credential, its answer checked against the
+     * shared schema. Refusals keep the server's words: 401 and 403 exit as "access", the
+     * rest (400, 404, 409) as "failed".
+     */
+    async v1<T extends z.ZodType>(
+      schema: T,
+      method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+      path: string,
+      bearer: string,
+      json?: Record<string, unknown>,
+    ): Promise<z.infer<T>> {
+      const { status, body } = await call(path, { method, bearer, ...(json ? { json } : {}) });
+      if (status >= 200 && status < 300) {
+        const parsed = schema.safeParse(body);
+        if (!parsed.success) throw new CliError('server_error', `${path} answered with an unexpected shape`);
+        return parsed.data;
+      }
+      const { error, description } = oauthError(status, body);
+      if (status === 401) throw new CliError('invalid_credential', `the server refused the credential: ${description}`);
+      if (status === 403) throw new CliError('access_denied', `not allowed: ${description}`);
+      if (status >= 400 && status < 500) throw new CliError('failed', `${description} (${error})`);
+      throw unexpected(path, status, body);
     },
 
     async me(accessToken: string): Promise<MeResponse> {

@@ -11,6 +11,8 @@ export type Io = {
   readStdin(): Promise<string>;
   /** Whether stderr is a terminal (countdowns, prompts). */
   interactive: boolean;
+  /** Asks a question at the terminal and returns the line typed; null without a terminal. */
+  ask: ((question: string) => Promise<string>) | null;
 };
 
 export type CliDeps = {
@@ -32,4 +34,4 @@ export type CliDeps = {
   signal: AbortSignal;
 };
 
-export type GlobalOptions = { context?: string; server?: string; json: boolean };
+export type GlobalOptions = { context?: string; server?: string; org?: string; json: boolean };

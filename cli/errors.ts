@@ -16,6 +16,7 @@ export const EXIT_CODES = {
   wrong_passphrase: 5,
   secret_file_corrupt: 5,
   timed_out: 6,
+  verification_failed: 7,
   cancelled: 130,
 } as const;
 
@@ -42,4 +43,5 @@ export const EXIT_HELP = `Exit status:
   4    server unreachable or answering with an error
   5    secret store: none usable, keychain locked, wrong passphrase, corrupt secret file
   6    timed out waiting (login not approved in time)
+  7    audit verify found a broken link in the trail
   130  cancelled (Ctrl-C)`;

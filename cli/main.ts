@@ -21,9 +21,19 @@ Usage:
   latchkey contexts list | use NAME | show [NAME] | remove NAME
   latchkey ci exchange [--project P] [--scope S] [--audience AUD] [--id-token-stdin | --id-token-var NAME] [--export]
 
+Orgs (the /v1 API; --org ORG, else LATCHKEY_ORG, else an API key's org, else your only org):
+  latchkey orgs list | create SLUG [--name NAME] | show [SLUG]
+  latchkey projects list | create SLUG
+  latchkey members list | set EMAIL member|admin|owner | remove EMAIL [--confirm]
+  latchkey keys create --name NAME [--role ROLE] [--project P] [--expires 90d] | list
+  latchkey keys revoke KEY_ID [--confirm] | rotate KEY_ID [--grace 1h] [--confirm]
+  latchkey sessions list [--org ORG [--member EMAIL]] | revoke SESSION_ID [--org ORG] [--confirm]
+  latchkey audit list [--after SEQ] [--limit N] | verify
+
 Global options:
   --context NAME   run under another context without changing the current one
   --server URL     the latchkey server (or LATCHKEY_SERVER)
+  --org SLUG       the org an org command acts on (or LATCHKEY_ORG)
   --json           print data as JSON on stdout
   -h, --help       this help;  --version  the version
 
@@ -32,6 +42,11 @@ loopback port; elsewhere (SSH, no display) it prints a URL, a code and a QR code
 on any device (RFC 8628). --browser / --device force either; --no-open prints the browser
 URL instead of opening it. --with-token reads an API key or access token from stdin.
 LATCHKEY_BROWSER names a program to open URLs with instead of the system browser.
+
+A key's secret is printed once, on stdout, when it is created or rotated. Revoking a key,
+ending a session or removing a member asks first at a terminal; elsewhere pass --confirm.
+\`sessions\` alone lists your own sign-ins; with --org, an org admin sees members'.
+\`audit verify\` reads an org's whole trail and recomputes its hash chain locally.
 
 ci exchange trades the CI job's OIDC ID token for a short-lived token of --project (or
 LATCHKEY_PROJECT), under the server's trust policies; it stores nothing. On GitHub Actions
@@ -69,6 +84,13 @@ const OPTIONS = {
   'id-token-stdin': { type: 'boolean' },
   'id-token-var': { type: 'string' },
   export: { type: 'boolean' },
+  role: { type: 'string' },
+  expires: { type: 'string' },
+  grace: { type: 'string' },
+  member: { type: 'string' },
+  confirm: { type: 'boolean' },
+  after: { type: 'string' },
+  limit: { type: 'string' },
 } as const;
 
 const GLOBAL = ['context', 'server', 'json', 'org', 'project', 'help', 'version'];
@@ -80,6 +102,12 @@ const COMMAND_OPTIONS: Record<string, string[]> = {
   logout: [],
   contexts: [],
   ci: ['scope', 'audience', 'id-token-stdin', 'id-token-var', 'export'],
+  orgs: ['name'],
+  projects: [],
+  members: ['confirm'],
+  keys: ['name', 'role', 'expires', 'grace', 'confirm'],
+  sessions: ['member', 'confirm'],
+  audit: ['after', 'limit'],
 };
 
 export async function run(argv: string[], deps: CliDeps): Promise<number> {
@@ -106,6 +134,7 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
       json: values.json ?? false,
       ...(values.context ? { context: values.context } : {}),
       ...(values.server ? { server: values.server } : {}),
+      ...(values.org ? { org: values.org } : {}),
     };
     const secretStore = values['secret-store'];
     if (secretStore !== undefined && !(SECRET_STORES as readonly string[]).includes(secretStore)) {
@@ -161,6 +190,40 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
         tooMany(2);
         await (await import('./commands/contexts.ts')).contexts(deps, global, rest[0], rest[1]);
         break;
+      case 'orgs':
+        tooMany(2);
+        await (await import('./commands/orgs.ts')).orgs(deps, global, rest[0], rest[1], { name: values.name });
+        break;
+      case 'projects':
+        tooMany(2);
+        await (await import('./commands/projects.ts')).projects(deps, global, rest[0], rest[1]);
+        break;
+      case 'members':
+        tooMany(3);
+        await (await import('./commands/members.ts')).members(deps, global, rest, { confirm: values.confirm ?? false });
+        break;
+      case 'keys':
+        tooMany(2);
+        await (await import('./commands/keys.ts')).keys(deps, global, rest[0], rest[1], {
+          name: values.name,
+          role: values.role,
+          project: values.project,
+          expires: values.expires,
+          grace: values.grace,
+          confirm: values.confirm ?? false,
+        });
+        break;
+      case 'sessions':
+        tooMany(2);
+        await (await import('./commands/sessions.ts')).sessions(deps, global, rest[0], rest[1], {
+          member: values.member,
+          confirm: values.confirm ?? false,
+        });
+        break;
+      case 'audit':
+        tooMany(1);
+        await (await import('./commands/audit.ts')).audit(deps, global, rest[0], { after: values.after, limit: values.limit });
+        break;
     }
     return 0;
   } catch (error) {
@@ -179,6 +242,17 @@ async function readAllStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Asks at the terminal and reads one line. */
+async function askLine(question: string): Promise<string> {
+  const { createInterface } = await import('node:readline/promises');
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await prompt.question(question);
+  } finally {
+    prompt.close();
+  }
 }
 
 /** Reads a line from the terminal without echoing it. */
@@ -235,6 +309,12 @@ async function openBrowser(env: Record<string, string | undefined>, url: string)
   });
 }
 
+/** The host name as the server accepts a device name (shared DeviceName): plain text, at most 64. */
+function deviceName(host: string): string | undefined {
+  const cleaned = host.replace(/[^\p{L}\p{N} ._'()-]/gu, '-').slice(0, 64);
+  return cleaned === '' ? undefined : cleaned;
+}
+
 function realDeps(): CliDeps {
   const env = process.env;
   const controller = new AbortController();
@@ -246,6 +326,7 @@ function realDeps(): CliDeps {
       err: (text) => process.stderr.write(text),
       readStdin: readAllStdin,
       interactive: Boolean(process.stderr.isTTY),
+      ask: process.stdin.isTTY && process.stderr.isTTY ? askLine : null,
     },
     env,
     now: Date.now,
@@ -257,8 +338,8 @@ function realDeps(): CliDeps {
       promptPassphrase: process.stdin.isTTY && process.stderr.isTTY ? promptHidden : null,
     },
     client: async (server, clientId) => {
-      const { createClient } = await import('./client.ts');
-      return createClient({ server, clientId, userAgent: `latchkey-cli/${VERSION}` });
+      const [{ createClient }, { hostname }] = await Promise.all([import('./client.ts'), import('node:os')]);
+      return createClient({ server, clientId, userAgent: `latchkey-cli/${VERSION}`, deviceName: deviceName(hostname()) });
     },
     sleep: (ms, signal) =>
       new Promise((resolve, reject) => {

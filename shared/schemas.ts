@@ -319,6 +319,9 @@ export const ApiKeyInfo = z.object({
 });
 export type ApiKeyInfo = z.infer<typeof ApiKeyInfo>;
 /** Returned by create and rotate only: the secret is shown once and never again. */
+export const ApiKeyList = z.object({ keys: z.array(ApiKeyInfo) });
+export type ApiKeyList = z.infer<typeof ApiKeyList>;
+
 export const ApiKeyCreated = ApiKeyInfo.extend({ key: z.string() });
 export type ApiKeyCreated = z.infer<typeof ApiKeyCreated>;
 

@@ -3,12 +3,10 @@
  * stops start-up with a ConfigError naming the setting (never echoing a secret's value).
  */
 import * as z from 'zod';
+import { DURATION_HINT, durationSeconds } from '../shared/duration.ts';
 import { AUTHORIZATION_CODE_GRANT, DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT } from '../shared/schemas.ts';
 import { GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER, type TrustPolicy, TrustPolicyInput } from '../shared/trust-policy.ts';
 import { normalizePolicy, PolicyRejected } from './policy/trust-policy.ts';
-
-const DURATION = /^(\d+)(s|m|h|d)?$/;
-const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
 
 /** "900", "15m", "30d" -> seconds. */
 const duration = (fallback: string) =>
@@ -16,10 +14,9 @@ const duration = (fallback: string) =>
     .string()
     .default(fallback)
     .transform((value, ctx) => {
-      const match = DURATION.exec(value.trim());
-      const seconds = match ? Number(match[1]) * UNIT_SECONDS[(match[2] ?? 's') as keyof typeof UNIT_SECONDS] : 0;
-      if (!match || seconds <= 0) {
-        ctx.addIssue({ code: 'custom', message: 'expected a positive duration such as 900, 15m, 12h or 30d' });
+      const seconds = durationSeconds(value);
+      if (seconds === null) {
+        ctx.addIssue({ code: 'custom', message: `expected ${DURATION_HINT}` });
         return z.NEVER;
       }
       return seconds;

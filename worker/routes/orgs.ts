@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import {
+  type ApiKeyList,
   KeyCreateRequest,
   KeyRotateRequest,
   MemberEmail,
@@ -133,7 +134,8 @@ orgRoutes.get('/v1/orgs/:org/keys', async (c) => {
   const project = principal.kind === 'api_key' ? principal.project : null;
   authorize(org, principal, 'keys:read', project);
   const keys = await listApiKeys(services, org.slug);
-  return c.json({ keys: project ? keys.filter((key) => key.project === project) : keys });
+  const body: ApiKeyList = { keys: project ? keys.filter((key) => key.project === project) : keys };
+  return c.json(body);
 });
 
 orgRoutes.post('/v1/orgs/:org/keys/:id/:action{revoke|rotate}', async (c) => {

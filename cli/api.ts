@@ -1,0 +1,70 @@
+/**
+ * What the /v1 commands (orgs, projects, members, keys, sessions, audit) share: the
+ * credential this invocation uses, which org it means, and asking before destroying.
+ */
+import type * as z from 'zod';
+import { OrgList } from '../shared/schemas.ts';
+import { resolveCredential } from './credential.ts';
+import type { CliDeps, GlobalOptions } from './deps.ts';
+import { CliError } from './errors.ts';
+
+export type Api = {
+  call<T extends z.ZodType>(
+    schema: T,
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    body?: Record<string, unknown>,
+  ): Promise<z.infer<T>>;
+  /** The org the credential is tied to (an API key's), if any. */
+  credentialOrg: string | null;
+};
+
+export async function openApi(deps: CliDeps, global: GlobalOptions): Promise<Api> {
+  const resolved = await resolveCredential(deps, global, { tokenStdin: false });
+  if (!resolved.server) throw new CliError('usage', 'which server? pass --server URL or set LATCHKEY_SERVER');
+  const client = await deps.client(resolved.server, resolved.context?.clientId ?? 'latchkey-cli');
+  return {
+    call: (schema, method, path, body) => client.v1(schema, method, path, resolved.token, body),
+    credentialOrg: resolved.context?.org ?? null,
+  };
+}
+
+/**
+ * Which org a command acts on: --org, else LATCHKEY_ORG, else the API key's own org, else
+ * the one org the person belongs to. Several orgs and none named is a usage error listing them.
+ */
+export async function chooseOrg(deps: CliDeps, global: GlobalOptions, api: Api): Promise<string> {
+  const named = global.org ?? deps.env.LATCHKEY_ORG ?? api.credentialOrg;
+  if (named) return named;
+  const { orgs } = await api.call(OrgList, 'GET', '/v1/orgs');
+  if (orgs.length === 1) return (orgs[0] as { slug: string }).slug;
+  if (orgs.length === 0) throw new CliError('usage', 'you are in no org yet; create one with `latchkey orgs create SLUG`');
+  throw new CliError('usage', `which org? pass --org (one of: ${orgs.map((org) => org.slug).join(', ')})`);
+}
+
+/** --confirm, or a yes at the terminal; without a terminal, --confirm is required. */
+export async function confirm(deps: CliDeps, confirmed: boolean, question: string): Promise<void> {
+  if (confirmed) return;
+  if (!deps.io.ask) throw new CliError('usage', `${question} Pass --confirm to do this without a prompt.`);
+  const answer = (await deps.io.ask(`${question} [y/N] `)).trim().toLowerCase();
+  if (answer !== 'y' && answer !== 'yes') throw new CliError('cancelled', 'nothing was changed');
+}
+
+export const path = (...parts: string[]) => parts.map((part) => encodeURIComponent(part)).join('/');
+
+/** Seconds since the epoch as an ISO time, or "-" for none. */
+export const isoTime = (seconds: number | null | undefined) =>
+  seconds === null || seconds === undefined ? '-' : new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+
+/** Rows as aligned columns on stdout; the header in capitals, like `gh` and `kubectl`. */
+export function printTable(deps: CliDeps, headers: string[], rows: string[][]): void {
+  const widths = headers.map((header, index) => Math.max(header.length, ...rows.map((row) => (row[index] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, index) => (index === cells.length - 1 ? cell : cell.padEnd(widths[index] ?? 0)))
+      .join('  ')
+      .trimEnd();
+  deps.io.out(`${[line(headers.map((header) => header.toUpperCase())), ...rows.map(line)].join('\n')}\n`);
+}
+
+export const printJson = (deps: CliDeps, value: unknown) => deps.io.out(`${JSON.stringify(value, null, 2)}\n`);

@@ -1,0 +1,48 @@
+/** `latchkey orgs list | create SLUG [--name NAME] | show [SLUG]`. */
+import { Org, OrgList } from '../../shared/schemas.ts';
+import { chooseOrg, isoTime, openApi, path, printJson, printTable } from '../api.ts';
+import type { CliDeps, GlobalOptions } from '../deps.ts';
+import { CliError } from '../errors.ts';
+
+export async function orgs(
+  deps: CliDeps,
+  global: GlobalOptions,
+  action: string | undefined,
+  slug: string | undefined,
+  options: { name: string | undefined },
+) {
+  const api = await openApi(deps, global);
+  switch (action ?? 'list') {
+    case 'list': {
+      const { orgs: list } = await api.call(OrgList, 'GET', '/v1/orgs');
+      if (global.json) return printJson(deps, list);
+      if (list.length === 0) return deps.io.err('You are in no org. Create one with `latchkey orgs create SLUG`.\n');
+      return printTable(
+        deps,
+        ['org', 'name', 'your role'],
+        list.map((org) => [org.slug, org.name, org.role]),
+      );
+    }
+    case 'create': {
+      if (!slug) throw new CliError('usage', 'usage: latchkey orgs create SLUG [--name "Display name"]');
+      const org = await api.call(Org, 'POST', '/v1/orgs', { slug, ...(options.name ? { name: options.name } : {}) });
+      if (global.json) return printJson(deps, org);
+      return deps.io.err(`Created org ${org.slug}; you are its owner.\n`);
+    }
+    case 'show': {
+      const org = await api.call(Org, 'GET', `/v1/orgs/${path(slug ?? (await chooseOrg(deps, global, api)))}`);
+      if (global.json) return printJson(deps, org);
+      deps.io.out(
+        `${org.slug} (${org.name}), created ${isoTime(org.created_at)} by ${org.created_by}\n` +
+          `projects: ${org.projects.length ? org.projects.join(', ') : '(none)'}\n`,
+      );
+      return printTable(
+        deps,
+        ['member', 'role'],
+        org.members.map((member) => [member.email, member.role]),
+      );
+    }
+    default:
+      throw new CliError('usage', `unknown action "orgs ${action}"; use list, create or show`);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * `latchkey sessions list | revoke SID`: your sign-ins, or with --org your org members'
+ * (admins). Revoking ends the session's refresh token at once and its access tokens on
+ * their next use.
+ */
+import { type SessionInfo, SessionList, SessionInfo as SessionSchema } from '../../shared/schemas.ts';
+import { confirm, isoTime, openApi, path, printJson, printTable } from '../api.ts';
+import type { CliDeps, GlobalOptions } from '../deps.ts';
+import { CliError } from '../errors.ts';
+
+export type SessionsOptions = { member: string | undefined; confirm: boolean };
+
+export async function sessions(
+  deps: CliDeps,
+  global: GlobalOptions,
+  action: string | undefined,
+  sid: string | undefined,
+  options: SessionsOptions,
+) {
+  // Members' sessions only when an org is named outright: `sessions list` alone is your own.
+  const org = global.org ?? null;
+  if (options.member && !org) throw new CliError('usage', '--member needs --org ORG (an org whose sessions you administer)');
+  const api = await openApi(deps, global);
+  const base = org ? `/v1/orgs/${path(org)}/sessions` : '/v1/sessions';
+
+  switch (action ?? 'list') {
+    case 'list': {
+      const query = options.member ? `?member=${encodeURIComponent(options.member)}` : '';
+      const { sessions: list } = await api.call(SessionList, 'GET', `${base}${query}`);
+      if (global.json) return printJson(deps, list);
+      if (list.length === 0) return deps.io.err('No sessions.\n');
+      printTable(
+        deps,
+        ['id', ...(org ? ['who'] : []), 'device', 'client', 'signed in', 'last used', 'state'],
+        list.map((session) => [
+          `${session.current ? '* ' : ''}${session.id}`,
+          ...(org ? [session.email ?? session.sub] : []),
+          device(session),
+          session.client_id,
+          isoTime(session.created_at),
+          isoTime(session.last_used_at),
+          session.revoked ? `revoked (${session.revoked})` : 'active',
+        ]),
+      );
+      if (list.some((session) => session.current)) deps.io.err('* the session this command ran under\n');
+      return;
+    }
+    case 'revoke': {
+      if (!sid) throw new CliError('usage', 'usage: latchkey sessions revoke SESSION_ID [--org ORG] [--confirm]');
+      await confirm(
+        deps,
+        options.confirm,
+        `End session ${sid}${org ? ` (a member of ${org})` : ''}? Its tokens stop working at once.`,
+      );
+      const ended = await api.call(SessionSchema, 'POST', `${base}/${path(sid)}/revoke`);
+      if (global.json) return printJson(deps, ended);
+      deps.io.err(`Ended session ${ended.id} (${device(ended)}).${ended.current ? ' It was this one: log in again.' : ''}\n`);
+      return;
+    }
+    default:
+      throw new CliError('usage', `unknown action "sessions ${action}"; use list or revoke`);
+  }
+}
+
+const device = (session: SessionInfo) => session.device_name ?? session.user_agent ?? session.address ?? '-';

@@ -1,0 +1,205 @@
+/**
+ * The org commands of the compiled `latchkey` binary — orgs, projects, members, keys,
+ * sessions, audit — run as a script would run them, against the running Worker (real
+ * workerd, state in a real Redis). The tamper test edits one audit entry in Redis by hand,
+ * past the Worker, and `audit verify` must point at it.
+ */
+import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
+import { after, before, describe, test } from 'node:test';
+import { AuditEntry } from '../../shared/audit.ts';
+import { buildCli, cleanEnv, exitOf, runCli, startCli, tempConfigDir, waitForStderr } from '../fixtures/cli-runner.ts';
+import { deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
+import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
+
+let worker: RunningWorker;
+let owner: Record<string, string>;
+let home: string;
+
+before(async () => {
+  buildCli();
+  worker = await startWorker({ LATCHKEY_DEVICE_POLL_INTERVAL: '1s' }, { target: 'workerd-redis' });
+  home = await tempConfigDir();
+  const token = (await deviceLogin(worker.url, 'owner@cli.example')).access_token;
+  owner = cleanEnv({ HOME: home, LATCHKEY_CONFIG_DIR: home, LATCHKEY_SERVER: worker.url, LATCHKEY_TOKEN: token });
+});
+after(async () => {
+  await worker?.stop();
+});
+
+async function ok(args: string[], env = owner) {
+  const result = await runCli(args, env);
+  assert.equal(result.code, 0, `latchkey ${args.join(' ')}: ${result.stderr}`);
+  return result;
+}
+const json = async (args: string[], env = owner) => JSON.parse((await ok([...args, '--json'], env)).stdout);
+
+describe('orgs, projects and members', () => {
+  test('create an org, a project and a member; the only org is the default', async () => {
+    await ok(['orgs', 'create', 'acme', '--name', 'Acme Corp']);
+    assert.deepEqual(await json(['orgs', 'list']), [{ slug: 'acme', name: 'Acme Corp', role: 'owner' }]);
+    const project = await ok(['projects', 'create', 'web']);
+    assert.match(project.stderr, /Created project acme\/web/);
+    assert.equal((await ok(['projects', 'list'])).stdout, 'web\n');
+    await ok(['members', 'set', 'dev@cli.example', 'admin']);
+    const table = (await ok(['members', 'list'])).stdout;
+    assert.match(table, /^MEMBER\s+ROLE\n/);
+    assert.match(table, /dev@cli\.example\s+admin/);
+    const shown = await json(['orgs', 'show', 'acme']);
+    assert.deepEqual(shown.projects, ['web']);
+  });
+
+  test('bad input is a usage error (exit 2) before anything is sent; a refusal is exit 3 in the server’s words', async () => {
+    const badRole = await runCli(['members', 'set', 'x@cli.example', 'emperor'], owner);
+    assert.equal(badRole.code, 2);
+    assert.match(badRole.stderr, /member\|admin\|owner/);
+    const stranger = cleanEnv({
+      HOME: home,
+      LATCHKEY_SERVER: worker.url,
+      LATCHKEY_TOKEN: (await deviceLogin(worker.url, 'plain@cli.example')).access_token,
+    });
+    await ok(['members', 'set', 'plain@cli.example', 'member', '--org', 'acme']);
+    const refused = await runCli(['keys', 'list', '--org', 'acme'], stranger);
+    assert.equal(refused.code, 3);
+    assert.match(refused.stderr, /lacks keys:read/);
+    const missing = await runCli(['orgs', 'show', 'nope'], owner);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /no org "nope"/);
+  });
+});
+
+describe('keys', () => {
+  test('create prints the secret once on stdout; list never shows it; the key works as a credential', async () => {
+    const created = await ok(['keys', 'create', '--name', 'deploy', '--project', 'web', '--expires', '30d']);
+    const key = created.stdout.trim();
+    assert.match(key, /^lk_test_[0-9A-Za-z]{36}$/);
+    assert.match(created.stderr, /shown only now/);
+    const listed = await ok(['keys', 'list']);
+    assert.equal(listed.stdout.includes(key), false);
+    assert.match(listed.stdout, /^ID\s+NAME\s+PROJECT\s+ROLE\s+STATE/);
+    assert.match(listed.stdout, /deploy\s+web\s+member\s+active/);
+
+    const asKey = cleanEnv({ HOME: home, LATCHKEY_SERVER: worker.url, LATCHKEY_TOKEN: key });
+    const status = await json(['status'], asKey);
+    assert.deepEqual([status.kind, status.org, status.project], ['api_key', 'acme', 'web']);
+  });
+
+  test('revoke asks for --confirm without a terminal, then revokes; the key is refused at once', async () => {
+    const created = await json(['keys', 'create', '--name', 'doomed']);
+    const asKey = cleanEnv({ HOME: home, LATCHKEY_SERVER: worker.url, LATCHKEY_TOKEN: created.key });
+    const unconfirmed = await runCli(['keys', 'revoke', created.id], owner);
+    assert.equal(unconfirmed.code, 2);
+    assert.match(unconfirmed.stderr, /--confirm/);
+    assert.equal((await runCli(['status'], asKey)).code, 0, 'nothing was revoked without confirmation');
+    const revoked = await json(['keys', 'revoke', created.id, '--confirm']);
+    assert.ok(revoked.revoked_at);
+    const refused = await runCli(['status'], asKey);
+    assert.equal(refused.code, 3);
+    assert.match(refused.stderr, /revoked/);
+  });
+
+  test('rotate with --grace prints the new secret; both work during the grace period', async () => {
+    const created = await json(['keys', 'create', '--name', 'rotating', '--role', 'admin']);
+    const rotated = await ok(['keys', 'rotate', created.id, '--grace', '1h', '--confirm']);
+    const fresh = rotated.stdout.trim();
+    assert.match(fresh, /^lk_test_/);
+    assert.notEqual(fresh, created.key);
+    for (const key of [created.key, fresh]) {
+      assert.equal((await runCli(['status'], { ...owner, LATCHKEY_TOKEN: key })).code, 0);
+    }
+    const badGrace = await runCli(['keys', 'rotate', created.id, '--grace', 'soon', '--confirm'], owner);
+    assert.equal(badGrace.code, 2);
+  });
+});
+
+describe('sessions', () => {
+  test('a CLI login is a session named after this host; revoking another session ends it at once', async () => {
+    const dir = await tempConfigDir();
+    const env = cleanEnv({
+      HOME: dir,
+      LATCHKEY_CONFIG_DIR: dir,
+      LATCHKEY_SECRET_PASSPHRASE: 'a passphrase',
+      LATCHKEY_SERVER: worker.url,
+    });
+    const child = startCli(['login', '--device', '--secret-store', 'encrypted-file'], env);
+    const done = exitOf(child);
+    child.stdin?.end();
+    const [, userCode] = await waitForStderr(child, /check that it shows the code\s+([A-Z]{4}-[A-Z]{4})/);
+    await new FormBrowser(worker.url).decide(String(userCode), 'approve', 'owner@cli.example');
+    assert.equal((await done).code, 0);
+
+    const mine = await json(['sessions', 'list'], env);
+    const current = mine.find((session: { current: boolean }) => session.current);
+    assert.equal(current.device_name, hostname().slice(0, 64));
+    assert.equal(mine.length, 2, 'the fixture login and the CLI login');
+    const other = mine.find((session: { current: boolean }) => !session.current);
+
+    const table = (await ok(['sessions', 'list'], env)).stdout;
+    assert.match(table, /^ID\s+DEVICE\s+CLIENT\s+SIGNED IN\s+LAST USED\s+STATE\n\* ses_/);
+    await ok(['sessions', 'revoke', other.id, '--confirm'], env);
+    const ended = await runCli(['status'], owner); // owner's LATCHKEY_TOKEN belongs to the other session
+    assert.equal(ended.code, 3);
+    assert.match(ended.stderr, /session was revoked/);
+    const after = await json(['sessions', 'list'], env);
+    assert.equal(after.find((session: { id: string }) => session.id === other.id).revoked, 'logout');
+    owner.LATCHKEY_TOKEN = (await deviceLogin(worker.url, 'owner@cli.example')).access_token;
+  });
+
+  test('an owner lists and ends a member’s sessions with --org', async () => {
+    const dev = await deviceLogin(worker.url, 'dev@cli.example', { device_name: 'dev-laptop' });
+    const listed = await json(['sessions', 'list', '--org', 'acme', '--member', 'dev@cli.example']);
+    assert.ok(listed.length >= 1 && listed.every((session: { email: string }) => session.email === 'dev@cli.example'));
+    const session = listed.find((item: { device_name: string }) => item.device_name === 'dev-laptop');
+    await ok(['sessions', 'revoke', session.id, '--org', 'acme', '--confirm']);
+    const devEnv = cleanEnv({ HOME: home, LATCHKEY_SERVER: worker.url, LATCHKEY_TOKEN: dev.access_token });
+    assert.equal((await runCli(['status'], devEnv)).code, 3);
+    const noOrg = await runCli(['sessions', 'list', '--member', 'dev@cli.example'], owner);
+    assert.equal(noOrg.code, 2);
+  });
+});
+
+describe('audit', () => {
+  test('list shows the trail; verify holds; after one stored entry is edited, verify points at it', async () => {
+    const listed = await ok(['audit', 'list', '--limit', '200']);
+    assert.match(
+      listed.stdout,
+      /^SEQ\s+TIME\s+ACTION\s+ACTOR\s+SUBJECT\s+DETAIL\n1\s+\S+\s+org\.created\s+owner@cli\.example\s+acme/,
+    );
+    for (const action of ['project.created', 'member.changed', 'key.created', 'key.revoked', 'key.rotated', 'session.revoked']) {
+      assert.match(listed.stdout, new RegExp(action.replace('.', '\\.')));
+    }
+    const verified = await ok(['audit', 'verify']);
+    const [, count, head] = /: (\d+) entries, every link holds\.\nhead: \d+ ([0-9a-f]{64})/.exec(verified.stdout) ?? [];
+    assert.ok(Number(count) >= 10, verified.stdout);
+    assert.ok(head);
+
+    // Someone with access to the store rewrites who revoked a key, keeping the stored hash.
+    const redis = worker.redis;
+    assert.ok(redis);
+    const entries = await json(['audit', 'list', '--limit', '200']);
+    const target = AuditEntry.parse(entries.entries.find((entry: { action: string }) => entry.action === 'key.revoked'));
+    const forged = { ...target, actor: 'someone-else@cli.example' };
+    assert.equal(await redis.command(['SET', `aud:acme:${target.seq}`, JSON.stringify(forged), 'KEEPTTL']), 'OK');
+
+    const broken = await runCli(['audit', 'verify'], owner);
+    assert.equal(broken.code, 7, broken.stderr);
+    assert.match(
+      broken.stderr,
+      new RegExp(`broken at entry ${target.seq}: entry ${target.seq} was changed after it was written`),
+    );
+    const report = JSON.parse((await runCli(['audit', 'verify', '--json'], owner)).stdout);
+    assert.deepEqual([report.ok, report.seq], [false, target.seq]);
+
+    // Re-hashing the forged entry moves the break to the next link, which still names the old hash.
+    const { auditEntryHash } = await import('../../shared/audit.ts');
+    const { hash: _old, ...unhashed } = forged;
+    const rehashed = { ...forged, hash: await auditEntryHash(unhashed) };
+    await redis.command(['SET', `aud:acme:${target.seq}`, JSON.stringify(rehashed), 'KEEPTTL']);
+    const moved = await runCli(['audit', 'verify'], owner);
+    assert.equal(moved.code, 7);
+    assert.match(
+      moved.stderr,
+      new RegExp(`broken at entry ${target.seq + 1}: entry ${target.seq + 1} does not follow entry ${target.seq}`),
+    );
+  });
+});
