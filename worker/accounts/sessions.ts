@@ -25,6 +25,11 @@ export const Family = z.object({
   // Added after the first release: older records read as "never said" and "not yet used".
   deviceName: z.string().nullable().default(null),
   lastUsedAt: z.number().nullable().default(null),
+  /**
+   * Access tokens of this session revoked one by one (RFC 7009), until they expire. Kept
+   * here so a Bearer check reads one record, the family, for both kinds of revocation.
+   */
+  revokedTokens: z.array(z.object({ jti: z.string(), exp: z.number() })).default([]),
 });
 export type Family = z.infer<typeof Family>;
 export type NewFamily = Pick<Family, 'sub' | 'email' | 'clientId' | 'scope' | 'device' | 'deviceName'>;
@@ -56,6 +61,7 @@ export async function createFamily(
     expiresAt: createdAt + config.ttl.refreshToken * 1000,
     revoked: null,
     lastUsedAt: createdAt,
+    revokedTokens: [],
   };
   await store.put(familyKey(sid), JSON.stringify(family), config.ttl.refreshToken);
   await updateIndex(services, sessionOwner(family), (index) =>
@@ -94,6 +100,30 @@ export async function touchFamily(services: Services, sid: string): Promise<void
   if (!found || found.value.revoked || now() - (found.value.lastUsedAt ?? 0) < LAST_USED_GRANULARITY_MS) return;
   const next = { ...found.value, lastUsedAt: now() };
   await store.swap(familyKey(sid), found.raw, JSON.stringify(next), seconds(found.value.expiresAt - now()));
+}
+
+/** At most this many single revoked access tokens per session; more ends the whole session. */
+const MAX_REVOKED_TOKENS = 50;
+
+/** Refuses one access token of a session from its next use (RFC 7009), leaving the session alive. */
+export async function revokeSessionToken(
+  services: Services,
+  sid: string,
+  token: { jti: string; exp: number },
+  source: AuditSource,
+) {
+  const { store, now } = services;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const found = await readRecord(store, familyKey(sid), Family);
+    if (!found || found.value.revoked) return;
+    const nowSeconds = Math.floor(now() / 1000);
+    const live = found.value.revokedTokens.filter((entry) => entry.exp > nowSeconds && entry.jti !== token.jti);
+    // Someone revoking token after token of one session is better served by ending it.
+    if (live.length >= MAX_REVOKED_TOKENS) return revokeFamily(services, sid, 'logout', source);
+    const next = { ...found.value, revokedTokens: [...live, token] };
+    if (await store.swap(familyKey(sid), found.raw, JSON.stringify(next), seconds(found.value.expiresAt - now()))) return;
+  }
+  throw new OAuthError('temporarily_unavailable', 'could not revoke the token; retry');
 }
 
 /** Ends a session: its refresh token at once, its access tokens from their next use (`sid`). */

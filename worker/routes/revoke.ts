@@ -29,7 +29,7 @@ revokeRoutes.post('/oauth/revoke', async (c) => {
   } else if (looksLikeJwt(token)) {
     // An expired or foreign token needs no revoking; RFC 7009 §2.2 answers 200 either way.
     const claims = await verifyOwnAccessToken(services, token).catch(() => null);
-    if (claims) await revokeAccessToken(services, claims);
+    if (claims) await revokeAccessToken(services, claims, c.var.requestId);
   }
   c.header('Cache-Control', 'no-store');
   return c.body(null, 200);

@@ -6,7 +6,7 @@
 import { OAuthError } from '../../shared/errors.ts';
 import type { AccessTokenClaims } from '../../shared/schemas.ts';
 import { authenticateApiKey } from '../accounts/api-keys.ts';
-import { readFamily } from '../accounts/sessions.ts';
+import { readFamily, revokeSessionToken } from '../accounts/sessions.ts';
 import type { Services } from '../services.ts';
 import { storeKey } from '../store/store.ts';
 import { looksLikeJwt, verifyAccessToken } from './access-token.ts';
@@ -19,23 +19,32 @@ export async function verifyOwnAccessToken(services: Services, token: string): P
   return verifyAccessToken(keys, token, { issuer: config.base, audience: config.base, now: now() });
 }
 
-/** An access token (JWT) or an API key, refused if revoked or expired. */
+/**
+ * An access token (JWT) or an API key, refused if revoked or expired. One store read
+ * either way: a session's token is checked against its family record (session ended, or
+ * this token revoked); a token without a session (CI) against its own `jti` record.
+ */
 export async function authenticate(services: Services, token: string): Promise<AccessTokenClaims> {
   if (looksLikeApiKey(token)) return authenticateApiKey(services, token);
-  const { store } = services;
   const claims = await verifyOwnAccessToken(services, token);
-  const [revoked, family] = await Promise.all([
-    store.get(storeKey('revokedAccessToken', claims.jti)),
-    claims.sid ? readFamily(services, claims.sid) : null,
-  ]);
-  if (revoked !== null) throw new OAuthError('invalid_token', 'token was revoked');
-  if (claims.sid && (!family || family.revoked)) throw new OAuthError('invalid_token', 'the session was revoked');
+  if (claims.sid) {
+    const family = await readFamily(services, claims.sid);
+    if (!family || family.revoked) throw new OAuthError('invalid_token', 'the session was revoked');
+    if (family.revokedTokens.some((entry) => entry.jti === claims.jti))
+      throw new OAuthError('invalid_token', 'token was revoked');
+  } else if ((await services.store.get(storeKey('revokedAccessToken', claims.jti))) !== null) {
+    throw new OAuthError('invalid_token', 'token was revoked');
+  }
   return claims;
 }
 
 /** Refuses one access token until it would have expired anyway (RFC 7009). */
-export async function revokeAccessToken(services: Services, claims: AccessTokenClaims): Promise<void> {
+export async function revokeAccessToken(services: Services, claims: AccessTokenClaims, requestId: string): Promise<void> {
   const remaining = claims.exp - Math.floor(services.now() / 1000);
   if (remaining <= 0) return;
+  if (claims.sid) {
+    const source = { actor: claims.email ?? claims.sub, requestId };
+    return revokeSessionToken(services, claims.sid, { jti: claims.jti, exp: claims.exp }, source);
+  }
   await services.store.put(storeKey('revokedAccessToken', claims.jti), '1', remaining + 60);
 }
