@@ -243,7 +243,10 @@ describe('revoke, introspect, /v1/me', () => {
     assert.equal((await me(login.access_token)).status, 200);
     assert.equal((await postForm(`${base}/oauth/revoke`, { token: login.access_token })).status, 200);
     assert.equal((await me(login.access_token)).status, 401);
-    assert.equal((await refresh(base, login.refresh_token)).status, 200);
+    const next = await refresh(base, login.refresh_token);
+    assert.equal(next.status, 200);
+    assert.equal((await me(String(next.json.access_token))).status, 200, 'the session’s new token works');
+    assert.equal((await me(login.access_token)).status, 401, 'the revoked one stays refused');
   });
 
   test('revoking an unknown token is a 200 that reveals nothing', async () => {
