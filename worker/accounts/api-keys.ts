@@ -8,7 +8,7 @@ import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { type AccessTokenClaims, type ApiKeyCreated, type ApiKeyInfo, Role } from '../../shared/schemas.ts';
 import type { Services } from '../services.ts';
-import { parseRecord, readRecord, type Versioned } from '../store/records.ts';
+import { parseRecord, readRecord, updateRecord, type Versioned } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { generateApiKey, isWellFormedApiKey } from '../tokens/api-key.ts';
 import { generateId } from '../tokens/opaque.ts';
@@ -57,19 +57,14 @@ const recordKey = async (services: Services, secret: string) => storeKey('apiKey
 const recordTtl = (services: Services, record: KeyRecord) =>
   Math.max(1, Math.ceil((record.expiresAt - services.now()) / 1000)) + KEEP_AFTER_EXPIRY_SECONDS;
 
-async function updateIndex(
-  services: Services,
-  org: string,
-  change: (index: z.infer<typeof KeyIndex>) => z.infer<typeof KeyIndex>,
-) {
-  const key = storeKey('apiKeyIndex', org);
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const raw = await services.store.get(key);
-    const next = change(raw === null ? [] : parseRecord(KeyIndex, raw));
-    if (await services.store.swap(key, raw, JSON.stringify(next), INDEX_TTL_SECONDS)) return;
-  }
-  throw new OAuthError('temporarily_unavailable', 'the key list kept changing; retry');
-}
+const updateIndex = (services: Services, org: string, change: (index: z.infer<typeof KeyIndex>) => z.infer<typeof KeyIndex>) =>
+  updateRecord(
+    services.store,
+    storeKey('apiKeyIndex', org),
+    KeyIndex,
+    { empty: [], ttlSeconds: INDEX_TTL_SECONDS, what: 'key list' },
+    change,
+  );
 
 export async function createApiKey(
   services: Services,

@@ -7,7 +7,7 @@ import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { type Org, Role } from '../../shared/schemas.ts';
 import type { Services } from '../services.ts';
-import { parseRecord } from '../store/records.ts';
+import { parseRecord, updateRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 
 export const OrgRecord = z.object({
@@ -65,14 +65,13 @@ export async function orgsOf(services: Services, email: string): Promise<string[
 
 export async function noteMembership(services: Services, email: string, slug: string, member: boolean): Promise<void> {
   const key = storeKey('memberOrgs', email.toLowerCase());
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const raw = await services.store.get(key);
-    const current = raw === null ? [] : parseRecord(MemberOrgs, raw);
-    const next = member ? [...new Set([...current, slug])] : current.filter((org) => org !== slug);
-    if (next.length === current.length && next.every((org, index) => org === current[index])) return;
-    if (await services.store.swap(key, raw, JSON.stringify(next), ORG_TTL_SECONDS)) return;
-  }
-  throw new OAuthError('temporarily_unavailable', 'the membership index kept changing; retry');
+  await updateRecord(
+    services.store,
+    key,
+    MemberOrgs,
+    { empty: [], ttlSeconds: ORG_TTL_SECONDS, what: 'membership index' },
+    (orgs) => (member ? [...new Set([...orgs, slug])] : orgs.filter((org) => org !== slug)),
+  );
 }
 
 /** Applies `change` to the current record; retried on a concurrent change. */

@@ -8,7 +8,7 @@ import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { RevokeReason, type SessionInfo } from '../../shared/schemas.ts';
 import type { Services } from '../services.ts';
-import { parseRecord, readRecord } from '../store/records.ts';
+import { parseRecord, readRecord, updateRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { generateId } from '../tokens/opaque.ts';
 import { type AuditSource, appendAuditForPerson, SERVER_ACTOR } from './audit.ts';
@@ -64,7 +64,8 @@ export async function createFamily(
     revokedTokens: [],
   };
   await store.put(familyKey(sid), JSON.stringify(family), config.ttl.refreshToken);
-  await updateIndex(services, sessionOwner(family), (index) =>
+  const indexKey = storeKey('sessionIndex', sessionOwner(family));
+  await updateRecord(store, indexKey, SessionIndex, { empty: [], ttlSeconds: INDEX_TTL_SECONDS, what: 'session list' }, (index) =>
     [...index.filter((entry) => entry.expiresAt > createdAt), { sid, expiresAt: family.expiresAt }].slice(-MAX_LISTED_SESSIONS),
   );
   await appendAuditForPerson(services, family.email, source, {
@@ -73,20 +74,6 @@ export async function createFamily(
     detail: describeDevice(family),
   });
   return { sid, family };
-}
-
-async function updateIndex(
-  services: Services,
-  owner: string,
-  change: (index: z.infer<typeof SessionIndex>) => z.infer<typeof SessionIndex>,
-) {
-  const key = storeKey('sessionIndex', owner);
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const raw = await services.store.get(key);
-    const next = change(raw === null ? [] : parseRecord(SessionIndex, raw));
-    if (await services.store.swap(key, raw, JSON.stringify(next), INDEX_TTL_SECONDS)) return;
-  }
-  throw new OAuthError('temporarily_unavailable', 'the session list kept changing; retry');
 }
 
 export async function readFamily(services: Services, sid: string): Promise<Family | null> {

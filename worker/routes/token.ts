@@ -11,6 +11,7 @@ import {
   TokenRequest,
 } from '../../shared/schemas.ts';
 import { SERVER_ACTOR } from '../accounts/audit.ts';
+import type { NewFamily } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { findClient } from '../clients.ts';
 import { redeemAuthorizationCode } from '../grants/authorization-code.ts';
@@ -19,6 +20,7 @@ import { tokenResponse } from '../grants/issue.ts';
 import { rotateRefreshToken, startFamily } from '../grants/refresh-token.ts';
 import { exchangeCiToken, narrowAccessToken } from '../grants/token-exchange.ts';
 import { parseInput, readForm } from '../http/form.ts';
+import type { Person } from '../identity/users.ts';
 
 /** The token endpoint: one branch per grant, each a call into grants/. */
 export const tokenRoutes = new Hono<AppEnv>();
@@ -49,23 +51,28 @@ tokenRoutes.post('/oauth/token', async (c) => {
   }
   findClient(services.config, input.client_id, input.grant_type);
 
-  if (input.grant_type === DEVICE_CODE_GRANT) {
-    const approved = await pollDeviceCode(services, input.device_code, input.client_id);
-    if (!approved.subject) throw new OAuthError('invalid_grant', 'device code has no approved subject');
-    const { sub, email } = approved.subject;
+  /** A completed sign-in, device or browser: a new session and its first tokens. */
+  const signIn = async (grant: {
+    subject: Person;
+    clientId: string;
+    scope: string;
+    requester: NewFamily['device'];
+    deviceName: string | undefined;
+  }) => {
+    const { sub, email } = grant.subject;
+    const family = { sub, email, clientId: grant.clientId, scope: grant.scope, device: grant.requester };
     const session = await startFamily(
       services,
-      {
-        sub,
-        email,
-        clientId: approved.clientId,
-        scope: approved.scope,
-        device: approved.requester,
-        deviceName: input.device_name ?? null,
-      },
+      { ...family, deviceName: grant.deviceName ?? null },
       { actor: email ?? sub, requestId: c.var.requestId },
     );
     return c.json(await tokenResponse(services, session));
+  };
+
+  if (input.grant_type === DEVICE_CODE_GRANT) {
+    const approved = await pollDeviceCode(services, input.device_code, input.client_id);
+    if (!approved.subject) throw new OAuthError('invalid_grant', 'device code has no approved subject');
+    return signIn({ ...approved, subject: approved.subject, deviceName: input.device_name });
   }
 
   if (input.grant_type === AUTHORIZATION_CODE_GRANT) {
@@ -75,20 +82,7 @@ tokenRoutes.post('/oauth/token', async (c) => {
       redirectUri: input.redirect_uri,
       verifier: input.code_verifier,
     });
-    const { sub, email } = granted.subject;
-    const session = await startFamily(
-      services,
-      {
-        sub,
-        email,
-        clientId: granted.clientId,
-        scope: granted.scope,
-        device: granted.requester,
-        deviceName: input.device_name ?? null,
-      },
-      { actor: email ?? sub, requestId: c.var.requestId },
-    );
-    return c.json(await tokenResponse(services, session));
+    return signIn({ ...granted, deviceName: input.device_name });
   }
 
   if (input.grant_type === REFRESH_TOKEN_GRANT) {

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { OAuthError } from '../../shared/errors.ts';
 import type { Store } from './store.ts';
 import { StoreError } from './store.ts';
 
@@ -24,4 +25,25 @@ export function parseRecord<T extends z.ZodType>(schema: T, raw: string): z.infe
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw new StoreError('stored record has an unexpected shape');
   return parsed.data;
+}
+
+/**
+ * Read, change, swap: retried from a fresh read when another writer got there first. An
+ * absent record reads as `empty`; a change that alters nothing writes nothing.
+ */
+export async function updateRecord<T extends z.ZodType>(
+  store: Store,
+  key: string,
+  schema: T,
+  options: { empty: z.infer<T>; ttlSeconds: number; what: string },
+  change: (current: z.infer<T>) => z.infer<T>,
+): Promise<z.infer<T>> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const raw = await store.get(key);
+    const current = raw === null ? options.empty : parseRecord(schema, raw);
+    const next = change(current);
+    const text = JSON.stringify(next);
+    if (text === raw || (await store.swap(key, raw, text, options.ttlSeconds))) return next;
+  }
+  throw new OAuthError('temporarily_unavailable', `the ${options.what} kept changing; retry`);
 }
