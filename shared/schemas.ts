@@ -329,6 +329,9 @@ export type ApiKeyCreated = z.infer<typeof ApiKeyCreated>;
 export const RevokeReason = z.enum(['logout', 'reuse', 'admin']);
 export type RevokeReason = z.infer<typeof RevokeReason>;
 
+/** A session's id as the server makes them: `ses_` and 20 base64url characters. */
+export const SessionId = z.string().regex(/^ses_[A-Za-z0-9_-]{20}$/, 'not a session id (ses_…)');
+
 /** One sign-in (refresh-token family), as `/v1/sessions` shows it. Times in seconds. */
 export const SessionInfo = z.object({
   id: z.string(),

@@ -86,7 +86,9 @@ describe('a person’s own sessions', () => {
     const sid = await sidOf(victim.access_token);
     const refused = await call('POST', `/v1/sessions/${sid}/revoke`, other.access_token);
     assert.equal(refused.status, 404);
-    assert.equal((await call('POST', '/v1/sessions/ses_nothing/revoke', other.access_token)).status, 404);
+    assert.equal((await call('POST', '/v1/sessions/ses_AAAAAAAAAAAAAAAAAAAA/revoke', other.access_token)).status, 404);
+    const malformed = await call('POST', `/v1/sessions/${'x'.repeat(600)}/revoke`, other.access_token);
+    assert.equal(malformed.status, 400, 'a malformed id is refused before any store read');
     assert.equal((await call('GET', '/v1/me', victim.access_token)).status, 200);
     assert.equal(
       (await sessionsOf(other.access_token)).some((session) => session.id === sid),

@@ -1,6 +1,6 @@
 import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
-import { MemberEmail, type SessionInfo, type SessionList } from '../../shared/schemas.ts';
+import { MemberEmail, SessionId, type SessionInfo, type SessionList } from '../../shared/schemas.ts';
 import { readOrg } from '../accounts/orgs.ts';
 import { listSessions, readFamily, revokeFamily, sessionOwner, sessionView } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
@@ -23,7 +23,7 @@ async function person(c: Context<AppEnv>): Promise<Person> {
   return principal;
 }
 
-const sessionParam = (c: Context<AppEnv>) => c.req.param('sid') ?? '';
+const sessionParam = (c: Context<AppEnv>) => parseInput(SessionId, c.req.param('sid'));
 const noSession = (sid: string) => new OAuthError('not_found', `no session "${sid.slice(0, 40)}"`);
 
 sessionRoutes.get('/v1/sessions', async (c) => {
