@@ -13,6 +13,10 @@ import { storeKey } from '../store/store.ts';
 import { generateId } from '../tokens/opaque.ts';
 import { type AuditSource, appendAuditForPerson, SERVER_ACTOR } from './audit.ts';
 
+/** Where a sign-in came from, as the consent page shows it and the session keeps it. */
+export const Requester = z.object({ address: z.string().nullable(), userAgent: z.string().nullable() });
+export type Requester = z.infer<typeof Requester>;
+
 export const Family = z.object({
   sub: z.string(),
   email: z.string().nullable(),
@@ -21,7 +25,7 @@ export const Family = z.object({
   createdAt: z.number(),
   expiresAt: z.number(),
   revoked: RevokeReason.nullable(),
-  device: z.object({ address: z.string().nullable(), userAgent: z.string().nullable() }),
+  device: Requester,
   // Added after the first release: older records read as "never said" and "not yet used".
   deviceName: z.string().nullable().default(null),
   lastUsedAt: z.number().nullable().default(null),

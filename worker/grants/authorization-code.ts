@@ -6,6 +6,7 @@
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { TOKEN_PREFIX } from '../../shared/schemas.ts';
+import { Requester } from '../accounts/sessions.ts';
 import type { Services } from '../services.ts';
 import { parseRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
@@ -24,7 +25,7 @@ const PendingRequest = z.object({
   scope: z.string(),
   /** The web session that may decide: a consent page cannot be answered from another browser. */
   webSession: z.string(),
-  requester: z.object({ address: z.string().nullable(), userAgent: z.string().nullable() }),
+  requester: Requester,
 });
 export type PendingRequest = z.infer<typeof PendingRequest>;
 

@@ -5,6 +5,7 @@
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { TOKEN_PREFIX, USER_CODE_ALPHABET } from '../../shared/schemas.ts';
+import { Requester } from '../accounts/sessions.ts';
 import type { Client } from '../clients.ts';
 import type { Services } from '../services.ts';
 import { readRecord, type Versioned } from '../store/records.ts';
@@ -25,7 +26,7 @@ const DeviceRecord = z.object({
   interval: z.number(),
   lastPollAt: z.number().nullable(),
   expiresAt: z.number(),
-  requester: z.object({ address: z.string().nullable(), userAgent: z.string().nullable() }),
+  requester: Requester,
   subject: z.object({ sub: z.string(), email: z.string().nullable() }).nullable(),
 });
 export type DeviceRecord = z.infer<typeof DeviceRecord>;
@@ -49,7 +50,7 @@ const userCodeKey = async (services: Services, normalizedUserCode: string) =>
 
 export async function startDeviceAuthorization(
   services: Services,
-  request: { client: Client; scope: string; address: string | null; userAgent: string | null },
+  request: { client: Client; scope: string; requester: Requester },
 ): Promise<{ deviceCode: string; userCode: string; expiresIn: number; interval: number }> {
   const { config, store, now } = services;
   const deviceCode = generateSecret(TOKEN_PREFIX.deviceCode);
@@ -64,7 +65,7 @@ export async function startDeviceAuthorization(
     interval: config.ttl.devicePollInterval,
     lastPollAt: null,
     expiresAt: now() + ttl * 1000,
-    requester: { address: request.address, userAgent: request.userAgent?.slice(0, 200) ?? null },
+    requester: request.requester,
     subject: null,
   };
   // A collision among live user codes is unlikely but possible: claim the code atomically.

@@ -1,11 +1,13 @@
 /**
- * Who is calling a /v1 route: the Bearer credential turned into a principal the role
- * checks understand, and the audit source its changes are recorded under.
+ * Who is calling: on a /v1 route, the Bearer credential turned into a principal the role
+ * checks understand, and the audit source its changes are recorded under; on a sign-in,
+ * the address and user agent the consent page shows and the session keeps.
  */
 import type { Context } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import { type AccessTokenClaims, Slug } from '../../shared/schemas.ts';
 import type { AuditSource } from '../accounts/audit.ts';
+import type { Requester } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
 import type { Principal } from '../policy/roles.ts';
 import { authenticate } from '../tokens/credential.ts';
@@ -30,6 +32,12 @@ export const actorOf = (principal: Principal) => (principal.kind === 'user' ? (p
 export const auditSource = (c: Context<AppEnv>, principal: Principal): AuditSource => ({
   actor: actorOf(principal),
   requestId: c.var.requestId,
+});
+
+/** The address and user agent of a sign-in request (the agent cut to 200 characters). */
+export const requesterOf = (c: Context<AppEnv>): Requester => ({
+  address: c.var.services.clientAddress(c.req.raw),
+  userAgent: c.req.header('user-agent')?.slice(0, 200) ?? null,
 });
 
 export const orgParam = (c: Context<AppEnv>) => parseInput(Slug, c.req.param('org'));

@@ -5,6 +5,7 @@ import type { AppEnv } from '../app.ts';
 import { findClient, isRegisteredRedirect } from '../clients.ts';
 import { issueAuthorizationCode, savePendingRequest, takePendingRequest } from '../grants/authorization-code.ts';
 import { assertCsrf, csrfToken, readWebSession, requireWebSession } from '../http/browser.ts';
+import { requesterOf } from '../http/caller.ts';
 import { parseInput, readForm, readQuery } from '../http/form.ts';
 import { consentForm } from '../pages/device.ts';
 import { renderPage } from '../pages/layout.ts';
@@ -43,7 +44,7 @@ authorizeRoutes.get('/oauth/authorize', async (c) => {
     return signInPage(c, returnTo);
   }
   const scope = request.scope || client.defaultScope;
-  const requester = { address: services.clientAddress(c.req.raw), userAgent: c.req.header('user-agent')?.slice(0, 200) ?? null };
+  const requester = requesterOf(c);
   const id = await savePendingRequest(services, {
     clientId: client.id,
     clientName: client.name,

@@ -3,6 +3,7 @@ import { DEVICE_CODE_GRANT, DeviceAuthorizationRequest, type DeviceAuthorization
 import type { AppEnv } from '../app.ts';
 import { findClient } from '../clients.ts';
 import { startDeviceAuthorization } from '../grants/device-code.ts';
+import { requesterOf } from '../http/caller.ts';
 import { parseInput, readForm } from '../http/form.ts';
 
 /** RFC 8628 §3.1–3.2 */
@@ -15,8 +16,7 @@ deviceAuthorizationRoutes.post('/oauth/device_authorization', async (c) => {
   const started = await startDeviceAuthorization(services, {
     client,
     scope: input.scope || client.defaultScope,
-    address: services.clientAddress(c.req.raw),
-    userAgent: c.req.header('user-agent') ?? null,
+    requester: requesterOf(c),
   });
   const verificationUri = `${services.config.base}/device`;
   const body: DeviceAuthorizationResponse = {

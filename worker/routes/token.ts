@@ -11,7 +11,7 @@ import {
   TokenRequest,
 } from '../../shared/schemas.ts';
 import { SERVER_ACTOR } from '../accounts/audit.ts';
-import type { NewFamily } from '../accounts/sessions.ts';
+import type { Requester } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { findClient } from '../clients.ts';
 import { redeemAuthorizationCode } from '../grants/authorization-code.ts';
@@ -56,7 +56,7 @@ tokenRoutes.post('/oauth/token', async (c) => {
     subject: Person;
     clientId: string;
     scope: string;
-    requester: NewFamily['device'];
+    requester: Requester;
     deviceName: string | undefined;
   }) => {
     const { sub, email } = grant.subject;
