@@ -3,29 +3,33 @@
  * credential this invocation uses, which org it means, and asking before destroying.
  */
 import type * as z from 'zod';
-import { OrgList } from '../shared/schemas.ts';
-import { resolveCredential } from './credential.ts';
+import { BUILTIN_CLIENT_ID, OrgList } from '../shared/schemas.ts';
+import type { LatchkeyClient } from './client.ts';
+import { type Resolved, resolveCredential } from './credential.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import { CliError } from './errors.ts';
 
 export type Api = {
+  /** The credential this invocation uses, and why (see credential.ts). */
+  resolved: Resolved & { server: string };
+  client: LatchkeyClient;
   call<T extends z.ZodType>(
     schema: T,
     method: 'GET' | 'POST' | 'PUT' | 'DELETE',
     path: string,
     body?: Record<string, unknown>,
   ): Promise<z.infer<T>>;
-  /** The org the credential is tied to (an API key's), if any. */
-  credentialOrg: string | null;
 };
 
-export async function openApi(deps: CliDeps, global: GlobalOptions): Promise<Api> {
-  const resolved = await resolveCredential(deps, global, { tokenStdin: false });
-  if (!resolved.server) throw new CliError('usage', 'which server? pass --server URL or set LATCHKEY_SERVER');
-  const client = await deps.client(resolved.server, resolved.context?.clientId ?? 'latchkey-cli');
+export async function openApi(deps: CliDeps, global: GlobalOptions, options = { tokenStdin: false }): Promise<Api> {
+  const resolved = await resolveCredential(deps, global, options);
+  const { server } = resolved;
+  if (!server) throw new CliError('usage', 'which server? pass --server URL or set LATCHKEY_SERVER');
+  const client = await deps.client(server, resolved.context?.clientId ?? BUILTIN_CLIENT_ID);
   return {
+    resolved: { ...resolved, server },
+    client,
     call: (schema, method, path, body) => client.v1(schema, method, path, resolved.token, body),
-    credentialOrg: resolved.context?.org ?? null,
   };
 }
 
@@ -34,7 +38,7 @@ export async function openApi(deps: CliDeps, global: GlobalOptions): Promise<Api
  * the one org the person belongs to. Several orgs and none named is a usage error listing them.
  */
 export async function chooseOrg(deps: CliDeps, global: GlobalOptions, api: Api): Promise<string> {
-  const named = global.org ?? deps.env.LATCHKEY_ORG ?? api.credentialOrg;
+  const named = global.org ?? deps.env.LATCHKEY_ORG ?? api.resolved.context?.org;
   if (named) return named;
   const { orgs } = await api.call(OrgList, 'GET', '/v1/orgs');
   if (orgs.length === 1) return (orgs[0] as { slug: string }).slug;

@@ -87,6 +87,31 @@ export function createClient(options: ClientOptions) {
     return new CliError('server_error', `${path}: ${error}: ${description}`);
   }
 
+  /**
+   * One call of the /v1 API with a Bearer credential, its answer checked against the
+   * shared schema. Refusals keep the server's words: 401 and 403 exit as "access", the
+   * rest (400, 404, 409) as "failed".
+   */
+  async function v1<T extends z.ZodType>(
+    schema: T,
+    method: 'GET' | 'POST' | 'PUT' | 'DELETE',
+    path: string,
+    bearer: string,
+    json?: Record<string, unknown>,
+  ): Promise<z.infer<T>> {
+    const { status, body } = await call(path, { method, bearer, ...(json ? { json } : {}) });
+    if (status >= 200 && status < 300) {
+      const parsed = schema.safeParse(body);
+      if (!parsed.success) throw new CliError('server_error', `${path} answered with an unexpected shape`);
+      return parsed.data;
+    }
+    const { error, description } = oauthError(status, body);
+    if (status === 401) throw new CliError('invalid_credential', `the server refused the credential: ${description}`);
+    if (status === 403) throw new CliError('access_denied', `not allowed: ${description}`);
+    if (status >= 400 && status < 500) throw new CliError('failed', `${description} (${error})`);
+    throw unexpected(path, status, body);
+  }
+
   const deviceName: Record<string, string> = options.deviceName ? { device_name: options.deviceName } : {};
 
   return {
@@ -183,39 +208,10 @@ export function createClient(options: ClientOptions) {
       if (status !== 200) throw unexpected('revoke', status, body);
     },
 
-    /**
-     * One call of the /v1 API with a Bearer credential, its answer checked against the
-     * shared schema. Refusals keep the server's words: 401 and 403 exit as "access", the
-     * rest (400, 404, 409) as "failed".
-     */
-    async v1<T extends z.ZodType>(
-      schema: T,
-      method: 'GET' | 'POST' | 'PUT' | 'DELETE',
-      path: string,
-      bearer: string,
-      json?: Record<string, unknown>,
-    ): Promise<z.infer<T>> {
-      const { status, body } = await call(path, { method, bearer, ...(json ? { json } : {}) });
-      if (status >= 200 && status < 300) {
-        const parsed = schema.safeParse(body);
-        if (!parsed.success) throw new CliError('server_error', `${path} answered with an unexpected shape`);
-        return parsed.data;
-      }
-      const { error, description } = oauthError(status, body);
-      if (status === 401) throw new CliError('invalid_credential', `the server refused the credential: ${description}`);
-      if (status === 403) throw new CliError('access_denied', `not allowed: ${description}`);
-      if (status >= 400 && status < 500) throw new CliError('failed', `${description} (${error})`);
-      throw unexpected(path, status, body);
-    },
+    v1,
 
-    async me(accessToken: string): Promise<MeResponse> {
-      const { status, body } = await call('/v1/me', { bearer: accessToken });
-      if (status === 401) {
-        throw new CliError('invalid_credential', `the server refused the credential: ${oauthError(status, body).description}`);
-      }
-      const parsed = MeResponse.safeParse(body);
-      if (status !== 200 || !parsed.success) throw unexpected('/v1/me', status, body);
-      return parsed.data;
+    me(accessToken: string): Promise<MeResponse> {
+      return v1(MeResponse, 'GET', '/v1/me', accessToken);
     },
   };
 }

@@ -6,6 +6,7 @@
  * nothing; prints the token (or `--json`, or `--export` lines), and on GitHub masks both
  * tokens in the job log first.
  */
+import { BUILTIN_CLIENT_ID } from '../../shared/schemas.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 
@@ -29,7 +30,7 @@ export async function ciExchange(deps: CliDeps, global: GlobalOptions, options: 
   const onGithub = env.GITHUB_ACTIONS === 'true';
 
   const { idToken, source } = await obtainIdToken(deps, options, audience);
-  const client = await deps.client(server, 'latchkey-cli');
+  const client = await deps.client(server, BUILTIN_CLIENT_ID);
   const mask = (secret: string) => {
     // The runner reads workflow commands from stderr too, which keeps stdout for data.
     if (onGithub) deps.io.err(`::add-mask::${secret}\n`);

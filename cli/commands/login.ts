@@ -4,7 +4,7 @@
  * token from stdin against /v1/me and keeps it.
  */
 import qrcode from 'qrcode-terminal';
-import type { TokenResponse } from '../../shared/schemas.ts';
+import { BUILTIN_CLIENT_ID, type TokenResponse } from '../../shared/schemas.ts';
 import { browserLogin } from '../browser-login.ts';
 import type { LatchkeyClient } from '../client.ts';
 import { CONTEXT_NAME, type Context, type SecretStoreName } from '../config.ts';
@@ -22,8 +22,6 @@ export type LoginOptions = {
   secretStore: SecretStoreName | undefined;
   scope: string | undefined;
 };
-
-export const BUILTIN_CLIENT_ID = 'latchkey-cli';
 
 export async function login(deps: CliDeps, global: GlobalOptions, options: LoginOptions): Promise<void> {
   const { io } = deps;

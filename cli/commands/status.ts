@@ -1,7 +1,6 @@
 /** `latchkey status` / `whoami`: which credential this invocation would use, why, and whose it is. */
-import { resolveCredential } from '../credential.ts';
+import { openApi } from '../api.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
-import { CliError } from '../errors.ts';
 
 const SOURCE_TEXT = {
   'token-stdin': 'read from standard input (--token-stdin)',
@@ -10,9 +9,7 @@ const SOURCE_TEXT = {
 } as const;
 
 export async function status(deps: CliDeps, global: GlobalOptions, options: { tokenStdin: boolean }): Promise<void> {
-  const resolved = await resolveCredential(deps, global, options);
-  if (!resolved.server) throw new CliError('usage', 'which server? pass --server URL or set LATCHKEY_SERVER');
-  const client = await deps.client(resolved.server, resolved.context?.clientId ?? 'latchkey-cli');
+  const { resolved, client } = await openApi(deps, global, options);
   const me = await client.me(resolved.token);
   const stored = resolved.source === 'stored' && resolved.context;
   const report = {
