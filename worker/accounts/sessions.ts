@@ -8,7 +8,7 @@ import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { RevokeReason, type SessionInfo } from '../../shared/schemas.ts';
 import type { Services } from '../services.ts';
-import { parseRecord, readRecord, updateRecord } from '../store/records.ts';
+import { parseRecord, readRecord, updateRecord, type Versioned } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { generateId } from '../tokens/opaque.ts';
 import { type AuditSource, appendAuditForPerson, SERVER_ACTOR } from './audit.ts';
@@ -80,15 +80,21 @@ export async function createFamily(
   return { sid, family };
 }
 
+/** The family record with the exact text it was read as, for a later swap. */
+export const readFamilyRecord = (services: Services, sid: string): Promise<Versioned<Family> | null> =>
+  readRecord(services.store, familyKey(sid), Family);
+
 export async function readFamily(services: Services, sid: string): Promise<Family | null> {
-  return (await readRecord(services.store, familyKey(sid), Family))?.value ?? null;
+  return (await readFamilyRecord(services, sid))?.value ?? null;
 }
 
-/** Records a refresh as the session's last use, at most once a minute; losing a race changes nothing. */
-export async function touchFamily(services: Services, sid: string): Promise<void> {
+/**
+ * Records a refresh as the session's last use, at most once a minute, from the record the
+ * refresh already read; losing a race to another change writes nothing.
+ */
+export async function touchFamily(services: Services, sid: string, found: Versioned<Family>): Promise<void> {
   const { store, now } = services;
-  const found = await readRecord(store, familyKey(sid), Family);
-  if (!found || found.value.revoked || now() - (found.value.lastUsedAt ?? 0) < LAST_USED_GRANULARITY_MS) return;
+  if (found.value.revoked || now() - (found.value.lastUsedAt ?? 0) < LAST_USED_GRANULARITY_MS) return;
   const next = { ...found.value, lastUsedAt: now() };
   await store.swap(familyKey(sid), found.raw, JSON.stringify(next), seconds(found.value.expiresAt - now()));
 }
@@ -102,7 +108,7 @@ export async function revokeSessionToken(
   sid: string,
   token: { jti: string; exp: number },
   source: AuditSource,
-) {
+): Promise<void> {
   const { store, now } = services;
   for (let attempt = 0; attempt < 5; attempt++) {
     const found = await readRecord(store, familyKey(sid), Family);
@@ -110,32 +116,44 @@ export async function revokeSessionToken(
     const nowSeconds = Math.floor(now() / 1000);
     const live = found.value.revokedTokens.filter((entry) => entry.exp > nowSeconds && entry.jti !== token.jti);
     // Someone revoking token after token of one session is better served by ending it.
-    if (live.length >= MAX_REVOKED_TOKENS) return revokeFamily(services, sid, 'logout', source);
+    if (live.length >= MAX_REVOKED_TOKENS) {
+      await revokeFamily(services, sid, 'logout', source);
+      return;
+    }
     const next = { ...found.value, revokedTokens: [...live, token] };
     if (await store.swap(familyKey(sid), found.raw, JSON.stringify(next), seconds(found.value.expiresAt - now()))) return;
   }
   throw new OAuthError('temporarily_unavailable', 'could not revoke the token; retry');
 }
 
-/** Ends a session: its refresh token at once, its access tokens from their next use (`sid`). */
-export async function revokeFamily(services: Services, sid: string, reason: RevokeReason, source: AuditSource): Promise<void> {
+/**
+ * Ends a session: its refresh token at once, its access tokens from their next use (`sid`).
+ * Returns the record as it now stands (null: no such session).
+ */
+export async function revokeFamily(
+  services: Services,
+  sid: string,
+  reason: RevokeReason,
+  source: AuditSource,
+): Promise<Family | null> {
   const { store, now, config } = services;
   const key = familyKey(sid);
   // Retried on a concurrent change (a refresh recording its last use).
   for (let attempt = 0; attempt < 5; attempt++) {
     const raw = await store.get(key);
-    if (raw === null) return;
+    if (raw === null) return null;
     const family = parseRecord(Family, raw);
-    if (family.revoked) return;
+    if (family.revoked) return family;
     // Outlive every access token of this session, so `sid` checks keep refusing them.
     const ttl = seconds(Math.max(family.expiresAt - now(), config.ttl.accessToken * 1000 + 60_000));
-    if (await store.swap(key, raw, JSON.stringify({ ...family, revoked: reason }), ttl)) {
+    const revoked: Family = { ...family, revoked: reason };
+    if (await store.swap(key, raw, JSON.stringify(revoked), ttl)) {
       await appendAuditForPerson(services, family.email, reason === 'reuse' ? { ...source, actor: SERVER_ACTOR } : source, {
         action: reason === 'reuse' ? 'session.reuse_detected' : 'session.revoked',
         subject: sid,
         detail: reason === 'reuse' ? 'a spent refresh token was presented again' : `${reason} by ${source.actor}`,
       });
-      return;
+      return revoked;
     }
   }
   throw new OAuthError('temporarily_unavailable', 'could not revoke the session; retry');

@@ -13,6 +13,7 @@ import {
   type Family,
   type NewFamily,
   readFamily,
+  readFamilyRecord,
   revokeFamily,
   seconds,
   touchFamily,
@@ -70,8 +71,9 @@ export async function rotateRefreshToken(
   const found = await readRecord(store, key, RefreshRecord);
   if (!found) throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
   const { sid, spentAt } = found.value;
-  const family = await readFamily(services, sid);
-  if (!family || family.revoked) throw new OAuthError('invalid_grant', 'the session was revoked; sign in again');
+  const current = await readFamilyRecord(services, sid);
+  if (!current || current.value.revoked) throw new OAuthError('invalid_grant', 'the session was revoked; sign in again');
+  const family = current.value;
   if (family.clientId !== request.clientId) throw new OAuthError('invalid_grant', 'refresh token was issued to another client');
   const scope = narrowScope(family.scope, request.scope);
   if (scope === null) throw new OAuthError('invalid_scope', 'a refresh may only narrow the granted scope');
@@ -106,7 +108,7 @@ export async function rotateRefreshToken(
     return { sid, family, refreshToken: successor, scope };
   }
   await markSpent();
-  await touchFamily(services, sid);
+  await touchFamily(services, sid, current);
   return { sid, family, refreshToken: candidate, scope };
 }
 

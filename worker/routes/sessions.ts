@@ -39,8 +39,8 @@ sessionRoutes.post('/v1/sessions/:sid/revoke', async (c) => {
   const family = await readFamily(services, sid);
   // Someone else's session is answered like one that does not exist.
   if (!family || sessionOwner(family) !== sessionOwner(me)) throw noSession(sid);
-  await revokeFamily(services, sid, 'logout', auditSource(c, me));
-  return c.json(sessionView(sid, (await readFamily(services, sid)) ?? family, me.sid));
+  const ended = await revokeFamily(services, sid, 'logout', auditSource(c, me));
+  return c.json(sessionView(sid, ended ?? family, me.sid));
 });
 
 /** Members' sessions; `?member=EMAIL` for one member's. */
@@ -70,7 +70,7 @@ sessionRoutes.post('/v1/orgs/:org/sessions/:sid/revoke', async (c) => {
   if (!family || !theirs) throw noSession(sid);
   if (theirs === 'owner' && mine !== 'owner')
     throw new OAuthError('forbidden', "lacks owner: only an owner can end an owner's session");
-  await revokeFamily(services, sid, 'admin', auditSource(c, principal));
+  const ended = await revokeFamily(services, sid, 'admin', auditSource(c, principal));
   const current = principal.kind === 'user' ? principal.sid : null;
-  return c.json(sessionView(sid, (await readFamily(services, sid)) ?? family, current));
+  return c.json(sessionView(sid, ended ?? family, current));
 });
