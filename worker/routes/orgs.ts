@@ -36,7 +36,12 @@ orgRoutes.get('/v1/orgs', async (c) => {
   const principal = await caller(c);
   const services = c.var.services;
   const slugs = principal.kind === 'user' ? (principal.email ? await orgsOf(services, principal.email) : []) : [principal.org];
-  const orgs = await Promise.all(slugs.map((slug) => readOrg(services, slug).catch(() => null)));
+  // An org deleted since the index was written is skipped; a store that fails still fails (503).
+  const gone = (error: unknown) => {
+    if (error instanceof OAuthError && error.code === 'not_found') return null;
+    throw error;
+  };
+  const orgs = await Promise.all(slugs.map((slug) => readOrg(services, slug).catch(gone)));
   const body: OrgList = { orgs: [] };
   for (const org of orgs) {
     // The membership index is a hint; the org record decides.
