@@ -8,7 +8,7 @@
  * cost per request to both sides).
  */
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../shared/schemas.ts';
-import { GITHUB } from '../test/fixtures/ci-claims.ts';
+import { GITHUB, octoRepoPolicy } from '../test/fixtures/ci-claims.ts';
 import { startFakeCiIssuer } from '../test/fixtures/fake-ci-issuer.ts';
 import { deviceLogin } from '../test/fixtures/oauth-client.ts';
 import { startWorker, TARGETS, type Target } from '../test/fixtures/worker-server.ts';
@@ -44,16 +44,10 @@ console.log(`CI exchange vs /v1/me: ${ROUNDS} rounds of ${PER_BLOCK} requests ea
 console.log('| target | exchange req/s | /v1/me req/s | exchange / me |\n| --- | ---: | ---: | ---: |');
 for (const target of targets) {
   const issuer = await startFakeCiIssuer();
-  const policy = {
+  const policy = octoRepoPolicy(issuer.issuer, AUDIENCE, {
     id: 'bench',
-    preset: 'github-actions',
-    issuer: issuer.issuer,
-    audience: AUDIENCE,
-    repository: 'octo-org/octo-repo',
-    repository_id: '74',
-    repository_owner_id: '65',
     grant: { project: 'web', scopes: ['read'] },
-  };
+  });
   const server = await startWorker(
     { LATCHKEY_CI_ISSUERS: issuer.issuer, LATCHKEY_CI_POLICIES: JSON.stringify([policy]) },
     { target },

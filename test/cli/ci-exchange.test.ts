@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { GITHUB, GITLAB } from '../fixtures/ci-claims.ts';
+import { GITHUB, GITLAB, octoRepoPolicy } from '../fixtures/ci-claims.ts';
 import { buildCli, cleanEnv, runCli, tempConfigDir } from '../fixtures/cli-runner.ts';
 import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
@@ -25,17 +25,7 @@ before(async () => {
   worker = await startWorker({
     LATCHKEY_CI_ISSUERS: `${github.issuer},${gitlab.issuer}`,
     LATCHKEY_CI_POLICIES: JSON.stringify([
-      {
-        id: 'octo-main',
-        preset: 'github-actions',
-        issuer: github.issuer,
-        audience: AUDIENCE,
-        repository: 'octo-org/octo-repo',
-        repository_id: '74',
-        repository_owner_id: '65',
-        ref: 'refs/heads/main',
-        grant,
-      },
+      octoRepoPolicy(github.issuer, AUDIENCE, { id: 'octo-main', ref: 'refs/heads/main', grant }),
       {
         id: 'gitlab-main',
         preset: 'gitlab',

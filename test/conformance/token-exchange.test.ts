@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../../shared/schemas.ts';
-import { GITHUB, GITLAB } from '../fixtures/ci-claims.ts';
+import { GITHUB, GITLAB, octoRepoPolicy } from '../fixtures/ci-claims.ts';
 import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
 import { deviceLogin, postForm } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
@@ -22,39 +22,21 @@ let operator: string;
 before(async () => {
   [github, gitlab, untrusted] = await Promise.all([startFakeCiIssuer(), startFakeCiIssuer(), startFakeCiIssuer()]);
   const policies = [
-    {
+    octoRepoPolicy(github.issuer, AUDIENCE, {
       id: 'octo-main',
-      preset: 'github-actions',
-      issuer: github.issuer,
-      audience: AUDIENCE,
-      repository: 'octo-org/octo-repo',
-      repository_id: '74',
-      repository_owner_id: '65',
       ref: 'refs/heads/main',
       grant: { project: 'web', scopes: ['read', 'write'], max_ttl: 300 },
-    },
-    {
+    }),
+    octoRepoPolicy(github.issuer, AUDIENCE, {
       id: 'octo-releases',
-      preset: 'github-actions',
-      issuer: github.issuer,
-      audience: AUDIENCE,
-      repository: 'octo-org/octo-repo',
-      repository_id: '74',
-      repository_owner_id: '65',
       ref: 'refs/tags/v*',
       grant: { project: 'releases', scopes: ['read', 'write'] },
-    },
-    {
+    }),
+    octoRepoPolicy(github.issuer, AUDIENCE, {
       id: 'octo-prod',
-      preset: 'github-actions',
-      issuer: github.issuer,
-      audience: AUDIENCE,
-      repository: 'octo-org/octo-repo',
-      repository_id: '74',
-      repository_owner_id: '65',
       environment: 'prod',
       grant: { project: 'deploy', scopes: ['read', 'write', 'admin'] },
-    },
+    }),
     {
       id: 'octo-automation',
       preset: 'github-actions',
