@@ -137,6 +137,18 @@ const RawConfig = z.object({
   LATCHKEY_CLIENTS: clientList,
   LATCHKEY_USER_CODE_ATTEMPTS: count(5),
   LATCHKEY_ADDRESS_ATTEMPTS: count(30),
+  // 0 (the default) reads every session check from the store; see accounts/session-cache.ts.
+  LATCHKEY_SESSION_CACHE: z
+    .string()
+    .default('0')
+    .transform((value, ctx) => {
+      const seconds = value.trim() === '0' ? 0 : durationSeconds(value);
+      if (seconds === null || seconds > 60) {
+        ctx.addIssue({ code: 'custom', message: 'expected 0 (off) or a duration of at most 60s, such as 5s' });
+        return z.NEVER;
+      }
+      return seconds;
+    }),
 });
 
 export type Config = {
@@ -171,6 +183,8 @@ export type Config = {
     apiKeyMax: number;
   };
   limits: { userCodeAttempts: number; addressAttempts: number };
+  /** How long an isolate may trust a session record it read; 0 reads it on every check. */
+  sessionCacheSeconds: number;
 };
 
 export class ConfigError extends Error {
@@ -300,5 +314,6 @@ export function parseConfig(env: Record<string, unknown>): Config {
       apiKeyMax: raw.LATCHKEY_API_KEY_MAX_TTL,
     },
     limits: { userCodeAttempts: raw.LATCHKEY_USER_CODE_ATTEMPTS, addressAttempts: raw.LATCHKEY_ADDRESS_ATTEMPTS },
+    sessionCacheSeconds: raw.LATCHKEY_SESSION_CACHE,
   };
 }

@@ -3,6 +3,7 @@
  * clock, and the token materials (hash secret and signing keys), which in dev are
  * generated on first use and kept in the store so every isolate agrees on them.
  */
+import { type SessionCache, sessionCache } from './accounts/session-cache.ts';
 import type { Config } from './config.ts';
 import { type Store, storeKey } from './store/store.ts';
 import { base64url, createHasher, randomBytes, type SecretHasher } from './tokens/opaque.ts';
@@ -26,6 +27,8 @@ export type Services = {
   fetch: typeof fetch;
   hasher: SecretHasher;
   keys: KeySet;
+  /** Session records this isolate read lately (LATCHKEY_SESSION_CACHE; off by default). */
+  sessions: SessionCache;
 };
 
 /** Generated dev material outlives any test run but not forever. */
@@ -48,14 +51,16 @@ async function resolveServices(config: Config, deps: Deps): Promise<Services> {
     config.hashSecret ?? generatedOnce(store, 'hash-secret', async () => base64url(randomBytes(32))),
     config.signingKeys ?? generatedOnce(store, 'signing-keys', async () => JSON.stringify([await generateSigningKey()])),
   ]);
+  const now = deps.now ?? Date.now;
   return {
     config,
     store,
-    now: deps.now ?? Date.now,
+    now,
     clientAddress: deps.clientAddress ?? (() => null),
     fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
     hasher: await createHasher(hashSecret),
     keys: await buildKeySet(parseSigningKeys(signingKeys)),
+    sessions: sessionCache(config.sessionCacheSeconds * 1000, now),
   };
 }
 

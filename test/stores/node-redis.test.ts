@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { FormBrowser, pollToken, refresh, startDeviceLogin } from '../fixtures/oauth-client.ts';
+import { deviceLogin, FormBrowser, pollToken, refresh, startDeviceLogin } from '../fixtures/oauth-client.ts';
 import { type RedisFixture, startRedisBridge } from '../fixtures/upstash-bridge.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
@@ -60,6 +60,55 @@ describe('Node + Redis, round trips', () => {
     assert.equal(response.status, 200);
     const made = redis.requests().slice(before);
     assert.deepEqual(made, [{ path: '/pipeline', commands: 1 }]);
+  });
+});
+
+describe('Node + Redis, LATCHKEY_SESSION_CACHE: an isolate may remember a live session for a bound', () => {
+  test('one read per session per bound; ended through this process: refused at once; elsewhere: within the bound', async () => {
+    const options = { target: 'node-redis', redis } as const;
+    const [a, b] = (await Promise.all([
+      startWorker({ LATCHKEY_SESSION_CACHE: '2s' }, options),
+      startWorker({ LATCHKEY_SESSION_CACHE: '2s' }, options),
+    ])) as [RunningWorker, RunningWorker];
+    try {
+      const me = (server: RunningWorker, token: string) =>
+        fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
+      const reads = async (server: RunningWorker, token: string) => {
+        const before = redis.requests().length;
+        assert.equal((await me(server, token)).status, 200);
+        return redis.requests().length - before;
+      };
+      const sessionOf = async (token: string) =>
+        String(((await (await me(a, token)).json()) as { session_id: string }).session_id);
+      // Each process is its own issuer, so B ends A's session with a sign-in of its own.
+      const revoke = async (server: RunningWorker, token: string, sid: string) => {
+        const response = await fetch(`${server.url}/v1/sessions/${sid}/revoke`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}` },
+        });
+        assert.equal(response.status, 200, await response.text());
+      };
+
+      const first = (await deviceLogin(a.url, 'cached@example.com')).access_token;
+      assert.equal(await reads(a, first), 1, 'the first check reads the session');
+      assert.equal(await reads(a, first), 0, 'the next one does not');
+      await revoke(a, first, await sessionOf(first));
+      assert.equal((await me(a, first)).status, 401, 'ended through this process: refused on its next request');
+
+      const second = (await deviceLogin(a.url, 'cached@example.com')).access_token;
+      const secondSid = await sessionOf(second); // also the read that fills A's memory
+      assert.equal(await reads(a, second), 0);
+      const onB = (await deviceLogin(b.url, 'cached@example.com')).access_token;
+      const endedAt = Date.now();
+      await revoke(b, onB, secondSid);
+      // The other process's memory is all that still admits the token, and only within the bound.
+      const stillAdmitted = (await me(a, second)).status;
+      if (Date.now() - endedAt < 1500) assert.equal(stillAdmitted, 200, 'within the bound, process A has not read it yet');
+      await new Promise((resolve) => setTimeout(resolve, 2100 - (Date.now() - endedAt)));
+      assert.equal((await me(a, second)).status, 401, 'past the bound: refused everywhere');
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
   });
 });
 

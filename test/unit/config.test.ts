@@ -22,6 +22,13 @@ test('defaults follow DESIGN: 15 min access, 10 min CI, 30 d refresh, 7 d idle, 
   assert.equal(config.loopback, true);
 });
 
+test('sessions are read on every check unless the operator names a cache bound of at most 60 s', () => {
+  assert.equal(parseConfig(loopback).sessionCacheSeconds, 0);
+  assert.equal(parseConfig({ ...loopback, LATCHKEY_SESSION_CACHE: '0' }).sessionCacheSeconds, 0);
+  assert.equal(parseConfig({ ...loopback, LATCHKEY_SESSION_CACHE: '5s' }).sessionCacheSeconds, 5);
+  assert.equal(parseConfig({ ...loopback, LATCHKEY_SESSION_CACHE: '1m' }).sessionCacheSeconds, 60);
+});
+
 test('durations take seconds or a unit', () => {
   const config = parseConfig({
     ...loopback,
@@ -62,6 +69,8 @@ const refusals: [string, Record<string, string>, string][] = [
   ['github without its OAuth app', { ...loopback, LATCHKEY_IDENTITY: 'github' }, 'LATCHKEY_GITHUB_CLIENT_ID'],
   ['clients that are not JSON', { ...loopback, LATCHKEY_CLIENTS: '[{' }, 'LATCHKEY_CLIENTS'],
   ['a client with a bad id', { ...loopback, LATCHKEY_CLIENTS: '[{"id":"Bad Id","name":"x"}]' }, 'LATCHKEY_CLIENTS'],
+  ['session cache over a minute', { ...loopback, LATCHKEY_SESSION_CACHE: '2m' }, 'LATCHKEY_SESSION_CACHE'],
+  ['session cache not a duration', { ...loopback, LATCHKEY_SESSION_CACHE: 'on' }, 'LATCHKEY_SESSION_CACHE'],
   ['idle longer than absolute', { ...loopback, LATCHKEY_REFRESH_IDLE_TTL: '60d' }, 'LATCHKEY_REFRESH_IDLE_TTL'],
   [
     'dev identity on a public issuer',

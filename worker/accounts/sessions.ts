@@ -121,7 +121,10 @@ export async function revokeSessionToken(
       return;
     }
     const next = { ...found.value, revokedTokens: [...live, token] };
-    if (await store.swap(familyKey(sid), found.raw, JSON.stringify(next), seconds(found.value.expiresAt - now()))) return;
+    if (await store.swap(familyKey(sid), found.raw, JSON.stringify(next), seconds(found.value.expiresAt - now()))) {
+      services.sessions.forget(sid);
+      return;
+    }
   }
   throw new OAuthError('temporarily_unavailable', 'could not revoke the token; retry');
 }
@@ -148,6 +151,7 @@ export async function revokeFamily(
     const ttl = seconds(Math.max(family.expiresAt - now(), config.ttl.accessToken * 1000 + 60_000));
     const revoked: Family = { ...family, revoked: reason };
     if (await store.swap(key, raw, JSON.stringify(revoked), ttl)) {
+      services.sessions.forget(sid);
       await appendAuditForPerson(services, family.email, reason === 'reuse' ? { ...source, actor: SERVER_ACTOR } : source, {
         action: reason === 'reuse' ? 'session.reuse_detected' : 'session.revoked',
         subject: sid,

@@ -1,7 +1,8 @@
 /**
  * Turns a presented Bearer credential into the claims it carries, refusing it if it was
  * revoked: by its own `jti`, or through its session (`sid`). Revocation is read from the
- * strongly consistent store, so it holds from the very next request.
+ * strongly consistent store, so it holds from the very next request (unless the operator
+ * lets isolates remember sessions for a few seconds: LATCHKEY_SESSION_CACHE).
  */
 import { OAuthError } from '../../shared/errors.ts';
 import type { AccessTokenClaims } from '../../shared/schemas.ts';
@@ -28,7 +29,8 @@ export async function authenticate(services: Services, token: string): Promise<A
   if (looksLikeApiKey(token)) return authenticateApiKey(services, token);
   const claims = await verifyOwnAccessToken(services, token);
   if (claims.sid) {
-    const family = await readFamily(services, claims.sid);
+    const sid = claims.sid;
+    const family = await services.sessions.get(sid, () => readFamily(services, sid));
     if (!family || family.revoked) throw new OAuthError('invalid_token', 'the session was revoked');
     if (family.revokedTokens.some((entry) => entry.jti === claims.jti))
       throw new OAuthError('invalid_token', 'token was revoked');

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { sessionCache } from '../../worker/accounts/session-cache.ts';
+import type { Family } from '../../worker/accounts/sessions.ts';
+
+const family = (revoked: Family['revoked']): Family => ({
+  sub: 'usr_1',
+  email: 'ada@example.com',
+  clientId: 'latchkey-cli',
+  scope: 'openid',
+  createdAt: 0,
+  expiresAt: 86_400_000,
+  revoked,
+  device: { address: null, userAgent: null },
+  deviceName: null,
+  lastUsedAt: null,
+  revokedTokens: [],
+});
+
+/** A store stand-in that counts reads and answers with whatever the test set last. */
+function source(initial: Family | null) {
+  let current = initial;
+  let reads = 0;
+  return {
+    read: async () => {
+      reads++;
+      return current;
+    },
+    set: (next: Family | null) => {
+      current = next;
+    },
+    reads: () => reads,
+  };
+}
+
+test('off (0): every check reads the store, so a revocation made anywhere shows on the next one', async () => {
+  const cache = sessionCache(0, () => 0);
+  const store = source(family(null));
+  assert.equal((await cache.get('ses_a', store.read))?.revoked, null);
+  store.set(family('admin'));
+  assert.equal((await cache.get('ses_a', store.read))?.revoked, 'admin');
+  assert.equal(store.reads(), 2);
+});
+
+test('on: one read per session per bound; a change made elsewhere is seen once the bound has passed', async () => {
+  let clock = 1_000;
+  const cache = sessionCache(5_000, () => clock);
+  const store = source(family(null));
+  for (let i = 0; i < 10; i++) assert.equal((await cache.get('ses_a', store.read))?.revoked, null);
+  assert.equal(store.reads(), 1, 'ten checks, one read');
+
+  store.set(family('admin')); // another isolate ends the session
+  clock += 4_999;
+  assert.equal((await cache.get('ses_a', store.read))?.revoked, null, 'still within the bound');
+  clock += 1;
+  assert.equal((await cache.get('ses_a', store.read))?.revoked, 'admin', 'the bound has passed');
+  assert.equal(store.reads(), 2);
+});
+
+test('on: a session this isolate changed is read again on its next check', async () => {
+  const cache = sessionCache(60_000, () => 0);
+  const store = source(family(null));
+  await cache.get('ses_a', store.read);
+  store.set(family('logout'));
+  cache.forget('ses_a');
+  assert.equal((await cache.get('ses_a', store.read))?.revoked, 'logout');
+  assert.equal(store.reads(), 2);
+});
+
+test('on: an unknown session is remembered as unknown; sessions are kept apart', async () => {
+  const cache = sessionCache(60_000, () => 0);
+  const missing = source(null);
+  assert.equal(await cache.get('ses_gone', missing.read), null);
+  assert.equal(await cache.get('ses_gone', missing.read), null);
+  assert.equal(missing.reads(), 1);
+  const other = source(family(null));
+  assert.notEqual(await cache.get('ses_b', other.read), null);
+  assert.equal(other.reads(), 1);
+});
+
+test('on: a store failure is not remembered', async () => {
+  const cache = sessionCache(60_000, () => 0);
+  let fail = true;
+  const read = async () => {
+    if (fail) throw new Error('store down');
+    return family(null);
+  };
+  await assert.rejects(cache.get('ses_a', read), /store down/);
+  fail = false;
+  assert.notEqual(await cache.get('ses_a', read), null);
+});
