@@ -1,6 +1,7 @@
 /**
- * CI trust policies as operators write them (LATCHKEY_CI_POLICIES now, the org API later)
- * and as the dry-run reports on them. Three forms (`preset`): `github-actions` and
+ * CI trust policies as people write them (an org's admins through
+ * `/v1/orgs/{org}/trust-policies`, the operator in LATCHKEY_CI_POLICIES) and as the
+ * dry-run reports on them. Three forms (`preset`): `github-actions` and
  * `gitlab`, which name the documented claims and require the immutable ids, and `custom`
  * with any claims. The Worker expands each into one normal form (worker/policy/).
  */
@@ -84,16 +85,34 @@ export const TrustPolicyInput = z.discriminatedUnion('preset', [GithubActionsPol
 });
 export type TrustPolicyInput = z.infer<typeof TrustPolicyInput>;
 
+export const PRESETS = ['github-actions', 'gitlab', 'custom'] as const;
+
 /** What the Worker keeps and matches: one issuer, one audience, claim patterns, a grant. */
 export const TrustPolicy = z.object({
   id: Slug,
   org: Slug.nullable(),
+  /** The form it was written in, and its note: kept to show it back, never matched on. */
+  preset: z.enum(PRESETS),
+  description: z.string().nullable(),
   issuer: z.string(),
   audience: z.string(),
   claims: z.record(z.string(), z.string()),
   grant: TrustPolicyGrant,
 });
 export type TrustPolicy = z.infer<typeof TrustPolicy>;
+
+/**
+ * A policy as `GET /v1/orgs/{org}/trust-policies` shows it: made through the API
+ * (`source: api`, deletable there), or set by the operator (`config`: LATCHKEY_CI_POLICIES).
+ */
+export const TrustPolicyInfo = TrustPolicy.extend({
+  source: z.enum(['api', 'config']),
+  created_at: z.number().nullable(),
+  created_by: z.string().nullable(),
+});
+export type TrustPolicyInfo = z.infer<typeof TrustPolicyInfo>;
+export const TrustPolicyList = z.object({ policies: z.array(TrustPolicyInfo) });
+export type TrustPolicyList = z.infer<typeof TrustPolicyList>;
 
 /** `POST /v1/trust-policies/dry-run`: a CI token, and optionally the project it is for. */
 export const DryRunRequest = z.strictObject({
@@ -112,10 +131,15 @@ export const DryRunResponse = z.object({
   policies: z.array(
     z.object({
       id: z.string(),
+      org: z.string().nullable(),
       matched: z.boolean(),
       failed: z.array(z.object({ claim: z.string(), expected: z.string(), actual: z.string().nullable() })),
     }),
   ),
-  would_issue: z.object({ policy: z.string(), project: z.string(), scope: z.string(), expires_in: z.number() }).nullable(),
+  would_issue: z
+    .object({ policy: z.string(), org: z.string().nullable(), project: z.string(), scope: z.string(), expires_in: z.number() })
+    .nullable(),
+  /** Why the exchange would refuse a token that verified, as the refusal would say it. */
+  would_refuse: z.string().nullable(),
 });
 export type DryRunResponse = z.infer<typeof DryRunResponse>;

@@ -47,6 +47,17 @@ after(async () => {
   await server?.stop();
 });
 
+/** A GitHub Actions policy (the default trusted issuer) granting `project`; ids are unique per row. */
+const ciPolicy = (id: string, project: string) => ({
+  id,
+  preset: 'github-actions',
+  audience: 'https://latchkey.test',
+  repository: 'acme/app',
+  repository_id: '1',
+  repository_owner_id: '2',
+  grant: { project, scopes: ['read'] },
+});
+
 describe('org API: who may do what', () => {
   const ALL = ['owner', 'admin', 'member', 'outsider', 'orgKey', 'webKey'] as const;
   type Caller = (typeof ALL)[number];
@@ -106,6 +117,21 @@ describe('org API: who may do what', () => {
       'read the audit trail',
       () => ['GET', '/v1/orgs/acme/audit'],
       { owner: 200, admin: 200, member: 403, outsider: 404, orgKey: 200, webKey: 403 },
+    ],
+    [
+      'list trust policies',
+      () => ['GET', '/v1/orgs/acme/trust-policies'],
+      { owner: 200, admin: 200, member: 200, outsider: 404, orgKey: 200, webKey: 200 },
+    ],
+    [
+      'create a trust policy for project web',
+      (who, n) => ['POST', '/v1/orgs/acme/trust-policies', ciPolicy(`web-${who.toLowerCase()}-${n}`, 'web')],
+      { owner: 201, admin: 201, member: 403, outsider: 404, orgKey: 201, webKey: 201 },
+    ],
+    [
+      'create a trust policy for project api',
+      (who, n) => ['POST', '/v1/orgs/acme/trust-policies', ciPolicy(`api-${who.toLowerCase()}-${n}`, 'api')],
+      { owner: 201, admin: 201, member: 403, outsider: 404, orgKey: 201, webKey: 403 },
     ],
     [
       'list my own sessions',

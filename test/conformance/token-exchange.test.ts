@@ -306,19 +306,36 @@ describe('presets against recorded claim sets (dry-run)', () => {
     assert.deepEqual(json.policies, [
       {
         id: 'octo-main',
+        org: null,
         matched: false,
         failed: [{ claim: 'ref', expected: 'refs/heads/main', actual: 'refs/heads/feature-1' }],
       },
     ]);
     assert.equal(json.would_issue, null);
+    assert.match(String(json.would_refuse), /^invalid_grant: no trust policy for project "web"/);
     const good = await github.sign(GITHUB.branchPush);
     assert.deepEqual((await dryRun(good, 'web')).json.would_issue, {
       policy: 'octo-main',
+      org: null,
       project: 'web',
       scope: 'read write',
       expires_in: 300,
     });
     assert.equal((await exchange(good, { audience: 'web' })).status, 200, 'the dry-run did not spend the jti');
+  });
+
+  test('the dry-run reports the refusal the exchange would give when policies for several projects match', async () => {
+    const token = await github.sign(GITHUB.reusableWorkflow);
+    const { json } = await dryRun(token);
+    const matched = (json.policies as { id: string; matched: boolean }[]).filter((policy) => policy.matched);
+    assert.deepEqual(
+      matched.map((policy) => policy.id),
+      ['octo-main', 'octo-automation'],
+    );
+    assert.equal(json.would_issue, null, 'the exchange would not pick one');
+    assert.match(String(json.would_refuse), /^invalid_target: .*several projects/);
+    const real = await exchange(token);
+    assert.equal(real.json.error, 'invalid_target');
   });
 
   test('the dry-run explains an unverifiable token', async () => {

@@ -10,8 +10,9 @@
 import { OAuthError } from '../../shared/errors.ts';
 import { TOKEN_TYPE, type TokenExchangeResponse } from '../../shared/schemas.ts';
 import type { DryRunResponse, TrustPolicy } from '../../shared/trust-policy.ts';
+import { policiesForIssuer } from '../accounts/trust-policies.ts';
 import { CI_CLOCK_TOLERANCE_SECONDS, type CiClaims, claimedIssuer, verifyCiToken } from '../policy/ci-token.ts';
-import { policyFailures } from '../policy/trust-policy.ts';
+import { type ClaimFailure, policyFailures } from '../policy/trust-policy.ts';
 import type { Services } from '../services.ts';
 import { storeKey } from '../store/store.ts';
 import { type AccessTokenInput, signAccessToken } from '../tokens/access-token.ts';
@@ -23,19 +24,42 @@ export type ExchangeRequest = { subjectToken: string; project: string | undefine
 
 const nowSeconds = (services: Services) => Math.floor(services.now() / 1000);
 
-/** The policies for tokens of this issuer. */
-const policiesOf = (services: Services, issuer: string) =>
-  services.config.ciPolicies.filter((policy) => policy.issuer === issuer);
+type Evaluated = { policy: TrustPolicy; failed: ClaimFailure[] };
 
 /**
  * Every policy that could apply — this issuer, and the named project if one was named —
- * with the conditions the claims fail (none: it matches). The exchange and the dry-run
- * both decide from this.
+ * with the conditions the claims fail (none: it matches).
  */
-function evaluatePolicies(services: Services, claims: CiClaims, project: string | undefined) {
-  return policiesOf(services, claims.iss)
+const evaluatePolicies = (policies: TrustPolicy[], claims: CiClaims, project: string | undefined): Evaluated[] =>
+  policies
     .filter((policy) => !project || policy.grant.project === project)
     .map((policy) => ({ policy, failed: policyFailures(policy, claims) }));
+
+/**
+ * The exchange's decision, which the dry-run reports without acting on: the one matching
+ * policy, or the refusal the token would get. Several matches are fine when they grant
+ * the same project of the same org; the first one wins.
+ */
+function decide(policies: TrustPolicy[], claims: CiClaims, project: string | undefined): TrustPolicy | OAuthError {
+  const audiences = new Set(Array.isArray(claims.aud) ? claims.aud : [claims.aud]);
+  if (!policies.some((policy) => audiences.has(policy.audience))) {
+    return new OAuthError('invalid_grant', "subject_token's audience (aud) is not one this server accepts from its issuer");
+  }
+  const matching = evaluatePolicies(policies, claims, project)
+    .filter(({ failed }) => failed.length === 0)
+    .map(({ policy }) => policy);
+  const targets = new Set(matching.map((policy) => `${policy.org ?? ''}/${policy.grant.project}`));
+  if (targets.size > 1)
+    return new OAuthError('invalid_target', 'this token may be exchanged for several projects; name one with audience');
+  return (
+    matching[0] ??
+    new OAuthError(
+      'invalid_grant',
+      project
+        ? `no trust policy for project "${project}" matches this token's claims`
+        : "no trust policy matches this token's claims",
+    )
+  );
 }
 
 /** A CI token lives the policy's max_ttl or LATCHKEY_CI_TOKEN_TTL, whichever is shorter. */
@@ -45,25 +69,8 @@ const ciTokenTtl = (services: Services, policy: TrustPolicy) =>
 export async function exchangeCiToken(services: Services, request: ExchangeRequest): Promise<TokenExchangeResponse> {
   const { store, hasher } = services;
   const claims = await verifyCiToken(services, request.subjectToken);
-  const audiences = new Set(Array.isArray(claims.aud) ? claims.aud : [claims.aud]);
-  if (!policiesOf(services, claims.iss).some((policy) => audiences.has(policy.audience))) {
-    throw new OAuthError('invalid_grant', "subject_token's audience (aud) is not one this server accepts from its issuer");
-  }
-  const matching = evaluatePolicies(services, claims, request.project)
-    .filter(({ failed }) => failed.length === 0)
-    .map(({ policy }) => policy);
-  const projects = new Set(matching.map((policy) => policy.grant.project));
-  if (projects.size > 1)
-    throw new OAuthError('invalid_target', 'this token may be exchanged for several projects; name one with audience');
-  const policy = matching[0];
-  if (!policy) {
-    throw new OAuthError(
-      'invalid_grant',
-      request.project
-        ? `no trust policy for project "${request.project}" matches this token's claims`
-        : "no trust policy matches this token's claims",
-    );
-  }
+  const policy = decide(await policiesForIssuer(services, claims.iss), claims, request.project);
+  if (policy instanceof OAuthError) throw policy;
   const scope = narrowScope(policy.grant.scopes.join(' '), request.scope);
   if (scope === null) throw new OAuthError('invalid_scope', 'scope is wider than the trust policy grants');
 
@@ -133,10 +140,16 @@ async function issue(services: Services, input: AccessTokenInput, ttlSeconds: nu
 }
 
 /**
- * For operators: what the exchange would decide for this token and project, every
- * policy's failing conditions included. Spends nothing; the token's `jti` stays unused.
+ * What the exchange would decide for this token and project, every policy's failing
+ * conditions included. Spends nothing; the token's `jti` stays unused. An operator sees
+ * every policy (`org` undefined); an org's admin only that org's, and the decision among them.
  */
-export async function dryRunCiToken(services: Services, token: string, project: string | undefined): Promise<DryRunResponse> {
+export async function dryRunCiToken(
+  services: Services,
+  token: string,
+  project: string | undefined,
+  org?: string,
+): Promise<DryRunResponse> {
   const issuer = claimedIssuer(token);
   const trusted = issuer !== null && services.config.ciIssuers.includes(issuer);
   let claims: CiClaims;
@@ -144,20 +157,33 @@ export async function dryRunCiToken(services: Services, token: string, project: 
     claims = await verifyCiToken(services, token);
   } catch (error) {
     if (!(error instanceof OAuthError)) throw error;
-    return { token: { issuer, trusted_issuer: trusted, verified: false, error: error.message }, policies: [], would_issue: null };
+    return {
+      token: { issuer, trusted_issuer: trusted, verified: false, error: error.message },
+      policies: [],
+      would_issue: null,
+      would_refuse: null,
+    };
   }
-  const evaluated = evaluatePolicies(services, claims, project);
-  const winner = evaluated.find(({ failed }) => failed.length === 0)?.policy;
+  const policies = (await policiesForIssuer(services, claims.iss)).filter((policy) => org === undefined || policy.org === org);
+  const decision = decide(policies, claims, project);
   return {
     token: { issuer, trusted_issuer: trusted, verified: true, error: null },
-    policies: evaluated.map(({ policy, failed }) => ({ id: policy.id, matched: failed.length === 0, failed })),
-    would_issue: winner
-      ? {
-          policy: winner.id,
-          project: winner.grant.project,
-          scope: winner.grant.scopes.join(' '),
-          expires_in: ciTokenTtl(services, winner),
-        }
-      : null,
+    policies: evaluatePolicies(policies, claims, project).map(({ policy, failed }) => ({
+      id: policy.id,
+      org: policy.org,
+      matched: failed.length === 0,
+      failed,
+    })),
+    would_issue:
+      decision instanceof OAuthError
+        ? null
+        : {
+            policy: decision.id,
+            org: decision.org,
+            project: decision.grant.project,
+            scope: decision.grant.scopes.join(' '),
+            expires_in: ciTokenTtl(services, decision),
+          },
+    would_refuse: decision instanceof OAuthError ? `${decision.code}: ${decision.message}` : null,
   };
 }

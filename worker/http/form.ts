@@ -27,6 +27,25 @@ export async function readForm(c: Context): Promise<Record<string, string>> {
 export async function readBody(c: Context): Promise<Record<string, unknown>> {
   const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/json') return readForm(c);
+  const parsed = await readJson(c);
+  const out: Record<string, unknown> = Object.create(null);
+  for (const [name, value] of Object.entries(parsed)) {
+    if (typeof value === 'object' && value !== null)
+      throw new OAuthError('invalid_request', `parameter "${name.slice(0, 40)}" must be a plain value`);
+    out[name] = value;
+  }
+  return out;
+}
+
+/**
+ * A JSON object body with nested values (a trust policy), for a schema to check whole;
+ * same size bound as every body. Nothing but JSON is accepted.
+ */
+export async function readJson(c: Context): Promise<object> {
+  const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/json') {
+    throw new OAuthError('invalid_request', 'Content-Type must be application/json', { status: 415 });
+  }
   if (Number(c.req.header('content-length') ?? '0') > MAX_BODY_BYTES) throw tooLarge();
   let parsed: unknown;
   try {
@@ -38,13 +57,7 @@ export async function readBody(c: Context): Promise<Record<string, unknown>> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new OAuthError('invalid_request', 'body must be a JSON object');
   }
-  const out: Record<string, unknown> = Object.create(null);
-  for (const [name, value] of Object.entries(parsed)) {
-    if (typeof value === 'object' && value !== null)
-      throw new OAuthError('invalid_request', `parameter "${name.slice(0, 40)}" must be a plain value`);
-    out[name] = value;
-  }
-  return out;
+  return parsed;
 }
 
 /** Query parameters, with the same duplicate rule as bodies. */

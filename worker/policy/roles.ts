@@ -22,6 +22,8 @@ export const PERMISSIONS = {
   'sessions:read': 'admin',
   'sessions:write': 'admin',
   'audit:read': 'admin',
+  'policies:read': 'member',
+  'policies:write': 'admin',
 } as const satisfies Record<string, Role>;
 export type Permission = keyof typeof PERMISSIONS;
 

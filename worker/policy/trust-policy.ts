@@ -15,7 +15,14 @@ const defined = (entries: Record<string, string | undefined>): Record<string, st
 
 /** Presets become plain claim conditions, immutable ids included; then the policy is checked. */
 export function normalizePolicy(input: TrustPolicyInput): TrustPolicy {
-  const base = { id: input.id, org: input.org ?? null, audience: input.audience, grant: input.grant };
+  const base = {
+    id: input.id,
+    org: input.org ?? null,
+    preset: input.preset,
+    description: input.description ?? null,
+    audience: input.audience,
+    grant: input.grant,
+  };
   let issuer: string;
   let claims: Record<string, string>;
   if (input.preset === 'github-actions') {

@@ -1,14 +1,20 @@
 import { Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
-import { DryRunRequest } from '../../shared/trust-policy.ts';
+import { Slug } from '../../shared/schemas.ts';
+import { DryRunRequest, TrustPolicyInput, type TrustPolicyList } from '../../shared/trust-policy.ts';
+import { readOrg } from '../accounts/orgs.ts';
+import { createOrgPolicy, deleteOrgPolicy, orgPolicies } from '../accounts/trust-policies.ts';
 import type { AppEnv } from '../app.ts';
 import { dryRunCiToken } from '../grants/token-exchange.ts';
-import { bearerToken, parseInput, readForm } from '../http/form.ts';
+import { auditSource, caller, orgParam } from '../http/caller.ts';
+import { bearerToken, parseInput, readBody, readForm, readJson } from '../http/form.ts';
+import { authorize } from '../policy/roles.ts';
 import { authenticate } from '../tokens/credential.ts';
 
 /**
- * Operators' tools for CI trust policies. Until orgs hold policies, an operator is a
- * person signed in with an email listed in LATCHKEY_OPERATORS.
+ * CI trust policies: an org's own, made, listed, deleted and tried out by its admins; and
+ * the operators' dry-run over every policy on the server (an operator is a person signed
+ * in with an email listed in LATCHKEY_OPERATORS).
  */
 export const trustPolicyRoutes = new Hono<AppEnv>();
 
@@ -22,4 +28,50 @@ trustPolicyRoutes.post('/v1/trust-policies/dry-run', async (c) => {
   const input = parseInput(DryRunRequest, await readForm(c));
   c.header('Cache-Control', 'no-store');
   return c.json(await dryRunCiToken(services, input.subject_token, input.audience));
+});
+
+trustPolicyRoutes.get('/v1/orgs/:org/trust-policies', async (c) => {
+  const principal = await caller(c);
+  const services = c.var.services;
+  const org = await readOrg(services, orgParam(c));
+  // A project key sees its own project's policies; everyone else the whole org's.
+  const project = principal.kind === 'api_key' ? principal.project : null;
+  authorize(org, principal, 'policies:read', project);
+  const policies = await orgPolicies(services, org.slug);
+  const body: TrustPolicyList = { policies: project ? policies.filter((policy) => policy.grant.project === project) : policies };
+  return c.json(body);
+});
+
+trustPolicyRoutes.post('/v1/orgs/:org/trust-policies', async (c) => {
+  const principal = await caller(c);
+  const services = c.var.services;
+  const org = await readOrg(services, orgParam(c));
+  authorize(org, principal, 'policies:read', principal.kind === 'api_key' ? principal.project : null);
+  const input = parseInput(TrustPolicyInput, await readJson(c));
+  authorize(org, principal, 'policies:write', input.grant.project);
+  return c.json(await createOrgPolicy(services, org, input, auditSource(c, principal)), 201);
+});
+
+trustPolicyRoutes.post('/v1/orgs/:org/trust-policies/dry-run', async (c) => {
+  const principal = await caller(c);
+  const services = c.var.services;
+  const org = await readOrg(services, orgParam(c));
+  const input = parseInput(DryRunRequest, await readBody(c));
+  authorize(org, principal, 'policies:read', principal.kind === 'api_key' ? principal.project : null);
+  if (principal.kind === 'api_key' && principal.project && input.audience !== principal.project) {
+    throw new OAuthError('forbidden', `lacks policies:read here: name this key's project ("${principal.project}") as audience`);
+  }
+  return c.json(await dryRunCiToken(services, input.subject_token, input.audience, org.slug));
+});
+
+trustPolicyRoutes.delete('/v1/orgs/:org/trust-policies/:id', async (c) => {
+  const principal = await caller(c);
+  const services = c.var.services;
+  const org = await readOrg(services, orgParam(c));
+  const id = parseInput(Slug, c.req.param('id'));
+  authorize(org, principal, 'policies:read', principal.kind === 'api_key' ? principal.project : null);
+  const target = (await orgPolicies(services, org.slug)).find((policy) => policy.id === id);
+  if (!target) throw new OAuthError('not_found', `no trust policy "${id}" in org "${org.slug}"`);
+  authorize(org, principal, 'policies:write', target.grant.project);
+  return c.json(await deleteOrgPolicy(services, org.slug, id, auditSource(c, principal)));
 });

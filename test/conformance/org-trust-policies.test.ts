@@ -1,0 +1,259 @@
+/**
+ * Trust policies held by an org, over HTTP: an admin creates one, a CI token from a fake
+ * GitHub-shaped issuer is exchanged under it for a token of the org's project, the org's
+ * dry-run explains a refusal, and once deleted the policy admits nothing. Policies that
+ * would trust too much, name another org, an untrusted issuer or an unknown project are
+ * refused with a reason; the operator's LATCHKEY_CI_POLICIES show in the org's list but
+ * cannot be deleted through it; each change is in the audit trail.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../../shared/schemas.ts';
+import { GITHUB, octoRepoPolicy } from '../fixtures/ci-claims.ts';
+import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
+import { deviceLogin, postForm } from '../fixtures/oauth-client.ts';
+import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
+
+const AUDIENCE = 'https://latchkey.test';
+let github: FakeCiIssuer;
+let untrusted: FakeCiIssuer;
+let server: RunningWorker;
+let owner: string;
+let member: string;
+
+type Answer = { status: number; json: Record<string, unknown> };
+async function call(method: string, path: string, bearer: string, body?: unknown): Promise<Answer> {
+  const response = await fetch(`${server.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${bearer}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+const exchange = (subjectToken: string, extra: Record<string, string> = {}) =>
+  postForm(`${server.url}/oauth/token`, {
+    grant_type: TOKEN_EXCHANGE_GRANT,
+    subject_token: subjectToken,
+    subject_token_type: TOKEN_TYPE.idToken,
+    ...extra,
+  });
+const mainOnly = () =>
+  octoRepoPolicy(github.issuer, AUDIENCE, {
+    id: 'octo-main',
+    description: 'deploys from main',
+    ref: 'refs/heads/main',
+    grant: { project: 'web', scopes: ['read', 'write'], max_ttl: 300 },
+  });
+
+before(async () => {
+  [github, untrusted] = await Promise.all([startFakeCiIssuer(), startFakeCiIssuer()]);
+  server = await startWorker({
+    LATCHKEY_CI_ISSUERS: github.issuer,
+    // The operator's own policy for acme: listed to acme's admins, not deletable by them.
+    LATCHKEY_CI_POLICIES: JSON.stringify([
+      octoRepoPolicy(github.issuer, 'https://operator.test', {
+        id: 'ops-set',
+        org: 'acme',
+        grant: { project: 'web', scopes: ['read'] },
+      }),
+    ]),
+  });
+  owner = (await deviceLogin(server.url, 'owner@example.com')).access_token;
+  member = (await deviceLogin(server.url, 'member@example.com')).access_token;
+  for (const [method, path, body] of [
+    ['POST', '/v1/orgs', { slug: 'acme' }],
+    ['POST', '/v1/orgs/acme/projects', { slug: 'web' }],
+    ['PUT', '/v1/orgs/acme/members/member@example.com', { role: 'member' }],
+  ] as const) {
+    const answer = await call(method, path, owner, body);
+    assert.ok(answer.status < 300, JSON.stringify(answer));
+  }
+});
+after(async () => {
+  await server?.stop();
+  await Promise.all([github?.stop(), untrusted?.stop()]);
+});
+
+describe('org trust policies', () => {
+  test('created by an admin, a policy admits matching CI tokens to the org’s project; deleted, it admits none', async () => {
+    const before = await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' });
+    assert.equal(before.status, 400);
+    assert.equal(before.json.error, 'invalid_grant');
+
+    const created = await call('POST', '/v1/orgs/acme/trust-policies', owner, mainOnly());
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    assert.equal(created.json.org, 'acme');
+    assert.equal(created.json.source, 'api');
+    assert.equal(created.json.created_by, 'owner@example.com');
+    assert.equal(created.json.description, 'deploys from main');
+    assert.deepEqual(created.json.claims, {
+      repository: 'octo-org/octo-repo',
+      repository_owner_id: '65',
+      repository_id: '74',
+      ref: 'refs/heads/main',
+    });
+
+    const listed = await call('GET', '/v1/orgs/acme/trust-policies', member);
+    assert.equal(listed.status, 200);
+    const policies = listed.json.policies as { id: string; source: string }[];
+    assert.deepEqual(
+      policies.map((policy) => [policy.id, policy.source]),
+      [
+        ['ops-set', 'config'],
+        ['octo-main', 'api'],
+      ],
+    );
+
+    const issued = await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' });
+    assert.equal(issued.status, 200, JSON.stringify(issued.json));
+    assert.equal(issued.json.expires_in, 300);
+    const me = await fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${issued.json.access_token}` } });
+    const who = (await me.json()) as Record<string, unknown>;
+    assert.equal(who.kind, 'ci');
+    assert.equal(who.org, 'acme');
+    assert.equal(who.project, 'web');
+
+    const feature = await exchange(await github.sign(GITHUB.featurePush), { audience: 'web' });
+    assert.equal(feature.status, 400, 'another branch does not match');
+
+    const deleted = await call('DELETE', '/v1/orgs/acme/trust-policies/octo-main', owner);
+    assert.equal(deleted.status, 200, JSON.stringify(deleted.json));
+    assert.equal(deleted.json.id, 'octo-main');
+    const after = await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' });
+    assert.equal(after.status, 400, 'refused from the next exchange');
+    assert.equal((await call('DELETE', '/v1/orgs/acme/trust-policies/octo-main', owner)).status, 404);
+
+    const trail = await call('GET', '/v1/orgs/acme/audit', owner);
+    const entries = trail.json.entries as { action: string; subject: string; actor: string; request_id: string }[];
+    const changes = entries.filter((entry) => entry.action.startsWith('policy.'));
+    assert.deepEqual(
+      changes.map((entry) => [entry.action, entry.subject, entry.actor]),
+      [
+        ['policy.created', 'octo-main', 'owner@example.com'],
+        ['policy.deleted', 'octo-main', 'owner@example.com'],
+      ],
+    );
+  });
+
+  test('a member may list but not create or delete; the operator’s policy cannot be deleted here', async () => {
+    const refused = await call('POST', '/v1/orgs/acme/trust-policies', member, { ...mainOnly(), id: 'by-member' });
+    assert.equal(refused.status, 403);
+    assert.match(String(refused.json.error_description), /lacks policies:write/);
+    const config = await call('DELETE', '/v1/orgs/acme/trust-policies/ops-set', owner);
+    assert.equal(config.status, 409);
+    assert.match(String(config.json.error_description), /LATCHKEY_CI_POLICIES/);
+    const outsider = (await deviceLogin(server.url, 'outsider@example.com')).access_token;
+    assert.equal((await call('GET', '/v1/orgs/acme/trust-policies', outsider)).status, 404);
+  });
+
+  const refusals: [string, () => unknown, number, RegExp][] = [
+    [
+      'a single repository without its id',
+      () => {
+        const { repository_id: _id, ...rest } = mainOnly();
+        return { ...rest, id: 'no-id' };
+      },
+      400,
+      /give repository_id/,
+    ],
+    ['another org named inside', () => ({ ...mainOnly(), id: 'elsewhere', org: 'globex' }), 400, /names org "globex"/],
+    [
+      'an issuer the server does not trust',
+      () => ({ ...mainOnly(), id: 'untrusted', issuer: untrusted.issuer }),
+      400,
+      /does not trust tokens from .*LATCHKEY_CI_ISSUERS/,
+    ],
+    [
+      'a project the org does not have',
+      () => ({ ...mainOnly(), id: 'nowhere', grant: { project: 'api', scopes: ['read'] } }),
+      404,
+      /no project "api"/,
+    ],
+    [
+      'a custom policy matching every subject',
+      () => ({
+        id: 'wide',
+        preset: 'custom',
+        issuer: github.issuer,
+        audience: AUDIENCE,
+        claims: { sub: '**' },
+        grant: { project: 'web', scopes: ['read'] },
+      }),
+      400,
+      /matches everything/,
+    ],
+    ['an unknown field', () => ({ ...mainOnly(), id: 'extra', reviewer: 'me' }), 400, /reviewer|unrecognized/i],
+    ['the id of an existing policy', () => ({ ...mainOnly(), id: 'ops-set' }), 409, /already has a trust policy "ops-set"/],
+  ];
+  for (const [name, body, status, message] of refusals) {
+    test(`refused: ${name} (${status})`, async () => {
+      const answer = await call('POST', '/v1/orgs/acme/trust-policies', owner, body());
+      assert.equal(answer.status, status, JSON.stringify(answer.json));
+      assert.match(String(answer.json.error_description), message);
+    });
+  }
+
+  test('a policy must be sent as JSON', async () => {
+    const response = await fetch(`${server.url}/v1/orgs/acme/trust-policies`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${owner}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'id=x',
+    });
+    assert.equal(response.status, 415);
+  });
+
+  test('the same id twice at once: exactly one is created', async () => {
+    const policy = { ...mainOnly(), id: 'raced' };
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () => call('POST', '/v1/orgs/acme/trust-policies', owner, policy)),
+    );
+    assert.deepEqual(answers.map((answer) => answer.status).sort(), [201, 409, 409, 409]);
+    assert.equal((await call('DELETE', '/v1/orgs/acme/trust-policies/raced', owner)).status, 200);
+  });
+
+  test('the org’s dry-run shows each of its policies’ failing conditions and the decision, spending nothing', async () => {
+    assert.equal((await call('POST', '/v1/orgs/acme/trust-policies', owner, { ...mainOnly(), id: 'dry' })).status, 201);
+    const feature = await github.sign(GITHUB.featurePush);
+    const missed = await call('POST', '/v1/orgs/acme/trust-policies/dry-run', member, {
+      subject_token: feature,
+      audience: 'web',
+    });
+    assert.equal(missed.status, 200, JSON.stringify(missed.json));
+    const policies = missed.json.policies as { id: string; org: string; matched: boolean; failed: { claim: string }[] }[];
+    const dry = policies.find((policy) => policy.id === 'dry');
+    assert.deepEqual(
+      dry?.failed.map((failure) => failure.claim),
+      ['ref'],
+    );
+    assert.equal(dry?.org, 'acme');
+    assert.equal(missed.json.would_issue, null);
+    assert.match(String(missed.json.would_refuse), /^invalid_grant: no trust policy for project "web"/);
+
+    const main = await github.sign(GITHUB.branchPush);
+    const hit = await call('POST', '/v1/orgs/acme/trust-policies/dry-run', member, { subject_token: main });
+    assert.deepEqual(hit.json.would_issue, { policy: 'dry', org: 'acme', project: 'web', scope: 'read write', expires_in: 300 });
+    assert.equal(hit.json.would_refuse, null);
+    assert.equal((await exchange(main, { audience: 'web' })).status, 200, 'the dry-run did not spend the jti');
+    assert.equal((await call('DELETE', '/v1/orgs/acme/trust-policies/dry', owner)).status, 200);
+  });
+
+  test('two orgs trusting the same repository for a project of the same name: the exchange asks which, never guesses', async () => {
+    const other = (await deviceLogin(server.url, 'globex@example.com')).access_token;
+    assert.equal((await call('POST', '/v1/orgs', other, { slug: 'globex' })).status, 201);
+    assert.equal((await call('POST', '/v1/orgs/globex/projects', other, { slug: 'web' })).status, 201);
+    assert.equal((await call('POST', '/v1/orgs/globex/trust-policies', other, mainOnly())).status, 201);
+    assert.equal((await call('POST', '/v1/orgs/acme/trust-policies', owner, mainOnly())).status, 201);
+    const both = await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' });
+    assert.equal(both.status, 400);
+    assert.equal(both.json.error, 'invalid_target');
+    // Each org sees only its own policy.
+    const globex = (await call('GET', '/v1/orgs/globex/trust-policies', other)).json.policies as { org: string }[];
+    assert.deepEqual(
+      globex.map((policy) => policy.org),
+      ['globex'],
+    );
+    assert.equal((await call('DELETE', '/v1/orgs/globex/trust-policies/octo-main', other)).status, 200);
+    assert.equal((await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' })).status, 200);
+    assert.equal((await call('DELETE', '/v1/orgs/acme/trust-policies/octo-main', owner)).status, 200);
+  });
+});
