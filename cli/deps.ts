@@ -9,6 +9,8 @@ export type Io = {
   /** Prose, progress and prompts. */
   err(text: string): void;
   readStdin(): Promise<string>;
+  /** A file the person named (a policy, a token); its text. */
+  readFile(path: string): Promise<string>;
   /** Whether stderr is a terminal (countdowns, prompts). */
   interactive: boolean;
   /** Asks a question at the terminal and returns the line typed; null without a terminal. */

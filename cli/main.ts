@@ -29,6 +29,8 @@ Orgs (the /v1 API; --org ORG, else LATCHKEY_ORG, else an API key's org, else you
   latchkey keys revoke KEY_ID [--confirm] | rotate KEY_ID [--grace 1h] [--confirm]
   latchkey sessions list [--org ORG [--member EMAIL]] | revoke SESSION_ID [--org ORG] [--confirm]
   latchkey audit list [--after SEQ] [--limit N] | verify
+  latchkey policies list | create --file F | delete POLICY_ID [--confirm]
+  latchkey policies test (--id-token-stdin | --file F) [--project P]
 
 Global options:
   --context NAME   run under another context without changing the current one
@@ -47,6 +49,9 @@ A key's secret is printed once, on stdout, when it is created or rotated. Revoki
 ending a session or removing a member asks first at a terminal; elsewhere pass --confirm.
 \`sessions\` alone lists your own sign-ins; with --org, an org admin sees members'.
 \`audit verify\` reads an org's whole trail and recomputes its hash chain locally.
+\`policies\` manages the org's CI trust policies, each a JSON object (see the README);
+--file - reads it from stdin. \`policies test\` shows what the exchange would do with a CI
+ID token under the org's policies, each failing condition named, and exits 1 if refused.
 
 ci exchange trades the CI job's OIDC ID token for a short-lived token of --project (or
 LATCHKEY_PROJECT), under the server's trust policies; it stores nothing. On GitHub Actions
@@ -91,6 +96,7 @@ const OPTIONS = {
   confirm: { type: 'boolean' },
   after: { type: 'string' },
   limit: { type: 'string' },
+  file: { type: 'string' },
 } as const;
 
 const GLOBAL = ['context', 'server', 'json', 'org', 'project', 'help', 'version'];
@@ -108,6 +114,7 @@ const COMMAND_OPTIONS: Record<string, string[]> = {
   keys: ['name', 'role', 'expires', 'grace', 'confirm'],
   sessions: ['member', 'confirm'],
   audit: ['after', 'limit'],
+  policies: ['file', 'id-token-stdin', 'confirm'],
 };
 
 export async function run(argv: string[], deps: CliDeps): Promise<number> {
@@ -220,6 +227,15 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
           confirm: values.confirm ?? false,
         });
         break;
+      case 'policies':
+        tooMany(2);
+        await (await import('./commands/policies.ts')).policies(deps, global, rest[0], rest[1], {
+          file: values.file,
+          idTokenStdin: values['id-token-stdin'] ?? false,
+          project: values.project,
+          confirm: values.confirm ?? false,
+        });
+        break;
       case 'audit':
         tooMany(1);
         await (await import('./commands/audit.ts')).audit(deps, global, rest[0], { after: values.after, limit: values.limit });
@@ -242,6 +258,16 @@ async function readAllStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readNamedFile(path: string): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new CliError('usage', code === 'ENOENT' ? `no file ${path}` : `cannot read ${path} (${code ?? 'error'})`);
+  }
 }
 
 /** Asks at the terminal and reads one line. */
@@ -325,6 +351,7 @@ function realDeps(): CliDeps {
       out: (text) => process.stdout.write(text),
       err: (text) => process.stderr.write(text),
       readStdin: readAllStdin,
+      readFile: readNamedFile,
       interactive: Boolean(process.stderr.isTTY),
       ask: process.stdin.isTTY && process.stderr.isTTY ? askLine : null,
     },
