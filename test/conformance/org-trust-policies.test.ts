@@ -8,10 +8,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../../shared/schemas.ts';
 import { GITHUB, octoRepoPolicy } from '../fixtures/ci-claims.ts';
 import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
-import { deviceLogin, postForm } from '../fixtures/oauth-client.ts';
+import { deviceLogin, exchangeIdToken } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 const AUDIENCE = 'https://latchkey.test';
@@ -30,13 +29,7 @@ async function call(method: string, path: string, bearer: string, body?: unknown
   });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }
-const exchange = (subjectToken: string, extra: Record<string, string> = {}) =>
-  postForm(`${server.url}/oauth/token`, {
-    grant_type: TOKEN_EXCHANGE_GRANT,
-    subject_token: subjectToken,
-    subject_token_type: TOKEN_TYPE.idToken,
-    ...extra,
-  });
+const exchange = (subjectToken: string, extra: Record<string, string> = {}) => exchangeIdToken(server.url, subjectToken, extra);
 const mainOnly = () =>
   octoRepoPolicy(github.issuer, AUDIENCE, {
     id: 'octo-main',

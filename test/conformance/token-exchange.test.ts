@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../../shared/schemas.ts';
 import { GITHUB, GITLAB, octoRepoPolicy } from '../fixtures/ci-claims.ts';
 import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
-import { deviceLogin, postForm } from '../fixtures/oauth-client.ts';
+import { deviceLogin, exchangeIdToken, postForm } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 const AUDIENCE = 'https://latchkey.test';
@@ -83,13 +83,7 @@ after(async () => {
   await Promise.all([github?.stop(), gitlab?.stop(), untrusted?.stop()]);
 });
 
-const exchange = (subjectToken: string, extra: Record<string, string> = {}) =>
-  postForm(`${server.url}/oauth/token`, {
-    grant_type: TOKEN_EXCHANGE_GRANT,
-    subject_token: subjectToken,
-    subject_token_type: TOKEN_TYPE.idToken,
-    ...extra,
-  });
+const exchange = (subjectToken: string, extra: Record<string, string> = {}) => exchangeIdToken(server.url, subjectToken, extra);
 const me = async (token: string) => {
   const response = await fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };

@@ -33,6 +33,15 @@ async function readIssuer(services: Services, issuer: string): Promise<StoredPol
   return raw === null ? [] : parseRecord(IssuerPolicies, raw);
 }
 
+const updateIssuer = (services: Services, issuer: string, change: (current: StoredPolicy[]) => StoredPolicy[]) =>
+  updateRecord(
+    services.store,
+    issuerKey(issuer),
+    IssuerPolicies,
+    { empty: [], ttlSeconds: POLICY_TTL_SECONDS, what: "issuer's policy list" },
+    change,
+  );
+
 /** Every policy for tokens of this issuer: the operator's, then the orgs'. One store read. */
 export async function policiesForIssuer(services: Services, issuer: string): Promise<TrustPolicy[]> {
   const configured = services.config.ciPolicies.filter((policy) => policy.issuer === issuer);
@@ -102,23 +111,17 @@ export async function createOrgPolicy(
     (issuers) => [...new Set([...issuers, policy.issuer])],
   );
   const stored: StoredPolicy = { policy, createdAt: services.now(), createdBy: source.actor };
-  await updateRecord(
-    services.store,
-    issuerKey(policy.issuer),
-    IssuerPolicies,
-    { empty: [], ttlSeconds: POLICY_TTL_SECONDS, what: "issuer's policy list" },
-    (current) => {
-      // Checked again here: another admin may have made the same id since the check above.
-      if (current.some((other) => other.policy.org === org.slug && other.policy.id === policy.id))
-        throw new OAuthError('conflict', `org "${org.slug}" already has a trust policy "${policy.id}"`);
-      if (current.length >= MAX_POLICIES_PER_ISSUER)
-        throw new OAuthError(
-          'invalid_request',
-          `this server holds at most ${MAX_POLICIES_PER_ISSUER} policies for ${policy.issuer}`,
-        );
-      return [...current, stored];
-    },
-  );
+  await updateIssuer(services, policy.issuer, (current) => {
+    // Checked again here: another admin may have made the same id since the check above.
+    if (current.some((other) => other.policy.org === org.slug && other.policy.id === policy.id))
+      throw new OAuthError('conflict', `org "${org.slug}" already has a trust policy "${policy.id}"`);
+    if (current.length >= MAX_POLICIES_PER_ISSUER)
+      throw new OAuthError(
+        'invalid_request',
+        `this server holds at most ${MAX_POLICIES_PER_ISSUER} policies for ${policy.issuer}`,
+      );
+    return [...current, stored];
+  });
   await appendAudit(services, org.slug, source, {
     action: 'policy.created',
     subject: policy.id,
@@ -143,16 +146,10 @@ export async function deleteOrgPolicy(
     );
   }
   let removed: StoredPolicy | undefined;
-  await updateRecord(
-    services.store,
-    issuerKey(found.issuer),
-    IssuerPolicies,
-    { empty: [], ttlSeconds: POLICY_TTL_SECONDS, what: "issuer's policy list" },
-    (current) => {
-      removed = current.find(({ policy }) => policy.org === org && policy.id === id);
-      return current.filter((stored) => stored !== removed);
-    },
-  );
+  await updateIssuer(services, found.issuer, (current) => {
+    removed = current.find(({ policy }) => policy.org === org && policy.id === id);
+    return current.filter((stored) => stored !== removed);
+  });
   if (!removed) throw new OAuthError('not_found', `no trust policy "${id}" in org "${org}"`);
   await appendAudit(services, org, source, {
     action: 'policy.deleted',
