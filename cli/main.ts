@@ -56,7 +56,8 @@ ID token under the org's policies, each failing condition named, and exits 1 if 
 ci exchange trades the CI job's OIDC ID token for a short-lived token of --project (or
 LATCHKEY_PROJECT), under the server's trust policies; it stores nothing. On GitHub Actions
 it asks the runner for an ID token whose audience is --audience (or LATCHKEY_CI_AUDIENCE,
-else the server URL); the job needs permissions: id-token: write. On GitLab it reads the
+else SERVER/orgs/ORG with --org or LATCHKEY_ORG, as an org's own policies require, else
+the server URL); the job needs permissions: id-token: write. On GitLab it reads the
 id_tokens variable LATCHKEY_ID_TOKEN (or --id-token-var NAME). Anywhere else, pipe the ID
 token in with --id-token-stdin. Prints the token, or --json, or --export lines for eval.
 

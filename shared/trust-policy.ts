@@ -12,6 +12,12 @@ export const GITHUB_ACTIONS_ISSUER = 'https://token.actions.githubusercontent.co
 export const GITLAB_ISSUER = 'https://gitlab.com';
 
 /**
+ * The audience an org's CI jobs request their ID tokens for, and the only one its own
+ * policies may use (worker/accounts/trust-policies.ts says why).
+ */
+export const orgAudience = (server: string, org: string) => `${server.replace(/\/+$/, '')}/orgs/${org}`;
+
+/**
  * An exact value, or a glob: `*` matches within one segment (never `/` or `:`), `**`
  * matches anything. Anchored at both ends.
  */

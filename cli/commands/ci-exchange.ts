@@ -1,12 +1,14 @@
 /**
  * `latchkey ci exchange`: the CI job's OIDC ID token for a short-lived latchkey token
  * (RFC 8693). Where the ID token comes from: `--id-token-stdin`; GitHub Actions (asked of
- * the runner with our audience, which needs `permissions: id-token: write`); GitLab (an
+ * the runner with our audience — `<server>/orgs/<org>` with --org or LATCHKEY_ORG, for the
+ * org's own policies; else the server URL — which needs `permissions: id-token: write`); GitLab (an
  * `id_tokens:` variable, LATCHKEY_ID_TOKEN unless `--id-token-var` names another). Stores
  * nothing; prints the token (or `--json`, or `--export` lines), and on GitHub masks both
  * tokens in the job log first.
  */
 import { BUILTIN_CLIENT_ID } from '../../shared/schemas.ts';
+import { orgAudience } from '../../shared/trust-policy.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 
@@ -26,7 +28,9 @@ export async function ciExchange(deps: CliDeps, global: GlobalOptions, options: 
   if (global.json && options.export) throw new CliError('usage', 'choose one of --json and --export');
   const server = global.server ?? env.LATCHKEY_SERVER;
   if (!server) throw new CliError('usage', 'name the latchkey server with --server or LATCHKEY_SERVER');
-  const audience = options.audience ?? env.LATCHKEY_CI_AUDIENCE ?? server.replace(/\/+$/, '');
+  // An org's own policies admit only tokens requested for the org's audience.
+  const org = global.org ?? env.LATCHKEY_ORG;
+  const audience = options.audience ?? env.LATCHKEY_CI_AUDIENCE ?? (org ? orgAudience(server, org) : server.replace(/\/+$/, ''));
   const onGithub = env.GITHUB_ACTIONS === 'true';
 
   const { idToken, source } = await obtainIdToken(deps, options, audience);

@@ -14,7 +14,6 @@ import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer
 import { deviceLogin } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
-const AUDIENCE = 'https://latchkey.test';
 let worker: RunningWorker;
 let github: FakeCiIssuer;
 let home: string;
@@ -22,7 +21,7 @@ let owner: Record<string, string>;
 
 before(async () => {
   buildCli();
-  github = await startFakeCiIssuer();
+  github = await startFakeCiIssuer({ defaultClaims: GITHUB.branchPush });
   worker = await startWorker({ LATCHKEY_CI_ISSUERS: github.issuer }, { target: 'workerd-kv' });
   home = await tempConfigDir();
   const token = (await deviceLogin(worker.url, 'owner@policies.example')).access_token;
@@ -45,6 +44,8 @@ async function ok(args: string[], env = owner, stdin?: string) {
   assert.equal(result.code, 0, `latchkey ${args.join(' ')}: ${result.stderr}`);
   return result;
 }
+/** An ID token as a job of acme requests it: for acme's audience. */
+const signForAcme = (claims: Record<string, unknown>) => github.sign(claims, { audience: `${worker.url}/orgs/acme` });
 const exchange = (idToken: string) =>
   runCli(
     ['ci', 'exchange', '--id-token-stdin', '--project', 'web'],
@@ -55,7 +56,8 @@ const exchange = (idToken: string) =>
 describe('policies', () => {
   test('create from a file, list, test, exchange, delete', async () => {
     const file = join(home, 'policy.json');
-    const policy = octoRepoPolicy(github.issuer, AUDIENCE, {
+    // Written without an audience: an org's policies take the org's own.
+    const { audience: _audience, ...policy } = octoRepoPolicy(github.issuer, '', {
       id: 'octo-main',
       ref: 'refs/heads/main',
       grant: { project: 'web', scopes: ['read'] },
@@ -68,7 +70,7 @@ describe('policies', () => {
     assert.match(table, /^ID\s+PROJECT\s+SCOPES\s+ISSUER\s+CONDITIONS\s+SET BY\n/);
     assert.match(
       table,
-      /octo-main\s+web\s+read\s+http:\/\/127\.0\.0\.1:\d+\s+aud=https:\/\/latchkey\.test .*owner@policies\.example/,
+      /octo-main\s+web\s+read\s+http:\/\/127\.0\.0\.1:\d+\s+aud=http:\/\/127\.0\.0\.1:\d+\/orgs\/acme .*owner@policies\.example/,
     );
     const listed = JSON.parse((await ok(['policies', 'list', '--json'])).stdout) as { id: string; source: string }[];
     assert.deepEqual(
@@ -76,13 +78,13 @@ describe('policies', () => {
       [['octo-main', 'api']],
     );
 
-    const feature = await github.sign(GITHUB.featurePush);
+    const feature = await signForAcme(GITHUB.featurePush);
     const refused = await runCli(['policies', 'test', '--id-token-stdin', '--project', 'web'], owner, feature);
     assert.equal(refused.code, 1, refused.stderr);
     assert.match(refused.stderr, /octo-main: no — ref is "refs\/heads\/feature-1", wants "refs\/heads\/main"/);
     assert.match(refused.stderr, /Would refuse: invalid_grant/);
 
-    const main = await github.sign(GITHUB.branchPush);
+    const main = await signForAcme(GITHUB.branchPush);
     const tokenFile = join(home, 'id-token');
     await writeFile(tokenFile, `${main}\n`);
     const passed = await ok(['policies', 'test', '--file', tokenFile, '--json']);
@@ -97,11 +99,25 @@ describe('policies', () => {
     assert.equal(exchanged.code, 0, `the test spent nothing: ${exchanged.stderr}`);
     assert.match(exchanged.stdout, /^eyJ/);
 
+    // On a GitHub runner, --org makes the CLI ask for the org's audience, as its policies need.
+    const runner = cleanEnv({
+      HOME: home,
+      LATCHKEY_SERVER: worker.url,
+      GITHUB_ACTIONS: 'true',
+      ACTIONS_ID_TOKEN_REQUEST_URL: github.actions.url,
+      ACTIONS_ID_TOKEN_REQUEST_TOKEN: github.actions.token,
+    });
+    const withoutOrg = await runCli(['ci', 'exchange', '--project', 'web'], runner);
+    assert.equal(withoutOrg.code, 3, 'the server URL as audience matches no org policy');
+    const withOrg = await runCli(['ci', 'exchange', '--project', 'web', '--org', 'acme', '--json'], runner);
+    assert.equal(withOrg.code, 0, withOrg.stderr);
+    assert.equal(JSON.parse(withOrg.stdout).source, 'github-actions');
+
     const unconfirmed = await runCli(['policies', 'delete', 'octo-main'], owner);
     assert.equal(unconfirmed.code, 2);
     assert.match(unconfirmed.stderr, /--confirm/);
     await ok(['policies', 'delete', 'octo-main', '--confirm']);
-    const after = await exchange(await github.sign(GITHUB.branchPush));
+    const after = await exchange(await signForAcme(GITHUB.branchPush));
     assert.equal(after.code, 3, after.stderr);
     assert.match(after.stderr, /the exchange was refused/);
     assert.match((await ok(['policies', 'list'])).stderr, /No trust policies in acme/);
@@ -121,7 +137,6 @@ describe('policies', () => {
         id: 'broad',
         preset: 'github-actions',
         issuer: github.issuer,
-        audience: AUDIENCE,
         repository: 'octo-org/octo-repo',
         repository_owner_id: '65',
         grant: { project: 'web', scopes: ['read'] },

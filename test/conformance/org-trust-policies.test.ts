@@ -1,9 +1,10 @@
 /**
  * Trust policies held by an org, over HTTP: an admin creates one, a CI token from a fake
- * GitHub-shaped issuer is exchanged under it for a token of the org's project, the org's
- * dry-run explains a refusal, and once deleted the policy admits nothing. Policies that
- * would trust too much, name another org, an untrusted issuer or an unknown project are
- * refused with a reason; the operator's LATCHKEY_CI_POLICIES show in the org's list but
+ * GitHub-shaped issuer, requested for the org's audience, is exchanged under it for a
+ * token of the org's project, the org's dry-run explains a refusal, and once deleted the
+ * policy admits nothing. Another org trusting the same repository gets only the tokens
+ * requested for its own audience. Policies that would trust too much, name another org or
+ * audience, an untrusted issuer or an unknown project are refused with a reason; the operator's LATCHKEY_CI_POLICIES show in the org's list but
  * cannot be deleted through it; each change is in the audit trail.
  */
 import assert from 'node:assert/strict';
@@ -13,7 +14,6 @@ import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer
 import { deviceLogin, exchangeIdToken } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
-const AUDIENCE = 'https://latchkey.test';
 let github: FakeCiIssuer;
 let untrusted: FakeCiIssuer;
 let server: RunningWorker;
@@ -30,8 +30,11 @@ async function call(method: string, path: string, bearer: string, body?: unknown
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 }
 const exchange = (subjectToken: string, extra: Record<string, string> = {}) => exchangeIdToken(server.url, subjectToken, extra);
-const mainOnly = () =>
-  octoRepoPolicy(github.issuer, AUDIENCE, {
+/** The audience an org's jobs request their ID tokens for: `<server>/orgs/<org>`. */
+const audienceOf = (org: string) => `${server.url}/orgs/${org}`;
+const signFor = (org: string, claims: Record<string, unknown>) => github.sign(claims, { audience: audienceOf(org) });
+const mainOnly = (org = 'acme') =>
+  octoRepoPolicy(github.issuer, audienceOf(org), {
     id: 'octo-main',
     description: 'deploys from main',
     ref: 'refs/heads/main',
@@ -69,16 +72,19 @@ after(async () => {
 
 describe('org trust policies', () => {
   test('created by an admin, a policy admits matching CI tokens to the org’s project; deleted, it admits none', async () => {
-    const before = await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' });
+    const before = await exchange(await signFor('acme', GITHUB.branchPush), { audience: 'web' });
     assert.equal(before.status, 400);
     assert.equal(before.json.error, 'invalid_grant');
 
-    const created = await call('POST', '/v1/orgs/acme/trust-policies', owner, mainOnly());
+    const { audience, ...withoutAudience } = mainOnly();
+    assert.equal(audience, audienceOf('acme'));
+    const created = await call('POST', '/v1/orgs/acme/trust-policies', owner, withoutAudience);
     assert.equal(created.status, 201, JSON.stringify(created.json));
     assert.equal(created.json.org, 'acme');
     assert.equal(created.json.source, 'api');
     assert.equal(created.json.created_by, 'owner@example.com');
     assert.equal(created.json.description, 'deploys from main');
+    assert.equal(created.json.audience, audienceOf('acme'), "left out, the audience is the org's own");
     assert.deepEqual(created.json.claims, {
       repository: 'octo-org/octo-repo',
       repository_owner_id: '65',
@@ -97,7 +103,7 @@ describe('org trust policies', () => {
       ],
     );
 
-    const issued = await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' });
+    const issued = await exchange(await signFor('acme', GITHUB.branchPush), { audience: 'web' });
     assert.equal(issued.status, 200, JSON.stringify(issued.json));
     assert.equal(issued.json.expires_in, 300);
     const me = await fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${issued.json.access_token}` } });
@@ -106,13 +112,13 @@ describe('org trust policies', () => {
     assert.equal(who.org, 'acme');
     assert.equal(who.project, 'web');
 
-    const feature = await exchange(await github.sign(GITHUB.featurePush), { audience: 'web' });
+    const feature = await exchange(await signFor('acme', GITHUB.featurePush), { audience: 'web' });
     assert.equal(feature.status, 400, 'another branch does not match');
 
     const deleted = await call('DELETE', '/v1/orgs/acme/trust-policies/octo-main', owner);
     assert.equal(deleted.status, 200, JSON.stringify(deleted.json));
     assert.equal(deleted.json.id, 'octo-main');
-    const after = await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' });
+    const after = await exchange(await signFor('acme', GITHUB.branchPush), { audience: 'web' });
     assert.equal(after.status, 400, 'refused from the next exchange');
     assert.equal((await call('DELETE', '/v1/orgs/acme/trust-policies/octo-main', owner)).status, 404);
 
@@ -151,6 +157,18 @@ describe('org trust policies', () => {
     ],
     ['another org named inside', () => ({ ...mainOnly(), id: 'elsewhere', org: 'globex' }), 400, /names org "globex"/],
     [
+      "another org's audience",
+      () => ({ ...mainOnly('globex'), id: 'theirs' }),
+      400,
+      /use the org's own audience: "http:\/\/127\.0\.0\.1:\d+\/orgs\/acme"/,
+    ],
+    [
+      'an audience of its own choosing',
+      () => ({ ...mainOnly(), id: 'mine', audience: 'https://latchkey.test' }),
+      400,
+      /the org's own audience/,
+    ],
+    [
       'an issuer the server does not trust',
       () => ({ ...mainOnly(), id: 'untrusted', issuer: untrusted.issuer }),
       400,
@@ -168,7 +186,6 @@ describe('org trust policies', () => {
         id: 'wide',
         preset: 'custom',
         issuer: github.issuer,
-        audience: AUDIENCE,
         claims: { sub: '**' },
         grant: { project: 'web', scopes: ['read'] },
       }),
@@ -206,7 +223,7 @@ describe('org trust policies', () => {
 
   test('the org’s dry-run shows each of its policies’ failing conditions and the decision, spending nothing', async () => {
     assert.equal((await call('POST', '/v1/orgs/acme/trust-policies', owner, { ...mainOnly(), id: 'dry' })).status, 201);
-    const feature = await github.sign(GITHUB.featurePush);
+    const feature = await signFor('acme', GITHUB.featurePush);
     const missed = await call('POST', '/v1/orgs/acme/trust-policies/dry-run', member, {
       subject_token: feature,
       audience: 'web',
@@ -222,7 +239,7 @@ describe('org trust policies', () => {
     assert.equal(missed.json.would_issue, null);
     assert.match(String(missed.json.would_refuse), /^invalid_grant: no trust policy for project "web"/);
 
-    const main = await github.sign(GITHUB.branchPush);
+    const main = await signFor('acme', GITHUB.branchPush);
     const hit = await call('POST', '/v1/orgs/acme/trust-policies/dry-run', member, { subject_token: main });
     assert.deepEqual(hit.json.would_issue, { policy: 'dry', org: 'acme', project: 'web', scope: 'read write', expires_in: 300 });
     assert.equal(hit.json.would_refuse, null);
@@ -230,23 +247,41 @@ describe('org trust policies', () => {
     assert.equal((await call('DELETE', '/v1/orgs/acme/trust-policies/dry', owner)).status, 200);
   });
 
-  test('two orgs trusting the same repository for a project of the same name: the exchange asks which, never guesses', async () => {
+  test('another org trusting the same repository gets only the tokens requested for its audience, never acme’s', async () => {
     const other = (await deviceLogin(server.url, 'globex@example.com')).access_token;
     assert.equal((await call('POST', '/v1/orgs', other, { slug: 'globex' })).status, 201);
     assert.equal((await call('POST', '/v1/orgs/globex/projects', other, { slug: 'web' })).status, 201);
-    assert.equal((await call('POST', '/v1/orgs/globex/trust-policies', other, mainOnly())).status, 201);
+    // globex names acme's repository, even a wider set of its refs than acme does.
+    const anyRef = { ...mainOnly('globex'), ref: undefined };
+    assert.equal((await call('POST', '/v1/orgs/globex/trust-policies', other, anyRef)).status, 201);
     assert.equal((await call('POST', '/v1/orgs/acme/trust-policies', owner, mainOnly())).status, 201);
-    const both = await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' });
-    assert.equal(both.status, 400);
-    assert.equal(both.json.error, 'invalid_target');
-    // Each org sees only its own policy.
+
+    const project = async (answer: Awaited<ReturnType<typeof exchange>>) => {
+      assert.equal(answer.status, 200, JSON.stringify(answer.json));
+      const me = await fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${answer.json.access_token}` } });
+      const who = (await me.json()) as { org: string; project: string };
+      return `${who.org}/${who.project}`;
+    };
+    assert.equal(await project(await exchange(await signFor('acme', GITHUB.branchPush), { audience: 'web' })), 'acme/web');
+    const feature = await exchange(await signFor('acme', GITHUB.featurePush), { audience: 'web' });
+    assert.equal(feature.status, 400, "acme's job on another branch is not handed globex's project");
+    assert.equal(await project(await exchange(await signFor('globex', GITHUB.featurePush))), 'globex/web');
+
     const globex = (await call('GET', '/v1/orgs/globex/trust-policies', other)).json.policies as { org: string }[];
     assert.deepEqual(
       globex.map((policy) => policy.org),
       ['globex'],
     );
-    assert.equal((await call('DELETE', '/v1/orgs/globex/trust-policies/octo-main', other)).status, 200);
-    assert.equal((await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' })).status, 200);
+    const acmeDryRun = await call('POST', '/v1/orgs/acme/trust-policies/dry-run', owner, {
+      subject_token: await signFor('globex', GITHUB.branchPush),
+    });
+    const shown = acmeDryRun.json.policies as { id: string; org: string }[];
+    assert.deepEqual(
+      shown.map((policy) => `${policy.org}/${policy.id}`),
+      ['acme/ops-set'],
+      "acme's dry-run shows only acme's policies",
+    );
+    assert.equal(acmeDryRun.json.would_issue, null);
     assert.equal((await call('DELETE', '/v1/orgs/acme/trust-policies/octo-main', owner)).status, 200);
   });
 });

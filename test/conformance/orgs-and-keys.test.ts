@@ -51,7 +51,6 @@ after(async () => {
 const ciPolicy = (id: string, project: string) => ({
   id,
   preset: 'github-actions',
-  audience: 'https://latchkey.test',
   repository: 'acme/app',
   repository_id: '1',
   repository_owner_id: '2',

@@ -89,3 +89,20 @@ test('on: a store failure is not remembered', async () => {
   fail = false;
   assert.notEqual(await cache.get('ses_a', read), null);
 });
+
+test('on: a read under way while this isolate ends the session is used once, never remembered', async () => {
+  const cache = sessionCache(60_000, () => 0);
+  const store = source(family(null));
+  let release: () => void = () => {};
+  const slowRead = () =>
+    new Promise<Family | null>((resolve) => {
+      release = () => resolve(family(null)); // the record as it was before the revocation
+    });
+  const inFlight = cache.get('ses_a', slowRead);
+  store.set(family('admin'));
+  cache.forget('ses_a'); // the revocation, made through this isolate
+  release();
+  assert.equal((await inFlight)?.revoked, null, 'the request that started first sees what it read');
+  assert.equal((await cache.get('ses_a', store.read))?.revoked, 'admin', 'the next one reads the store again');
+  assert.equal(store.reads(), 1);
+});

@@ -23,19 +23,25 @@ export type SessionCache = {
 
 export function sessionCache(maxAgeMs: number, now: () => number): SessionCache {
   const entries = new Map<string, { family: Family | null; readAt: number }>();
+  // Moves on every forget. A read that was already under way when a session changed here
+  // may have fetched the record from before; it must not be remembered.
+  let changes = 0;
   return {
     async get(sid, read) {
       if (maxAgeMs <= 0) return read();
       const cached = entries.get(sid);
       if (cached && now() - cached.readAt < maxAgeMs) return cached.family;
       const readAt = now();
+      const changesBefore = changes;
       const family = await read();
+      if (changes !== changesBefore) return family;
       entries.delete(sid); // re-inserted last: Map order is then oldest-read first
       if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value as string);
       entries.set(sid, { family, readAt });
       return family;
     },
     forget(sid) {
+      changes++;
       entries.delete(sid);
     },
   };

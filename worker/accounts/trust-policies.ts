@@ -1,12 +1,21 @@
 /**
- * Trust policies that orgs hold, made and deleted through the org API. They are stored by
- * issuer, because the exchange starts from a CI token's issuer: one read finds every
- * org's policies for it. A per-org list of the issuers it has policies for lets the org's
- * admins list theirs. The operator's LATCHKEY_CI_POLICIES stay beside them, read-only.
+ * Trust policies that orgs hold, made and deleted through the org API.
+ *
+ * An org's policies all use the org's own audience, `<issuer>/orgs/<org>`, which its CI
+ * jobs request their ID tokens for. That is what keeps orgs apart: nothing proves an org
+ * owns the repository a policy names (repository ids are public), so without it another
+ * org could write a policy for the same repository and be handed its tokens, or make its
+ * exchanges ambiguous. With it, a token reaches only the org its job asked for, and the
+ * exchange finds that org's policies with one read, from the token's `aud`.
+ *
+ * Each org's policies live in one record, so ids stay unique and the count stays bounded
+ * under concurrent changes (one swap checks both). The operator's LATCHKEY_CI_POLICIES
+ * stay beside them, read-only here.
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
-import { TrustPolicy, type TrustPolicyInfo, type TrustPolicyInput } from '../../shared/trust-policy.ts';
+import { Slug } from '../../shared/schemas.ts';
+import { orgAudience, TrustPolicy, type TrustPolicyInfo, type TrustPolicyInput } from '../../shared/trust-policy.ts';
 import { normalizePolicy, PolicyRejected } from '../policy/trust-policy.ts';
 import type { Services } from '../services.ts';
 import { parseRecord, updateRecord } from '../store/records.ts';
@@ -16,37 +25,44 @@ import type { OrgRecord } from './orgs.ts';
 
 const StoredPolicy = z.object({ policy: TrustPolicy, createdAt: z.number(), createdBy: z.string() });
 type StoredPolicy = z.infer<typeof StoredPolicy>;
-const IssuerPolicies = z.array(StoredPolicy);
-const OrgIssuers = z.array(z.string());
+const OrgPolicies = z.array(StoredPolicy);
 
 /** Kept as long as the org (ten years); the store needs some TTL. */
 const POLICY_TTL_SECONDS = 10 * 365 * 86400;
-export const MAX_POLICIES_PER_ORG = 50;
-/** One issuer's policies share a record; this keeps it well under a Durable Object value's limit. */
-const MAX_POLICIES_PER_ISSUER = 500;
+/**
+ * An org's record stays under the smallest value limit of the stores (Deno KV: 64 KiB):
+ * at most 25 policies of at most 2 KiB each as stored.
+ */
+export const MAX_POLICIES_PER_ORG = 25;
+const MAX_POLICY_BYTES = 2048;
+/** A CI token names at most this many orgs' audiences before the rest are ignored. */
+const MAX_ORG_AUDIENCES = 3;
 
-const issuerKey = (issuer: string) => storeKey('trustPolicies', issuer);
-const orgKey = (org: string) => storeKey('orgPolicyIssuers', org);
+const orgKey = (org: string) => storeKey('trustPolicies', org);
 
-async function readIssuer(services: Services, issuer: string): Promise<StoredPolicy[]> {
-  const raw = await services.store.get(issuerKey(issuer));
-  return raw === null ? [] : parseRecord(IssuerPolicies, raw);
+async function readOrgPolicies(services: Services, org: string): Promise<StoredPolicy[]> {
+  const raw = await services.store.get(orgKey(org));
+  return raw === null ? [] : parseRecord(OrgPolicies, raw);
 }
 
-const updateIssuer = (services: Services, issuer: string, change: (current: StoredPolicy[]) => StoredPolicy[]) =>
-  updateRecord(
-    services.store,
-    issuerKey(issuer),
-    IssuerPolicies,
-    { empty: [], ttlSeconds: POLICY_TTL_SECONDS, what: "issuer's policy list" },
-    change,
-  );
+/** The orgs a verified CI token's `aud` names, by their audience `<issuer>/orgs/<org>`. */
+function orgsOfAudience(services: Services, aud: unknown): string[] {
+  const prefix = orgAudience(services.config.base, '');
+  const orgs = (Array.isArray(aud) ? aud : [aud])
+    .filter((value): value is string => typeof value === 'string' && value.startsWith(prefix))
+    .map((value) => value.slice(prefix.length))
+    .filter((slug) => Slug.safeParse(slug).success);
+  return [...new Set(orgs)].slice(0, MAX_ORG_AUDIENCES);
+}
 
-/** Every policy for tokens of this issuer: the operator's, then the orgs'. One store read. */
-export async function policiesForIssuer(services: Services, issuer: string): Promise<TrustPolicy[]> {
-  const configured = services.config.ciPolicies.filter((policy) => policy.issuer === issuer);
-  const stored = await readIssuer(services, issuer);
-  return [...configured, ...stored.map(({ policy }) => policy)];
+/**
+ * Every policy that may apply to a verified CI token: the operator's for its issuer, and
+ * the policies of the orgs its audience names (one read per such org; usually one).
+ */
+export async function policiesForToken(services: Services, claims: { iss: string; aud?: unknown }): Promise<TrustPolicy[]> {
+  const configured = services.config.ciPolicies.filter((policy) => policy.issuer === claims.iss);
+  const held = await Promise.all(orgsOfAudience(services, claims.aud).map((org) => readOrgPolicies(services, org)));
+  return [...configured, ...held.flat().flatMap(({ policy }) => (policy.issuer === claims.iss ? [policy] : []))];
 }
 
 const view = (stored: StoredPolicy): TrustPolicyInfo => ({
@@ -61,16 +77,22 @@ export async function orgPolicies(services: Services, org: string): Promise<Trus
   const configured: TrustPolicyInfo[] = services.config.ciPolicies
     .filter((policy) => policy.org === org)
     .map((policy) => ({ ...policy, source: 'config', created_at: null, created_by: null }));
-  const raw = await services.store.get(orgKey(org));
-  const issuers = raw === null ? [] : parseRecord(OrgIssuers, raw);
-  const stored = (await Promise.all(issuers.map((issuer) => readIssuer(services, issuer))))
-    .flat()
-    .filter(({ policy }) => policy.org === org)
-    .sort((a, b) => a.createdAt - b.createdAt);
-  return [...configured, ...stored.map(view)];
+  return [...configured, ...(await readOrgPolicies(services, org)).map(view)];
 }
 
-/** Checks a policy an org's admin wrote and stores it under the org; 201's body. */
+const updateOrgPolicies = (services: Services, org: string, change: (current: StoredPolicy[]) => StoredPolicy[]) =>
+  updateRecord(
+    services.store,
+    orgKey(org),
+    OrgPolicies,
+    { empty: [], ttlSeconds: POLICY_TTL_SECONDS, what: "org's trust policies" },
+    change,
+  );
+
+/**
+ * Checks a policy an org's admin wrote and stores it under the org; 201's body. The
+ * audience may be left out: it can only be the org's own.
+ */
 export async function createOrgPolicy(
   services: Services,
   org: OrgRecord,
@@ -79,6 +101,13 @@ export async function createOrgPolicy(
 ): Promise<TrustPolicyInfo> {
   if (input.org !== undefined && input.org !== org.slug) {
     throw new OAuthError('invalid_request', `the policy names org "${input.org}" but is being created in "${org.slug}"`);
+  }
+  const audience = orgAudience(services.config.base, org.slug);
+  if (input.audience !== audience) {
+    throw new OAuthError(
+      'invalid_request',
+      `an org's policies use the org's own audience: "${audience}" (CI jobs request their ID tokens for it), not "${input.audience}"`,
+    );
   }
   let policy: TrustPolicy;
   try {
@@ -95,37 +124,23 @@ export async function createOrgPolicy(
   }
   if (!org.projects.includes(policy.grant.project))
     throw new OAuthError('not_found', `no project "${policy.grant.project}" in org "${org.slug}"`);
-  const existing = await orgPolicies(services, org.slug);
-  if (existing.some((other) => other.id === policy.id))
+  if (services.config.ciPolicies.some((other) => other.org === org.slug && other.id === policy.id))
     throw new OAuthError('conflict', `org "${org.slug}" already has a trust policy "${policy.id}"`);
-  if (existing.length >= MAX_POLICIES_PER_ORG)
-    throw new OAuthError('invalid_request', `an org has at most ${MAX_POLICIES_PER_ORG} trust policies`);
-
-  // The org's issuer list first: a listed issuer without policies is harmless, while a
-  // policy its org could not list (and so not delete) would not be.
-  await updateRecord(
-    services.store,
-    orgKey(org.slug),
-    OrgIssuers,
-    { empty: [], ttlSeconds: POLICY_TTL_SECONDS, what: "org's policy list" },
-    (issuers) => [...new Set([...issuers, policy.issuer])],
-  );
   const stored: StoredPolicy = { policy, createdAt: services.now(), createdBy: source.actor };
-  await updateIssuer(services, policy.issuer, (current) => {
-    // Checked again here: another admin may have made the same id since the check above.
-    if (current.some((other) => other.policy.org === org.slug && other.policy.id === policy.id))
+  if (JSON.stringify(stored).length > MAX_POLICY_BYTES)
+    throw new OAuthError('invalid_request', `a trust policy is at most ${MAX_POLICY_BYTES} bytes as stored; this one is longer`);
+
+  await updateOrgPolicies(services, org.slug, (current) => {
+    if (current.some((other) => other.policy.id === policy.id))
       throw new OAuthError('conflict', `org "${org.slug}" already has a trust policy "${policy.id}"`);
-    if (current.length >= MAX_POLICIES_PER_ISSUER)
-      throw new OAuthError(
-        'invalid_request',
-        `this server holds at most ${MAX_POLICIES_PER_ISSUER} policies for ${policy.issuer}`,
-      );
+    if (current.length >= MAX_POLICIES_PER_ORG)
+      throw new OAuthError('invalid_request', `an org holds at most ${MAX_POLICIES_PER_ORG} trust policies`);
     return [...current, stored];
   });
   await appendAudit(services, org.slug, source, {
     action: 'policy.created',
     subject: policy.id,
-    detail: `${policy.issuer} (aud ${policy.audience}) -> project ${policy.grant.project}: ${policy.grant.scopes.join(' ')}`,
+    detail: `${policy.issuer} -> project ${policy.grant.project}: ${policy.grant.scopes.join(' ')}`,
   });
   return view(stored);
 }
@@ -137,24 +152,22 @@ export async function deleteOrgPolicy(
   id: string,
   source: AuditSource,
 ): Promise<TrustPolicyInfo> {
-  const found = (await orgPolicies(services, org)).find((policy) => policy.id === id);
-  if (!found) throw new OAuthError('not_found', `no trust policy "${id}" in org "${org}"`);
-  if (found.source === 'config') {
+  if (services.config.ciPolicies.some((policy) => policy.org === org && policy.id === id)) {
     throw new OAuthError(
       'conflict',
       `trust policy "${id}" is set by the server's operator (LATCHKEY_CI_POLICIES); ask them to remove it`,
     );
   }
   let removed: StoredPolicy | undefined;
-  await updateIssuer(services, found.issuer, (current) => {
-    removed = current.find(({ policy }) => policy.org === org && policy.id === id);
+  await updateOrgPolicies(services, org, (current) => {
+    removed = current.find(({ policy }) => policy.id === id);
     return current.filter((stored) => stored !== removed);
   });
   if (!removed) throw new OAuthError('not_found', `no trust policy "${id}" in org "${org}"`);
   await appendAudit(services, org, source, {
     action: 'policy.deleted',
     subject: id,
-    detail: `${found.issuer} -> project ${found.grant.project}`,
+    detail: `${removed.policy.issuer} -> project ${removed.policy.grant.project}`,
   });
   return view(removed);
 }

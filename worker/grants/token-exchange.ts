@@ -10,7 +10,7 @@
 import { OAuthError } from '../../shared/errors.ts';
 import { TOKEN_TYPE, type TokenExchangeResponse } from '../../shared/schemas.ts';
 import type { DryRunResponse, TrustPolicy } from '../../shared/trust-policy.ts';
-import { policiesForIssuer } from '../accounts/trust-policies.ts';
+import { policiesForToken } from '../accounts/trust-policies.ts';
 import { CI_CLOCK_TOLERANCE_SECONDS, type CiClaims, claimedIssuer, verifyCiToken } from '../policy/ci-token.ts';
 import { type ClaimFailure, policyFailures } from '../policy/trust-policy.ts';
 import type { Services } from '../services.ts';
@@ -69,7 +69,7 @@ const ciTokenTtl = (services: Services, policy: TrustPolicy) =>
 export async function exchangeCiToken(services: Services, request: ExchangeRequest): Promise<TokenExchangeResponse> {
   const { store, hasher } = services;
   const claims = await verifyCiToken(services, request.subjectToken);
-  const policy = decide(await policiesForIssuer(services, claims.iss), claims, request.project);
+  const policy = decide(await policiesForToken(services, claims), claims, request.project);
   if (policy instanceof OAuthError) throw policy;
   const scope = narrowScope(policy.grant.scopes.join(' '), request.scope);
   if (scope === null) throw new OAuthError('invalid_scope', 'scope is wider than the trust policy grants');
@@ -141,8 +141,9 @@ async function issue(services: Services, input: AccessTokenInput, ttlSeconds: nu
 
 /**
  * What the exchange would decide for this token and project, every policy's failing
- * conditions included. Spends nothing; the token's `jti` stays unused. An operator sees
- * every policy (`org` undefined); an org's admin only that org's, and the decision among them.
+ * conditions included. Spends nothing; the token's `jti` stays unused. The decision is the
+ * exchange's own, over every policy; an operator sees each of them (`org` undefined), an
+ * org's member only the org's, and no more of a decision made under another org's.
  */
 export async function dryRunCiToken(
   services: Services,
@@ -164,11 +165,14 @@ export async function dryRunCiToken(
       would_refuse: null,
     };
   }
-  const policies = (await policiesForIssuer(services, claims.iss)).filter((policy) => org === undefined || policy.org === org);
-  const decision = decide(policies, claims, project);
+  const policies = await policiesForToken(services, claims);
+  const mine = (policy: TrustPolicy) => org === undefined || policy.org === org;
+  let decision = decide(policies, claims, project);
+  if (!(decision instanceof OAuthError) && !mine(decision))
+    decision = new OAuthError('invalid_grant', `the exchange would not use a policy of org "${org}" for this token`);
   return {
     token: { issuer, trusted_issuer: trusted, verified: true, error: null },
-    policies: evaluatePolicies(policies, claims, project).map(({ policy, failed }) => ({
+    policies: evaluatePolicies(policies.filter(mine), claims, project).map(({ policy, failed }) => ({
       id: policy.id,
       org: policy.org,
       matched: failed.length === 0,

@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import { Slug } from '../../shared/schemas.ts';
-import { DryRunRequest, TrustPolicyInput, type TrustPolicyList } from '../../shared/trust-policy.ts';
+import { DryRunRequest, orgAudience, TrustPolicyInput, type TrustPolicyList } from '../../shared/trust-policy.ts';
 import { readOrg } from '../accounts/orgs.ts';
 import { createOrgPolicy, deleteOrgPolicy, orgPolicies } from '../accounts/trust-policies.ts';
 import type { AppEnv } from '../app.ts';
@@ -12,9 +12,9 @@ import { authorize } from '../policy/roles.ts';
 import { authenticate } from '../tokens/credential.ts';
 
 /**
- * CI trust policies: an org's own, made, listed, deleted and tried out by its admins; and
- * the operators' dry-run over every policy on the server (an operator is a person signed
- * in with an email listed in LATCHKEY_OPERATORS).
+ * CI trust policies: an org's own, which its members list and try out (dry-run) and its
+ * admins make and delete; and the operators' dry-run over every policy on the server (an
+ * operator is a person signed in with an email listed in LATCHKEY_OPERATORS).
  */
 export const trustPolicyRoutes = new Hono<AppEnv>();
 
@@ -47,7 +47,9 @@ trustPolicyRoutes.post('/v1/orgs/:org/trust-policies', async (c) => {
   const services = c.var.services;
   const org = await readOrg(services, orgParam(c));
   authorize(org, principal, 'policies:read', principal.kind === 'api_key' ? principal.project : null);
-  const input = parseInput(TrustPolicyInput, await readJson(c));
+  // The audience may be left out: an org's policies can only use the org's own.
+  const body = { audience: orgAudience(services.config.base, org.slug), ...(await readJson(c)) };
+  const input = parseInput(TrustPolicyInput, body);
   authorize(org, principal, 'policies:write', input.grant.project);
   return c.json(await createOrgPolicy(services, org, input, auditSource(c, principal)), 201);
 });

@@ -50,7 +50,6 @@ export const KEYSPACE = {
   auditEntry: { prefix: 'aud:', placement: 'atomic' },
   auditHead: { prefix: 'audh:', placement: 'atomic' },
   trustPolicies: { prefix: 'tp:', placement: 'atomic' },
-  orgPolicyIssuers: { prefix: 'tpo:', placement: 'atomic' },
   user: { prefix: 'usr:', placement: 'plain' },
   health: { prefix: 'hc:', placement: 'plain' },
 } as const;
