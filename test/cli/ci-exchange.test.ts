@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { readdir } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
-import { GITHUB, GITLAB, octoRepoPolicy } from '../fixtures/ci-claims.ts';
+import { GITHUB, GITLAB, myProjectPolicy, octoRepoPolicy } from '../fixtures/ci-claims.ts';
 import { buildCli, cleanEnv, runCli, tempConfigDir } from '../fixtures/cli-runner.ts';
 import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
@@ -26,17 +26,11 @@ before(async () => {
     LATCHKEY_CI_ISSUERS: `${github.issuer},${gitlab.issuer}`,
     LATCHKEY_CI_POLICIES: JSON.stringify([
       octoRepoPolicy(github.issuer, AUDIENCE, { id: 'octo-main', ref: 'refs/heads/main', grant }),
-      {
+      myProjectPolicy(gitlab.issuer, AUDIENCE, {
         id: 'gitlab-main',
-        preset: 'gitlab',
-        issuer: gitlab.issuer,
-        audience: AUDIENCE,
-        project_path: 'my-group/my-project',
-        project_id: '20',
-        namespace_id: '72',
         ref_protected: true,
         grant: { project: 'web', scopes: ['read'] },
-      },
+      }),
     ]),
   });
   home = await tempConfigDir();

@@ -6,8 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../../shared/schemas.ts';
-import { GITHUB, GITLAB, octoRepoPolicy } from '../fixtures/ci-claims.ts';
+import { TOKEN_TYPE } from '../../shared/schemas.ts';
+import { GITHUB, GITLAB, myProjectPolicy, octoRepoPolicy } from '../fixtures/ci-claims.ts';
 import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
 import { deviceLogin, exchangeIdToken, postForm } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
@@ -47,29 +47,17 @@ before(async () => {
       job_workflow_ref: 'octo-org/octo-automation/.github/workflows/oidc.yml@refs/heads/main',
       grant: { project: 'shared', scopes: ['read'] },
     },
-    {
+    myProjectPolicy(gitlab.issuer, AUDIENCE, {
       id: 'gitlab-protected',
-      preset: 'gitlab',
-      issuer: gitlab.issuer,
-      audience: AUDIENCE,
-      project_path: 'my-group/my-project',
-      project_id: '20',
-      namespace_id: '72',
       ref_type: 'branch',
       ref_protected: true,
       grant: { project: 'web', scopes: ['read'] },
-    },
-    {
+    }),
+    myProjectPolicy(gitlab.issuer, AUDIENCE, {
       id: 'gitlab-production',
-      preset: 'gitlab',
-      issuer: gitlab.issuer,
-      audience: AUDIENCE,
-      project_path: 'my-group/my-project',
-      project_id: '20',
-      namespace_id: '72',
       environment: 'production',
       grant: { project: 'deploy', scopes: ['read', 'write'] },
-    },
+    }),
   ];
   server = await startWorker({
     LATCHKEY_CI_ISSUERS: `${github.issuer},${gitlab.issuer}`,
@@ -84,6 +72,9 @@ after(async () => {
 });
 
 const exchange = (subjectToken: string, extra: Record<string, string> = {}) => exchangeIdToken(server.url, subjectToken, extra);
+/** The same grant with a latchkey access token as the subject: down-scoping. */
+const narrow = (subjectToken: string, extra: Record<string, string> = {}) =>
+  exchangeIdToken(server.url, subjectToken, { subject_token_type: TOKEN_TYPE.accessToken, ...extra });
 const me = async (token: string) => {
   const response = await fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
@@ -351,10 +342,7 @@ describe('presets against recorded claim sets (dry-run)', () => {
 describe('narrowing a latchkey access token', () => {
   test('a person’s token becomes one bound to a project, with fewer scopes, no longer-lived', async () => {
     const login = await deviceLogin(server.url, 'narrow@example.com');
-    const { status, json } = await postForm(`${server.url}/oauth/token`, {
-      grant_type: TOKEN_EXCHANGE_GRANT,
-      subject_token: login.access_token,
-      subject_token_type: TOKEN_TYPE.accessToken,
+    const { status, json } = await narrow(login.access_token, {
       audience: 'web',
       scope: 'read',
     });
@@ -366,17 +354,11 @@ describe('narrowing a latchkey access token', () => {
     );
     assert.ok(Number(json.expires_in) <= login.expires_in);
 
-    const wider = await postForm(`${server.url}/oauth/token`, {
-      grant_type: TOKEN_EXCHANGE_GRANT,
-      subject_token: String(json.access_token),
-      subject_token_type: TOKEN_TYPE.accessToken,
+    const wider = await narrow(String(json.access_token), {
       scope: 'read write',
     });
     assert.equal(wider.json.error, 'invalid_scope');
-    const elsewhere = await postForm(`${server.url}/oauth/token`, {
-      grant_type: TOKEN_EXCHANGE_GRANT,
-      subject_token: String(json.access_token),
-      subject_token_type: TOKEN_TYPE.accessToken,
+    const elsewhere = await narrow(String(json.access_token), {
       audience: 'deploy',
     });
     assert.equal(elsewhere.json.error, 'invalid_target');
@@ -387,10 +369,7 @@ describe('narrowing a latchkey access token', () => {
   });
 
   test('a CI token is not accepted as a latchkey access token, nor a junk one', async () => {
-    const { json } = await postForm(`${server.url}/oauth/token`, {
-      grant_type: TOKEN_EXCHANGE_GRANT,
-      subject_token: await github.sign(GITHUB.branchPush),
-      subject_token_type: TOKEN_TYPE.accessToken,
+    const { json } = await narrow(await github.sign(GITHUB.branchPush), {
       audience: 'web',
     });
     assert.equal(json.error, 'invalid_grant');
