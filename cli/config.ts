@@ -3,71 +3,66 @@
  * token ever lands here. Written atomically (temp file, fsync, rename) with mode 0600, so
  * a crash leaves the old file or the new one, never half of either.
  */
-import { chmod, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import * as z from 'zod';
+
+import type { ConfigFile, Context } from './config-schema.ts';
 import { CliError } from './errors.ts';
+import { readText } from './host.ts';
 
 export const SECRET_STORES = ['keychain', 'encrypted-file', 'env', 'none'] as const;
 export type SecretStoreName = (typeof SECRET_STORES)[number];
 
-export const Context = z.object({
-  server: z.string().url(),
-  clientId: z.string(),
-  secretStore: z.enum(SECRET_STORES),
-  /** Why that store was chosen, for `status`. */
-  secretStoreReason: z.string(),
-  user: z.object({ sub: z.string(), email: z.string().nullable() }).nullable(),
-  kind: z.enum(['user', 'api_key', 'ci']),
-  org: z.string().nullable(),
-  project: z.string().nullable(),
-  createdAt: z.string(),
-});
-export type Context = z.infer<typeof Context>;
-
-export const ConfigFile = z.object({
-  version: z.literal(1),
-  current: z.string().nullable(),
-  contexts: z.record(z.string(), Context),
-});
-export type ConfigFile = z.infer<typeof ConfigFile>;
+export type { ConfigFile, Context } from './config-schema.ts';
 
 export const CONTEXT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function configDir(env: Record<string, string | undefined>): string {
   if (env.LATCHKEY_CONFIG_DIR) return env.LATCHKEY_CONFIG_DIR;
-  const base = env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config');
-  return join(base, 'latchkey');
+  // node:os only when HOME is unset: every run computes this, and each module loaded costs.
+  const home = env.HOME || process.getBuiltinModule('node:os').homedir();
+  return `${env.XDG_CONFIG_HOME || `${home}/.config`}/latchkey`;
 }
+
+/** Where a context's sealed credential lives (the keychain and encrypted-file stores). */
+export const sealedPath = (dir: string, context: string) => `${dir}/secrets/${context}.enc`;
 
 export type ConfigStore = {
   dir: string;
   read(): Promise<ConfigFile>;
+  /**
+   * Only the current context's name, the rest of the file unchecked: all a cached
+   * `latchkey token` needs (token-cache.ts). Null when there is none or the file is
+   * unreadable; a full read then says what is wrong.
+   */
+  currentName(): Promise<string | null>;
   write(config: ConfigFile): Promise<void>;
 };
 
 export function configStore(dir: string): ConfigStore {
-  const path = join(dir, 'config.json');
+  const path = `${dir}/config.json`;
   return {
     dir,
     async read() {
-      let text: string;
-      try {
-        text = await readFile(path, 'utf8');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, current: null, contexts: {} };
-        throw error;
-      }
+      const text = await readText(path);
+      if (text === null) return { version: 1, current: null, contexts: {} };
       let json: unknown;
       try {
         json = JSON.parse(text);
       } catch {
         throw new CliError('failed', `${path} is not valid JSON; fix or remove it`);
       }
+      // The schema (and zod) load here, not at start-up: a cached `latchkey token` never needs them.
+      const { ConfigFile } = await import('./config-schema.ts');
       const parsed = ConfigFile.safeParse(json);
       if (!parsed.success) throw new CliError('failed', `${path} has an unexpected shape; fix or remove it`);
       return parsed.data;
+    },
+    async currentName() {
+      try {
+        const { current } = JSON.parse((await readText(path)) ?? '{}') as { current?: unknown };
+        return typeof current === 'string' ? current : null;
+      } catch {
+        return null;
+      }
     },
     async write(config) {
       await writeFileAtomic(path, `${JSON.stringify(config, null, 2)}\n`);
@@ -78,6 +73,7 @@ export function configStore(dir: string): ConfigStore {
 /** Temp file beside the target, 0600 from creation, fsync'd, then renamed over it. */
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
   const dir = path.slice(0, path.lastIndexOf('/')) || '.';
+  const { chmod, mkdir, open, rename, rm } = await import('node:fs/promises');
   await mkdir(dir, { recursive: true, mode: 0o700 });
   const temp = `${path}.${process.pid}.${Date.now()}.tmp`;
   const handle = await open(temp, 'wx', 0o600);

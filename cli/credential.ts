@@ -6,9 +6,7 @@
 import { type Context, selectContext } from './config.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import { CliError } from './errors.ts';
-import { withLock } from './lock.ts';
 import type { StoredCredential } from './secrets/secret-store.ts';
-import { openSecretStore } from './secrets/select.ts';
 
 export const REFRESH_MARGIN_SECONDS = 60;
 
@@ -50,19 +48,43 @@ function safeSelect(config: Parameters<typeof selectContext>[0], requested: stri
   }
 }
 
-const fresh = (credential: StoredCredential, nowSeconds: number, margin: number) =>
+const fresh = (credential: Pick<StoredCredential, 'expires_at'>, nowSeconds: number, margin: number) =>
   credential.expires_at === null || credential.expires_at - nowSeconds > margin;
+
+/**
+ * `latchkey token`'s quick answer: the session cache's token for the context this run
+ * would use, when no stronger source is given and it is fresh; else null, and the full
+ * resolution runs. It checks nothing of config.json but the current context's name.
+ */
+export async function cachedToken(deps: CliDeps, global: GlobalOptions): Promise<string | null> {
+  const cache = deps.secrets.tokenCache;
+  if (!cache || deps.env.LATCHKEY_TOKEN) return null;
+  const name = global.context ?? (await deps.config.currentName());
+  const cached = name === null ? null : await cache.get(name);
+  return cached && fresh(cached, Math.floor(deps.now() / 1000), REFRESH_MARGIN_SECONDS) ? cached.access_token : null;
+}
 
 /** The stored access token, refreshed first when it expires within a minute. */
 export async function validStoredToken(deps: CliDeps, name: string, context: Context): Promise<string> {
+  const nowSeconds = () => Math.floor(deps.now() / 1000);
+  const cache = deps.secrets.tokenCache;
+  const cached = await cache?.get(name);
+  if (cached && fresh(cached, nowSeconds(), REFRESH_MARGIN_SECONDS)) return cached.access_token;
+
+  // Loaded only past the cache: the stores bring zod and WebCrypto, a cached run needs neither.
+  const { openSecretStore } = await import('./secrets/select.ts');
   const store = openSecretStore(deps.secrets, context.secretStore);
+  const stamp = (await cache?.stamp(name)) ?? null;
   const seen = await store.read(name);
   if (!seen)
     throw new CliError('not_logged_in', `no stored credential for context "${name}"; run \`latchkey login --name ${name}\``);
-  const nowSeconds = () => Math.floor(deps.now() / 1000);
-  if (fresh(seen, nowSeconds(), REFRESH_MARGIN_SECONDS)) return seen.access_token;
+  if (fresh(seen, nowSeconds(), REFRESH_MARGIN_SECONDS)) {
+    await cache?.put(name, stamp, seen);
+    return seen.access_token;
+  }
   if (!seen.refresh_token) throw new CliError('session_expired', `the token of context "${name}" expired; log in again`);
 
+  const { withLock } = await import('./lock.ts');
   return withLock(deps.config.dir, `refresh-${name}`, async () => {
     // Another process may have refreshed while this one waited for the lock.
     const current = await store.read(name);
@@ -76,6 +98,7 @@ export async function validStoredToken(deps: CliDeps, name: string, context: Con
       expires_at: nowSeconds() + tokens.expires_in,
     };
     await store.write(name, next);
+    await cache?.put(name, await cache.stamp(name), next);
     return next.access_token;
   });
 }

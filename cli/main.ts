@@ -3,11 +3,16 @@
  * latchkey — argument parsing, the real dependencies, and the one place that turns
  * errors into exit codes.
  */
-import { parseArgs } from 'node:util';
+import { parseArgv } from './args.ts';
+// `token` is what scripts run in loops, so it loads with main (a dynamic import costs a cached
+// run ~0.5 ms); every other command loads only when it runs.
+import { token } from './commands/token.ts';
 import { configDir, configStore, SECRET_STORES, type SecretStoreName } from './config.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import { CliError, EXIT_HELP } from './errors.ts';
+import { output } from './host.ts';
 import { osKeychain } from './secrets/keychain.ts';
+import { tokenCache } from './token-cache.ts';
 
 export const VERSION = '0.1.0';
 
@@ -120,13 +125,7 @@ const COMMAND_OPTIONS: Record<string, string[]> = {
 
 export async function run(argv: string[], deps: CliDeps): Promise<number> {
   try {
-    let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
-    try {
-      parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-    } catch (error) {
-      throw new CliError('usage', `${(error as Error).message.split('\n')[0]}; see latchkey --help`);
-    }
-    const { values, positionals } = parsed;
+    const { values, positionals } = parseArgv(argv, OPTIONS);
     const [command, ...rest] = positionals;
     if (values.version) return deps.io.out(`latchkey ${VERSION}\n`), 0;
     if (values.help || !command) {
@@ -152,7 +151,6 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
       if (rest.length > max) throw new CliError('usage', `unexpected argument "${rest[max]}" to "${command}"`);
     };
 
-    // Each command module loads only when it runs: `token` should not pay for `login`.
     switch (command) {
       case 'login':
         tooMany(0);
@@ -173,7 +171,7 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
         break;
       case 'token':
         tooMany(0);
-        await (await import('./commands/token.ts')).token(deps, global, { tokenStdin: values['token-stdin'] ?? false });
+        await token(deps, global, { tokenStdin: values['token-stdin'] ?? false });
         break;
       case 'logout':
         tooMany(1);
@@ -344,17 +342,23 @@ function deviceName(host: string): string | undefined {
 
 function realDeps(): CliDeps {
   const env = process.env;
+  // Getters: in the compiled CLI, touching process.stdin or process.stderr costs ~8 ms (host.ts).
+  const terminal = () => Boolean(process.stdin.isTTY && process.stderr.isTTY);
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   const dir = configDir(env);
   return {
     io: {
-      out: (text) => process.stdout.write(text),
-      err: (text) => process.stderr.write(text),
+      out: output(1),
+      err: output(2),
       readStdin: readAllStdin,
       readFile: readNamedFile,
-      interactive: Boolean(process.stderr.isTTY),
-      ask: process.stdin.isTTY && process.stderr.isTTY ? askLine : null,
+      get interactive() {
+        return Boolean(process.stderr.isTTY);
+      },
+      get ask() {
+        return terminal() ? askLine : null;
+      },
     },
     env,
     now: Date.now,
@@ -363,7 +367,10 @@ function realDeps(): CliDeps {
       dir,
       env,
       keychain: osKeychain({ platform: process.platform, env }),
-      promptPassphrase: process.stdin.isTTY && process.stderr.isTTY ? promptHidden : null,
+      get promptPassphrase() {
+        return terminal() ? promptHidden : null;
+      },
+      tokenCache: tokenCache({ env, configDir: dir, uid: process.getuid?.() }),
     },
     client: async (server, clientId) => {
       const [{ createClient }, { hostname }] = await Promise.all([import('./client.ts'), import('node:os')]);

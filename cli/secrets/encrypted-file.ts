@@ -3,16 +3,19 @@
  * comes either from a passphrase through scrypt, or from the OS keychain, which then only
  * holds one 32-byte key (no keychain size limits, one prompt at most).
  */
-import { createCipheriv, createDecipheriv, randomBytes, scrypt } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
-import * as z from 'zod';
-import { type SecretStoreName, writeFileAtomic } from '../config.ts';
+import * as z from 'zod/mini';
+import { type SecretStoreName, sealedPath, writeFileAtomic } from '../config.ts';
 import { CliError } from '../errors.ts';
 import { type SecretStore, StoredCredential } from './secret-store.ts';
 
 /** scrypt cost: 2^15 x 8 x 1 is 32 MiB and tens of milliseconds, paid once per invocation. */
 const SCRYPT = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
+
+const GCM_TAG_BYTES = 16;
+
+const randomBytes = (length: number) => crypto.getRandomValues(new Uint8Array(length));
+const toBase64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 
 const Sealed = z.object({
   v: z.literal(1),
@@ -33,16 +36,16 @@ export type KeySource =
 
 export function encryptedFileStore(options: { dir: string; name: SecretStoreName; keySource: KeySource }): SecretStore {
   const { dir, keySource } = options;
-  const pathOf = (context: string) => join(dir, 'secrets', `${context}.enc`);
+  const pathOf = (context: string) => sealedPath(dir, context);
 
   /** Reading never creates a key; only writing a credential may. */
   const deriveKey = async (sealedKey: Sealed['key'] | null, create: boolean): Promise<{ key: Buffer; header: Sealed['key'] }> => {
     if (keySource.source === 'keychain') return { key: await keySource.key(create), header: { source: 'keychain' } };
     const params =
-      sealedKey?.source === 'scrypt'
-        ? sealedKey
-        : { source: 'scrypt' as const, salt: randomBytes(16).toString('base64'), ...SCRYPT };
+      sealedKey?.source === 'scrypt' ? sealedKey : { source: 'scrypt' as const, salt: toBase64(randomBytes(16)), ...SCRYPT };
     const passphrase = await keySource.passphrase();
+    // node:crypto costs milliseconds to load; only a passphrase needs it (AES-GCM is WebCrypto's).
+    const { scrypt } = await import('node:crypto');
     const key = await new Promise<Buffer>((resolve, reject) =>
       scrypt(
         passphrase,
@@ -85,9 +88,11 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
       const { key } = await deriveKey(sealed.key, false);
       let plain: string;
       try {
-        const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(sealed.iv, 'base64'));
-        decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
-        plain = Buffer.concat([decipher.update(Buffer.from(sealed.data, 'base64')), decipher.final()]).toString('utf8');
+        const aes = await crypto.subtle.importKey('raw', key, 'AES-GCM', false, ['decrypt']);
+        // WebCrypto takes the tag at the end of the ciphertext; the file keeps them apart.
+        const sealedBytes = Buffer.concat([Buffer.from(sealed.data, 'base64'), Buffer.from(sealed.tag, 'base64')]);
+        const opened = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: Buffer.from(sealed.iv, 'base64') }, aes, sealedBytes);
+        plain = Buffer.from(opened).toString('utf8');
       } catch {
         // GCM cannot tell a wrong key from a tampered file; the key source says which is likelier.
         throw keySource.source === 'scrypt'
@@ -104,14 +109,16 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
       const existing = await readSealed(path).catch(() => null);
       const { key, header } = await deriveKey(existing?.key ?? null, true);
       const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', key, iv);
-      const data = Buffer.concat([cipher.update(JSON.stringify(credential), 'utf8'), cipher.final()]);
+      const aes = await crypto.subtle.importKey('raw', key, 'AES-GCM', false, ['encrypt']);
+      const out = new Uint8Array(
+        await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, aes, new TextEncoder().encode(JSON.stringify(credential))),
+      );
       const sealed: Sealed = {
         v: 1,
         key: header,
-        iv: iv.toString('base64'),
-        tag: cipher.getAuthTag().toString('base64'),
-        data: data.toString('base64'),
+        iv: toBase64(iv),
+        tag: toBase64(out.subarray(out.length - GCM_TAG_BYTES)),
+        data: toBase64(out.subarray(0, out.length - GCM_TAG_BYTES)),
       };
       await writeFileAtomic(path, `${JSON.stringify(sealed)}\n`);
     },

@@ -4,7 +4,6 @@
  * the encrypted credential files. A keychain that is locked, or does not answer in time,
  * is an error — never a reason to fall back to something weaker.
  */
-import { randomBytes } from 'node:crypto';
 import { CliError } from '../errors.ts';
 
 const SERVICE = 'latchkey';
@@ -92,7 +91,7 @@ export function osKeychain(options: {
         );
       }
       if (!create) throw new CliError('not_logged_in', 'no latchkey key in the keychain; run `latchkey login`');
-      const value = randomBytes(32).toString('base64');
+      const value = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');
       await call((entry, signal) => entry.setPassword(value, signal));
       return Buffer.from(value, 'base64');
     },

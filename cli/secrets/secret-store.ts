@@ -1,12 +1,12 @@
 /** The one small interface every secret backend fills in. */
-import * as z from 'zod';
+import * as z from 'zod/mini';
 import type { SecretStoreName } from '../config.ts';
 
 export const StoredCredential = z.object({
   access_token: z.string(),
-  refresh_token: z.string().nullable(),
+  refresh_token: z.nullable(z.string()),
   /** Seconds since the epoch; null for credentials that do not say (API keys). */
-  expires_at: z.number().nullable(),
+  expires_at: z.nullable(z.number()),
 });
 export type StoredCredential = z.infer<typeof StoredCredential>;
 

@@ -5,6 +5,7 @@
  */
 import type { SecretStoreName } from '../config.ts';
 import { CliError } from '../errors.ts';
+import type { TokenCache } from '../token-cache.ts';
 import { encryptedFileStore } from './encrypted-file.ts';
 import type { Keychain } from './keychain.ts';
 import type { SecretStore, StoredCredential } from './secret-store.ts';
@@ -15,6 +16,8 @@ export type SecretDeps = {
   keychain: Keychain;
   /** Asks on the terminal; null when there is no terminal to ask on. */
   promptPassphrase: ((question: string) => Promise<string>) | null;
+  /** The session's access-token cache; null where there is none (see token-cache.ts). */
+  tokenCache: TokenCache | null;
 };
 
 export async function chooseSecretStore(
@@ -39,17 +42,34 @@ export async function chooseSecretStore(
 export function openSecretStore(deps: SecretDeps, name: SecretStoreName): SecretStore {
   switch (name) {
     case 'keychain':
-      return encryptedFileStore({
-        dir: deps.dir,
-        name,
-        keySource: { source: 'keychain', key: (create) => deps.keychain.fileKey({ create }) },
-      });
+      return forgetsCached(
+        deps,
+        encryptedFileStore({
+          dir: deps.dir,
+          name,
+          keySource: { source: 'keychain', key: (create) => deps.keychain.fileKey({ create }) },
+        }),
+      );
     case 'encrypted-file':
-      return encryptedFileStore({ dir: deps.dir, name, keySource: { source: 'scrypt', passphrase: () => passphrase(deps) } });
+      return forgetsCached(
+        deps,
+        encryptedFileStore({ dir: deps.dir, name, keySource: { source: 'scrypt', passphrase: () => passphrase(deps) } }),
+      );
     case 'env':
     case 'none':
       return nothingStored(name);
   }
+}
+
+/** A credential removed (logout, contexts remove) takes its cached access token with it. */
+function forgetsCached(deps: SecretDeps, store: SecretStore): SecretStore {
+  return {
+    ...store,
+    async remove(context) {
+      await deps.tokenCache?.forget(context);
+      await store.remove(context);
+    },
+  };
 }
 
 async function passphrase(deps: SecretDeps): Promise<string> {

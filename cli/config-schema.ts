@@ -1,0 +1,24 @@
+/** The shape of config.json, checked on every full read (see config.ts). */
+import * as z from 'zod/mini';
+import { SECRET_STORES } from './config.ts';
+
+export const Context = z.object({
+  server: z.url(),
+  clientId: z.string(),
+  secretStore: z.enum(SECRET_STORES),
+  /** Why that store was chosen, for `status`. */
+  secretStoreReason: z.string(),
+  user: z.nullable(z.object({ sub: z.string(), email: z.nullable(z.string()) })),
+  kind: z.enum(['user', 'api_key', 'ci']),
+  org: z.nullable(z.string()),
+  project: z.nullable(z.string()),
+  createdAt: z.string(),
+});
+export type Context = z.infer<typeof Context>;
+
+export const ConfigFile = z.object({
+  version: z.literal(1),
+  current: z.nullable(z.string()),
+  contexts: z.record(z.string(), Context),
+});
+export type ConfigFile = z.infer<typeof ConfigFile>;

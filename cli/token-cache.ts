@@ -1,0 +1,103 @@
+/**
+ * The session's access-token cache. Opening a sealed credential costs a scrypt (~50 ms)
+ * or a Secret Service round trip (~11 ms), and `latchkey token` runs in every script
+ * step. So once a run has opened it, the access token — only that, never the refresh
+ * token or an API key — is kept until a minute before it expires in $XDG_RUNTIME_DIR:
+ * the per-login directory the system makes private to this user, in memory, removed
+ * when the user's last session ends. Nothing of it reaches a disk.
+ *
+ * An entry is bound to the sealed file it came from (device, inode, size, mtime): a new
+ * login, a refresh or a logout rewrites or removes that file, and the entry no longer
+ * matches. Where $XDG_RUNTIME_DIR is unset, not a directory, not ours or open to others,
+ * or LATCHKEY_TOKEN_CACHE=0, there is no cache and every run opens the sealed file.
+ */
+import { sealedPath } from './config.ts';
+import { fileInfo, readText } from './host.ts';
+
+/**
+ * An entry is five lines: this header, the sealed file's path, its stamp, the expiry
+ * (seconds since the epoch) and the access token. Lines, not JSON through a zod schema:
+ * loading zod would cost a cached run more than all the rest of it.
+ */
+const HEADER = 'latchkey-token-cache/1';
+
+export type TokenCache = {
+  /** The cached access token of `context` and its expiry, if its sealed file is unchanged. */
+  get(context: string): Promise<{ access_token: string; expires_at: number } | null>;
+  /** The sealed file as it is now; take it before reading the file, hand it to `put`. */
+  stamp(context: string): Promise<string | null>;
+  /**
+   * Remembers what was read from the sealed file when it had `stamp`; nothing if the file
+   * changed since (another process logged in or refreshed meanwhile) or never expires.
+   */
+  put(context: string, stamp: string | null, credential: { access_token: string; expires_at: number | null }): Promise<void>;
+  forget(context: string): Promise<void>;
+};
+
+export function tokenCache(options: {
+  env: Record<string, string | undefined>;
+  configDir: string;
+  uid: number | undefined;
+}): TokenCache | null {
+  const { env, configDir, uid } = options;
+  const runtime = env.XDG_RUNTIME_DIR;
+  if (env.LATCHKEY_TOKEN_CACHE === '0' || !runtime?.startsWith('/') || uid === undefined) return null;
+  const dir = `${runtime}/latchkey`;
+  // One directory may serve several config dirs (LATCHKEY_CONFIG_DIR); keep them apart.
+  const pathOf = (context: string) => `${dir}/${fnv1a(configDir)}-${context}.json`;
+  const stampOf = async (context: string) => (await fileInfo(sealedPath(configDir, context)))?.stamp ?? null;
+  // $XDG_RUNTIME_DIR as the XDG spec promises it: a directory of this user, closed to others.
+  let usable: Promise<boolean> | undefined;
+  const privateRuntime = () => {
+    usable ??= fileInfo(runtime).then(
+      (info) => info !== null && info.directory && info.uid === uid && (info.mode & 0o077) === 0,
+      () => false,
+    );
+    return usable;
+  };
+
+  return {
+    async get(context) {
+      if (!(await privateRuntime())) return null;
+      const lines = (await readText(pathOf(context)).catch(() => null))?.split('\n');
+      if (!lines) return null; // none yet: open the sealed file instead
+      const [header, sealed, stamp, expiry, token] = lines;
+      const expiresAt = Number(expiry);
+      const wellFormed =
+        header === HEADER && lines.length === 5 && Number.isSafeInteger(expiresAt) && /^[!-~]+$/.test(token ?? '');
+      if (!wellFormed || sealed !== sealedPath(configDir, context) || stamp !== (await stampOf(context))) return null;
+      return { access_token: token as string, expires_at: expiresAt };
+    },
+    stamp: stampOf,
+    async put(context, stamp, credential) {
+      if (credential.expires_at === null || stamp === null || !(await privateRuntime())) return;
+      if ((await stampOf(context)) !== stamp) return;
+      const sealed = sealedPath(configDir, context);
+      const entry = [HEADER, sealed, stamp, String(credential.expires_at), credential.access_token].join('\n');
+      const { mkdir, rename, rm, writeFile } = await import('node:fs/promises');
+      const temp = `${pathOf(context)}.${process.pid}.tmp`;
+      try {
+        await mkdir(dir, { recursive: true, mode: 0o700 });
+        await writeFile(temp, entry, { mode: 0o600, flag: 'wx' });
+        await rename(temp, pathOf(context));
+      } catch {
+        // A cache that cannot be written only costs the next run its speed.
+        await rm(temp, { force: true });
+      }
+    },
+    async forget(context) {
+      const { rm } = await import('node:fs/promises');
+      await rm(pathOf(context), { force: true });
+    },
+  };
+}
+
+/** 32-bit FNV-1a, hex: a short stable name for a config dir (not a secret, not a MAC). */
+function fnv1a(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let index = 0; index < text.length; index++) {
+    hash ^= text.charCodeAt(index);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return (hash >>> 0).toString(16).padStart(8, '0');
+}
