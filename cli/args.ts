@@ -36,7 +36,7 @@ export function parseArgv<T extends Record<string, OptionSpec>>(
     const long = arg.startsWith('--');
     const written = long ? arg.slice(2, equals === -1 ? undefined : equals) : arg.slice(1);
     const name = long ? written : byShort.get(written);
-    const spec = name === undefined ? undefined : options[name];
+    const spec = name !== undefined && Object.hasOwn(options, name) ? options[name] : undefined;
     if (name === undefined || !spec || (!long && equals !== -1)) {
       throw new CliError('usage', `unknown option ${long ? `--${written}` : arg}; see latchkey --help`);
     }

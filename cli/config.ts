@@ -29,11 +29,11 @@ export type ConfigStore = {
   dir: string;
   read(): Promise<ConfigFile>;
   /**
-   * Only the current context's name, the rest of the file unchecked: all a cached
-   * `latchkey token` needs (token-cache.ts). Null when there is none or the file is
-   * unreadable; a full read then says what is wrong.
+   * The name of the context a run would use (`requested`, else the current one) if the
+   * file lists it, the rest of the file unchecked: all a cached `latchkey token` needs
+   * (token-cache.ts). Null otherwise; a full read then says what is wrong.
    */
-  currentName(): Promise<string | null>;
+  contextName(requested: string | undefined): Promise<string | null>;
   write(config: ConfigFile): Promise<void>;
 };
 
@@ -56,10 +56,13 @@ export function configStore(dir: string): ConfigStore {
       if (!parsed.success) throw new CliError('failed', `${path} has an unexpected shape; fix or remove it`);
       return parsed.data;
     },
-    async currentName() {
+    async contextName(requested) {
       try {
-        const { current } = JSON.parse((await readText(path)) ?? '{}') as { current?: unknown };
-        return typeof current === 'string' ? current : null;
+        const { current, contexts } = JSON.parse((await readText(path)) ?? '{}') as { current?: unknown; contexts?: unknown };
+        const name = requested ?? current;
+        const listed =
+          typeof contexts === 'object' && contexts !== null && typeof name === 'string' && Object.hasOwn(contexts, name);
+        return listed && CONTEXT_NAME.test(name) ? name : null;
       } catch {
         return null;
       }

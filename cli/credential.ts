@@ -54,12 +54,12 @@ const fresh = (credential: Pick<StoredCredential, 'expires_at'>, nowSeconds: num
 /**
  * `latchkey token`'s quick answer: the session cache's token for the context this run
  * would use, when no stronger source is given and it is fresh; else null, and the full
- * resolution runs. It checks nothing of config.json but the current context's name.
+ * resolution runs. Of config.json it checks only that the context is there.
  */
 export async function cachedToken(deps: CliDeps, global: GlobalOptions): Promise<string | null> {
   const cache = deps.secrets.tokenCache;
   if (!cache || deps.env.LATCHKEY_TOKEN) return null;
-  const name = global.context ?? (await deps.config.currentName());
+  const name = await deps.config.contextName(global.context);
   const cached = name === null ? null : await cache.get(name);
   return cached && fresh(cached, Math.floor(deps.now() / 1000), REFRESH_MARGIN_SECONDS) ? cached.access_token : null;
 }
@@ -98,7 +98,8 @@ export async function validStoredToken(deps: CliDeps, name: string, context: Con
       expires_at: nowSeconds() + tokens.expires_in,
     };
     await store.write(name, next);
-    await cache?.put(name, await cache.stamp(name), next);
+    // Not cached here: a login could replace the file between this write and any stamp
+    // taken now, binding this token to it. The next run caches it through the read path.
     return next.access_token;
   });
 }

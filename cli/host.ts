@@ -5,6 +5,8 @@
  * source on Node, the same operations go through node:fs and process.stdout.
  */
 
+import { CliError } from './errors.ts';
+
 /** The slice of Bun's API used here (the project does not depend on Bun's types). */
 type BunApi = {
   file(path: string): {
@@ -38,17 +40,13 @@ export async function readText(path: string): Promise<string | null> {
   }
 }
 
-export type FileInfo = { stamp: string; uid: number; mode: number; directory: boolean };
+export type FileInfo = { uid: number; mode: number; directory: boolean };
 
-/**
- * What a file is now; null when it does not exist. `stamp` changes whenever the file is
- * replaced or rewritten (device, inode, size, modification time).
- */
+/** Who owns a file, its mode, and whether it is a directory; null when it does not exist. */
 export async function fileInfo(path: string): Promise<FileInfo | null> {
   try {
     const info = bun ? await bun.file(path).stat() : await (await import('node:fs/promises')).stat(path);
     return {
-      stamp: `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`,
       uid: info.uid,
       mode: info.mode,
       directory: info.isDirectory(),
@@ -67,8 +65,16 @@ export function output(fd: 1 | 2): (text: string) => void {
   if (!bun) return (text) => void (fd === 1 ? process.stdout : process.stderr).write(text);
   let sink: Sink | undefined;
   return (text) => {
-    sink ??= (fd === 1 ? bun.stdout : bun.stderr).writer();
-    sink.write(text);
-    void sink.flush();
+    try {
+      sink ??= (fd === 1 ? bun.stdout : bun.stderr).writer();
+      sink.write(text);
+      Promise.resolve(sink.flush()).catch(() => {});
+    } catch (error) {
+      // A reader that went away (`latchkey token | head -c 0`) is not latchkey's error; a
+      // full disk is, and must not pass for success.
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EPIPE')
+        throw new CliError('failed', `cannot write to standard ${fd === 1 ? 'output' : 'error'} (${code ?? 'error'})`);
+    }
   };
 }

@@ -6,10 +6,10 @@
  * the per-login directory the system makes private to this user, in memory, removed
  * when the user's last session ends. Nothing of it reaches a disk.
  *
- * An entry is bound to the sealed file it came from (device, inode, size, mtime): a new
- * login, a refresh or a logout rewrites or removes that file, and the entry no longer
- * matches. Where $XDG_RUNTIME_DIR is unset, not a directory, not ours or open to others,
- * or LATCHKEY_TOKEN_CACHE=0, there is no cache and every run opens the sealed file.
+ * An entry is bound to the sealed file it came from (its digest): a new login, a refresh
+ * or a logout rewrites or removes that file, and the entry no longer matches. Where
+ * $XDG_RUNTIME_DIR is unset, not a directory, not ours or open to others, or
+ * LATCHKEY_TOKEN_CACHE=0, there is no cache and every run opens the sealed file.
  */
 import { sealedPath } from './config.ts';
 import { fileInfo, readText } from './host.ts';
@@ -41,16 +41,17 @@ export function tokenCache(options: {
 }): TokenCache | null {
   const { env, configDir, uid } = options;
   const runtime = env.XDG_RUNTIME_DIR;
-  if (env.LATCHKEY_TOKEN_CACHE === '0' || !runtime?.startsWith('/') || uid === undefined) return null;
+  if (!runtime?.startsWith('/') || uid === undefined) return null;
+  // Off still forgets: an entry a run left before the cache was turned off goes at logout.
+  const off = env.LATCHKEY_TOKEN_CACHE === '0';
   const dir = `${runtime}/latchkey`;
   // One directory may serve several config dirs (LATCHKEY_CONFIG_DIR); keep them apart.
   const pathOf = (context: string) => `${dir}/${fnv1a(configDir)}-${context}.json`;
-  const stampOf = async (context: string) => (await fileInfo(sealedPath(configDir, context)))?.stamp ?? null;
   // $XDG_RUNTIME_DIR as the XDG spec promises it: a directory of this user, closed to others.
   let usable: Promise<boolean> | undefined;
   const privateRuntime = () => {
     usable ??= fileInfo(runtime).then(
-      (info) => info !== null && info.directory && info.uid === uid && (info.mode & 0o077) === 0,
+      (info) => !off && info !== null && info.directory && info.uid === uid && (info.mode & 0o077) === 0,
       () => false,
     );
     return usable;
@@ -65,13 +66,13 @@ export function tokenCache(options: {
       const expiresAt = Number(expiry);
       const wellFormed =
         header === HEADER && lines.length === 5 && Number.isSafeInteger(expiresAt) && /^[!-~]+$/.test(token ?? '');
-      if (!wellFormed || sealed !== sealedPath(configDir, context) || stamp !== (await stampOf(context))) return null;
+      if (!wellFormed || sealed !== sealedPath(configDir, context) || stamp !== (await stampOf(configDir, context))) return null;
       return { access_token: token as string, expires_at: expiresAt };
     },
-    stamp: stampOf,
+    stamp: (context) => stampOf(configDir, context),
     async put(context, stamp, credential) {
       if (credential.expires_at === null || stamp === null || !(await privateRuntime())) return;
-      if ((await stampOf(context)) !== stamp) return;
+      if ((await stampOf(configDir, context)) !== stamp) return;
       const sealed = sealedPath(configDir, context);
       const entry = [HEADER, sealed, stamp, String(credential.expires_at), credential.access_token].join('\n');
       const { mkdir, rename, rm, writeFile } = await import('node:fs/promises');
@@ -82,14 +83,27 @@ export function tokenCache(options: {
         await rename(temp, pathOf(context));
       } catch {
         // A cache that cannot be written only costs the next run its speed.
-        await rm(temp, { force: true });
+        await rm(temp, { force: true }).catch(() => {});
       }
     },
     async forget(context) {
+      // Never in the way of a logout: an entry left behind no longer matches its file.
       const { rm } = await import('node:fs/promises');
-      await rm(pathOf(context), { force: true });
+      await rm(pathOf(context), { force: true }).catch(() => {});
     },
   };
+}
+
+/**
+ * The sealed file's SHA-256: it changes with every write (each sealing draws a fresh
+ * random IV), so an entry matches only the very file it was read from — unlike inode and
+ * mtime, which a filesystem may hand out again. Null when the file is absent or unreadable.
+ */
+async function stampOf(configDir: string, context: string): Promise<string | null> {
+  const text = await readText(sealedPath(configDir, context)).catch(() => null);
+  if (text === null) return null;
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return Buffer.from(digest).toString('base64url');
 }
 
 /** 32-bit FNV-1a, hex: a short stable name for a config dir (not a secret, not a MAC). */

@@ -4,7 +4,8 @@
  * form-posting browser of the fixtures; the Chromium suite drives the same pages for real.
  */
 import assert from 'node:assert/strict';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
@@ -271,5 +272,135 @@ describe('latchkey CLI against the running Worker', () => {
     const all = outputs.join('\n');
     assert.doesNotMatch(all, /eyJ[\w-]{10,}\.[\w-]{10,}/);
     assert.doesNotMatch(all, /lk_rt_/);
+  });
+});
+
+/**
+ * The session's access-token cache (cli/token-cache.ts). A temporary 0700 directory plays
+ * the $XDG_RUNTIME_DIR that logind makes for a login session. A run that succeeds without
+ * the passphrase can only have been answered from the cache: nothing else opens the
+ * sealed file without it.
+ */
+describe('latchkey token and the session cache in $XDG_RUNTIME_DIR', () => {
+  let dir: string;
+  let runtime: string;
+  let withPassphrase: Record<string, string>;
+  let session: Record<string, string>; // the passphrase is gone: only the cache can answer
+  const cacheFiles = async () => readdir(join(runtime, 'latchkey')).catch(() => [] as string[]);
+
+  before(async () => {
+    dir = await tempConfigDir();
+    runtime = await mkdtemp(join(tmpdir(), 'latchkey-run-')); // 0700 and ours, as logind makes it
+    withPassphrase = cleanEnv({
+      HOME: dir,
+      LATCHKEY_CONFIG_DIR: dir,
+      LATCHKEY_SECRET_PASSPHRASE: PASSPHRASE,
+      XDG_RUNTIME_DIR: runtime,
+    });
+    session = cleanEnv({ HOME: dir, LATCHKEY_CONFIG_DIR: dir, XDG_RUNTIME_DIR: runtime });
+    assert.equal((await loginWithDevice(withPassphrase, ['--secret-store', 'encrypted-file'], 'ada@example.com')).code, 0);
+  });
+
+  test('the first run opens the sealed file and leaves the access token, and only it, 0600 in a 0700 directory', async () => {
+    const first = await runCli(['token'], withPassphrase);
+    assert.equal(first.code, 0, first.stderr);
+    const files = await cacheFiles();
+    assert.equal(files.length, 1);
+    const path = join(runtime, 'latchkey', files[0] as string);
+    assert.equal((await stat(path)).mode & 0o777, 0o600);
+    assert.equal((await stat(join(runtime, 'latchkey'))).mode & 0o777, 0o700);
+    const text = await readFile(path, 'utf8');
+    assert.ok(text.includes(first.stdout.trim()));
+    assert.doesNotMatch(text, /lk_rt_/);
+
+    const cached = await runCli(['token'], session);
+    assert.equal(cached.code, 0, cached.stderr);
+    assert.equal(cached.stdout, first.stdout);
+    assert.equal(cached.stderr, '');
+  });
+
+  test('without the cache the same run cannot open the sealed file: no runtime dir, LATCHKEY_TOKEN_CACHE=0, or a runtime dir open to others', async () => {
+    const { XDG_RUNTIME_DIR: _unset, ...noRuntime } = session;
+    const cases = [noRuntime, { ...session, LATCHKEY_TOKEN_CACHE: '0' }];
+    for (const env of cases) {
+      const refused = await runCli(['token'], env);
+      assert.equal(refused.code, 5, refused.stderr);
+      assert.match(refused.stderr, /LATCHKEY_SECRET_PASSPHRASE/);
+    }
+    await chmod(runtime, 0o755);
+    try {
+      const open = await runCli(['token'], session);
+      assert.equal(open.code, 5, open.stderr);
+    } finally {
+      await chmod(runtime, 0o700);
+    }
+  });
+
+  test('LATCHKEY_TOKEN still wins over the cache', async () => {
+    const result = await runCli(['token'], { ...session, LATCHKEY_TOKEN: 'from-the-environment' });
+    assert.equal(result.stdout, 'from-the-environment\n');
+  });
+
+  test('within a minute of expiry the cache is passed by: one refresh; the next run to open the file caches the new token', async () => {
+    await sleep(2500); // the cached token is now inside the refresh margin
+    const stale = await runCli(['token'], session);
+    assert.equal(stale.code, 5, 'a token about to expire is not served from the cache');
+    const before = proxy.refreshes();
+    const refreshed = await runCli(['token'], withPassphrase);
+    assert.equal(refreshed.code, 0, refreshed.stderr);
+    assert.equal(proxy.refreshes(), before + 1);
+    const opened = await runCli(['token'], withPassphrase);
+    assert.equal(opened.stdout, refreshed.stdout);
+    const cached = await runCli(['token'], session);
+    assert.equal(cached.code, 0, cached.stderr);
+    assert.equal(cached.stdout, refreshed.stdout);
+    assert.equal(proxy.refreshes(), before + 1);
+  });
+
+  test('a new login under the same context makes the old entry useless at once', async () => {
+    const old = (await runCli(['token'], session)).stdout;
+    assert.equal((await loginWithDevice(withPassphrase, ['--secret-store', 'encrypted-file'], 'bob@example.com')).code, 0);
+    const after = await runCli(['token'], session);
+    assert.equal(after.code, 5, 'the entry belonged to the file that was replaced');
+    const fresh = await runCli(['token'], withPassphrase);
+    assert.equal(decodeJwt(fresh.stdout.trim()).email, 'bob@example.com');
+    assert.notEqual(fresh.stdout, old);
+  });
+
+  test('a context gone from config.json is not served from the cache; a cache that cannot be cleaned does not stop its removal', async () => {
+    const spare = await loginWithDevice(
+      withPassphrase,
+      ['--name', 'spare', '--secret-store', 'encrypted-file'],
+      'cy@example.com',
+    );
+    assert.equal(spare.code, 0, spare.stderr);
+    assert.equal((await runCli(['token', '--context', 'spare'], withPassphrase)).code, 0);
+    assert.equal((await runCli(['token', '--context', 'spare'], session)).code, 0, 'cached');
+
+    const configPath = join(dir, 'config.json');
+    const original = await readFile(configPath, 'utf8');
+    const edited = JSON.parse(original);
+    delete edited.contexts.spare;
+    await writeFile(configPath, JSON.stringify(edited));
+    const unlisted = await runCli(['token', '--context', 'spare'], session);
+    assert.equal(unlisted.code, 3, unlisted.stderr);
+    assert.match(unlisted.stderr, /no context named "spare"/);
+    await writeFile(configPath, original);
+
+    // A runtime dir that is a file: forgetting the entry fails (ENOTDIR), the removal does not.
+    const notADirectory = join(dir, 'config.json');
+    const removed = await runCli(['contexts', 'remove', 'spare'], { ...withPassphrase, XDG_RUNTIME_DIR: notADirectory });
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal((await runCli(['token', '--context', 'spare'], session)).code, 3);
+  });
+
+  test('logout removes the cached token with the credential', async () => {
+    const entry = (files: string[]) => files.filter((file) => file.endsWith('-default.json'));
+    assert.equal(entry(await cacheFiles()).length, 1);
+    const result = await runCli(['logout', 'default'], withPassphrase);
+    assert.equal(result.code, 0, result.stderr);
+    assert.deepEqual(entry(await cacheFiles()), []);
+    const gone = await runCli(['token', '--context', 'default'], session);
+    assert.equal(gone.code, 3);
   });
 });
