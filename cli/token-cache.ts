@@ -95,20 +95,20 @@ export function tokenCache(options: {
 }
 
 /**
- * The sealed file's SHA-256: it changes with every write (each sealing draws a fresh
- * random IV), so an entry matches only the very file it was read from — unlike inode and
- * mtime, which a filesystem may hand out again. Null when the file is absent or unreadable.
+ * A 64-bit hash of the sealed file's text. Every write seals with a fresh random IV, so
+ * it changes with each write and an entry matches only the very file it was read from —
+ * unlike inode and mtime, which a filesystem may hand out again. Not a cryptographic
+ * hash, and it need not be: only this user can write either file, and WebCrypto's digest
+ * costs a cached run ~1 ms to start. Null when the file is absent or unreadable.
  */
 async function stampOf(configDir: string, context: string): Promise<string | null> {
   const text = await readText(sealedPath(configDir, context)).catch(() => null);
-  if (text === null) return null;
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  return Buffer.from(digest).toString('base64url');
+  return text === null ? null : `${fnv1a(text)}${fnv1a(text, 0x050c5d1f)}`;
 }
 
-/** 32-bit FNV-1a, hex: a short stable name for a config dir (not a secret, not a MAC). */
-function fnv1a(text: string): string {
-  let hash = 0x811c9dc5;
+/** 32-bit FNV-1a, hex (another offset basis gives an independent lane); not a MAC. */
+function fnv1a(text: string, basis = 0x811c9dc5): string {
+  let hash = basis;
   for (let index = 0; index < text.length; index++) {
     hash ^= text.charCodeAt(index);
     hash = Math.imul(hash, 0x01000193);
