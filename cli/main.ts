@@ -71,6 +71,9 @@ stored for the context. Secret stores: keychain (the OS keychain keeps the key o
 encrypted file), encrypted-file (key from LATCHKEY_SECRET_PASSPHRASE or a prompt), env and
 none (latchkey stores nothing). Default: keychain where one answers, else encrypted-file;
 never plain text. Config: $LATCHKEY_CONFIG_DIR or ~/.config/latchkey (0600, no tokens).
+In a login session, \`token\` keeps the access token (never the refresh token) in
+$XDG_RUNTIME_DIR/latchkey until a minute before it expires, so later runs need neither
+the passphrase nor the keychain; LATCHKEY_TOKEN_CACHE=0 turns that off.
 
 ${EXIT_HELP}
 `;
