@@ -35,6 +35,12 @@ export function roleIn(org: OrgMembers, principal: Principal): Role | null {
 }
 
 /**
+ * The project a project key is confined to; null for a person or an org key. Listing and
+ * reading routes authorize at this scope and show only that project's part of the org.
+ */
+export const ownProject = (principal: Principal): string | null => (principal.kind === 'api_key' ? principal.project : null);
+
+/**
  * Throws `forbidden` unless the principal holds `permission` in the org. `project` is the
  * project the operation touches (null: the org as a whole); a project key reaches only its own.
  */

@@ -16,7 +16,7 @@ import { createOrg, noteMembership, orgsOf, orgView, readOrg, updateOrg } from '
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput, readBody } from '../http/form.ts';
-import { atLeast, authorize, roleIn } from '../policy/roles.ts';
+import { atLeast, authorize, ownProject, roleIn } from '../policy/roles.ts';
 
 /** The /v1 org API: orgs, projects, members and API keys. Every route checks the caller's role. */
 export const orgRoutes = new Hono<AppEnv>();
@@ -136,7 +136,7 @@ orgRoutes.get('/v1/orgs/:org/keys', async (c) => {
   const services = c.var.services;
   const org = await readOrg(services, orgParam(c));
   // A project key sees its own project's keys; everyone else the whole org's.
-  const project = principal.kind === 'api_key' ? principal.project : null;
+  const project = ownProject(principal);
   authorize(org, principal, 'keys:read', project);
   const keys = await listApiKeys(services, org.slug);
   const body: ApiKeyList = { keys: project ? keys.filter((key) => key.project === project) : keys };
@@ -148,7 +148,7 @@ orgRoutes.post('/v1/orgs/:org/keys/:id/:action{revoke|rotate}', async (c) => {
   const services = c.var.services;
   const org = await readOrg(services, orgParam(c));
   const id = c.req.param('id');
-  authorize(org, principal, 'keys:read', principal.kind === 'api_key' ? principal.project : null);
+  authorize(org, principal, 'keys:read', ownProject(principal));
   const target = await findApiKey(services, org.slug, id);
   authorize(org, principal, 'keys:write', target.project);
   const source = auditSource(c, principal);

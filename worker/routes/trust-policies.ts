@@ -8,7 +8,7 @@ import type { AppEnv } from '../app.ts';
 import { dryRunCiToken } from '../grants/token-exchange.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { bearerToken, parseInput, readBody, readForm, readJson } from '../http/form.ts';
-import { authorize } from '../policy/roles.ts';
+import { authorize, ownProject } from '../policy/roles.ts';
 import { authenticate } from '../tokens/credential.ts';
 
 /**
@@ -35,7 +35,7 @@ trustPolicyRoutes.get('/v1/orgs/:org/trust-policies', async (c) => {
   const services = c.var.services;
   const org = await readOrg(services, orgParam(c));
   // A project key sees its own project's policies; everyone else the whole org's.
-  const project = principal.kind === 'api_key' ? principal.project : null;
+  const project = ownProject(principal);
   authorize(org, principal, 'policies:read', project);
   const policies = await orgPolicies(services, org.slug);
   const body: TrustPolicyList = { policies: project ? policies.filter((policy) => policy.grant.project === project) : policies };
@@ -46,7 +46,7 @@ trustPolicyRoutes.post('/v1/orgs/:org/trust-policies', async (c) => {
   const principal = await caller(c);
   const services = c.var.services;
   const org = await readOrg(services, orgParam(c));
-  authorize(org, principal, 'policies:read', principal.kind === 'api_key' ? principal.project : null);
+  authorize(org, principal, 'policies:read', ownProject(principal));
   // The audience may be left out: an org's policies can only use the org's own.
   const body = { audience: orgAudience(services.config.base, org.slug), ...(await readJson(c)) };
   const input = parseInput(TrustPolicyInput, body);
@@ -59,7 +59,7 @@ trustPolicyRoutes.post('/v1/orgs/:org/trust-policies/dry-run', async (c) => {
   const services = c.var.services;
   const org = await readOrg(services, orgParam(c));
   const input = parseInput(DryRunRequest, await readBody(c));
-  authorize(org, principal, 'policies:read', principal.kind === 'api_key' ? principal.project : null);
+  authorize(org, principal, 'policies:read', ownProject(principal));
   if (principal.kind === 'api_key' && principal.project && input.audience !== principal.project) {
     throw new OAuthError('forbidden', `lacks policies:read here: name this key's project ("${principal.project}") as audience`);
   }
@@ -71,7 +71,7 @@ trustPolicyRoutes.delete('/v1/orgs/:org/trust-policies/:id', async (c) => {
   const services = c.var.services;
   const org = await readOrg(services, orgParam(c));
   const id = parseInput(Slug, c.req.param('id'));
-  authorize(org, principal, 'policies:read', principal.kind === 'api_key' ? principal.project : null);
+  authorize(org, principal, 'policies:read', ownProject(principal));
   const target = (await orgPolicies(services, org.slug)).find((policy) => policy.id === id);
   if (!target) throw new OAuthError('not_found', `no trust policy "${id}" in org "${org.slug}"`);
   authorize(org, principal, 'policies:write', target.grant.project);
