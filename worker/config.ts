@@ -73,7 +73,7 @@ export function isLoopbackUrl(url: URL): boolean {
   return host === 'localhost' || host === '[::1]' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
-/** An upstream identity provider's URL: https, or plain http on loopback for tests. */
+/** A URL of this server or of an upstream provider: https, or plain http on loopback for tests. */
 const upstreamUrl = z
   .string()
   .url()
@@ -83,14 +83,9 @@ const upstreamUrl = z
   });
 
 const RawConfig = z.object({
-  LATCHKEY_ISSUER: z
-    .string()
-    .url()
-    .transform((value) => new URL(value))
-    .refine((url) => url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackUrl(url)), {
-      message: 'must be https (plain http only on loopback)',
-    })
-    .refine((url) => url.search === '' && url.hash === '', { message: 'must not carry a query or fragment' }),
+  LATCHKEY_ISSUER: upstreamUrl.refine((url) => url.search === '' && url.hash === '', {
+    message: 'must not carry a query or fragment',
+  }),
   LATCHKEY_SIGNING_KEYS: z.string().optional(),
   LATCHKEY_HASH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LATCHKEY_STORE: z.enum(['kv', 'redis', 'deno-kv', 'memory']).optional(),
@@ -103,15 +98,8 @@ const RawConfig = z.object({
   /** GitHub Enterprise Server, or a loopback stand-in in tests. */
   LATCHKEY_GITHUB_URL: upstreamUrl.default(new URL('https://github.com')),
   LATCHKEY_GITHUB_API_URL: upstreamUrl.default(new URL('https://api.github.com')),
-  LATCHKEY_ALLOWED_EMAIL_DOMAINS: z
-    .string()
-    .default('')
-    .transform((value) =>
-      value
-        .split(',')
-        .map((part) => part.trim().toLowerCase())
-        .filter((part) => part !== ''),
-    )
+  LATCHKEY_ALLOWED_EMAIL_DOMAINS: commaList('')
+    .transform((domains) => domains.map((domain) => domain.toLowerCase()))
     .pipe(z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, 'expected comma-separated domain names'))),
   LATCHKEY_ACCESS_TOKEN_TTL: duration('15m'),
   LATCHKEY_CI_TOKEN_TTL: duration('10m'),
