@@ -111,13 +111,13 @@ export async function revokeSessionToken(
 ): Promise<void> {
   const { store, now } = services;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const found = await readRecord(store, familyKey(sid), Family);
+    const found = await readFamilyRecord(services, sid);
     if (!found || found.value.revoked) return;
     const nowSeconds = Math.floor(now() / 1000);
     const live = found.value.revokedTokens.filter((entry) => entry.exp > nowSeconds && entry.jti !== token.jti);
     // Someone revoking token after token of one session is better served by ending it.
     if (live.length >= MAX_REVOKED_TOKENS) {
-      await revokeFamily(services, sid, 'logout', source);
+      await revokeFamily(services, sid, 'logout', source, found);
       return;
     }
     const next = { ...found.value, revokedTokens: [...live, token] };
@@ -131,21 +131,23 @@ export async function revokeSessionToken(
 
 /**
  * Ends a session: its refresh token at once, its access tokens from their next use (`sid`).
- * Returns the record as it now stands (null: no such session).
+ * Returns the record as it now stands (null: no such session). `first` is the record as
+ * the caller just read it, saving a read; a stale one only costs a retry.
  */
 export async function revokeFamily(
   services: Services,
   sid: string,
   reason: RevokeReason,
   source: AuditSource,
+  first?: Versioned<Family>,
 ): Promise<Family | null> {
   const { store, now, config } = services;
   const key = familyKey(sid);
   // Retried on a concurrent change (a refresh recording its last use).
   for (let attempt = 0; attempt < 5; attempt++) {
-    const raw = await store.get(key);
-    if (raw === null) return null;
-    const family = parseRecord(Family, raw);
+    const found = attempt === 0 && first ? first : await readFamilyRecord(services, sid);
+    if (found === null) return null;
+    const { raw, value: family } = found;
     if (family.revoked) return family;
     // Outlive every access token of this session, so `sid` checks keep refusing them.
     const ttl = seconds(Math.max(family.expiresAt - now(), config.ttl.accessToken * 1000 + 60_000));

@@ -2,7 +2,7 @@ import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import { MemberEmail, SessionId, type SessionInfo, type SessionList } from '../../shared/schemas.ts';
 import { readOrg } from '../accounts/orgs.ts';
-import { listSessions, readFamily, revokeFamily, sessionOwner, sessionView } from '../accounts/sessions.ts';
+import { listSessions, readFamilyRecord, revokeFamily, sessionOwner, sessionView } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput } from '../http/form.ts';
@@ -36,11 +36,11 @@ sessionRoutes.post('/v1/sessions/:sid/revoke', async (c) => {
   const me = await person(c);
   const services = c.var.services;
   const sid = sessionParam(c);
-  const family = await readFamily(services, sid);
+  const found = await readFamilyRecord(services, sid);
   // Someone else's session is answered like one that does not exist.
-  if (!family || sessionOwner(family) !== sessionOwner(me)) throw noSession(sid);
-  const ended = await revokeFamily(services, sid, 'logout', auditSource(c, me));
-  return c.json(sessionView(sid, ended ?? family, me.sid));
+  if (!found || sessionOwner(found.value) !== sessionOwner(me)) throw noSession(sid);
+  const ended = await revokeFamily(services, sid, 'logout', auditSource(c, me), found);
+  return c.json(sessionView(sid, ended ?? found.value, me.sid));
 });
 
 /** Members' sessions; `?member=EMAIL` for one member's. */
@@ -65,12 +65,12 @@ sessionRoutes.post('/v1/orgs/:org/sessions/:sid/revoke', async (c) => {
   const org = await readOrg(services, orgParam(c));
   const mine = authorize(org, principal, 'sessions:write');
   const sid = sessionParam(c);
-  const family = await readFamily(services, sid);
-  const theirs = family?.email ? org.members[family.email.toLowerCase()] : undefined;
-  if (!family || !theirs) throw noSession(sid);
+  const found = await readFamilyRecord(services, sid);
+  const theirs = found?.value.email ? org.members[found.value.email.toLowerCase()] : undefined;
+  if (!found || !theirs) throw noSession(sid);
   if (theirs === 'owner' && mine !== 'owner')
     throw new OAuthError('forbidden', "lacks owner: only an owner can end an owner's session");
-  const ended = await revokeFamily(services, sid, 'admin', auditSource(c, principal));
+  const ended = await revokeFamily(services, sid, 'admin', auditSource(c, principal), found);
   const current = principal.kind === 'user' ? principal.sid : null;
-  return c.json(sessionView(sid, ended ?? family, current));
+  return c.json(sessionView(sid, ended ?? found.value, current));
 });
