@@ -111,7 +111,8 @@ export async function createApiKey(
   return { ...info(record), key: secret };
 }
 
-async function findInOrg(services: Services, org: string, id: string) {
+/** The key `id` of the org, with its record as read (for a later swap); not_found otherwise. */
+export async function findApiKey(services: Services, org: string, id: string) {
   const raw = await services.store.get(storeKey('apiKeyIndex', org));
   const entry = raw === null ? undefined : parseRecord(KeyIndex, raw).find((item) => item.id === id);
   const found = entry ? await readRecord(services.store, entry.hash, KeyRecord) : null;
@@ -126,9 +127,7 @@ export async function listApiKeys(services: Services, org: string): Promise<ApiK
   return records.filter((found) => found !== null).map((found) => info(found.value));
 }
 
-export async function findApiKey(services: Services, org: string, id: string): Promise<ApiKeyInfo> {
-  return info((await findInOrg(services, org, id)).value);
-}
+export type FoundApiKey = Awaited<ReturnType<typeof findApiKey>>;
 
 /**
  * Ends the key whose record is under `key`: now, or (rotation with grace) `graceSeconds`
@@ -155,8 +154,14 @@ async function endKey(
   throw new OAuthError('temporarily_unavailable', 'the key kept changing; retry');
 }
 
-export async function revokeApiKey(services: Services, org: string, id: string, source: AuditSource): Promise<ApiKeyInfo> {
-  const found = await findInOrg(services, org, id);
+/** Ends `found` (from findApiKey, which the caller used to check its rights) now. */
+export async function revokeApiKey(
+  services: Services,
+  org: string,
+  found: FoundApiKey,
+  source: AuditSource,
+): Promise<ApiKeyInfo> {
+  const { id } = found.value;
   const ended = await endKey(services, found.storeKey, 0, found);
   if (!ended) throw new OAuthError('not_found', `no key "${id.slice(0, 40)}" in org "${org}"`);
   if (found.value.revokedAt === null) await appendAudit(services, org, source, { action: 'key.revoked', subject: id });
@@ -186,12 +191,12 @@ export async function revokeApiKeyHeldBy(services: Services, secret: string, req
 export async function rotateApiKey(
   services: Services,
   org: string,
-  id: string,
+  found: FoundApiKey,
   graceSeconds: number,
   source: AuditSource,
 ): Promise<ApiKeyCreated> {
-  const found = await findInOrg(services, org, id);
   const old = found.value;
+  const { id } = old;
   if (old.revokedAt !== null || old.expiresAt <= services.now())
     throw new OAuthError('invalid_request', 'a revoked or expired key cannot be rotated');
   const created = await createApiKey(

@@ -150,9 +150,9 @@ orgRoutes.post('/v1/orgs/:org/keys/:id/:action{revoke|rotate}', async (c) => {
   const id = c.req.param('id');
   authorize(org, principal, 'keys:read', ownProject(principal));
   const target = await findApiKey(services, org.slug, id);
-  authorize(org, principal, 'keys:write', target.project);
+  authorize(org, principal, 'keys:write', target.value.project);
   const source = auditSource(c, principal);
-  if (c.req.param('action') === 'revoke') return c.json(await revokeApiKey(services, org.slug, id, source));
+  if (c.req.param('action') === 'revoke') return c.json(await revokeApiKey(services, org.slug, target, source));
   const { grace_seconds } = parseInput(KeyRotateRequest, await readBody(c));
-  return c.json(await rotateApiKey(services, org.slug, id, grace_seconds, source), 201);
+  return c.json(await rotateApiKey(services, org.slug, target, grace_seconds, source), 201);
 });
