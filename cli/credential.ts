@@ -21,7 +21,8 @@ export type Resolved = {
 export async function resolveCredential(
   deps: CliDeps,
   global: GlobalOptions,
-  options: { tokenStdin: boolean },
+  /** `cacheAsked`: the caller asked the session cache already (cachedToken) and got nothing. */
+  options: { tokenStdin: boolean; cacheAsked?: boolean },
 ): Promise<Resolved> {
   const config = await deps.config.read();
   const selected = global.context || config.current ? safeSelect(config, global.context) : null;
@@ -36,7 +37,7 @@ export async function resolveCredential(
   if (deps.env.LATCHKEY_TOKEN) return { ...base, source: 'env', token: deps.env.LATCHKEY_TOKEN.trim() };
   if (!selected) selectContext(config, global.context); // throws the "not logged in" message
   const { name, context } = selected as { name: string; context: Context };
-  return { ...base, source: 'stored', token: await validStoredToken(deps, name, context) };
+  return { ...base, source: 'stored', token: await validStoredToken(deps, name, context, options.cacheAsked) };
 }
 
 function safeSelect(config: Parameters<typeof selectContext>[0], requested: string | undefined) {
@@ -65,10 +66,10 @@ export async function cachedToken(deps: CliDeps, global: GlobalOptions): Promise
 }
 
 /** The stored access token, refreshed first when it expires within a minute. */
-export async function validStoredToken(deps: CliDeps, name: string, context: Context): Promise<string> {
+export async function validStoredToken(deps: CliDeps, name: string, context: Context, cacheAsked = false): Promise<string> {
   const nowSeconds = () => Math.floor(deps.now() / 1000);
   const cache = deps.secrets.tokenCache;
-  const cached = await cache?.get(name);
+  const cached = cacheAsked ? null : await cache?.get(name);
   if (cached && fresh(cached, nowSeconds(), REFRESH_MARGIN_SECONDS)) return cached.access_token;
 
   // Loaded only past the cache: the stores bring zod and WebCrypto, a cached run needs neither.

@@ -12,10 +12,6 @@ type BunApi = {
   file(path: string): {
     text(): Promise<string>;
     stat(): Promise<{
-      dev: number;
-      ino: number;
-      size: number;
-      mtimeMs: number;
       uid: number;
       mode: number;
       isDirectory(): boolean;

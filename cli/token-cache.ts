@@ -50,10 +50,12 @@ export function tokenCache(options: {
   // $XDG_RUNTIME_DIR as the XDG spec promises it: a directory of this user, closed to others.
   let usable: Promise<boolean> | undefined;
   const privateRuntime = () => {
-    usable ??= fileInfo(runtime).then(
-      (info) => !off && info !== null && info.directory && info.uid === uid && (info.mode & 0o077) === 0,
-      () => false,
-    );
+    usable ??= off
+      ? Promise.resolve(false)
+      : fileInfo(runtime).then(
+          (info) => info !== null && info.directory && info.uid === uid && (info.mode & 0o077) === 0,
+          () => false,
+        );
     return usable;
   };
 

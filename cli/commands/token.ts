@@ -4,5 +4,6 @@ import type { CliDeps, GlobalOptions } from '../deps.ts';
 
 export async function token(deps: CliDeps, global: GlobalOptions, options: { tokenStdin: boolean }): Promise<void> {
   const quick = options.tokenStdin ? null : await cachedToken(deps, global);
-  deps.io.out(`${quick ?? (await resolveCredential(deps, global, options)).token}\n`);
+  const resolved = quick ?? (await resolveCredential(deps, global, { ...options, cacheAsked: !options.tokenStdin })).token;
+  deps.io.out(`${resolved}\n`);
 }
