@@ -8,6 +8,9 @@ import { AUTHORIZATION_CODE_GRANT, DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT } from
 import { GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER, type TrustPolicy, TrustPolicyInput } from '../shared/trust-policy.ts';
 import { normalizePolicy, PolicyRejected } from './policy/trust-policy.ts';
 
+/** A revocation answers only once every isolate's copy has expired; longer would keep callers waiting. */
+const MAX_SESSION_CACHE_MS = 10_000;
+
 /** "900", "15m", "30d" -> seconds. */
 const duration = (fallback: string) =>
   z
@@ -125,17 +128,19 @@ const RawConfig = z.object({
   LATCHKEY_CLIENTS: clientList,
   LATCHKEY_USER_CODE_ATTEMPTS: count(5),
   LATCHKEY_ADDRESS_ATTEMPTS: count(30),
-  // 0 (the default) reads every session check from the store; see accounts/session-cache.ts.
+  // How long an isolate may trust a session record it read; every revocation waits it out
+  // before answering, so it stays short (see accounts/session-cache.ts).
   LATCHKEY_SESSION_CACHE: z
     .string()
-    .default('0')
+    .default('1s')
     .transform((value, ctx) => {
-      const seconds = value.trim() === '0' ? 0 : durationSeconds(value);
-      if (seconds === null || seconds > 60) {
-        ctx.addIssue({ code: 'custom', message: 'expected 0 (off) or a duration of at most 60s, such as 5s' });
+      const match = /^(\d+)(ms|s)?$/.exec(value.trim());
+      const ms = match ? Number(match[1]) * (match[2] === 'ms' ? 1 : 1000) : Number.NaN;
+      if (!(ms <= MAX_SESSION_CACHE_MS)) {
+        ctx.addIssue({ code: 'custom', message: 'expected 0 (off) or a duration of at most 10s, such as 1s or 500ms' });
         return z.NEVER;
       }
-      return seconds;
+      return ms;
     }),
 });
 
@@ -171,8 +176,8 @@ export type Config = {
     apiKeyMax: number;
   };
   limits: { userCodeAttempts: number; addressAttempts: number };
-  /** How long an isolate may trust a session record it read; 0 reads it on every check. */
-  sessionCacheSeconds: number;
+  /** How long an isolate may trust a session record it read, in ms; 0 reads it on every check. */
+  sessionCacheMs: number;
 };
 
 export class ConfigError extends Error {
@@ -302,6 +307,6 @@ export function parseConfig(env: Record<string, unknown>): Config {
       apiKeyMax: raw.LATCHKEY_API_KEY_MAX_TTL,
     },
     limits: { userCodeAttempts: raw.LATCHKEY_USER_CODE_ATTEMPTS, addressAttempts: raw.LATCHKEY_ADDRESS_ATTEMPTS },
-    sessionCacheSeconds: raw.LATCHKEY_SESSION_CACHE,
+    sessionCacheMs: raw.LATCHKEY_SESSION_CACHE,
   };
 }

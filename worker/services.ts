@@ -27,7 +27,7 @@ export type Services = {
   fetch: typeof fetch;
   hasher: SecretHasher;
   keys: KeySet;
-  /** Session records this isolate read lately (LATCHKEY_SESSION_CACHE; off by default). */
+  /** Session records this isolate read lately (LATCHKEY_SESSION_CACHE, 1 s by default). */
   sessions: SessionCache;
 };
 
@@ -60,7 +60,7 @@ async function resolveServices(config: Config, deps: Deps): Promise<Services> {
     fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
     hasher: await createHasher(hashSecret),
     keys: await buildKeySet(parseSigningKeys(signingKeys)),
-    sessions: sessionCache(config.sessionCacheSeconds * 1000, now),
+    sessions: sessionCache(config.sessionCacheMs, now),
   };
 }
 

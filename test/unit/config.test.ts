@@ -22,11 +22,12 @@ test('defaults follow DESIGN: 15 min access, 10 min CI, 30 d refresh, 7 d idle, 
   assert.equal(config.loopback, true);
 });
 
-test('sessions are read on every check unless the operator names a cache bound of at most 60 s', () => {
-  assert.equal(parseConfig(loopback).sessionCacheSeconds, 0);
-  assert.equal(parseConfig({ ...loopback, LATCHKEY_SESSION_CACHE: '0' }).sessionCacheSeconds, 0);
-  assert.equal(parseConfig({ ...loopback, LATCHKEY_SESSION_CACHE: '5s' }).sessionCacheSeconds, 5);
-  assert.equal(parseConfig({ ...loopback, LATCHKEY_SESSION_CACHE: '1m' }).sessionCacheSeconds, 60);
+test('an isolate trusts a session record for 1 s by default; 0 turns that off; at most 10 s', () => {
+  assert.equal(parseConfig(loopback).sessionCacheMs, 1000);
+  assert.equal(parseConfig({ ...loopback, LATCHKEY_SESSION_CACHE: '0' }).sessionCacheMs, 0);
+  assert.equal(parseConfig({ ...loopback, LATCHKEY_SESSION_CACHE: '250ms' }).sessionCacheMs, 250);
+  assert.equal(parseConfig({ ...loopback, LATCHKEY_SESSION_CACHE: '5s' }).sessionCacheMs, 5000);
+  assert.equal(parseConfig({ ...loopback, LATCHKEY_SESSION_CACHE: '10' }).sessionCacheMs, 10_000);
 });
 
 test('durations take seconds or a unit', () => {
@@ -69,7 +70,8 @@ const refusals: [string, Record<string, string>, string][] = [
   ['github without its OAuth app', { ...loopback, LATCHKEY_IDENTITY: 'github' }, 'LATCHKEY_GITHUB_CLIENT_ID'],
   ['clients that are not JSON', { ...loopback, LATCHKEY_CLIENTS: '[{' }, 'LATCHKEY_CLIENTS'],
   ['a client with a bad id', { ...loopback, LATCHKEY_CLIENTS: '[{"id":"Bad Id","name":"x"}]' }, 'LATCHKEY_CLIENTS'],
-  ['session cache over a minute', { ...loopback, LATCHKEY_SESSION_CACHE: '2m' }, 'LATCHKEY_SESSION_CACHE'],
+  ['session cache over 10 s', { ...loopback, LATCHKEY_SESSION_CACHE: '11s' }, 'LATCHKEY_SESSION_CACHE'],
+  ['session cache in minutes', { ...loopback, LATCHKEY_SESSION_CACHE: '1m' }, 'LATCHKEY_SESSION_CACHE'],
   ['session cache not a duration', { ...loopback, LATCHKEY_SESSION_CACHE: 'on' }, 'LATCHKEY_SESSION_CACHE'],
   ['idle longer than absolute', { ...loopback, LATCHKEY_REFRESH_IDLE_TTL: '60d' }, 'LATCHKEY_REFRESH_IDLE_TTL'],
   [

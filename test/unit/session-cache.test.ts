@@ -57,14 +57,47 @@ test('on: one read per session per bound; a change made elsewhere is seen once t
   assert.equal(store.reads(), 2);
 });
 
-test('on: a session this isolate changed is read again on its next check', async () => {
-  const cache = sessionCache(60_000, () => 0);
+test('on: a change is answered only after the bound, and this isolate reads the session again at once', async () => {
+  const waits: number[] = [];
+  const cache = sessionCache(60_000, () => 0, async (ms) => {
+    waits.push(ms);
+  });
   const store = source(family(null));
   await cache.get('ses_a', store.read);
   store.set(family('logout'));
-  cache.forget('ses_a');
+  await cache.changed('ses_a');
+  assert.deepEqual(waits, [60_000], 'the revocation waits out every copy made before it');
   assert.equal((await cache.get('ses_a', store.read))?.revoked, 'logout');
   assert.equal(store.reads(), 2);
+});
+
+test('on: a copy is trusted from before its read was asked for, so the wait after a change always outlasts it', async () => {
+  let clock = 0;
+  const cache = sessionCache(1_000, () => clock, async (ms) => {
+    clock += ms; // the revocation's wait, on the same clock
+  });
+  const store = source(family(null));
+  const slowRead = async () => {
+    const value = await store.read();
+    clock += 400; // the store answered late, with the record as it was when asked
+    return value;
+  };
+  await cache.get('ses_a', slowRead); // read asked at 0, answered at 400
+  store.set(family('admin')); // ended through another isolate at 400...
+  const elsewhere = sessionCache(1_000, () => clock, async (ms) => {
+    clock += ms;
+  });
+  await elsewhere.changed('ses_a'); // ...which answers at 1400
+  assert.equal((await cache.get('ses_a', store.read))?.revoked, 'admin', 'the next request after the answer is refused');
+});
+
+test('off: a change answers at once', async () => {
+  let waited = false;
+  const cache = sessionCache(0, () => 0, async () => {
+    waited = true;
+  });
+  await cache.changed('ses_a');
+  assert.equal(waited, false);
 });
 
 test('on: an unknown session is remembered as unknown; sessions are kept apart', async () => {
@@ -91,7 +124,7 @@ test('on: a store failure is not remembered', async () => {
 });
 
 test('on: a read under way while this isolate ends the session is used once, never remembered', async () => {
-  const cache = sessionCache(60_000, () => 0);
+  const cache = sessionCache(60_000, () => 0, async () => {});
   const store = source(family(null));
   let release: () => void = () => {};
   const slowRead = () =>
@@ -100,8 +133,9 @@ test('on: a read under way while this isolate ends the session is used once, nev
     });
   const inFlight = cache.get('ses_a', slowRead);
   store.set(family('admin'));
-  cache.forget('ses_a'); // the revocation, made through this isolate
+  const changed = cache.changed('ses_a'); // the revocation, made through this isolate
   release();
+  await changed;
   assert.equal((await inFlight)?.revoked, null, 'the request that started first sees what it read');
   assert.equal((await cache.get('ses_a', store.read))?.revoked, 'admin', 'the next one reads the store again');
   assert.equal(store.reads(), 1);

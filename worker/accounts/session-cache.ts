@@ -1,13 +1,18 @@
 /**
  * An isolate's short memory of session records, so a Bearer check with a session's access
- * token can skip the store read that its `sid` check costs.
+ * token can skip the store read that its `sid` check costs, without giving up "a session
+ * ended anywhere is refused from the next request".
  *
- * Off by default (`LATCHKEY_SESSION_CACHE=0`): every check reads the family record, so a
- * session ended anywhere is refused from the very next request. Turned on, an isolate
- * trusts what it read for at most that long. A revocation made through this isolate still
- * takes effect at once (it forgets the entry); one made elsewhere is seen here within
- * the bound. That is the trade an operator chooses: zero store reads for most JWT checks
- * against a revocation delay they can name, instead of the access token's whole lifetime.
+ * Two rules make both hold (LATCHKEY_SESSION_CACHE, 1 s by default):
+ * - an isolate trusts a record for at most the bound, counted from *before* it asked the
+ *   store, so what it holds was current at some instant less than the bound ago;
+ * - whoever ends a session (or revokes one of its tokens) waits the bound after the store
+ *   took the change, and only then answers. By then every copy read before the change has
+ *   expired in every isolate, so any request that starts after the answer reads the store
+ *   again and is refused.
+ *
+ * The price is paid by revocations, which answer the bound later, not by the checks. With
+ * `0` every check reads the store and revocations answer at once.
  */
 import type { Family } from './sessions.ts';
 
@@ -17,13 +22,18 @@ const MAX_ENTRIES = 10_000;
 export type SessionCache = {
   /** The family as last read (null: no such session), or the result of `read` when stale or unknown. */
   get(sid: string, read: () => Promise<Family | null>): Promise<Family | null>;
-  /** Drops what this isolate remembers of a session it just changed. */
-  forget(sid: string): void;
+  /**
+   * Call once the store holds a change that must refuse tokens: drops this isolate's copy at
+   * once, and resolves when no isolate can still trust a copy from before the change.
+   */
+  changed(sid: string): Promise<void>;
 };
 
-export function sessionCache(maxAgeMs: number, now: () => number): SessionCache {
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function sessionCache(maxAgeMs: number, now: () => number, wait: (ms: number) => Promise<void> = sleep): SessionCache {
   const entries = new Map<string, { family: Family | null; readAt: number }>();
-  // Moves on every forget. A read that was already under way when a session changed here
+  // Moves on every change. A read that was already under way when a session changed here
   // may have fetched the record from before; it must not be remembered.
   let changes = 0;
   return {
@@ -40,9 +50,10 @@ export function sessionCache(maxAgeMs: number, now: () => number): SessionCache 
       entries.set(sid, { family, readAt });
       return family;
     },
-    forget(sid) {
+    async changed(sid) {
       changes++;
       entries.delete(sid);
+      if (maxAgeMs > 0) await wait(maxAgeMs);
     },
   };
 }

@@ -102,7 +102,7 @@ export async function touchFamily(services: Services, sid: string, found: Versio
 /** At most this many single revoked access tokens per session; more ends the whole session. */
 const MAX_REVOKED_TOKENS = 50;
 
-/** Refuses one access token of a session from its next use (RFC 7009), leaving the session alive. */
+/** Refuses one access token of a session from its next use (RFC 7009), leaving the session alive; answers as revokeFamily does. */
 export async function revokeSessionToken(
   services: Services,
   sid: string,
@@ -112,7 +112,9 @@ export async function revokeSessionToken(
   const { store, now } = services;
   for (let attempt = 0; attempt < 5; attempt++) {
     const found = await readFamilyRecord(services, sid);
-    if (!found || found.value.revoked) return;
+    if (!found) return;
+    // Ended already, perhaps a moment ago by a request still waiting out the cache bound.
+    if (found.value.revoked) return services.sessions.changed(sid);
     const nowSeconds = Math.floor(now() / 1000);
     const live = found.value.revokedTokens.filter((entry) => entry.exp > nowSeconds && entry.jti !== token.jti);
     // Someone revoking token after token of one session is better served by ending it.
@@ -122,15 +124,15 @@ export async function revokeSessionToken(
     }
     const next = { ...found.value, revokedTokens: [...live, token] };
     if (await store.swap(familyKey(sid), found.raw, JSON.stringify(next), seconds(found.value.expiresAt - now()))) {
-      services.sessions.forget(sid);
-      return;
+      return services.sessions.changed(sid);
     }
   }
   throw new OAuthError('temporarily_unavailable', 'could not revoke the token; retry');
 }
 
 /**
- * Ends a session: its refresh token at once, its access tokens from their next use (`sid`).
+ * Ends a session: its refresh token at once, its access tokens from their next use (`sid`),
+ * answering only once no isolate can still admit them (accounts/session-cache.ts).
  * Returns the record as it now stands (null: no such session). `first` is the record as
  * the caller just read it, saving a read; a stale one only costs a retry.
  */
@@ -148,17 +150,27 @@ export async function revokeFamily(
     const found = attempt === 0 && first ? first : await readFamilyRecord(services, sid);
     if (found === null) return null;
     const { raw, value: family } = found;
-    if (family.revoked) return family;
+    if (family.revoked) {
+      // Perhaps ended a moment ago by a request still waiting out the cache bound: this
+      // answer must not come sooner than that one.
+      await services.sessions.changed(sid);
+      return family;
+    }
     // Outlive every access token of this session, so `sid` checks keep refusing them.
     const ttl = seconds(Math.max(family.expiresAt - now(), config.ttl.accessToken * 1000 + 60_000));
     const revoked: Family = { ...family, revoked: reason };
     if (await store.swap(key, raw, JSON.stringify(revoked), ttl)) {
-      services.sessions.forget(sid);
-      await appendAuditForPerson(services, family.email, reason === 'reuse' ? { ...source, actor: SERVER_ACTOR } : source, {
-        action: reason === 'reuse' ? 'session.reuse_detected' : 'session.revoked',
-        subject: sid,
-        detail: reason === 'reuse' ? 'a spent refresh token was presented again' : `${reason} by ${source.actor}`,
-      });
+      // The audit entry is written while other isolates' copies of the session expire.
+      const settled = services.sessions.changed(sid);
+      try {
+        await appendAuditForPerson(services, family.email, reason === 'reuse' ? { ...source, actor: SERVER_ACTOR } : source, {
+          action: reason === 'reuse' ? 'session.reuse_detected' : 'session.revoked',
+          subject: sid,
+          detail: reason === 'reuse' ? 'a spent refresh token was presented again' : `${reason} by ${source.actor}`,
+        });
+      } finally {
+        await settled;
+      }
       return revoked;
     }
   }

@@ -1,8 +1,8 @@
 /**
  * Turns a presented Bearer credential into the claims it carries, refusing it if it was
  * revoked: by its own `jti`, or through its session (`sid`). Revocation is read from the
- * strongly consistent store, so it holds from the very next request (unless the operator
- * lets isolates remember sessions for a few seconds: LATCHKEY_SESSION_CACHE).
+ * strongly consistent store, or from a copy younger than the bound every revocation waits
+ * out before it answers (accounts/session-cache.ts), so it holds from the next request.
  */
 import { OAuthError } from '../../shared/errors.ts';
 import type { AccessTokenClaims } from '../../shared/schemas.ts';
@@ -21,9 +21,10 @@ export async function verifyOwnAccessToken(services: Services, token: string): P
 }
 
 /**
- * An access token (JWT) or an API key, refused if revoked or expired. One store read
- * either way: a session's token is checked against its family record (session ended, or
- * this token revoked); a token without a session (CI) against its own `jti` record.
+ * An access token (JWT) or an API key, refused if revoked or expired. An API key costs one
+ * store read; a session's token is checked against its family record (session ended, or
+ * this token revoked), read at most once per cache bound per isolate; a token without a
+ * session (CI) against its own `jti` record, read every time.
  */
 export async function authenticate(services: Services, token: string): Promise<AccessTokenClaims> {
   if (looksLikeApiKey(token)) return authenticateApiKey(services, token);
