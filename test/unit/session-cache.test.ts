@@ -59,9 +59,13 @@ test('on: one read per session per bound; a change made elsewhere is seen once t
 
 test('on: a change is answered only after the bound, and this isolate reads the session again at once', async () => {
   const waits: number[] = [];
-  const cache = sessionCache(60_000, () => 0, async (ms) => {
-    waits.push(ms);
-  });
+  const cache = sessionCache(
+    60_000,
+    () => 0,
+    async (ms) => {
+      waits.push(ms);
+    },
+  );
   const store = source(family(null));
   await cache.get('ses_a', store.read);
   store.set(family('logout'));
@@ -73,9 +77,13 @@ test('on: a change is answered only after the bound, and this isolate reads the 
 
 test('on: a copy is trusted from before its read was asked for, so the wait after a change always outlasts it', async () => {
   let clock = 0;
-  const cache = sessionCache(1_000, () => clock, async (ms) => {
-    clock += ms; // the revocation's wait, on the same clock
-  });
+  const cache = sessionCache(
+    1_000,
+    () => clock,
+    async (ms) => {
+      clock += ms; // the revocation's wait, on the same clock
+    },
+  );
   const store = source(family(null));
   const slowRead = async () => {
     const value = await store.read();
@@ -84,18 +92,26 @@ test('on: a copy is trusted from before its read was asked for, so the wait afte
   };
   await cache.get('ses_a', slowRead); // read asked at 0, answered at 400
   store.set(family('admin')); // ended through another isolate at 400...
-  const elsewhere = sessionCache(1_000, () => clock, async (ms) => {
-    clock += ms;
-  });
+  const elsewhere = sessionCache(
+    1_000,
+    () => clock,
+    async (ms) => {
+      clock += ms;
+    },
+  );
   await elsewhere.changed('ses_a'); // ...which answers at 1400
   assert.equal((await cache.get('ses_a', store.read))?.revoked, 'admin', 'the next request after the answer is refused');
 });
 
 test('off: a change answers at once', async () => {
   let waited = false;
-  const cache = sessionCache(0, () => 0, async () => {
-    waited = true;
-  });
+  const cache = sessionCache(
+    0,
+    () => 0,
+    async () => {
+      waited = true;
+    },
+  );
   await cache.changed('ses_a');
   assert.equal(waited, false);
 });
@@ -124,7 +140,11 @@ test('on: a store failure is not remembered', async () => {
 });
 
 test('on: a read under way while this isolate ends the session is used once, never remembered', async () => {
-  const cache = sessionCache(60_000, () => 0, async () => {});
+  const cache = sessionCache(
+    60_000,
+    () => 0,
+    async () => {},
+  );
   const store = source(family(null));
   let release: () => void = () => {};
   const slowRead = () =>

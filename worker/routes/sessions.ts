@@ -11,7 +11,8 @@ import { authorize, type Principal } from '../policy/roles.ts';
 /**
  * Sessions (one per sign-in): a person lists and revokes their own; an org admin lists
  * and revokes its members'. Revoking ends the refresh token at once and, through the
- * `sid` every Bearer check reads, the session's access tokens from their next use.
+ * `sid` every Bearer check consults, the session's access tokens from the first request
+ * after the answer (which waits out the isolates' session cache).
  */
 export const sessionRoutes = new Hono<AppEnv>();
 
