@@ -23,7 +23,6 @@ import { tokenRoutes } from './routes/token.ts';
 import { trustPolicyRoutes } from './routes/trust-policies.ts';
 import { type Deps, type Services, servicesLoader } from './services.ts';
 import { StoreError } from './store/store.ts';
-import { generateId } from './tokens/opaque.ts';
 
 export type AppEnv = { Variables: { services: Services; deps: Deps; requestId: string } };
 
@@ -37,10 +36,12 @@ export function createApp(config: Config, deps: Deps): Hono<AppEnv> {
   app.use(async (c, next) => {
     c.set('deps', deps);
     // Names the request in audit entries; the caller sees it, to quote when asking why.
-    const requestId = generateId('req_');
+    // A UUID costs one native call; set on the finished response (error pages included),
+    // so a route that builds its own Response needs no Headers object from Hono.
+    const requestId = `req_${crypto.randomUUID()}`;
     c.set('requestId', requestId);
-    c.header('X-Request-Id', requestId);
     await next();
+    c.res.headers.set('X-Request-Id', requestId);
   });
   app.route('/', healthRoutes);
   app.use(async (c, next) => {

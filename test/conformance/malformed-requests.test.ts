@@ -11,6 +11,7 @@ import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 const FORM = 'application/x-www-form-urlencoded';
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const big = 'a'.repeat(100 * 1024);
+const REQUEST_ID = /^req_[\w-]{16,}$/;
 
 type Row = {
   name: string;
@@ -656,6 +657,7 @@ describe(`malformed requests (${rows.length} rows)`, () => {
       assert.ok(response.status < 500, `5xx: ${response.status} ${text.slice(0, 200)}`);
       assert.equal(response.status, row.status, text.slice(0, 300));
       assert.doesNotMatch(text, /\n\s+at .+\(.+:\d+:\d+\)|TypeError|ReferenceError|ZodError/);
+      assert.match(response.headers.get('x-request-id') ?? '', REQUEST_ID, 'a refusal names its request too');
       if (row.html) {
         assert.match(response.headers.get('content-type') ?? '', /text\/html/);
         assert.match(response.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
@@ -669,6 +671,25 @@ describe(`malformed requests (${rows.length} rows)`, () => {
       assert.equal(response.headers.get('cache-control'), 'no-store');
     });
   }
+
+  test('answers that succeed carry a request id as well, a different one each time', async () => {
+    const seen = new Set<string>();
+    for (const [path, bearer] of [
+      ['/v1/me', validBearer],
+      ['/v1/me', validBearer],
+      ['/healthz', ''],
+      ['/.well-known/jwks.json', ''],
+      ['/device', ''],
+    ] as const) {
+      const response = await fetch(`${server.url}${path}`, bearer ? { headers: { authorization: `Bearer ${bearer}` } } : {});
+      await response.arrayBuffer();
+      assert.equal(response.status, 200, path);
+      const id = response.headers.get('x-request-id') ?? '';
+      assert.match(id, REQUEST_ID, path);
+      seen.add(id);
+    }
+    assert.equal(seen.size, 5);
+  });
 
   test('a signed-in browser posting a forged decision gets a 4xx page', async () => {
     const browser = new FormBrowser(server.url);

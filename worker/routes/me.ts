@@ -21,6 +21,6 @@ meRoutes.get('/v1/me', async (c) => {
     client_id: claims.client_id,
     ...(claims.role ? { role: claims.role } : {}),
   };
-  c.header('Cache-Control', 'no-store');
-  return c.json(body);
+  // Every resource server's check comes here: one Response, its headers given whole.
+  return new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
 });
