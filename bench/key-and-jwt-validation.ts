@@ -31,7 +31,8 @@ const ROOT = new URL('../', import.meta.url).pathname;
 const WORKERD = join(ROOT, 'node_modules/workerd/bin/workerd');
 // This machine's neighbours make single rounds swing by 20 %; the median of many holds.
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 11);
-const PER_BLOCK = Number(process.env.BENCH_REQUESTS ?? 1000);
+// Blocks of ~0.5 s: shorter ones let one scheduler hiccup decide a round.
+const PER_BLOCK = Number(process.env.BENCH_REQUESTS ?? 3000);
 const CONCURRENCY = 8;
 
 const bundle = await mkdtemp(join(tmpdir(), 'latchkey-workerd-bench-'));

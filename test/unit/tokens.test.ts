@@ -5,7 +5,7 @@ import { USER_CODE_ALPHABET, UserCodeInput } from '../../shared/schemas.ts';
 import { generateUserCode } from '../../worker/grants/device-code.ts';
 import { narrowScope } from '../../worker/grants/issue.ts';
 import { signAccessToken, verifyAccessToken } from '../../worker/tokens/access-token.ts';
-import { constantTimeEqual, createHasher } from '../../worker/tokens/opaque.ts';
+import { base64url, constantTimeEqual, createHasher, fromBase64url } from '../../worker/tokens/opaque.ts';
 import { buildKeySet, generateSigningKey, parseSigningKeys } from '../../worker/tokens/signing-keys.ts';
 
 const NOW = Date.UTC(2026, 10, 23);
@@ -85,4 +85,14 @@ test('constant-time comparison is still a comparison', () => {
   assert.equal(constantTimeEqual('abc', 'abd'), false);
   assert.equal(constantTimeEqual('abc', 'abcd'), false);
   assert.equal(constantTimeEqual('', ''), true);
+});
+
+test('base64url matches RFC 4648 §5 unpadded (as Node encodes it) for every length remainder, and round-trips', () => {
+  for (let length = 0; length <= 70; length++) {
+    const bytes = crypto.getRandomValues(new Uint8Array(length));
+    const text = base64url(bytes);
+    assert.equal(text, Buffer.from(bytes).toString('base64url'), `length ${length}`);
+    assert.deepEqual(fromBase64url(text), bytes);
+  }
+  assert.equal(base64url(new Uint8Array([0xfb, 0xff, 0xbf])), '-_-_');
 });

@@ -4,10 +4,26 @@
  */
 const encoder = new TextEncoder();
 
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/** RFC 4648 §5, unpadded. A table walk: it runs on every API-key check (the key's hash). */
 export function base64url(bytes: Uint8Array): string {
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  let out = '';
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = ((bytes[i] as number) << 16) | ((bytes[i + 1] as number) << 8) | (bytes[i + 2] as number);
+    out +=
+      BASE64URL.charAt(n >>> 18) +
+      BASE64URL.charAt((n >>> 12) & 63) +
+      BASE64URL.charAt((n >>> 6) & 63) +
+      BASE64URL.charAt(n & 63);
+  }
+  const rest = bytes.length - i;
+  if (rest > 0) {
+    const n = ((bytes[i] as number) << 16) | (rest === 2 ? (bytes[i + 1] as number) << 8 : 0);
+    out += BASE64URL.charAt(n >>> 18) + BASE64URL.charAt((n >>> 12) & 63) + (rest === 2 ? BASE64URL.charAt((n >>> 6) & 63) : '');
+  }
+  return out;
 }
 
 export function fromBase64url(text: string): Uint8Array {
