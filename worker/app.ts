@@ -36,8 +36,8 @@ export function createApp(config: Config, deps: Deps): Hono<AppEnv> {
   app.use(async (c, next) => {
     c.set('deps', deps);
     // Names the request in audit entries; the caller sees it, to quote when asking why.
-    // A UUID costs one native call; set on the finished response (error pages included),
-    // so a route that builds its own Response needs no Headers object from Hono.
+    // A UUID costs one native call. Set on the finished response, error pages included;
+    // every Response here is built by the app, so its headers are mutable.
     const requestId = `req_${crypto.randomUUID()}`;
     c.set('requestId', requestId);
     await next();

@@ -60,7 +60,9 @@ async function resolveServices(config: Config, deps: Deps): Promise<Services> {
     fetch: deps.fetch ?? ((input, init) => fetch(input, init)),
     hasher: await createHasher(hashSecret),
     keys: await buildKeySet(parseSigningKeys(signingKeys)),
-    sessions: sessionCache(config.sessionCacheMs, now),
+    // Ages on a monotonic clock, as the revocation's wait does: a wall clock stepped back
+    // by NTP would otherwise stretch a copy's trust past the bound.
+    sessions: sessionCache(config.sessionCacheMs, () => performance.now()),
   };
 }
 

@@ -13,6 +13,13 @@
  *
  * The price is paid by revocations, which answer the bound later, not by the checks. With
  * `0` every check reads the store and revocations answer at once.
+ *
+ * This needs a store whose reads see every acknowledged write (Durable Objects; a
+ * single-region Redis read from its primary), as the `sid` check always did. On workerd
+ * the clock moves only between I/O, so "now" at a check is the request's arrival: a copy
+ * is judged no younger than it is. Readers that see `revoked` during a revocation's wait
+ * (a refresh, introspection, the sessions list) learn of it a little early; that only
+ * refuses sooner.
  */
 import type { Family } from './sessions.ts';
 

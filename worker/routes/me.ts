@@ -21,6 +21,7 @@ meRoutes.get('/v1/me', async (c) => {
     client_id: claims.client_id,
     ...(claims.role ? { role: claims.role } : {}),
   };
-  // Every resource server's check comes here: one Response, its headers given whole.
+  // Every resource server's check comes here: one Response, its headers given whole
+  // (c.json would first collect them in a Headers object of Hono's).
   return new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
 });
