@@ -8,7 +8,7 @@ import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { type AccessTokenClaims, type ApiKeyCreated, type ApiKeyInfo, Role } from '../../shared/schemas.ts';
 import type { Services } from '../services.ts';
-import { parseRecord, readRecord, updateRecord, type Versioned } from '../store/records.ts';
+import { readRecord, updateRecord, type Versioned } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { generateApiKey, isWellFormedApiKey } from '../tokens/api-key.ts';
 import { generateId } from '../tokens/opaque.ts';
@@ -57,12 +57,15 @@ const recordKey = async (services: Services, secret: string) => storeKey('apiKey
 const recordTtl = (services: Services, record: KeyRecord) =>
   Math.max(1, Math.ceil((record.expiresAt - services.now()) / 1000)) + KEEP_AFTER_EXPIRY_SECONDS;
 
+const readKeyIndex = async (services: Services, org: string) =>
+  (await readRecord(services.store, storeKey('apiKeyIndex', org), KeyIndex))?.value ?? [];
+
 const updateIndex = (services: Services, org: string, change: (index: z.infer<typeof KeyIndex>) => z.infer<typeof KeyIndex>) =>
   updateRecord(
     services.store,
     storeKey('apiKeyIndex', org),
     KeyIndex,
-    { empty: [], ttlSeconds: INDEX_TTL_SECONDS, what: 'key list' },
+    { ifAbsent: () => [], ttlSeconds: INDEX_TTL_SECONDS, what: 'key list' },
     change,
   );
 
@@ -113,17 +116,16 @@ export async function createApiKey(
 
 /** The key `id` of the org, with its record as read (for a later swap); not_found otherwise. */
 export async function findApiKey(services: Services, org: string, id: string) {
-  const raw = await services.store.get(storeKey('apiKeyIndex', org));
-  const entry = raw === null ? undefined : parseRecord(KeyIndex, raw).find((item) => item.id === id);
+  const entry = (await readKeyIndex(services, org)).find((item) => item.id === id);
   const found = entry ? await readRecord(services.store, entry.hash, KeyRecord) : null;
   if (!entry || !found) throw new OAuthError('not_found', `no key "${id.slice(0, 40)}" in org "${org}"`);
   return { storeKey: entry.hash, ...found };
 }
 
 export async function listApiKeys(services: Services, org: string): Promise<ApiKeyInfo[]> {
-  const raw = await services.store.get(storeKey('apiKeyIndex', org));
-  if (raw === null) return [];
-  const records = await Promise.all(parseRecord(KeyIndex, raw).map((entry) => readRecord(services.store, entry.hash, KeyRecord)));
+  const records = await Promise.all(
+    (await readKeyIndex(services, org)).map((entry) => readRecord(services.store, entry.hash, KeyRecord)),
+  );
   return records.filter((found) => found !== null).map((found) => info(found.value));
 }
 

@@ -8,7 +8,7 @@ import * as z from 'zod';
 import { AUDIT_GENESIS, type AuditAction, AuditEntry, type AuditPage, auditEntryHash } from '../../shared/audit.ts';
 import { OAuthError } from '../../shared/errors.ts';
 import type { Services } from '../services.ts';
-import { parseRecord, readRecord } from '../store/records.ts';
+import { readRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { orgsOf } from './orgs.ts';
 
@@ -66,8 +66,7 @@ export async function appendAuditForPerson(
 }
 
 async function readEntry(services: Services, org: string, seq: number): Promise<AuditEntry | null> {
-  const raw = await services.store.get(entryKey(org, seq));
-  return raw === null ? null : parseRecord(AuditEntry, raw);
+  return (await readRecord(services.store, entryKey(org, seq), AuditEntry))?.value ?? null;
 }
 
 /** Entries after `after`, at most `limit`, oldest first. */

@@ -7,7 +7,7 @@ import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { type Org, Role } from '../../shared/schemas.ts';
 import type { Services } from '../services.ts';
-import { parseRecord, updateRecord } from '../store/records.ts';
+import { readRecord, updateRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 
 export const OrgRecord = z.object({
@@ -26,9 +26,9 @@ const MAX_MEMBERS = 1000;
 const MAX_PROJECTS = 500;
 
 export async function readOrg(services: Services, slug: string): Promise<OrgRecord> {
-  const raw = await services.store.get(storeKey('org', slug));
-  if (raw === null) throw new OAuthError('not_found', `no org "${slug}"`);
-  return parseRecord(OrgRecord, raw);
+  const found = await readRecord(services.store, storeKey('org', slug), OrgRecord);
+  if (!found) throw new OAuthError('not_found', `no org "${slug}"`);
+  return found.value;
 }
 
 export async function createOrg(
@@ -59,8 +59,7 @@ const MemberOrgs = z.array(z.string());
  * stays the authority; a reader checks membership there.
  */
 export async function orgsOf(services: Services, email: string): Promise<string[]> {
-  const raw = await services.store.get(storeKey('memberOrgs', email.toLowerCase()));
-  return raw === null ? [] : parseRecord(MemberOrgs, raw);
+  return (await readRecord(services.store, storeKey('memberOrgs', email.toLowerCase()), MemberOrgs))?.value ?? [];
 }
 
 export async function noteMembership(services: Services, email: string, slug: string, member: boolean): Promise<void> {
@@ -69,27 +68,32 @@ export async function noteMembership(services: Services, email: string, slug: st
     services.store,
     key,
     MemberOrgs,
-    { empty: [], ttlSeconds: ORG_TTL_SECONDS, what: 'membership index' },
+    { ifAbsent: () => [], ttlSeconds: ORG_TTL_SECONDS, what: 'membership index' },
     (orgs) => (member ? [...new Set([...orgs, slug])] : orgs.filter((org) => org !== slug)),
   );
 }
 
-/** Applies `change` to the current record; retried on a concurrent change. */
-export async function updateOrg(services: Services, slug: string, change: (org: OrgRecord) => OrgRecord): Promise<OrgRecord> {
-  const key = storeKey('org', slug);
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const raw = await services.store.get(key);
-    if (raw === null) throw new OAuthError('not_found', `no org "${slug}"`);
-    const next = change(parseRecord(OrgRecord, raw));
-    if (Object.keys(next.members).length > MAX_MEMBERS)
-      throw new OAuthError('invalid_request', `an org has at most ${MAX_MEMBERS} members`);
-    if (next.projects.length > MAX_PROJECTS)
-      throw new OAuthError('invalid_request', `an org has at most ${MAX_PROJECTS} projects`);
-    if (!Object.values(next.members).includes('owner'))
-      throw new OAuthError('invalid_request', 'an org keeps at least one owner');
-    if (await services.store.swap(key, raw, JSON.stringify(next), ORG_TTL_SECONDS)) return next;
-  }
-  throw new OAuthError('temporarily_unavailable', 'the org kept changing; retry');
+/** Applies `change` to the current record, within the org's limits; retried on a concurrent change. */
+export function updateOrg(services: Services, slug: string, change: (org: OrgRecord) => OrgRecord): Promise<OrgRecord> {
+  const ifAbsent = () => {
+    throw new OAuthError('not_found', `no org "${slug}"`);
+  };
+  return updateRecord(
+    services.store,
+    storeKey('org', slug),
+    OrgRecord,
+    { ifAbsent, ttlSeconds: ORG_TTL_SECONDS, what: 'org' },
+    (org) => {
+      const next = change(org);
+      if (Object.keys(next.members).length > MAX_MEMBERS)
+        throw new OAuthError('invalid_request', `an org has at most ${MAX_MEMBERS} members`);
+      if (next.projects.length > MAX_PROJECTS)
+        throw new OAuthError('invalid_request', `an org has at most ${MAX_PROJECTS} projects`);
+      if (!Object.values(next.members).includes('owner'))
+        throw new OAuthError('invalid_request', 'an org keeps at least one owner');
+      return next;
+    },
+  );
 }
 
 export function orgView(org: OrgRecord): Org {

@@ -8,7 +8,7 @@ import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { RevokeReason, type SessionInfo } from '../../shared/schemas.ts';
 import type { Services } from '../services.ts';
-import { parseRecord, readRecord, updateRecord, type Versioned } from '../store/records.ts';
+import { readRecord, updateRecord, type Versioned } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { generateId } from '../tokens/opaque.ts';
 import { type AuditSource, appendAuditForPerson, SERVER_ACTOR } from './audit.ts';
@@ -69,8 +69,13 @@ export async function createFamily(
   };
   await store.put(familyKey(sid), JSON.stringify(family), config.ttl.refreshToken);
   const indexKey = storeKey('sessionIndex', sessionOwner(family));
-  await updateRecord(store, indexKey, SessionIndex, { empty: [], ttlSeconds: INDEX_TTL_SECONDS, what: 'session list' }, (index) =>
-    [...index.filter((entry) => entry.expiresAt > createdAt), { sid, expiresAt: family.expiresAt }].slice(-MAX_LISTED_SESSIONS),
+  await updateRecord(
+    store,
+    indexKey,
+    SessionIndex,
+    { ifAbsent: () => [], ttlSeconds: INDEX_TTL_SECONDS, what: 'session list' },
+    (index) =>
+      [...index.filter((entry) => entry.expiresAt > createdAt), { sid, expiresAt: family.expiresAt }].slice(-MAX_LISTED_SESSIONS),
   );
   await appendAuditForPerson(services, family.email, source, {
     action: 'session.created',
@@ -179,8 +184,7 @@ export async function revokeFamily(
 
 /** The sessions of one person, newest first, revoked ones included until they expire. */
 export async function listSessions(services: Services, owner: string, currentSid: string | null): Promise<SessionInfo[]> {
-  const raw = await services.store.get(storeKey('sessionIndex', owner));
-  const index = raw === null ? [] : parseRecord(SessionIndex, raw);
+  const index = (await readRecord(services.store, storeKey('sessionIndex', owner), SessionIndex))?.value ?? [];
   const families = await Promise.all(index.map(async ({ sid }) => ({ sid, family: await readFamily(services, sid) })));
   return families
     .flatMap(({ sid, family }) => (family ? [sessionView(sid, family, currentSid)] : []))

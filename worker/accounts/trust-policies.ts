@@ -18,7 +18,7 @@ import { Slug } from '../../shared/schemas.ts';
 import { orgAudience, TrustPolicy, type TrustPolicyInfo, type TrustPolicyInput } from '../../shared/trust-policy.ts';
 import { normalizePolicy, PolicyRejected } from '../policy/trust-policy.ts';
 import type { Services } from '../services.ts';
-import { parseRecord, updateRecord } from '../store/records.ts';
+import { readRecord, updateRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { type AuditSource, appendAudit } from './audit.ts';
 import type { OrgRecord } from './orgs.ts';
@@ -41,8 +41,7 @@ const MAX_ORG_AUDIENCES = 3;
 const orgKey = (org: string) => storeKey('trustPolicies', org);
 
 async function readOrgPolicies(services: Services, org: string): Promise<StoredPolicy[]> {
-  const raw = await services.store.get(orgKey(org));
-  return raw === null ? [] : parseRecord(OrgPolicies, raw);
+  return (await readRecord(services.store, orgKey(org), OrgPolicies))?.value ?? [];
 }
 
 /** The orgs a verified CI token's `aud` names, by their audience `<issuer>/orgs/<org>`. */
@@ -85,7 +84,7 @@ const updateOrgPolicies = (services: Services, org: string, change: (current: St
     services.store,
     orgKey(org),
     OrgPolicies,
-    { empty: [], ttlSeconds: POLICY_TTL_SECONDS, what: "org's trust policies" },
+    { ifAbsent: () => [], ttlSeconds: POLICY_TTL_SECONDS, what: "org's trust policies" },
     change,
   );
 

@@ -29,18 +29,19 @@ export function parseRecord<T extends z.ZodType>(schema: T, raw: string): z.infe
 
 /**
  * Read, change, swap: retried from a fresh read when another writer got there first. An
- * absent record reads as `empty`; a change that alters nothing writes nothing.
+ * absent record reads as `ifAbsent()` gives it (which may throw instead); a change that
+ * alters nothing writes nothing. `change` may throw to refuse.
  */
 export async function updateRecord<T extends z.ZodType>(
   store: Store,
   key: string,
   schema: T,
-  options: { empty: z.infer<T>; ttlSeconds: number; what: string },
+  options: { ifAbsent: () => z.infer<T>; ttlSeconds: number; what: string },
   change: (current: z.infer<T>) => z.infer<T>,
 ): Promise<z.infer<T>> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const raw = await store.get(key);
-    const current = raw === null ? options.empty : parseRecord(schema, raw);
+    const current = raw === null ? options.ifAbsent() : parseRecord(schema, raw);
     const next = change(current);
     const text = JSON.stringify(next);
     if (text === raw || (await store.swap(key, raw, text, options.ttlSeconds))) return next;
