@@ -9,15 +9,20 @@ import { OAuthError } from '../../shared/errors.ts';
 /** No legitimate OAuth request comes near this; a 100 KB value is refused unread. */
 export const MAX_BODY_BYTES = 16 * 1024;
 
+/** The request's media type, lower-cased, without parameters such as charset. */
+const mediaType = (c: Context) => (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
+
+/** The body as text, refused (413) past MAX_BODY_BYTES whether declared or sent. */
+async function bodyText(c: Context): Promise<string> {
+  if (Number(c.req.header('content-length') ?? '0') > MAX_BODY_BYTES) throw tooLarge();
+  return readBounded(c.req.raw);
+}
+
 export async function readForm(c: Context): Promise<Record<string, string>> {
-  const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/x-www-form-urlencoded') {
+  if (mediaType(c) !== 'application/x-www-form-urlencoded') {
     throw new OAuthError('invalid_request', 'Content-Type must be application/x-www-form-urlencoded', { status: 415 });
   }
-  const declared = Number(c.req.header('content-length') ?? '0');
-  if (declared > MAX_BODY_BYTES) throw tooLarge();
-  const body = await readBounded(c.req.raw);
-  return toRecord(new URLSearchParams(body));
+  return toRecord(new URLSearchParams(await bodyText(c)));
 }
 
 /**
@@ -25,8 +30,7 @@ export async function readForm(c: Context): Promise<Record<string, string>> {
  * prototype rules as OAuth forms.
  */
 export async function readBody(c: Context): Promise<Record<string, unknown>> {
-  const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json') return readForm(c);
+  if (mediaType(c) !== 'application/json') return readForm(c);
   const parsed = await readJson(c);
   const out: Record<string, unknown> = Object.create(null);
   for (const [name, value] of Object.entries(parsed)) {
@@ -42,14 +46,12 @@ export async function readBody(c: Context): Promise<Record<string, unknown>> {
  * same size bound as every body. Nothing but JSON is accepted.
  */
 export async function readJson(c: Context): Promise<object> {
-  const type = (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
-  if (type !== 'application/json') {
+  if (mediaType(c) !== 'application/json') {
     throw new OAuthError('invalid_request', 'Content-Type must be application/json', { status: 415 });
   }
-  if (Number(c.req.header('content-length') ?? '0') > MAX_BODY_BYTES) throw tooLarge();
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readBounded(c.req.raw));
+    parsed = JSON.parse(await bodyText(c));
   } catch (error) {
     if (error instanceof OAuthError) throw error;
     throw new OAuthError('invalid_request', 'body is not valid JSON');
