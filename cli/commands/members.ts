@@ -4,6 +4,14 @@ import { chooseOrg, confirm, openApi, path, printJson, printTable } from '../api
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 
+/** A member table, as `members list` and `orgs show` print it. */
+export const printMembers = (deps: CliDeps, members: Org['members']) =>
+  printTable(
+    deps,
+    ['member', 'role'],
+    members.map((member) => [member.email, member.role]),
+  );
+
 export async function members(deps: CliDeps, global: GlobalOptions, args: string[], options: { confirm: boolean }) {
   const [action, email, role] = args;
   const api = await openApi(deps, global);
@@ -14,11 +22,7 @@ export async function members(deps: CliDeps, global: GlobalOptions, args: string
     case 'list': {
       const { members: list } = await api.call(Org, 'GET', `/v1/orgs/${path(org)}`);
       if (global.json) return printJson(deps, list);
-      return printTable(
-        deps,
-        ['member', 'role'],
-        list.map((member) => [member.email, member.role]),
-      );
+      return printMembers(deps, list);
     }
     case 'set': {
       if (!email || !role || !(ROLES as readonly string[]).includes(role)) {

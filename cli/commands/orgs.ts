@@ -3,6 +3,7 @@ import { Org, OrgList } from '../../shared/schemas.ts';
 import { chooseOrg, isoTime, openApi, path, printJson, printTable } from '../api.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
+import { printMembers } from './members.ts';
 
 export async function orgs(
   deps: CliDeps,
@@ -36,11 +37,7 @@ export async function orgs(
         `${org.slug} (${org.name}), created ${isoTime(org.created_at)} by ${org.created_by}\n` +
           `projects: ${org.projects.length ? org.projects.join(', ') : '(none)'}\n`,
       );
-      return printTable(
-        deps,
-        ['member', 'role'],
-        org.members.map((member) => [member.email, member.role]),
-      );
+      return printMembers(deps, org.members);
     }
     default:
       throw new CliError('usage', `unknown action "orgs ${action}"; use list, create or show`);

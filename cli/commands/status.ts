@@ -1,5 +1,5 @@
 /** `latchkey status` / `whoami`: which credential this invocation would use, why, and whose it is. */
-import { openApi } from '../api.ts';
+import { openApi, printJson } from '../api.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 
 const SOURCE_TEXT = {
@@ -28,10 +28,7 @@ export async function status(deps: CliDeps, global: GlobalOptions, options: { to
     expires_at: new Date(me.exp * 1000).toISOString(),
     session_id: me.session_id,
   };
-  if (global.json) {
-    deps.io.out(`${JSON.stringify(report, null, 2)}\n`);
-    return;
-  }
+  if (global.json) return printJson(deps, report);
   const minutes = Math.round((me.exp * 1000 - deps.now()) / 60000);
   const lines = [
     `Logged in to ${report.server} as ${me.email ?? me.sub} (${me.kind})`,

@@ -6,7 +6,7 @@
 import type { SecretStoreName } from '../config.ts';
 import { CliError } from '../errors.ts';
 import type { TokenCache } from '../token-cache.ts';
-import { encryptedFileStore } from './encrypted-file.ts';
+import { encryptedFileStore, type KeySource } from './encrypted-file.ts';
 import type { Keychain } from './keychain.ts';
 import type { SecretStore, StoredCredential } from './secret-store.ts';
 
@@ -42,19 +42,14 @@ export async function chooseSecretStore(
 export function openSecretStore(deps: SecretDeps, name: SecretStoreName): SecretStore {
   switch (name) {
     case 'keychain':
-      return forgetsCached(
-        deps,
-        encryptedFileStore({
-          dir: deps.dir,
-          name,
-          keySource: { source: 'keychain', key: (create) => deps.keychain.fileKey({ create }) },
-        }),
-      );
-    case 'encrypted-file':
-      return forgetsCached(
-        deps,
-        encryptedFileStore({ dir: deps.dir, name, keySource: { source: 'scrypt', passphrase: () => passphrase(deps) } }),
-      );
+    case 'encrypted-file': {
+      // The same sealed file either way; only where its key comes from differs.
+      const keySource: KeySource =
+        name === 'keychain'
+          ? { source: 'keychain', key: (create) => deps.keychain.fileKey({ create }) }
+          : { source: 'scrypt', passphrase: () => passphrase(deps) };
+      return forgetsCached(deps, encryptedFileStore({ dir: deps.dir, name, keySource }));
+    }
     case 'env':
     case 'none':
       return nothingStored(name);
