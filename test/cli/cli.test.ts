@@ -388,8 +388,7 @@ describe('latchkey token and the session cache in $XDG_RUNTIME_DIR', () => {
     await writeFile(configPath, original);
 
     // A runtime dir that is a file: forgetting the entry fails (ENOTDIR), the removal does not.
-    const notADirectory = join(dir, 'config.json');
-    const removed = await runCli(['contexts', 'remove', 'spare'], { ...withPassphrase, XDG_RUNTIME_DIR: notADirectory });
+    const removed = await runCli(['contexts', 'remove', 'spare'], { ...withPassphrase, XDG_RUNTIME_DIR: configPath });
     assert.equal(removed.code, 0, removed.stderr);
     assert.equal((await runCli(['token', '--context', 'spare'], session)).code, 3);
   });

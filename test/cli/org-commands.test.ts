@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
-import { AuditEntry } from '../../shared/audit.ts';
+import { AuditEntry, auditEntryHash } from '../../shared/audit.ts';
 import { buildCli, cleanEnv, exitOf, runCli, startCli, tempConfigDir, waitForStderr } from '../fixtures/cli-runner.ts';
 import { deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
@@ -191,7 +191,6 @@ describe('audit', () => {
     assert.deepEqual([report.ok, report.seq], [false, target.seq]);
 
     // Re-hashing the forged entry moves the break to the next link, which still names the old hash.
-    const { auditEntryHash } = await import('../../shared/audit.ts');
     const { hash: _old, ...unhashed } = forged;
     const rehashed = { ...forged, hash: await auditEntryHash(unhashed) };
     await redis.command(['SET', `aud:acme:${target.seq}`, JSON.stringify(rehashed), 'KEEPTTL']);

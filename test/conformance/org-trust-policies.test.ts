@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { GITHUB, octoRepoPolicy } from '../fixtures/ci-claims.ts';
 import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
-import { deviceLogin, exchangeIdToken } from '../fixtures/oauth-client.ts';
+import { deviceLogin, exchangeIdToken, postForm } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 let github: FakeCiIssuer;
@@ -204,11 +204,11 @@ describe('org trust policies', () => {
   }
 
   test('a policy must be sent as JSON', async () => {
-    const response = await fetch(`${server.url}/v1/orgs/acme/trust-policies`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${owner}`, 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'id=x',
-    });
+    const response = await postForm(
+      `${server.url}/v1/orgs/acme/trust-policies`,
+      { id: 'x' },
+      { authorization: `Bearer ${owner}` },
+    );
     assert.equal(response.status, 415);
   });
 

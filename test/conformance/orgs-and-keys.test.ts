@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { deviceLogin } from '../fixtures/oauth-client.ts';
+import { deviceLogin, postForm } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 let server: RunningWorker;
@@ -239,11 +239,7 @@ describe('API keys as credentials', () => {
   test('RFC 7009: POST /oauth/revoke with the key itself revokes it', async () => {
     const created = await ok(call('POST', '/v1/orgs/acme/keys', tokens.owner as string, { name: 'leaked', role: 'member' }));
     const key = String(created.key);
-    const revoke = await fetch(`${server.url}/oauth/revoke`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ token: key }),
-    });
+    const revoke = await postForm(`${server.url}/oauth/revoke`, { token: key });
     assert.equal(revoke.status, 200);
     assert.equal((await call('GET', '/v1/me', key)).status, 401);
   });

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type AuditEntry, AuditPage, verifyAuditChain } from '../../shared/audit.ts';
 import { SessionList } from '../../shared/schemas.ts';
-import { deviceLogin, postForm, refresh } from '../fixtures/oauth-client.ts';
+import { deviceLogin, pollToken, postForm, refresh } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 let server: RunningWorker;
@@ -97,12 +97,7 @@ describe('a person’s own sessions', () => {
   });
 
   test('a device name that is not plain text is refused before the device code is spent', async () => {
-    const bad = await postForm(`${server.url}/oauth/token`, {
-      grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
-      device_code: 'x',
-      client_id: 'latchkey-cli',
-      device_name: '<script>',
-    });
+    const bad = await pollToken(server.url, 'x', { device_name: '<script>' });
     assert.equal(bad.status, 400);
     assert.match(String(bad.json.error_description), /device_name/);
   });

@@ -123,9 +123,7 @@ describe('Node + Redis, LATCHKEY_SESSION_CACHE: checks skip the read, revocation
 describe('Node + Redis, API key reads', () => {
   test('a malformed key costs no store read; a valid one costs one', async () => {
     const [a] = servers as [RunningWorker];
-    const started = await startDeviceLogin(a.url);
-    await new FormBrowser(a.url).decide(started.user_code, 'approve', 'keys-owner@example.com');
-    const owner = String((await pollToken(a.url, started.device_code)).json.access_token);
+    const owner = (await deviceLogin(a.url, 'keys-owner@example.com')).access_token;
     const post = (path: string, body: unknown) =>
       fetch(`${a.url}${path}`, {
         method: 'POST',

@@ -103,6 +103,23 @@ test('on: a copy is trusted from before its read was asked for, so the wait afte
   assert.equal((await cache.get('ses_a', store.read))?.revoked, 'admin', 'the next request after the answer is refused');
 });
 
+test("on: a copy's age counts from when its read was asked for, not from when the store answered", async () => {
+  let clock = 0;
+  const cache = sessionCache(1_000, () => clock);
+  const store = source(family(null));
+  await cache.get('ses_a', async () => {
+    const value = await store.read();
+    clock += 400; // asked at 0, answered at 400
+    return value;
+  });
+  clock = 999;
+  await cache.get('ses_a', store.read);
+  assert.equal(store.reads(), 1, 'younger than the bound: served from memory');
+  clock = 1_000; // 1000 ms after the ask, though only 600 after the answer
+  await cache.get('ses_a', store.read);
+  assert.equal(store.reads(), 2, 'as old as the bound: read again');
+});
+
 test('off: a change answers at once', async () => {
   let waited = false;
   const cache = sessionCache(
