@@ -37,6 +37,7 @@ const INDEX_TTL_SECONDS = 10 * 365 * 86400;
 const SCOPES_FOR_ROLE = { member: 'read write', admin: 'read write admin', owner: 'read write admin' } as const;
 
 const secondsOf = (ms: number) => Math.floor(ms / 1000);
+const noSuchKey = (id: string, org: string) => new OAuthError('not_found', `no key "${id.slice(0, 40)}" in org "${org}"`);
 
 function info(record: KeyRecord): ApiKeyInfo {
   return {
@@ -118,7 +119,7 @@ export async function createApiKey(
 export async function findApiKey(services: Services, org: string, id: string) {
   const entry = (await readKeyIndex(services, org)).find((item) => item.id === id);
   const found = entry ? await readRecord(services.store, entry.hash, KeyRecord) : null;
-  if (!entry || !found) throw new OAuthError('not_found', `no key "${id.slice(0, 40)}" in org "${org}"`);
+  if (!entry || !found) throw noSuchKey(id, org);
   return { storeKey: entry.hash, ...found };
 }
 
@@ -165,7 +166,7 @@ export async function revokeApiKey(
 ): Promise<ApiKeyInfo> {
   const { id } = found.value;
   const ended = await endKey(services, found.storeKey, 0, found);
-  if (!ended) throw new OAuthError('not_found', `no key "${id.slice(0, 40)}" in org "${org}"`);
+  if (!ended) throw noSuchKey(id, org);
   if (found.value.revokedAt === null) await appendAudit(services, org, source, { action: 'key.revoked', subject: id });
   return ended;
 }

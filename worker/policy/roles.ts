@@ -40,6 +40,9 @@ export function roleIn(org: OrgMembers, principal: Principal): Role | null {
  */
 export const ownProject = (principal: Principal): string | null => (principal.kind === 'api_key' ? principal.project : null);
 
+/** The session a person's access token belongs to, which session lists mark as current; null for a key. */
+export const ownSession = (principal: Principal): string | null => (principal.kind === 'user' ? principal.sid : null);
+
 /**
  * Throws `forbidden` unless the principal holds `permission` in the org. `project` is the
  * project the operation touches (null: the org as a whole); a project key reaches only its own.

@@ -6,7 +6,7 @@ import { listSessions, readFamilyRecord, revokeFamily, sessionOwner, sessionView
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput } from '../http/form.ts';
-import { authorize, type Principal } from '../policy/roles.ts';
+import { authorize, ownSession, type Principal } from '../policy/roles.ts';
 
 /**
  * Sessions (one per sign-in): a person lists and revokes their own; an org admin lists
@@ -53,7 +53,7 @@ sessionRoutes.get('/v1/orgs/:org/sessions', async (c) => {
   const only = c.req.query('member');
   const emails = only === undefined ? Object.keys(org.members) : [parseInput(MemberEmail, only).toLowerCase()];
   if (only !== undefined && !org.members[emails[0] as string]) throw new OAuthError('not_found', `${only} is not a member`);
-  const current = principal.kind === 'user' ? principal.sid : null;
+  const current = ownSession(principal);
   const lists = await Promise.all(emails.map((email) => listSessions(services, email, current)));
   const sessions: SessionInfo[] = lists.flat().sort((a, b) => b.created_at - a.created_at);
   const body: SessionList = { sessions };
@@ -72,6 +72,6 @@ sessionRoutes.post('/v1/orgs/:org/sessions/:sid/revoke', async (c) => {
   if (theirs === 'owner' && mine !== 'owner')
     throw new OAuthError('forbidden', "lacks owner: only an owner can end an owner's session");
   const ended = await revokeFamily(services, sid, 'admin', auditSource(c, principal), found);
-  const current = principal.kind === 'user' ? principal.sid : null;
+  const current = ownSession(principal);
   return c.json(sessionView(sid, ended ?? found.value, current));
 });
