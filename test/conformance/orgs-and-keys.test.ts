@@ -187,6 +187,8 @@ describe('API keys as credentials', () => {
     const me = await ok(call('GET', '/v1/me', tokens.webKey as string));
     assert.deepEqual([me.kind, me.org, me.project, me.role], ['api_key', 'acme', 'web', 'admin']);
     assert.match(String(tokens.webKey), /^lk_test_[0-9A-Za-z]{36}$/);
+    const listed = JSON.stringify(await ok(call('GET', '/v1/orgs/acme/keys', tokens.owner as string)));
+    assert.equal(listed.includes(String(tokens.webKey)), false, 'the secret was shown at creation only');
   });
 
   test('a key with a bad checksum is refused as malformed', async () => {
