@@ -1,9 +1,10 @@
 /**
- * createApp(config, deps) -> Hono. Wires routes and the one error renderer; nothing else.
- * Built once per isolate by an entry file.
+ * createApp(config, deps) -> { fetch }. Wires routes and the one error renderer; nothing
+ * else. Built once per isolate by an entry file.
  */
 import { Hono } from 'hono';
 import { html } from 'hono/html';
+import { getPath } from 'hono/utils/url';
 import { OAuthError } from '../shared/errors.ts';
 import type { Config } from './config.ts';
 import { renderPage } from './pages/layout.ts';
@@ -14,7 +15,7 @@ import { devicePageRoutes } from './routes/device-page.ts';
 import { discoveryRoutes } from './routes/discovery.ts';
 import { healthRoutes } from './routes/health.ts';
 import { introspectRoutes } from './routes/introspect.ts';
-import { meRoutes } from './routes/me.ts';
+import { describeCredential, meRoutes } from './routes/me.ts';
 import { orgRoutes } from './routes/orgs.ts';
 import { revokeRoutes } from './routes/revoke.ts';
 import { sessionRoutes } from './routes/sessions.ts';
@@ -25,20 +26,20 @@ import { type Deps, type Services, servicesLoader } from './services.ts';
 import { StoreError } from './store/store.ts';
 
 export type AppEnv = { Variables: { services: Services; deps: Deps; requestId: string } };
+export type App = { fetch: Hono<AppEnv>['fetch'] };
 
 /** Seconds a client should wait before retrying when the store is down. */
 const STORE_RETRY_AFTER_SECONDS = 5;
 
-export function createApp(config: Config, deps: Deps): Hono<AppEnv> {
+export function createApp(config: Config, deps: Deps): App {
   const services = servicesLoader(config, deps);
   const app = new Hono<AppEnv>();
 
   app.use(async (c, next) => {
     c.set('deps', deps);
-    // Names the request in audit entries; the caller sees it, to quote when asking why.
-    // A UUID costs one native call. Set on the finished response, error pages included;
-    // every Response here is built by the app, so its headers are mutable.
-    const requestId = `req_${crypto.randomUUID()}`;
+    // Set on the finished response, error pages included; every Response here is built by
+    // the app, so its headers are mutable.
+    const requestId = newRequestId();
     c.set('requestId', requestId);
     await next();
     c.res.headers.set('X-Request-Id', requestId);
@@ -71,18 +72,11 @@ export function createApp(config: Config, deps: Deps): Hono<AppEnv> {
     return c.json({ error: 'not_found', error_description: 'no such endpoint (or not with this method)' }, 404);
   });
   app.onError((error, c) => {
-    const known = toOAuthError(error);
-    if (!known) console.error(`latchkey: unhandled ${error.name} on ${c.req.method} ${new URL(c.req.url).pathname}`);
-    const rendered = known ?? new OAuthError('server_error', 'internal error');
-    for (const [name, value] of Object.entries(rendered.headers)) c.header(name, value);
-    // RFC 6750 §3: every refused Bearer credential gets a challenge, not only a missing one.
-    if (rendered.code === 'invalid_token' && !rendered.headers['WWW-Authenticate']) {
-      c.header('WWW-Authenticate', 'Bearer realm="latchkey", error="invalid_token"');
-    }
-    const status = rendered.status as 400;
     const path = new URL(c.req.url).pathname;
+    const rendered = renderedError(error, c.req.method, path);
     if ((path.startsWith('/device') || path.startsWith('/signin') || path.startsWith('/oauth/authorize')) && c.get('services')) {
-      const page = Math.min(status, 503) as 400;
+      for (const [name, value] of Object.entries(errorHeaders(rendered))) c.header(name, value);
+      const page = Math.min(rendered.status, 503) as 400;
       return renderPage(
         c,
         page,
@@ -91,10 +85,53 @@ export function createApp(config: Config, deps: Deps): Hono<AppEnv> {
 <p><a href="/device">Start again</a></p>`,
       );
     }
-    c.header('Cache-Control', 'no-store');
-    return c.json(rendered.toJSON(), status);
+    return c.json(rendered.toJSON(), rendered.status as 400, errorHeaders(rendered));
   });
-  return app;
+  return {
+    fetch(request, env, executionCtx) {
+      if (request.method === 'GET' && getPath(request) === '/v1/me') return checkCredential(request);
+      return app.fetch(request, env, executionCtx);
+    },
+  };
+
+  /**
+   * GET /v1/me, answered before the router: every resource server's check of a credential
+   * comes here, and in workerd the router's context and headers cost more than the
+   * check's own work (measured in bench/key-and-jwt-validation.ts). Same check, same
+   * error renderer, same headers as any route.
+   */
+  async function checkCredential(request: Request): Promise<Response> {
+    const requestId = newRequestId();
+    try {
+      const body = await describeCredential(await services(), request.headers.get('authorization'));
+      return new Response(JSON.stringify(body), {
+        headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-request-id': requestId },
+      });
+    } catch (error) {
+      const rendered = renderedError(error as Error, 'GET', '/v1/me');
+      return new Response(JSON.stringify(rendered.toJSON()), {
+        status: rendered.status,
+        headers: { ...errorHeaders(rendered), 'content-type': 'application/json', 'x-request-id': requestId },
+      });
+    }
+  }
+}
+
+/** Names the request in audit entries; the caller sees it, to quote when asking why. */
+const newRequestId = () => `req_${crypto.randomUUID()}`;
+
+/** What a failed request answers: its own error, or a logged, unnamed internal one. */
+function renderedError(error: Error, method: string, path: string): OAuthError {
+  const known = toOAuthError(error);
+  if (!known) console.error(`latchkey: unhandled ${error.name} on ${method} ${path}`);
+  return known ?? new OAuthError('server_error', 'internal error');
+}
+
+/** The error's own headers, never cached, and RFC 6750 §3's challenge on every refused Bearer credential. */
+function errorHeaders(rendered: OAuthError): Record<string, string> {
+  const headers: Record<string, string> = { ...rendered.headers, 'Cache-Control': 'no-store' };
+  if (rendered.code === 'invalid_token') headers['WWW-Authenticate'] ??= 'Bearer realm="latchkey", error="invalid_token"';
+  return headers;
 }
 
 function toOAuthError(error: Error): OAuthError | null {

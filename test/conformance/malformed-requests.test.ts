@@ -691,6 +691,31 @@ describe(`malformed requests (${rows.length} rows)`, () => {
     assert.equal(seen.size, 5);
   });
 
+  test('GET /v1/me is answered before the router, yet routes like any path: query, HEAD, trailing slash, scheme case', async () => {
+    const me = (path: string, init: RequestInit = {}) =>
+      fetch(`${server.url}${path}`, { ...init, headers: { authorization: `Bearer ${validBearer}`, ...init.headers } });
+    const withQuery = await me('/v1/me?verbose=1');
+    assert.equal(withQuery.status, 200);
+    assert.match(String(((await withQuery.json()) as { sub: string }).sub), /^usr_/);
+    assert.equal(withQuery.headers.get('cache-control'), 'no-store');
+    assert.match(withQuery.headers.get('content-type') ?? '', /^application\/json/);
+    const lowerCase = await me('/v1/me', { headers: { authorization: `bearer ${validBearer}` } });
+    assert.equal(lowerCase.status, 200, 'RFC 6750: the scheme is case-insensitive');
+    await lowerCase.arrayBuffer();
+    const head = await me('/v1/me', { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal((await head.arrayBuffer()).byteLength, 0);
+    assert.match(head.headers.get('x-request-id') ?? '', REQUEST_ID);
+    const slash = await me('/v1/me/');
+    assert.equal(slash.status, 404);
+    assert.equal(((await slash.json()) as { error: string }).error, 'not_found');
+    const refused = await me('/v1/me', { headers: { authorization: 'Bearer lk_live_000000000000000000000000000000000000' } });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.headers.get('www-authenticate'), 'Bearer realm="latchkey", error="invalid_token"');
+    assert.match(refused.headers.get('x-request-id') ?? '', REQUEST_ID);
+    await refused.arrayBuffer();
+  });
+
   test('a signed-in browser posting a forged decision gets a 4xx page', async () => {
     const browser = new FormBrowser(server.url);
     await browser.signIn('forger@example.com');

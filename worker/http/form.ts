@@ -133,9 +133,11 @@ function tooLarge(): OAuthError {
 }
 
 /** `Authorization: Bearer <token>` (RFC 6750 §2.1), or a 401 with a challenge. */
-export function bearerToken(c: Context): string {
-  const header = c.req.header('authorization') ?? '';
-  const match = /^Bearer ([\w.~+/-]+=*)$/i.exec(header);
+export const bearerToken = (c: Context): string => bearerFrom(c.req.header('authorization'));
+
+/** The token of an `Authorization` header's value, as {@link bearerToken}. */
+export function bearerFrom(header: string | null | undefined): string {
+  const match = /^Bearer ([\w.~+/-]+=*)$/i.exec(header ?? '');
   if (!match?.[1] || match[1].length > 4096) {
     throw new OAuthError('invalid_token', 'a Bearer credential is required', {
       headers: { 'WWW-Authenticate': 'Bearer realm="latchkey"' },

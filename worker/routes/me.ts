@@ -1,15 +1,25 @@
 import { Hono } from 'hono';
 import type { MeResponse } from '../../shared/schemas.ts';
 import type { AppEnv } from '../app.ts';
-import { bearerToken } from '../http/form.ts';
+import { bearerFrom } from '../http/form.ts';
+import type { Services } from '../services.ts';
 import { authenticate } from '../tokens/credential.ts';
 
-/** The presented credential, as the server sees it. */
+/**
+ * `GET /v1/me`: the presented credential, as the server sees it. Every resource server's
+ * check comes here, so app.ts answers GET before the router; this route serves HEAD.
+ */
 export const meRoutes = new Hono<AppEnv>();
 
 meRoutes.get('/v1/me', async (c) => {
-  const claims = await authenticate(c.var.services, bearerToken(c));
-  const body: MeResponse = {
+  c.header('Cache-Control', 'no-store');
+  return c.json(await describeCredential(c.var.services, c.req.header('authorization')));
+});
+
+/** The Bearer credential of an `Authorization` header, refused if revoked or expired. */
+export async function describeCredential(services: Services, authorization: string | null | undefined): Promise<MeResponse> {
+  const claims = await authenticate(services, bearerFrom(authorization));
+  return {
     sub: claims.sub,
     kind: claims.kind,
     email: claims.email ?? null,
@@ -21,7 +31,4 @@ meRoutes.get('/v1/me', async (c) => {
     client_id: claims.client_id,
     ...(claims.role ? { role: claims.role } : {}),
   };
-  // Every resource server's check comes here: one Response, its headers given whole
-  // (c.json would first collect them in a Headers object of Hono's).
-  return new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
-});
+}
