@@ -4,7 +4,6 @@
  */
 import { Hono } from 'hono';
 import { html } from 'hono/html';
-import { getPath } from 'hono/utils/url';
 import { OAuthError } from '../shared/errors.ts';
 import type { Config } from './config.ts';
 import { renderPage } from './pages/layout.ts';
@@ -35,6 +34,8 @@ export function createApp(config: Config, deps: Deps): App {
   const services = servicesLoader(config, deps);
   const app = new Hono<AppEnv>();
 
+  // GET /v1/me is answered before these middlewares (see checkCredential): whatever one
+  // adds to every answer must be added there too.
   app.use(async (c, next) => {
     c.set('deps', deps);
     // Set on the finished response, error pages included; every Response here is built by
@@ -89,7 +90,7 @@ export function createApp(config: Config, deps: Deps): App {
   });
   return {
     fetch(request, env, executionCtx) {
-      if (request.method === 'GET' && getPath(request) === '/v1/me') return checkCredential(request);
+      if (request.method === 'GET' && app.getPath(request, { env }) === '/v1/me') return checkCredential(request);
       return app.fetch(request, env, executionCtx);
     },
   };
@@ -97,8 +98,8 @@ export function createApp(config: Config, deps: Deps): App {
   /**
    * GET /v1/me, answered before the router: every resource server's check of a credential
    * comes here, and in workerd the router's context and headers cost more than the
-   * check's own work (measured in bench/key-and-jwt-validation.ts). Same check, same
-   * error renderer, same headers as any route.
+   * check's own work (measured in bench/key-and-jwt-validation.ts). Same path rule (the
+   * app's own getPath), same check, same error renderer, same headers as any route.
    */
   async function checkCredential(request: Request): Promise<Response> {
     const requestId = newRequestId();
@@ -108,7 +109,7 @@ export function createApp(config: Config, deps: Deps): App {
         headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-request-id': requestId },
       });
     } catch (error) {
-      const rendered = renderedError(error as Error, 'GET', '/v1/me');
+      const rendered = renderedError(error as Error, 'GET', new URL(request.url).pathname);
       return new Response(JSON.stringify(rendered.toJSON()), {
         status: rendered.status,
         headers: { ...errorHeaders(rendered), 'content-type': 'application/json', 'x-request-id': requestId },

@@ -45,6 +45,8 @@ for (const target of ['node-redis', 'deno-redis', 'workerd-redis'] as const sati
       assert.equal(result.status, 503, `${name}: ${JSON.stringify(result.json)}`);
       assert.equal((result.json as { error?: string }).error, 'temporarily_unavailable', name);
       assert.match(result.headers.get('retry-after') ?? '', /^\d+$/, `${name}: Retry-After`);
+      assert.equal(result.headers.get('cache-control'), 'no-store', `${name}: Cache-Control`);
+      assert.match(result.headers.get('x-request-id') ?? '', /^req_/, `${name}: request id`);
       assert.ok(ms < ANSWER_WITHIN_MS, `${name} took ${ms} ms`);
     };
     const jsonOf = async (response: Response) => ({
