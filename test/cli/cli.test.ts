@@ -4,13 +4,12 @@
  * form-posting browser of the fixtures; the Chromium suite drives the same pages for real.
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { encryptedFileStore } from '../../cli/secrets/encrypted-file.ts';
-import { buildCli, cleanEnv, exitOf, runCli, startCli, tempConfigDir, waitForStderr } from '../fixtures/cli-runner.ts';
+import { buildCli, cleanEnv, exitOf, runCli, startCli, tempConfigDir, tempDir, waitForStderr } from '../fixtures/cli-runner.ts';
 import { startCountingProxy } from '../fixtures/counting-proxy.ts';
 import { deviceLogin, FormBrowser, refresh } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
@@ -290,7 +289,7 @@ describe('latchkey token and the session cache in $XDG_RUNTIME_DIR', () => {
 
   before(async () => {
     dir = await tempConfigDir();
-    runtime = await mkdtemp(join(tmpdir(), 'latchkey-run-')); // 0700 and ours, as logind makes it
+    runtime = await tempDir('latchkey-run-'); // 0700 and ours, as logind makes it
     withPassphrase = cleanEnv({
       HOME: dir,
       LATCHKEY_CONFIG_DIR: dir,
