@@ -85,21 +85,21 @@ test('on: a copy is trusted from before its read was asked for, so the wait afte
     },
   );
   const store = source(family(null));
-  const slowRead = async () => {
-    const value = await store.read();
-    clock += 400; // the store answered late, with the record as it was when asked
+  await cache.get('ses_a', async () => {
+    const value = await store.read(); // the record as it was when asked, at 0
+    clock = 200;
+    store.set(family('admin')); // ended through another isolate while the answer travels...
+    clock = 400; // ...which reaches this isolate at 400
     return value;
-  };
-  await cache.get('ses_a', slowRead); // read asked at 0, answered at 400
-  store.set(family('admin')); // ended through another isolate at 400...
+  });
   const elsewhere = sessionCache(
     1_000,
     () => clock,
     async (ms) => {
-      clock += ms;
+      clock = 200 + ms; // the store took the change at 200
     },
   );
-  await elsewhere.changed('ses_a'); // ...which answers at 1400
+  await elsewhere.changed('ses_a'); // ...and that isolate answers at 1200, 800 ms after this copy arrived
   assert.equal((await cache.get('ses_a', store.read))?.revoked, 'admin', 'the next request after the answer is refused');
 });
 
