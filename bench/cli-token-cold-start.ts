@@ -11,10 +11,18 @@
  * round trip. The goals are read against the first; the second is printed beside it.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BINARY, buildCli, cleanEnv, exitOf, startCli, tempConfigDir, waitForStderr } from '../test/fixtures/cli-runner.ts';
+import {
+  BINARY,
+  buildCli,
+  cleanEnv,
+  exitOf,
+  startCli,
+  tempConfigDir,
+  tempDir,
+  waitForStderr,
+} from '../test/fixtures/cli-runner.ts';
 import { FormBrowser } from '../test/fixtures/oauth-client.ts';
 import { startWorker } from '../test/fixtures/worker-server.ts';
 
@@ -75,14 +83,8 @@ if (built.status !== 0) throw new Error('could not compile the hello-world basel
 
 const worker = await startWorker({ LATCHKEY_DEVICE_POLL_INTERVAL: '1s' });
 const cleanups: (() => Promise<void> | void)[] = [() => worker.stop()];
-/** Made for this run (config, sealed tokens, cached access tokens); removed at the end. */
-const scratch = async (dir: Promise<string>) => {
-  const made = await dir;
-  cleanups.push(() => rm(made, { recursive: true, force: true }));
-  return made;
-};
 try {
-  const fileHome = await scratch(tempConfigDir());
+  const fileHome = await tempConfigDir();
   const fileEnv = cleanEnv({
     HOME: fileHome,
     LATCHKEY_CONFIG_DIR: join(fileHome, 'latchkey'),
@@ -90,8 +92,9 @@ try {
   });
   await login(fileEnv, worker.url, ['--secret-store', 'encrypted-file']);
 
-  // mkdtemp makes it 0700 and ours, as logind makes /run/user/UID.
-  const runtimeDir = await scratch(mkdtemp(join(tmpdir(), 'latchkey-bench-run-')));
+  // 0700 and ours, as logind makes /run/user/UID. Like the homes (sealed and cached
+  // tokens), removed when the bench exits.
+  const runtimeDir = await tempDir('latchkey-bench-run-');
   const cases: { name: string; command: string[]; env: Record<string, string>; goal?: number }[] = [
     { name: 'hello-world (baseline)', command: [HELLO], env: cleanEnv({}) },
   ];
@@ -108,7 +111,7 @@ try {
   tokenCases('encrypted file', fileEnv, 1.25);
 
   if (spawnSync('which', ['gnome-keyring-daemon', 'dbus-run-session']).status === 0) {
-    const keyHome = await scratch(tempConfigDir());
+    const keyHome = await tempConfigDir();
     const session = await keyringSession(keyHome);
     cleanups.push(() => {
       if (session.child.pid) process.kill(-session.child.pid, 'SIGTERM');
@@ -125,7 +128,7 @@ try {
   }
 
   if (spawnSync('which', ['gh']).status === 0) {
-    const ghHome = await scratch(tempConfigDir());
+    const ghHome = await tempConfigDir();
     await writeFile(
       join(ghHome, 'hosts.yml'),
       'github.com:\n    oauth_token: gho_benchbenchbenchbenchbenchbenchbench\n    user: bench\n    git_protocol: https\n',

@@ -91,7 +91,7 @@ export const TrustPolicyInput = z.discriminatedUnion('preset', [GithubActionsPol
 });
 export type TrustPolicyInput = z.infer<typeof TrustPolicyInput>;
 
-export const PRESETS = ['github-actions', 'gitlab', 'custom'] as const;
+const PRESETS = ['github-actions', 'gitlab', 'custom'] as const;
 
 /** What the Worker keeps and matches: one issuer, one audience, claim patterns, a grant. */
 export const TrustPolicy = z.object({
