@@ -67,3 +67,13 @@ export function authorize(org: OrgMembers, principal: Principal, permission: Per
   }
   return role;
 }
+
+/**
+ * One rule for every key operation (create, rotate, revoke): a caller acts only on keys
+ * whose role its own role covers, so an admin can neither mint an owner key nor obtain
+ * one by rotating (or end one by revoking) an owner's key.
+ */
+export function mayHoldKey(mine: Role, keyRole: Role): void {
+  if (!atLeast(mine, keyRole))
+    throw new OAuthError('forbidden', `lacks ${keyRole}: a ${mine} cannot manage a key with role ${keyRole}`);
+}

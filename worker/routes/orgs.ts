@@ -16,7 +16,7 @@ import { createOrg, noteMembership, orgsOf, orgView, readOrg, updateOrg } from '
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput, readBody } from '../http/form.ts';
-import { atLeast, authorize, ownProject, roleIn } from '../policy/roles.ts';
+import { authorize, mayHoldKey, ownProject, roleIn } from '../policy/roles.ts';
 
 /** The /v1 org API: orgs, projects, members and API keys. Every route checks the caller's role. */
 export const orgRoutes = new Hono<AppEnv>();
@@ -121,8 +121,7 @@ orgRoutes.post('/v1/orgs/:org/keys', async (c) => {
   const mine = authorize(org, principal, 'keys:write', input.project ?? null);
   if (input.project && !org.projects.includes(input.project))
     throw new OAuthError('not_found', `no project "${input.project}" in org "${org.slug}"`);
-  if (!atLeast(mine, input.role))
-    throw new OAuthError('forbidden', `cannot create a key with role ${input.role}: you are ${mine}`);
+  mayHoldKey(mine, input.role);
   const created = await createApiKey(
     services,
     { org: org.slug, project: input.project ?? null, role: input.role, name: input.name, expiresIn: input.expires_in },
@@ -150,7 +149,7 @@ orgRoutes.post('/v1/orgs/:org/keys/:id/:action{revoke|rotate}', async (c) => {
   const id = c.req.param('id');
   authorize(org, principal, 'keys:read', ownProject(principal));
   const target = await findApiKey(services, org.slug, id);
-  authorize(org, principal, 'keys:write', target.value.project);
+  mayHoldKey(authorize(org, principal, 'keys:write', target.value.project), target.value.role);
   const source = auditSource(c, principal);
   if (c.req.param('action') === 'revoke') return c.json(await revokeApiKey(services, org.slug, target, source));
   const { grace_seconds } = parseInput(KeyRotateRequest, await readBody(c));
