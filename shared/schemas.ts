@@ -91,6 +91,15 @@ export const DeviceName = z
   .max(64)
   .regex(/^[\p{L}\p{N} ._'()-]+$/u, "device_name is 1-64 letters, digits, spaces and . _ ' ( ) -");
 
+/**
+ * What a token exchange is for (RFC 8693 §2.1 `audience` or `resource`): a project's slug,
+ * or `<issuer>/orgs/<org>/projects/<project>`, which also names the org the project is in.
+ */
+export const ExchangeTarget = bounded(512).refine(
+  (value) => Slug.safeParse(value).success || /^https?:\/\/\S+\/orgs\/[^/\s]+\/projects\/[^/\s]+$/.test(value),
+  'audience and resource name a project: its slug, or <issuer>/orgs/<org>/projects/<project>',
+);
+
 /** RFC 8628 §3.4 and RFC 6749 §6; one schema per grant, chosen by `grant_type`. */
 export const TokenRequest = z.discriminatedUnion('grant_type', [
   z.strictObject({
@@ -120,8 +129,8 @@ export const TokenRequest = z.discriminatedUnion('grant_type', [
     subject_token_type: z.enum([TOKEN_TYPE.idToken, TOKEN_TYPE.jwt, TOKEN_TYPE.accessToken], {
       message: 'subject_token_type must be the id_token, jwt or access_token token type',
     }),
-    audience: Slug.optional(),
-    resource: Slug.optional(),
+    audience: ExchangeTarget.optional(),
+    resource: ExchangeTarget.optional(),
     scope: ScopeString.optional(),
     requested_token_type: z
       .literal(TOKEN_TYPE.accessToken, { message: 'only access tokens are issued (requested_token_type)' })
@@ -168,6 +177,9 @@ export type Role = z.infer<typeof Role>;
 export const CredentialKind = z.enum(['user', 'api_key', 'ci']);
 export type CredentialKind = z.infer<typeof CredentialKind>;
 
+/** How many times a token may be narrowed from one that was itself narrowed; keeps `narrowed_from` short. */
+export const MAX_NARROWING_DEPTH = 3;
+
 /** The claims of every access token latchkey signs (DESIGN "Tokens"). */
 export const AccessTokenClaims = z.object({
   iss: z.string(),
@@ -185,6 +197,11 @@ export const AccessTokenClaims = z.object({
   email: z.string().optional(),
   /** API keys only: the org role the key acts with. */
   role: Role.optional(),
+  /**
+   * Narrowed tokens only: the `jti`s of the tokens this one was narrowed from, oldest
+   * first, so revoking any of them refuses this one too.
+   */
+  narrowed_from: z.array(z.string()).max(MAX_NARROWING_DEPTH).optional(),
 });
 export type AccessTokenClaims = z.infer<typeof AccessTokenClaims>;
 

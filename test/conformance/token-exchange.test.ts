@@ -2,7 +2,8 @@
  * RFC 8693 token exchange over HTTP: CI tokens from two fake issuers (GitHub-shaped and
  * GitLab-shaped, claims from their documentation) traded under trust policies, every
  * refusal with its reason, the presets matched against recorded claim sets through the
- * operators' dry-run, and a latchkey access token narrowed to one project.
+ * operators' dry-run, and a latchkey access token narrowed to one project: only within what
+ * its subject may reach, and never outliving the revocation of a token it came from.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -79,6 +80,21 @@ const me = async (token: string) => {
   const response = await fetch(`${server.url}/v1/me`, { headers: { authorization: `Bearer ${token}` } });
   return { status: response.status, json: (await response.json()) as Record<string, unknown> };
 };
+/** POSTs a JSON body to the /v1 API as `bearer`, and insists it worked. */
+const v1 = async (bearer: string, path: string, body: Record<string, unknown>) => {
+  const response = await fetch(`${server.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  assert.ok(response.status < 300, `${path}: ${response.status} ${await response.text()}`);
+};
+/** An org owned by `owner` (an access token) with these projects. */
+const orgWith = async (owner: string, slug: string, projects: string[]) => {
+  await v1(owner, '/v1/orgs', { slug });
+  for (const project of projects) await v1(owner, `/v1/orgs/${slug}/projects`, { slug: project });
+};
+const projectUri = (org: string, project: string) => `${server.url}/orgs/${org}/projects/${project}`;
 const dryRun = (token: string, project?: string, bearer = operator) =>
   postForm(
     `${server.url}/v1/trust-policies/dry-run`,
@@ -342,6 +358,7 @@ describe('presets against recorded claim sets (dry-run)', () => {
 describe('narrowing a latchkey access token', () => {
   test('a person’s token becomes one bound to a project, with fewer scopes, no longer-lived', async () => {
     const login = await deviceLogin(server.url, 'narrow@example.com');
+    await orgWith(login.access_token, 'narrow-co', ['web']);
     const { status, json } = await narrow(login.access_token, {
       audience: 'web',
       scope: 'read',
@@ -349,8 +366,8 @@ describe('narrowing a latchkey access token', () => {
     assert.equal(status, 200, JSON.stringify(json));
     const who = await me(String(json.access_token));
     assert.deepEqual(
-      [who.json.kind, who.json.project, who.json.scope, who.json.email],
-      ['user', 'web', 'read', 'narrow@example.com'],
+      [who.json.kind, who.json.org, who.json.project, who.json.scope, who.json.email],
+      ['user', 'narrow-co', 'web', 'read', 'narrow@example.com'],
     );
     assert.ok(Number(json.expires_in) <= login.expires_in);
 
@@ -373,5 +390,131 @@ describe('narrowing a latchkey access token', () => {
       audience: 'web',
     });
     assert.equal(json.error, 'invalid_grant');
+  });
+});
+
+describe('narrowing stays within what its subject may reach', () => {
+  const token = (answer: { status: number; json: Record<string, unknown> }) => {
+    assert.equal(answer.status, 200, JSON.stringify(answer.json));
+    return String(answer.json.access_token);
+  };
+  let owner: string;
+  let both: string;
+  before(async () => {
+    owner = (await deviceLogin(server.url, 'reach-owner@example.com')).access_token;
+    both = (await deviceLogin(server.url, 'two-orgs@example.com')).access_token;
+    await orgWith(owner, 'reach-a', ['prod-db', 'app']);
+    await orgWith(both, 'reach-b', ['app']);
+    await orgWith(both, 'reach-c', ['app', 'docs']);
+  });
+
+  test('a person outside the project’s org cannot narrow to it, by slug or by its URI', async () => {
+    const outsider = (await deviceLogin(server.url, 'reach-outsider@example.com')).access_token;
+    for (const audience of ['prod-db', projectUri('reach-a', 'prod-db'), 'no-such-project', projectUri('nope', 'x')]) {
+      const { status, json } = await narrow(outsider, { audience });
+      assert.equal(status, 400, `${audience}: ${JSON.stringify(json)}`);
+      assert.equal(json.error, 'invalid_target', audience);
+    }
+    const resource = await narrow(outsider, { resource: projectUri('reach-a', 'prod-db') });
+    assert.equal(resource.json.error, 'invalid_target');
+    // The owner's own token reaches it, and the org is in the narrowed token.
+    const mine = await me(token(await narrow(owner, { audience: 'prod-db', scope: 'read' })));
+    assert.deepEqual([mine.json.org, mine.json.project, mine.json.scope], ['reach-a', 'prod-db', 'read']);
+  });
+
+  test('a slug several of your orgs use must be named with its org; then the org is the named one', async () => {
+    const ambiguous = await narrow(both, { audience: 'app' });
+    assert.equal(ambiguous.json.error, 'invalid_target');
+    assert.match(String(ambiguous.json.error_description), /several of your orgs.*\/orgs\/<org>\/projects\/app/);
+    const named = await me(token(await narrow(both, { audience: projectUri('reach-c', 'app') })));
+    assert.deepEqual([named.json.org, named.json.project], ['reach-c', 'app']);
+    const unique = await me(token(await narrow(both, { audience: 'docs' })));
+    assert.deepEqual([unique.json.org, unique.json.project], ['reach-c', 'docs']);
+    // A URI of another server names nothing here; one that names no project is malformed.
+    const elsewhere = await narrow(both, { audience: 'https://elsewhere.example/orgs/reach-c/projects/app' });
+    assert.equal(elsewhere.json.error, 'invalid_target');
+    assert.equal((await narrow(both, { audience: `${server.url}/orgs/reach-c/keys/app` })).json.error, 'invalid_request');
+  });
+
+  test('a narrowed token cannot leave its org, nor its project', async () => {
+    const inC = token(await narrow(both, { audience: projectUri('reach-c', 'app') }));
+    const otherOrg = await narrow(inC, { audience: projectUri('reach-b', 'app') });
+    assert.equal(otherOrg.json.error, 'invalid_target');
+    assert.match(String(otherOrg.json.error_description), /bound to org "reach-c"/);
+    assert.equal((await narrow(inC, { audience: 'docs' })).json.error, 'invalid_target');
+    const again = await me(token(await narrow(inC, { audience: projectUri('reach-c', 'app'), scope: 'read' })));
+    assert.deepEqual([again.json.org, again.json.project, again.json.scope], ['reach-c', 'app', 'read']);
+  });
+
+  test('a CI token narrows only within its own project, and names no org it is not in', async () => {
+    const ci = token(await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' }));
+    const child = await me(token(await narrow(ci, { scope: 'read' })));
+    assert.deepEqual([child.json.kind, child.json.org, child.json.project, child.json.scope], ['ci', null, 'web', 'read']);
+    assert.equal((await narrow(ci, { audience: 'prod-db' })).json.error, 'invalid_target');
+    assert.equal((await narrow(ci, { audience: projectUri('reach-a', 'web') })).json.error, 'invalid_target');
+  });
+});
+
+describe('revoking a token reaches every token narrowed from it', () => {
+  const revoke = (token: string) => postForm(`${server.url}/oauth/revoke`, { token });
+  const introspect = async (token: string, bearer: string) =>
+    (await postForm(`${server.url}/oauth/introspect`, { token }, { authorization: `Bearer ${bearer}` })).json.active;
+  const narrowed = async (subject: string, extra: Record<string, string> = {}) => {
+    const { status, json } = await narrow(subject, extra);
+    assert.equal(status, 200, JSON.stringify(json));
+    return String(json.access_token);
+  };
+  let person: string;
+  before(async () => {
+    person = (await deviceLogin(server.url, 'chain@example.com')).access_token;
+    await orgWith(person, 'chain-co', ['web']);
+  });
+
+  test('a person’s token revoked (RFC 7009): its child and grandchild are refused on /v1/me and by introspection', async () => {
+    const parent = (await deviceLogin(server.url, 'chain@example.com')).access_token;
+    const child = await narrowed(parent, { audience: 'web' });
+    const grandchild = await narrowed(child, { scope: 'read' });
+    assert.equal(await introspect(grandchild, person), true);
+    assert.equal((await revoke(parent)).status, 200);
+    for (const token of [parent, child, grandchild]) {
+      const who = await me(token);
+      assert.equal(who.status, 401, JSON.stringify(who.json));
+      assert.equal(await introspect(token, person), false);
+    }
+    assert.match(String((await me(grandchild)).json.error_description), /narrowed from was revoked/);
+    assert.equal((await narrow(child, { scope: 'read' })).json.error, 'invalid_grant', 'nor can it be narrowed again');
+    assert.equal((await me(person)).status, 200, 'the session and its other tokens live on');
+  });
+
+  test('revoking the middle of a chain refuses what was narrowed from it, not what it came from', async () => {
+    const parent = (await deviceLogin(server.url, 'chain@example.com')).access_token;
+    const child = await narrowed(parent, { audience: 'web' });
+    const grandchild = await narrowed(child);
+    await revoke(child);
+    assert.equal((await me(grandchild)).status, 401);
+    assert.equal((await me(parent)).status, 200);
+  });
+
+  test('a CI token revoked: the token narrowed from it is refused too', async () => {
+    const ci = String((await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' })).json.access_token);
+    const child = await narrowed(ci, { scope: 'read' });
+    const grandchild = await narrowed(child);
+    const sibling = String((await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' })).json.access_token);
+    assert.equal(await introspect(child, sibling), true);
+    assert.equal((await revoke(ci)).status, 200);
+    for (const token of [ci, child, grandchild]) {
+      assert.equal((await me(token)).status, 401);
+      assert.equal(await introspect(token, sibling), false);
+    }
+    assert.equal((await me(sibling)).status, 200);
+  });
+
+  test('a token may be narrowed three times over, not four', async () => {
+    let token = await narrowed(person, { audience: 'web' });
+    for (let depth = 2; depth <= 3; depth++) token = await narrowed(token);
+    const fourth = await narrow(token);
+    assert.equal(fourth.status, 400);
+    assert.equal(fourth.json.error, 'invalid_grant');
+    assert.match(String(fourth.json.error_description), /narrowed 3 times already/);
   });
 });

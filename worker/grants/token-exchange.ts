@@ -3,15 +3,27 @@
  * latchkey token when a trust policy for the requested project matches its claims; its
  * `jti` is spent on the way, so a stolen token works once at most. And a latchkey access
  * token becomes a narrower one: bound to one project, fewer scopes, no longer-lived.
+ * Narrowing never reaches past its subject: a person's token only to a project of an org
+ * they are a member of (the org lands in the `org` claim), a token already bound to an org
+ * or a project stays there, and the narrowed token names every token it came from
+ * (`narrowed_from`), so revoking any of them refuses it (tokens/credential.ts).
  *
  * Refusals name the check that failed, never which policies exist; the operators' dry-run
  * (`dryRunCiToken`) is where a policy's failing condition is shown.
  */
 import { OAuthError } from '../../shared/errors.ts';
-import { TOKEN_TYPE, type TokenExchangeResponse } from '../../shared/schemas.ts';
+import {
+  type AccessTokenClaims,
+  MAX_NARROWING_DEPTH,
+  Slug,
+  TOKEN_TYPE,
+  type TokenExchangeResponse,
+} from '../../shared/schemas.ts';
 import type { DryRunResponse, TrustPolicy } from '../../shared/trust-policy.ts';
+import { type OrgRecord, orgsOf, readOrg } from '../accounts/orgs.ts';
 import { policiesForToken } from '../accounts/trust-policies.ts';
 import { CI_CLOCK_TOLERANCE_SECONDS, type CiClaims, claimedIssuer, verifyCiToken } from '../policy/ci-token.ts';
+import { roleIn } from '../policy/roles.ts';
 import { type ClaimFailure, policyFailures } from '../policy/trust-policy.ts';
 import type { Services } from '../services.ts';
 import { storeKey } from '../store/store.ts';
@@ -20,7 +32,26 @@ import { authenticate } from '../tokens/credential.ts';
 import { generateId } from '../tokens/opaque.ts';
 import { narrowScope } from './issue.ts';
 
+/** `project` is `audience` or `resource` as sent: a project's slug or its URI (see parseTarget). */
 export type ExchangeRequest = { subjectToken: string; project: string | undefined; scope: string | undefined; clientId: string };
+
+/** The project a request names and, if it named one, the org it is in. */
+type Target = { org: string | null; project: string };
+
+/**
+ * A project's slug names it in whichever org has it; `<issuer>/orgs/<org>/projects/<project>`
+ * on this server also names the org, for a slug that several orgs use.
+ */
+function parseTarget(services: Services, value: string | undefined): Target | undefined {
+  if (value === undefined) return undefined;
+  if (Slug.safeParse(value).success) return { org: null, project: value };
+  const prefix = `${services.config.base}/orgs/`;
+  const [org, projects, project, ...rest] = value.startsWith(prefix) ? value.slice(prefix.length).split('/') : [];
+  if (projects !== 'projects' || rest.length > 0 || !Slug.safeParse(org).success || !Slug.safeParse(project).success) {
+    throw new OAuthError('invalid_target', `audience names no project of this server (${prefix}<org>/projects/<project>)`);
+  }
+  return { org: org as string, project: project as string };
+}
 
 const nowSeconds = (services: Services) => Math.floor(services.now() / 1000);
 
@@ -69,7 +100,9 @@ const ciTokenTtl = (services: Services, policy: TrustPolicy) =>
 export async function exchangeCiToken(services: Services, request: ExchangeRequest): Promise<TokenExchangeResponse> {
   const { store, hasher } = services;
   const claims = await verifyCiToken(services, request.subjectToken);
-  const policy = decide(await policiesForToken(services, claims), claims, request.project);
+  const target = parseTarget(services, request.project);
+  const policies = (await policiesForToken(services, claims)).filter((policy) => !target?.org || policy.org === target.org);
+  const policy = decide(policies, claims, target?.project);
   if (policy instanceof OAuthError) throw policy;
   const scope = narrowScope(policy.grant.scopes.join(' '), request.scope);
   if (scope === null) throw new OAuthError('invalid_scope', 'scope is wider than the trust policy grants');
@@ -99,7 +132,7 @@ export async function exchangeCiToken(services: Services, request: ExchangeReque
 
 /** A latchkey access token for a narrower one: one project, a subset of its scopes. */
 export async function narrowAccessToken(services: Services, request: ExchangeRequest): Promise<TokenExchangeResponse> {
-  let claims: Awaited<ReturnType<typeof authenticate>>;
+  let claims: AccessTokenClaims;
   try {
     claims = await authenticate(services, request.subjectToken);
   } catch (error) {
@@ -110,21 +143,73 @@ export async function narrowAccessToken(services: Services, request: ExchangeReq
   // A token made from a key would outlive the key's revocation by its lifetime; keys are
   // scoped when they are created instead.
   if (claims.kind === 'api_key') throw new OAuthError('invalid_grant', 'subject_token: API keys cannot be exchanged');
-  if (claims.project && request.project && claims.project !== request.project) {
+  // Every ancestor rides along so its revocation reaches this token; the chain is bounded
+  // so the token stays small and a check of it a few reads at most.
+  const narrowedFrom = [...(claims.narrowed_from ?? []), claims.jti];
+  if (narrowedFrom.length > MAX_NARROWING_DEPTH) {
     throw new OAuthError(
-      'invalid_target',
-      `subject_token is bound to project "${claims.project}"; it cannot be exchanged for another`,
+      'invalid_grant',
+      `subject_token was narrowed ${MAX_NARROWING_DEPTH} times already; narrow one of the tokens it came from instead`,
     );
   }
-  const project = request.project ?? claims.project;
-  if (!project) throw new OAuthError('invalid_request', 'name the project to narrow the token to with audience');
+  const { org, project } = await narrowedTarget(services, claims, parseTarget(services, request.project));
   const scope = narrowScope(claims.scope, request.scope);
   if (scope === null) throw new OAuthError('invalid_scope', "scope is wider than the subject_token's");
   const { iss: _iss, aud: _aud, iat: _iat, exp, ...rest } = claims;
   const ttl = Math.min(services.config.ttl.accessToken, exp - nowSeconds(services));
   if (ttl <= 0) throw new OAuthError('invalid_grant', 'subject_token has expired');
   // The session (`sid`) carries over, so revoking it still ends the narrower token.
-  return issue(services, { ...rest, jti: generateId(), project, scope }, ttl);
+  return issue(services, { ...rest, jti: generateId(), org, project, scope, narrowed_from: narrowedFrom }, ttl);
+}
+
+/**
+ * Where a narrowed token may point: inside the org and project the subject is bound to,
+ * and for a person's token, a project of an org they are a member of now (the org record
+ * decides; the membership index only says which records to read).
+ */
+async function narrowedTarget(services: Services, claims: AccessTokenClaims, target: Target | undefined): Promise<Target> {
+  const bound = (what: string, name: string) =>
+    new OAuthError('invalid_target', `subject_token is bound to ${what} "${name}"; it cannot be exchanged for another`);
+  if (claims.project && target && target.project !== claims.project) throw bound('project', claims.project);
+  if (claims.org && target?.org && target.org !== claims.org) throw bound('org', claims.org);
+  const project = target?.project ?? claims.project;
+  if (!project) throw new OAuthError('invalid_request', 'name the project to narrow the token to with audience');
+  if (claims.kind !== 'user') {
+    // A CI token is its trust policy's project (and org, if the policy has one) already.
+    if (!claims.project || (target?.org && target.org !== claims.org)) {
+      throw new OAuthError('invalid_target', 'a CI token can be narrowed only within its own project and org');
+    }
+    return { org: claims.org, project };
+  }
+  const named = target?.org ?? claims.org;
+  const slugs = named ? [named] : claims.email ? await orgsOf(services, claims.email) : [];
+  const gone = (error: unknown) => {
+    if (error instanceof OAuthError && error.code === 'not_found') return null;
+    throw error;
+  };
+  const orgs = await Promise.all(slugs.map((slug) => readOrg(services, slug).catch(gone)));
+  // Membership as every org route reads it (a sign-in established for an org is in no other).
+  const person = { kind: 'user' as const, sub: claims.sub, email: claims.email ?? null, sid: claims.sid, org: claims.org };
+  const reachable = orgs.filter(
+    (org): org is OrgRecord => org !== null && roleIn(org, person) !== null && org.projects.includes(project),
+  );
+  const [only, ...others] = reachable;
+  if (!only) {
+    // Said the same way whether the org is missing or not theirs: outsiders learn nothing.
+    throw new OAuthError(
+      'invalid_target',
+      named
+        ? `no project "${project}" in org "${named}" among your orgs`
+        : `no project "${project}" in any org you are a member of`,
+    );
+  }
+  if (others.length > 0) {
+    throw new OAuthError(
+      'invalid_target',
+      `project "${project}" is in several of your orgs; name one with audience ${services.config.base}/orgs/<org>/projects/${project}`,
+    );
+  }
+  return { org: only.slug, project };
 }
 
 async function issue(services: Services, input: AccessTokenInput, ttlSeconds: number): Promise<TokenExchangeResponse> {

@@ -1,6 +1,7 @@
 /**
  * Turns a presented Bearer credential into the claims it carries, refusing it if it was
- * revoked: by its own `jti`, or through its session (`sid`). Revocation is read from the
+ * revoked: by its own `jti`, by the `jti` of any token it was narrowed from
+ * (`narrowed_from`), or through its session (`sid`). Revocation is read from the
  * strongly consistent store, or from a copy younger than the bound every revocation waits
  * out before it answers (accounts/session-cache.ts), so it holds from the next request.
  */
@@ -23,25 +24,39 @@ export async function verifyOwnAccessToken(services: Services, token: string): P
 /**
  * An access token (JWT) or an API key, refused if revoked or expired. An API key costs one
  * store read; a session's token is checked against its family record (session ended, or
- * this token revoked), read at most once per cache bound per isolate; a token without a
- * session (CI) against its own `jti` record, read every time.
+ * this token or one it was narrowed from revoked), read at most once per cache bound per
+ * isolate; a token without a session (CI) against the `jti` records of itself and of the
+ * tokens it was narrowed from, read every time, side by side.
  */
 export async function authenticate(services: Services, token: string): Promise<AccessTokenClaims> {
   if (looksLikeApiKey(token)) return authenticateApiKey(services, token);
   const claims = await verifyOwnAccessToken(services, token);
+  const ancestors = claims.narrowed_from ?? [];
   if (claims.sid) {
     const sid = claims.sid;
     const family = await services.sessions.get(sid, () => readFamily(services, sid));
     if (!family || family.revoked) throw new OAuthError('invalid_token', 'the session was revoked');
-    if (family.revokedTokens.some((entry) => entry.jti === claims.jti))
-      throw new OAuthError('invalid_token', 'token was revoked');
-  } else if ((await services.store.get(storeKey('revokedAccessToken', claims.jti))) !== null) {
-    throw new OAuthError('invalid_token', 'token was revoked');
+    // A narrowed token keeps its subject's session, so its ancestors' revocations are here too.
+    for (const { jti } of family.revokedTokens) {
+      if (jti === claims.jti) throw new OAuthError('invalid_token', 'token was revoked');
+      if (ancestors.includes(jti)) throw new OAuthError('invalid_token', REVOKED_ANCESTOR);
+    }
+  } else {
+    const [own, ...above] = await Promise.all(
+      [claims.jti, ...ancestors].map((jti) => services.store.get(storeKey('revokedAccessToken', jti))),
+    );
+    if (own !== null) throw new OAuthError('invalid_token', 'token was revoked');
+    if (above.some((record) => record !== null)) throw new OAuthError('invalid_token', REVOKED_ANCESTOR);
   }
   return claims;
 }
 
-/** Refuses one access token until it would have expired anyway (RFC 7009). */
+const REVOKED_ANCESTOR = 'a token this one was narrowed from was revoked';
+
+/**
+ * Refuses one access token until it would have expired anyway (RFC 7009), and with it every
+ * token narrowed from it: those name it in `narrowed_from` and expire no later than it.
+ */
 export async function revokeAccessToken(services: Services, claims: AccessTokenClaims, requestId: string): Promise<void> {
   const remaining = claims.exp - Math.floor(services.now() / 1000);
   if (remaining <= 0) return;
