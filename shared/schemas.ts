@@ -50,6 +50,8 @@ export const ClientId = bounded(64).regex(/^[a-z0-9][a-z0-9._-]*$/, 'malformed c
 export const DeviceAuthorizationRequest = z.strictObject({
   client_id: ClientId,
   scope: ScopeString.optional(),
+  /** Not RFC 8628: the org this sign-in is for; its tokens then act in that org only. */
+  org: Slug.optional(),
 });
 export type DeviceAuthorizationRequest = z.infer<typeof DeviceAuthorizationRequest>;
 
@@ -78,6 +80,8 @@ export const AuthorizeRequest = z.strictObject({
   code_challenge_method: z.literal('S256', { message: 'code_challenge_method must be S256 (plain is not accepted)' }),
   state: z.string().min(1).max(512).optional(),
   scope: ScopeString.optional(),
+  /** Not RFC 6749: the org this sign-in is for; its tokens then act in that org only. */
+  org: Slug.optional(),
 });
 export type AuthorizeRequest = z.infer<typeof AuthorizeRequest>;
 
@@ -363,6 +367,8 @@ export const SessionInfo = z.object({
   last_used_at: z.number().int().nullable(),
   expires_at: z.number().int(),
   revoked: RevokeReason.nullable(),
+  /** The org the sign-in was established for (its tokens act only there); null: every org the person is in. */
+  org: z.string().nullable().default(null),
   /** Whether the credential that asked belongs to this session. */
   current: z.boolean(),
 });

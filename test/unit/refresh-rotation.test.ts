@@ -28,6 +28,7 @@ async function setup() {
       clientId: 'latchkey-cli',
       scope: 'read write',
       device: { address: null, userAgent: null },
+      org: null,
       deviceName: null,
     },
     source,

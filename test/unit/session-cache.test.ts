@@ -6,6 +6,7 @@ import type { Family } from '../../worker/accounts/sessions.ts';
 const family = (revoked: Family['revoked']): Family => ({
   sub: 'usr_1',
   email: 'ada@example.com',
+  org: null,
   clientId: 'latchkey-cli',
   scope: 'openid',
   createdAt: 0,

@@ -2,7 +2,10 @@
  * Sessions: one per sign-in, each a refresh-token family (grants/refresh-token.ts rotates
  * the tokens). The family record is the one place revocation is read, by the refresh
  * grant and by every Bearer check through the access token's `sid`. A per-person index
- * (by verified email, else by subject) lets a person, or an admin of their org, list them.
+ * (by verified email, else by subject) lets a person list theirs. A sign-in may be
+ * established for one org (its tokens then act in that org only); such sessions are also
+ * in that org's index, and they are all an org admin can list or end: an org's power over
+ * a person reaches only what was established for it.
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
@@ -11,7 +14,8 @@ import type { Services } from '../services.ts';
 import { readRecord, updateRecord, type Versioned } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { generateId } from '../tokens/opaque.ts';
-import { type AuditSource, appendAuditForPerson, SERVER_ACTOR } from './audit.ts';
+import { type AuditEvent, type AuditSource, appendAudit, appendAuditForPerson, SERVER_ACTOR } from './audit.ts';
+import { OrgRecord } from './orgs.ts';
 
 /** Where a sign-in came from, as the consent page shows it and the session keeps it. */
 export const Requester = z.object({ address: z.string().nullable(), userAgent: z.string().nullable() });
@@ -29,6 +33,8 @@ export const Family = z.object({
   // Added after the first release: older records read as "never said" and "not yet used".
   deviceName: z.string().nullable().default(null),
   lastUsedAt: z.number().nullable().default(null),
+  /** The org the sign-in was established for; null (and every older record): none. */
+  org: z.string().nullable().default(null),
   /**
    * Access tokens of this session revoked one by one (RFC 7009), until they expire. Kept
    * here so a Bearer check reads one record, the family, for both kinds of revocation.
@@ -36,11 +42,15 @@ export const Family = z.object({
   revokedTokens: z.array(z.object({ jti: z.string(), exp: z.number() })).default([]),
 });
 export type Family = z.infer<typeof Family>;
-export type NewFamily = Pick<Family, 'sub' | 'email' | 'clientId' | 'scope' | 'device' | 'deviceName'>;
+export type NewFamily = Pick<Family, 'sub' | 'email' | 'clientId' | 'scope' | 'device' | 'deviceName' | 'org'>;
 
 const SessionIndex = z.array(z.object({ sid: z.string(), expiresAt: z.number() }));
+/** An org's index names whose each session is, so one member's are found without reading the rest. */
+const OrgSessionIndex = z.array(z.object({ sid: z.string(), email: z.string().nullable(), expiresAt: z.number() }));
 /** A person's index keeps the newest sessions; older ones still work but no longer list. */
 const MAX_LISTED_SESSIONS = 100;
+/** The same for an org's index: older sessions still work, but neither list nor end with a removal. */
+const MAX_ORG_LISTED_SESSIONS = 500;
 const INDEX_TTL_SECONDS = 10 * 365 * 86400;
 /** `last_used_at` moves at most this often, so a busy CLI does not rewrite its session on every refresh. */
 const LAST_USED_GRANULARITY_MS = 60_000;
@@ -51,12 +61,26 @@ const familyKey = (sid: string) => storeKey('family', sid);
 /** Whose sessions these are: the verified email (how orgs name members), else the subject. */
 export const sessionOwner = (who: { sub: string; email?: string | null | undefined }) => who.email?.toLowerCase() ?? who.sub;
 
+/**
+ * A sign-in may be established for an org only by one of its members (by verified email).
+ * A missing org answers as one the person is not in, so the answer tells nothing of it.
+ */
+export async function mayEstablishFor(services: Services, org: string, email: string | null): Promise<boolean> {
+  const found = await readRecord(services.store, storeKey('org', org), OrgRecord);
+  return email !== null && found?.value.members[email.toLowerCase()] !== undefined;
+}
+
+export const notAMember = (email: string | null, org: string) =>
+  new OAuthError('access_denied', `${email ?? 'this account'} is not a member of org "${org}"`);
+
 export async function createFamily(
   services: Services,
   init: NewFamily,
   source: AuditSource,
 ): Promise<{ sid: string; family: Family }> {
   const { config, store, now } = services;
+  // Approval checked it; a removal since then must not leave a session behind for the org.
+  if (init.org !== null && !(await mayEstablishFor(services, init.org, init.email))) throw notAMember(init.email, init.org);
   const sid = generateId('ses_');
   const createdAt = now();
   const family: Family = {
@@ -77,12 +101,30 @@ export async function createFamily(
     (index) =>
       [...index.filter((entry) => entry.expiresAt > createdAt), { sid, expiresAt: family.expiresAt }].slice(-MAX_LISTED_SESSIONS),
   );
-  await appendAuditForPerson(services, family.email, source, {
-    action: 'session.created',
-    subject: sid,
-    detail: describeDevice(family),
-  });
+  if (family.org !== null) {
+    const entry = { sid, email: family.email?.toLowerCase() ?? null, expiresAt: family.expiresAt };
+    await updateRecord(
+      store,
+      orgIndexKey(family.org),
+      OrgSessionIndex,
+      { ifAbsent: () => [], ttlSeconds: INDEX_TTL_SECONDS, what: 'org session list' },
+      (index) => [...index.filter((old) => old.expiresAt > createdAt), entry].slice(-MAX_ORG_LISTED_SESSIONS),
+    );
+  }
+  await auditSession(services, family, source, { action: 'session.created', subject: sid, detail: describeDevice(family) });
   return { sid, family };
+}
+
+const orgIndexKey = (org: string) => storeKey('orgSessionIndex', org);
+
+/**
+ * A session's events go to the trail of the org it was established for, and only there;
+ * a session for no org, to each org the person has joined (its tokens act in all of them).
+ */
+function auditSession(services: Services, family: Family, source: AuditSource, event: AuditEvent): Promise<unknown> {
+  return family.org !== null
+    ? appendAudit(services, family.org, source, event)
+    : appendAuditForPerson(services, family.email, source, event);
 }
 
 /** The family record with the exact text it was read as, for a later swap. */
@@ -168,7 +210,7 @@ export async function revokeFamily(
       // The audit entry is written while other isolates' copies of the session expire.
       const settled = services.sessions.changed(sid);
       try {
-        await appendAuditForPerson(services, family.email, reason === 'reuse' ? { ...source, actor: SERVER_ACTOR } : source, {
+        await auditSession(services, family, reason === 'reuse' ? { ...source, actor: SERVER_ACTOR } : source, {
           action: reason === 'reuse' ? 'session.reuse_detected' : 'session.revoked',
           subject: sid,
           detail: reason === 'reuse' ? 'a spent refresh token was presented again' : `${reason} by ${source.actor}`,
@@ -185,6 +227,41 @@ export async function revokeFamily(
 /** The sessions of one person, newest first, revoked ones included until they expire. */
 export async function listSessions(services: Services, owner: string, currentSid: string | null): Promise<SessionInfo[]> {
   const index = (await readRecord(services.store, storeKey('sessionIndex', owner), SessionIndex))?.value ?? [];
+  return viewsOf(services, index, currentSid);
+}
+
+/** The sessions established for an org (`member`: one person's of them), newest first. */
+export async function listOrgSessions(
+  services: Services,
+  org: string,
+  member: string | null,
+  currentSid: string | null,
+): Promise<SessionInfo[]> {
+  const index = (await readRecord(services.store, orgIndexKey(org), OrgSessionIndex))?.value ?? [];
+  const wanted = member === null ? index : index.filter((entry) => entry.email === member.toLowerCase());
+  // The family decides: an index entry whose record names another org is not the org's.
+  return (await viewsOf(services, wanted, currentSid)).filter((view) => view.org === org);
+}
+
+/**
+ * Ends every session a person established for an org (a removal from it); their other
+ * sessions are untouched. Returns how many were live.
+ */
+export async function endOrgSessions(services: Services, org: string, email: string, source: AuditSource): Promise<number> {
+  const index = (await readRecord(services.store, orgIndexKey(org), OrgSessionIndex))?.value ?? [];
+  const theirs = index.filter((entry) => entry.email === email.toLowerCase() && entry.expiresAt > services.now());
+  const ended = await Promise.all(
+    theirs.map(async ({ sid }) => {
+      const found = await readFamilyRecord(services, sid);
+      if (!found || found.value.org !== org || found.value.revoked) return false;
+      await revokeFamily(services, sid, 'admin', source, found);
+      return true;
+    }),
+  );
+  return ended.filter(Boolean).length;
+}
+
+async function viewsOf(services: Services, index: { sid: string }[], currentSid: string | null): Promise<SessionInfo[]> {
   const families = await Promise.all(index.map(async ({ sid }) => ({ sid, family: await readFamily(services, sid) })));
   return families
     .flatMap(({ sid, family }) => (family ? [sessionView(sid, family, currentSid)] : []))
@@ -206,6 +283,7 @@ export function sessionView(sid: string, family: Family, currentSid: string | nu
     last_used_at: at(family.lastUsedAt),
     expires_at: Math.floor(family.expiresAt / 1000),
     revoked: family.revoked,
+    org: family.org,
     current: sid === currentSid,
   };
 }

@@ -26,6 +26,8 @@ const PendingRequest = z.object({
   /** The web session that may decide: a consent page cannot be answered from another browser. */
   webSession: z.string(),
   requester: Requester,
+  /** The org the sign-in is for (approved only by its members); null: none. */
+  org: z.string().nullable().default(null),
 });
 export type PendingRequest = z.infer<typeof PendingRequest>;
 

@@ -28,6 +28,8 @@ const DeviceRecord = z.object({
   expiresAt: z.number(),
   requester: Requester,
   subject: z.object({ sub: z.string(), email: z.string().nullable() }).nullable(),
+  /** The org the sign-in is for (approved only by its members); null: none. */
+  org: z.string().nullable().default(null),
 });
 export type DeviceRecord = z.infer<typeof DeviceRecord>;
 
@@ -50,7 +52,7 @@ const userCodeKey = async (services: Services, normalizedUserCode: string) =>
 
 export async function startDeviceAuthorization(
   services: Services,
-  request: { client: Client; scope: string; requester: Requester },
+  request: { client: Client; scope: string; requester: Requester; org: string | null },
 ): Promise<{ deviceCode: string; userCode: string; expiresIn: number; interval: number }> {
   const { config, store, now } = services;
   const deviceCode = generateSecret(TOKEN_PREFIX.deviceCode);
@@ -67,6 +69,7 @@ export async function startDeviceAuthorization(
     expiresAt: now() + ttl * 1000,
     requester: request.requester,
     subject: null,
+    org: request.org,
   };
   // A collision among live user codes is unlikely but possible: claim the code atomically.
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -78,6 +81,57 @@ export async function startDeviceAuthorization(
     }
   }
   throw new OAuthError('temporarily_unavailable', 'could not allocate a user code; retry');
+}
+
+/** Wrong user codes are counted over this window, per browser session and per address. */
+const GUESS_WINDOW_SECONDS = 900;
+const GuessCount = z.object({ n: z.number().int().nonnegative(), until: z.number() });
+export type GuessLimit = { key: string; limit: number };
+
+/**
+ * Takes one guess from each limit before a typed code is looked up (RFC 8628 §5.1): a
+ * check made before counting would let concurrent guesses all pass it. False, taking
+ * nothing, when a limit is used up. A guess that finds its code is given back
+ * (`returnGuess`), so only wrong ones use the limit up.
+ */
+export async function takeGuess(services: Services, limits: GuessLimit[]): Promise<boolean> {
+  const taken: GuessLimit[] = [];
+  for (const limit of limits) {
+    if (!(await moveGuessCount(services, limit, 1))) {
+      await returnGuess(services, taken);
+      return false;
+    }
+    taken.push(limit);
+  }
+  return true;
+}
+
+export async function returnGuess(services: Services, limits: GuessLimit[]): Promise<void> {
+  await Promise.all(limits.map((limit) => moveGuessCount(services, limit, -1)));
+}
+
+/** One swap of the count; the window runs from the first guess and is kept by every change. */
+async function moveGuessCount(services: Services, { key, limit }: GuessLimit, by: 1 | -1): Promise<boolean> {
+  const { store, now } = services;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const raw = await store.get(key);
+    const held = readGuessCount(raw, now());
+    if (by > 0 && held.n >= limit) return false;
+    if (by < 0 && held.n === 0) return true;
+    const next = JSON.stringify({ n: held.n + by, until: held.until });
+    if (await store.swap(key, raw, next, Math.max(1, Math.ceil((held.until - now()) / 1000)))) return true;
+  }
+  // Contended beyond reason: a guess is refused as if the limit were used up.
+  return false;
+}
+
+function readGuessCount(raw: string | null, at: number): z.infer<typeof GuessCount> {
+  const fresh = { n: 0, until: at + GUESS_WINDOW_SECONDS * 1000 };
+  if (raw === null) return fresh;
+  // A count written before this format is a bare number: it carries on under a new window.
+  if (/^\d+$/.test(raw)) return { ...fresh, n: Number(raw) };
+  const parsed = GuessCount.safeParse(JSON.parse(raw));
+  return parsed.success && parsed.data.until > at ? parsed.data : fresh;
 }
 
 export type PendingAuthorization = { key: string; found: Versioned<DeviceRecord> };

@@ -17,7 +17,8 @@ export async function tokenResponse(
       sub: session.family.sub,
       jti: generateId(),
       scope,
-      org: null,
+      // A sign-in established for an org acts in that org only (policy/roles.ts); refresh keeps it.
+      org: session.family.org,
       project: null,
       kind: 'user',
       sid: session.sid,

@@ -58,6 +58,8 @@ export type ConsentView = {
   address: string | null;
   userAgent: string | null;
   email: string | null;
+  /** The org the sign-in is for: its tokens act in that org only. Null: every org of the person. */
+  org: string | null;
 };
 
 export function consentForm(view: ConsentView): Fragment {
@@ -72,6 +74,7 @@ export function consentForm(view: ConsentView): Fragment {
 ${view.returnsTo ? html`<dt>Returns to</dt><dd id="returns-to">${view.returnsTo}</dd>` : ''}
 <dt>From address</dt><dd id="requester-address">${view.address ?? 'unknown'}</dd>
 <dt>Program</dt><dd id="requester-agent">${view.userAgent ?? 'unknown'}</dd>
+${view.org ? html`<dt>For org</dt><dd id="org">${view.org} (it will act in this org only)</dd>` : ''}
 </dl>
 <p>It will be able to:</p>
 <ul id="scopes">${scopes.map((scope) => html`<li><strong>${scope}</strong> — ${SCOPE_TEXT[scope] ?? scope}</li>`)}</ul>
@@ -82,6 +85,11 @@ ${Object.entries(view.hidden).map(([name, value]) => html`<input type="hidden" n
 <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
 </form>
 <p class="muted">If you did not start this sign-in, choose Deny.</p>`;
+}
+
+/** A sign-in for an org is approved only by a member of it (the same words whether the org exists or not). */
+export function notMemberMessage(email: string | null, org: string): Fragment {
+  return html`<p id="result" role="alert">This sign-in is for the org <strong>${org}</strong>, and ${email ?? 'this account'} is not a member of it. Sign in with the account that is, or ask the org for an invitation.</p>`;
 }
 
 export function resultMessage(message: string): Fragment {

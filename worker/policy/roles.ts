@@ -6,7 +6,8 @@ import { OAuthError } from '../../shared/errors.ts';
 import { ROLES, type Role } from '../../shared/schemas.ts';
 
 export type Principal =
-  | { kind: 'user'; sub: string; email: string | null; sid: string | null }
+  /** `org`: the org the sign-in was established for; its tokens act in no other. */
+  | { kind: 'user'; sub: string; email: string | null; sid: string | null; org: string | null }
   | { kind: 'api_key'; id: string; org: string; project: string | null; role: Role };
 
 export type OrgMembers = { slug: string; members: Record<string, Role> };
@@ -30,7 +31,11 @@ export type Permission = keyof typeof PERMISSIONS;
 export const atLeast = (role: Role, minimum: Role) => ROLES.indexOf(role) >= ROLES.indexOf(minimum);
 
 export function roleIn(org: OrgMembers, principal: Principal): Role | null {
-  if (principal.kind === 'user') return principal.email ? (org.members[principal.email.toLowerCase()] ?? null) : null;
+  if (principal.kind === 'user') {
+    // A sign-in established for one org is nobody in any other, whatever the person is there.
+    if (principal.org !== null && principal.org !== org.slug) return null;
+    return principal.email ? (org.members[principal.email.toLowerCase()] ?? null) : null;
+  }
   return principal.org === org.slug ? principal.role : null;
 }
 

@@ -1,6 +1,7 @@
 import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import { AUTHORIZATION_CODE_GRANT, AuthorizeRequest } from '../../shared/schemas.ts';
+import { mayEstablishFor, notAMember } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { findClient, isRegisteredRedirect } from '../clients.ts';
 import { issueAuthorizationCode, savePendingRequest, takePendingRequest } from '../grants/authorization-code.ts';
@@ -43,6 +44,12 @@ authorizeRoutes.get('/oauth/authorize', async (c) => {
     const returnTo = `/oauth/authorize?${new URL(c.req.url).searchParams}`;
     return signInPage(c, returnTo);
   }
+  const org = request.org ?? null;
+  // A sign-in for an org is approved only by a member of it; the client hears so at once.
+  if (org && !(await mayEstablishFor(services, org, session.email))) {
+    const refused = notAMember(session.email, org);
+    return redirectWith(c, redirectUri, { error: refused.code, error_description: refused.message, state: request.state });
+  }
   const scope = request.scope || client.defaultScope;
   const requester = requesterOf(c);
   const id = await savePendingRequest(services, {
@@ -54,6 +61,7 @@ authorizeRoutes.get('/oauth/authorize', async (c) => {
     scope,
     webSession: session.id,
     requester,
+    org,
   });
   return renderPage(
     c,
@@ -70,6 +78,7 @@ authorizeRoutes.get('/oauth/authorize', async (c) => {
       address: requester.address,
       userAgent: requester.userAgent,
       email: session.email,
+      org,
     }),
     { formAction: new URL(redirectUri).origin },
   );
@@ -90,6 +99,10 @@ authorizeRoutes.post('/oauth/authorize/decision', async (c) => {
       state,
     });
   }
+  if (pending.org && !(await mayEstablishFor(services, pending.org, session.email))) {
+    const refused = notAMember(session.email, pending.org);
+    return redirectWith(c, pending.redirectUri, { error: refused.code, error_description: refused.message, state });
+  }
   const code = await issueAuthorizationCode(services, {
     clientId: pending.clientId,
     clientName: pending.clientName,
@@ -97,6 +110,7 @@ authorizeRoutes.post('/oauth/authorize/decision', async (c) => {
     codeChallenge: pending.codeChallenge,
     scope: pending.scope,
     requester: pending.requester,
+    org: pending.org,
     subject: { sub: session.sub, email: session.email },
   });
   return redirectWith(c, pending.redirectUri, { code, state });

@@ -17,6 +17,7 @@ deviceAuthorizationRoutes.post('/oauth/device_authorization', async (c) => {
     client,
     scope: input.scope || client.defaultScope,
     requester: requesterOf(c),
+    org: input.org ?? null,
   });
   const verificationUri = `${services.config.base}/device`;
   const body: DeviceAuthorizationResponse = {

@@ -1,20 +1,24 @@
 import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import { UserCodeInput } from '../../shared/schemas.ts';
+import { mayEstablishFor } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
-import { decideDeviceAuthorization, findPendingByUserCode } from '../grants/device-code.ts';
+import {
+  decideDeviceAuthorization,
+  findPendingByUserCode,
+  type GuessLimit,
+  returnGuess,
+  takeGuess,
+} from '../grants/device-code.ts';
 import { assertCsrf, csrfToken, readWebSession, requireWebSession } from '../http/browser.ts';
 import { readForm, readQuery } from '../http/form.ts';
-import { consentForm, enterCodeForm, resultMessage } from '../pages/device.ts';
+import { consentForm, enterCodeForm, notMemberMessage, resultMessage } from '../pages/device.ts';
 import { renderPage } from '../pages/layout.ts';
 import { storeKey } from '../store/store.ts';
 import { signInPage } from './sign-in.ts';
 
 /** The verification pages a person opens from `verification_uri` (RFC 8628 §3.3). */
 export const devicePageRoutes = new Hono<AppEnv>();
-
-/** Wrong codes are counted over this window, per browser session and per address. */
-const GUESS_WINDOW_SECONDS = 900;
 
 devicePageRoutes.get('/device', async (c) => {
   const typed = (readQuery(c).user_code ?? '').slice(0, 32);
@@ -45,6 +49,9 @@ devicePageRoutes.post('/device/decision', async (c) => {
     throw new OAuthError('invalid_request', 'the form was incomplete; start again from the code');
   }
   const approve = form.decision === 'approve';
+  // Anyone may deny; approving a sign-in for an org takes a member of it.
+  const org = approve ? (await findPendingByUserCode(c.var.services, code.data))?.found.value.org : null;
+  if (org && !(await mayEstablishFor(c.var.services, org, session.email))) return notMember(c, session.email, org);
   const decided = await decideDeviceAuthorization(c.var.services, code.data, {
     approve,
     subject: { sub: session.sub, email: session.email },
@@ -67,9 +74,13 @@ devicePageRoutes.post('/device/decision', async (c) => {
     : renderPage(c, 200, 'Request denied', resultMessage(`${decided.clientName} was not signed in. You can close this tab.`));
 });
 
+const notMember = (c: Context<AppEnv>, email: string | null, org: string) =>
+  renderPage(c, 403, 'Not a member', notMemberMessage(email, org));
+
 /**
  * Looks up a typed code. Wrong guesses are limited per browser session and per address
- * (RFC 8628 §5.1); a code's 34 bits only hold if guessing stays slow.
+ * (RFC 8628 §5.1); a code's 34 bits only hold if guessing stays slow. Each guess is
+ * counted before the lookup, so concurrent ones cannot all slip under the limit.
  */
 async function verifyCode(
   c: Context<AppEnv>,
@@ -78,14 +89,13 @@ async function verifyCode(
   csrf: string,
 ) {
   const services = c.var.services;
-  const { store, config } = services;
+  const { config } = services;
   const address = services.clientAddress(c.req.raw) ?? 'unknown';
-  const counters = [
+  const limits: GuessLimit[] = [
     { key: storeKey('rateLimit', `ucs:${session.id}`), limit: config.limits.userCodeAttempts },
     { key: storeKey('rateLimit', `uca:${address}`), limit: config.limits.addressAttempts },
   ];
-  const used = await Promise.all(counters.map(({ key }) => store.get(key)));
-  if (counters.some(({ limit }, i) => Number(used[i] ?? 0) >= limit)) {
+  if (!(await takeGuess(services, limits))) {
     return renderPage(
       c,
       429,
@@ -96,13 +106,15 @@ async function verifyCode(
   const code = UserCodeInput.safeParse(typed);
   const pending = code.success ? await findPendingByUserCode(services, code.data) : null;
   if (!pending) {
-    await Promise.all(counters.map(({ key }) => store.increment(key, GUESS_WINDOW_SECONDS)));
     const error = code.success
       ? 'That code is wrong or has expired. Check the code on your device.'
       : 'Codes look like BCDF-GHJK: eight letters.';
     return renderPage(c, 400, 'Connect a device', enterCodeForm({ csrf, email: session.email, userCode: typed, error }));
   }
+  // A right code costs no guess.
+  await returnGuess(services, limits);
   const { value } = pending.found;
+  if (value.org && !(await mayEstablishFor(services, value.org, session.email))) return notMember(c, session.email, value.org);
   return renderPage(
     c,
     200,
@@ -118,6 +130,7 @@ async function verifyCode(
       address: value.requester.address,
       userAgent: value.requester.userAgent,
       email: session.email,
+      org: value.org,
     }),
   );
 }

@@ -58,9 +58,10 @@ tokenRoutes.post('/oauth/token', async (c) => {
     scope: string;
     requester: Requester;
     deviceName: string | undefined;
+    org: string | null;
   }) => {
     const { sub, email } = grant.subject;
-    const family = { sub, email, clientId: grant.clientId, scope: grant.scope, device: grant.requester };
+    const family = { sub, email, clientId: grant.clientId, scope: grant.scope, device: grant.requester, org: grant.org };
     const session = await startFamily(
       services,
       { ...family, deviceName: grant.deviceName ?? null },
