@@ -13,6 +13,7 @@ import {
 import { createApiKey, findApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../accounts/api-keys.ts';
 import { appendAudit } from '../accounts/audit.ts';
 import { createOrg, noteMembership, orgsOf, orgView, readOrg, updateOrg } from '../accounts/orgs.ts';
+import { endOrgSessions } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput, readBody } from '../http/form.ts';
@@ -110,6 +111,8 @@ orgRoutes.delete('/v1/orgs/:org/members/:email', async (c) => {
   });
   await noteMembership(c.var.services, email, slug, false);
   await appendAudit(c.var.services, slug, auditSource(c, principal), { action: 'member.removed', subject: email });
+  // What they signed in for this org ends with their membership; their other sessions only lose it.
+  await endOrgSessions(c.var.services, slug, email, auditSource(c, principal));
   return c.json(orgView(org));
 });
 
