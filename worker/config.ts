@@ -7,6 +7,7 @@ import { DURATION_HINT, durationSeconds } from '../shared/duration.ts';
 import { AUTHORIZATION_CODE_GRANT, DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT } from '../shared/schemas.ts';
 import { GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER, type TrustPolicy, TrustPolicyInput } from '../shared/trust-policy.ts';
 import { normalizePolicy, PolicyRejected } from './policy/trust-policy.ts';
+import { parseSigningKeys } from './tokens/signing-keys.ts';
 
 /** A revocation answers only once every isolate's copy has expired; longer would keep callers waiting. */
 const MAX_SESSION_CACHE_MS = 10_000;
@@ -92,15 +93,20 @@ const RawConfig = z.object({
   LATCHKEY_SIGNING_KEYS: z.string().optional(),
   LATCHKEY_HASH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   LATCHKEY_STORE: z.enum(['kv', 'redis', 'deno-kv', 'memory']).optional(),
-  LATCHKEY_IDENTITY: z.enum(['oidc', 'github', 'dev']).default('dev'),
+  // No default here: `dev` is assumed only for a loopback issuer (see parseConfig).
+  LATCHKEY_IDENTITY: z.enum(['oidc', 'github', 'dev']).optional(),
   LATCHKEY_OIDC_ISSUER: upstreamUrl.optional(),
   LATCHKEY_OIDC_CLIENT_ID: z.string().min(1).max(256).optional(),
   LATCHKEY_OIDC_CLIENT_SECRET: z.string().min(1).max(1024).optional(),
+  // The operator's word that this provider only issues verified addresses, for providers
+  // that leave `email_verified` out; an explicit `false` is refused regardless.
+  LATCHKEY_OIDC_EMAILS_VERIFIED: z.enum(['true', 'false'], { message: 'expected true or false' }).default('false'),
   LATCHKEY_GITHUB_CLIENT_ID: z.string().min(1).max(256).optional(),
   LATCHKEY_GITHUB_CLIENT_SECRET: z.string().min(1).max(1024).optional(),
   /** GitHub Enterprise Server, or a loopback stand-in in tests. */
   LATCHKEY_GITHUB_URL: upstreamUrl.default(new URL('https://github.com')),
-  LATCHKEY_GITHUB_API_URL: upstreamUrl.default(new URL('https://api.github.com')),
+  /** Derived from LATCHKEY_GITHUB_URL when absent (see githubApiUrl). */
+  LATCHKEY_GITHUB_API_URL: upstreamUrl.optional(),
   LATCHKEY_ALLOWED_EMAIL_DOMAINS: commaList('')
     .transform((domains) => domains.map((domain) => domain.toLowerCase()))
     .pipe(z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, 'expected comma-separated domain names'))),
@@ -153,8 +159,8 @@ export type Config = {
   hashSecret: string | undefined;
   store: 'kv' | 'redis' | 'deno-kv' | 'memory' | undefined;
   identity: 'oidc' | 'github' | 'dev';
-  /** The upstream OpenID provider when `identity` is `oidc`. */
-  oidc: { issuer: string; clientId: string; clientSecret: string | undefined } | null;
+  /** The upstream OpenID provider when `identity` is `oidc`; `emailsVerified` trusts an address sent without `email_verified`. */
+  oidc: { issuer: string; clientId: string; clientSecret: string | undefined; emailsVerified: boolean } | null;
   /** The GitHub OAuth app when `identity` is `github`. */
   github: { clientId: string; clientSecret: string; webUrl: string; apiUrl: string } | null;
   allowedEmailDomains: string[];
@@ -194,6 +200,26 @@ function issuePath(path: PropertyKey[]): string {
   return path.map((part, index) => (typeof part === 'number' ? `[${part}]` : `${index > 0 ? '.' : ''}${String(part)}`)).join('');
 }
 
+const GITHUB_COM = 'github.com';
+const GITHUB_COM_API = 'https://api.github.com';
+
+/**
+ * Where GitHub's REST API lives for this web URL: api.github.com for github.com only; a
+ * GitHub Enterprise Server answers at https://HOST/api/v3 and must never see its tokens
+ * sent to github.com.
+ */
+function githubApiUrl(web: URL, api: URL | undefined): string {
+  const isGithubCom = web.hostname === GITHUB_COM;
+  if (api === undefined) return isGithubCom ? GITHUB_COM_API : `${web.origin}/api/v3`;
+  if (!isGithubCom && api.hostname === new URL(GITHUB_COM_API).hostname) {
+    throw new ConfigError(
+      ['LATCHKEY_GITHUB_API_URL'],
+      `LATCHKEY_GITHUB_API_URL names api.github.com, but LATCHKEY_GITHUB_URL is ${web.host}; leave it out to use ${web.origin}/api/v3`,
+    );
+  }
+  return api.href.replace(/\/$/, '');
+}
+
 /** Parses the environment (wrangler vars + secrets, or process env). Throws ConfigError. */
 export function parseConfig(env: Record<string, unknown>): Config {
   const strings: Record<string, string> = {};
@@ -202,6 +228,13 @@ export function parseConfig(env: Record<string, unknown>): Config {
   }
   // An issuer list set but empty means "trust none", never "use the defaults".
   if (env.LATCHKEY_CI_ISSUERS === '') strings.LATCHKEY_CI_ISSUERS = 'none';
+  // wrangler.toml holds no [vars], so a bare `wrangler deploy` lands here, not on dev defaults.
+  if (strings.LATCHKEY_ISSUER === undefined) {
+    throw new ConfigError(
+      ['LATCHKEY_ISSUER'],
+      'LATCHKEY_ISSUER is required: the public https URL this server is reached at (npm start sets a loopback one for development)',
+    );
+  }
   const parsed = RawConfig.safeParse(strings);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issuePath(issue.path)}: ${issue.message}`);
@@ -210,6 +243,21 @@ export function parseConfig(env: Record<string, unknown>): Config {
   }
   const raw = parsed.data;
   const loopback = isLoopbackUrl(raw.LATCHKEY_ISSUER);
+  if (raw.LATCHKEY_SIGNING_KEYS !== undefined) {
+    try {
+      parseSigningKeys(raw.LATCHKEY_SIGNING_KEYS);
+    } catch (error) {
+      // The message names the setting and what is wrong, never the key material.
+      throw new ConfigError(['LATCHKEY_SIGNING_KEYS'], error instanceof Error ? error.message : 'LATCHKEY_SIGNING_KEYS: invalid');
+    }
+  }
+  if (!loopback && raw.LATCHKEY_IDENTITY === undefined) {
+    throw new ConfigError(
+      ['LATCHKEY_IDENTITY'],
+      'LATCHKEY_IDENTITY is required when the issuer is not loopback: oidc or github (dev runs only on loopback)',
+    );
+  }
+  const identity = raw.LATCHKEY_IDENTITY ?? 'dev';
   if (!loopback) {
     // Outside loopback, generated secrets would differ per isolate and die with it.
     if (!raw.LATCHKEY_SIGNING_KEYS) {
@@ -221,17 +269,17 @@ export function parseConfig(env: Record<string, unknown>): Config {
     if (!raw.LATCHKEY_HASH_SECRET) {
       throw new ConfigError(['LATCHKEY_HASH_SECRET'], 'LATCHKEY_HASH_SECRET is required when the issuer is not loopback');
     }
-    if (raw.LATCHKEY_IDENTITY === 'dev') {
+    if (identity === 'dev') {
       throw new ConfigError(['LATCHKEY_IDENTITY'], 'LATCHKEY_IDENTITY=dev signs in anyone and runs only with a loopback issuer');
     }
   }
-  if (raw.LATCHKEY_IDENTITY === 'oidc' && (!raw.LATCHKEY_OIDC_ISSUER || !raw.LATCHKEY_OIDC_CLIENT_ID)) {
+  if (identity === 'oidc' && (!raw.LATCHKEY_OIDC_ISSUER || !raw.LATCHKEY_OIDC_CLIENT_ID)) {
     throw new ConfigError(
       ['LATCHKEY_OIDC_ISSUER', 'LATCHKEY_OIDC_CLIENT_ID'],
       'LATCHKEY_IDENTITY=oidc needs LATCHKEY_OIDC_ISSUER and LATCHKEY_OIDC_CLIENT_ID (and LATCHKEY_OIDC_CLIENT_SECRET for a confidential client)',
     );
   }
-  if (raw.LATCHKEY_IDENTITY === 'github' && (!raw.LATCHKEY_GITHUB_CLIENT_ID || !raw.LATCHKEY_GITHUB_CLIENT_SECRET)) {
+  if (identity === 'github' && (!raw.LATCHKEY_GITHUB_CLIENT_ID || !raw.LATCHKEY_GITHUB_CLIENT_SECRET)) {
     throw new ConfigError(
       ['LATCHKEY_GITHUB_CLIENT_ID', 'LATCHKEY_GITHUB_CLIENT_SECRET'],
       'LATCHKEY_IDENTITY=github needs LATCHKEY_GITHUB_CLIENT_ID and LATCHKEY_GITHUB_CLIENT_SECRET (a GitHub OAuth app)',
@@ -272,22 +320,23 @@ export function parseConfig(env: Record<string, unknown>): Config {
     signingKeys: raw.LATCHKEY_SIGNING_KEYS,
     hashSecret: raw.LATCHKEY_HASH_SECRET,
     store: raw.LATCHKEY_STORE,
-    identity: raw.LATCHKEY_IDENTITY,
+    identity,
     oidc:
-      raw.LATCHKEY_IDENTITY === 'oidc' && raw.LATCHKEY_OIDC_ISSUER && raw.LATCHKEY_OIDC_CLIENT_ID
+      identity === 'oidc' && raw.LATCHKEY_OIDC_ISSUER && raw.LATCHKEY_OIDC_CLIENT_ID
         ? {
             issuer: raw.LATCHKEY_OIDC_ISSUER.href.replace(/\/$/, ''),
             clientId: raw.LATCHKEY_OIDC_CLIENT_ID,
             clientSecret: raw.LATCHKEY_OIDC_CLIENT_SECRET,
+            emailsVerified: raw.LATCHKEY_OIDC_EMAILS_VERIFIED === 'true',
           }
         : null,
     github:
-      raw.LATCHKEY_IDENTITY === 'github' && raw.LATCHKEY_GITHUB_CLIENT_ID && raw.LATCHKEY_GITHUB_CLIENT_SECRET
+      identity === 'github' && raw.LATCHKEY_GITHUB_CLIENT_ID && raw.LATCHKEY_GITHUB_CLIENT_SECRET
         ? {
             clientId: raw.LATCHKEY_GITHUB_CLIENT_ID,
             clientSecret: raw.LATCHKEY_GITHUB_CLIENT_SECRET,
             webUrl: raw.LATCHKEY_GITHUB_URL.href.replace(/\/$/, ''),
-            apiUrl: raw.LATCHKEY_GITHUB_API_URL.href.replace(/\/$/, ''),
+            apiUrl: githubApiUrl(raw.LATCHKEY_GITHUB_URL, raw.LATCHKEY_GITHUB_API_URL),
           }
         : null,
     allowedEmailDomains: raw.LATCHKEY_ALLOWED_EMAIL_DOMAINS,

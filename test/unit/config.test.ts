@@ -1,8 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ConfigError, parseConfig } from '../../worker/config.ts';
+import { generateSigningKey } from '../../worker/tokens/signing-keys.ts';
 
 const loopback = { LATCHKEY_ISSUER: 'http://127.0.0.1:8787' };
+const key = await generateSigningKey();
+const KEYS = JSON.stringify([key]);
+/** A public deployment's secrets, so each refusal below is about the one setting it names. */
+const deployed = {
+  LATCHKEY_ISSUER: 'https://auth.example.com',
+  LATCHKEY_SIGNING_KEYS: KEYS,
+  LATCHKEY_HASH_SECRET: 'x'.repeat(32),
+};
 
 test('defaults follow DESIGN: 15 min access, 10 min CI, 30 d refresh, 7 d idle, 10 min device code, 90 d keys', () => {
   const config = parseConfig(loopback);
@@ -74,11 +83,9 @@ const refusals: [string, Record<string, string>, string][] = [
   ['session cache in minutes', { ...loopback, LATCHKEY_SESSION_CACHE: '1m' }, 'LATCHKEY_SESSION_CACHE'],
   ['session cache not a duration', { ...loopback, LATCHKEY_SESSION_CACHE: 'on' }, 'LATCHKEY_SESSION_CACHE'],
   ['idle longer than absolute', { ...loopback, LATCHKEY_REFRESH_IDLE_TTL: '60d' }, 'LATCHKEY_REFRESH_IDLE_TTL'],
-  [
-    'dev identity on a public issuer',
-    { LATCHKEY_ISSUER: 'https://auth.example.com', LATCHKEY_SIGNING_KEYS: '[]', LATCHKEY_HASH_SECRET: 'x'.repeat(32) },
-    'LATCHKEY_IDENTITY',
-  ],
+  ['dev identity on a public issuer', { ...deployed, LATCHKEY_IDENTITY: 'dev' }, 'LATCHKEY_IDENTITY'],
+  ['no identity provider named on a public issuer (no dev default)', deployed, 'LATCHKEY_IDENTITY'],
+  ['no issuer at all (a bare deploy)', { LATCHKEY_IDENTITY: 'oidc' }, 'LATCHKEY_ISSUER'],
   [
     'no signing keys on a public issuer',
     { LATCHKEY_ISSUER: 'https://auth.example.com', LATCHKEY_IDENTITY: 'oidc' },
@@ -86,8 +93,48 @@ const refusals: [string, Record<string, string>, string][] = [
   ],
   [
     'no hash secret on a public issuer',
-    { LATCHKEY_ISSUER: 'https://auth.example.com', LATCHKEY_IDENTITY: 'oidc', LATCHKEY_SIGNING_KEYS: '[]' },
+    { LATCHKEY_ISSUER: 'https://auth.example.com', LATCHKEY_IDENTITY: 'oidc', LATCHKEY_SIGNING_KEYS: KEYS },
     'LATCHKEY_HASH_SECRET',
+  ],
+  ['signing keys that are not JSON', { ...loopback, LATCHKEY_SIGNING_KEYS: '{not json' }, 'LATCHKEY_SIGNING_KEYS'],
+  ['an empty signing key list', { ...loopback, LATCHKEY_SIGNING_KEYS: '[]' }, 'LATCHKEY_SIGNING_KEYS'],
+  [
+    'an RSA signing key',
+    { ...loopback, LATCHKEY_SIGNING_KEYS: '[{"kty":"RSA","n":"x","e":"AQAB","d":"y"}]' },
+    'LATCHKEY_SIGNING_KEYS',
+  ],
+  [
+    'a public key with no private part',
+    { ...loopback, LATCHKEY_SIGNING_KEYS: JSON.stringify([{ ...key, d: undefined }]) },
+    'LATCHKEY_SIGNING_KEYS',
+  ],
+  [
+    'a signing key with a truncated coordinate',
+    { ...loopback, LATCHKEY_SIGNING_KEYS: JSON.stringify([key, { ...key, x: String(key.x).slice(0, 20) }]) },
+    'LATCHKEY_SIGNING_KEYS',
+  ],
+  [
+    'an Ed25519 key calling itself P-256',
+    { ...loopback, LATCHKEY_SIGNING_KEYS: JSON.stringify([{ ...key, crv: 'P-256' }]) },
+    'LATCHKEY_SIGNING_KEYS',
+  ],
+  [
+    'a public issuer on a malformed key',
+    { ...deployed, LATCHKEY_IDENTITY: 'oidc', LATCHKEY_SIGNING_KEYS: '[{"kty":"OKP"}]' },
+    'LATCHKEY_SIGNING_KEYS',
+  ],
+  ['emails-verified not a boolean', { ...loopback, LATCHKEY_OIDC_EMAILS_VERIFIED: 'yes' }, 'LATCHKEY_OIDC_EMAILS_VERIFIED'],
+  [
+    'a GitHub Enterprise Server whose API is said to be api.github.com',
+    {
+      ...loopback,
+      LATCHKEY_IDENTITY: 'github',
+      LATCHKEY_GITHUB_CLIENT_ID: 'Iv1.x',
+      LATCHKEY_GITHUB_CLIENT_SECRET: 'secret',
+      LATCHKEY_GITHUB_URL: 'https://github.acme.example',
+      LATCHKEY_GITHUB_API_URL: 'https://api.github.com',
+    },
+    'LATCHKEY_GITHUB_API_URL',
   ],
 ];
 
@@ -111,6 +158,89 @@ test('a refused secret is named but never echoed', () => {
     () => parseConfig({ ...loopback, LATCHKEY_HASH_SECRET: secret }),
     (error: unknown) => error instanceof ConfigError && !error.message.includes(secret),
   );
+  const halfKey = JSON.stringify([{ ...key, x: String(key.x).slice(0, 20) }]);
+  assert.throws(
+    () => parseConfig({ ...loopback, LATCHKEY_SIGNING_KEYS: halfKey }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      /LATCHKEY_SIGNING_KEYS: entry 0 /.test(error.message) &&
+      !error.message.includes(String(key.d)) &&
+      !error.message.includes(String(key.x).slice(0, 20)),
+  );
+});
+
+test('well-formed signing keys pass: a list, a JWK Set, Ed25519 and P-256', async () => {
+  const { exportJWK, generateKeyPair } = await import('jose');
+  const p256 = await exportJWK((await generateKeyPair('ES256', { extractable: true })).privateKey);
+  assert.equal(parseConfig({ ...loopback, LATCHKEY_SIGNING_KEYS: KEYS }).signingKeys, KEYS);
+  const set = JSON.stringify({ keys: [p256, key] });
+  assert.equal(
+    parseConfig({
+      ...deployed,
+      LATCHKEY_IDENTITY: 'oidc',
+      LATCHKEY_OIDC_ISSUER: 'https://idp.example.com',
+      LATCHKEY_OIDC_CLIENT_ID: 'x',
+      LATCHKEY_SIGNING_KEYS: set,
+    }).signingKeys,
+    set,
+  );
+});
+
+test('dev is assumed only on a loopback issuer; a public one must name its provider', () => {
+  assert.equal(parseConfig(loopback).identity, 'dev');
+  assert.equal(
+    parseConfig({ ...deployed, LATCHKEY_IDENTITY: 'github', LATCHKEY_GITHUB_CLIENT_ID: 'a', LATCHKEY_GITHUB_CLIENT_SECRET: 'b' })
+      .identity,
+    'github',
+  );
+  assert.throws(() => parseConfig(deployed), /LATCHKEY_IDENTITY is required when the issuer is not loopback/);
+});
+
+test('wrangler.toml ships no [vars]: a plain `wrangler deploy` carries no dev sign-in and no loopback issuer', async () => {
+  // Read the file the way `wrangler deploy` does, with wrangler's own reader.
+  const { unstable_readConfig } = (await import('wrangler')) as unknown as {
+    unstable_readConfig(options: { config: string }): { vars: Record<string, unknown> };
+  };
+  const shipped = unstable_readConfig({ config: new URL('../../wrangler.toml', import.meta.url).pathname }).vars;
+  assert.equal(shipped.LATCHKEY_IDENTITY, undefined, 'wrangler.toml [vars] must not set LATCHKEY_IDENTITY');
+  assert.equal(shipped.LATCHKEY_ISSUER, undefined, 'wrangler.toml [vars] must not set LATCHKEY_ISSUER');
+  // The Worker such a deploy starts refuses to, naming the setting.
+  const env = Object.fromEntries(Object.entries(shipped).map(([name, value]) => [name, String(value)]));
+  assert.throws(
+    () => parseConfig(env),
+    (error: unknown) => error instanceof ConfigError && error.settings.includes('LATCHKEY_ISSUER'),
+  );
+});
+
+test('OIDC: an address sent without email_verified counts only when the operator says the provider verifies all', () => {
+  const oidc = {
+    ...loopback,
+    LATCHKEY_IDENTITY: 'oidc',
+    LATCHKEY_OIDC_ISSUER: 'https://idp.example.com',
+    LATCHKEY_OIDC_CLIENT_ID: 'x',
+  };
+  assert.equal(parseConfig(oidc).oidc?.emailsVerified, false);
+  assert.equal(parseConfig({ ...oidc, LATCHKEY_OIDC_EMAILS_VERIFIED: 'true' }).oidc?.emailsVerified, true);
+  assert.equal(parseConfig({ ...oidc, LATCHKEY_OIDC_EMAILS_VERIFIED: 'false' }).oidc?.emailsVerified, false);
+});
+
+test('GitHub: the API URL follows the web URL — api.github.com for github.com only, /api/v3 on Enterprise Server', () => {
+  const github = {
+    ...deployed,
+    LATCHKEY_IDENTITY: 'github',
+    LATCHKEY_GITHUB_CLIENT_ID: 'Iv1.x',
+    LATCHKEY_GITHUB_CLIENT_SECRET: 's',
+  };
+  assert.equal(parseConfig(github).github?.apiUrl, 'https://api.github.com');
+  const ghes = parseConfig({ ...github, LATCHKEY_GITHUB_URL: 'https://github.acme.example' }).github;
+  assert.equal(ghes?.webUrl, 'https://github.acme.example');
+  assert.equal(ghes?.apiUrl, 'https://github.acme.example/api/v3');
+  const explicit = parseConfig({
+    ...github,
+    LATCHKEY_GITHUB_URL: 'https://github.acme.example',
+    LATCHKEY_GITHUB_API_URL: 'https://github-api.acme.example/',
+  }).github;
+  assert.equal(explicit?.apiUrl, 'https://github-api.acme.example');
 });
 
 test('CI issuers: the defaults, an empty list trusts none, plain http only on loopback', () => {

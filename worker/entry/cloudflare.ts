@@ -5,7 +5,8 @@
 import { DurableObject } from 'cloudflare:workers';
 import { OAuthError } from '../../shared/errors.ts';
 import { createApp } from '../app.ts';
-import { ConfigError, parseConfig } from '../config.ts';
+import { type Config, ConfigError, parseConfig } from '../config.ts';
+import { refuseOffLoopback } from '../identity/dev.ts';
 import { type AtomicBinding, cloudflareStore, type KvBinding } from '../store/cloudflare-kv.ts';
 import { type AtomicRecordApi, atomicRecord } from '../store/durable-object.ts';
 import { upstashStoreFromEnv } from '../store/upstash-redis.ts';
@@ -13,9 +14,10 @@ import { upstashStoreFromEnv } from '../store/upstash-redis.ts';
 type Env = Record<string, unknown> & { LATCHKEY_KV: KvBinding; LATCHKEY_ATOMIC: AtomicBinding };
 
 let app: ReturnType<typeof createApp> | undefined;
+let config: Config | undefined;
 
 function build(env: Env): ReturnType<typeof createApp> {
-  const config = parseConfig(env);
+  config = parseConfig(env);
   const clientAddress = (request: Request) => request.headers.get('cf-connecting-ip');
   if (config.store === 'redis') return createApp(config, { store: upstashStoreFromEnv(env), clientAddress });
   if (config.store && config.store !== 'kv') {
@@ -44,7 +46,10 @@ export default {
       const body = new OAuthError('server_error', message).toJSON();
       return Response.json(body, { status: 500, headers: { 'Cache-Control': 'no-store' } });
     }
-    return app.fetch(request, env, ctx);
+    // A dev configuration deployed by mistake still answers no one off loopback; the
+    // peer is Cloudflare's CF-Connecting-IP, which a public request always carries.
+    const refused = config && refuseOffLoopback(config, request, request.headers.get('cf-connecting-ip'));
+    return refused || app.fetch(request, env, ctx);
   },
 };
 

@@ -6,10 +6,12 @@
  */
 import { createApp } from '../app.ts';
 import { ConfigError, parseConfig } from '../config.ts';
+import { refuseOffLoopback } from '../identity/dev.ts';
 import { type DenoKvHandle, denoKvStore } from '../store/deno-kv.ts';
 import { memoryStore } from '../store/memory.ts';
 import type { Store } from '../store/store.ts';
 import { upstashStoreFromEnv } from '../store/upstash-redis.ts';
+import { checkSigningKeys } from '../tokens/signing-keys.ts';
 
 // The few Deno globals used here, declared so the project's tsc (Node types) checks this file.
 declare const Deno: {
@@ -33,6 +35,12 @@ async function chooseStore(env: Record<string, string>, kind: string): Promise<S
 try {
   const env = Deno.env.toObject();
   const config = parseConfig(env);
+  // Every key must sign before the server says it listens, not at the first request.
+  if (config.signingKeys) {
+    await checkSigningKeys(config.signingKeys).catch((error: Error) => {
+      throw new ConfigError(['LATCHKEY_SIGNING_KEYS'], error.message);
+    });
+  }
   const store = await chooseStore(env, config.store ?? 'deno-kv');
   // Deno hands the peer address beside the request; the app asks for it by request.
   const addresses = new WeakMap<Request, string>();
@@ -48,7 +56,7 @@ try {
     },
     (request, info) => {
       addresses.set(request, info.remoteAddr.hostname);
-      return app.fetch(request);
+      return refuseOffLoopback(config, request, info.remoteAddr.hostname) ?? app.fetch(request);
     },
   );
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -92,12 +92,29 @@ export function oidcProvider(oidc: NonNullable<Config['oidc']>): UpstreamProvide
       // Providers may keep the email for the userinfo endpoint (OIDC Core §5.4); ask there, for the same `sub`.
       const claims =
         typeof idClaims.email === 'string' ? idClaims : await userinfo(services, metadata, issued.data.access_token, idClaims);
-      if (typeof claims.email !== 'string' || claims.email_verified === false) {
-        throw new OAuthError('access_denied', 'the identity provider did not vouch for an email address');
-      }
-      return { provider: `oidc:${metadata.issuer}`, subject: String(claims.sub), email: claims.email.toLowerCase() };
+      const email = vouchedEmail(claims, oidc.emailsVerified);
+      return { provider: `oidc:${metadata.issuer}`, subject: String(claims.sub), email };
     },
   };
+}
+
+/**
+ * The email to sign in as: only one the provider marks verified with a boolean `true`
+ * (OIDC Core §5.1). A missing claim or the string "false" proves nothing, unless the
+ * operator says this provider issues verified addresses only (LATCHKEY_OIDC_EMAILS_VERIFIED);
+ * an explicit `false` is refused even then.
+ */
+export function vouchedEmail(claims: JWTPayload, emailsVerified: boolean): string {
+  if (typeof claims.email !== 'string' || claims.email === '') {
+    throw new OAuthError('access_denied', 'the identity provider did not vouch for an email address (it sent none)');
+  }
+  const verified = claims.email_verified;
+  if (verified === true || (verified === undefined && emailsVerified)) return claims.email.toLowerCase();
+  const said =
+    verified === undefined
+      ? 'it did not send email_verified'
+      : `email_verified is ${(JSON.stringify(verified) ?? typeof verified).slice(0, 40)}; only true counts`;
+  throw new OAuthError('access_denied', `the identity provider did not vouch for an email address (${said})`);
 }
 
 async function userinfo(

@@ -8,21 +8,44 @@ import * as z from 'zod';
 export const SIGNING_ALGORITHMS = ['EdDSA', 'ES256'] as const;
 type Algorithm = (typeof SIGNING_ALGORITHMS)[number];
 
-const PrivateJwk = z
-  .object({
-    kty: z.enum(['OKP', 'EC']),
-    crv: z.enum(['Ed25519', 'P-256']),
-    d: z.string().min(1),
-    x: z.string().min(1),
-    y: z.string().optional(),
-    kid: z.string().optional(),
-    alg: z.enum(SIGNING_ALGORITHMS).optional(),
-  })
-  .loose();
+/** 32 bytes, base64url without padding: every coordinate and private part of both curves. */
+const coordinate = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
+const kid = z.string().min(1).max(256).optional();
+const PrivateJwk = z.union([
+  z
+    .object({
+      kty: z.literal('OKP'),
+      crv: z.literal('Ed25519'),
+      d: coordinate,
+      x: coordinate,
+      kid,
+      alg: z.literal('EdDSA').optional(),
+    })
+    .loose(),
+  z
+    .object({
+      kty: z.literal('EC'),
+      crv: z.literal('P-256'),
+      d: coordinate,
+      x: coordinate,
+      y: coordinate,
+      kid,
+      alg: z.literal('ES256').optional(),
+    })
+    .loose(),
+]);
 const KeyList = z.union([
   z.array(PrivateJwk).min(1),
   z.object({ keys: z.array(PrivateJwk).min(1) }).transform((set) => set.keys),
 ]);
+
+/** Which entry is wrong (never its value), or undefined when the list itself is. */
+function wrongEntry(error: z.ZodError): number | undefined {
+  const paths = error.issues.flatMap((issue) =>
+    issue.code === 'invalid_union' ? issue.errors.flat().map((inner) => inner.path) : [issue.path],
+  );
+  return paths.map((path) => path.find((part) => typeof part === 'number')).find((part) => part !== undefined);
+}
 
 export type PublicJwk = JWK & { kid: string; alg: Algorithm; use: 'sig' };
 type VerifyKey = { alg: Algorithm; key: CryptoKey };
@@ -42,8 +65,38 @@ export function parseSigningKeys(text: string): JWK[] {
     throw new Error('LATCHKEY_SIGNING_KEYS: not JSON (expected private JWKs, current first)');
   }
   const parsed = KeyList.safeParse(json);
-  if (!parsed.success) throw new Error('LATCHKEY_SIGNING_KEYS: expected Ed25519 or P-256 private JWKs, current first');
+  if (!parsed.success) {
+    const entry = wrongEntry(parsed.error);
+    throw new Error(
+      entry === undefined
+        ? 'LATCHKEY_SIGNING_KEYS: expected Ed25519 or P-256 private JWKs, current first (npm run keys:generate makes one)'
+        : `LATCHKEY_SIGNING_KEYS: entry ${entry} is not an Ed25519 or P-256 private JWK (kty, crv, d, x, and y for P-256)`,
+    );
+  }
   return parsed.data as JWK[];
+}
+
+/**
+ * Start-up's full check of LATCHKEY_SIGNING_KEYS, beyond its shape: every key imports and
+ * signs something its own public half verifies (a `d` from one key and an `x` from another
+ * would otherwise sign tokens nobody can check). Throws an Error naming the setting.
+ */
+export async function checkSigningKeys(text: string): Promise<void> {
+  const jwks = parseSigningKeys(text);
+  const probe = new TextEncoder().encode('latchkey signing-key check');
+  for (const [index, jwk] of jwks.entries()) {
+    const alg: Algorithm = jwk.crv === 'P-256' ? 'ES256' : 'EdDSA';
+    const params = alg === 'ES256' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'Ed25519' };
+    let matches = false;
+    try {
+      const { d: _private, ...publicPart } = jwk;
+      const privateKey = (await importJWK(jwk, alg)) as CryptoKey;
+      const publicKey = (await importJWK(publicPart, alg)) as CryptoKey;
+      const signature = await crypto.subtle.sign(params, privateKey, probe);
+      matches = await crypto.subtle.verify(params, publicKey, signature, probe);
+    } catch {}
+    if (!matches) throw new Error(`LATCHKEY_SIGNING_KEYS: entry ${index} is not a usable key pair (its d does not match x)`);
+  }
 }
 
 export async function generateSigningKey(): Promise<JWK> {
