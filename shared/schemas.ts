@@ -381,3 +381,36 @@ export const OrgList = z.object({
   orgs: z.array(z.object({ slug: Slug, name: z.string(), role: Role })),
 });
 export type OrgList = z.infer<typeof OrgList>;
+
+/**
+ * Invitations: the only way a person joins an org. An admin invites a verified email with
+ * a role; the person, signed in as that email, accepts or declines. `expires_in` in
+ * seconds, one hour to 30 days (default 7 days).
+ */
+export const INVITATION_EXPIRES_IN = { default: 7 * 86400, min: 3600, max: 30 * 86400 } as const;
+export const InvitationCreateRequest = z.strictObject({
+  email: MemberEmail,
+  role: Role.default('member'),
+  expires_in: z.coerce
+    .number()
+    .int()
+    .min(INVITATION_EXPIRES_IN.min, 'an invitation lasts at least an hour (3600 seconds)')
+    .max(INVITATION_EXPIRES_IN.max, 'an invitation lasts at most 30 days (2592000 seconds)')
+    .default(INVITATION_EXPIRES_IN.default),
+});
+/** An invitation's id as the server makes them: `inv_` and 20 base64url characters. */
+export const InvitationId = z.string().regex(/^inv_[A-Za-z0-9_-]{20}$/, 'not an invitation id (inv_…)');
+/** A pending invitation; times in seconds. */
+export const Invitation = z.object({
+  id: z.string(),
+  org: z.string(),
+  org_name: z.string(),
+  email: z.string(),
+  role: Role,
+  invited_by: z.string(),
+  created_at: z.number().int(),
+  expires_at: z.number().int(),
+});
+export type Invitation = z.infer<typeof Invitation>;
+export const InvitationList = z.object({ invitations: z.array(Invitation) });
+export type InvitationList = z.infer<typeof InvitationList>;

@@ -14,6 +14,7 @@ import { devicePageRoutes } from './routes/device-page.ts';
 import { discoveryRoutes } from './routes/discovery.ts';
 import { healthRoutes } from './routes/health.ts';
 import { introspectRoutes } from './routes/introspect.ts';
+import { invitationRoutes } from './routes/invitations.ts';
 import { describeCredential, meRoutes } from './routes/me.ts';
 import { orgRoutes } from './routes/orgs.ts';
 import { revokeRoutes } from './routes/revoke.ts';
@@ -62,6 +63,7 @@ export function createApp(config: Config, deps: Deps): App {
     meRoutes,
     trustPolicyRoutes,
     orgRoutes,
+    invitationRoutes,
     sessionRoutes,
     auditRoutes,
   ]) {

@@ -10,7 +10,7 @@ import { OAuthError } from '../../shared/errors.ts';
 import type { Services } from '../services.ts';
 import { readRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
-import { orgsOf } from './orgs.ts';
+import { orgsWithMember } from './orgs.ts';
 
 /** Who caused an event, and in which request; every audited call takes one. */
 export type AuditSource = { actor: string; requestId: string };
@@ -53,7 +53,11 @@ export async function appendAudit(services: Services, org: string, source: Audit
   throw new OAuthError('temporarily_unavailable', 'the audit trail kept changing; retry');
 }
 
-/** The same event in the trail of every org the person is a member of (sign-ins, sessions). */
+/**
+ * The same event in the trail of every org the person is a member of (sign-ins, sessions):
+ * members by the org's own record, never by the index alone, so an org that merely
+ * invited someone (or named them in the index some other way) sees nothing of theirs.
+ */
 export async function appendAuditForPerson(
   services: Services,
   email: string | null,
@@ -61,7 +65,7 @@ export async function appendAuditForPerson(
   event: AuditEvent,
 ): Promise<void> {
   if (!email) return;
-  const orgs = await orgsOf(services, email);
+  const orgs = await orgsWithMember(services, email);
   await Promise.all(orgs.map((org) => appendAudit(services, org, source, event)));
 }
 

@@ -22,7 +22,7 @@ export type OrgRecord = z.infer<typeof OrgRecord>;
 
 /** Orgs are kept as long as the store keeps anything (no expiry of their own). */
 const ORG_TTL_SECONDS = 10 * 365 * 86400;
-const MAX_MEMBERS = 1000;
+export const MAX_MEMBERS = 1000;
 const MAX_PROJECTS = 500;
 
 export async function readOrg(services: Services, slug: string): Promise<OrgRecord> {
@@ -60,6 +60,17 @@ const MemberOrgs = z.array(z.string());
  */
 export async function orgsOf(services: Services, email: string): Promise<string[]> {
   return (await readRecord(services.store, storeKey('memberOrgs', email.toLowerCase()), MemberOrgs))?.value ?? [];
+}
+
+/**
+ * The orgs whose own record lists `email` as a member: the index, checked against each
+ * org. What reaches an org about a person (their sign-ins) goes only to these.
+ */
+export async function orgsWithMember(services: Services, email: string): Promise<string[]> {
+  const lowered = email.toLowerCase();
+  const slugs = await orgsOf(services, lowered);
+  const orgs = await Promise.all(slugs.map((slug) => readRecord(services.store, storeKey('org', slug), OrgRecord)));
+  return orgs.flatMap((org) => (org?.value.members[lowered] ? [org.value.slug] : []));
 }
 
 export async function noteMembership(services: Services, email: string, slug: string, member: boolean): Promise<void> {

@@ -73,6 +73,10 @@ orgRoutes.post('/v1/orgs/:org/projects', async (c) => {
   return c.json(orgView(org), 201);
 });
 
+/**
+ * Changes an existing member's role. Nobody becomes a member here: a person joins only by
+ * accepting an invitation (routes/invitations.ts).
+ */
 orgRoutes.put('/v1/orgs/:org/members/:email', async (c) => {
   const principal = await caller(c);
   const services = c.var.services;
@@ -83,15 +87,23 @@ orgRoutes.put('/v1/orgs/:org/members/:email', async (c) => {
   const org = await updateOrg(services, slug, (current) => {
     const mine = authorize(current, principal, 'members:write');
     before = current.members[email];
+    if (!before) {
+      throw new OAuthError(
+        'not_found',
+        `${email} is not a member of "${slug}"; invite them (POST /v1/orgs/${slug}/invitations, or \`latchkey members invite\`) and they join when they accept`,
+      );
+    }
     if ((role === 'owner' || before === 'owner') && mine !== 'owner') {
       throw new OAuthError('forbidden', 'lacks owner: only an owner can make or unmake an owner');
     }
     return { ...current, members: { ...current.members, [email]: role } };
   });
-  await noteMembership(services, email, slug, true);
   if (before !== role) {
-    const detail = before ? `${before} -> ${role}` : `added as ${role}`;
-    await appendAudit(services, slug, auditSource(c, principal), { action: 'member.changed', subject: email, detail });
+    await appendAudit(services, slug, auditSource(c, principal), {
+      action: 'member.changed',
+      subject: email,
+      detail: `${before} -> ${role}`,
+    });
   }
   return c.json(orgView(org));
 });

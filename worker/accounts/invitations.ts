@@ -1,0 +1,251 @@
+/**
+ * Invitations: the only way a person joins an org. An admin invites a verified email with
+ * a role; until that person, signed in as that email, accepts, the org holds nothing of
+ * theirs (no membership, no sign-ins in its audit trail, no sessions to list).
+ *
+ * An org's pending invitations are one record (`inv:<org>`): accepting, declining and
+ * withdrawing are swaps of it, so of two accepts, or an accept and a withdrawal, racing
+ * for one invitation exactly one finds it. A per-person index (`invx:<email>`) only says
+ * which orgs to look in; the org's record decides.
+ */
+import * as z from 'zod';
+import { OAuthError } from '../../shared/errors.ts';
+import { type Invitation, Role } from '../../shared/schemas.ts';
+import { atLeast } from '../policy/roles.ts';
+import type { Services } from '../services.ts';
+import { readRecord, updateRecord } from '../store/records.ts';
+import { storeKey } from '../store/store.ts';
+import { generateId } from '../tokens/opaque.ts';
+import { type AuditSource, appendAudit } from './audit.ts';
+import { MAX_MEMBERS, noteMembership, type OrgRecord, readOrg, updateOrg } from './orgs.ts';
+
+const Pending = z.object({
+  id: z.string(),
+  email: z.string(),
+  role: Role,
+  orgName: z.string(),
+  invitedBy: z.string(),
+  createdAt: z.number(),
+  expiresAt: z.number(),
+});
+type Pending = z.infer<typeof Pending>;
+const OrgInvitations = z.array(Pending);
+const PersonIndex = z.array(z.object({ id: z.string(), org: z.string(), expiresAt: z.number() }));
+type PersonIndex = z.infer<typeof PersonIndex>;
+
+/** Bounds on what one org, or invitations to one person, can pile up. */
+export const MAX_PENDING_PER_ORG = 200;
+export const MAX_PENDING_PER_PERSON = 50;
+/** An expired invitation is kept this long, so its person hears "expired" rather than "no such". */
+const KEEP_EXPIRED_MS = 7 * 86400_000;
+/**
+ * Every write renews the record's TTL and no invitation outlives 30 days from the write
+ * that made it, so this keeps every entry as long as it matters.
+ */
+const RECORD_TTL_SECONDS = 30 * 86400 + KEEP_EXPIRED_MS / 1000;
+
+const orgKey = (org: string) => storeKey('invitations', org);
+const personKey = (email: string) => storeKey('invitationIndex', email.toLowerCase());
+const secondsOf = (ms: number) => Math.floor(ms / 1000);
+const isoOf = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+/** Anyone but the invited person hears this, whether or not the invitation exists. */
+const noSuchInvitation = (id: string) => new OAuthError('not_found', `no invitation "${id.slice(0, 40)}" for you`);
+
+function view(org: string, entry: Pending): Invitation {
+  return {
+    id: entry.id,
+    org,
+    org_name: entry.orgName,
+    email: entry.email,
+    role: entry.role,
+    invited_by: entry.invitedBy,
+    created_at: secondsOf(entry.createdAt),
+    expires_at: secondsOf(entry.expiresAt),
+  };
+}
+
+const updateOrgInvitations = (services: Services, org: string, change: (list: Pending[]) => Pending[]) =>
+  updateRecord(
+    services.store,
+    orgKey(org),
+    OrgInvitations,
+    { ifAbsent: () => [], ttlSeconds: RECORD_TTL_SECONDS, what: 'invitation list' },
+    change,
+  );
+
+const updatePersonIndex = (services: Services, email: string, change: (index: PersonIndex) => PersonIndex) =>
+  updateRecord(
+    services.store,
+    personKey(email),
+    PersonIndex,
+    { ifAbsent: () => [], ttlSeconds: RECORD_TTL_SECONDS, what: 'invitation index' },
+    change,
+  );
+
+/** A caller invites (or withdraws an invitation) only up to its own role: an owner alone for an owner. */
+function mayInvite(mine: Role, role: Role, what: 'invite' | 'withdraw an invitation of'): void {
+  if (!atLeast(mine, role)) throw new OAuthError('forbidden', `lacks ${role}: a ${mine} cannot ${what} a ${role}`);
+}
+
+/**
+ * Invites `email` to `org` as `role`, replacing a pending invitation of the same email.
+ * `mine` is the caller's role there (members:write already checked).
+ */
+export async function createInvitation(
+  services: Services,
+  org: OrgRecord,
+  mine: Role,
+  input: { email: string; role: Role; expiresIn: number },
+  source: AuditSource,
+): Promise<Invitation> {
+  const email = input.email.toLowerCase();
+  mayInvite(mine, input.role, 'invite');
+  if (org.members[email]) {
+    throw new OAuthError(
+      'conflict',
+      `${email} is already a member of "${org.slug}"; change their role with PUT /v1/orgs/${org.slug}/members/${email}`,
+    );
+  }
+  const now = services.now();
+  const entry: Pending = {
+    id: generateId('inv_'),
+    email,
+    role: input.role,
+    orgName: org.name,
+    invitedBy: source.actor,
+    createdAt: now,
+    expiresAt: now + input.expiresIn * 1000,
+  };
+  // The person's index first: an entry left behind by a failure below finds nothing.
+  await updatePersonIndex(services, email, (index) => {
+    const kept = index.filter((item) => item.org !== org.slug && item.expiresAt + KEEP_EXPIRED_MS > now);
+    if (kept.filter((item) => item.expiresAt > now).length >= MAX_PENDING_PER_PERSON) {
+      throw new OAuthError(
+        'conflict',
+        `${email} already has ${MAX_PENDING_PER_PERSON} pending invitations; they can be invited again once they answer some`,
+      );
+    }
+    return [...kept, { id: entry.id, org: org.slug, expiresAt: entry.expiresAt }];
+  });
+  let replaced: Pending | undefined;
+  await updateOrgInvitations(services, org.slug, (list) => {
+    const kept = list.filter((item) => item.expiresAt + KEEP_EXPIRED_MS > now);
+    replaced = kept.find((item) => item.email === email);
+    const others = kept.filter((item) => item.email !== email);
+    if (others.filter((item) => item.expiresAt > now).length >= MAX_PENDING_PER_ORG) {
+      throw new OAuthError('conflict', `an org has at most ${MAX_PENDING_PER_ORG} pending invitations; withdraw some first`);
+    }
+    return [...others, entry];
+  });
+  const renewed = replaced ? `, replacing ${replaced.id}` : '';
+  await appendAudit(services, org.slug, source, {
+    action: 'invitation.created',
+    subject: email,
+    detail: `${entry.id} as ${entry.role}, expires ${isoOf(entry.expiresAt)}${renewed}`,
+  });
+  return view(org.slug, entry);
+}
+
+/** The org's pending invitations (expired ones left out), oldest first. */
+export async function listOrgInvitations(services: Services, org: string): Promise<Invitation[]> {
+  const now = services.now();
+  const list = (await readRecord(services.store, orgKey(org), OrgInvitations))?.value ?? [];
+  return list.filter((entry) => entry.expiresAt > now).map((entry) => view(org, entry));
+}
+
+/** Withdraws invitation `id` of `org`; `mine` is the caller's role there (members:write already checked). */
+export async function withdrawInvitation(
+  services: Services,
+  org: string,
+  id: string,
+  mine: Role,
+  source: AuditSource,
+): Promise<Invitation> {
+  let found: Pending | undefined;
+  await updateOrgInvitations(services, org, (list) => {
+    found = list.find((entry) => entry.id === id);
+    if (!found) throw new OAuthError('not_found', `no pending invitation "${id.slice(0, 40)}" in org "${org}"`);
+    mayInvite(mine, found.role, 'withdraw an invitation of');
+    return list.filter((entry) => entry.id !== id);
+  });
+  const withdrawn = found as Pending;
+  await forgetInPersonIndex(services, withdrawn.email, id);
+  await appendAudit(services, org, source, { action: 'invitation.withdrawn', subject: withdrawn.email, detail: withdrawn.id });
+  return view(org, withdrawn);
+}
+
+/** The pending invitations made for `email`, newest first. */
+export async function invitationsFor(services: Services, email: string): Promise<Invitation[]> {
+  const mine = email.toLowerCase();
+  const now = services.now();
+  const index = (await readRecord(services.store, personKey(mine), PersonIndex))?.value ?? [];
+  const orgs = [...new Set(index.filter((item) => item.expiresAt > now).map((item) => item.org))];
+  const lists = await Promise.all(
+    orgs.map(async (org) => {
+      const list = (await readRecord(services.store, orgKey(org), OrgInvitations))?.value ?? [];
+      return list.filter((entry) => entry.email === mine && entry.expiresAt > now).map((entry) => view(org, entry));
+    }),
+  );
+  return lists.flat().sort((a, b) => b.created_at - a.created_at);
+}
+
+/**
+ * The invited person accepts (becomes a member with the invited role) or declines. The
+ * invitation is taken out of its org's record in one swap before anything else, so it is
+ * used once; anyone but the person it was made for is told it does not exist.
+ */
+export async function answerInvitation(
+  services: Services,
+  id: string,
+  email: string,
+  answer: 'accept' | 'decline',
+  source: AuditSource,
+): Promise<Invitation> {
+  const mine = email.toLowerCase();
+  const now = services.now();
+  const index = (await readRecord(services.store, personKey(mine), PersonIndex))?.value ?? [];
+  const org = index.find((item) => item.id === id)?.org;
+  if (!org) throw noSuchInvitation(id);
+  if (answer === 'accept') {
+    // Refused while the invitation still stands, rather than after it is spent.
+    const current = await readOrg(services, org);
+    if (!current.members[mine] && Object.keys(current.members).length >= MAX_MEMBERS)
+      throw new OAuthError('conflict', `org "${org}" is full (${MAX_MEMBERS} members); ask an admin to make room`);
+  }
+  let found: Pending | undefined;
+  await updateOrgInvitations(services, org, (list) => {
+    found = list.find((entry) => entry.id === id && entry.email === mine);
+    if (!found) throw noSuchInvitation(id);
+    if (answer === 'accept' && found.expiresAt <= now) {
+      throw new OAuthError(
+        'not_found',
+        `invitation "${id}" to "${org}" expired at ${isoOf(found.expiresAt)}; ask the org for a new one`,
+      );
+    }
+    return list.filter((entry) => entry.id !== id);
+  });
+  const taken = found as Pending;
+  await forgetInPersonIndex(services, mine, id);
+  if (answer === 'decline') {
+    await appendAudit(services, org, source, { action: 'invitation.declined', subject: mine, detail: id });
+    return view(org, taken);
+  }
+  let before: Role | undefined;
+  await updateOrg(services, org, (current) => {
+    before = current.members[mine];
+    // Already a member (an older invitation won): the role they hold stays.
+    return before ? current : { ...current, members: { ...current.members, [mine]: taken.role } };
+  });
+  await noteMembership(services, mine, org, true);
+  await appendAudit(services, org, source, { action: 'invitation.accepted', subject: mine, detail: `${id} as ${taken.role}` });
+  if (!before)
+    await appendAudit(services, org, source, { action: 'member.changed', subject: mine, detail: `added as ${taken.role}` });
+  return view(org, taken);
+}
+
+async function forgetInPersonIndex(services: Services, email: string, id: string): Promise<void> {
+  const now = services.now();
+  await updatePersonIndex(services, email, (index) =>
+    index.filter((item) => item.id !== id && item.expiresAt + KEEP_EXPIRED_MS > now),
+  );
+}

@@ -1,0 +1,87 @@
+import { type Context, Hono } from 'hono';
+import { OAuthError } from '../../shared/errors.ts';
+import { InvitationCreateRequest, InvitationId, type InvitationList } from '../../shared/schemas.ts';
+import {
+  answerInvitation,
+  createInvitation,
+  invitationsFor,
+  listOrgInvitations,
+  withdrawInvitation,
+} from '../accounts/invitations.ts';
+import { readOrg } from '../accounts/orgs.ts';
+import type { AppEnv } from '../app.ts';
+import { auditSource, caller, orgParam } from '../http/caller.ts';
+import { parseInput, readBody } from '../http/form.ts';
+import { authorize } from '../policy/roles.ts';
+
+/**
+ * Invitations: an org's admins invite a verified email, list and withdraw pending
+ * invitations; the person, signed in as that email, lists theirs and accepts or declines.
+ * Only a person can be invited or answer (API keys and CI tokens are refused), and an
+ * invitation is nobody else's business: to anyone else it does not exist.
+ */
+export const invitationRoutes = new Hono<AppEnv>();
+
+const idParam = (c: Context<AppEnv>) => parseInput(InvitationId, c.req.param('id'));
+
+/**
+ * The signed-in person and their verified email; nobody else has invitations. A sign-in
+ * established for one org acts in no other, so it neither sees nor answers invitations.
+ */
+async function invitee(c: Context<AppEnv>) {
+  const principal = await caller(c);
+  if (principal.kind !== 'user' || !principal.email)
+    throw new OAuthError('forbidden', 'invitations are answered by a signed-in person with a verified email, not by a key');
+  if (principal.org !== null)
+    throw new OAuthError(
+      'forbidden',
+      `this sign-in acts only in org "${principal.org}"; sign in without an org to answer invitations`,
+    );
+  return { principal, email: principal.email };
+}
+
+invitationRoutes.post('/v1/orgs/:org/invitations', async (c) => {
+  const principal = await caller(c);
+  const services = c.var.services;
+  const org = await readOrg(services, orgParam(c));
+  const mine = authorize(org, principal, 'members:write');
+  const input = parseInput(InvitationCreateRequest, await readBody(c));
+  const created = await createInvitation(
+    services,
+    org,
+    mine,
+    { email: input.email, role: input.role, expiresIn: input.expires_in },
+    auditSource(c, principal),
+  );
+  return c.json(created, 201);
+});
+
+/** Pending invitations are shown to whoever may see the org's members. */
+invitationRoutes.get('/v1/orgs/:org/invitations', async (c) => {
+  const principal = await caller(c);
+  const services = c.var.services;
+  const org = await readOrg(services, orgParam(c));
+  authorize(org, principal, 'members:read');
+  const body: InvitationList = { invitations: await listOrgInvitations(services, org.slug) };
+  return c.json(body);
+});
+
+invitationRoutes.delete('/v1/orgs/:org/invitations/:id', async (c) => {
+  const principal = await caller(c);
+  const services = c.var.services;
+  const org = await readOrg(services, orgParam(c));
+  const mine = authorize(org, principal, 'members:write');
+  return c.json(await withdrawInvitation(services, org.slug, idParam(c), mine, auditSource(c, principal)));
+});
+
+invitationRoutes.get('/v1/invitations', async (c) => {
+  const { email } = await invitee(c);
+  const body: InvitationList = { invitations: await invitationsFor(c.var.services, email) };
+  return c.json(body);
+});
+
+invitationRoutes.post('/v1/invitations/:id/:answer{accept|decline}', async (c) => {
+  const { principal, email } = await invitee(c);
+  const answer = c.req.param('answer') === 'accept' ? 'accept' : 'decline';
+  return c.json(await answerInvitation(c.var.services, idParam(c), email, answer, auditSource(c, principal)));
+});
