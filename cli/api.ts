@@ -8,6 +8,7 @@ import type { LatchkeyClient } from './client.ts';
 import { type Resolved, resolveCredential } from './credential.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import { CliError } from './errors.ts';
+import { printable } from './printable.ts';
 
 export type Api = {
   /** The credential this invocation uses, and why (see credential.ts). */
@@ -50,7 +51,7 @@ export async function chooseOrg(deps: CliDeps, global: GlobalOptions, api: Api):
 export async function confirm(deps: CliDeps, confirmed: boolean, question: string): Promise<void> {
   if (confirmed) return;
   if (!deps.io.ask) throw new CliError('usage', `${question} Pass --confirm to do this without a prompt.`);
-  const answer = (await deps.io.ask(`${question} [y/N] `)).trim().toLowerCase();
+  const answer = (await deps.io.ask(`${printable(question)} [y/N] `)).trim().toLowerCase();
   if (answer !== 'y' && answer !== 'yes') throw new CliError('cancelled', 'nothing was changed');
 }
 
@@ -60,8 +61,12 @@ export const path = (...parts: string[]) => parts.map((part) => encodeURICompone
 export const isoTime = (seconds: number | null | undefined) =>
   seconds === null || seconds === undefined ? '-' : new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
 
-/** Rows as aligned columns on stdout; the header in capitals, like `gh` and `kubectl`. */
-export function printTable(deps: CliDeps, headers: string[], rows: string[][]): void {
+/**
+ * Rows as aligned columns on stdout; the header in capitals, like `gh` and `kubectl`.
+ * Cells are mostly the server's text: each is printable(), so none adds a line or a column.
+ */
+export function printTable(deps: CliDeps, headers: string[], cells: string[][]): void {
+  const rows = cells.map((row) => row.map(printable));
   const widths = headers.map((header, index) => Math.max(header.length, ...rows.map((row) => (row[index] ?? '').length)));
   const line = (cells: string[]) =>
     cells

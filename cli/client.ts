@@ -18,6 +18,7 @@ import {
   TokenResponse,
 } from '../shared/schemas.ts';
 import { CliError } from './errors.ts';
+import { ownUrl } from './open-url.ts';
 
 export type ClientOptions = {
   server: string;
@@ -124,6 +125,8 @@ export function createClient(options: ClientOptions) {
       if (status !== 200 || !parsed.success) {
         throw new CliError('server_error', `${server} does not look like a latchkey server (no OAuth metadata)`);
       }
+      // What a browser login opens: the server's own page, or nothing.
+      ownUrl(server, parsed.data.authorization_endpoint, 'authorization_endpoint');
       return parsed.data;
     },
 
@@ -132,6 +135,9 @@ export function createClient(options: ClientOptions) {
       const { status, body } = await call('/oauth/device_authorization', { form });
       const parsed = DeviceAuthorizationResponse.safeParse(body);
       if (status !== 200 || !parsed.success) throw unexpected('device authorization', status, body);
+      // What the person is told to open (and the QR code): the server's own page, or nothing.
+      ownUrl(server, parsed.data.verification_uri, 'verification_uri');
+      ownUrl(server, parsed.data.verification_uri_complete, 'verification_uri_complete');
       return parsed.data;
     },
 

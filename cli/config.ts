@@ -30,10 +30,10 @@ export type ConfigStore = {
   read(): Promise<ConfigFile>;
   /**
    * The name of the context a run would use (`requested`, else the current one) if the
-   * file lists it, the rest of the file unchecked: all a cached `latchkey token` needs
-   * (token-cache.ts). Null otherwise; a full read then says what is wrong.
+   * file lists it, and the server it names, the rest of the file unchecked: all a cached
+   * `latchkey token` needs (token-cache.ts). Null otherwise; a full read then says what is wrong.
    */
-  contextName(requested: string | undefined): Promise<string | null>;
+  quickContext(requested: string | undefined): Promise<{ name: string; server: unknown } | null>;
   write(config: ConfigFile): Promise<void>;
 };
 
@@ -56,13 +56,16 @@ export function configStore(dir: string): ConfigStore {
       if (!parsed.success) throw new CliError('failed', `${path} has an unexpected shape; fix or remove it`);
       return parsed.data;
     },
-    async contextName(requested) {
+    async quickContext(requested) {
       try {
-        const { current, contexts } = JSON.parse((await readText(path)) ?? '{}') as { current?: unknown; contexts?: unknown };
+        const { current, contexts } = JSON.parse((await readText(path)) ?? '{}') as {
+          current?: unknown;
+          contexts?: Record<string, { server?: unknown } | null>;
+        };
         const name = requested ?? current;
         const listed =
           typeof contexts === 'object' && contexts !== null && typeof name === 'string' && Object.hasOwn(contexts, name);
-        return listed && CONTEXT_NAME.test(name) ? name : null;
+        return listed && CONTEXT_NAME.test(name) ? { name, server: contexts[name]?.server } : null;
       } catch {
         return null;
       }

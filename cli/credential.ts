@@ -1,7 +1,10 @@
 /**
  * Which credential this invocation uses, and why: `--token-stdin` > `LATCHKEY_TOKEN` >
  * the context's stored secret. A stored access token about to expire (within 60 s) is
- * refreshed under a cross-process lock.
+ * refreshed under a cross-process lock. A stored credential is bound to the server that
+ * issued it: a --server or LATCHKEY_SERVER naming another origin is refused here, for
+ * every command, before the secret is even opened. A token the person passes in
+ * (--token-stdin, LATCHKEY_TOKEN) goes where they say.
  */
 import { type Context, selectContext } from './config.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
@@ -26,7 +29,8 @@ export async function resolveCredential(
 ): Promise<Resolved> {
   const config = await deps.config.read();
   const selected = global.context || config.current ? safeSelect(config, global.context) : null;
-  const server = global.server ?? deps.env.LATCHKEY_SERVER ?? selected?.context.server ?? null;
+  const requested = requestedServer(deps, global);
+  const server = requested ?? selected?.context.server ?? null;
   const base = { contextName: selected?.name ?? null, context: selected?.context ?? null, server };
 
   if (options.tokenStdin) {
@@ -37,7 +41,37 @@ export async function resolveCredential(
   if (deps.env.LATCHKEY_TOKEN) return { ...base, source: 'env', token: deps.env.LATCHKEY_TOKEN.trim() };
   if (!selected) selectContext(config, global.context); // throws the "not logged in" message
   const { name, context } = selected as { name: string; context: Context };
-  return { ...base, source: 'stored', token: await validStoredToken(deps, name, context, options.cacheAsked) };
+  const bound = boundServer(deps, global, name, context);
+  return { ...base, server: bound, source: 'stored', token: await validStoredToken(deps, name, context, options.cacheAsked) };
+}
+
+/** The server this run names: --server, else LATCHKEY_SERVER; undefined when neither does. */
+const requestedServer = (deps: CliDeps, global: GlobalOptions) => global.server ?? (deps.env.LATCHKEY_SERVER || undefined);
+
+/** Scheme, host and port as URL normalises them (case, default port, trailing slash); null for what is not an http(s) URL. */
+export function serverOrigin(server: unknown): string | null {
+  if (typeof server !== 'string' || !URL.canParse(server)) return null;
+  const url = new URL(server);
+  return url.protocol === 'http:' || url.protocol === 'https:' ? url.origin : null;
+}
+
+/**
+ * The server a context's stored credential may go to: the one that issued it. A run
+ * naming another (--server, LATCHKEY_SERVER) is refused with `server_mismatch`, whatever
+ * the command; the credential is never sent there.
+ */
+export function boundServer(deps: CliDeps, global: GlobalOptions, name: string, context: Context): string {
+  const requested = requestedServer(deps, global);
+  if (requested === undefined) return context.server;
+  const origin = serverOrigin(requested);
+  if (origin === null) throw new CliError('usage', `--server (or LATCHKEY_SERVER) must be an http(s) URL: "${requested}"`);
+  if (origin === serverOrigin(context.server)) return context.server;
+  throw new CliError(
+    'server_mismatch',
+    `context "${name}" holds a credential of ${context.server}; latchkey does not send it to ${requested}. ` +
+      `Log in there (\`latchkey login --server ${requested} --name NAME\`) and pick that context, ` +
+      'or pass a token for that server in LATCHKEY_TOKEN or with --token-stdin',
+  );
 }
 
 function safeSelect(config: Parameters<typeof selectContext>[0], requested: string | undefined) {
@@ -60,8 +94,12 @@ const fresh = (credential: Pick<StoredCredential, 'expires_at'>, nowSeconds: num
 export async function cachedToken(deps: CliDeps, global: GlobalOptions): Promise<string | null> {
   const cache = deps.secrets.tokenCache;
   if (!cache || deps.env.LATCHKEY_TOKEN) return null;
-  const name = await deps.config.contextName(global.context);
-  const cached = name === null ? null : await cache.get(name);
+  const quick = await deps.config.quickContext(global.context);
+  if (quick === null) return null;
+  // Another server named: the full resolution refuses it (boundServer).
+  const requested = requestedServer(deps, global);
+  if (requested !== undefined && serverOrigin(requested) !== serverOrigin(quick.server)) return null;
+  const cached = await cache.get(quick.name);
   return cached && fresh(cached, Math.floor(deps.now() / 1000), REFRESH_MARGIN_SECONDS) ? cached.access_token : null;
 }
 

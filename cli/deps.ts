@@ -8,6 +8,11 @@ export type Io = {
   out(text: string): void;
   /** Prose, progress and prompts. */
   err(text: string): void;
+  /**
+   * Rewrites the status line on stderr in place (a countdown); null clears it. The only
+   * way to move the cursor: out and err escape every control character but newline and tab.
+   */
+  progress(line: string | null): void;
   readStdin(): Promise<string>;
   /** A file the person named (a policy, a token); its text. */
   readFile(path: string): Promise<string>;

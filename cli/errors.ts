@@ -9,6 +9,8 @@ export const EXIT_CODES = {
   session_expired: 3,
   access_denied: 3,
   invalid_credential: 3,
+  /** A stored credential asked to go to a server other than the one that issued it. */
+  server_mismatch: 3,
   unreachable: 4,
   server_error: 4,
   secret_store_unavailable: 5,
@@ -39,7 +41,8 @@ export const EXIT_HELP = `Exit status:
   0    success
   1    failed (anything not listed below)
   2    usage: unknown command, flag or argument
-  3    not logged in, session expired or revoked, access denied, credential refused
+  3    not logged in, session expired or revoked, access denied, credential refused,
+       stored credential bound to another server than --server / LATCHKEY_SERVER
   4    server unreachable or answering with an error
   5    secret store: none usable, keychain locked, wrong passphrase, corrupt secret file
   6    timed out waiting (login not approved in time)

@@ -11,6 +11,7 @@ import { configDir, configStore, SECRET_STORES, type SecretStoreName } from './c
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import { CliError, EXIT_HELP } from './errors.ts';
 import { output } from './host.ts';
+import { printable, printableOutput } from './printable.ts';
 import { osKeychain } from './secrets/keychain.ts';
 import { tokenCache } from './token-cache.ts';
 
@@ -246,7 +247,8 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof CliError) {
-      deps.io.err(`latchkey: ${error.message}\n`);
+      // Messages carry the server's words (error_description); one line, nothing that steers the terminal.
+      deps.io.err(`latchkey: ${printable(error.message)}\n`);
       return error.exitCode;
     }
     // Anything else is a bug; say so without echoing data that might hold a secret.
@@ -319,16 +321,10 @@ function canOpenBrowser(env: Record<string, string | undefined>): boolean {
 /** LATCHKEY_BROWSER (a program taking the URL; tests point it at a script), else the platform's opener. */
 async function openBrowser(env: Record<string, string | undefined>, url: string): Promise<boolean> {
   // Loaded here, not at start-up: only a browser login needs to start a process.
-  const { spawn } = await import('node:child_process');
-  const [command, ...args] = env.LATCHKEY_BROWSER
-    ? [env.LATCHKEY_BROWSER, url]
-    : process.platform === 'darwin'
-      ? ['open', url]
-      : process.platform === 'win32'
-        ? ['cmd', '/c', 'start', '""', url]
-        : ['xdg-open', url];
+  const [{ spawn }, { browserCommand }] = await Promise.all([import('node:child_process'), import('./open-url.ts')]);
+  const [command, ...args] = browserCommand(process.platform, env, url);
   return new Promise((resolve) => {
-    const child = spawn(command as string, args, { stdio: 'ignore', detached: true });
+    const child = spawn(command, args, { stdio: 'ignore', detached: true });
     child.once('error', () => resolve(false));
     child.once('spawn', () => {
       child.unref();
@@ -350,10 +346,13 @@ function realDeps(): CliDeps {
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
   const dir = configDir(env);
+  // Everything a command prints passes printableOutput: no server text steers the terminal.
+  const [stdout, stderr] = [output(1), output(2)];
   return {
     io: {
-      out: output(1),
-      err: output(2),
+      out: (text) => stdout(printableOutput(text)),
+      err: (text) => stderr(printableOutput(text)),
+      progress: (line) => stderr(line === null ? '\r\x1b[K' : `\r${printable(line)}`),
       readStdin: readAllStdin,
       readFile: readNamedFile,
       get interactive() {

@@ -11,6 +11,7 @@ import { BUILTIN_CLIENT_ID } from '../../shared/schemas.ts';
 import { orgAudience } from '../../shared/trust-policy.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
+import { printable } from '../printable.ts';
 
 export type CiExchangeOptions = {
   project: string | undefined;
@@ -41,13 +42,17 @@ export async function ciExchange(deps: CliDeps, global: GlobalOptions, options: 
   };
   mask(idToken);
   const result = await client.exchange(idToken, { project: options.project ?? env.LATCHKEY_PROJECT, scope: options.scope });
+  // It goes into a workflow command, an `export` line a shell evaluates and Bearer headers:
+  // RFC 6750's b64token or it is not a token (a newline would add a workflow command, a `;` a shell command).
+  if (!/^[\w.~+/-]+=*$/.test(result.access_token))
+    throw new CliError('server_error', 'the exchange answered with a malformed token');
   mask(result.access_token);
 
   if (global.json) deps.io.out(`${JSON.stringify({ ...result, source })}\n`);
   else if (options.export) {
     deps.io.out(`export LATCHKEY_TOKEN=${result.access_token}\nexport LATCHKEY_SERVER=${shellQuote(client.server)}\n`);
   } else deps.io.out(`${result.access_token}\n`);
-  deps.io.err(`exchanged a ${source} ID token: scope "${result.scope}", valid ${result.expires_in} s\n`);
+  deps.io.err(`exchanged a ${source} ID token: scope "${printable(result.scope)}", valid ${result.expires_in} s\n`);
 }
 
 async function obtainIdToken(

@@ -2,6 +2,7 @@
 import { selectContext } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
+import { printable } from '../printable.ts';
 import { openSecretStore } from '../secrets/select.ts';
 
 export async function contexts(deps: CliDeps, global: GlobalOptions, action: string | undefined, target: string | undefined) {
@@ -18,8 +19,10 @@ export async function contexts(deps: CliDeps, global: GlobalOptions, action: str
       }));
       if (global.json) return io.out(`${JSON.stringify(rows, null, 2)}\n`);
       if (rows.length === 0) return io.err('No contexts. Run `latchkey login --server URL`.\n');
-      for (const row of rows)
-        io.out(`${row.current ? '*' : ' '} ${row.name}\t${row.server}\t${row.user ?? '-'}\t${row.secret_store}\n`);
+      for (const row of rows) {
+        const cells = [row.name, row.server, row.user ?? '-', row.secret_store].map(printable);
+        io.out(`${row.current ? '*' : ' '} ${cells.join('\t')}\n`);
+      }
       return;
     }
     case 'use': {
@@ -34,7 +37,7 @@ export async function contexts(deps: CliDeps, global: GlobalOptions, action: str
       const view = { name, current: name === config.current, ...context };
       if (global.json) return io.out(`${JSON.stringify(view, null, 2)}\n`);
       for (const [key, value] of Object.entries(view)) {
-        io.out(`${key}: ${typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value)}\n`);
+        io.out(`${key}: ${printable(typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value))}\n`);
       }
       return;
     }

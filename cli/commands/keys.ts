@@ -7,6 +7,7 @@ import { ApiKeyCreated, ApiKeyInfo, ApiKeyList, ROLES } from '../../shared/schem
 import { chooseOrg, confirm, isoTime, openApi, path, printJson, printTable } from '../api.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
+import { printable } from '../printable.ts';
 
 export type KeysOptions = {
   name: string | undefined;
@@ -37,7 +38,7 @@ export async function keys(
   const show = (created: ApiKeyCreated, what: string) => {
     if (global.json) return printJson(deps, created);
     deps.io.err(
-      `${what} ${created.id} "${created.name}" in ${org}${created.project ? `/${created.project}` : ''}, role ${created.role}, ` +
+      `${what} ${printable(created.id)} "${printable(created.name)}" in ${org}${created.project ? `/${printable(created.project)}` : ''}, role ${created.role}, ` +
         `expires ${isoTime(created.expires_at)}.\nThe secret is shown only now; store it somewhere safe:\n`,
     );
     deps.io.out(`${created.key}\n`);
@@ -89,7 +90,7 @@ export async function keys(
       await confirm(deps, options.confirm, `Revoke API key ${id} in ${org}? Anything using it stops working at once.`);
       const revoked = await api.call(ApiKeyInfo, 'POST', `${base}/${path(id)}/revoke`);
       if (global.json) return printJson(deps, revoked);
-      return deps.io.err(`Revoked key ${revoked.id} "${revoked.name}".\n`);
+      return deps.io.err(`Revoked key ${printable(revoked.id)} "${printable(revoked.name)}".\n`);
     }
     case 'rotate': {
       if (!id) throw new CliError('usage', 'usage: latchkey keys rotate KEY_ID [--grace 1h] [--confirm]');

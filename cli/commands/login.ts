@@ -10,6 +10,7 @@ import type { LatchkeyClient } from '../client.ts';
 import { CONTEXT_NAME, type Context, type SecretStoreName } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
+import { printable } from '../printable.ts';
 import type { StoredCredential } from '../secrets/secret-store.ts';
 import { chooseSecretStore, openSecretStore } from '../secrets/select.ts';
 
@@ -69,7 +70,9 @@ export async function login(deps: CliDeps, global: GlobalOptions, options: Login
     secret_store: chosen.name,
   };
   if (global.json) io.out(`${JSON.stringify(summary)}\n`);
-  io.err(`Logged in to ${client.server} as ${me.email ?? me.sub} (context "${name}", secrets in ${chosen.name}).\n`);
+  io.err(
+    `Logged in to ${printable(client.server)} as ${printable(me.email ?? me.sub)} (context "${name}", secrets in ${chosen.name}).\n`,
+  );
 }
 
 /**
@@ -104,7 +107,7 @@ async function deviceFlow(deps: CliDeps, client: LatchkeyClient, scope: string |
   const { io } = deps;
   const started = await client.startDeviceLogin(scope);
   io.err(`To sign in, open this URL on any device:\n\n  ${started.verification_uri_complete}\n\n`);
-  io.err(`and check that it shows the code  ${started.user_code}\n\n`);
+  io.err(`and check that it shows the code  ${printable(started.user_code)}\n\n`);
   qrcode.generate(started.verification_uri_complete, { small: true }, (art: string) => io.err(`${art}\n`));
 
   const deadline = deps.now() + started.expires_in * 1000;
@@ -112,7 +115,7 @@ async function deviceFlow(deps: CliDeps, client: LatchkeyClient, scope: string |
   const countdown = (seconds: number) => {
     if (!io.interactive) return;
     const left = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
-    io.err(`\rWaiting for approval… ${left} left (Ctrl-C to cancel) `);
+    io.progress(`Waiting for approval… ${left} left (Ctrl-C to cancel) `);
   };
   try {
     for (;;) {
@@ -130,6 +133,6 @@ async function deviceFlow(deps: CliDeps, client: LatchkeyClient, scope: string |
         throw new CliError('timed_out', 'the code expired before it was approved; run `latchkey login` again');
     }
   } finally {
-    if (io.interactive) io.err('\r\x1b[K');
+    if (io.interactive) io.progress(null);
   }
 }

@@ -4,13 +4,17 @@
  * was not told.
  */
 import { selectContext } from '../config.ts';
+import { boundServer } from '../credential.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
+import { printable } from '../printable.ts';
 import { openSecretStore } from '../secrets/select.ts';
 
 export async function logout(deps: CliDeps, global: GlobalOptions, options: { name: string | undefined }): Promise<void> {
   const config = await deps.config.read();
   const { name, context } = selectContext(config, options.name ?? global.context);
+  // The refresh token goes to the server that issued it, and a run naming another is refused.
+  boundServer(deps, global, name, context);
   const store = openSecretStore(deps.secrets, context.secretStore);
   let revoked = false;
   let warning: string | null = null;
@@ -33,7 +37,7 @@ export async function logout(deps: CliDeps, global: GlobalOptions, options: { na
   const { [name]: _removed, ...contexts } = latest.contexts;
   await deps.config.write({ ...latest, contexts, current: latest.current === name ? null : latest.current });
 
-  if (warning) deps.io.err(`warning: ${warning}\n`);
+  if (warning) deps.io.err(`warning: ${printable(warning)}\n`);
   if (global.json) deps.io.out(`${JSON.stringify({ context: name, revoked, removed: true })}\n`);
   deps.io.err(`Logged out of ${context.server} (context "${name}" removed).\n`);
 }

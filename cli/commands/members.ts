@@ -3,6 +3,7 @@ import { Org, ROLES } from '../../shared/schemas.ts';
 import { chooseOrg, confirm, openApi, path, printJson, printTable } from '../api.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
+import { printable } from '../printable.ts';
 
 /** A member table, as `members list` and `orgs show` print it. */
 export const printMembers = (deps: CliDeps, members: Org['members']) =>
@@ -17,7 +18,8 @@ export async function members(deps: CliDeps, global: GlobalOptions, args: string
   const api = await openApi(deps, global);
   const org = await chooseOrg(deps, global, api);
   const base = `/v1/orgs/${path(org)}/members`;
-  const done = (updated: Org, message: string) => (global.json ? printJson(deps, updated.members) : deps.io.err(`${message}\n`));
+  const done = (updated: Org, message: string) =>
+    global.json ? printJson(deps, updated.members) : deps.io.err(`${printable(message)}\n`);
   switch (action ?? 'list') {
     case 'list': {
       const { members: list } = await api.call(Org, 'GET', `/v1/orgs/${path(org)}`);

@@ -3,6 +3,7 @@ import { Org, OrgList } from '../../shared/schemas.ts';
 import { chooseOrg, isoTime, openApi, path, printJson, printTable } from '../api.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
+import { printable } from '../printable.ts';
 import { printMembers } from './members.ts';
 
 export async function orgs(
@@ -28,14 +29,14 @@ export async function orgs(
       if (!slug) throw new CliError('usage', 'usage: latchkey orgs create SLUG [--name "Display name"]');
       const org = await api.call(Org, 'POST', '/v1/orgs', { slug, ...(options.name ? { name: options.name } : {}) });
       if (global.json) return printJson(deps, org);
-      return deps.io.err(`Created org ${org.slug}; you are its owner.\n`);
+      return deps.io.err(`Created org ${printable(org.slug)}; you are its owner.\n`);
     }
     case 'show': {
       const org = await api.call(Org, 'GET', `/v1/orgs/${path(slug ?? (await chooseOrg(deps, global, api)))}`);
       if (global.json) return printJson(deps, org);
       deps.io.out(
-        `${org.slug} (${org.name}), created ${isoTime(org.created_at)} by ${org.created_by}\n` +
-          `projects: ${org.projects.length ? org.projects.join(', ') : '(none)'}\n`,
+        `${printable(org.slug)} (${printable(org.name)}), created ${isoTime(org.created_at)} by ${printable(org.created_by)}\n` +
+          `projects: ${org.projects.length ? printable(org.projects.join(', ')) : '(none)'}\n`,
       );
       return printMembers(deps, org.members);
     }

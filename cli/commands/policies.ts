@@ -12,6 +12,7 @@ import {
 import { chooseOrg, confirm, isoTime, openApi, path, printJson, printTable } from '../api.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
+import { printable } from '../printable.ts';
 
 export type PoliciesOptions = {
   file: string | undefined;
@@ -77,10 +78,10 @@ export async function policies(
         throw new CliError('usage', 'a policy is one JSON object');
       const created = await api.call(TrustPolicySchema, 'POST', base, body as Record<string, unknown>);
       if (global.json) return printJson(deps, created);
-      return deps.io.err(
+      const summary =
         `Created trust policy ${created.id} in ${org}: tokens from ${created.issuer} with ${conditions(created)} ` +
-          `may be exchanged for ${created.grant.scopes.join(' ')} on project ${created.grant.project}.\n`,
-      );
+        `may be exchanged for ${created.grant.scopes.join(' ')} on project ${created.grant.project}.`;
+      return deps.io.err(`${printable(summary)}\n`);
     }
     case 'delete': {
       if (!id) throw new CliError('usage', 'usage: latchkey policies delete POLICY_ID [--confirm]');
@@ -91,7 +92,7 @@ export async function policies(
       );
       const deleted = await api.call(TrustPolicySchema, 'DELETE', `${base}/${path(id)}`);
       if (global.json) return printJson(deps, deleted);
-      return deps.io.err(`Deleted trust policy ${deleted.id}.\n`);
+      return deps.io.err(`Deleted trust policy ${printable(deleted.id)}.\n`);
     }
     case 'test': {
       if (options.idTokenStdin === Boolean(options.file))
@@ -113,28 +114,29 @@ export async function policies(
   }
 }
 
+/** The dry-run in prose; everything in it is the server's, so every line passes printable(). */
 function report(deps: CliDeps, result: DryRunResponse) {
+  const say = (line: string) => deps.io.err(`${printable(line)}\n`);
   const { token } = result;
   if (!token.verified) {
-    deps.io.err(
-      `The token did not verify (issuer ${token.issuer ?? 'unknown'}${token.trusted_issuer ? '' : ', not trusted here'}): ${token.error}\n`,
+    say(
+      `The token did not verify (issuer ${token.issuer ?? 'unknown'}${token.trusted_issuer ? '' : ', not trusted here'}): ${token.error}`,
     );
     return;
   }
-  deps.io.err(`Token from ${token.issuer}: verified.\n`);
-  if (result.policies.length === 0) deps.io.err('No policy of this org applies to tokens of that issuer and project.\n');
+  say(`Token from ${token.issuer}: verified.`);
+  if (result.policies.length === 0) say('No policy of this org applies to tokens of that issuer and project.');
   for (const policy of result.policies) {
-    if (policy.matched) deps.io.err(`  ${policy.id}: matches\n`);
+    if (policy.matched) say(`  ${policy.id}: matches`);
     else {
       const failed = policy.failed.map(
         (failure) =>
           `${failure.claim} is ${failure.actual === null ? 'missing' : JSON.stringify(failure.actual)}, wants ${JSON.stringify(failure.expected)}`,
       );
-      deps.io.err(`  ${policy.id}: no — ${failed.join('; ')}\n`);
+      say(`  ${policy.id}: no — ${failed.join('; ')}`);
     }
   }
   const issue = result.would_issue;
-  if (issue)
-    deps.io.err(`Would issue: ${issue.scope} on project ${issue.project} for ${issue.expires_in}s (policy ${issue.policy}).\n`);
-  else deps.io.err(`Would refuse: ${result.would_refuse}\n`);
+  if (issue) say(`Would issue: ${issue.scope} on project ${issue.project} for ${issue.expires_in}s (policy ${issue.policy}).`);
+  else say(`Would refuse: ${result.would_refuse}`);
 }

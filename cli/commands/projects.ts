@@ -3,6 +3,7 @@ import { Org } from '../../shared/schemas.ts';
 import { chooseOrg, openApi, path, printJson } from '../api.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
+import { printable } from '../printable.ts';
 
 export async function projects(deps: CliDeps, global: GlobalOptions, action: string | undefined, slug: string | undefined) {
   const api = await openApi(deps, global);
@@ -12,7 +13,7 @@ export async function projects(deps: CliDeps, global: GlobalOptions, action: str
       const { projects: list } = await api.call(Org, 'GET', `/v1/orgs/${path(org)}`);
       if (global.json) return printJson(deps, list);
       if (list.length === 0) return deps.io.err(`No projects in ${org}.\n`);
-      return deps.io.out(`${list.join('\n')}\n`);
+      return deps.io.out(`${list.map(printable).join('\n')}\n`);
     }
     case 'create': {
       if (!slug) throw new CliError('usage', 'usage: latchkey projects create SLUG [--org ORG]');

@@ -7,6 +7,7 @@ import { type SessionInfo, SessionList, SessionInfo as SessionSchema } from '../
 import { confirm, isoTime, openApi, path, printJson, printTable } from '../api.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
+import { printable } from '../printable.ts';
 
 export type SessionsOptions = { member: string | undefined; confirm: boolean };
 
@@ -54,7 +55,9 @@ export async function sessions(
       );
       const ended = await api.call(SessionSchema, 'POST', `${base}/${path(sid)}/revoke`);
       if (global.json) return printJson(deps, ended);
-      deps.io.err(`Ended session ${ended.id} (${device(ended)}).${ended.current ? ' It was this one: log in again.' : ''}\n`);
+      deps.io.err(
+        `Ended session ${printable(ended.id)} (${printable(device(ended))}).${ended.current ? ' It was this one: log in again.' : ''}\n`,
+      );
       return;
     }
     default:

@@ -1,6 +1,7 @@
 /** `latchkey status` / `whoami`: which credential this invocation would use, why, and whose it is. */
 import { openApi, printJson } from '../api.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
+import { printable } from '../printable.ts';
 
 const SOURCE_TEXT = {
   'token-stdin': 'read from standard input (--token-stdin)',
@@ -30,13 +31,15 @@ export async function status(deps: CliDeps, global: GlobalOptions, options: { to
   };
   if (global.json) return printJson(deps, report);
   const minutes = Math.round((me.exp * 1000 - deps.now()) / 60000);
+  // The server's words, one value each: printable() keeps them from adding lines.
+  const said = (value: string | null | undefined) => (value === null || value === undefined ? '-' : printable(value));
   const lines = [
-    `Logged in to ${report.server} as ${me.email ?? me.sub} (${me.kind})`,
+    `Logged in to ${said(report.server)} as ${said(me.email ?? me.sub)} (${me.kind})`,
     `  context:      ${report.context ?? '(none)'}`,
     `  credential:   ${report.source_reason}`,
-    ...(stored ? [`  secret store: ${report.secret_store} — ${report.secret_store_reason}`] : []),
-    `  org/project:  ${me.org ?? '-'} / ${me.project ?? '-'}`,
-    `  scope:        ${me.scope}`,
+    ...(stored ? [`  secret store: ${report.secret_store} — ${said(report.secret_store_reason)}`] : []),
+    `  org/project:  ${said(me.org)} / ${said(me.project)}`,
+    `  scope:        ${said(me.scope)}`,
     `  token expires: ${report.expires_at} (in ${minutes} min; refreshed automatically)`,
   ];
   deps.io.out(`${lines.join('\n')}\n`);

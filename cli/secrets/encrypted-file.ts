@@ -10,7 +10,24 @@ import { CliError } from '../errors.ts';
 import { type SecretStore, StoredCredential } from './secret-store.ts';
 
 /** scrypt cost: 2^15 x 8 x 1 is 32 MiB and tens of milliseconds, paid once per invocation. */
-const SCRYPT = { N: 2 ** 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const;
+export const SCRYPT = { N: 2 ** 15, r: 8, p: 1 } as const;
+
+/**
+ * What a file's own header may ask for. The floor is today's cost: whoever could write
+ * the file once must not weaken the key of every later login (and every write seals
+ * with SCRYPT again, whatever the file said). The cap keeps a hostile header from asking
+ * for gigabytes or minutes: N*r at most 4 times today's memory (128 MiB), p at most 4.
+ */
+export const SCRYPT_LIMITS = { minN: SCRYPT.N, minR: SCRYPT.r, minP: SCRYPT.p, maxNr: 4 * SCRYPT.N * SCRYPT.r, maxP: 4 };
+/** scrypt's memory is about 128 * N * r bytes; node refuses anything over maxmem. */
+const maxmem = (N: number, r: number) => 128 * N * r + 16 * 1024 * 1024;
+
+/** Whether a header's scrypt parameters are ones latchkey derives a key with. */
+export function scryptParamsAllowed({ N, r, p }: { N: number; r: number; p: number }): boolean {
+  const { minN, minR, minP, maxNr, maxP } = SCRYPT_LIMITS;
+  const integers = [N, r, p].every(Number.isSafeInteger);
+  return integers && (N & (N - 1)) === 0 && N >= minN && r >= minR && p >= minP && N * r <= maxNr && p <= maxP;
+}
 
 const GCM_TAG_BYTES = 16;
 
@@ -41,6 +58,7 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
   /** Reading never creates a key; only writing a credential may. */
   const deriveKey = async (sealedKey: Sealed['key'] | null, create: boolean): Promise<{ key: Buffer; header: Sealed['key'] }> => {
     if (keySource.source === 'keychain') return { key: await keySource.key(create), header: { source: 'keychain' } };
+    // Reading derives with the file's parameters (checked in read); writing always with today's.
     const params =
       sealedKey?.source === 'scrypt' ? sealedKey : { source: 'scrypt' as const, salt: toBase64(randomBytes(16)), ...SCRYPT };
     const passphrase = await keySource.passphrase();
@@ -51,7 +69,7 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
         passphrase,
         Buffer.from(params.salt, 'base64'),
         32,
-        { N: params.N, r: params.r, p: params.p, maxmem: SCRYPT.maxmem },
+        { N: params.N, r: params.r, p: params.p, maxmem: maxmem(params.N, params.r) },
         (error, derived) => (error ? reject(error) : resolve(derived)),
       ),
     );
@@ -85,6 +103,16 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
           `${path} was sealed with a ${sealed.key.source} key, not a ${keySource.source} one`,
         );
       }
+      if (sealed.key.source === 'scrypt' && !scryptParamsAllowed(sealed.key)) {
+        const { N, r, p } = sealed.key;
+        const { minN, minR, minP, maxNr, maxP } = SCRYPT_LIMITS;
+        throw new CliError(
+          'secret_file_corrupt',
+          `${path} asks for scrypt N=${N} r=${r} p=${p}, outside what latchkey accepts ` +
+            `(N a power of two >= ${minN}, r >= ${minR}, p ${minP}-${maxP}, N*r <= ${maxNr}); ` +
+            'it was not opened and may have been tampered with — remove it and log in again',
+        );
+      }
       const { key } = await deriveKey(sealed.key, false);
       let plain: string;
       try {
@@ -105,9 +133,8 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
     },
     async write(context, credential) {
       const path = pathOf(context);
-      // Reuse the existing salt so the passphrase is checked against what is there.
-      const existing = await readSealed(path).catch(() => null);
-      const { key, header } = await deriveKey(existing?.key ?? null, true);
+      // A fresh salt and today's parameters, never the old file's: its header may have been weakened.
+      const { key, header } = await deriveKey(null, true);
       const iv = randomBytes(12);
       const aes = await crypto.subtle.importKey('raw', key, 'AES-GCM', false, ['encrypt']);
       const out = new Uint8Array(
