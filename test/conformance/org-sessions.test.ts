@@ -72,6 +72,21 @@ describe('sessions established for an org', () => {
     await addMember(server.url, ann.access_token, 'north', 'cat@tenancy.example', 'admin', (t.cat as Tokens).access_token);
   });
 
+  test('an org admin neither lists nor ends a member’s sessions that were not established for its org', async () => {
+    const cat = (t.cat as Tokens).access_token;
+    const bob = t.bob as Tokens;
+    const sid = await sidOf(bob);
+    const listed = await sessionsAt(cat, '/v1/orgs/north/sessions');
+    assert.ok(!listed.some((session) => session.id === sid || session.email === 'bob@tenancy.example'));
+    assert.deepEqual(await sessionsAt(cat, '/v1/orgs/north/sessions?member=bob@tenancy.example'), []);
+    const refused = await call('POST', `/v1/orgs/north/sessions/${sid}/revoke`, cat);
+    assert.equal(refused.status, 404, 'answered like a session that does not exist');
+    assert.equal((await call('GET', '/v1/me', bob.access_token)).status, 200);
+    // Nor does the owner, nor the admin of the other org the person is in.
+    assert.equal((await call('POST', `/v1/orgs/south/sessions/${sid}/revoke`, (t.ann as Tokens).access_token)).status, 404);
+    assert.equal((await call('GET', '/v1/me', bob.access_token)).status, 200);
+  });
+
   test('the token carries its org and acts only there, after a refresh too; person-level routes still answer', async () => {
     const bob = await signIn('bob@tenancy.example', 'north');
     assert.equal(decodeJwt(bob.access_token).org, 'north');
