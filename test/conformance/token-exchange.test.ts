@@ -453,6 +453,17 @@ describe('narrowing stays within what its subject may reach', () => {
     assert.equal((await narrow(ci, { audience: 'prod-db' })).json.error, 'invalid_target');
     assert.equal((await narrow(ci, { audience: projectUri('reach-a', 'web') })).json.error, 'invalid_target');
   });
+
+  test('a CI exchange naming an org considers only that org’s policies', async () => {
+    // The operator's policy for "web" belongs to no org, so naming one matches nothing.
+    const named = await exchange(await github.sign(GITHUB.branchPush), { audience: projectUri('reach-a', 'web') });
+    assert.equal(named.json.error, 'invalid_grant');
+    assert.match(String(named.json.error_description), /no trust policy for project "web"/);
+    const foreign = await exchange(await github.sign(GITHUB.branchPush), {
+      resource: 'https://elsewhere.example/orgs/a/projects/web',
+    });
+    assert.equal(foreign.json.error, 'invalid_target');
+  });
 });
 
 describe('revoking a token reaches every token narrowed from it', () => {

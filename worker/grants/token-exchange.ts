@@ -58,12 +58,12 @@ const nowSeconds = (services: Services) => Math.floor(services.now() / 1000);
 type Evaluated = { policy: TrustPolicy; failed: ClaimFailure[] };
 
 /**
- * Every policy that could apply — this issuer, and the named project if one was named —
- * with the conditions the claims fail (none: it matches).
+ * Every policy that could apply — this issuer, and the named project (of the named org) if
+ * one was named — with the conditions the claims fail (none: it matches).
  */
-const evaluatePolicies = (policies: TrustPolicy[], claims: CiClaims, project: string | undefined): Evaluated[] =>
+const evaluatePolicies = (policies: TrustPolicy[], claims: CiClaims, target: Target | undefined): Evaluated[] =>
   policies
-    .filter((policy) => !project || policy.grant.project === project)
+    .filter((policy) => !target || (policy.grant.project === target.project && (!target.org || policy.org === target.org)))
     .map((policy) => ({ policy, failed: policyFailures(policy, claims) }));
 
 /**
@@ -71,12 +71,12 @@ const evaluatePolicies = (policies: TrustPolicy[], claims: CiClaims, project: st
  * policy, or the refusal the token would get. Several matches are fine when they grant
  * the same project of the same org; the first one wins.
  */
-function decide(policies: TrustPolicy[], claims: CiClaims, project: string | undefined): TrustPolicy | OAuthError {
+function decide(policies: TrustPolicy[], claims: CiClaims, target: Target | undefined): TrustPolicy | OAuthError {
   const audiences = new Set(Array.isArray(claims.aud) ? claims.aud : [claims.aud]);
   if (!policies.some((policy) => audiences.has(policy.audience))) {
     return new OAuthError('invalid_grant', "subject_token's audience (aud) is not one this server accepts from its issuer");
   }
-  const matching = evaluatePolicies(policies, claims, project)
+  const matching = evaluatePolicies(policies, claims, target)
     .filter(({ failed }) => failed.length === 0)
     .map(({ policy }) => policy);
   const targets = new Set(matching.map((policy) => `${policy.org ?? ''}/${policy.grant.project}`));
@@ -86,8 +86,8 @@ function decide(policies: TrustPolicy[], claims: CiClaims, project: string | und
     matching[0] ??
     new OAuthError(
       'invalid_grant',
-      project
-        ? `no trust policy for project "${project}" matches this token's claims`
+      target
+        ? `no trust policy for project "${target.project}"${target.org ? ` of org "${target.org}"` : ''} matches this token's claims`
         : "no trust policy matches this token's claims",
     )
   );
@@ -100,9 +100,7 @@ const ciTokenTtl = (services: Services, policy: TrustPolicy) =>
 export async function exchangeCiToken(services: Services, request: ExchangeRequest): Promise<TokenExchangeResponse> {
   const { store, hasher } = services;
   const claims = await verifyCiToken(services, request.subjectToken);
-  const target = parseTarget(services, request.project);
-  const policies = (await policiesForToken(services, claims)).filter((policy) => !target?.org || policy.org === target.org);
-  const policy = decide(policies, claims, target?.project);
+  const policy = decide(await policiesForToken(services, claims), claims, parseTarget(services, request.project));
   if (policy instanceof OAuthError) throw policy;
   const scope = narrowScope(policy.grant.scopes.join(' '), request.scope);
   if (scope === null) throw new OAuthError('invalid_scope', 'scope is wider than the trust policy grants');
@@ -252,12 +250,13 @@ export async function dryRunCiToken(
   }
   const policies = await policiesForToken(services, claims);
   const mine = (policy: TrustPolicy) => org === undefined || policy.org === org;
-  let decision = decide(policies, claims, project);
+  const target = project === undefined ? undefined : { org: null, project };
+  let decision = decide(policies, claims, target);
   if (!(decision instanceof OAuthError) && !mine(decision))
     decision = new OAuthError('invalid_grant', `the exchange would not use a policy of org "${org}" for this token`);
   return {
     token: { issuer, trusted_issuer: trusted, verified: true, error: null },
-    policies: evaluatePolicies(policies.filter(mine), claims, project).map(({ policy, failed }) => ({
+    policies: evaluatePolicies(policies.filter(mine), claims, target).map(({ policy, failed }) => ({
       id: policy.id,
       org: policy.org,
       matched: failed.length === 0,
