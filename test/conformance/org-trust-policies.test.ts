@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { GITHUB, octoRepoPolicy } from '../fixtures/ci-claims.ts';
 import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
-import { deviceLogin, exchangeIdToken, postForm } from '../fixtures/oauth-client.ts';
+import { addMember, deviceLogin, exchangeIdToken, postForm } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 let github: FakeCiIssuer;
@@ -59,11 +59,11 @@ before(async () => {
   for (const [method, path, body] of [
     ['POST', '/v1/orgs', { slug: 'acme' }],
     ['POST', '/v1/orgs/acme/projects', { slug: 'web' }],
-    ['PUT', '/v1/orgs/acme/members/member@example.com', { role: 'member' }],
   ] as const) {
     const answer = await call(method, path, owner, body);
     assert.ok(answer.status < 300, JSON.stringify(answer));
   }
+  await addMember(server.url, owner, 'acme', 'member@example.com', 'member', member);
 });
 after(async () => {
   await server?.stop();

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { deviceLogin, postForm } from '../fixtures/oauth-client.ts';
+import { addMember, deviceLogin, postForm } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 let server: RunningWorker;
@@ -36,8 +36,8 @@ before(async () => {
   await ok(call('POST', '/v1/orgs', owner, { slug: 'acme', name: 'Acme' }));
   await ok(call('POST', '/v1/orgs/acme/projects', owner, { slug: 'web' }));
   await ok(call('POST', '/v1/orgs/acme/projects', owner, { slug: 'api' }));
-  await ok(call('PUT', '/v1/orgs/acme/members/admin@example.com', owner, { role: 'admin' }));
-  await ok(call('PUT', '/v1/orgs/acme/members/member@example.com', owner, { role: 'member' }));
+  await addMember(server.url, owner, 'acme', 'admin@example.com', 'admin', tokens.admin);
+  await addMember(server.url, owner, 'acme', 'member@example.com', 'member', tokens.member);
   tokens.orgKey = String((await ok(call('POST', '/v1/orgs/acme/keys', owner, { name: 'deploy bot', role: 'admin' }))).key);
   tokens.webKey = String(
     (await ok(call('POST', '/v1/orgs/acme/keys', owner, { name: 'web ci', role: 'admin', project: 'web' }))).key,
@@ -73,14 +73,19 @@ describe('org API: who may do what', () => {
       { owner: 201, admin: 201, member: 403, outsider: 404, orgKey: 201, webKey: 403 },
     ],
     [
-      'add a member',
-      (_, n) => ['PUT', `/v1/orgs/acme/members/new${n}@example.com`, { role: 'member' }],
-      { owner: 200, admin: 200, member: 403, outsider: 404, orgKey: 403, webKey: 403 },
+      'invite a member',
+      (_, n) => ['POST', '/v1/orgs/acme/invitations', { email: `new${n}@example.com`, role: 'member' }],
+      { owner: 201, admin: 201, member: 403, outsider: 404, orgKey: 403, webKey: 403 },
     ],
     [
-      'make an owner',
-      (_, n) => ['PUT', `/v1/orgs/acme/members/boss${n}@example.com`, { role: 'owner' }],
-      { owner: 200, admin: 403, member: 403, outsider: 404, orgKey: 403, webKey: 403 },
+      'invite an owner',
+      (_, n) => ['POST', '/v1/orgs/acme/invitations', { email: `boss${n}@example.com`, role: 'owner' }],
+      { owner: 201, admin: 403, member: 403, outsider: 404, orgKey: 403, webKey: 403 },
+    ],
+    [
+      "change a member's role",
+      () => ['PUT', '/v1/orgs/acme/members/member@example.com', { role: 'member' }],
+      { owner: 200, admin: 200, member: 403, outsider: 404, orgKey: 403, webKey: 403 },
     ],
     [
       'create an org key',

@@ -83,8 +83,9 @@ const updatePersonIndex = (services: Services, email: string, change: (index: Pe
   );
 
 /** A caller invites (or withdraws an invitation) only up to its own role: an owner alone for an owner. */
-function mayInvite(mine: Role, role: Role, what: 'invite' | 'withdraw an invitation of'): void {
-  if (!atLeast(mine, role)) throw new OAuthError('forbidden', `lacks ${role}: a ${mine} cannot ${what} a ${role}`);
+function mayInvite(mine: Role, role: Role, what: 'inviting' | 'withdrawing an invitation'): void {
+  if (!atLeast(mine, role))
+    throw new OAuthError('forbidden', `lacks ${role}: ${what} as ${role} takes the ${role} role or above (you are ${mine})`);
 }
 
 /**
@@ -99,7 +100,7 @@ export async function createInvitation(
   source: AuditSource,
 ): Promise<Invitation> {
   const email = input.email.toLowerCase();
-  mayInvite(mine, input.role, 'invite');
+  mayInvite(mine, input.role, 'inviting');
   if (org.members[email]) {
     throw new OAuthError(
       'conflict',
@@ -165,7 +166,7 @@ export async function withdrawInvitation(
   await updateOrgInvitations(services, org, (list) => {
     found = list.find((entry) => entry.id === id);
     if (!found) throw new OAuthError('not_found', `no pending invitation "${id.slice(0, 40)}" in org "${org}"`);
-    mayInvite(mine, found.role, 'withdraw an invitation of');
+    mayInvite(mine, found.role, 'withdrawing an invitation');
     return list.filter((entry) => entry.id !== id);
   });
   const withdrawn = found as Pending;
