@@ -64,7 +64,7 @@ export function devRequestRefusal(request: Request, peer: string | null): string
     return 'the dev identity provider answers only on a loopback host (127.0.0.1, [::1] or localhost)';
   }
   if (addresses.some((address) => address.trim() !== '' && !isLoopbackAddress(address.trim()))) {
-    return 'the dev identity provider answers only requests from this machine';
+    return 'the dev identity provider answers only requests that come over loopback';
   }
   return null;
 }
