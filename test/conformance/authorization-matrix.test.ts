@@ -1,0 +1,323 @@
+/**
+ * The cross-tenant authorization matrix, generated from the route table (route-table.ts):
+ * every row (a request to a route) × every principal × own org (acme) and another tenant's
+ * (globex). Each cell checks the outcome class; a `hidden` one is compared with the same
+ * request against an org (and target) that does not exist, so an outsider learns nothing;
+ * a destructive row acts on a fresh target per cell, left intact by a refusal and changed
+ * by a success; and no answer names another tenant's people or name to someone outside it.
+ * The table is checked against the routes the server really has (worker/routes/*.ts), so a
+ * new route fails here until it has its rows.
+ */
+import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { type ApiAnswer, apiCall } from '../fixtures/api-call.ts';
+import { GITHUB } from '../fixtures/ci-claims.ts';
+import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
+import { addMember, CLIENT_ID, deviceLogin, FormBrowser, pollToken, postForm } from '../fixtures/oauth-client.ts';
+import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
+import {
+  type Cell,
+  ciPolicy,
+  EXCLUDED,
+  expected,
+  type Outcome,
+  PRINCIPALS,
+  type Principal,
+  ROWS,
+  type Row,
+  type Side,
+  type Target,
+  type World,
+} from './route-table.ts';
+
+/** Cells in flight at once: enough to keep a slow runtime busy, few enough for two cores. */
+const CONCURRENCY = 4;
+const ORGS: Record<Side, string> = { own: 'acme', other: 'globex' };
+const SECOND: Record<Side, string> = { own: 'api', other: 'vault' };
+/** An org no one created: what a hidden answer must be indistinguishable from. */
+const GHOST = 'nowhere';
+const PEOPLE = {
+  owner: 'owner@acme.example',
+  admin: 'admin@acme.example',
+  member: 'member@acme.example',
+  invited: 'invited@example.net',
+  outsider: 'outsider@example.net',
+  operator: 'ops@example.net',
+} as const;
+const GLOBEX_OWNER = 'boss@globex.example';
+/** What only an org's insiders may ever read: its name and its people's emails. */
+const MARKERS: Record<Side, string[]> = {
+  own: ['Acme Matrix Corp', PEOPLE.owner, PEOPLE.admin],
+  other: ['Globex Matrix Inc', GLOBEX_OWNER],
+};
+const INSIDERS: Record<Side, Principal[]> = {
+  // The invited person reads acme's name in their invitation.
+  own: ['owner', 'admin', 'member', 'invited', 'orgKey', 'projectKey', 'ci', 'narrowed'],
+  other: ['otherKey'],
+};
+
+let server: RunningWorker;
+let github: FakeCiIssuer;
+const bearers: Partial<Record<Principal, string>> = {};
+const owners: Partial<Record<Side, string>> = {};
+let counter = 0;
+const unique = () => ++counter;
+
+const call = (method: string, path: string, bearer: string | null, body?: Record<string, unknown> | URLSearchParams) =>
+  apiCall(server.url, method, path, bearer, body);
+async function ok(answer: Promise<ApiAnswer>): Promise<Record<string, unknown>> {
+  const result = await answer;
+  assert.ok(result.status < 300, `setup failed: ${result.status} ${result.text}`);
+  return result.json;
+}
+const ownerOf = (side: Side) => owners[side] as string;
+
+/** A device-flow sign-in, for an org if named; the token endpoint's answer. */
+async function signIn(email: string | null, org: string | null): Promise<ApiAnswer> {
+  const started = await postForm(`${server.url}/oauth/device_authorization`, {
+    client_id: CLIENT_ID,
+    ...(org ? { org } : {}),
+  });
+  if (started.status !== 200) return { status: started.status, json: started.json, text: started.text };
+  const { device_code, user_code } = started.json as { device_code: string; user_code: string };
+  // A key, a CI token or nobody has no person to approve with: the code stays pending.
+  if (email) await new FormBrowser(server.url).decide(user_code, 'approve', email);
+  const polled = await pollToken(server.url, device_code);
+  return { status: polled.status, json: polled.json, text: polled.text };
+}
+
+const world: World = {
+  get base() {
+    return server.url;
+  },
+  unique,
+  org: (side) => ORGS[side],
+  bearer: (principal) => bearers[principal] ?? null,
+  ownerOf,
+  ciIdToken: (side) => github.sign(GITHUB.branchPush, { audience: `${server.url}/orgs/${ORGS[side]}` }),
+  async newKey(side, role, project) {
+    const created = await ok(
+      call('POST', `/v1/orgs/${ORGS[side]}/keys`, ownerOf(side), { name: 'target', role, ...(project ? { project } : {}) }),
+    );
+    return { id: String(created.id), key: String(created.key) };
+  },
+  async newMember(side, role) {
+    const email = `m${unique()}@${ORGS[side]}.example`;
+    const access = await addMember(server.url, ownerOf(side), ORGS[side], email, role as 'member');
+    return { email, access };
+  },
+  async newPolicy(side, project) {
+    const created = await ok(
+      call('POST', `/v1/orgs/${ORGS[side]}/trust-policies`, ownerOf(side), ciPolicy(`t${unique()}`, project)),
+    );
+    return { id: String(created.id) };
+  },
+  async newSession(side, forOrg) {
+    const { email, access } = await this.newMember(side, 'member');
+    const tokens = forOrg ? (await signIn(email as string, ORGS[side])).json : { access_token: access, refresh_token: '' };
+    const me = await ok(call('GET', '/v1/me', String(tokens.access_token)));
+    return {
+      email: email as string,
+      sid: String(me.session_id),
+      access: String(tokens.access_token),
+      refresh: String(tokens.refresh_token),
+    };
+  },
+  async newInvitation(side, role) {
+    const email = `i${unique()}@example.org`;
+    const created = await ok(call('POST', `/v1/orgs/${ORGS[side]}/invitations`, ownerOf(side), { email, role }));
+    return { id: String(created.id), email };
+  },
+  keyWorks: async (key) => (await call('GET', '/v1/me', key)).status === 200,
+  tokenWorks: async (token) => (await call('GET', '/v1/me', token)).status === 200,
+  async readOrg(side) {
+    const org = await ok(call('GET', `/v1/orgs/${ORGS[side]}`, ownerOf(side)));
+    const members = Object.fromEntries((org.members as { email: string; role: string }[]).map((m) => [m.email, m.role]));
+    return { members, projects: org.projects as string[] };
+  },
+  async policyIds(side) {
+    const listed = await ok(call('GET', `/v1/orgs/${ORGS[side]}/trust-policies`, ownerOf(side)));
+    return (listed.policies as { id: string }[]).map((policy) => policy.id);
+  },
+  async invitationIds(side) {
+    const listed = await ok(call('GET', `/v1/orgs/${ORGS[side]}/invitations`, ownerOf(side)));
+    return (listed.invitations as { id: string }[]).map((invitation) => invitation.id);
+  },
+  signInFor: (principal, org) => signIn(principal in PEOPLE ? PEOPLE[principal as keyof typeof PEOPLE] : null, org),
+};
+
+before(async () => {
+  github = await startFakeCiIssuer();
+  server = await startWorker({
+    LATCHKEY_CI_ISSUERS: github.issuer,
+    LATCHKEY_OPERATORS: PEOPLE.operator,
+    // Revocations answer after the session cache bound; no cache, no wait.
+    LATCHKEY_SESSION_CACHE: '0',
+  });
+  const [people, boss] = await Promise.all([
+    Promise.all(Object.values(PEOPLE).map((email) => deviceLogin(server.url, email))),
+    deviceLogin(server.url, GLOBEX_OWNER),
+  ]);
+  Object.keys(PEOPLE).forEach((principal, i) => {
+    bearers[principal as Principal] = people[i]?.access_token as string;
+  });
+  owners.own = bearers.owner as string;
+  owners.other = boss.access_token;
+
+  for (const [side, name] of [
+    ['own', 'Acme Matrix Corp'],
+    ['other', 'Globex Matrix Inc'],
+  ] as const) {
+    await ok(call('POST', '/v1/orgs', ownerOf(side), { slug: ORGS[side], name }));
+    // Both orgs have a project web: the same slug in two tenants.
+    for (const project of ['web', SECOND[side]]) {
+      await ok(call('POST', `/v1/orgs/${ORGS[side]}/projects`, ownerOf(side), { slug: project }));
+    }
+  }
+  await addMember(server.url, ownerOf('own'), 'acme', PEOPLE.admin, 'admin', bearers.admin);
+  await addMember(server.url, ownerOf('own'), 'acme', PEOPLE.member, 'member', bearers.member);
+  await ok(call('POST', '/v1/orgs/acme/invitations', ownerOf('own'), { email: PEOPLE.invited, role: 'member' }));
+
+  const key = async (side: Side, project?: string) => String((await world.newKey(side, 'admin', project)).key);
+  bearers.orgKey = await key('own');
+  bearers.projectKey = await key('own', 'web');
+  bearers.otherKey = await key('other');
+
+  await world.newPolicy('own', 'web');
+  const ci = await postForm(`${server.url}/oauth/token`, {
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    subject_token: await world.ciIdToken('own'),
+    subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+    audience: `${server.url}/orgs/acme/projects/web`,
+  });
+  assert.equal(ci.status, 200, `CI exchange: ${ci.text}`);
+  bearers.ci = String(ci.json.access_token);
+  const narrowed = await postForm(`${server.url}/oauth/token`, {
+    grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+    subject_token: bearers.owner as string,
+    subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+    audience: `${server.url}/orgs/acme/projects/web`,
+  });
+  assert.equal(narrowed.status, 200, `narrowing: ${narrowed.text}`);
+  bearers.narrowed = String(narrowed.json.access_token);
+});
+after(async () => {
+  await server?.stop();
+  await github?.stop();
+});
+
+/** The request of a cell: the row's path with `:org`, `:n` and the target's fields filled. */
+async function send(row: Row, cell: Cell): Promise<ApiAnswer> {
+  if (row.send) return row.send(cell, world);
+  const [method, route] = row.route.split(' ') as [string, string];
+  const values: Record<string, string> = { ...cell.target, org: cell.org, n: String(cell.n) };
+  const path = (row.path ?? route).replace(/:([a-z]+)/g, (whole, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`${row.route}: nothing fills ${whole}`);
+    return encodeURIComponent(value);
+  });
+  const body = row.body ? await row.body(cell, world) : undefined;
+  return call(method, path, world.bearer(cell.principal), body);
+}
+
+function outcomeOf(row: Row, answer: ApiAnswer): Outcome | 'error' {
+  const judged = row.judge?.(answer);
+  if (judged) return judged;
+  if (answer.status < 300) return 'allowed';
+  if (answer.status === 401) return 'unauthenticated';
+  if (answer.status === 403) return 'forbidden';
+  if (answer.status === 404) return 'hidden';
+  return answer.status < 500 ? 'refused' : 'error';
+}
+
+/** The answer with the org and target named alike, so a real org's and the ghost's compare. */
+function normalized(answer: ApiAnswer, cell: Cell): string {
+  let text = `${answer.status} ${answer.text}`;
+  text = text.replaceAll(`"${cell.org}"`, '"<org>"').replaceAll(`/orgs/${cell.org}`, '/orgs/<org>');
+  for (const [name, value] of Object.entries(cell.target)) if (value) text = text.replaceAll(value, `<${name}>`);
+  return text;
+}
+
+async function runCell(row: Row, side: Side, principal: Principal): Promise<void> {
+  const want = expected(row, side, principal);
+  const target: Target = row.target ? await row.target(world, side) : {};
+  const cell: Cell = { side, principal, n: unique(), org: ORGS[side], project: 'web', second: SECOND[side], target };
+  const answer = await send(row, cell);
+  let got: Outcome | 'error' = outcomeOf(row, answer);
+  const problems: string[] = [];
+
+  if (want === 'hidden' && answer.status >= 300) {
+    const ghostTarget = row.ghost ? row.ghost(target) : target;
+    const ghostCell: Cell = { ...cell, org: GHOST, target: ghostTarget };
+    const ghost = await send(row, ghostCell);
+    const [real, none] = [normalized(answer, cell), normalized(ghost, ghostCell)];
+    if (real === none) got = 'hidden';
+    else if (got === 'hidden') problems.push(`tells the org or target apart from one that does not exist:\n  ${real}\n  ${none}`);
+  } else if (want === 'hidden' && got === 'hidden' && row.ghost === undefined && !row.judge) {
+    problems.push('a hidden answer must be a refusal');
+  }
+
+  if (got !== want) problems.push(`expected ${want}, got ${got}: ${answer.status} ${answer.text.slice(0, 300)}`);
+  if (got === 'allowed' && row.shows) {
+    const shown = row.shows(answer, cell);
+    if (shown) problems.push(shown);
+  }
+  for (const org of ['own', 'other'] as const) {
+    if (INSIDERS[org].includes(principal) || (principal === 'operator' && got === 'allowed')) continue;
+    const leaked = MARKERS[org].filter((marker) => answer.text.includes(marker));
+    if (leaked.length > 0) problems.push(`shows ${ORGS[org]}'s ${leaked.join(', ')} to an outsider`);
+  }
+  if (row.intact) {
+    const intact = await row.intact(world, side, target);
+    if (got === 'allowed' && intact) problems.push('answered as allowed but the target is unchanged');
+    if (got !== 'allowed' && !intact) problems.push(`refused (${answer.status}) but the target was changed`);
+  }
+  assert.deepEqual(problems, [], `${row.route} (${row.does}) · ${ORGS[side]} · ${principal}`);
+}
+
+describe('the route table covers every route of the server', () => {
+  test('each route of worker/routes/*.ts has a row or a reasoned exclusion; each row a route', async () => {
+    const dir = join(import.meta.dirname, '../../worker/routes');
+    const served = new Set<string>();
+    for (const file of (await readdir(dir)).filter((name) => name.endsWith('.ts')).sort()) {
+      const module = (await import(pathToFileURL(join(dir, file)).href)) as Record<string, unknown>;
+      for (const value of Object.values(module)) {
+        const routes = (value as { routes?: unknown } | null)?.routes;
+        if (!Array.isArray(routes)) continue;
+        for (const { method, path } of routes as { method: string; path: string }[]) {
+          // `.use()` middleware is registered as ALL on a wildcard; it is no endpoint.
+          if (method === 'ALL' && path.endsWith('*')) continue;
+          served.add(`${method} ${path}`);
+        }
+      }
+    }
+    assert.ok(served.size > 20, `found only ${served.size} routes: is worker/routes/ where the table thinks?`);
+    const tabled = new Set(ROWS.map((row) => row.route));
+    const missing = [...served].filter((route) => !tabled.has(route) && !(route in EXCLUDED));
+    const gone = [...tabled, ...Object.keys(EXCLUDED)].filter((route) => !served.has(route));
+    const both = Object.keys(EXCLUDED).filter((route) => tabled.has(route));
+    assert.deepEqual({ missing, gone, both }, { missing: [], gone: [], both: [] });
+  });
+
+  test('every row names every principal, and rows of one route say different things', () => {
+    for (const row of ROWS) assert.deepEqual(Object.keys(row.expect).sort(), [...PRINCIPALS].sort(), row.route);
+    const names = ROWS.map((row) => `${row.route} ${row.does}`);
+    assert.equal(new Set(names).size, names.length);
+  });
+});
+
+describe('authorization matrix: route × principal × own and other org', { concurrency: CONCURRENCY }, () => {
+  for (const row of ROWS) {
+    for (const side of row.sides === 'none' ? (['own'] as const) : (['own', 'other'] as const)) {
+      for (const principal of PRINCIPALS) {
+        const want = expected(row, side, principal);
+        const name = `${row.route} · ${row.does} · ${row.sides === 'none' ? '-' : ORGS[side]} · ${principal} → ${want}`;
+        const todo = side === 'own' ? row.todo?.own?.[principal] : row.todo?.other?.[principal];
+        test(name, todo ? { todo } : {}, () => runCell(row, side, principal));
+      }
+    }
+  }
+});
