@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import { TOKEN_TYPE } from '../../shared/schemas.ts';
 import { GITHUB, GITLAB, myProjectPolicy, octoRepoPolicy } from '../fixtures/ci-claims.ts';
 import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
-import { deviceLogin, exchangeIdToken, postForm } from '../fixtures/oauth-client.ts';
+import { CLIENT_ID, deviceLogin, exchangeIdToken, FormBrowser, pollToken, postForm } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 const AUDIENCE = 'https://latchkey.test';
@@ -444,6 +444,18 @@ describe('narrowing stays within what its subject may reach', () => {
     assert.equal((await narrow(inC, { audience: 'docs' })).json.error, 'invalid_target');
     const again = await me(token(await narrow(inC, { audience: projectUri('reach-c', 'app'), scope: 'read' })));
     assert.deepEqual([again.json.org, again.json.project, again.json.scope], ['reach-c', 'app', 'read']);
+  });
+
+  test('a sign-in established for one org narrows only within that org', async () => {
+    const started = (await postForm(`${server.url}/oauth/device_authorization`, { client_id: CLIENT_ID, org: 'reach-b' })).json;
+    await new FormBrowser(server.url).decide(String(started.user_code), 'approve', 'two-orgs@example.com');
+    const forB = String((await pollToken(server.url, String(started.device_code))).json.access_token);
+    assert.equal((await me(forB)).json.org, 'reach-b');
+    const app = await me(token(await narrow(forB, { audience: 'app' })));
+    assert.deepEqual([app.json.org, app.json.project], ['reach-b', 'app'], 'not ambiguous: the session names its org');
+    for (const audience of ['docs', projectUri('reach-c', 'app')]) {
+      assert.equal((await narrow(forB, { audience })).json.error, 'invalid_target', audience);
+    }
   });
 
   test('a CI token narrows only within its own project, and names no org it is not in', async () => {
