@@ -1,0 +1,95 @@
+/**
+ * Invitations with the clock in the test's hand: the app built in process
+ * (`createApp(config, deps)` over a memory store, both on a stepping clock), served on a
+ * loopback port so the ordinary HTTP fixtures sign people in. Expiry is stepped over, not
+ * slept through; and the store is at hand to plant a stale membership index.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { serve } from '@hono/node-server';
+import { AuditPage } from '../../shared/audit.ts';
+import { Invitation, InvitationList } from '../../shared/schemas.ts';
+import { createApp } from '../../worker/app.ts';
+import { parseConfig } from '../../worker/config.ts';
+import { memoryStore } from '../../worker/store/memory.ts';
+import { storeKey } from '../../worker/store/store.ts';
+import { freePort } from '../fixtures/free-port.ts';
+import { deviceLogin } from '../fixtures/oauth-client.ts';
+
+let clock = Date.UTC(2026, 0, 5, 9);
+const now = () => clock;
+const store = memoryStore({ now });
+let base: string;
+let close: () => void;
+
+before(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const app = createApp(parseConfig({ LATCHKEY_ISSUER: base, LATCHKEY_IDENTITY: 'dev' }), { store, now });
+  const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
+  close = () => server.close();
+});
+after(() => close?.());
+
+async function call(method: string, path: string, bearer: string, body?: Record<string, unknown>) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${bearer}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+test('an invitation expires at its time: not listed, not accepted, and its person is told why', async () => {
+  const owner = (await deviceLogin(base, 'owner@time.example')).access_token;
+  assert.equal((await call('POST', '/v1/orgs', owner, { slug: 'timely' })).status, 201);
+  const made = await call('POST', '/v1/orgs/timely/invitations', owner, {
+    email: 'late@else.example',
+    role: 'member',
+    expires_in: 3600,
+  });
+  assert.equal(made.status, 201, JSON.stringify(made));
+  const invitation = Invitation.parse(made.json);
+
+  clock += 3599_000;
+  const early = (await deviceLogin(base, 'late@else.example')).access_token;
+  const listed = InvitationList.parse((await call('GET', '/v1/invitations', early)).json).invitations;
+  assert.deepEqual(
+    listed.map((item) => item.id),
+    [invitation.id],
+    'still pending a second before',
+  );
+
+  clock += 1000;
+  const late = (await deviceLogin(base, 'late@else.example')).access_token;
+  assert.deepEqual(InvitationList.parse((await call('GET', '/v1/invitations', late)).json).invitations, []);
+  const refused = await call('POST', `/v1/invitations/${invitation.id}/accept`, late);
+  assert.equal(refused.status, 404);
+  assert.match(String(refused.json.error_description), /expired at .*ask the org for a new one/);
+  const owner2 = (await deviceLogin(base, 'owner@time.example')).access_token;
+  const members = (await call('GET', '/v1/orgs/timely', owner2)).json.members as { email: string }[];
+  assert.deepEqual(
+    members.map((member) => member.email),
+    ['owner@time.example'],
+  );
+  assert.deepEqual(InvitationList.parse((await call('GET', '/v1/orgs/timely/invitations', owner2)).json).invitations, []);
+  // Re-invited, the person can join.
+  const again = Invitation.parse(
+    (await call('POST', '/v1/orgs/timely/invitations', owner2, { email: 'late@else.example' })).json,
+  );
+  assert.equal((await call('POST', `/v1/invitations/${again.id}/accept`, late)).status, 200);
+});
+
+test('a sign-in is audited only in orgs whose own record lists the person, whatever the index says', async () => {
+  const owner = (await deviceLogin(base, 'owner@index.example')).access_token;
+  assert.equal((await call('POST', '/v1/orgs', owner, { slug: 'indexed' })).status, 201);
+  // A membership index naming an org that never had the person (a write cut off, an old bug).
+  await store.put(storeKey('memberOrgs', 'stranger@else.example'), JSON.stringify(['indexed']), 3600);
+  const stranger = (await deviceLogin(base, 'stranger@else.example')).access_token;
+  const entries = AuditPage.parse((await call('GET', '/v1/orgs/indexed/audit', owner)).json).entries;
+  assert.deepEqual(
+    entries.map((entry) => [entry.action, entry.actor]),
+    [['org.created', 'owner@index.example']],
+  );
+  assert.deepEqual((await call('GET', '/v1/orgs', stranger)).json.orgs, []);
+});
