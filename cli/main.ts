@@ -49,7 +49,8 @@ Login opens your browser where it can (a desktop session) and waits for the sign
 loopback port; elsewhere (SSH, no display) it prints a URL, a code and a QR code to open
 on any device (RFC 8628). --browser / --device force either; --no-open prints the browser
 URL instead of opening it. --with-token reads an API key or access token from stdin.
-LATCHKEY_BROWSER names a program to open URLs with instead of the system browser.
+LATCHKEY_BROWSER names a program to open URLs with instead of the system browser. Only
+http(s) URLs on the server's own origin are opened or shown.
 
 A key's secret is printed once, on stdout, when it is created or rotated. Revoking a key,
 ending a session or removing a member asks first at a terminal; elsewhere pass --confirm.
@@ -68,10 +69,13 @@ id_tokens variable LATCHKEY_ID_TOKEN (or --id-token-var NAME). Anywhere else, pi
 token in with --id-token-stdin. Prints the token, or --json, or --export lines for eval.
 
 Credentials, strongest claim first: --token-stdin, then LATCHKEY_TOKEN, then the secret
-stored for the context. Secret stores: keychain (the OS keychain keeps the key of an
-encrypted file), encrypted-file (key from LATCHKEY_SECRET_PASSPHRASE or a prompt), env and
-none (latchkey stores nothing). Default: keychain where one answers, else encrypted-file;
-never plain text. Config: $LATCHKEY_CONFIG_DIR or ~/.config/latchkey (0600, no tokens).
+stored for the context. A stored credential is bound to the server that issued it: with
+--server or LATCHKEY_SERVER naming another, every command refuses (exit 3,
+server_mismatch) and sends it nowhere; a token you pass in goes where you say.
+Secret stores: keychain (the OS keychain keeps the key of an encrypted file),
+encrypted-file (key from LATCHKEY_SECRET_PASSPHRASE or a prompt), env and none (latchkey
+stores nothing). Default: keychain where one answers, else encrypted-file; never plain
+text. Config: $LATCHKEY_CONFIG_DIR or ~/.config/latchkey (0600, no tokens).
 In a login session, \`token\` keeps the access token (never the refresh token) in
 $XDG_RUNTIME_DIR/latchkey until a minute before it expires, so later runs need neither
 the passphrase nor the keychain; LATCHKEY_TOKEN_CACHE=0 turns that off.

@@ -16,9 +16,11 @@ export function ownUrl(server: string, url: string, what: string): URL {
     parsed = new URL(url);
   } catch {}
   if (!parsed || !web(parsed) || parsed.origin !== origin) {
+    // Where it points, not the URL itself: a refusal should not hand the person the link after all.
+    const where = parsed ? (web(parsed) ? parsed.origin : parsed.protocol) : 'no URL';
     throw new CliError(
       'server_error',
-      `the server's ${what} (${url}) is not an http(s) page of ${origin}; latchkey neither opens nor shows it`,
+      `the server's ${what} points to ${where}, not to an http(s) page of ${origin}; latchkey neither opens nor shows it`,
     );
   }
   return parsed;

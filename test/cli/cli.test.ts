@@ -12,7 +12,7 @@ import { encryptedFileStore } from '../../cli/secrets/encrypted-file.ts';
 import { buildCli, cleanEnv, exitOf, runCli, startCli, tempConfigDir, tempDir, waitForStderr } from '../fixtures/cli-runner.ts';
 import { startCountingProxy } from '../fixtures/counting-proxy.ts';
 import { deviceLogin, FormBrowser, refresh } from '../fixtures/oauth-client.ts';
-import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
+import { freePort, type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 const PASSPHRASE = 'correct horse battery staple';
 const ACCESS_TTL = 62; // two seconds more than the CLI's refresh margin
@@ -22,8 +22,15 @@ const outputs: string[] = []; // everything any non-`token` command printed
 
 before(async () => {
   buildCli();
-  worker = await startWorker({ LATCHKEY_DEVICE_POLL_INTERVAL: '1s', LATCHKEY_ACCESS_TOKEN_TTL: `${ACCESS_TTL}s` });
-  proxy = await startCountingProxy(worker.url);
+  // The CLI talks to the proxy, so the proxy's URL is the issuer: the CLI opens and shows
+  // only URLs on the origin of the server it was given.
+  const port = await freePort();
+  worker = await startWorker({
+    LATCHKEY_DEVICE_POLL_INTERVAL: '1s',
+    LATCHKEY_ACCESS_TOKEN_TTL: `${ACCESS_TTL}s`,
+    LATCHKEY_ISSUER: `http://127.0.0.1:${port}`,
+  });
+  proxy = await startCountingProxy(worker.url, port);
 });
 after(async () => {
   await proxy?.stop();
@@ -87,7 +94,7 @@ describe('latchkey CLI against the running Worker', () => {
     const result = await loginWithDevice(env, ['--secret-store', 'encrypted-file'], 'ada@example.com');
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, '');
-    assert.match(result.stderr, new RegExp(`${worker.url.replace(/\./g, '\\.')}/device\\?user_code=`));
+    assert.match(result.stderr, new RegExp(`${proxy.url.replace(/\./g, '\\.')}/device\\?user_code=`));
     assert.match(result.stderr, /[▄▀█]/); // the QR code
     assert.match(result.stderr, /Logged in to .* as ada@example.com \(context "default", secrets in encrypted-file\)/);
 
