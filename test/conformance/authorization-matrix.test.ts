@@ -53,11 +53,13 @@ const MARKERS: Record<Side, string[]> = {
   own: ['Acme Matrix Corp', PEOPLE.owner, PEOPLE.admin],
   other: ['Globex Matrix Inc', GLOBEX_OWNER],
 };
-const INSIDERS: Record<Side, Principal[]> = {
-  // The invited person reads acme's name in their invitation.
-  own: ['owner', 'admin', 'member', 'invited', 'orgKey', 'projectKey', 'ci', 'narrowed'],
+/** Who is in each org: to them a target of their org is hidden, not the org itself. */
+const MEMBERS: Record<Side, Principal[]> = {
+  own: ['owner', 'admin', 'member', 'orgKey', 'projectKey', 'ci', 'narrowed'],
   other: ['otherKey'],
 };
+/** Who may read an org's name and people: its members, and the person it invited. */
+const INSIDERS: Record<Side, Principal[]> = { own: [...MEMBERS.own, 'invited'], other: MEMBERS.other };
 
 let server: RunningWorker;
 let github: FakeCiIssuer;
@@ -84,7 +86,17 @@ async function signIn(email: string | null, org: string | null): Promise<ApiAnsw
   if (started.status !== 200) return { status: started.status, json: started.json, text: started.text };
   const { device_code, user_code } = started.json as { device_code: string; user_code: string };
   // A key, a CI token or nobody has no person to approve with: the code stays pending.
-  if (email) await new FormBrowser(server.url).decide(user_code, 'approve', email);
+  if (email) {
+    const browser = new FormBrowser(server.url);
+    await browser.signIn(email, user_code);
+    const page = await browser.request(`/device?user_code=${encodeURIComponent(user_code)}`);
+    // Refused before the consent page: the page's message is the answer.
+    if (!page.html.includes('name="decision"')) {
+      const message = /<h1>[\s\S]*?<\/p>/.exec(page.html)?.[0] ?? page.html;
+      return { status: page.status === 200 ? 400 : page.status, json: {}, text: message };
+    }
+    await browser.request('/device/decision', { csrf: FormBrowser.field(page.html, 'csrf'), user_code, decision: 'approve' });
+  }
   const polled = await pollToken(server.url, device_code);
   return { status: polled.status, json: polled.json, text: polled.text };
 }
@@ -92,6 +104,9 @@ async function signIn(email: string | null, org: string | null): Promise<ApiAnsw
 const world: World = {
   get base() {
     return server.url;
+  },
+  get ciIssuer() {
+    return github.issuer;
   },
   unique,
   org: (side) => ORGS[side],
@@ -111,7 +126,7 @@ const world: World = {
   },
   async newPolicy(side, project) {
     const created = await ok(
-      call('POST', `/v1/orgs/${ORGS[side]}/trust-policies`, ownerOf(side), ciPolicy(`t${unique()}`, project)),
+      call('POST', `/v1/orgs/${ORGS[side]}/trust-policies`, ownerOf(side), ciPolicy(world, ORGS[side], `t${unique()}`, project)),
     );
     return { id: String(created.id) };
   },
@@ -141,6 +156,9 @@ const world: World = {
   async policyIds(side) {
     const listed = await ok(call('GET', `/v1/orgs/${ORGS[side]}/trust-policies`, ownerOf(side)));
     return (listed.policies as { id: string }[]).map((policy) => policy.id);
+  },
+  async removePolicy(side, id) {
+    await ok(call('DELETE', `/v1/orgs/${ORGS[side]}/trust-policies/${id}`, ownerOf(side)));
   },
   async invitationIds(side) {
     const listed = await ok(call('GET', `/v1/orgs/${ORGS[side]}/invitations`, ownerOf(side)));
@@ -223,20 +241,20 @@ async function send(row: Row, cell: Cell): Promise<ApiAnswer> {
   return call(method, path, world.bearer(cell.principal), body);
 }
 
-function outcomeOf(row: Row, answer: ApiAnswer): Outcome | 'error' {
+function outcomeOf(row: Row, answer: ApiAnswer, want: Outcome): Outcome | 'error' {
   const judged = row.judge?.(answer);
   if (judged) return judged;
   if (answer.status < 300) return 'allowed';
   if (answer.status === 401) return 'unauthenticated';
   if (answer.status === 403) return 'forbidden';
-  if (answer.status === 404) return 'hidden';
+  if (answer.status === 404) return want === 'refused' ? 'refused' : 'hidden';
   return answer.status < 500 ? 'refused' : 'error';
 }
 
 /** The answer with the org and target named alike, so a real org's and the ghost's compare. */
 function normalized(answer: ApiAnswer, cell: Cell): string {
   let text = `${answer.status} ${answer.text}`;
-  text = text.replaceAll(`"${cell.org}"`, '"<org>"').replaceAll(`/orgs/${cell.org}`, '/orgs/<org>');
+  text = text.replace(new RegExp(`\\b${cell.org}\\b`, 'g'), '<org>');
   for (const [name, value] of Object.entries(cell.target)) if (value) text = text.replaceAll(value, `<${name}>`);
   return text;
 }
@@ -246,12 +264,14 @@ async function runCell(row: Row, side: Side, principal: Principal): Promise<void
   const target: Target = row.target ? await row.target(world, side) : {};
   const cell: Cell = { side, principal, n: unique(), org: ORGS[side], project: 'web', second: SECOND[side], target };
   const answer = await send(row, cell);
-  let got: Outcome | 'error' = outcomeOf(row, answer);
+  let got: Outcome | 'error' = outcomeOf(row, answer, want);
   const problems: string[] = [];
 
   if (want === 'hidden' && answer.status >= 300) {
+    // To a member a target of the org is what does not exist; to anyone else, the org.
+    const member = MEMBERS[side].includes(principal);
     const ghostTarget = row.ghost ? row.ghost(target) : target;
-    const ghostCell: Cell = { ...cell, org: GHOST, target: ghostTarget };
+    const ghostCell: Cell = { ...cell, org: member ? cell.org : GHOST, target: ghostTarget };
     const ghost = await send(row, ghostCell);
     const [real, none] = [normalized(answer, cell), normalized(ghost, ghostCell)];
     if (real === none) got = 'hidden';
@@ -275,6 +295,7 @@ async function runCell(row: Row, side: Side, principal: Principal): Promise<void
     if (got === 'allowed' && intact) problems.push('answered as allowed but the target is unchanged');
     if (got !== 'allowed' && !intact) problems.push(`refused (${answer.status}) but the target was changed`);
   }
+  await row.tidy?.(world, side, target, answer);
   assert.deepEqual(problems, [], `${row.route} (${row.does}) · ${ORGS[side]} · ${principal}`);
 }
 

@@ -15,6 +15,7 @@
  * - `refused`: any other 4xx (400, 404 of a thing that is not there, 409).
  */
 import type { ApiAnswer } from '../fixtures/api-call.ts';
+import { octoRepoPolicy } from '../fixtures/ci-claims.ts';
 
 export const PRINCIPALS = [
   'owner',
@@ -68,6 +69,8 @@ export type Target = Record<string, string>;
 /** What the test gives the rows to build requests and targets with. */
 export type World = {
   base: string;
+  /** The fake CI issuer every org's policies trust. */
+  ciIssuer: string;
   /** A number no other call gets, for fresh emails and ids. */
   unique(): number;
   org(side: Side): string;
@@ -92,6 +95,7 @@ export type World = {
   /** The side org's record as its owner reads it. */
   readOrg(side: Side): Promise<{ members: Record<string, string>; projects: string[] }>;
   policyIds(side: Side): Promise<string[]>;
+  removePolicy(side: Side, id: string): Promise<void>;
   invitationIds(side: Side): Promise<string[]>;
   /** A sign-in through the device flow, for a person (by principal) asking to sign in for `org`. */
   signInFor(principal: Principal, org: string): Promise<ApiAnswer>;
@@ -117,6 +121,8 @@ export type Row = {
   ghost?: (target: Target) => Target;
   /** Whether the target is as it was; checked after each cell: unchanged if refused, changed if allowed. */
   intact?: (world: World, side: Side, target: Target) => Promise<boolean>;
+  /** Leaves the org as it was (limits are per org): removes what an allowed cell made, or a target a refusal left. */
+  tidy?: (world: World, side: Side, target: Target, answer: ApiAnswer) => Promise<void>;
   /** Turns an answer into an outcome where the status alone does not tell (introspection). */
   judge?: (answer: ApiAnswer) => Outcome | null;
   /** A further check of an allowed answer (what a listing may show); a message if it fails. */
@@ -177,8 +183,8 @@ const OPERATOR_ONLY = who({
 /** Someone else's session: it does not exist, but to an operator; only a person has sessions. */
 const ANOTHERS_SESSION = who({
   allowed: ['operator'],
-  hidden: ['owner', 'admin', 'member', 'invited', 'outsider'],
-  forbidden: ['orgKey', 'projectKey', 'otherKey', 'ci', 'narrowed'],
+  hidden: ['owner', 'admin', 'member', 'invited', 'outsider', 'narrowed'],
+  forbidden: ['orgKey', 'projectKey', 'otherKey', 'ci'],
 });
 
 /** The people who are in no org (or not yet): nothing of acme is theirs. */
@@ -519,7 +525,10 @@ export const ROWS: Row[] = [
       route: 'POST /v1/orgs/:org/trust-policies',
       does: `create a trust policy for ${which === 'web' ? 'project web' : 'another project'}`,
       sides: 'both',
-      body: (cell) => ciPolicy(`m-${cell.n}`, which === 'web' ? cell.project : cell.second),
+      body: (cell, world) => ciPolicy(world, cell.org, `m-${cell.n}`, which === 'web' ? cell.project : cell.second),
+      tidy: async (world, side, _target, answer) => {
+        if (answer.status < 300) await world.removePolicy(side, String(answer.json.id));
+      },
       expect: who({
         allowed: ['owner', 'admin', 'orgKey', ...(which === 'web' ? (['projectKey', 'narrowed'] as const) : [])],
         forbidden: ['member', 'ci', ...(which === 'web' ? [] : (['projectKey', 'narrowed'] as const))],
@@ -545,6 +554,9 @@ export const ROWS: Row[] = [
       sides: 'both',
       target: (world, side) => world.newPolicy(side, which === 'web' ? 'web' : side === 'own' ? 'api' : 'vault'),
       intact: async (world, side, target) => (await world.policyIds(side)).includes(target.id as string),
+      tidy: async (world, side, target, answer) => {
+        if (answer.status >= 300) await world.removePolicy(side, target.id as string);
+      },
       expect: who({
         allowed: ['owner', 'admin', 'orgKey', ...(which === 'web' ? (['projectKey', 'narrowed'] as const) : [])],
         forbidden: ['member', 'ci', ...(which === 'web' ? [] : (['projectKey', 'narrowed'] as const))],
@@ -631,8 +643,8 @@ export const ROWS: Row[] = [
     // The org's power reaches only what was established for it: to its admins that
     // session does not exist.
     expect: who({
-      hidden: ['owner', 'admin', 'orgKey', ...STRANGERS],
-      forbidden: ['member', 'projectKey', 'ci', 'narrowed'],
+      hidden: ['owner', 'admin', 'orgKey', 'narrowed', ...STRANGERS],
+      forbidden: ['member', 'projectKey', 'ci'],
     }),
   },
 
@@ -645,8 +657,8 @@ export const ROWS: Row[] = [
     // Only a member signs in for an org; a key, a CI token or nobody has no person to sign in.
     expect: who({
       allowed: ['owner', 'admin', 'member'],
-      hidden: ['invited', 'outsider', 'operator', 'otherKey'],
-      refused: ['orgKey', 'projectKey', 'ci', 'narrowed', 'anonymous'],
+      hidden: ['invited', 'outsider', 'operator'],
+      refused: ['orgKey', 'projectKey', 'otherKey', 'ci', 'narrowed', 'anonymous'],
     }),
     other: {
       otherKey: 'refused',
@@ -770,14 +782,7 @@ function activeOrNot(answer: ApiAnswer): Outcome | null {
   return answer.json.active === true ? 'allowed' : 'hidden';
 }
 
-/** A GitHub Actions policy pinned to the example repository's immutable ids, for one project. */
-export function ciPolicy(id: string, project: string) {
-  return {
-    id,
-    preset: 'github-actions',
-    repository: 'octo-org/octo-repo',
-    repository_id: '74',
-    repository_owner_id: '65',
-    grant: { project, scopes: ['read'] },
-  };
+/** A GitHub Actions policy of the org, pinned to the example repository's immutable ids, for one project. */
+export function ciPolicy(world: World, org: string, id: string, project: string) {
+  return octoRepoPolicy(world.ciIssuer, `${world.base}/orgs/${org}`, { id, grant: { project, scopes: ['read'] } });
 }
