@@ -20,7 +20,7 @@ export const VERSION = '0.1.0';
 export const HELP = `latchkey — sign in to a latchkey server and hand tokens to scripts
 
 Usage:
-  latchkey login [--server URL] [--name CTX] [--browser | --device] [--no-open] [--with-token] [--secret-store STORE] [--scope "read write"]
+  latchkey login [--server URL] [--name CTX] [--browser | --device] [--no-open] [--with-token] [--secret-store STORE] [--scope "read write"] [--org SLUG]
   latchkey status | whoami [--token-stdin]   which credential this invocation would use, and why
   latchkey token [--token-stdin]             print a valid access token (refreshing silently)
   latchkey logout [CTX]                      revoke at the server, then forget locally
@@ -31,9 +31,11 @@ Orgs (the /v1 API; --org ORG, else LATCHKEY_ORG, else an API key's org, else you
   latchkey orgs list | create SLUG [--name NAME] | show [SLUG]
   latchkey projects list | create SLUG
   latchkey members list | set EMAIL member|admin|owner | remove EMAIL [--confirm]
+  latchkey members invite EMAIL [--role ROLE] [--expires 7d] | invitations | withdraw INVITATION_ID
+  latchkey invitations list | accept INVITATION_ID | decline INVITATION_ID
   latchkey keys create --name NAME [--role ROLE] [--project P] [--expires 90d] | list
   latchkey keys revoke KEY_ID [--confirm] | rotate KEY_ID [--grace 1h] [--confirm]
-  latchkey sessions list [--org ORG [--member EMAIL]] | revoke SESSION_ID [--org ORG] [--confirm]
+  latchkey sessions list [--org ORG [--member EMAIL] | --email EMAIL] | revoke SESSION_ID [--org ORG] [--confirm]
   latchkey audit list [--after SEQ] [--limit N] | verify
   latchkey policies list | create --file F | delete POLICY_ID [--confirm]
   latchkey policies test (--id-token-stdin | --file F) [--project P]
@@ -49,12 +51,19 @@ Login opens your browser where it can (a desktop session) and waits for the sign
 loopback port; elsewhere (SSH, no display) it prints a URL, a code and a QR code to open
 on any device (RFC 8628). --browser / --device force either; --no-open prints the browser
 URL instead of opening it. --with-token reads an API key or access token from stdin.
+login --org SLUG signs in for that org: only its members can approve it, its tokens act
+in that org alone (elsewhere they are nobody), and it is the only kind of session of
+yours the org's admins can list or end; removal from the org ends it.
 LATCHKEY_BROWSER names a program to open URLs with instead of the system browser. Only
 http(s) URLs on the server's own origin are opened or shown.
 
 A key's secret is printed once, on stdout, when it is created or rotated. Revoking a key,
 ending a session or removing a member asks first at a terminal; elsewhere pass --confirm.
-\`sessions\` alone lists your own sign-ins; with --org, an org admin sees members'.
+People join an org only by accepting an invitation made for the email they sign in as
+(\`invitations\` lists yours); \`members set\` changes the role of an existing member.
+\`sessions\` alone lists all your own sign-ins; with --org, an org admin sees the sessions
+established for the org (login --org), never a member's others; an operator
+(LATCHKEY_OPERATORS) lists anyone's with --email and ends any with \`sessions revoke\`.
 \`audit verify\` reads an org's whole trail and recomputes its hash chain locally.
 \`policies\` manages the org's CI trust policies, each a JSON object (see the README);
 --file - reads it from stdin. \`policies test\` shows what the exchange would do with a CI
@@ -107,6 +116,7 @@ const OPTIONS = {
   expires: { type: 'string' },
   grace: { type: 'string' },
   member: { type: 'string' },
+  email: { type: 'string' },
   confirm: { type: 'boolean' },
   after: { type: 'string' },
   limit: { type: 'string' },
@@ -124,9 +134,10 @@ const COMMAND_OPTIONS: Record<string, string[]> = {
   ci: ['scope', 'audience', 'id-token-stdin', 'id-token-var', 'export'],
   orgs: ['name'],
   projects: [],
-  members: ['confirm'],
+  members: ['confirm', 'role', 'expires'],
+  invitations: [],
   keys: ['name', 'role', 'expires', 'grace', 'confirm'],
-  sessions: ['member', 'confirm'],
+  sessions: ['member', 'email', 'confirm'],
   audit: ['after', 'limit'],
   policies: ['file', 'id-token-stdin', 'confirm'],
 };
@@ -214,7 +225,15 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
         break;
       case 'members':
         tooMany(3);
-        await (await import('./commands/members.ts')).members(deps, global, rest, { confirm: values.confirm ?? false });
+        await (await import('./commands/members.ts')).members(deps, global, rest, {
+          confirm: values.confirm ?? false,
+          role: values.role,
+          expires: values.expires,
+        });
+        break;
+      case 'invitations':
+        tooMany(2);
+        await (await import('./commands/invitations.ts')).invitations(deps, global, rest[0], rest[1]);
         break;
       case 'keys':
         tooMany(2);
@@ -231,6 +250,7 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
         tooMany(2);
         await (await import('./commands/sessions.ts')).sessions(deps, global, rest[0], rest[1], {
           member: values.member,
+          email: values.email,
           confirm: values.confirm ?? false,
         });
         break;

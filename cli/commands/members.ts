@@ -1,9 +1,17 @@
-/** `latchkey members list | set EMAIL ROLE | remove EMAIL`, in --org (or your one org). */
-import { Org, ROLES } from '../../shared/schemas.ts';
-import { chooseOrg, confirm, openApi, path, printJson, printTable } from '../api.ts';
+/**
+ * `latchkey members list | invite EMAIL | invitations | withdraw ID | set EMAIL ROLE |
+ * remove EMAIL`, in --org (or your one org). People join only by accepting an invitation
+ * (`latchkey invitations accept`); `set` changes the role of an existing member.
+ */
+import { durationSeconds } from '../../shared/duration.ts';
+import { Invitation, InvitationList, Org, ROLES } from '../../shared/schemas.ts';
+import { chooseOrg, confirm, isoTime, openApi, path, printJson, printTable } from '../api.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
+import { printInvitations } from './invitations.ts';
+
+export type MembersOptions = { confirm: boolean; role: string | undefined; expires: string | undefined };
 
 /** A member table, as `members list` and `orgs show` print it. */
 export const printMembers = (deps: CliDeps, members: Org['members']) =>
@@ -13,7 +21,7 @@ export const printMembers = (deps: CliDeps, members: Org['members']) =>
     members.map((member) => [member.email, member.role]),
   );
 
-export async function members(deps: CliDeps, global: GlobalOptions, args: string[], options: { confirm: boolean }) {
+export async function members(deps: CliDeps, global: GlobalOptions, args: string[], options: MembersOptions) {
   const [action, email, role] = args;
   const api = await openApi(deps, global);
   const org = await chooseOrg(deps, global, api);
@@ -25,6 +33,34 @@ export async function members(deps: CliDeps, global: GlobalOptions, args: string
       const { members: list } = await api.call(Org, 'GET', `/v1/orgs/${path(org)}`);
       if (global.json) return printJson(deps, list);
       return printMembers(deps, list);
+    }
+    case 'invite': {
+      if (!email || role)
+        throw new CliError('usage', `usage: latchkey members invite EMAIL [--role ${ROLES.join('|')}] [--expires 7d]`);
+      if (options.role && !(ROLES as readonly string[]).includes(options.role))
+        throw new CliError('usage', `--role takes ${ROLES.join(', ')}`);
+      const expires = options.expires === undefined ? undefined : durationSeconds(options.expires);
+      if (expires === null) throw new CliError('usage', '--expires takes a duration from 1h to 30d, such as 12h or 7d');
+      const body = { email, role: options.role ?? 'member', ...(expires ? { expires_in: expires } : {}) };
+      const invited = await api.call(Invitation, 'POST', `/v1/orgs/${path(org)}/invitations`, body);
+      if (global.json) return printJson(deps, invited);
+      return deps.io.err(
+        `Invited ${printable(invited.email)} to ${printable(org)} as ${invited.role} (invitation ${printable(invited.id)}, ` +
+          `expires ${isoTime(invited.expires_at)}).\nThey join when they accept, signed in as that email: ` +
+          `latchkey invitations accept ${printable(invited.id)}\n`,
+      );
+    }
+    case 'invitations': {
+      const { invitations: list } = await api.call(InvitationList, 'GET', `/v1/orgs/${path(org)}/invitations`);
+      if (global.json) return printJson(deps, list);
+      if (list.length === 0) return deps.io.err(`No pending invitations in ${printable(org)}.\n`);
+      return printInvitations(deps, list, 'email');
+    }
+    case 'withdraw': {
+      if (!email) throw new CliError('usage', 'usage: latchkey members withdraw INVITATION_ID');
+      const withdrawn = await api.call(Invitation, 'DELETE', `/v1/orgs/${path(org)}/invitations/${path(email)}`);
+      if (global.json) return printJson(deps, withdrawn);
+      return deps.io.err(`Withdrew the invitation of ${printable(withdrawn.email)} to ${printable(org)}.\n`);
     }
     case 'set': {
       if (!email || !role || !(ROLES as readonly string[]).includes(role)) {
@@ -38,6 +74,6 @@ export async function members(deps: CliDeps, global: GlobalOptions, args: string
       return done(await api.call(Org, 'DELETE', `${base}/${path(email)}`), `Removed ${email} from ${org}.`);
     }
     default:
-      throw new CliError('usage', `unknown action "members ${action}"; use list, set or remove`);
+      throw new CliError('usage', `unknown action "members ${action}"; use list, invite, invitations, withdraw, set or remove`);
   }
 }

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { AuditEntry, auditEntryHash } from '../../shared/audit.ts';
 import { buildCli, cleanEnv, exitOf, runCli, startCli, tempConfigDir, waitForStderr } from '../fixtures/cli-runner.ts';
-import { deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
+import { addMember, deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 let worker: RunningWorker;
@@ -41,7 +41,33 @@ describe('orgs, projects and members', () => {
     const project = await ok(['projects', 'create', 'web']);
     assert.match(project.stderr, /Created project acme\/web/);
     assert.equal((await ok(['projects', 'list'])).stdout, 'web\n');
-    await ok(['members', 'set', 'dev@cli.example', 'admin']);
+    const notYet = await runCli(['members', 'set', 'dev@cli.example', 'admin'], owner);
+    assert.equal(notYet.code, 1, 'set changes only an existing member');
+    assert.match(notYet.stderr, /not a member .*invite/);
+
+    const invited = await json(['members', 'invite', 'dev@cli.example', '--role', 'admin', '--expires', '2d']);
+    assert.match(invited.id, /^inv_/);
+    assert.deepEqual([invited.org, invited.role, invited.expires_at - invited.created_at], ['acme', 'admin', 2 * 86400]);
+    const pending = (await ok(['members', 'invitations'])).stdout;
+    assert.match(pending, /^ID\s+EMAIL\s+ROLE\s+INVITED BY\s+EXPIRES\n/);
+    assert.match(pending, new RegExp(`${invited.id}\\s+dev@cli\\.example\\s+admin\\s+owner@cli\\.example`));
+    assert.doesNotMatch((await ok(['members', 'list'])).stdout, /dev@cli/, 'invited is not a member');
+
+    const dev = cleanEnv({
+      HOME: home,
+      LATCHKEY_SERVER: worker.url,
+      LATCHKEY_TOKEN: (await deviceLogin(worker.url, 'dev@cli.example')).access_token,
+    });
+    const mine = await ok(['invitations', 'list'], dev);
+    assert.match(mine.stdout, /^ID\s+ORG\s+ROLE\s+INVITED BY\s+EXPIRES\n/);
+    assert.match(mine.stdout, new RegExp(`${invited.id}\\s+acme \\(Acme Corp\\)\\s+admin`));
+    assert.deepEqual(
+      (await json(['invitations', 'list'], dev)).map((item: { id: string }) => item.id),
+      [invited.id],
+    );
+    const accepted = await ok(['invitations', 'accept', invited.id], dev);
+    assert.match(accepted.stderr, /You joined acme \(Acme Corp\) as admin/);
+    assert.equal((await runCli(['invitations', 'accept', invited.id], dev)).code, 1, 'used once');
     const table = (await ok(['members', 'list'])).stdout;
     assert.match(table, /^MEMBER\s+ROLE\n/);
     assert.match(table, /dev@cli\.example\s+admin/);
@@ -58,13 +84,41 @@ describe('orgs, projects and members', () => {
       LATCHKEY_SERVER: worker.url,
       LATCHKEY_TOKEN: (await deviceLogin(worker.url, 'plain@cli.example')).access_token,
     });
-    await ok(['members', 'set', 'plain@cli.example', 'member', '--org', 'acme']);
+    await addMember(worker.url, owner.LATCHKEY_TOKEN as string, 'acme', 'plain@cli.example', 'member', stranger.LATCHKEY_TOKEN);
     const refused = await runCli(['keys', 'list', '--org', 'acme'], stranger);
     assert.equal(refused.code, 3);
     assert.match(refused.stderr, /lacks keys:read/);
     const missing = await runCli(['orgs', 'show', 'nope'], owner);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /no org "nope"/);
+  });
+});
+
+describe('invitations', () => {
+  test('declined or withdrawn, an invitation is gone and nobody joined; keys cannot answer one', async () => {
+    const nope = cleanEnv({
+      HOME: home,
+      LATCHKEY_SERVER: worker.url,
+      LATCHKEY_TOKEN: (await deviceLogin(worker.url, 'nope@cli.example')).access_token,
+    });
+    const first = await json(['members', 'invite', 'nope@cli.example']);
+    assert.equal(first.role, 'member');
+    const declined = await ok(['invitations', 'decline', first.id], nope);
+    assert.match(declined.stderr, /Declined the invitation to acme/);
+    const second = await json(['members', 'invite', 'nope@cli.example', '--org', 'acme']);
+    const withdrawn = await ok(['members', 'withdraw', second.id]);
+    assert.match(withdrawn.stderr, /Withdrew the invitation of nope@cli\.example to acme/);
+    assert.deepEqual(await json(['invitations', 'list'], nope), []);
+    assert.match((await ok(['invitations', 'list'], nope)).stderr, /No pending invitations/);
+    assert.doesNotMatch((await ok(['members', 'list'])).stdout, /nope@cli/);
+    for (const args of [
+      ['members', 'invite', 'x@cli.example', '--expires', 'soon'],
+      ['members', 'invite', 'x@cli.example', '--role', 'emperor'],
+      ['invitations', 'accept'],
+      ['invitations', 'frob'],
+    ]) {
+      assert.equal((await runCli(args, owner)).code, 2, args.join(' '));
+    }
   });
 });
 
@@ -135,7 +189,7 @@ describe('sessions', () => {
     const other = mine.find((session: { current: boolean }) => !session.current);
 
     const table = (await ok(['sessions', 'list'], env)).stdout;
-    assert.match(table, /^ID\s+DEVICE\s+CLIENT\s+SIGNED IN\s+LAST USED\s+STATE\n\* ses_/);
+    assert.match(table, /^ID\s+DEVICE\s+CLIENT\s+FOR ORG\s+SIGNED IN\s+LAST USED\s+STATE\n\* ses_/);
     await ok(['sessions', 'revoke', other.id, '--confirm'], env);
     const ended = await runCli(['status'], owner); // owner's LATCHKEY_TOKEN belongs to the other session
     assert.equal(ended.code, 3);
@@ -145,15 +199,33 @@ describe('sessions', () => {
     owner.LATCHKEY_TOKEN = (await deviceLogin(worker.url, 'owner@cli.example')).access_token;
   });
 
-  test('an owner lists and ends a member’s sessions with --org', async () => {
-    const dev = await deviceLogin(worker.url, 'dev@cli.example', { device_name: 'dev-laptop' });
-    const listed = await json(['sessions', 'list', '--org', 'acme', '--member', 'dev@cli.example']);
-    assert.ok(listed.length >= 1 && listed.every((session: { email: string }) => session.email === 'dev@cli.example'));
-    const session = listed.find((item: { device_name: string }) => item.device_name === 'dev-laptop');
-    await ok(['sessions', 'revoke', session.id, '--org', 'acme', '--confirm']);
-    const devEnv = cleanEnv({ HOME: home, LATCHKEY_SERVER: worker.url, LATCHKEY_TOKEN: dev.access_token });
-    assert.equal((await runCli(['status'], devEnv)).code, 3);
-    const noOrg = await runCli(['sessions', 'list', '--member', 'dev@cli.example'], owner);
+  test('login --org signs in for the org; an owner lists and ends that session with --org, and no other of the member’s', async () => {
+    const unbound = await deviceLogin(worker.url, 'ses@cli.example', { device_name: 'ses-laptop' });
+    await addMember(worker.url, owner.LATCHKEY_TOKEN as string, 'acme', 'ses@cli.example', 'member', unbound.access_token);
+    const dir = await tempConfigDir();
+    const env = cleanEnv({
+      HOME: dir,
+      LATCHKEY_CONFIG_DIR: dir,
+      LATCHKEY_SECRET_PASSPHRASE: 'a passphrase',
+      LATCHKEY_SERVER: worker.url,
+    });
+    const child = startCli(['login', '--device', '--org', 'acme', '--secret-store', 'encrypted-file'], env);
+    const done = exitOf(child);
+    child.stdin?.end();
+    const [, userCode] = await waitForStderr(child, /check that it shows the code\s+([A-Z]{4}-[A-Z]{4})/);
+    await new FormBrowser(worker.url).decide(String(userCode), 'approve', 'ses@cli.example');
+    assert.equal((await done).code, 0);
+    const own = await json(['sessions', 'list'], env);
+    assert.equal(own.find((session: { current: boolean }) => session.current).org, 'acme');
+
+    const listed = await json(['sessions', 'list', '--org', 'acme', '--member', 'ses@cli.example']);
+    assert.equal(listed.length, 1, 'only the session established for acme');
+    assert.equal(listed[0].device_name, hostname().slice(0, 64));
+    await ok(['sessions', 'revoke', listed[0].id, '--org', 'acme', '--confirm']);
+    assert.equal((await runCli(['status'], env)).code, 3);
+    const other = cleanEnv({ HOME: home, LATCHKEY_SERVER: worker.url, LATCHKEY_TOKEN: unbound.access_token });
+    assert.equal((await runCli(['status'], other)).code, 0, 'the member’s other session is not the org’s');
+    const noOrg = await runCli(['sessions', 'list', '--member', 'ses@cli.example'], owner);
     assert.equal(noOrg.code, 2);
   });
 });
