@@ -24,7 +24,7 @@ export type BrowserLoginResult = { opened: false } | { opened: true; tokens: Tok
 export async function browserLogin(
   deps: CliDeps,
   client: LatchkeyClient,
-  options: { scope: string | undefined; open: boolean },
+  options: { scope: string | undefined; open: boolean; org?: string | undefined },
 ): Promise<BrowserLoginResult> {
   const metadata = await client.discover();
   const done = new AbortController();
@@ -77,6 +77,7 @@ export async function browserLogin(
       code_challenge_method: 'S256',
       state,
       ...(options.scope ? { scope: options.scope } : {}),
+      ...(options.org ? { org: options.org } : {}),
     };
     for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
 

@@ -130,8 +130,8 @@ export function createClient(options: ClientOptions) {
       return parsed.data;
     },
 
-    async startDeviceLogin(scope?: string): Promise<DeviceAuthorizationResponse> {
-      const form: Record<string, string> = { client_id: options.clientId, ...(scope ? { scope } : {}) };
+    async startDeviceLogin(scope?: string, org?: string): Promise<DeviceAuthorizationResponse> {
+      const form: Record<string, string> = { client_id: options.clientId, ...(scope ? { scope } : {}), ...(org ? { org } : {}) };
       const { status, body } = await call('/oauth/device_authorization', { form });
       const parsed = DeviceAuthorizationResponse.safeParse(body);
       if (status !== 200 || !parsed.success) throw unexpected('device authorization', status, body);

@@ -1,7 +1,9 @@
 /**
  * `latchkey login`: the device flow (RFC 8628) — the code, the URL and a QR code of it on
  * stderr, a countdown while waiting, Ctrl-C to cancel — or `--with-token`, which checks a
- * token from stdin against /v1/me and keeps it.
+ * token from stdin against /v1/me and keeps it. `--org SLUG` signs in for that org: only
+ * its members may approve, and the tokens act in that org alone (its admins may list and
+ * end that session, and no other of yours).
  */
 import qrcode from 'qrcode-terminal';
 import { BUILTIN_CLIENT_ID, type TokenResponse } from '../../shared/schemas.ts';
@@ -39,7 +41,7 @@ export async function login(deps: CliDeps, global: GlobalOptions, options: Login
     throw new CliError('usage', `--secret-store ${chosen.name} keeps no token; set LATCHKEY_TOKEN instead of logging in`);
   }
   const client = await deps.client(server, BUILTIN_CLIENT_ID);
-  const credential = options.withToken ? await fromStdin(deps) : await interactiveLogin(deps, client, options);
+  const credential = options.withToken ? await fromStdin(deps) : await interactiveLogin(deps, client, options, global.org);
   const me = await client.me(credential.access_token);
   const stored: StoredCredential = {
     ...credential,
@@ -79,14 +81,19 @@ export async function login(deps: CliDeps, global: GlobalOptions, options: Login
  * Browser login where a browser can open (or `--browser`), else the device flow; a browser
  * that fails to start falls back to the device flow rather than leaving the person stuck.
  */
-async function interactiveLogin(deps: CliDeps, client: LatchkeyClient, options: LoginOptions): Promise<StoredCredential> {
+async function interactiveLogin(
+  deps: CliDeps,
+  client: LatchkeyClient,
+  options: LoginOptions,
+  org: string | undefined,
+): Promise<StoredCredential> {
   const flow = options.flow ?? (deps.canOpenBrowser() || !options.open ? 'browser' : 'device');
   if (flow === 'browser') {
-    const result = await browserLogin(deps, client, { scope: options.scope, open: options.open });
+    const result = await browserLogin(deps, client, { scope: options.scope, open: options.open, org });
     if (result.opened) return fromTokens(deps, result.tokens);
     deps.io.err('Could not open a browser; using the device flow instead.\n');
   }
-  return deviceFlow(deps, client, options.scope);
+  return deviceFlow(deps, client, options.scope, org);
 }
 
 function fromTokens(deps: CliDeps, tokens: TokenResponse): StoredCredential {
@@ -103,9 +110,14 @@ async function fromStdin(deps: CliDeps): Promise<StoredCredential> {
   return { access_token: token, refresh_token: null, expires_at: null };
 }
 
-async function deviceFlow(deps: CliDeps, client: LatchkeyClient, scope: string | undefined): Promise<StoredCredential> {
+async function deviceFlow(
+  deps: CliDeps,
+  client: LatchkeyClient,
+  scope: string | undefined,
+  org: string | undefined,
+): Promise<StoredCredential> {
   const { io } = deps;
-  const started = await client.startDeviceLogin(scope);
+  const started = await client.startDeviceLogin(scope, org);
   io.err(`To sign in, open this URL on any device:\n\n  ${started.verification_uri_complete}\n\n`);
   io.err(`and check that it shows the code  ${printable(started.user_code)}\n\n`);
   qrcode.generate(started.verification_uri_complete, { small: true }, (art: string) => io.err(`${art}\n`));

@@ -1,7 +1,8 @@
 /**
- * `latchkey sessions list | revoke SID`: your sign-ins, or with --org your org members'
- * (admins). Revoking ends the session's refresh token at once and its access tokens on
- * their next use.
+ * `latchkey sessions list | revoke SID`: all your sign-ins; with --org, the sessions
+ * established for that org (`login --org`), which are all of a member's an org admin can
+ * see or end; with --email, an operator's view of anyone's. Revoking ends the session's
+ * refresh token at once and its access tokens on their next use.
  */
 import { type SessionInfo, SessionList, SessionInfo as SessionSchema } from '../../shared/schemas.ts';
 import { confirm, isoTime, openApi, path, printJson, printTable } from '../api.ts';
@@ -9,7 +10,7 @@ import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
 
-export type SessionsOptions = { member: string | undefined; confirm: boolean };
+export type SessionsOptions = { member: string | undefined; email?: string | undefined; confirm: boolean };
 
 export async function sessions(
   deps: CliDeps,
@@ -21,23 +22,30 @@ export async function sessions(
   // Members' sessions only when an org is named outright: `sessions list` alone is your own.
   const org = global.org ?? null;
   if (options.member && !org) throw new CliError('usage', '--member needs --org ORG (an org whose sessions you administer)');
+  if (options.email && org)
+    throw new CliError('usage', '--email (operators) lists a person’s sessions everywhere; leave out --org');
   const api = await openApi(deps, global);
   const base = org ? `/v1/orgs/${path(org)}/sessions` : '/v1/sessions';
 
   switch (action ?? 'list') {
     case 'list': {
-      const query = options.member ? `?member=${encodeURIComponent(options.member)}` : '';
+      const query = options.member
+        ? `?member=${encodeURIComponent(options.member)}`
+        : options.email
+          ? `?email=${encodeURIComponent(options.email)}`
+          : '';
       const { sessions: list } = await api.call(SessionList, 'GET', `${base}${query}`);
       if (global.json) return printJson(deps, list);
       if (list.length === 0) return deps.io.err('No sessions.\n');
       printTable(
         deps,
-        ['id', ...(org ? ['who'] : []), 'device', 'client', 'signed in', 'last used', 'state'],
+        ['id', ...(org || options.email ? ['who'] : []), 'device', 'client', 'for org', 'signed in', 'last used', 'state'],
         list.map((session) => [
           `${session.current ? '* ' : ''}${session.id}`,
-          ...(org ? [session.email ?? session.sub] : []),
+          ...(org || options.email ? [session.email ?? session.sub] : []),
           device(session),
           session.client_id,
+          session.org ?? '-',
           isoTime(session.created_at),
           isoTime(session.last_used_at),
           session.revoked ? `revoked (${session.revoked})` : 'active',
@@ -51,7 +59,7 @@ export async function sessions(
       await confirm(
         deps,
         options.confirm,
-        `End session ${sid}${org ? ` (a member of ${org})` : ''}? Its tokens stop working at once.`,
+        `End session ${sid}${org ? ` (established for ${org})` : ''}? Its tokens stop working at once.`,
       );
       const ended = await api.call(SessionSchema, 'POST', `${base}/${path(sid)}/revoke`);
       if (global.json) return printJson(deps, ended);
