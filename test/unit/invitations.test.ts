@@ -93,3 +93,30 @@ test('a sign-in is audited only in orgs whose own record lists the person, whate
   );
   assert.deepEqual((await call('GET', '/v1/orgs', stranger)).json.orgs, []);
 });
+
+test('bounds: a person holds at most 50 pending invitations, an org makes at most 200; re-inviting grows nothing', async () => {
+  const owner = (await deviceLogin(base, 'owner@bounds.example')).access_token;
+  const inviteTo = (org: string, email: string) => call('POST', `/v1/orgs/${org}/invitations`, owner, { email });
+  for (let n = 0; n < 51; n++) assert.equal((await call('POST', '/v1/orgs', owner, { slug: `b${n}` })).status, 201);
+  const made: string[] = [];
+  for (let n = 0; n < 50; n++) made.push(String((await inviteTo(`b${n}`, 'popular@else.example')).json.id));
+  const full = await inviteTo('b50', 'popular@else.example');
+  assert.equal(full.status, 409);
+  assert.match(String(full.json.error_description), /already has 50 pending invitations/);
+  const popular = (await deviceLogin(base, 'popular@else.example')).access_token;
+  assert.equal(InvitationList.parse((await call('GET', '/v1/invitations', popular)).json).invitations.length, 50);
+  assert.equal((await call('POST', `/v1/invitations/${made[0]}/decline`, popular)).status, 200);
+  assert.equal((await inviteTo('b50', 'popular@else.example')).status, 201, 'room again once one is answered');
+
+  for (let n = 0; n < 20; n++) assert.equal((await inviteTo('b1', 'popular@else.example')).status, 201);
+  const stored = (key: string) => store.dump()[key]?.length ?? 0;
+  assert.ok(stored(storeKey('invitations', 'b1')) < 400, 're-invitations replace, they do not pile up');
+  assert.ok(stored(storeKey('invitationIndex', 'popular@else.example')) < 50 * 100);
+
+  assert.equal((await call('POST', '/v1/orgs', owner, { slug: 'many' })).status, 201);
+  for (let n = 0; n < 200; n++) assert.equal((await inviteTo('many', `p${n}@else.example`)).status, 201);
+  const over = await inviteTo('many', 'p200@else.example');
+  assert.equal(over.status, 409);
+  assert.match(String(over.json.error_description), /at most 200 pending invitations/);
+  assert.equal((await inviteTo('many', 'p7@else.example')).status, 201, 'renewing a pending one is no new one');
+});

@@ -36,7 +36,10 @@ type PersonIndex = z.infer<typeof PersonIndex>;
 /** Bounds on what one org, or invitations to one person, can pile up. */
 export const MAX_PENDING_PER_ORG = 200;
 export const MAX_PENDING_PER_PERSON = 50;
-/** An expired invitation is kept this long, so its person hears "expired" rather than "no such". */
+/**
+ * An expired invitation is kept this long, so its person hears "expired" rather than "no
+ * such", and in at most as many places as live ones (the longest expired go first).
+ */
 const KEEP_EXPIRED_MS = 7 * 86400_000;
 /**
  * Every write renews the record's TTL and no invitation outlives 30 days from the write
@@ -62,6 +65,14 @@ function view(org: string, entry: Pending): Invitation {
     created_at: secondsOf(entry.createdAt),
     expires_at: secondsOf(entry.expiresAt),
   };
+}
+
+/** Drops what expired past keeping, then the longest expired until at most `max` are left. */
+function pruned<T extends { expiresAt: number }>(list: T[], now: number, max: number): T[] {
+  const kept = list.filter((item) => item.expiresAt + KEEP_EXPIRED_MS > now);
+  const expired = kept.filter((item) => item.expiresAt <= now).sort((a, b) => a.expiresAt - b.expiresAt);
+  const dropped = new Set(expired.slice(0, Math.max(0, kept.length - max)));
+  return kept.filter((item) => !dropped.has(item));
 }
 
 const updateOrgInvitations = (services: Services, org: string, change: (list: Pending[]) => Pending[]) =>
@@ -117,9 +128,15 @@ export async function createInvitation(
     createdAt: now,
     expiresAt: now + input.expiresIn * 1000,
   };
-  // The person's index first: an entry left behind by a failure below finds nothing.
+  // The person's index first: if the org's write below fails, the index names an
+  // invitation no org holds, which finds nothing, and the inviter, told so, invites again.
   await updatePersonIndex(services, email, (index) => {
-    const kept = index.filter((item) => item.org !== org.slug && item.expiresAt + KEEP_EXPIRED_MS > now);
+    // One entry per org: a re-invitation's replaces the one before.
+    const kept = pruned(
+      index.filter((item) => item.org !== org.slug),
+      now,
+      2 * MAX_PENDING_PER_PERSON - 1,
+    );
     if (kept.filter((item) => item.expiresAt > now).length >= MAX_PENDING_PER_PERSON) {
       throw new OAuthError(
         'conflict',
@@ -130,9 +147,12 @@ export async function createInvitation(
   });
   let replaced: Pending | undefined;
   await updateOrgInvitations(services, org.slug, (list) => {
-    const kept = list.filter((item) => item.expiresAt + KEEP_EXPIRED_MS > now);
-    replaced = kept.find((item) => item.email === email);
-    const others = kept.filter((item) => item.email !== email);
+    replaced = list.find((item) => item.email === email);
+    const others = pruned(
+      list.filter((item) => item.email !== email),
+      now,
+      2 * MAX_PENDING_PER_ORG - 1,
+    );
     if (others.filter((item) => item.expiresAt > now).length >= MAX_PENDING_PER_ORG) {
       throw new OAuthError('conflict', `an org has at most ${MAX_PENDING_PER_ORG} pending invitations; withdraw some first`);
     }
@@ -247,6 +267,10 @@ export async function answerInvitation(
 async function forgetInPersonIndex(services: Services, email: string, id: string): Promise<void> {
   const now = services.now();
   await updatePersonIndex(services, email, (index) =>
-    index.filter((item) => item.id !== id && item.expiresAt + KEEP_EXPIRED_MS > now),
+    pruned(
+      index.filter((item) => item.id !== id),
+      now,
+      2 * MAX_PENDING_PER_PERSON,
+    ),
   );
 }
