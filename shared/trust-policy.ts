@@ -3,7 +3,8 @@
  * `/v1/orgs/{org}/trust-policies`, the operator in LATCHKEY_CI_POLICIES) and as the
  * dry-run reports on them. Three forms (`preset`): `github-actions` and
  * `gitlab`, which name the documented claims and require the immutable ids, and `custom`
- * with any claims. The Worker expands each into one normal form (worker/policy/).
+ * with any claims. Every policy pins its issuer's owner id claim to one exact value. The
+ * Worker expands each into one normal form and checks it (worker/policy/trust-policy.ts).
  */
 import * as z from 'zod';
 import { SCOPES, Slug } from './schemas.ts';
@@ -23,7 +24,7 @@ export const orgAudience = (server: string, org: string) => `${server.replace(/\
  */
 export const ClaimPattern = z.string().min(1).max(512);
 const NumericId = z.string().regex(/^\d{1,20}$/, 'ids are the numeric strings the CI puts in its tokens');
-const ClaimName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'claim names are letters, digits, "_", "." and "-"');
+export const ClaimName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'claim names are letters, digits, "_", "." and "-"');
 
 export const TrustPolicyGrant = z.strictObject({
   project: Slug,
@@ -79,6 +80,10 @@ export const GitlabPolicy = z.strictObject({
   environment: ClaimPattern.optional(),
 });
 
+/**
+ * Any claims; one of them must be the issuer's owner id claim, exact: `repository_owner_id`
+ * for GitHub Actions, `namespace_id` for GitLab, what LATCHKEY_CI_ISSUERS declares for others.
+ */
 export const CustomPolicy = z.strictObject({
   ...common,
   preset: z.literal('custom'),

@@ -5,8 +5,8 @@
 import * as z from 'zod';
 import { DURATION_HINT, durationSeconds } from '../shared/duration.ts';
 import { AUTHORIZATION_CODE_GRANT, DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT } from '../shared/schemas.ts';
-import { GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER, type TrustPolicy, TrustPolicyInput } from '../shared/trust-policy.ts';
-import { normalizePolicy, PolicyRejected } from './policy/trust-policy.ts';
+import { ClaimName, GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER, type TrustPolicy, TrustPolicyInput } from '../shared/trust-policy.ts';
+import { DEFAULT_OWNER_CLAIMS, normalizePolicy, type OwnerClaims, PolicyRejected } from './policy/trust-policy.ts';
 import { parseSigningKeys } from './tokens/signing-keys.ts';
 
 /** A revocation answers only once every isolate's copy has expired; longer would keep callers waiting. */
@@ -86,6 +86,29 @@ const upstreamUrl = z
     message: 'must be https (plain http only on loopback)',
   });
 
+/**
+ * One entry of LATCHKEY_CI_ISSUERS: an issuer, and after `=` the claim its tokens carry
+ * the immutable id of their owner in (GitHub Actions and gitlab.com need none declared).
+ * Issuer URLs carry no query, so the last `=` is the separator.
+ */
+const ciIssuer = z.union(
+  [
+    z.literal('none'),
+    z
+      .string()
+      .transform((entry) => {
+        const at = entry.lastIndexOf('=');
+        return at < 0 ? { url: entry } : { url: entry.slice(0, at), ownerClaim: entry.slice(at + 1) };
+      })
+      .pipe(z.object({ url: upstreamUrl, ownerClaim: ClaimName.optional() }))
+      .transform(({ url, ownerClaim }) => ({ issuer: url.href.replace(/\/$/, ''), ownerClaim })),
+  ],
+  {
+    message:
+      'expected comma-separated https issuer URLs (plain http only on loopback), each optionally followed by =OWNER_ID_CLAIM, or none',
+  },
+);
+
 const RawConfig = z.object({
   LATCHKEY_ISSUER: upstreamUrl.refine((url) => url.search === '' && url.hash === '', {
     message: 'must not carry a query or fragment',
@@ -113,13 +136,7 @@ const RawConfig = z.object({
   LATCHKEY_ACCESS_TOKEN_TTL: duration('15m'),
   LATCHKEY_CI_TOKEN_TTL: duration('10m'),
   // `none` (or an empty value) trusts no CI issuer at all.
-  LATCHKEY_CI_ISSUERS: commaList(`${GITHUB_ACTIONS_ISSUER},${GITLAB_ISSUER}`).pipe(
-    z.array(
-      z.union([z.literal('none'), upstreamUrl.transform((url) => url.href.replace(/\/$/, ''))], {
-        message: 'expected comma-separated https issuer URLs (plain http only on loopback), or none',
-      }),
-    ),
-  ),
+  LATCHKEY_CI_ISSUERS: commaList(`${GITHUB_ACTIONS_ISSUER},${GITLAB_ISSUER}`).pipe(z.array(ciIssuer)),
   LATCHKEY_CI_POLICIES: policyList,
   LATCHKEY_OPERATORS: commaList('')
     .transform((emails) => emails.map((email) => email.toLowerCase()))
@@ -167,6 +184,11 @@ export type Config = {
   clients: ClientConfig[];
   /** Issuers whose CI tokens may be exchanged; empty trusts none. */
   ciIssuers: string[];
+  /**
+   * Issuer -> the claim holding the immutable id of a token's owner, which every policy
+   * for the issuer pins exactly: declared in LATCHKEY_CI_ISSUERS, over the defaults.
+   */
+  ciOwnerClaims: OwnerClaims;
   ciPolicies: TrustPolicy[];
   /** People (by verified email) who may run operator tools such as the policy dry-run. */
   operators: string[];
@@ -285,10 +307,15 @@ export function parseConfig(env: Record<string, unknown>): Config {
       'LATCHKEY_IDENTITY=github needs LATCHKEY_GITHUB_CLIENT_ID and LATCHKEY_GITHUB_CLIENT_SECRET (a GitHub OAuth app)',
     );
   }
-  const ciIssuers = raw.LATCHKEY_CI_ISSUERS.filter((issuer) => issuer !== 'none');
+  const trustedIssuers = raw.LATCHKEY_CI_ISSUERS.flatMap((entry) => (entry === 'none' ? [] : [entry]));
+  const ciIssuers = trustedIssuers.map((entry) => entry.issuer);
+  const ciOwnerClaims: OwnerClaims = {
+    ...DEFAULT_OWNER_CLAIMS,
+    ...Object.fromEntries(trustedIssuers.flatMap(({ issuer, ownerClaim }) => (ownerClaim ? [[issuer, ownerClaim]] : []))),
+  };
   const ciPolicies = raw.LATCHKEY_CI_POLICIES.map((input) => {
     try {
-      return normalizePolicy(input);
+      return normalizePolicy(input, ciOwnerClaims);
     } catch (error) {
       if (error instanceof PolicyRejected)
         throw new ConfigError(['LATCHKEY_CI_POLICIES'], `LATCHKEY_CI_POLICIES: ${error.message}`);
@@ -342,6 +369,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
     allowedEmailDomains: raw.LATCHKEY_ALLOWED_EMAIL_DOMAINS,
     clients: raw.LATCHKEY_CLIENTS,
     ciIssuers,
+    ciOwnerClaims,
     ciPolicies,
     operators: raw.LATCHKEY_OPERATORS,
     ttl: {

@@ -3,9 +3,11 @@
  * GitHub-shaped issuer, requested for the org's audience, is exchanged under it for a
  * token of the org's project, the org's dry-run explains a refusal, and once deleted the
  * policy admits nothing. Another org trusting the same repository gets only the tokens
- * requested for its own audience. Policies that would trust too much, name another org or
- * audience, an untrusted issuer or an unknown project are refused with a reason; the operator's LATCHKEY_CI_POLICIES show in the org's list but
- * cannot be deleted through it; each change is in the audit trail.
+ * requested for its own audience. Policies that would trust too much (pinning no owner id
+ * exactly), name another org or audience, an untrusted issuer or an unknown project are
+ * refused with a reason; the operator's LATCHKEY_CI_POLICIES show in the org's list but
+ * cannot be deleted through it; each change is in the audit trail. Policies full of
+ * wildcards against a long claim answer at once, and the server stays responsive.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -16,6 +18,8 @@ import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 let github: FakeCiIssuer;
 let untrusted: FakeCiIssuer;
+/** Trusted, but with no owner id claim declared: custom policies cannot use it. */
+let undeclared: FakeCiIssuer;
 let server: RunningWorker;
 let owner: string;
 let member: string;
@@ -33,6 +37,13 @@ const exchange = (subjectToken: string, extra: Record<string, string> = {}) => e
 /** The audience an org's jobs request their ID tokens for: `<server>/orgs/<org>`. */
 const audienceOf = (org: string) => `${server.url}/orgs/${org}`;
 const signFor = (org: string, claims: Record<string, unknown>) => github.sign(claims, { audience: audienceOf(org) });
+/** A custom policy for acme's project `web` on the GitHub-shaped issuer. */
+const custom = (claims: Record<string, string>) => ({
+  preset: 'custom',
+  issuer: github.issuer,
+  claims,
+  grant: { project: 'web', scopes: ['read'] },
+});
 const mainOnly = (org = 'acme') =>
   octoRepoPolicy(github.issuer, audienceOf(org), {
     id: 'octo-main',
@@ -42,9 +53,10 @@ const mainOnly = (org = 'acme') =>
   });
 
 before(async () => {
-  [github, untrusted] = await Promise.all([startFakeCiIssuer(), startFakeCiIssuer()]);
+  [github, untrusted, undeclared] = await Promise.all([startFakeCiIssuer(), startFakeCiIssuer(), startFakeCiIssuer()]);
   server = await startWorker({
-    LATCHKEY_CI_ISSUERS: github.issuer,
+    // A GitHub Enterprise Server stand-in: its tokens' owner id is repository_owner_id.
+    LATCHKEY_CI_ISSUERS: `${github.issuer}=repository_owner_id,${undeclared.issuer}`,
     // The operator's own policy for acme: listed to acme's admins, not deletable by them.
     LATCHKEY_CI_POLICIES: JSON.stringify([
       octoRepoPolicy(github.issuer, 'https://operator.test', {
@@ -67,7 +79,7 @@ before(async () => {
 });
 after(async () => {
   await server?.stop();
-  await Promise.all([github?.stop(), untrusted?.stop()]);
+  await Promise.all([github?.stop(), untrusted?.stop(), undeclared?.stop()]);
 });
 
 describe('org trust policies', () => {
@@ -192,6 +204,37 @@ describe('org trust policies', () => {
       400,
       /matches everything/,
     ],
+    // Exact values every owner's jobs share: any repository may ask for acme's audience.
+    [
+      'a custom policy on one exact branch',
+      () => ({ ...custom({ ref: 'refs/heads/main' }), id: 'branch' }),
+      400,
+      /no condition pins an owner — give repository_owner_id, the immutable id of the owner/,
+    ],
+    [
+      'a custom policy on one exact event',
+      () => ({ ...custom({ event_name: 'push' }), id: 'event' }),
+      400,
+      /give repository_owner_id/,
+    ],
+    [
+      'a custom policy on a repository name and id, no owner id',
+      () => ({ ...custom({ repository: 'octo-org/octo-repo', repository_id: '74' }), id: 'named' }),
+      400,
+      /give repository_owner_id/,
+    ],
+    [
+      'a custom policy with a glob for the owner id',
+      () => ({ ...custom({ repository_owner_id: '6*', ref: 'refs/heads/main' }), id: 'globbed' }),
+      400,
+      /repository_owner_id must be one exact value/,
+    ],
+    [
+      'a custom policy on an issuer that declares no owner id claim',
+      () => ({ ...custom({ repository_owner_id: '65' }), id: 'undeclared', issuer: undeclared.issuer }),
+      400,
+      /has no declared owner id claim.*LATCHKEY_CI_ISSUERS/,
+    ],
     ['an unknown field', () => ({ ...mainOnly(), id: 'extra', reviewer: 'me' }), 400, /reviewer|unrecognized/i],
     ['the id of an existing policy', () => ({ ...mainOnly(), id: 'ops-set' }), 409, /already has a trust policy "ops-set"/],
   ];
@@ -283,5 +326,71 @@ describe('org trust policies', () => {
     );
     assert.equal(acmeDryRun.json.would_issue, null);
     assert.equal((await call('DELETE', '/v1/orgs/acme/trust-policies/octo-main', owner)).status, 200);
+  });
+
+  test('a custom policy pinning the owner id admits that owner’s jobs, and another owner’s on the same branch never', async () => {
+    const pinned = { ...custom({ repository_owner_id: '65', ref: 'refs/heads/main' }), id: 'pinned' };
+    assert.equal((await call('POST', '/v1/orgs/acme/trust-policies', owner, pinned)).status, 201);
+    const ours = await exchange(await signFor('acme', GITHUB.branchPush), { audience: 'web' });
+    assert.equal(ours.status, 200, JSON.stringify(ours.json));
+    const theirs = await exchange(await signFor('acme', GITHUB.otherOwner), { audience: 'web' });
+    assert.equal(theirs.status, 400, JSON.stringify(theirs.json));
+    assert.equal(theirs.json.error, 'invalid_grant');
+    assert.equal((await call('DELETE', '/v1/orgs/acme/trust-policies/pinned', owner)).status, 200);
+  });
+
+  test('policies full of wildcards against a 4,000-character claim: refused at once, replayed, while /healthz answers', async () => {
+    // 12 wildcards each; as regular expressions, each would backtrack for hours on this claim.
+    const patterns = [
+      `repo:a${'*a'.repeat(10)}*b*a`,
+      `repo:${'a'.repeat(38)}${`*${'a'.repeat(38)}`.repeat(10)}*b*a`,
+      `repo:**a${'*a'.repeat(9)}*b**a`,
+    ];
+    const ids = patterns.map((_, index) => `wild-${index}`);
+    for (const [index, sub] of patterns.entries()) {
+      const policy = { ...custom({ repository_owner_id: '65', sub }), id: ids[index] };
+      const created = await call('POST', '/v1/orgs/acme/trust-policies', owner, policy);
+      assert.equal(created.status, 201, JSON.stringify(created.json));
+    }
+    // Another owner's job: refused, so its jti is never spent and it may be sent again and again.
+    const token = await signFor('acme', { repository_owner_id: '667', sub: `repo:${'a'.repeat(4000)}` });
+    let pending = true;
+    let slowestHealth = 0;
+    const health = (async () => {
+      while (pending) {
+        const started = performance.now();
+        const response = await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(15_000) });
+        await response.body?.cancel();
+        slowestHealth = Math.max(slowestHealth, performance.now() - started);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    })();
+    const started = performance.now();
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const response = await fetch(`${server.url}/oauth/token`, {
+          method: 'POST',
+          body: new URLSearchParams({
+            grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+            subject_token: token,
+            subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+            audience: 'web',
+          }),
+          signal: AbortSignal.timeout(15_000),
+        });
+        return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+      }),
+    ).finally(() => {
+      pending = false;
+    });
+    const elapsed = performance.now() - started;
+    await health;
+    for (const answer of answers) {
+      assert.equal(answer.status, 400, JSON.stringify(answer.json));
+      assert.equal(answer.json.error, 'invalid_grant');
+    }
+    assert.ok(elapsed < 3000, `six exchanges took ${elapsed.toFixed(0)} ms`);
+    assert.ok(slowestHealth < 1000, `/healthz took ${slowestHealth.toFixed(0)} ms meanwhile`);
+    for (const id of ids) assert.equal((await call('DELETE', `/v1/orgs/acme/trust-policies/${id}`, owner)).status, 200);
   });
 });

@@ -1,12 +1,21 @@
 /**
  * Claim globs and policy checks, pure: what `*` and `**` may cross, values with `*`, `:`
- * and unicode, and the policies refused at creation with their reasons.
+ * and unicode, the policies refused at creation with their reasons (every one must pin its
+ * issuer's owner id exactly), and a stored policy that does not admitting nothing.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TrustPolicyInput } from '../../shared/trust-policy.ts';
+import { GITHUB_ACTIONS_ISSUER, type TrustPolicy, TrustPolicyInput } from '../../shared/trust-policy.ts';
 import { matchesEverything, matchesGlob } from '../../worker/policy/glob.ts';
-import { normalizePolicy, policyFailures } from '../../worker/policy/trust-policy.ts';
+import { DEFAULT_OWNER_CLAIMS, normalizePolicy, type OwnerClaims, policyFailures } from '../../worker/policy/trust-policy.ts';
+
+/** As LATCHKEY_CI_ISSUERS would declare them, over the defaults for GitHub Actions and gitlab.com. */
+const OWNERS: OwnerClaims = {
+  ...DEFAULT_OWNER_CLAIMS,
+  'https://x.example': 'org',
+  'https://ghes.example.com/_services/token': 'enterprise_id',
+};
+const normalize = (input: unknown) => normalizePolicy(TrustPolicyInput.parse(input), OWNERS);
 
 const table: [pattern: string, value: string, matches: boolean][] = [
   // `*` stops at `/` and `:`, so a prefix glob cannot reach into another repository's subject.
@@ -44,6 +53,11 @@ const table: [pattern: string, value: string, matches: boolean][] = [
   ['**', 'anything:at/all', true],
   ['a**b', 'a:/b', true],
   ['line*', 'line\nbreak', true],
+  // Three or more stars are `**`; `*` next to a separator still stops at the next one.
+  ['a***b', 'a:/b', true],
+  ['*:*', 'x:y:z', false],
+  ['**:*', 'x:y:z', true],
+  ['refs/heads/release-*', 'refs/heads/release-1/x', false],
 ];
 
 for (const [pattern, value, expected] of table) {
@@ -106,7 +120,70 @@ const rejected: [string, unknown, RegExp][] = [
   [
     'nothing pins an owner',
     { id: 'p', preset: 'custom', issuer: 'https://gitlab.com', audience: 'a', claims: { sub: 'repo:*', ref: 'main*' }, grant },
-    /pins an owner/,
+    /no condition pins an owner — give namespace_id, the immutable id of the owner of https:\/\/gitlab\.com's tokens/,
+  ],
+  // Exact values every owner's jobs share: any repository could ask for the org's (public) audience.
+  [
+    'a custom policy on one exact branch',
+    { id: 'p', preset: 'custom', issuer: GITHUB_ACTIONS_ISSUER, audience: 'a', claims: { ref: 'refs/heads/main' }, grant },
+    /no condition pins an owner — give repository_owner_id/,
+  ],
+  [
+    'a custom policy on one exact event',
+    { id: 'p', preset: 'custom', issuer: GITHUB_ACTIONS_ISSUER, audience: 'a', claims: { event_name: 'push' }, grant },
+    /give repository_owner_id/,
+  ],
+  [
+    'a custom policy on a repository name and id, but no owner id',
+    {
+      id: 'p',
+      preset: 'custom',
+      issuer: GITHUB_ACTIONS_ISSUER,
+      audience: 'a',
+      claims: { repository: 'acme/app', repository_id: '7', sub: 'repo:acme/*' },
+      grant,
+    },
+    /give repository_owner_id/,
+  ],
+  [
+    'an owner id as a glob',
+    {
+      id: 'p',
+      preset: 'custom',
+      issuer: GITHUB_ACTIONS_ISSUER,
+      audience: 'a',
+      claims: { repository_owner_id: '65*', ref: 'refs/heads/main' },
+      grant,
+    },
+    /repository_owner_id must be one exact value, .* not the glob "65\*"/,
+  ],
+  [
+    'a custom policy on an issuer that declares no owner id claim',
+    { id: 'p', preset: 'custom', issuer: 'https://ci.example.com', audience: 'a', claims: { tenant_id: '1' }, grant },
+    /https:\/\/ci\.example\.com has no declared owner id claim.*LATCHKEY_CI_ISSUERS \(https:\/\/ci\.example\.com=CLAIM\)/,
+  ],
+  [
+    'a custom policy pinning another claim than its issuer declares',
+    { id: 'p', preset: 'custom', issuer: 'https://x.example', audience: 'a', claims: { repository_owner_id: '1' }, grant },
+    /give org, the immutable id of the owner of https:\/\/x\.example's tokens/,
+  ],
+  [
+    'a preset on an issuer that declares another owner id claim',
+    {
+      id: 'p',
+      preset: 'github-actions',
+      issuer: 'https://ghes.example.com/_services/token',
+      audience: 'a',
+      repository: 'acme/*',
+      repository_owner_id: '1',
+      grant,
+    },
+    /give enterprise_id/,
+  ],
+  [
+    "the GitLab preset on GitHub's issuer",
+    { id: 'p', preset: 'gitlab', issuer: GITHUB_ACTIONS_ISSUER, audience: 'a', project_path: 'g/*', namespace_id: '1', grant },
+    /give repository_owner_id/,
   ],
   [
     'an exact repository without its id',
@@ -121,52 +198,127 @@ const rejected: [string, unknown, RegExp][] = [
 ];
 for (const [name, input, reason] of rejected) {
   test(`refused at creation: ${name}`, () => {
-    assert.throws(() => normalizePolicy(TrustPolicyInput.parse(input)), reason);
+    assert.throws(() => normalize(input), reason);
   });
 }
 
-test('the GitHub preset pins the immutable ids and ignores the shape-shifting sub', () => {
-  const policy = normalizePolicy(
-    TrustPolicyInput.parse({
+const accepted: [string, unknown][] = [
+  [
+    'a custom policy pinning the owner id exactly',
+    {
+      id: 'p',
+      preset: 'custom',
+      issuer: GITHUB_ACTIONS_ISSUER,
+      audience: 'a',
+      claims: { repository_owner_id: '65', ref: 'refs/heads/*' },
+      grant,
+    },
+  ],
+  [
+    'a custom policy on an issuer that declares its owner id claim',
+    { id: 'p', preset: 'custom', issuer: 'https://x.example/', audience: 'a', claims: { org: 'acme', sub: 'job:*' }, grant },
+  ],
+  [
+    // GitHub Enterprise Server: its tokens carry GitHub's claims, so the preset's owner id.
+    'the GitHub preset on an issuer that declares nothing',
+    {
       id: 'p',
       preset: 'github-actions',
+      issuer: 'https://ghe.example.com/_services/token',
       audience: 'a',
-      repository: 'acme/app',
-      repository_id: '7',
-      repository_owner_id: '3',
+      repository: 'acme/*',
+      repository_owner_id: '1',
       grant,
-    }),
+    },
+  ],
+  [
+    'the GitHub preset pinning a declared owner id too',
+    {
+      id: 'p',
+      preset: 'github-actions',
+      issuer: 'https://ghes.example.com/_services/token',
+      audience: 'a',
+      repository: 'acme/*',
+      repository_owner_id: '1',
+      claims: { enterprise_id: '9' },
+      grant,
+    },
+  ],
+];
+for (const [name, input] of accepted) {
+  test(`accepted: ${name}`, () => {
+    assert.doesNotThrow(() => normalize(input));
+  });
+}
+
+test('a stored policy that pins no owner id (made before that was required) admits nothing, and says why', () => {
+  // As the org API kept it: a custom policy on one branch, which every repository's jobs share.
+  const stored: TrustPolicy = {
+    id: 'old',
+    org: 'acme',
+    preset: 'custom',
+    description: null,
+    issuer: GITHUB_ACTIONS_ISSUER,
+    audience: 'https://latchkey.example/orgs/acme',
+    claims: { ref: 'refs/heads/main' },
+    grant: { project: 'web', scopes: ['read'] },
+  };
+  const claims = { aud: stored.audience, ref: 'refs/heads/main', repository_owner_id: '666' };
+  assert.deepEqual(policyFailures(stored, claims, OWNERS), [
+    {
+      claim: 'repository_owner_id',
+      expected: 'one exact repository_owner_id pinned by the policy, which has none: it admits no token until re-created',
+      actual: '666',
+    },
+  ]);
+  // An owner id as a glob, and an issuer whose owner claim is no longer declared, likewise.
+  assert.match(
+    policyFailures({ ...stored, claims: { repository_owner_id: '6*' } }, claims, OWNERS)[0]?.expected ?? '',
+    /has the glob "6\*": it admits no token until re-created/,
   );
+  const custom = { ...stored, issuer: 'https://ci.example.com', claims: { tenant: 'acme' } };
+  assert.deepEqual(policyFailures(custom, { aud: stored.audience, tenant: 'acme', iss: custom.issuer }, OWNERS), [
+    { claim: 'iss', expected: 'an issuer whose owner id claim LATCHKEY_CI_ISSUERS declares', actual: custom.issuer },
+  ]);
+  assert.deepEqual(policyFailures(custom, { aud: stored.audience, tenant: 'acme' }, { [custom.issuer]: 'tenant' }), []);
+});
+
+test('the GitHub preset pins the immutable ids and ignores the shape-shifting sub', () => {
+  const policy = normalize({
+    id: 'p',
+    preset: 'github-actions',
+    audience: 'a',
+    repository: 'acme/app',
+    repository_id: '7',
+    repository_owner_id: '3',
+    grant,
+  });
   assert.deepEqual(policy.claims, { repository: 'acme/app', repository_owner_id: '3', repository_id: '7' });
   assert.equal(policy.issuer, 'https://token.actions.githubusercontent.com');
 });
 
 test('claims that are not strings: numbers and booleans as text, objects never match', () => {
-  const policy = normalizePolicy(
-    TrustPolicyInput.parse({
-      id: 'p',
-      preset: 'custom',
-      issuer: 'https://x.example',
-      audience: 'a',
-      claims: { runner_id: '1', org: 'acme' },
-      grant,
-    }),
-  );
-  assert.deepEqual(policyFailures(policy, { aud: ['b', 'a'], runner_id: 1, org: 'acme' }), []);
-  assert.deepEqual(policyFailures(policy, { aud: 'a', runner_id: { id: 1 }, org: 'acme' }), [
+  const policy = normalize({
+    id: 'p',
+    preset: 'custom',
+    issuer: 'https://x.example',
+    audience: 'a',
+    claims: { runner_id: '1', org: 'acme' },
+    grant,
+  });
+  assert.deepEqual(policyFailures(policy, { aud: ['b', 'a'], runner_id: 1, org: 'acme' }, OWNERS), []);
+  assert.deepEqual(policyFailures(policy, { aud: 'a', runner_id: { id: 1 }, org: 'acme' }, OWNERS), [
     { claim: 'runner_id', expected: '1', actual: null },
   ]);
-  assert.deepEqual(policyFailures(policy, { aud: 'z', runner_id: '1', org: 'acme' })[0]?.claim, 'aud');
+  assert.deepEqual(policyFailures(policy, { aud: 'z', runner_id: '1', org: 'acme' }, OWNERS)[0]?.claim, 'aud');
   // A claim named like an Object.prototype member is absent unless the token has it.
-  const proto = normalizePolicy(
-    TrustPolicyInput.parse({
-      id: 'q',
-      preset: 'custom',
-      issuer: 'https://x.example',
-      audience: 'a',
-      claims: { org: 'acme', constructor: '**x' },
-      grant,
-    }),
-  );
-  assert.equal(policyFailures(proto, { aud: 'a', org: 'acme' }).length, 1);
+  const proto = normalize({
+    id: 'q',
+    preset: 'custom',
+    issuer: 'https://x.example',
+    audience: 'a',
+    claims: { org: 'acme', constructor: '**x' },
+    grant,
+  });
+  assert.equal(policyFailures(proto, { aud: 'a', org: 'acme' }, OWNERS).length, 1);
 });

@@ -110,7 +110,7 @@ export async function createOrgPolicy(
   }
   let policy: TrustPolicy;
   try {
-    policy = normalizePolicy({ ...input, org: org.slug });
+    policy = normalizePolicy({ ...input, org: org.slug }, services.config.ciOwnerClaims);
   } catch (error) {
     if (error instanceof PolicyRejected) throw new OAuthError('invalid_request', error.message);
     throw error;

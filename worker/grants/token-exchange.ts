@@ -24,7 +24,7 @@ import { type OrgRecord, orgsOf, readOrg } from '../accounts/orgs.ts';
 import { policiesForToken } from '../accounts/trust-policies.ts';
 import { CI_CLOCK_TOLERANCE_SECONDS, type CiClaims, claimedIssuer, verifyCiToken } from '../policy/ci-token.ts';
 import { roleIn } from '../policy/roles.ts';
-import { type ClaimFailure, policyFailures } from '../policy/trust-policy.ts';
+import { type ClaimFailure, type OwnerClaims, policyFailures } from '../policy/trust-policy.ts';
 import type { Services } from '../services.ts';
 import { storeKey } from '../store/store.ts';
 import { type AccessTokenInput, signAccessToken } from '../tokens/access-token.ts';
@@ -61,22 +61,32 @@ type Evaluated = { policy: TrustPolicy; failed: ClaimFailure[] };
  * Every policy that could apply — this issuer, and the named project (of the named org) if
  * one was named — with the conditions the claims fail (none: it matches).
  */
-const evaluatePolicies = (policies: TrustPolicy[], claims: CiClaims, target: Target | undefined): Evaluated[] =>
+const evaluatePolicies = (
+  policies: TrustPolicy[],
+  claims: CiClaims,
+  target: Target | undefined,
+  owners: OwnerClaims,
+): Evaluated[] =>
   policies
     .filter((policy) => !target || (policy.grant.project === target.project && (!target.org || policy.org === target.org)))
-    .map((policy) => ({ policy, failed: policyFailures(policy, claims) }));
+    .map((policy) => ({ policy, failed: policyFailures(policy, claims, owners) }));
 
 /**
  * The exchange's decision, which the dry-run reports without acting on: the one matching
  * policy, or the refusal the token would get. Several matches are fine when they grant
  * the same project of the same org; the first one wins.
  */
-function decide(policies: TrustPolicy[], claims: CiClaims, target: Target | undefined): TrustPolicy | OAuthError {
+function decide(
+  policies: TrustPolicy[],
+  claims: CiClaims,
+  target: Target | undefined,
+  owners: OwnerClaims,
+): TrustPolicy | OAuthError {
   const audiences = new Set(Array.isArray(claims.aud) ? claims.aud : [claims.aud]);
   if (!policies.some((policy) => audiences.has(policy.audience))) {
     return new OAuthError('invalid_grant', "subject_token's audience (aud) is not one this server accepts from its issuer");
   }
-  const matching = evaluatePolicies(policies, claims, target)
+  const matching = evaluatePolicies(policies, claims, target, owners)
     .filter(({ failed }) => failed.length === 0)
     .map(({ policy }) => policy);
   const targets = new Set(matching.map((policy) => `${policy.org ?? ''}/${policy.grant.project}`));
@@ -100,7 +110,8 @@ const ciTokenTtl = (services: Services, policy: TrustPolicy) =>
 export async function exchangeCiToken(services: Services, request: ExchangeRequest): Promise<TokenExchangeResponse> {
   const { store, hasher } = services;
   const claims = await verifyCiToken(services, request.subjectToken);
-  const policy = decide(await policiesForToken(services, claims), claims, parseTarget(services, request.project));
+  const target = parseTarget(services, request.project);
+  const policy = decide(await policiesForToken(services, claims), claims, target, services.config.ciOwnerClaims);
   if (policy instanceof OAuthError) throw policy;
   const scope = narrowScope(policy.grant.scopes.join(' '), request.scope);
   if (scope === null) throw new OAuthError('invalid_scope', 'scope is wider than the trust policy grants');
@@ -251,17 +262,19 @@ export async function dryRunCiToken(
   const policies = await policiesForToken(services, claims);
   const mine = (policy: TrustPolicy) => org === undefined || policy.org === org;
   const target = project === undefined ? undefined : { org: null, project };
-  let decision = decide(policies, claims, target);
+  let decision = decide(policies, claims, target, services.config.ciOwnerClaims);
   if (!(decision instanceof OAuthError) && !mine(decision))
     decision = new OAuthError('invalid_grant', `the exchange would not use a policy of org "${org}" for this token`);
   return {
     token: { issuer, trusted_issuer: trusted, verified: true, error: null },
-    policies: evaluatePolicies(policies.filter(mine), claims, target).map(({ policy, failed }) => ({
-      id: policy.id,
-      org: policy.org,
-      matched: failed.length === 0,
-      failed,
-    })),
+    policies: evaluatePolicies(policies.filter(mine), claims, target, services.config.ciOwnerClaims).map(
+      ({ policy, failed }) => ({
+        id: policy.id,
+        org: policy.org,
+        matched: failed.length === 0,
+        failed,
+      }),
+    ),
     would_issue:
       decision instanceof OAuthError
         ? null

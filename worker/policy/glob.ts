@@ -167,12 +167,3 @@ export function matchesGlob(pattern: string, value: string): boolean {
 export function matchesEverything(pattern: string): boolean {
   return hasWildcard(pattern) && /^[*/:]+$/u.test(pattern);
 }
-
-/**
- * Names an owner: an exact value, or a glob whose fixed part before the first wildcard
- * reaches a `/` (`repo:acme/*`, `acme/app-*`), so another owner's names cannot match.
- */
-export function pinsAnOwner(pattern: string): boolean {
-  if (!hasWildcard(pattern)) return true;
-  return pattern.slice(0, pattern.indexOf('*')).includes('/');
-}

@@ -3,7 +3,7 @@
  * would trust too much, and matching a verified token's claims. Pure: no I/O, no clock.
  */
 import { GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER, type TrustPolicy, type TrustPolicyInput } from '../../shared/trust-policy.ts';
-import { hasWildcard, matchesEverything, matchesGlob, pinsAnOwner } from './glob.ts';
+import { hasWildcard, matchesEverything, matchesGlob } from './glob.ts';
 
 /** A policy that cannot be accepted, with the reason to show whoever wrote it. */
 export class PolicyRejected extends Error {
@@ -13,8 +13,67 @@ export class PolicyRejected extends Error {
 const defined = (entries: Record<string, string | undefined>): Record<string, string> =>
   Object.fromEntries(Object.entries(entries).filter((entry): entry is [string, string] => entry[1] !== undefined));
 
+/**
+ * Issuer -> the claim that carries the immutable id of a token's owner (the account or
+ * group whose jobs may request it): LATCHKEY_CI_ISSUERS' declarations over the defaults
+ * (config's `ciOwnerClaims`).
+ */
+export type OwnerClaims = Readonly<Record<string, string>>;
+
+/** Known without being declared: the owner ids of GitHub Actions' and gitlab.com's tokens. */
+export const DEFAULT_OWNER_CLAIMS: OwnerClaims = {
+  [GITHUB_ACTIONS_ISSUER]: 'repository_owner_id',
+  [GITLAB_ISSUER]: 'namespace_id',
+};
+
+/**
+ * The owner id a preset's issuer puts in its tokens: GitHub Enterprise Server and
+ * self-managed GitLab issue the same claims as github.com and gitlab.com.
+ */
+const PRESET_OWNER_CLAIM: Partial<Record<TrustPolicy['preset'], string>> = {
+  'github-actions': 'repository_owner_id',
+  gitlab: 'namespace_id',
+};
+
+/**
+ * The claim a policy must pin, exactly: its issuer's declared owner id claim, else its
+ * preset's; null for a custom policy on an issuer that declares none.
+ */
+export function ownerClaimOf(policy: Pick<TrustPolicy, 'issuer' | 'preset'>, owners: OwnerClaims): string | null {
+  return (Object.hasOwn(owners, policy.issuer) ? owners[policy.issuer] : PRESET_OWNER_CLAIM[policy.preset]) ?? null;
+}
+
+/**
+ * Whether the policy admits only tokens of one owner: it pins its issuer's owner id claim
+ * to one exact value. Anything else — a branch, an event, a name, a glob — is shared by
+ * every owner's jobs, and an org's audience is public, so any repository could ask for it.
+ * Null when pinned; otherwise the failure as the dry-run shows it, and its reason.
+ */
+export function unpinnedOwner(policy: TrustPolicy, owners: OwnerClaims): { failure: ClaimFailure; reason: string } | null {
+  const claim = ownerClaimOf(policy, owners);
+  if (claim === null) {
+    return {
+      failure: { claim: 'iss', expected: 'an issuer whose owner id claim LATCHKEY_CI_ISSUERS declares', actual: policy.issuer },
+      reason: `its issuer ${policy.issuer} has no declared owner id claim, so no condition can pin an owner; the operator declares it in LATCHKEY_CI_ISSUERS (${policy.issuer}=CLAIM)`,
+    };
+  }
+  const pattern = Object.hasOwn(policy.claims, claim) ? policy.claims[claim] : undefined;
+  if (pattern !== undefined && !hasWildcard(pattern)) return null;
+  return {
+    failure: {
+      claim,
+      expected: `one exact ${claim} pinned by the policy, which ${pattern === undefined ? 'has none' : `has the glob "${pattern}"`}: it admits no token until re-created`,
+      actual: null,
+    },
+    reason:
+      pattern === undefined
+        ? `no condition pins an owner — give ${claim}, the immutable id of the owner of ${policy.issuer}'s tokens, as one exact value`
+        : `${claim} must be one exact value, the immutable id of the owner of ${policy.issuer}'s tokens, not the glob "${pattern}"`,
+  };
+}
+
 /** Presets become plain claim conditions, immutable ids included; then the policy is checked. */
-export function normalizePolicy(input: TrustPolicyInput): TrustPolicy {
+export function normalizePolicy(input: TrustPolicyInput, owners: OwnerClaims): TrustPolicy {
   const base = {
     id: input.id,
     org: input.org ?? null,
@@ -69,12 +128,12 @@ export function normalizePolicy(input: TrustPolicyInput): TrustPolicy {
     issuer: issuer.replace(/\/$/, ''),
     claims: { ...(input.claims ?? {}), ...claims },
   };
-  checkPolicy(policy);
+  checkPolicy(policy, owners);
   return policy;
 }
 
 /** Refuses a policy that would trust anyone: no conditions, a match-all pattern, no owner. */
-export function checkPolicy(policy: TrustPolicy): void {
+export function checkPolicy(policy: TrustPolicy, owners: OwnerClaims): void {
   const entries = Object.entries(policy.claims);
   if (entries.length === 0)
     throw new PolicyRejected(
@@ -85,11 +144,8 @@ export function checkPolicy(policy: TrustPolicy): void {
       throw new PolicyRejected(`policy "${policy.id}": the pattern "${pattern}" for ${claim} matches everything`);
     }
   }
-  if (!entries.some(([, pattern]) => pinsAnOwner(pattern))) {
-    throw new PolicyRejected(
-      `policy "${policy.id}": no condition pins an owner — give one exact claim (such as repository_id) or a glob with a fixed owner part (such as repo:acme/*)`,
-    );
-  }
+  const unpinned = unpinnedOwner(policy, owners);
+  if (unpinned) throw new PolicyRejected(`policy "${policy.id}": ${unpinned.reason}`);
 }
 
 export type ClaimFailure = { claim: string; expected: string; actual: string | null };
@@ -101,8 +157,13 @@ function claimText(value: unknown): string | null {
   return null;
 }
 
-/** Every condition the claims fail (empty: the policy matches). The audience comes first. */
-export function policyFailures(policy: TrustPolicy, claims: Record<string, unknown>): ClaimFailure[] {
+/**
+ * Every condition the claims fail (empty: the policy matches). The audience comes first.
+ * A policy that does not pin its issuer's owner id (stored before that was required, or
+ * since the operator changed the issuer's owner claim) always fails, and says so: it is
+ * checked here, on every use, not only when it was made.
+ */
+export function policyFailures(policy: TrustPolicy, claims: Record<string, unknown>, owners: OwnerClaims): ClaimFailure[] {
   const failures: ClaimFailure[] = [];
   const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
   if (!audiences.includes(policy.audience)) {
@@ -111,6 +172,11 @@ export function policyFailures(policy: TrustPolicy, claims: Record<string, unkno
       expected: policy.audience,
       actual: audiences.map(claimText).filter(Boolean).join(' ') || null,
     });
+  }
+  const unpinned = unpinnedOwner(policy, owners);
+  if (unpinned) {
+    const { claim } = unpinned.failure;
+    failures.push({ ...unpinned.failure, actual: Object.hasOwn(claims, claim) ? claimText(claims[claim]) : null });
   }
   for (const [claim, pattern] of Object.entries(policy.claims)) {
     const actual = Object.hasOwn(claims, claim) ? claimText(claims[claim]) : null;
