@@ -311,6 +311,20 @@ describe('wrong user codes on the device page', () => {
     assert.doesNotMatch(right.html, /name="decision"/);
   });
 
+  test('codes posted straight to the decision are guesses too: limited the same way', async () => {
+    const started = await startDeviceLogin(server.url);
+    const browser = new FormBrowser(server.url);
+    await browser.signIn('decider@example.com');
+    const csrf = FormBrowser.field((await browser.request('/device')).html, 'csrf');
+    const decide = (userCode: string) => browser.request('/device/decision', { csrf, user_code: userCode, decision: 'approve' });
+    const statuses = (await Promise.all(Array.from({ length: 20 }, () => decide('BCDF-GHJK')))).map((answer) => answer.status);
+    const evaluated = statuses.filter((status) => status === 400).length;
+    assert.ok(evaluated <= 5, `at most 5 guesses looked at, not ${evaluated}: ${statuses}`);
+    assert.equal(statuses.filter((status) => status === 429).length, 20 - evaluated, String(statuses));
+    assert.equal((await decide(started.user_code)).status, 429);
+    assert.equal((await pollToken(server.url, started.device_code)).json.error, 'authorization_pending', 'nothing was approved');
+  });
+
   test('a right code costs no guess', async () => {
     const browser = new FormBrowser(server.url);
     await browser.signIn('careful@example.com');

@@ -7,6 +7,7 @@ import {
   decideDeviceAuthorization,
   findPendingByUserCode,
   type GuessLimit,
+  type PendingAuthorization,
   returnGuess,
   takeGuess,
 } from '../grants/device-code.ts';
@@ -49,13 +50,18 @@ devicePageRoutes.post('/device/decision', async (c) => {
     throw new OAuthError('invalid_request', 'the form was incomplete; start again from the code');
   }
   const approve = form.decision === 'approve';
+  // A code posted here is a guess like one typed on the page: counted the same way.
+  const pending = await countedLookup(c, session, code.data);
+  if (pending === 'limited') return tooManyGuesses(c);
   // Anyone may deny; approving a sign-in for an org takes a member of it.
-  const org = approve ? (await findPendingByUserCode(c.var.services, code.data))?.found.value.org : null;
+  const org = approve ? pending?.found.value.org : null;
   if (org && !(await mayEstablishFor(c.var.services, org, session.email))) return notMember(c, session.email, org);
-  const decided = await decideDeviceAuthorization(c.var.services, code.data, {
-    approve,
-    subject: { sub: session.sub, email: session.email },
-  });
+  const decided = pending
+    ? await decideDeviceAuthorization(c.var.services, code.data, {
+        approve,
+        subject: { sub: session.sub, email: session.email },
+      })
+    : null;
   if (!decided) {
     return renderPage(
       c,
@@ -77,17 +83,19 @@ devicePageRoutes.post('/device/decision', async (c) => {
 const notMember = (c: Context<AppEnv>, email: string | null, org: string) =>
   renderPage(c, 403, 'Not a member', notMemberMessage(email, org));
 
+type WebSession = { id: string; sub: string; email: string | null };
+
 /**
- * Looks up a typed code. Wrong guesses are limited per browser session and per address
- * (RFC 8628 §5.1); a code's 34 bits only hold if guessing stays slow. Each guess is
- * counted before the lookup, so concurrent ones cannot all slip under the limit.
+ * Looks up a code a person typed or posted. Wrong guesses are limited per browser session
+ * and per address (RFC 8628 §5.1); a code's 34 bits only hold if guessing stays slow. Each
+ * guess is counted before the lookup, so concurrent ones cannot all slip under the limit;
+ * a right one gives its count back. A malformed code (null) counts too.
  */
-async function verifyCode(
+async function countedLookup(
   c: Context<AppEnv>,
-  session: { id: string; sub: string; email: string | null },
-  typed: string,
-  csrf: string,
-) {
+  session: WebSession,
+  normalized: string | null,
+): Promise<PendingAuthorization | null | 'limited'> {
   const services = c.var.services;
   const { config } = services;
   const address = services.clientAddress(c.req.raw) ?? 'unknown';
@@ -95,24 +103,31 @@ async function verifyCode(
     { key: storeKey('rateLimit', `ucs:${session.id}`), limit: config.limits.userCodeAttempts },
     { key: storeKey('rateLimit', `uca:${address}`), limit: config.limits.addressAttempts },
   ];
-  if (!(await takeGuess(services, limits))) {
-    return renderPage(
-      c,
-      429,
-      'Too many attempts',
-      resultMessage('Too many wrong codes. Wait 15 minutes, then start again on your device.'),
-    );
-  }
+  if (!(await takeGuess(services, limits))) return 'limited';
+  const pending = normalized === null ? null : await findPendingByUserCode(services, normalized);
+  if (pending) await returnGuess(services, limits);
+  return pending;
+}
+
+const tooManyGuesses = (c: Context<AppEnv>) =>
+  renderPage(
+    c,
+    429,
+    'Too many attempts',
+    resultMessage('Too many wrong codes. Wait 15 minutes, then start again on your device.'),
+  );
+
+async function verifyCode(c: Context<AppEnv>, session: WebSession, typed: string, csrf: string) {
+  const services = c.var.services;
   const code = UserCodeInput.safeParse(typed);
-  const pending = code.success ? await findPendingByUserCode(services, code.data) : null;
+  const pending = await countedLookup(c, session, code.success ? code.data : null);
+  if (pending === 'limited') return tooManyGuesses(c);
   if (!pending) {
     const error = code.success
       ? 'That code is wrong or has expired. Check the code on your device.'
       : 'Codes look like BCDF-GHJK: eight letters.';
     return renderPage(c, 400, 'Connect a device', enterCodeForm({ csrf, email: session.email, userCode: typed, error }));
   }
-  // A right code costs no guess.
-  await returnGuess(services, limits);
   const { value } = pending.found;
   if (value.org && !(await mayEstablishFor(services, value.org, session.email))) return notMember(c, session.email, value.org);
   return renderPage(
