@@ -389,8 +389,9 @@ describe('org trust policies', () => {
       assert.equal(answer.status, 400, JSON.stringify(answer.json));
       assert.equal(answer.json.error, 'invalid_grant');
     }
-    assert.ok(elapsed < 3000, `six exchanges took ${elapsed.toFixed(0)} ms`);
-    assert.ok(slowestHealth < 1000, `/healthz took ${slowestHealth.toFixed(0)} ms meanwhile`);
+    // Generous bounds for a busy machine: as regular expressions, the first exchange never ended.
+    assert.ok(elapsed < 5000, `six exchanges took ${elapsed.toFixed(0)} ms`);
+    assert.ok(slowestHealth < 2000, `/healthz took ${slowestHealth.toFixed(0)} ms meanwhile`);
     for (const id of ids) assert.equal((await call('DELETE', `/v1/orgs/acme/trust-policies/${id}`, owner)).status, 200);
   });
 });

@@ -127,6 +127,7 @@ function closeOverStars(bits: Uint32Array, stars: Uint32Array): void {
 
 function runGlob(glob: Glob, value: string): boolean {
   const { words, stars, anyStars, literal } = glob;
+  const none = new Uint32Array(words);
   let current = new Uint32Array(words);
   let next = new Uint32Array(words);
   current[0] = 1;
@@ -134,20 +135,23 @@ function runGlob(glob: Glob, value: string): boolean {
   for (let index = 0; index < value.length; ) {
     const point = value.codePointAt(index) as number;
     index += point > 0xffff ? 2 : 1;
-    const entered = literal.get(point);
+    const entered = literal.get(point) ?? none;
     const staying = point === SLASH || point === COLON ? anyStars : stars;
+    // One pass: read a character (advance on it, or stay in a star that takes it), then
+    // close over the stars just reached, carrying each word's top bit into the next.
     let carry = 0;
+    let closing = 0;
     let alive = 0;
     for (let word = 0; word < words; word++) {
       const bits = current[word] as number;
-      const shifted = (bits << 1) | carry;
+      const after = (((bits << 1) | carry) & (entered[word] as number)) | (bits & (staying[word] as number));
       carry = bits >>> 31;
-      const after = ((entered ? shifted & (entered[word] as number) : 0) | (bits & (staying[word] as number))) >>> 0;
-      next[word] = after;
-      alive |= after;
+      const closed = after | (((after << 1) | closing) & (stars[word] as number));
+      closing = after >>> 31;
+      next[word] = closed;
+      alive |= closed;
     }
     if (alive === 0) return false;
-    closeOverStars(next, stars);
     const spent = current;
     current = next;
     next = spent;
