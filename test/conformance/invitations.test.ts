@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AuditPage } from '../../shared/audit.ts';
 import { Invitation, InvitationList, Org, SessionList } from '../../shared/schemas.ts';
-import { addMember, deviceLogin } from '../fixtures/oauth-client.ts';
+import { addMember, CLIENT_ID, deviceLogin, FormBrowser, pollToken, postForm } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 let server: RunningWorker;
@@ -141,6 +141,13 @@ describe('membership only by consent', () => {
     // Keys and CI tokens are not people: they neither list nor answer invitations.
     assert.equal((await call('GET', '/v1/invitations', orgKey)).status, 403);
     assert.equal((await call('POST', `/v1/invitations/${invitation.id}/accept`, orgKey)).status, 403);
+    // Nor does a sign-in established for one org, which acts in no other.
+    const started = await postForm(`${server.url}/oauth/device_authorization`, { client_id: CLIENT_ID, org: 'acme' });
+    await new FormBrowser(server.url).decide(String(started.json.user_code), 'approve', 'admin@acme.example');
+    const bound = String((await pollToken(server.url, String(started.json.device_code))).json.access_token);
+    const refused = await call('GET', '/v1/invitations', bound);
+    assert.equal(refused.status, 403, JSON.stringify(refused));
+    assert.match(String(refused.json.error_description), /acts only in org "acme"/);
     assert.equal(
       (await membersOf()).some((member) => member.email === 'kim@elsewhere.example'),
       false,
