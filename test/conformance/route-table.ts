@@ -554,9 +554,6 @@ export const ROWS: Row[] = [
       sides: 'both',
       target: (world, side) => world.newPolicy(side, which === 'web' ? 'web' : side === 'own' ? 'api' : 'vault'),
       intact: async (world, side, target) => (await world.policyIds(side)).includes(target.id as string),
-      tidy: async (world, side, target, answer) => {
-        if (answer.status >= 300) await world.removePolicy(side, target.id as string);
-      },
       expect: who({
         allowed: ['owner', 'admin', 'orgKey', ...(which === 'web' ? (['projectKey', 'narrowed'] as const) : [])],
         forbidden: ['member', 'ci', ...(which === 'web' ? [] : (['projectKey', 'narrowed'] as const))],
