@@ -48,6 +48,9 @@ const PEOPLE = {
   operator: 'ops@example.net',
 } as const;
 const GLOBEX_OWNER = 'boss@globex.example';
+/** The boundAdmin principal's person: an admin of both orgs. */
+const BOTH = 'both@example.com';
+const EMAILS: Partial<Record<Principal, string>> = { ...PEOPLE, boundAdmin: BOTH };
 /** What only an org's insiders may ever read: its name and its people's emails. */
 const MARKERS: Record<Side, string[]> = {
   own: ['Acme Matrix Corp', PEOPLE.owner, PEOPLE.admin],
@@ -55,7 +58,8 @@ const MARKERS: Record<Side, string[]> = {
 };
 /** Who is in each org: to them a target of their org is hidden, not the org itself. */
 const MEMBERS: Record<Side, Principal[]> = {
-  own: ['owner', 'admin', 'member', 'orgKey', 'projectKey', 'ci', 'narrowed'],
+  own: ['owner', 'admin', 'member', 'orgKey', 'projectKey', 'ci', 'narrowed', 'boundAdmin'],
+  // boundAdmin is an admin of globex too, but its sign-in is for acme: it must see nothing of globex.
   other: ['otherKey'],
 };
 /** Who may read an org's name and people: its members, and the person it invited. */
@@ -164,7 +168,7 @@ const world: World = {
     const listed = await ok(call('GET', `/v1/orgs/${ORGS[side]}/invitations`, ownerOf(side)));
     return (listed.invitations as { id: string }[]).map((invitation) => invitation.id);
   },
-  signInFor: (principal, org) => signIn(principal in PEOPLE ? PEOPLE[principal as keyof typeof PEOPLE] : null, org),
+  signInFor: (principal, org) => signIn(EMAILS[principal] ?? null, org),
 };
 
 before(async () => {
@@ -198,6 +202,12 @@ before(async () => {
   await addMember(server.url, ownerOf('own'), 'acme', PEOPLE.admin, 'admin', bearers.admin);
   await addMember(server.url, ownerOf('own'), 'acme', PEOPLE.member, 'member', bearers.member);
   await ok(call('POST', '/v1/orgs/acme/invitations', ownerOf('own'), { email: PEOPLE.invited, role: 'member' }));
+  const both = (await deviceLogin(server.url, BOTH)).access_token;
+  await addMember(server.url, ownerOf('own'), 'acme', BOTH, 'admin', both);
+  await addMember(server.url, ownerOf('other'), 'globex', BOTH, 'admin', both);
+  const bound = await signIn(BOTH, 'acme');
+  assert.equal(bound.status, 200, `sign-in for acme: ${bound.text}`);
+  bearers.boundAdmin = String(bound.json.access_token);
 
   const key = async (side: Side, project?: string) => String((await world.newKey(side, 'admin', project)).key);
   bearers.orgKey = await key('own');

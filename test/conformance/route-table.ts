@@ -37,6 +37,11 @@ export const PRINCIPALS = [
   'ci',
   /** The owner's access token narrowed (RFC 8693) to acme's project web. */
   'narrowed',
+  /**
+   * A person who is an admin of both acme and globex, signed in for acme (device flow with
+   * `org=acme`): that sign-in acts in acme only. Unless a row names it, it gets what admin gets.
+   */
+  'boundAdmin',
   /** No credential at all. */
   'anonymous',
 ] as const;
@@ -141,7 +146,10 @@ export type Row = {
   todo?: Partial<Record<Side, Partial<Record<Principal, string>>>>;
 };
 
-/** Builds an expectation naming every principal once; `anonymous` is `unauthenticated` unless named. */
+/**
+ * Builds an expectation naming every principal once; `anonymous` is `unauthenticated` and
+ * `boundAdmin` what `admin` gets unless named.
+ */
 export function who(spec: Partial<Record<Outcome, Principal[]>>): Expect {
   const expect: Partial<Expect> = {};
   for (const [outcome, principals] of Object.entries(spec) as [Outcome, Principal[]][]) {
@@ -151,6 +159,7 @@ export function who(spec: Partial<Record<Outcome, Principal[]>>): Expect {
     }
   }
   expect.anonymous ??= 'unauthenticated';
+  if (expect.admin) expect.boundAdmin ??= expect.admin;
   const missing = PRINCIPALS.filter((principal) => !expect[principal]);
   if (missing.length > 0) throw new Error(`an expectation leaves out ${missing.join(', ')}`);
   return expect as Expect;
@@ -440,7 +449,8 @@ export const ROWS: Row[] = [
     },
     expect: who({
       allowed: ['owner', 'admin', 'member', 'invited', 'outsider', 'operator'],
-      forbidden: ['orgKey', 'projectKey', 'otherKey', 'ci', 'narrowed'],
+      // A sign-in for one org neither sees nor answers invitations to others.
+      forbidden: ['orgKey', 'projectKey', 'otherKey', 'ci', 'narrowed', 'boundAdmin'],
     }),
   },
   ...(['accept', 'decline'] as const).map(
@@ -658,6 +668,8 @@ export const ROWS: Row[] = [
       refused: ['orgKey', 'projectKey', 'otherKey', 'ci', 'narrowed', 'anonymous'],
     }),
     other: {
+      // A person signs in for any org they are in, whatever their other sign-ins are for.
+      boundAdmin: 'allowed',
       otherKey: 'refused',
       orgKey: 'refused',
       projectKey: 'refused',
@@ -722,7 +734,7 @@ export const ROWS: Row[] = [
       hidden: ['member', 'invited', 'outsider', 'operator', 'otherKey', 'projectKey', 'ci', 'narrowed'],
     }),
     todo: {
-      own: { owner: ADMIN_INTROSPECTS, admin: ADMIN_INTROSPECTS, orgKey: ADMIN_INTROSPECTS },
+      own: { owner: ADMIN_INTROSPECTS, admin: ADMIN_INTROSPECTS, boundAdmin: ADMIN_INTROSPECTS, orgKey: ADMIN_INTROSPECTS },
       other: { otherKey: ADMIN_INTROSPECTS },
     },
   },
