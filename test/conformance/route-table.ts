@@ -83,6 +83,8 @@ export type World = {
   bearer(principal: Principal): string | null;
   /** An owner's access token of the side's org. */
   ownerOf(side: Side): string;
+  /** A member's email of the side's org (neither an owner nor a principal of the matrix). */
+  emailOf(side: Side): string;
   /** A CI runner's ID token (GitHub-shaped) for the side's org audience, not yet exchanged. */
   ciIdToken(side: Side): Promise<string>;
   newKey(side: Side, role: string, project?: string): Promise<Target>;
@@ -602,6 +604,15 @@ export const ROWS: Row[] = [
       // A token narrowed to a project does not reach the person's sign-ins everywhere.
       forbidden: ['orgKey', 'projectKey', 'otherKey', 'ci', 'narrowed'],
     }),
+  },
+  {
+    route: 'GET /v1/sessions',
+    does: "list another person's sessions (?email=, operators')",
+    sides: 'both',
+    path: '/v1/sessions?email=:email',
+    target: async (world, side) => ({ email: world.emailOf(side) }),
+    expect: OPERATOR_ONLY,
+    other: OPERATOR_ONLY,
   },
   {
     route: 'POST /v1/sessions/:sid/revoke',
