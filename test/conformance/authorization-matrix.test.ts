@@ -314,17 +314,16 @@ async function check(row: Row, side: Side, principal: Principal, target: Target)
   let got: Outcome | 'error' = outcomeOf(row, answer, want);
   const problems: string[] = [];
 
-  if (want === 'hidden' && answer.status >= 300) {
+  if (want === 'hidden' && got !== 'allowed') {
     // To a member a target of the org is what does not exist; to anyone else, the org.
     const member = MEMBERS[side].includes(principal);
+    if (member && !row.ghost) problems.push('the row needs a ghost target to show its member learns nothing');
     const ghostTarget = row.ghost ? row.ghost(target) : target;
     const ghostCell: Cell = { ...cell, org: member ? cell.org : GHOST, target: ghostTarget };
     const ghost = await send(row, ghostCell);
     const [real, none] = [normalized(answer, cell), normalized(ghost, ghostCell)];
     if (real === none) got = 'hidden';
     else if (got === 'hidden') problems.push(`tells the org or target apart from one that does not exist:\n  ${real}\n  ${none}`);
-  } else if (want === 'hidden' && got === 'hidden' && row.ghost === undefined && !row.judge) {
-    problems.push('a hidden answer must be a refusal');
   }
 
   if (got !== want) problems.push(`expected ${want}, got ${got}: ${answer.status} ${answer.text.slice(0, 300)}`);

@@ -765,6 +765,7 @@ export const ROWS: Row[] = [
     sides: 'both',
     target: (world, side) => world.newKey(side, 'member'),
     body: (cell) => form({ token: cell.target.id as string }),
+    ghost: (target) => ({ ...target, id: `key_${'G'.repeat(20)}` }),
     intact: keyIntact,
     judge: (answer) => (answer.status === 200 ? 'hidden' : null),
     // RFC 7009: 200 whatever the token was; only holding a token is the right to revoke it.
