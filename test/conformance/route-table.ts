@@ -58,7 +58,7 @@ export type Side = 'own' | 'other';
 export type Cell = {
   side: Side;
   principal: Principal;
-  /** Unique per cell (and per ghost request), for slugs and ids the request creates. */
+  /** Unique per cell (its ghost request shares it), for slugs and emails the request makes. */
   n: number;
   org: string;
   /** The side's project every row uses (web in both orgs: the same slug in two tenants). */
@@ -108,8 +108,6 @@ export type World = {
   signInFor(principal: Principal, org: string): Promise<ApiAnswer>;
 };
 
-export type Request = { method: string; path: string; body?: Record<string, unknown> | URLSearchParams };
-
 export type Row = {
   /** `METHOD path` exactly as the route registers it. */
   route: string;
@@ -117,18 +115,21 @@ export type Row = {
   does: string;
   /** 'both': once per side; 'none': nothing in it names an org, one column. */
   sides: 'both' | 'none';
-  /** The request; default: the route's method and path, `:org` and `:key` filled from cell and target. */
+  /** The request's path if not the route's; `:org`, `:n` and the target's fields are filled in. */
   path?: string;
   body?: (cell: Cell, world: World) => Record<string, unknown> | URLSearchParams | Promise<URLSearchParams>;
   /** A whole custom exchange instead of one request (a sign-in flow). */
   send?: (cell: Cell, world: World) => Promise<ApiAnswer>;
-  /** A fresh target, made by the side's owner for each cell. */
+  /**
+   * What the request acts on, made by the side's owner: a fresh one for each cell expected
+   * to succeed; the others share one (see runCell in the test).
+   */
   target?: (world: World, side: Side) => Promise<Target>;
   /** What stands in for the target on a request to an org (and target) that does not exist. */
   ghost?: (target: Target) => Target;
   /** Whether the target is as it was; checked after each cell: unchanged if refused, changed if allowed. */
   intact?: (world: World, side: Side, target: Target) => Promise<boolean>;
-  /** Leaves the org as it was (limits are per org): removes what an allowed cell made, or a target a refusal left. */
+  /** Removes what an allowed cell made, where an org holds only so many (25 trust policies). */
   tidy?: (world: World, side: Side, target: Target, answer: ApiAnswer) => Promise<void>;
   /** Turns an answer into an outcome where the status alone does not tell (introspection). */
   judge?: (answer: ApiAnswer) => Outcome | null;
