@@ -91,9 +91,9 @@ describe('a dev server answers only on loopback', () => {
   }
 });
 
-// The entries that bind the socket themselves know the peer; workerd's dev server binds
-// only where wrangler is told and names no peer, so this case is for Node and Deno.
-const bindsItself = !testTarget().startsWith('workerd');
+// Only the Node target may bind past loopback here: the test Deno is allowed loopback
+// sockets only, and workerd's dev server names no peer. Both use the same guard.
+const bindsItself = testTarget().startsWith('node');
 const outsideAddress = Object.values(networkInterfaces())
   .flat()
   .find((address) => address && !address.internal && address.family === 'IPv4')?.address;
