@@ -33,8 +33,13 @@ import {
   type World,
 } from './route-table.ts';
 
-/** Cells in flight at once: enough to keep a slow runtime busy, few enough for two cores. */
-const CONCURRENCY = 4;
+/**
+ * Cells in flight at once, per principal and principals at once (4 in all): enough to keep
+ * a slow runtime busy; more makes one org's writes (its audit chain) contend past the
+ * store's retries on Redis.
+ */
+const CONCURRENCY = 2;
+const PRINCIPALS_AT_ONCE = 2;
 const ORGS: Record<Side, string> = { own: 'acme', other: 'globex' };
 const SECOND: Record<Side, string> = { own: 'api', other: 'vault' };
 /** An org no one created: what a hidden answer must be indistinguishable from. */
@@ -180,15 +185,12 @@ before(async () => {
     // Revocations answer after the session cache bound; no cache, no wait.
     LATCHKEY_SESSION_CACHE: '0',
   });
-  const [people, boss] = await Promise.all([
-    Promise.all(Object.values(PEOPLE).map((email) => deviceLogin(server.url, email))),
-    deviceLogin(server.url, GLOBEX_OWNER),
-  ]);
-  Object.keys(PEOPLE).forEach((principal, i) => {
-    bearers[principal as Principal] = people[i]?.access_token as string;
-  });
+  // One sign-in at a time: the device page's guess counter per address is one record.
+  for (const [principal, email] of Object.entries(PEOPLE)) {
+    bearers[principal as Principal] = (await deviceLogin(server.url, email)).access_token;
+  }
   owners.own = bearers.owner as string;
-  owners.other = boss.access_token;
+  owners.other = (await deviceLogin(server.url, GLOBEX_OWNER)).access_token;
 
   for (const [side, name] of [
     ['own', 'Acme Matrix Corp'],
@@ -379,14 +381,15 @@ describe('the route table covers every route of the server', () => {
   });
 });
 
-// Row after row, a principal at a time (two principals at once): the cells in flight
-// together are mostly of different rows, so cells waiting on a row's shared target do not
-// hold every slot.
-describe('authorization matrix', { concurrency: 2 }, () => {
-  for (const principal of PRINCIPALS) {
+// Row after row, a principal at a time (two at once, the second from the last row up): the
+// cells in flight together are mostly of different rows, so cells waiting on a row's shared
+// target do not hold every slot.
+describe('authorization matrix', { concurrency: PRINCIPALS_AT_ONCE }, () => {
+  PRINCIPALS.forEach((principal, i) => {
+    const rows = i % 2 === 0 ? ROWS : [...ROWS].reverse();
     describe(`every route as ${principal}, in its own org and another`, { concurrency: CONCURRENCY }, () => {
       for (const side of ['own', 'other'] as const) {
-        for (const row of ROWS) {
+        for (const row of rows) {
           if (side === 'other' && row.sides === 'none') continue;
           const want = expected(row, side, principal);
           const name = `${row.route} · ${row.does} · ${row.sides === 'none' ? '-' : ORGS[side]} · ${principal} → ${want}`;
@@ -395,5 +398,5 @@ describe('authorization matrix', { concurrency: 2 }, () => {
         }
       }
     });
-  }
+  });
 });
