@@ -304,8 +304,9 @@ export const ROWS: Row[] = [
     body: (cell) => ({ slug: `made-${cell.n}` }),
     expect: who({
       allowed: ['owner', 'admin', 'member', 'invited', 'outsider', 'operator'],
-      // A token narrowed to one project reaches that project, not new orgs.
-      forbidden: ['orgKey', 'projectKey', 'otherKey', 'ci', 'narrowed'],
+      // A token narrowed to one project reaches that project, and a sign-in established
+      // for one org acts in that org: neither makes new orgs.
+      forbidden: ['orgKey', 'projectKey', 'otherKey', 'ci', 'narrowed', 'boundAdmin'],
     }),
   },
   {

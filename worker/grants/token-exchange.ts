@@ -198,7 +198,14 @@ async function narrowedTarget(services: Services, claims: AccessTokenClaims, tar
   };
   const orgs = await Promise.all(slugs.map((slug) => readOrg(services, slug).catch(gone)));
   // Membership as every org route reads it (a sign-in established for an org is in no other).
-  const person = { kind: 'user' as const, sub: claims.sub, email: claims.email ?? null, sid: claims.sid, org: claims.org };
+  const person = {
+    kind: 'user' as const,
+    sub: claims.sub,
+    email: claims.email ?? null,
+    sid: claims.sid,
+    org: claims.org,
+    project: claims.project,
+  };
   const reachable = orgs.filter(
     (org): org is OrgRecord => org !== null && roleIn(org, person) !== null && org.projects.includes(project),
   );

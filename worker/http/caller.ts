@@ -15,7 +15,14 @@ import { bearerToken, parseInput } from './form.ts';
 
 export function principalOf(claims: AccessTokenClaims): Principal {
   if (claims.kind === 'user')
-    return { kind: 'user', sub: claims.sub, email: claims.email ?? null, sid: claims.sid, org: claims.org };
+    return {
+      kind: 'user',
+      sub: claims.sub,
+      email: claims.email ?? null,
+      sid: claims.sid,
+      org: claims.org,
+      project: claims.project,
+    };
   if (claims.kind === 'api_key' && claims.org && claims.role) {
     return { kind: 'api_key', id: claims.sub, org: claims.org, project: claims.project, role: claims.role };
   }

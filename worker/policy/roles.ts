@@ -6,8 +6,11 @@ import { OAuthError } from '../../shared/errors.ts';
 import { ROLES, type Role } from '../../shared/schemas.ts';
 
 export type Principal =
-  /** `org`: the org the sign-in was established for; its tokens act in no other. */
-  | { kind: 'user'; sub: string; email: string | null; sid: string | null; org: string | null }
+  /**
+   * `org`: the org the sign-in was established for; its tokens act in no other. `project`:
+   * the project a token was narrowed to (token exchange); it acts there only, as a project key does.
+   */
+  | { kind: 'user'; sub: string; email: string | null; sid: string | null; org: string | null; project: string | null }
   | { kind: 'api_key'; id: string; org: string; project: string | null; role: Role };
 
 export type OrgMembers = { slug: string; members: Record<string, Role> };
@@ -40,10 +43,28 @@ export function roleIn(org: OrgMembers, principal: Principal): Role | null {
 }
 
 /**
- * The project a project key is confined to; null for a person or an org key. Listing and
- * reading routes authorize at this scope and show only that project's part of the org.
+ * The project a project key or a narrowed token is confined to; null for a person's own
+ * sign-in or an org key. Listing and reading routes authorize at this scope and show only
+ * that project's part of the org.
  */
-export const ownProject = (principal: Principal): string | null => (principal.kind === 'api_key' ? principal.project : null);
+export const ownProject = (principal: Principal): string | null => principal.project;
+
+/**
+ * The person acting as themselves: a sign-in neither established for one org nor narrowed
+ * to a project. Only it may do what reaches beyond an org (make orgs, answer invitations,
+ * use operator tools); `what` names the refused act.
+ */
+export function wholePerson(principal: Principal, what: string): Extract<Principal, { kind: 'user' }> {
+  if (principal.kind !== 'user') throw new OAuthError('forbidden', `only a signed-in person can ${what}; API keys cannot`);
+  if (principal.project !== null)
+    throw new OAuthError('forbidden', `this token is narrowed to project "${principal.project}" and cannot ${what}`);
+  if (principal.org !== null)
+    throw new OAuthError(
+      'forbidden',
+      `this sign-in acts only in org "${principal.org}" and cannot ${what}; sign in without an org`,
+    );
+  return principal;
+}
 
 /** The session a person's access token belongs to, which session lists mark as current; null for a key. */
 export const ownSession = (principal: Principal): string | null => (principal.kind === 'user' ? principal.sid : null);
@@ -56,12 +77,11 @@ export function authorize(org: OrgMembers, principal: Principal, permission: Per
   const role = roleIn(org, principal);
   // Outsiders learn nothing about the org, not even that it exists.
   if (role === null) throw new OAuthError('not_found', `no org "${org.slug}"`);
-  if (principal.kind === 'api_key') {
-    if (permission === 'members:write') throw new OAuthError('forbidden', `lacks ${permission}: API keys cannot manage members`);
-    // A project key may see the org it belongs to, and act only on its own project.
-    if (principal.project !== null && principal.project !== project && permission !== 'org:read') {
-      throw new OAuthError('forbidden', `lacks ${permission} here: this key is limited to project "${principal.project}"`);
-    }
+  if (principal.kind === 'api_key' && permission === 'members:write')
+    throw new OAuthError('forbidden', `lacks ${permission}: API keys cannot manage members`);
+  // A project key or a narrowed token may see the org it belongs to, and act only on its own project.
+  if (principal.project !== null && principal.project !== project && permission !== 'org:read') {
+    throw new OAuthError('forbidden', `lacks ${permission} here: this credential is limited to project "${principal.project}"`);
   }
   const minimum = PERMISSIONS[permission];
   if (!atLeast(role, minimum)) {

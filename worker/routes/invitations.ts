@@ -12,7 +12,7 @@ import { readOrg } from '../accounts/orgs.ts';
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput, readBody } from '../http/form.ts';
-import { authorize } from '../policy/roles.ts';
+import { authorize, wholePerson } from '../policy/roles.ts';
 
 /**
  * Invitations: an org's admins invite a verified email, list and withdraw pending
@@ -29,14 +29,8 @@ const idParam = (c: Context<AppEnv>) => parseInput(InvitationId, c.req.param('id
  * established for one org acts in no other, so it neither sees nor answers invitations.
  */
 async function invitee(c: Context<AppEnv>) {
-  const principal = await caller(c);
-  if (principal.kind !== 'user' || !principal.email)
-    throw new OAuthError('forbidden', 'invitations are answered by a signed-in person with a verified email, not by a key');
-  if (principal.org !== null)
-    throw new OAuthError(
-      'forbidden',
-      `this sign-in acts only in org "${principal.org}"; sign in without an org to answer invitations`,
-    );
+  const principal = wholePerson(await caller(c), 'answer invitations');
+  if (!principal.email) throw new OAuthError('forbidden', 'invitations are answered by a person with a verified email');
   return { principal, email: principal.email };
 }
 

@@ -17,15 +17,14 @@ import { endOrgSessions } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput, readBody } from '../http/form.ts';
-import { authorize, mayHoldKey, ownProject, roleIn } from '../policy/roles.ts';
+import { authorize, mayHoldKey, ownProject, roleIn, wholePerson } from '../policy/roles.ts';
 
 /** The /v1 org API: orgs, projects, members and API keys. Every route checks the caller's role. */
 export const orgRoutes = new Hono<AppEnv>();
 
 orgRoutes.post('/v1/orgs', async (c) => {
-  const principal = await caller(c);
-  if (principal.kind !== 'user' || !principal.email)
-    throw new OAuthError('forbidden', 'only a signed-in person can create an org');
+  const principal = wholePerson(await caller(c), 'create an org');
+  if (!principal.email) throw new OAuthError('forbidden', 'only a person with a verified email can create an org');
   const input = parseInput(OrgCreateRequest, await readBody(c));
   const org = await createOrg(c.var.services, input, { sub: principal.sub, email: principal.email });
   await appendAudit(c.var.services, org.slug, auditSource(c, principal), { action: 'org.created', subject: org.slug });

@@ -30,6 +30,9 @@ type Person = Extract<Principal, { kind: 'user' }>;
 async function person(c: Context<AppEnv>): Promise<Person> {
   const principal = await caller(c);
   if (principal.kind !== 'user') throw new OAuthError('forbidden', 'only a signed-in person has sessions; API keys do not');
+  // A token narrowed to a project acts for that project, not for the person's sign-ins.
+  if (principal.project !== null)
+    throw new OAuthError('forbidden', `this token is narrowed to project "${principal.project}" and cannot manage sessions`);
   return principal;
 }
 

@@ -21,7 +21,9 @@ export const trustPolicyRoutes = new Hono<AppEnv>();
 trustPolicyRoutes.post('/v1/trust-policies/dry-run', async (c) => {
   const services = c.var.services;
   const caller = await authenticate(services, bearerToken(c));
-  const email = caller.kind === 'user' ? caller.email?.toLowerCase() : undefined;
+  // Operators act above orgs only through a sign-in for no org, never through a narrowed token.
+  const whole = caller.kind === 'user' && caller.org === null && caller.project === null;
+  const email = whole ? caller.email?.toLowerCase() : undefined;
   if (!email || !services.config.operators.includes(email)) {
     throw new OAuthError('forbidden', 'the trust-policy dry-run needs an operator (a person listed in LATCHKEY_OPERATORS)');
   }
@@ -60,8 +62,11 @@ trustPolicyRoutes.post('/v1/orgs/:org/trust-policies/dry-run', async (c) => {
   const org = await readOrg(services, orgParam(c));
   const input = parseInput(DryRunRequest, await readBody(c));
   authorize(org, principal, 'policies:read', ownProject(principal));
-  if (principal.kind === 'api_key' && principal.project && input.audience !== principal.project) {
-    throw new OAuthError('forbidden', `lacks policies:read here: name this key's project ("${principal.project}") as audience`);
+  if (principal.project && input.audience !== principal.project) {
+    throw new OAuthError(
+      'forbidden',
+      `lacks policies:read here: name this credential's project ("${principal.project}") as audience`,
+    );
   }
   return c.json(await dryRunCiToken(services, input.subject_token, input.audience, org.slug));
 });
