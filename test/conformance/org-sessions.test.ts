@@ -325,6 +325,23 @@ describe('wrong user codes on the device page', () => {
     assert.equal((await pollToken(server.url, started.device_code)).json.error, 'authorization_pending', 'nothing was approved');
   });
 
+  test('ten people behind one address sign in at once, and none is told to wait', async () => {
+    // Counted with a swap loop, some of 8 concurrent sign-ins were refused as if guessing.
+    const pages = await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const browser = new FormBrowser(server.url);
+        await browser.signIn(`crowd-${i}@example.com`);
+        const started = await startDeviceLogin(server.url);
+        const form = await browser.request('/device');
+        return browser.request('/device/verify', { csrf: FormBrowser.field(form.html, 'csrf'), user_code: started.user_code });
+      }),
+    );
+    assert.deepEqual(
+      pages.map((page) => page.status),
+      pages.map(() => 200),
+    );
+  });
+
   test('a right code costs no guess', async () => {
     const browser = new FormBrowser(server.url);
     await browser.signIn('careful@example.com');

@@ -83,55 +83,48 @@ export async function startDeviceAuthorization(
   throw new OAuthError('temporarily_unavailable', 'could not allocate a user code; retry');
 }
 
-/** Wrong user codes are counted over this window, per browser session and per address. */
+/** Wrong user codes are counted per fixed window of this length, per browser session and per address. */
 const GUESS_WINDOW_SECONDS = 900;
-const GuessCount = z.object({ n: z.number().int().nonnegative(), until: z.number() });
-export type GuessLimit = { key: string; limit: number };
+/** A limit on guesses: its name is the counted party (`ucs:<session>`), the window is added. */
+export type GuessLimit = { name: string; limit: number };
+/** The guesses a lookup took, to be given back if it finds its code. */
+export type TakenGuess = { limits: GuessLimit[]; window: number };
+
+const guessKeys = (name: string, window: number) => ({
+  guesses: storeKey('rateLimit', `${name}:${window}`),
+  back: storeKey('rateLimit', `${name}:${window}:back`),
+});
 
 /**
- * Takes one guess from each limit before a typed code is looked up (RFC 8628 §5.1): a
- * check made before counting would let concurrent guesses all pass it. False, taking
- * nothing, when a limit is used up. A guess that finds its code is given back
- * (`returnGuess`), so only wrong ones use the limit up.
+ * Takes one guess from each limit, in order, before a typed code is looked up (RFC 8628
+ * §5.1): a check made before counting would let concurrent guesses all pass it. A guess is
+ * an atomic increment, so concurrent sign-ins from one address never contend (a swap loop
+ * gave up under 8 at once). What does not end up a wrong guess is given back in a twin
+ * count in the same fixed window: a right code, and a guess refused here (so a browser
+ * session over its limit does not use up its address's). Reading the twin before it is
+ * written only refuses sooner, so no more than `limit` wrong guesses are ever looked up.
  */
-export async function takeGuess(services: Services, limits: GuessLimit[]): Promise<boolean> {
+export async function takeGuess(services: Services, limits: GuessLimit[]): Promise<TakenGuess | null> {
+  const { store, now } = services;
+  const window = Math.floor(now() / (GUESS_WINDOW_SECONDS * 1000));
   const taken: GuessLimit[] = [];
   for (const limit of limits) {
-    if (!(await moveGuessCount(services, limit, 1))) {
-      await returnGuess(services, taken);
-      return false;
-    }
+    const keys = guessKeys(limit.name, window);
+    const [guesses, back] = await Promise.all([store.increment(keys.guesses, 2 * GUESS_WINDOW_SECONDS), store.get(keys.back)]);
     taken.push(limit);
+    if (guesses - Number(back ?? 0) > limit.limit) {
+      await returnGuess(services, { limits: taken, window });
+      return null;
+    }
   }
-  return true;
+  return { limits: taken, window };
 }
 
-export async function returnGuess(services: Services, limits: GuessLimit[]): Promise<void> {
-  await Promise.all(limits.map((limit) => moveGuessCount(services, limit, -1)));
-}
-
-/** One swap of the count; the window runs from the first guess and is kept by every change. */
-async function moveGuessCount(services: Services, { key, limit }: GuessLimit, by: 1 | -1): Promise<boolean> {
-  const { store, now } = services;
-  for (let attempt = 0; attempt < 10; attempt++) {
-    const raw = await store.get(key);
-    const held = readGuessCount(raw, now());
-    if (by > 0 && held.n >= limit) return false;
-    if (by < 0 && held.n === 0) return true;
-    const next = JSON.stringify({ n: held.n + by, until: held.until });
-    if (await store.swap(key, raw, next, Math.max(1, Math.ceil((held.until - now()) / 1000)))) return true;
-  }
-  // Contended beyond reason: a guess is refused as if the limit were used up.
-  return false;
-}
-
-function readGuessCount(raw: string | null, at: number): z.infer<typeof GuessCount> {
-  const fresh = { n: 0, until: at + GUESS_WINDOW_SECONDS * 1000 };
-  if (raw === null) return fresh;
-  // A count written before this format is a bare number: it carries on under a new window.
-  if (/^\d+$/.test(raw)) return { ...fresh, n: Number(raw) };
-  const parsed = GuessCount.safeParse(JSON.parse(raw));
-  return parsed.success && parsed.data.until > at ? parsed.data : fresh;
+/** Gives guesses back (a right code, or one refused before its lookup), in the window they were taken in. */
+export async function returnGuess(services: Services, taken: TakenGuess): Promise<void> {
+  await Promise.all(
+    taken.limits.map(({ name }) => services.store.increment(guessKeys(name, taken.window).back, 2 * GUESS_WINDOW_SECONDS)),
+  );
 }
 
 export type PendingAuthorization = { key: string; found: Versioned<DeviceRecord> };

@@ -100,12 +100,13 @@ async function countedLookup(
   const { config } = services;
   const address = services.clientAddress(c.req.raw) ?? 'unknown';
   const limits: GuessLimit[] = [
-    { key: storeKey('rateLimit', `ucs:${session.id}`), limit: config.limits.userCodeAttempts },
-    { key: storeKey('rateLimit', `uca:${address}`), limit: config.limits.addressAttempts },
+    { name: `ucs:${session.id}`, limit: config.limits.userCodeAttempts },
+    { name: `uca:${address}`, limit: config.limits.addressAttempts },
   ];
-  if (!(await takeGuess(services, limits))) return 'limited';
+  const taken = await takeGuess(services, limits);
+  if (!taken) return 'limited';
   const pending = normalized === null ? null : await findPendingByUserCode(services, normalized);
-  if (pending) await returnGuess(services, limits);
+  if (pending) await returnGuess(services, taken);
   return pending;
 }
 
