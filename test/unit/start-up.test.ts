@@ -53,10 +53,12 @@ async function run(
   if (saw) await options.meanwhile?.();
   if (child.exitCode === null) {
     signal('SIGTERM');
-    const killer = setTimeout(() => signal('SIGKILL'), 3000);
-    await exited;
-    clearTimeout(killer);
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
   }
+  // npm exits on SIGTERM at once while wrangler may linger on its pipes: end the whole group.
+  signal('SIGKILL');
+  child.stdout?.destroy();
+  child.stderr?.destroy();
   return { code: saw ? null : child.exitCode, output, listening: saw };
 }
 
@@ -111,6 +113,32 @@ for (const [runtime, command] of entries) {
     });
   });
 }
+
+describe('on Cloudflare (wrangler dev), which starts at the first request', () => {
+  test('that request is refused with a 500 naming LATCHKEY_SIGNING_KEYS, before any key is used', async () => {
+    const dir = await checkout();
+    try {
+      // wrangler dev reads secrets from .dev.vars, as `wrangler secret put` would provide them.
+      await writeFile(join(dir, '.dev.vars'), `LATCHKEY_SIGNING_KEYS='${JSON.stringify([{ ...key, d: other.d }])}'\n`);
+      const env = { ...(await baseEnv()), CI: '1', NO_COLOR: '1' };
+      let answer: { status: number; body: string } | undefined;
+      const result = await run(npmScript('start'), env, {
+        cwd: dir,
+        seconds: 90,
+        meanwhile: async () => {
+          const response = await fetch(`http://127.0.0.1:${env.PORT}/.well-known/jwks.json`);
+          answer = { status: response.status, body: await response.text() };
+        },
+      });
+      assert.equal(result.listening, true, result.output);
+      assert.equal(answer?.status, 500, answer?.body);
+      assert.match(answer?.body ?? '', /LATCHKEY_SIGNING_KEYS: entry 0 is not a usable key pair/);
+      assert.ok(!answer?.body.includes(String(other.d)) && !answer?.body.includes(String(key.x)), 'no key material');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 /** What group and others may do with `path` (0 is right). */
 async function groupOtherBits(path: string): Promise<number> {

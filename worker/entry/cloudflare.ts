@@ -10,14 +10,21 @@ import { refuseOffLoopback } from '../identity/dev.ts';
 import { type AtomicBinding, cloudflareStore, type KvBinding } from '../store/cloudflare-kv.ts';
 import { type AtomicRecordApi, atomicRecord } from '../store/durable-object.ts';
 import { upstashStoreFromEnv } from '../store/upstash-redis.ts';
+import { checkSigningKeys } from '../tokens/signing-keys.ts';
 
 type Env = Record<string, unknown> & { LATCHKEY_KV: KvBinding; LATCHKEY_ATOMIC: AtomicBinding };
 
 let app: ReturnType<typeof createApp> | undefined;
 let config: Config | undefined;
 
-function build(env: Env): ReturnType<typeof createApp> {
+/** Workers have no start-up of their own: this runs at an isolate's first request. */
+async function build(env: Env): Promise<ReturnType<typeof createApp>> {
   config = parseConfig(env);
+  if (config.signingKeys) {
+    await checkSigningKeys(config.signingKeys).catch((error: Error) => {
+      throw new ConfigError(['LATCHKEY_SIGNING_KEYS'], error.message);
+    });
+  }
   const clientAddress = (request: Request) => request.headers.get('cf-connecting-ip');
   if (config.store === 'redis') return createApp(config, { store: upstashStoreFromEnv(env), clientAddress });
   if (config.store && config.store !== 'kv') {
@@ -38,7 +45,7 @@ function build(env: Env): ReturnType<typeof createApp> {
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
     try {
-      app ??= build(env);
+      app ??= await build(env);
     } catch (error) {
       // Start-up failed: say which setting, never its value, and keep failing until fixed.
       const message = error instanceof ConfigError ? error.message : 'start-up failed';
