@@ -50,15 +50,18 @@ async function run(
   });
   const saw = await listening;
   clearTimeout(timer);
-  if (saw) await options.meanwhile?.();
-  if (child.exitCode === null) {
-    signal('SIGTERM');
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
+  try {
+    if (saw) await options.meanwhile?.();
+  } finally {
+    if (child.exitCode === null) {
+      signal('SIGTERM');
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
+    }
+    // npm exits on SIGTERM at once while wrangler may linger on its pipes: end the whole group.
+    signal('SIGKILL');
+    child.stdout?.destroy();
+    child.stderr?.destroy();
   }
-  // npm exits on SIGTERM at once while wrangler may linger on its pipes: end the whole group.
-  signal('SIGKILL');
-  child.stdout?.destroy();
-  child.stderr?.destroy();
   return { code: saw ? null : child.exitCode, output, listening: saw };
 }
 
