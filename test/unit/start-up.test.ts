@@ -109,8 +109,12 @@ for (const [runtime, command] of entries) {
       });
     }
 
-    test('the control: well-formed keys (Ed25519 and P-256) start', async () => {
-      const env = { ...(await baseEnv()), LATCHKEY_STORE: 'memory', LATCHKEY_SIGNING_KEYS: JSON.stringify([key, p256]) };
+    test('the control: well-formed keys (Ed25519 limited to signing, and P-256) start', async () => {
+      const env = {
+        ...(await baseEnv()),
+        LATCHKEY_STORE: 'memory',
+        LATCHKEY_SIGNING_KEYS: JSON.stringify([{ ...key, key_ops: ['sign'] }, p256]),
+      };
       const result = await run(command(env), env);
       assert.equal(result.listening, true, result.output);
     });

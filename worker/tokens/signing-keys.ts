@@ -89,13 +89,17 @@ export async function checkSigningKeys(text: string): Promise<void> {
     const params = alg === 'ES256' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'Ed25519' };
     let matches = false;
     try {
-      const { d: _private, ...publicPart } = jwk;
+      // The public half as buildKeySet publishes it: no `d`, no `key_ops` limiting it to signing.
+      const publicPart = { kty: jwk.kty, crv: jwk.crv, x: jwk.x, ...(jwk.y ? { y: jwk.y } : {}) };
       const privateKey = (await importJWK(jwk, alg)) as CryptoKey;
       const publicKey = (await importJWK(publicPart, alg)) as CryptoKey;
       const signature = await crypto.subtle.sign(params, privateKey, probe);
       matches = await crypto.subtle.verify(params, publicKey, signature, probe);
     } catch {}
-    if (!matches) throw new Error(`LATCHKEY_SIGNING_KEYS: entry ${index} is not a usable key pair (its d does not match x)`);
+    if (!matches)
+      throw new Error(
+        `LATCHKEY_SIGNING_KEYS: entry ${index} is not a usable key pair (it does not import, or its d does not match its public part)`,
+      );
   }
 }
 
