@@ -83,50 +83,6 @@ export async function startDeviceAuthorization(
   throw new OAuthError('temporarily_unavailable', 'could not allocate a user code; retry');
 }
 
-/** Wrong user codes are counted per fixed window of this length, per browser session and per address. */
-const GUESS_WINDOW_SECONDS = 900;
-/** A limit on guesses: its name is the counted party (`ucs:<session>`), the window is added. */
-export type GuessLimit = { name: string; limit: number };
-/** The guesses a lookup took, to be given back if it finds its code. */
-export type TakenGuess = { limits: GuessLimit[]; window: number };
-
-const guessKeys = (name: string, window: number) => ({
-  guesses: storeKey('rateLimit', `${name}:${window}`),
-  back: storeKey('rateLimit', `${name}:${window}:back`),
-});
-
-/**
- * Takes one guess from each limit, in order, before a typed code is looked up (RFC 8628
- * §5.1): a check made before counting would let concurrent guesses all pass it. A guess is
- * an atomic increment, so concurrent sign-ins from one address never contend (a swap loop
- * gave up under 8 at once). What does not end up a wrong guess is given back in a twin
- * count in the same fixed window: a right code, and a guess refused here (so a browser
- * session over its limit does not use up its address's). Reading the twin before it is
- * written only refuses sooner, so no more than `limit` wrong guesses are ever looked up.
- */
-export async function takeGuess(services: Services, limits: GuessLimit[]): Promise<TakenGuess | null> {
-  const { store, now } = services;
-  const window = Math.floor(now() / (GUESS_WINDOW_SECONDS * 1000));
-  const taken: GuessLimit[] = [];
-  for (const limit of limits) {
-    const keys = guessKeys(limit.name, window);
-    const [guesses, back] = await Promise.all([store.increment(keys.guesses, 2 * GUESS_WINDOW_SECONDS), store.get(keys.back)]);
-    taken.push(limit);
-    if (guesses - Number(back ?? 0) > limit.limit) {
-      await returnGuess(services, { limits: taken, window });
-      return null;
-    }
-  }
-  return { limits: taken, window };
-}
-
-/** Gives guesses back (a right code, or one refused before its lookup), in the window they were taken in. */
-export async function returnGuess(services: Services, taken: TakenGuess): Promise<void> {
-  await Promise.all(
-    taken.limits.map(({ name }) => services.store.increment(guessKeys(name, taken.window).back, 2 * GUESS_WINDOW_SECONDS)),
-  );
-}
-
 export type PendingAuthorization = { key: string; found: Versioned<DeviceRecord> };
 
 /** The pending authorization a person typed the code of, or null for a wrong or stale code. */

@@ -3,19 +3,12 @@ import { OAuthError } from '../../shared/errors.ts';
 import { UserCodeInput } from '../../shared/schemas.ts';
 import { mayEstablishFor } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
-import {
-  decideDeviceAuthorization,
-  findPendingByUserCode,
-  type GuessLimit,
-  type PendingAuthorization,
-  returnGuess,
-  takeGuess,
-} from '../grants/device-code.ts';
+import { decideDeviceAuthorization, findPendingByUserCode, type PendingAuthorization } from '../grants/device-code.ts';
+import { type GuessLimit, returnGuess, takeGuess } from '../grants/user-code-guesses.ts';
 import { assertCsrf, csrfToken, readWebSession, requireWebSession } from '../http/browser.ts';
 import { readForm, readQuery } from '../http/form.ts';
 import { consentForm, enterCodeForm, notMemberMessage, resultMessage } from '../pages/device.ts';
 import { renderPage } from '../pages/layout.ts';
-import { storeKey } from '../store/store.ts';
 import { signInPage } from './sign-in.ts';
 
 /** The verification pages a person opens from `verification_uri` (RFC 8628 §3.3). */
