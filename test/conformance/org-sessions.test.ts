@@ -104,12 +104,22 @@ describe('sessions established for an org', () => {
     assert.equal(decodeJwt(next).org, 'north');
     assert.equal((await call('GET', '/v1/orgs/south', next)).status, 404);
 
+    // Of the person's own sessions, a sign-in for north reaches only those for north: not
+    // their whole-person sign-ins, nor one for south.
+    const forSouth = await signIn('bob@tenancy.example', 'south');
     const own = await sessionsAt(next, '/v1/sessions');
     assert.equal(own.find((session) => session.current)?.org, 'north');
-    assert.ok(
-      own.some((session) => session.org === null),
-      'the person lists every session of theirs',
-    );
+    assert.deepEqual([...new Set(own.map((session) => session.org))], ['north']);
+    const whole = await sidOf(t.bob as Tokens);
+    for (const sid of [whole, await sidOf(forSouth)]) {
+      assert.equal((await call('POST', `/v1/sessions/${sid}/revoke`, next)).status, 404);
+    }
+    assert.equal((await call('GET', '/v1/me', (t.bob as Tokens).access_token)).status, 200, 'the whole-person sign-in lives on');
+    assert.equal((await call('GET', '/v1/me', forSouth.access_token)).status, 200);
+    const everything = await sessionsAt((t.bob as Tokens).access_token, '/v1/sessions');
+    assert.deepEqual(new Set(everything.map((session) => session.org)), new Set([null, 'north', 'south']));
+    // Its own session it may end, as anyone may end theirs.
+    assert.equal((await call('POST', `/v1/sessions/${await sidOf({ ...bob, access_token: next })}/revoke`, next)).status, 200);
   });
 
   test('an org admin lists and ends only sessions established for its org', async () => {

@@ -70,6 +70,18 @@ export function wholePerson(principal: Principal, what: string): Extract<Princip
 export const ownSession = (principal: Principal): string | null => (principal.kind === 'user' ? principal.sid : null);
 
 /**
+ * Whether the principal is one of the deployment's operators (LATCHKEY_OPERATORS), who are
+ * above orgs, but only as a whole person: a sign-in for one org or a narrowed token holds
+ * no power beyond its reach.
+ */
+export const isOperator = (operators: readonly string[], principal: Principal): boolean =>
+  principal.kind === 'user' &&
+  principal.org === null &&
+  principal.project === null &&
+  principal.email !== null &&
+  operators.includes(principal.email.toLowerCase());
+
+/**
  * Throws `forbidden` unless the principal holds `permission` in the org. `project` is the
  * project the operation touches (null: the org as a whole); a project key reaches only its own.
  */
@@ -79,6 +91,11 @@ export function authorize(org: OrgMembers, principal: Principal, permission: Per
   if (role === null) throw new OAuthError('not_found', `no org "${org.slug}"`);
   if (principal.kind === 'api_key' && permission === 'members:write')
     throw new OAuthError('forbidden', `lacks ${permission}: API keys cannot manage members`);
+  // A narrowed token reads and changes nothing beyond its subject's reach at narrowing and
+  // its own life: it may read its project, never change the org (a key or a policy it
+  // made would outlive it and its revocation).
+  if (principal.kind === 'user' && principal.project !== null && !permission.endsWith(':read'))
+    throw new OAuthError('forbidden', `lacks ${permission}: a token narrowed to a project cannot change the org`);
   // A project key or a narrowed token may see the org it belongs to, and act only on its own project.
   if (principal.project !== null && principal.project !== project && permission !== 'org:read') {
     throw new OAuthError('forbidden', `lacks ${permission} here: this credential is limited to project "${principal.project}"`);

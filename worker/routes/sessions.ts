@@ -13,7 +13,7 @@ import {
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput } from '../http/form.ts';
-import { authorize, ownSession, type Principal } from '../policy/roles.ts';
+import { authorize, isOperator, ownSession, type Principal } from '../policy/roles.ts';
 
 /**
  * Sessions (one per sign-in): a person lists and revokes their own, all of them; an org
@@ -36,12 +36,13 @@ async function person(c: Context<AppEnv>): Promise<Person> {
   return principal;
 }
 
+const operator = (c: Context<AppEnv>, me: Person) => isOperator(c.var.services.config.operators, me);
+
 /**
- * An operator is above orgs, but only through a sign-in for no org: a session established
- * for one org holds no power beyond it.
+ * Whether `me` reaches this session of its own person: a sign-in established for an org
+ * reaches only the person's sessions established for that same org, never the others.
  */
-const isOperator = (c: Context<AppEnv>, me: Person) =>
-  me.org === null && me.email !== null && c.var.services.config.operators.includes(me.email.toLowerCase());
+const reaches = (me: Person, family: { org: string | null }) => me.org === null || family.org === me.org;
 
 const sessionParam = (c: Context<AppEnv>) => parseInput(SessionId, c.req.param('sid'));
 const noSession = (sid: string) => new OAuthError('not_found', `no session "${sid.slice(0, 40)}"`);
@@ -50,10 +51,11 @@ const noSession = (sid: string) => new OAuthError('not_found', `no session "${si
 sessionRoutes.get('/v1/sessions', async (c) => {
   const me = await person(c);
   const email = c.req.query('email');
-  if (email !== undefined && !isOperator(c, me))
+  if (email !== undefined && !operator(c, me))
     throw new OAuthError('forbidden', "only an operator (LATCHKEY_OPERATORS) lists another person's sessions");
   const owner = email === undefined ? sessionOwner(me) : parseInput(MemberEmail, email).toLowerCase();
-  const body: SessionList = { sessions: await listSessions(c.var.services, owner, me.sid) };
+  const sessions = await listSessions(c.var.services, owner, me.sid);
+  const body: SessionList = { sessions: sessions.filter((session) => reaches(me, session)) };
   return c.json(body);
 });
 
@@ -62,9 +64,9 @@ sessionRoutes.post('/v1/sessions/:sid/revoke', async (c) => {
   const services = c.var.services;
   const sid = sessionParam(c);
   const found = await readFamilyRecord(services, sid);
-  const mine = found !== null && sessionOwner(found.value) === sessionOwner(me);
+  const mine = found !== null && sessionOwner(found.value) === sessionOwner(me) && reaches(me, found.value);
   // Someone else's session is answered like one that does not exist, but to an operator.
-  if (!found || !(mine || isOperator(c, me))) throw noSession(sid);
+  if (!found || !(mine || operator(c, me))) throw noSession(sid);
   const ended = await revokeFamily(services, sid, mine ? 'logout' : 'admin', auditSource(c, me), found);
   return c.json(sessionView(sid, ended ?? found.value, me.sid));
 });

@@ -7,9 +7,8 @@ import { createOrgPolicy, deleteOrgPolicy, orgPolicies } from '../accounts/trust
 import type { AppEnv } from '../app.ts';
 import { dryRunCiToken } from '../grants/token-exchange.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
-import { bearerToken, parseInput, readBody, readForm, readJson } from '../http/form.ts';
-import { authorize, ownProject } from '../policy/roles.ts';
-import { authenticate } from '../tokens/credential.ts';
+import { parseInput, readBody, readForm, readJson } from '../http/form.ts';
+import { authorize, isOperator, ownProject } from '../policy/roles.ts';
 
 /**
  * CI trust policies: an org's own, which its members list and try out (dry-run) and its
@@ -20,11 +19,7 @@ export const trustPolicyRoutes = new Hono<AppEnv>();
 
 trustPolicyRoutes.post('/v1/trust-policies/dry-run', async (c) => {
   const services = c.var.services;
-  const caller = await authenticate(services, bearerToken(c));
-  // Operators act above orgs only through a sign-in for no org, never through a narrowed token.
-  const whole = caller.kind === 'user' && caller.org === null && caller.project === null;
-  const email = whole ? caller.email?.toLowerCase() : undefined;
-  if (!email || !services.config.operators.includes(email)) {
+  if (!isOperator(services.config.operators, await caller(c))) {
     throw new OAuthError('forbidden', 'the trust-policy dry-run needs an operator (a person listed in LATCHKEY_OPERATORS)');
   }
   const input = parseInput(DryRunRequest, await readForm(c));
