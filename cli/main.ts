@@ -27,23 +27,27 @@ Usage:
   latchkey contexts list | use NAME | show [NAME] | remove NAME
   latchkey ci exchange [--project P] [--scope S] [--audience AUD] [--id-token-stdin | --id-token-var NAME] [--export]
 
-Orgs (the /v1 API; --org ORG, else LATCHKEY_ORG, else an API key's org, else your only org):
+Orgs (the /v1 API; --org ORG, else LATCHKEY_ORG, else the org of the context's credential
+(an API key's, or the one login --org signed in for), else your only org):
   latchkey orgs list | create SLUG [--name NAME] | show [SLUG]
   latchkey projects list | create SLUG
   latchkey members list | set EMAIL member|admin|owner | remove EMAIL [--confirm]
   latchkey members invite EMAIL [--role ROLE] [--expires 7d] | invitations | withdraw INVITATION_ID
-  latchkey invitations list | accept INVITATION_ID | decline INVITATION_ID
   latchkey keys create --name NAME [--role ROLE] [--project P] [--expires 90d] | list
   latchkey keys revoke KEY_ID [--confirm] | rotate KEY_ID [--grace 1h] [--confirm]
-  latchkey sessions list [--org ORG [--member EMAIL] | --email EMAIL] | revoke SESSION_ID [--org ORG] [--confirm]
   latchkey audit list [--after SEQ] [--limit N] | verify
   latchkey policies list | create --file F | delete POLICY_ID [--confirm]
   latchkey policies test (--id-token-stdin | --file F) [--project P]
 
+Yours (invitations take no org; sessions take one only from --org, never LATCHKEY_ORG):
+  latchkey invitations list | accept INVITATION_ID | decline INVITATION_ID
+  latchkey sessions list [--org ORG [--member EMAIL] | --email EMAIL] | revoke SESSION_ID [--org ORG] [--confirm]
+
 Global options:
   --context NAME   run under another context without changing the current one
   --server URL     the latchkey server (or LATCHKEY_SERVER)
-  --org SLUG       the org an org command acts on (or LATCHKEY_ORG)
+  --org SLUG       the org an org command acts on (or LATCHKEY_ORG); for login, the org to
+                   sign in for (LATCHKEY_ORG does not apply to login)
   --json           print data as JSON on stdout
   -h, --help       this help;  --version  the version
 
@@ -63,7 +67,8 @@ People join an org only by accepting an invitation made for the email they sign 
 (\`invitations\` lists yours); \`members set\` changes the role of an existing member.
 \`sessions\` alone lists all your own sign-ins; with --org, an org admin sees the sessions
 established for the org (login --org), never a member's others; an operator
-(LATCHKEY_OPERATORS) lists anyone's with --email and ends any with \`sessions revoke\`.
+(LATCHKEY_OPERATORS), signed in without --org, lists anyone's with --email and ends any
+with \`sessions revoke\`.
 \`audit verify\` reads an org's whole trail and recomputes its hash chain locally.
 \`policies\` manages the org's CI trust policies, each a JSON object (see the README);
 --file - reads it from stdin. \`policies test\` shows what the exchange would do with a CI
