@@ -518,6 +518,21 @@ describe('revoking a token reaches every token narrowed from it', () => {
     assert.equal((await me(parent)).status, 200);
   });
 
+  test('revoking many tokens narrowed from a session refuses each, and never ends the session', async () => {
+    // A session's own revoked tokens are kept in its record, and past 50 the session ends:
+    // counted there, anyone holding one narrowed token could end its subject's session.
+    const parent = (await deviceLogin(server.url, 'chain@example.com')).access_token;
+    const child = await narrowed(parent, { audience: 'web' });
+    const children = await Promise.all(Array.from({ length: 55 }, () => narrowed(child)));
+    for (const token of children) assert.equal((await revoke(token)).status, 200);
+    assert.equal((await me(parent)).status, 200, 'the session lives on');
+    assert.equal((await me(child)).status, 200);
+    for (const token of [children[0] as string, children[54] as string]) assert.equal((await me(token)).status, 401);
+    await revoke(child);
+    assert.equal((await me(child)).status, 401);
+    assert.equal((await me(parent)).status, 200);
+  });
+
   test('a CI token revoked: the token narrowed from it is refused too', async () => {
     const ci = String((await exchange(await github.sign(GITHUB.branchPush), { audience: 'web' })).json.access_token);
     const child = await narrowed(ci, { scope: 'read' });
