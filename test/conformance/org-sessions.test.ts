@@ -321,6 +321,22 @@ describe('wrong user codes on the device page', () => {
     assert.doesNotMatch(right.html, /name="decision"/);
   });
 
+  test('signing in again in a fresh browser buys no more guesses: the limit is the person’s', async () => {
+    const started = await startDeviceLogin(server.url);
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      const browser = new FormBrowser(server.url);
+      await browser.signIn('resetter@example.com');
+      const csrf = FormBrowser.field((await browser.request('/device')).html, 'csrf');
+      statuses.push((await browser.request('/device/verify', { csrf, user_code: 'BCDF-GHJK' })).status);
+    }
+    assert.deepEqual(statuses, [400, 400, 400, 400, 400, 429, 429]);
+    const browser = new FormBrowser(server.url);
+    await browser.signIn('resetter@example.com');
+    const csrf = FormBrowser.field((await browser.request('/device')).html, 'csrf');
+    assert.equal((await browser.request('/device/verify', { csrf, user_code: started.user_code })).status, 429);
+  });
+
   test('codes posted straight to the decision are guesses too: limited the same way', async () => {
     const started = await startDeviceLogin(server.url);
     const browser = new FormBrowser(server.url);

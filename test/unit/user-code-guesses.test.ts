@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type GuessLimit, returnGuess, takeGuess } from '../../worker/grants/user-code-guesses.ts';
+import { addressBucket, type GuessLimit, returnGuess, takeGuess } from '../../worker/grants/user-code-guesses.ts';
 import type { Services } from '../../worker/services.ts';
 import { memoryStore } from '../../worker/store/memory.ts';
 
@@ -70,4 +70,21 @@ test('a right code costs no guess, and a refused guess does not use up the next 
   for (let i = 0; i < 5; i++) assert.equal(await takeGuess(lookups, [session, address]), null);
   assert.ok(await takeGuess(lookups, [{ name: 'ucs:b', limit: 2 }, address]), 'the address still has its third guess');
   assert.equal(await takeGuess(lookups, [{ name: 'ucs:c', limit: 2 }, address]), null);
+});
+
+test('an IPv6 address counts by its /64, an IPv4 address whole', () => {
+  const bucket = '2001:db8:0:1::/64';
+  for (const address of [
+    '2001:db8:0:1::1',
+    '2001:0DB8:0000:0001:ffff:ffff:ffff:ffff',
+    '2001:db8:0:1:a::',
+    '2001:db8::1:0:0:0:7',
+  ]) {
+    assert.equal(addressBucket(address), bucket, address);
+  }
+  assert.equal(addressBucket('2001:db8:0:2::1'), '2001:db8:0:2::/64');
+  assert.equal(addressBucket('::1'), '0:0:0:0::/64');
+  assert.equal(addressBucket('203.0.113.7'), '203.0.113.7');
+  assert.equal(addressBucket('::ffff:203.0.113.7'), '::ffff:203.0.113.7');
+  assert.equal(addressBucket(null), 'unknown');
 });

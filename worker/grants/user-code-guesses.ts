@@ -53,3 +53,21 @@ export async function returnGuess(services: Services, taken: TakenGuess): Promis
     taken.limits.map(({ name }) => services.store.increment(guessKeys(name, taken.window).back, 2 * GUESS_WINDOW_SECONDS)),
   );
 }
+
+/**
+ * The address a guess is counted against: an IPv4 address whole, an IPv6 address by its
+ * /64, since one host is routinely handed a whole /64 and could walk it to reset the count.
+ */
+export function addressBucket(address: string | null): string {
+  if (address === null || !address.includes(':')) return address ?? 'unknown';
+  const [head = '', tail] = address.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  // An embedded IPv4 tail (::ffff:192.0.2.1) is one address, not a network.
+  if (right.some((part) => part.includes('.')) || left.some((part) => part.includes('.'))) return address.toLowerCase();
+  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((group) => group.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}

@@ -4,7 +4,7 @@ import { UserCodeInput } from '../../shared/schemas.ts';
 import { mayEstablishFor } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { decideDeviceAuthorization, findPendingByUserCode, type PendingAuthorization } from '../grants/device-code.ts';
-import { type GuessLimit, returnGuess, takeGuess } from '../grants/user-code-guesses.ts';
+import { addressBucket, type GuessLimit, returnGuess, takeGuess } from '../grants/user-code-guesses.ts';
 import { assertCsrf, csrfToken, readWebSession, requireWebSession } from '../http/browser.ts';
 import { readForm, readQuery } from '../http/form.ts';
 import { consentForm, enterCodeForm, notMemberMessage, resultMessage } from '../pages/device.ts';
@@ -91,9 +91,10 @@ async function countedLookup(
 ): Promise<PendingAuthorization | null | 'limited'> {
   const services = c.var.services;
   const { config } = services;
-  const address = services.clientAddress(c.req.raw) ?? 'unknown';
+  const address = addressBucket(services.clientAddress(c.req.raw));
+  // Per person, not per browser session: signing in again must not buy more guesses.
   const limits: GuessLimit[] = [
-    { name: `ucs:${session.id}`, limit: config.limits.userCodeAttempts },
+    { name: `ucp:${session.sub}`, limit: config.limits.userCodeAttempts },
     { name: `uca:${address}`, limit: config.limits.addressAttempts },
   ];
   const taken = await takeGuess(services, limits);
