@@ -35,6 +35,9 @@ export async function login(deps: CliDeps, global: GlobalOptions, options: Login
   if (!server) throw new CliError('usage', 'which server? pass --server URL or set LATCHKEY_SERVER');
   if (!/^https?:\/\//.test(server)) throw new CliError('usage', `--server must be an http(s) URL: "${server}"`);
 
+  // A pasted credential is whatever it was made for; naming an org cannot change that.
+  if (options.withToken && global.org)
+    throw new CliError('usage', '--org signs in for an org; with --with-token the credential already says which it is for');
   // Choose where the secret goes before anyone approves anything, so a refusal costs nothing.
   const chosen = await chooseSecretStore(deps.secrets, options.secretStore);
   if (chosen.name === 'env' || chosen.name === 'none') {

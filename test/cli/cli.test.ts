@@ -198,6 +198,13 @@ describe('latchkey CLI against the running Worker', () => {
     );
     assert.equal(bad.code, 3);
     assert.match(bad.stderr, /refused the credential/);
+    const named = await cli(
+      ['login', '--with-token', '--org', 'acme', '--name', 'named', '--server', proxy.url, '--secret-store', 'encrypted-file'],
+      env,
+      other.access_token,
+    );
+    assert.equal(named.code, 2, 'a pasted credential is for what it was made for; --org cannot change that');
+    assert.match(named.stderr, /--org signs in for an org/);
     const listed = JSON.parse((await cli(['contexts', 'list', '--json'], env)).stdout);
     assert.equal(
       listed.some((row: { name: string }) => row.name === 'bad'),
