@@ -7,17 +7,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type Claims, startClaimsOidc } from '../fixtures/claims-oidc.ts';
+import { type Claims, startFakeOidc } from '../fixtures/fake-oidc.ts';
 import { FormBrowser } from '../fixtures/oauth-client.ts';
 import { freePort, type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 const VICTIM = 'ceo@example.com';
-let upstream: Awaited<ReturnType<typeof startClaimsOidc>>;
+let upstream: Awaited<ReturnType<typeof startFakeOidc>>;
 let strict: RunningWorker;
 let trusting: RunningWorker;
 
 before(async () => {
-  upstream = await startClaimsOidc(await freePort(), 'latchkey');
+  upstream = await startFakeOidc(await freePort(), 'latchkey');
   const vars = { LATCHKEY_IDENTITY: 'oidc', LATCHKEY_OIDC_ISSUER: upstream.issuer, LATCHKEY_OIDC_CLIENT_ID: 'latchkey' };
   strict = await startWorker(vars);
   trusting = await startWorker({ ...vars, LATCHKEY_OIDC_EMAILS_VERIFIED: 'true' });
