@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AuditPage } from '../../shared/audit.ts';
 import { Invitation, InvitationList, Org, SessionList } from '../../shared/schemas.ts';
+import { apiJsonCall, ok } from '../fixtures/api-call.ts';
 import { addMember, CLIENT_ID, deviceLogin, FormBrowser, pollToken, postForm } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
@@ -16,20 +17,8 @@ let owner: string;
 let admin: string;
 let orgKey: string;
 
-type Answer = { status: number; json: Record<string, unknown> };
-async function call(method: string, path: string, bearer: string, body?: Record<string, unknown>): Promise<Answer> {
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${bearer}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
-}
-const ok = async (answer: Promise<Answer>) => {
-  const result = await answer;
-  assert.ok(result.status < 300, JSON.stringify(result));
-  return result.json;
-};
+const call = (method: string, path: string, bearer: string, body?: Record<string, unknown>) =>
+  apiJsonCall(server.url, method, path, bearer, body);
 const invite = async (email: string, role = 'member', bearer = owner, extra: Record<string, unknown> = {}) =>
   Invitation.parse(await ok(call('POST', '/v1/orgs/acme/invitations', bearer, { email, role, ...extra })));
 const membersOf = async () => Org.parse(await ok(call('GET', '/v1/orgs/acme', owner))).members;

@@ -6,26 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { apiJsonCall, ok } from '../fixtures/api-call.ts';
 import { addMember, deviceLogin, postForm } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 let server: RunningWorker;
 const tokens: Record<string, string> = {};
 
-type Answer = { status: number; json: Record<string, unknown> };
-async function call(method: string, path: string, bearer: string, body?: Record<string, unknown>): Promise<Answer> {
-  const response = await fetch(`${server.url}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${bearer}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
-}
-const ok = async (answer: Promise<Answer>) => {
-  const result = await answer;
-  assert.ok(result.status < 300, JSON.stringify(result));
-  return result.json;
-};
+const call = (method: string, path: string, bearer: string, body?: Record<string, unknown>) =>
+  apiJsonCall(server.url, method, path, bearer, body);
 
 before(async () => {
   server = await startWorker();

@@ -13,6 +13,7 @@ import { createApp } from '../../worker/app.ts';
 import { parseConfig } from '../../worker/config.ts';
 import { memoryStore } from '../../worker/store/memory.ts';
 import { storeKey } from '../../worker/store/store.ts';
+import { apiJsonCall } from '../fixtures/api-call.ts';
 import { freePort } from '../fixtures/free-port.ts';
 import { deviceLogin } from '../fixtures/oauth-client.ts';
 
@@ -31,14 +32,8 @@ before(async () => {
 });
 after(() => close?.());
 
-async function call(method: string, path: string, bearer: string, body?: Record<string, unknown>) {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${bearer}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
-}
+const call = (method: string, path: string, bearer: string, body?: Record<string, unknown>) =>
+  apiJsonCall(base, method, path, bearer, body);
 
 test('an invitation expires at its time: not listed, not accepted, and its person is told why', async () => {
   const owner = (await deviceLogin(base, 'owner@time.example')).access_token;
