@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { AuditEntry, auditEntryHash } from '../../shared/audit.ts';
-import { buildCli, cleanEnv, exitOf, runCli, startCli, tempConfigDir, waitForStderr } from '../fixtures/cli-runner.ts';
-import { addMember, deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
+import { buildCli, cleanEnv, cliDeviceLogin, runCli, tempConfigDir } from '../fixtures/cli-runner.ts';
+import { addMember, deviceLogin } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 let worker: RunningWorker;
@@ -175,12 +175,11 @@ describe('sessions', () => {
       LATCHKEY_SECRET_PASSPHRASE: 'a passphrase',
       LATCHKEY_SERVER: worker.url,
     });
-    const child = startCli(['login', '--device', '--secret-store', 'encrypted-file'], env);
-    const done = exitOf(child);
-    child.stdin?.end();
-    const [, userCode] = await waitForStderr(child, /check that it shows the code\s+([A-Z]{4}-[A-Z]{4})/);
-    await new FormBrowser(worker.url).decide(String(userCode), 'approve', 'owner@cli.example');
-    assert.equal((await done).code, 0);
+    const login = await cliDeviceLogin(['login', '--device', '--secret-store', 'encrypted-file'], env, {
+      server: worker.url,
+      email: 'owner@cli.example',
+    });
+    assert.equal(login.code, 0);
 
     const mine = await json(['sessions', 'list'], env);
     const current = mine.find((session: { current: boolean }) => session.current);
@@ -209,12 +208,11 @@ describe('sessions', () => {
       LATCHKEY_SECRET_PASSPHRASE: 'a passphrase',
       LATCHKEY_SERVER: worker.url,
     });
-    const child = startCli(['login', '--device', '--org', 'acme', '--secret-store', 'encrypted-file'], env);
-    const done = exitOf(child);
-    child.stdin?.end();
-    const [, userCode] = await waitForStderr(child, /check that it shows the code\s+([A-Z]{4}-[A-Z]{4})/);
-    await new FormBrowser(worker.url).decide(String(userCode), 'approve', 'ses@cli.example');
-    assert.equal((await done).code, 0);
+    const login = await cliDeviceLogin(['login', '--device', '--org', 'acme', '--secret-store', 'encrypted-file'], env, {
+      server: worker.url,
+      email: 'ses@cli.example',
+    });
+    assert.equal(login.code, 0);
     const own = await json(['sessions', 'list'], env);
     assert.equal(own.find((session: { current: boolean }) => session.current).org, 'acme');
 
