@@ -23,7 +23,7 @@ import type { DryRunResponse, TrustPolicy } from '../../shared/trust-policy.ts';
 import { type OrgRecord, orgsOf, readOrg } from '../accounts/orgs.ts';
 import { policiesForToken } from '../accounts/trust-policies.ts';
 import { CI_CLOCK_TOLERANCE_SECONDS, type CiClaims, claimedIssuer, verifyCiToken } from '../policy/ci-token.ts';
-import { roleIn } from '../policy/roles.ts';
+import { principalOf, roleIn } from '../policy/roles.ts';
 import { type ClaimFailure, type OwnerClaims, policyFailures } from '../policy/trust-policy.ts';
 import type { Services } from '../services.ts';
 import { storeKey } from '../store/store.ts';
@@ -198,14 +198,7 @@ async function narrowedTarget(services: Services, claims: AccessTokenClaims, tar
   };
   const orgs = await Promise.all(slugs.map((slug) => readOrg(services, slug).catch(gone)));
   // Membership as every org route reads it (a sign-in established for an org is in no other).
-  const person = {
-    kind: 'user' as const,
-    sub: claims.sub,
-    email: claims.email ?? null,
-    sid: claims.sid,
-    org: claims.org,
-    project: claims.project,
-  };
+  const person = principalOf(claims);
   const reachable = orgs.filter(
     (org): org is OrgRecord => org !== null && roleIn(org, person) !== null && org.projects.includes(project),
   );

@@ -5,29 +5,13 @@
  */
 import type { Context } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
-import { type AccessTokenClaims, Slug } from '../../shared/schemas.ts';
+import { Slug } from '../../shared/schemas.ts';
 import type { AuditSource } from '../accounts/audit.ts';
 import type { Requester } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
-import type { Principal } from '../policy/roles.ts';
+import { type Principal, principalOf } from '../policy/roles.ts';
 import { authenticate } from '../tokens/credential.ts';
 import { bearerToken, parseInput } from './form.ts';
-
-export function principalOf(claims: AccessTokenClaims): Principal {
-  if (claims.kind === 'user')
-    return {
-      kind: 'user',
-      sub: claims.sub,
-      email: claims.email ?? null,
-      sid: claims.sid,
-      org: claims.org,
-      project: claims.project,
-    };
-  if (claims.kind === 'api_key' && claims.org && claims.role) {
-    return { kind: 'api_key', id: claims.sub, org: claims.org, project: claims.project, role: claims.role };
-  }
-  throw new OAuthError('forbidden', 'CI tokens cannot use the org API');
-}
 
 export async function caller(c: Context<AppEnv>): Promise<Principal> {
   c.header('Cache-Control', 'no-store');

@@ -3,7 +3,7 @@
  * and the org record in, a decision out. A refusal names the permission that was missing.
  */
 import { OAuthError } from '../../shared/errors.ts';
-import { ROLES, type Role } from '../../shared/schemas.ts';
+import { type AccessTokenClaims, ROLES, type Role } from '../../shared/schemas.ts';
 
 export type Principal =
   /**
@@ -12,6 +12,23 @@ export type Principal =
    */
   | { kind: 'user'; sub: string; email: string | null; sid: string | null; org: string | null; project: string | null }
   | { kind: 'api_key'; id: string; org: string; project: string | null; role: Role };
+
+/** The principal a verified token acts as; CI tokens have none (they never use the org API). */
+export function principalOf(claims: AccessTokenClaims): Principal {
+  if (claims.kind === 'user')
+    return {
+      kind: 'user',
+      sub: claims.sub,
+      email: claims.email ?? null,
+      sid: claims.sid,
+      org: claims.org,
+      project: claims.project,
+    };
+  if (claims.kind === 'api_key' && claims.org && claims.role) {
+    return { kind: 'api_key', id: claims.sub, org: claims.org, project: claims.project, role: claims.role };
+  }
+  throw new OAuthError('forbidden', 'CI tokens cannot use the org API');
+}
 
 export type OrgMembers = { slug: string; members: Record<string, Role> };
 
