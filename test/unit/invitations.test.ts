@@ -89,29 +89,83 @@ test('a sign-in is audited only in orgs whose own record lists the person, whate
   assert.deepEqual((await call('GET', '/v1/orgs', stranger)).json.orgs, []);
 });
 
-test('bounds: a person holds at most 50 pending invitations, an org makes at most 200; re-inviting grows nothing', async () => {
-  const owner = (await deviceLogin(base, 'owner@bounds.example')).access_token;
-  const inviteTo = (org: string, email: string) => call('POST', `/v1/orgs/${org}/invitations`, owner, { email });
-  for (let n = 0; n < 51; n++) assert.equal((await call('POST', '/v1/orgs', owner, { slug: `b${n}` })).status, 201);
-  const made: string[] = [];
-  for (let n = 0; n < 50; n++) made.push(String((await inviteTo(`b${n}`, 'popular@else.example')).json.id));
-  const full = await inviteTo('b50', 'popular@else.example');
-  assert.equal(full.status, 409);
-  assert.match(String(full.json.error_description), /already has 50 pending invitations/);
+test("bounds: no one is kept from being invited by strangers' orgs; an org makes at most 200; re-inviting grows nothing", async () => {
+  // Three owners, each in at most 50 orgs, invite one person from 102 orgs. A full index
+  // once refused every later invitation (409), so 50 orgs of a stranger's could keep
+  // anyone from being invited anywhere; now the oldest make room and no org is refused.
+  const owners = await Promise.all(
+    ['one', 'two', 'three'].map(async (who) => (await deviceLogin(base, `${who}@bounds.example`)).access_token),
+  );
+  const orgsOf = (i: number) => Array.from({ length: 34 }, (_, n) => `b${i}-${n}`);
+  const made: Record<string, string> = {};
+  for (const [i, owner] of owners.entries()) {
+    for (const slug of orgsOf(i)) {
+      assert.equal((await call('POST', '/v1/orgs', owner, { slug })).status, 201);
+      const invited = await call('POST', `/v1/orgs/${slug}/invitations`, owner, { email: 'popular@else.example' });
+      assert.equal(invited.status, 201, `${slug}: ${JSON.stringify(invited.json)}`);
+      made[slug] = String(invited.json.id);
+    }
+  }
   const popular = (await deviceLogin(base, 'popular@else.example')).access_token;
-  assert.equal(InvitationList.parse((await call('GET', '/v1/invitations', popular)).json).invitations.length, 50);
-  assert.equal((await call('POST', `/v1/invitations/${made[0]}/decline`, popular)).status, 200);
-  assert.equal((await inviteTo('b50', 'popular@else.example')).status, 201, 'room again once one is answered');
+  const listed = InvitationList.parse((await call('GET', '/v1/invitations', popular)).json).invitations;
+  assert.equal(listed.length, 100);
+  assert.ok(!listed.some((item) => item.org === 'b0-0' || item.org === 'b0-1'), 'the oldest two made room');
+  assert.ok(
+    listed.some((item) => item.org === 'b2-33'),
+    'the newest is there',
+  );
+  const [one = '', two = ''] = owners;
+  // The org still holds its invitation, and inviting again puts it back in the person's list.
+  const pending = InvitationList.parse((await call('GET', '/v1/orgs/b0-0/invitations', one)).json).invitations;
+  assert.deepEqual(
+    pending.map((item) => item.email),
+    ['popular@else.example'],
+  );
+  assert.equal((await call('POST', '/v1/orgs/b0-0/invitations', one, { email: 'popular@else.example' })).status, 201);
+  const again = InvitationList.parse((await call('GET', '/v1/invitations', popular)).json).invitations;
+  assert.ok(again.some((item) => item.org === 'b0-0'));
 
-  for (let n = 0; n < 20; n++) assert.equal((await inviteTo('b1', 'popular@else.example')).status, 201);
+  for (let n = 0; n < 20; n++) {
+    assert.equal((await call('POST', '/v1/orgs/b0-1/invitations', one, { email: 'popular@else.example' })).status, 201);
+  }
   const stored = (key: string) => store.dump()[key]?.length ?? 0;
-  assert.ok(stored(storeKey('invitations', 'b1')) < 400, 're-invitations replace, they do not pile up');
-  assert.ok(stored(storeKey('invitationIndex', 'popular@else.example')) < 50 * 100);
+  assert.ok(stored(storeKey('invitations', 'b0-1')) < 400, 're-invitations replace, they do not pile up');
+  assert.ok(stored(storeKey('invitationIndex', 'popular@else.example')) < 200 * 100);
 
-  assert.equal((await call('POST', '/v1/orgs', owner, { slug: 'many' })).status, 201);
+  // Orgs are free to make, so a person in 50 makes no more.
+  for (let n = 34; n < 50; n++) assert.equal((await call('POST', '/v1/orgs', one, { slug: `b0-${n}` })).status, 201);
+  const fiftyFirst = await call('POST', '/v1/orgs', one, { slug: 'b0-50' });
+  assert.equal(fiftyFirst.status, 400);
+  assert.match(String(fiftyFirst.json.error_description), /in 50 orgs cannot create another/);
+
+  const inviteTo = (org: string, email: string) => call('POST', `/v1/orgs/${org}/invitations`, two, { email });
+  assert.equal((await call('POST', '/v1/orgs', two, { slug: 'many' })).status, 201);
   for (let n = 0; n < 200; n++) assert.equal((await inviteTo('many', `p${n}@else.example`)).status, 201);
   const over = await inviteTo('many', 'p200@else.example');
   assert.equal(over.status, 409);
   assert.match(String(over.json.error_description), /at most 200 pending invitations/);
   assert.equal((await inviteTo('many', 'p7@else.example')).status, 201, 'renewing a pending one is no new one');
+});
+
+test("an admin cannot replace an owner's invitation (re-inviting the email as member withdraws it)", async () => {
+  const owner = (await deviceLogin(base, 'owner@replace.example')).access_token;
+  const admin = (await deviceLogin(base, 'admin@replace.example')).access_token;
+  assert.equal((await call('POST', '/v1/orgs', owner, { slug: 'replace' })).status, 201);
+  const forAdmin = await call('POST', '/v1/orgs/replace/invitations', owner, { email: 'admin@replace.example', role: 'admin' });
+  assert.equal((await call('POST', `/v1/invitations/${forAdmin.json.id}/accept`, admin)).status, 200);
+  const ownerInvite = await call('POST', '/v1/orgs/replace/invitations', owner, {
+    email: 'carol@replace.example',
+    role: 'owner',
+  });
+  assert.equal(ownerInvite.status, 201);
+  const downgrade = await call('POST', '/v1/orgs/replace/invitations', admin, { email: 'Carol@Replace.example', role: 'member' });
+  assert.equal(downgrade.status, 403, JSON.stringify(downgrade.json));
+  assert.match(String(downgrade.json.error_description), /lacks owner/);
+  const carol = (await deviceLogin(base, 'carol@replace.example')).access_token;
+  const listed = InvitationList.parse((await call('GET', '/v1/invitations', carol)).json).invitations;
+  assert.deepEqual(
+    listed.map((item) => [item.id, item.role]),
+    [[ownerInvite.json.id, 'owner']],
+  );
+  assert.equal((await call('POST', `/v1/invitations/${ownerInvite.json.id}/accept`, carol)).status, 200);
 });

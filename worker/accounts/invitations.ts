@@ -35,7 +35,13 @@ type PersonIndex = z.infer<typeof PersonIndex>;
 
 /** Bounds on what one org, or invitations to one person, can pile up. */
 export const MAX_PENDING_PER_ORG = 200;
-export const MAX_PENDING_PER_PERSON = 50;
+/**
+ * A person's index keeps this many live invitations; past it, the oldest make room (a
+ * full index never refuses an org's invitation: strangers' orgs could fill it). With one
+ * entry per org, and no org made by a person already in MAX_ORGS_PER_PERSON (accounts/orgs.ts),
+ * pushing a real invitation out takes several accounts, each signed in.
+ */
+export const MAX_PENDING_PER_PERSON = 100;
 /**
  * An expired invitation is kept this long, so its person hears "expired" rather than "no
  * such", and in at most as many places as live ones (the longest expired go first).
@@ -112,6 +118,11 @@ export async function createInvitation(
 ): Promise<Invitation> {
   const email = input.email.toLowerCase();
   mayInvite(mine, input.role, 'inviting');
+  // Replacing a pending invitation withdraws it: the same rule, checked before the
+  // person's index is touched (and again in the swap, in case of a race).
+  const pendingBefore = (await readRecord(services.store, orgKey(org.slug), OrgInvitations))?.value ?? [];
+  const before = pendingBefore.find((item) => item.email === email && item.expiresAt > services.now());
+  if (before) mayInvite(mine, before.role, 'withdrawing an invitation');
   if (org.members[email]) {
     throw new OAuthError(
       'conflict',
@@ -137,17 +148,16 @@ export async function createInvitation(
       now,
       2 * MAX_PENDING_PER_PERSON - 1,
     );
-    if (kept.filter((item) => item.expiresAt > now).length >= MAX_PENDING_PER_PERSON) {
-      throw new OAuthError(
-        'conflict',
-        `${email} already has ${MAX_PENDING_PER_PERSON} pending invitations; they can be invited again once they answer some`,
-      );
-    }
-    return [...kept, { id: entry.id, org: org.slug, expiresAt: entry.expiresAt }];
+    const live = kept.filter((item) => item.expiresAt > now);
+    // Full: the oldest live entries (first appended) make room; their orgs' records still
+    // hold them, and the org can invite again.
+    const evicted = new Set(live.slice(0, Math.max(0, live.length - MAX_PENDING_PER_PERSON + 1)));
+    return [...kept.filter((item) => !evicted.has(item)), { id: entry.id, org: org.slug, expiresAt: entry.expiresAt }];
   });
   let replaced: Pending | undefined;
   await updateOrgInvitations(services, org.slug, (list) => {
     replaced = list.find((item) => item.email === email);
+    if (replaced && replaced.expiresAt > now) mayInvite(mine, replaced.role, 'withdrawing an invitation');
     const others = pruned(
       list.filter((item) => item.email !== email),
       now,

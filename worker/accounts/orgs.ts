@@ -23,6 +23,11 @@ export type OrgRecord = z.infer<typeof OrgRecord>;
 /** Orgs are kept as long as the store keeps anything (no expiry of their own). */
 const ORG_TTL_SECONDS = 10 * 365 * 86400;
 export const MAX_MEMBERS = 1000;
+/**
+ * A person in this many orgs creates no more: orgs are free to make, and each is one more
+ * voice that can invite a stranger (accounts/invitations.ts bounds a person's invitations).
+ */
+export const MAX_ORGS_PER_PERSON = 50;
 const MAX_PROJECTS = 500;
 
 export async function readOrg(services: Services, slug: string): Promise<OrgRecord> {
@@ -36,6 +41,8 @@ export async function createOrg(
   input: { slug: string; name?: string | undefined },
   owner: { sub: string; email: string },
 ): Promise<OrgRecord> {
+  if ((await orgsOf(services, owner.email)).length >= MAX_ORGS_PER_PERSON)
+    throw new OAuthError('invalid_request', `a person in ${MAX_ORGS_PER_PERSON} orgs cannot create another; leave one first`);
   const org: OrgRecord = {
     slug: input.slug,
     name: input.name ?? input.slug,
