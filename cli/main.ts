@@ -54,7 +54,8 @@ Global options:
 Login opens your browser where it can (a desktop session) and waits for the sign-in on a
 loopback port; elsewhere (SSH, no display) it prints a URL, a code and a QR code to open
 on any device (RFC 8628). --browser / --device force either; --no-open prints the browser
-URL instead of opening it. --with-token reads an API key or access token from stdin.
+URL instead of opening it. --with-token reads an API key or access token from stdin
+(not with --org: the credential is already what it was made for).
 login --org SLUG signs in for that org: only its members can approve it, its tokens act
 in that org alone (elsewhere they are nobody), and it is the only kind of session of
 yours the org's admins can list or end; removal from the org ends it.
@@ -65,10 +66,10 @@ A key's secret is printed once, on stdout, when it is created or rotated. Revoki
 ending a session or removing a member asks first at a terminal; elsewhere pass --confirm.
 People join an org only by accepting an invitation made for the email they sign in as
 (\`invitations\` lists yours); \`members set\` changes the role of an existing member.
-\`sessions\` alone lists all your own sign-ins; with --org, an org admin sees the sessions
-established for the org (login --org), never a member's others; an operator
-(LATCHKEY_OPERATORS), signed in without --org, lists anyone's with --email and ends any
-with \`sessions revoke\`.
+\`sessions\` alone lists all your own sign-ins (under a login --org, only those for that
+org); with --org, an org admin sees the sessions established for the org (login --org),
+never a member's others; an operator (LATCHKEY_OPERATORS), signed in without --org, lists
+anyone's with --email and ends any with \`sessions revoke\`.
 \`audit verify\` reads an org's whole trail and recomputes its hash chain locally.
 \`policies\` manages the org's CI trust policies, each a JSON object (see the README);
 --file - reads it from stdin. \`policies test\` shows what the exchange would do with a CI
