@@ -47,7 +47,7 @@ try {
   const app = createApp(config, { store, clientAddress: (request) => addresses.get(request) ?? null });
   const server = Deno.serve(
     {
-      port: Number(env.PORT ?? config.issuer.port ?? 8787),
+      port: Number(env.PORT ?? (config.issuer.port || 8787)),
       hostname: env.HOST ?? '127.0.0.1',
       onListen: ({ hostname, port }) =>
         console.log(

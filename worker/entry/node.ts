@@ -32,7 +32,7 @@ try {
   // The socket's address, looked up by request; Node's Request carries none of its own.
   const addresses = new WeakMap<Request, string>();
   const app = createApp(config, { store, clientAddress: (request) => addresses.get(request) ?? null });
-  const port = Number(process.env.PORT ?? config.issuer.port ?? 8787);
+  const port = Number(process.env.PORT ?? (config.issuer.port || 8787));
   const hostname = process.env.HOST ?? '127.0.0.1';
   const server = serve(
     {
