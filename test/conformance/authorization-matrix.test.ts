@@ -129,6 +129,17 @@ const world: World = {
     );
     return { id: String(created.id), key: String(created.key) };
   },
+  async newCiToken(side) {
+    const exchanged = await ok(
+      postForm(`${server.url}/oauth/token`, {
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: await github.sign(GITHUB.featurePush, { audience: `${server.url}/orgs/${ORGS[side]}` }),
+        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+        audience: `${server.url}/orgs/${ORGS[side]}/projects/web`,
+      }),
+    );
+    return { token: String(exchanged.access_token) };
+  },
   async newMember(side, role) {
     const email = `m${unique()}@${ORGS[side]}.example`;
     const access = await addMember(server.url, ownerOf(side), ORGS[side], email, role as 'member');

@@ -88,6 +88,11 @@ export type World = {
   /** A CI runner's ID token (GitHub-shaped) for the side's org audience, not yet exchanged. */
   ciIdToken(side: Side): Promise<string>;
   newKey(side: Side, role: string, project?: string): Promise<Target>;
+  /**
+   * A CI token of the side's project web (`token`), exchanged under the side's policy from a
+   * runner's token of another ref than the ci principal's: not its own by subject.
+   */
+  newCiToken(side: Side): Promise<Target>;
   /** A member of the side's org (by invitation and acceptance), with their access token. */
   newMember(side: Side, role: string): Promise<Target>;
   newPolicy(side: Side, project: string): Promise<Target>;
@@ -183,9 +188,6 @@ const all = (outcome: Outcome, except: Partial<Expect> = {}): Expect => ({
   ...(Object.fromEntries(PRINCIPALS.map((principal) => [principal, outcome])) as Expect),
   ...except,
 });
-
-const ADMIN_INTROSPECTS =
-  "DESIGN: an org admin learns about its org's tokens; the server answers active:false (stricter, leaks nothing)";
 
 /** The operators' dry-run names no org: the same on both sides. */
 const OPERATOR_ONLY = who({
@@ -737,6 +739,8 @@ export const ROWS: Row[] = [
     expect: all('refused'),
     other: all('refused'),
   },
+  // DESIGN: the caller learns about its own tokens or, as one who may read the org's keys
+  // (an admin or above; a project key or a narrowed token within its project), its org's.
   {
     route: 'POST /oauth/introspect',
     does: 'introspect a member key of the org (org-wide)',
@@ -745,15 +749,24 @@ export const ROWS: Row[] = [
     body: (cell) => form({ token: cell.target.key as string }),
     ghost: (target) => ({ ...target, key: `${(target.key as string).slice(0, -8)}GGGGGGGG` }),
     judge: activeOrNot,
-    // DESIGN: the caller learns about its own tokens or, as an org admin, its org's.
     expect: who({
       allowed: ['owner', 'admin', 'orgKey'],
       hidden: ['member', 'invited', 'outsider', 'operator', 'otherKey', 'projectKey', 'ci', 'narrowed'],
     }),
-    todo: {
-      own: { owner: ADMIN_INTROSPECTS, admin: ADMIN_INTROSPECTS, boundAdmin: ADMIN_INTROSPECTS, orgKey: ADMIN_INTROSPECTS },
-      other: { otherKey: ADMIN_INTROSPECTS },
-    },
+  },
+  {
+    route: 'POST /oauth/introspect',
+    does: "introspect a CI token of the org's project web",
+    sides: 'both',
+    target: (world, side) => world.newCiToken(side),
+    body: (cell) => form({ token: cell.target.token as string }),
+    ghost: ghostJwt('token'),
+    judge: activeOrNot,
+    expect: who({
+      allowed: ['owner', 'admin', 'orgKey', 'projectKey', 'narrowed'],
+      // ci: another run's token (another ref), and a CI token has no role in the org.
+      hidden: ['member', 'invited', 'outsider', 'operator', 'otherKey', 'ci'],
+    }),
   },
   {
     route: 'POST /oauth/introspect',
@@ -763,6 +776,34 @@ export const ROWS: Row[] = [
     body: (cell) => form({ token: cell.target.refresh as string }),
     ghost: (target) => ({ ...target, refresh: `lk_rt_${'G'.repeat(43)}` }),
     judge: activeOrNot,
+    // The session is the org's as a whole: no project key's or narrowed token's.
+    expect: who({
+      allowed: ['owner', 'admin', 'orgKey'],
+      hidden: ['member', 'invited', 'outsider', 'operator', 'otherKey', 'projectKey', 'ci', 'narrowed'],
+    }),
+  },
+  {
+    route: 'POST /oauth/introspect',
+    does: "introspect a member's access token (session established for the org)",
+    sides: 'both',
+    target: (world, side) => world.newSession(side, true),
+    body: (cell) => form({ token: cell.target.access as string }),
+    ghost: ghostJwt('access'),
+    judge: activeOrNot,
+    expect: who({
+      allowed: ['owner', 'admin', 'orgKey'],
+      hidden: ['member', 'invited', 'outsider', 'operator', 'otherKey', 'projectKey', 'ci', 'narrowed'],
+    }),
+  },
+  {
+    route: 'POST /oauth/introspect',
+    does: "introspect a member's access token (their own sign-in, for no org)",
+    sides: 'both',
+    target: (world, side) => world.newSession(side, false),
+    body: (cell) => form({ token: cell.target.access as string }),
+    ghost: ghostJwt('access'),
+    judge: activeOrNot,
+    // DESIGN Tenancy: what a person did for no org is no org's business.
     expect: who({ hidden: PRINCIPALS.filter((principal) => principal !== 'anonymous') }),
   },
   {
@@ -801,6 +842,11 @@ function narrowing(cell: Cell, world: World, audience: string) {
     audience,
     scope: 'read',
   });
+}
+
+/** An access token of the target's `field` with its signature spoiled: a token of no one. */
+function ghostJwt(field: string) {
+  return (target: Target): Target => ({ ...target, [field]: `${target[field]?.slice(0, -8)}GGGGGGGG` });
 }
 
 /** Introspection answers 200 either way: active is `allowed`, inactive is `hidden`. */

@@ -1,13 +1,20 @@
 import { Hono } from 'hono';
-import { type IntrospectionResponse, TOKEN_PREFIX, TokenLookupRequest } from '../../shared/schemas.ts';
+import { OAuthError } from '../../shared/errors.ts';
+import { type AccessTokenClaims, type IntrospectionResponse, TOKEN_PREFIX, TokenLookupRequest } from '../../shared/schemas.ts';
+import { readOrg } from '../accounts/orgs.ts';
 import type { AppEnv } from '../app.ts';
 import { lookupRefreshToken } from '../grants/refresh-token.ts';
 import { bearerToken, parseInput, readForm } from '../http/form.ts';
+import { authorize, principalOf } from '../policy/roles.ts';
+import type { Services } from '../services.ts';
 import { authenticate } from '../tokens/credential.ts';
 
 /**
- * RFC 7662. The caller presents its own Bearer credential and learns only about tokens of
- * the same subject; everything else, unknown or not, is `active: false`.
+ * RFC 7662. The caller presents its own Bearer credential and learns about tokens of the
+ * same subject and, as one who may read an org's keys (an admin or above; a project key or
+ * a narrowed token for its project only), about that org's: its API keys, CI and narrowed
+ * tokens naming it, and the tokens of sessions established for it. A person's own sign-in
+ * (for no org) is no org's business. Everything else, unknown or not, is `active: false`.
  */
 export const introspectRoutes = new Hono<AppEnv>();
 
@@ -21,14 +28,16 @@ introspectRoutes.post('/oauth/introspect', async (c) => {
 
   if (token.startsWith(TOKEN_PREFIX.refreshToken)) {
     const found = await lookupRefreshToken(services, token);
-    if (!found?.live || found.family.sub !== caller.sub) return c.json(INACTIVE);
+    if (!found?.live) return c.json(INACTIVE);
+    const { family } = found;
+    if (family.sub !== caller.sub && !(await orgReaches(services, caller, family.org, null))) return c.json(INACTIVE);
     const body: IntrospectionResponse = {
       active: true,
       token_type: 'refresh_token',
-      sub: found.family.sub,
-      client_id: found.family.clientId,
-      scope: found.family.scope,
-      exp: Math.floor(found.family.expiresAt / 1000),
+      sub: family.sub,
+      client_id: family.clientId,
+      scope: family.scope,
+      exp: Math.floor(family.expiresAt / 1000),
       iat: Math.floor(found.issuedAt / 1000),
       iss: services.config.base,
       sid: found.sid,
@@ -38,7 +47,9 @@ introspectRoutes.post('/oauth/introspect', async (c) => {
   }
 
   const claims = await authenticate(services, token).catch(() => null);
-  if (!claims || claims.sub !== caller.sub) return c.json(INACTIVE);
+  if (!claims) return c.json(INACTIVE);
+  // A session's tokens carry the org the session was established for (null: none).
+  if (claims.sub !== caller.sub && !(await orgReaches(services, caller, claims.org, claims.project))) return c.json(INACTIVE);
   const body: IntrospectionResponse = {
     active: true,
     token_type: 'access_token',
@@ -54,3 +65,24 @@ introspectRoutes.post('/oauth/introspect', async (c) => {
   };
   return c.json(body);
 });
+
+/**
+ * Whether the caller may learn about a token of `org` (`project`: the project it is
+ * confined to, null: org-wide), by the rule that lets it read the org's keys. A refusal of
+ * any kind, a missing org or a caller with no place in orgs (a CI token) is simply no.
+ */
+async function orgReaches(
+  services: Services,
+  caller: AccessTokenClaims,
+  org: string | null,
+  project: string | null,
+): Promise<boolean> {
+  if (org === null) return false;
+  try {
+    authorize(await readOrg(services, org), principalOf(caller), 'keys:read', project);
+    return true;
+  } catch (error) {
+    if (error instanceof OAuthError) return false;
+    throw error;
+  }
+}
