@@ -49,7 +49,7 @@ for (const target of targets) {
     grant: { project: 'web', scopes: ['read'] },
   });
   const server = await startWorker(
-    { LATCHKEY_CI_ISSUERS: issuer.issuer, LATCHKEY_CI_POLICIES: JSON.stringify([policy]) },
+    { LATCHKEY_CI_ISSUERS: `${issuer.issuer}=repository_owner_id`, LATCHKEY_CI_POLICIES: JSON.stringify([policy]) },
     { target },
   );
   try {

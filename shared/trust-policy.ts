@@ -3,8 +3,10 @@
  * `/v1/orgs/{org}/trust-policies`, the operator in LATCHKEY_CI_POLICIES) and as the
  * dry-run reports on them. Three forms (`preset`): `github-actions` and
  * `gitlab`, which name the documented claims and require the immutable ids, and `custom`
- * with any claims. Every policy pins its issuer's owner id claim to one exact value. The
- * Worker expands each into one normal form and checks it (worker/policy/trust-policy.ts).
+ * with any claims. Every policy pins its issuer's owner id claim to one exact value; a
+ * preset's id claim is that only on its own issuer or one LATCHKEY_CI_ISSUERS declares
+ * with it. The Worker expands each into one normal form and checks it
+ * (worker/policy/trust-policy.ts).
  */
 import * as z from 'zod';
 import { SCOPES, Slug } from './schemas.ts';
@@ -50,7 +52,10 @@ const common = {
 export const GithubActionsPolicy = z.strictObject({
   ...common,
   preset: z.literal('github-actions'),
-  /** GitHub Enterprise Server: https://HOSTNAME/_services/token */
+  /**
+   * GitHub Enterprise Server: https://HOSTNAME/_services/token, which the operator declares
+   * in LATCHKEY_CI_ISSUERS with `=repository_owner_id` (otherwise the policy is refused).
+   */
   issuer: z.string().url().optional(),
   repository: ClaimPattern,
   repository_owner_id: NumericId,
@@ -68,7 +73,7 @@ export const GithubActionsPolicy = z.strictObject({
 export const GitlabPolicy = z.strictObject({
   ...common,
   preset: z.literal('gitlab'),
-  /** Self-managed GitLab: its base URL. */
+  /** Self-managed GitLab: its base URL, declared in LATCHKEY_CI_ISSUERS with `=namespace_id`. */
   issuer: z.string().url().optional(),
   project_path: ClaimPattern,
   namespace_id: NumericId,

@@ -89,6 +89,8 @@ const upstreamUrl = z
 /**
  * One entry of LATCHKEY_CI_ISSUERS: an issuer, and after `=` the claim its tokens carry
  * the immutable id of their owner in (GitHub Actions and gitlab.com need none declared).
+ * Without one, no policy on the issuer is accepted, presets included: GitHub Enterprise
+ * Server needs `=repository_owner_id`, self-managed GitLab `=namespace_id`.
  * Issuer URLs carry no query, so the last `=` is the separator.
  */
 const ciIssuer = z.union(

@@ -23,7 +23,7 @@ before(async () => {
   [github, gitlab] = await Promise.all([startFakeCiIssuer({ defaultClaims: GITHUB.branchPush }), startFakeCiIssuer()]);
   const grant = { project: 'web', scopes: ['read', 'write'] };
   worker = await startWorker({
-    LATCHKEY_CI_ISSUERS: `${github.issuer},${gitlab.issuer}`,
+    LATCHKEY_CI_ISSUERS: `${github.issuer}=repository_owner_id,${gitlab.issuer}=namespace_id`,
     LATCHKEY_CI_POLICIES: JSON.stringify([
       octoRepoPolicy(github.issuer, AUDIENCE, { id: 'octo-main', ref: 'refs/heads/main', grant }),
       myProjectPolicy(gitlab.issuer, AUDIENCE, {

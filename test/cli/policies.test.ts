@@ -22,7 +22,7 @@ let owner: Record<string, string>;
 before(async () => {
   buildCli();
   github = await startFakeCiIssuer({ defaultClaims: GITHUB.branchPush });
-  worker = await startWorker({ LATCHKEY_CI_ISSUERS: github.issuer }, { target: 'workerd-kv' });
+  worker = await startWorker({ LATCHKEY_CI_ISSUERS: `${github.issuer}=repository_owner_id` }, { target: 'workerd-kv' });
   home = await tempConfigDir();
   const token = (await deviceLogin(worker.url, 'owner@policies.example')).access_token;
   owner = cleanEnv({ HOME: home, LATCHKEY_CONFIG_DIR: home, LATCHKEY_SERVER: worker.url, LATCHKEY_TOKEN: token });

@@ -191,7 +191,7 @@ const world: World = {
 before(async () => {
   github = await startFakeCiIssuer();
   server = await startWorker({
-    LATCHKEY_CI_ISSUERS: github.issuer,
+    LATCHKEY_CI_ISSUERS: `${github.issuer}=repository_owner_id`,
     LATCHKEY_OPERATORS: PEOPLE.operator,
     // Revocations answer after the session cache bound; no cache, no wait.
     LATCHKEY_SESSION_CACHE: '0',

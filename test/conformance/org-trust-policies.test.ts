@@ -4,7 +4,8 @@
  * token of the org's project, the org's dry-run explains a refusal, and once deleted the
  * policy admits nothing. Another org trusting the same repository gets only the tokens
  * requested for its own audience. Policies that would trust too much (pinning no owner id
- * exactly), name another org or audience, an untrusted issuer or an unknown project are
+ * exactly, or a preset on an issuer not declared with the preset's owner id claim), name
+ * another org or audience, an untrusted issuer or an unknown project are
  * refused with a reason; the operator's LATCHKEY_CI_POLICIES show in the org's list but
  * cannot be deleted through it; each change is in the audit trail. Policies full of
  * wildcards against a long claim answer at once, and the server stays responsive.
@@ -181,10 +182,25 @@ describe('org trust policies', () => {
       /the org's own audience/,
     ],
     [
+      // GitHub Actions' own issuer, whose owner id claim is known, is not among this server's.
       'an issuer the server does not trust',
+      () => ({ ...mainOnly(), id: 'untrusted', issuer: 'https://token.actions.githubusercontent.com' }),
+      400,
+      /does not trust tokens from https:\/\/token\.actions\.githubusercontent\.com; .*LATCHKEY_CI_ISSUERS/,
+    ],
+    [
+      'an issuer the server does not trust, nor declare an owner id claim for',
       () => ({ ...mainOnly(), id: 'untrusted', issuer: untrusted.issuer }),
       400,
-      /does not trust tokens from .*LATCHKEY_CI_ISSUERS/,
+      /LATCHKEY_CI_ISSUERS/,
+    ],
+    // The same preset as mainOnly(), on a trusted issuer that does not declare
+    // =repository_owner_id: its users might set that claim to anything.
+    [
+      'the GitHub preset on a trusted issuer that declares no owner id claim',
+      () => ({ ...mainOnly(), id: 'generic', issuer: undeclared.issuer }),
+      400,
+      /the github-actions preset's repository_owner_id is an owner id only on https:\/\/token\.actions\.githubusercontent\.com or an issuer the operator declares with it; http:\/\/127\.0\.0\.1:\d+ declares no owner id claim.*LATCHKEY_CI_ISSUERS \(http:\/\/127\.0\.0\.1:\d+=repository_owner_id\)/,
     ],
     [
       'a project the org does not have',
@@ -326,6 +342,32 @@ describe('org trust policies', () => {
     );
     assert.equal(acmeDryRun.json.would_issue, null);
     assert.equal((await call('DELETE', '/v1/orgs/acme/trust-policies/octo-main', owner)).status, 200);
+  });
+
+  test('the GitHub preset on an issuer declared =repository_owner_id is accepted and admits its owner’s jobs; undeclared, refused', async () => {
+    const refused = await call('POST', '/v1/orgs/acme/trust-policies', owner, {
+      ...mainOnly(),
+      id: 'ghes',
+      issuer: undeclared.issuer,
+    });
+    assert.equal(refused.status, 400, JSON.stringify(refused.json));
+    assert.match(String(refused.json.error_description), /preset's repository_owner_id is an owner id only on/);
+    const minted = await exchange(await undeclared.sign(GITHUB.branchPush, { audience: audienceOf('acme') }), {
+      audience: 'web',
+    });
+    assert.equal(minted.status, 400, 'nothing was stored for the undeclared issuer');
+
+    // github.issuer stands in for GitHub Enterprise Server, declared with =repository_owner_id.
+    const created = await call('POST', '/v1/orgs/acme/trust-policies', owner, { ...mainOnly(), id: 'ghes' });
+    assert.equal(created.status, 201, JSON.stringify(created.json));
+    assert.equal(created.json.issuer, github.issuer);
+    const ours = await exchange(await signFor('acme', GITHUB.branchPush), { audience: 'web' });
+    assert.equal(ours.status, 200, JSON.stringify(ours.json));
+    const theirs = await exchange(await signFor('acme', { ...GITHUB.branchPush, repository_owner_id: '66' }), {
+      audience: 'web',
+    });
+    assert.equal(theirs.status, 400, 'another owner id does not match');
+    assert.equal((await call('DELETE', '/v1/orgs/acme/trust-policies/ghes', owner)).status, 200);
   });
 
   test('a custom policy pinning the owner id admits that owner’s jobs, and another owner’s on the same branch never', async () => {

@@ -61,7 +61,7 @@ before(async () => {
     }),
   ];
   server = await startWorker({
-    LATCHKEY_CI_ISSUERS: `${github.issuer},${gitlab.issuer}`,
+    LATCHKEY_CI_ISSUERS: `${github.issuer}=repository_owner_id,${gitlab.issuer}=namespace_id`,
     LATCHKEY_CI_POLICIES: JSON.stringify(policies),
     LATCHKEY_OPERATORS: 'ops@example.com',
   });

@@ -1,7 +1,8 @@
 /**
  * LATCHKEY_CI_ISSUERS declares, per issuer, the claim holding the immutable id of a token's
  * owner (`ISSUER=CLAIM`; GitHub Actions and gitlab.com have theirs built in), and the
- * operator's LATCHKEY_CI_POLICIES that do not pin it exactly stop start-up.
+ * operator's LATCHKEY_CI_POLICIES that do not pin it exactly stop start-up — a preset on
+ * an issuer that does not declare the preset's own claim among them.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -65,18 +66,56 @@ test("the operator's policies must pin their issuer's owner id exactly, or the s
   }
 });
 
-test("the operator's policies that pin it start: custom ones, and a GitHub Enterprise Server preset", () => {
-  const config = withPolicies('https://ci.example.com=tenant_id,https://ghes.example.com/_services/token', [
+const GHES = 'https://ghes.example.com/_services/token';
+const ghesPreset = (issuer: string) => ({
+  id: 'ghes',
+  preset: 'github-actions',
+  issuer,
+  audience: 'https://latchkey.test',
+  repository: 'acme/*',
+  repository_owner_id: '9',
+  grant,
+});
+
+test("a preset on an issuer that does not declare the preset's owner id claim stops start-up", () => {
+  // A generic issuer may let its users set repository_owner_id freely.
+  const refused: [string, unknown, RegExp][] = [
+    [
+      GHES,
+      ghesPreset(GHES),
+      /policy "ghes": the github-actions preset's repository_owner_id is an owner id only on https:\/\/token\.actions\.githubusercontent\.com or an issuer the operator declares with it; .*LATCHKEY_CI_ISSUERS \(https:\/\/ghes\.example\.com\/_services\/token=repository_owner_id\)/,
+    ],
+    ['https://ci.generic.example', ghesPreset('https://ci.generic.example'), /declares no owner id claim/],
+    [
+      'https://gitlab.example.com',
+      {
+        id: 'gl',
+        preset: 'gitlab',
+        issuer: 'https://gitlab.example.com',
+        audience: 'https://latchkey.test',
+        project_path: 'g/*',
+        namespace_id: '1',
+        grant,
+      },
+      /the gitlab preset's namespace_id is an owner id only on https:\/\/gitlab\.com/,
+    ],
+    // Declared with another claim: that one is the owner id, and the preset does not pin it.
+    [`${GHES}=enterprise_id`, ghesPreset(GHES), /give enterprise_id/],
+  ];
+  for (const [issuers, policy, reason] of refused) {
+    assert.throws(
+      () => withPolicies(issuers, [policy]),
+      (error: unknown) =>
+        error instanceof ConfigError && error.settings.includes('LATCHKEY_CI_POLICIES') && reason.test(error.message),
+      JSON.stringify(policy),
+    );
+  }
+});
+
+test("the operator's policies that pin it start: custom ones, and a GitHub Enterprise Server preset declared so", () => {
+  const config = withPolicies(`https://ci.example.com=tenant_id,${GHES}=repository_owner_id`, [
     { ...custom('https://ci.example.com', { tenant_id: '1', project: 'x*' }), id: 'tenant' },
-    {
-      id: 'ghes',
-      preset: 'github-actions',
-      issuer: 'https://ghes.example.com/_services/token',
-      audience: 'https://latchkey.test',
-      repository: 'acme/*',
-      repository_owner_id: '9',
-      grant,
-    },
+    ghesPreset(GHES),
   ]);
   assert.deepEqual(
     config.ciPolicies.map((policy) => policy.id),

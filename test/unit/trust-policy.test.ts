@@ -1,7 +1,8 @@
 /**
  * Claim globs and policy checks, pure: what `*` and `**` may cross, values with `*`, `:`
  * and unicode, the policies refused at creation with their reasons (every one must pin its
- * issuer's owner id exactly), and a stored policy that does not admitting nothing.
+ * issuer's owner id exactly; a preset's counts only on its own issuer or one declared with
+ * it), and a stored policy that does not admitting nothing.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -14,7 +15,11 @@ const OWNERS: OwnerClaims = {
   ...DEFAULT_OWNER_CLAIMS,
   'https://x.example': 'org',
   'https://ghes.example.com/_services/token': 'enterprise_id',
+  'https://ghe.example.com/_services/token': 'repository_owner_id',
+  'https://gitlab.example.com': 'namespace_id',
 };
+/** Trusted, perhaps, but declaring no owner id claim: its users might set any claim they like. */
+const GENERIC = 'https://ci.generic.example';
 const normalize = (input: unknown) => normalizePolicy(TrustPolicyInput.parse(input), OWNERS);
 
 const table: [pattern: string, value: string, matches: boolean][] = [
@@ -180,6 +185,40 @@ const rejected: [string, unknown, RegExp][] = [
     },
     /give enterprise_id/,
   ],
+  // A generic issuer may let its users set `repository_owner_id` or `namespace_id` freely:
+  // a preset's owner id counts only on its own issuer or one declared with that claim.
+  [
+    'the GitHub preset on an issuer that declares no owner id claim',
+    {
+      id: 'p',
+      preset: 'github-actions',
+      issuer: GENERIC,
+      audience: 'a',
+      repository: 'acme/*',
+      repository_owner_id: '1',
+      grant,
+    },
+    /the github-actions preset's repository_owner_id is an owner id only on https:\/\/token\.actions\.githubusercontent\.com or an issuer the operator declares with it; https:\/\/ci\.generic\.example declares no owner id claim.*LATCHKEY_CI_ISSUERS \(https:\/\/ci\.generic\.example=repository_owner_id\)/,
+  ],
+  [
+    'the GitHub preset on an undeclared issuer, its owner id repeated under claims',
+    {
+      id: 'p',
+      preset: 'github-actions',
+      issuer: GENERIC,
+      audience: 'a',
+      repository: 'acme/*',
+      repository_owner_id: '1',
+      claims: { repository_owner_id: '1' },
+      grant,
+    },
+    /declares no owner id claim/,
+  ],
+  [
+    'the GitLab preset on an issuer that declares no owner id claim',
+    { id: 'p', preset: 'gitlab', issuer: GENERIC, audience: 'a', project_path: 'g/*', namespace_id: '1', grant },
+    /the gitlab preset's namespace_id is an owner id only on https:\/\/gitlab\.com .*\(https:\/\/ci\.generic\.example=namespace_id\)/,
+  ],
   [
     "the GitLab preset on GitHub's issuer",
     { id: 'p', preset: 'gitlab', issuer: GITHUB_ACTIONS_ISSUER, audience: 'a', project_path: 'g/*', namespace_id: '1', grant },
@@ -219,8 +258,8 @@ const accepted: [string, unknown][] = [
     { id: 'p', preset: 'custom', issuer: 'https://x.example/', audience: 'a', claims: { org: 'acme', sub: 'job:*' }, grant },
   ],
   [
-    // GitHub Enterprise Server: its tokens carry GitHub's claims, so the preset's owner id.
-    'the GitHub preset on an issuer that declares nothing',
+    // GitHub Enterprise Server: its tokens carry GitHub's claims, and the operator says so.
+    'the GitHub preset on an issuer declared with its owner id claim',
     {
       id: 'p',
       preset: 'github-actions',
@@ -228,6 +267,18 @@ const accepted: [string, unknown][] = [
       audience: 'a',
       repository: 'acme/*',
       repository_owner_id: '1',
+      grant,
+    },
+  ],
+  [
+    'the GitLab preset on a self-managed GitLab declared with its owner id claim',
+    {
+      id: 'p',
+      preset: 'gitlab',
+      issuer: 'https://gitlab.example.com/',
+      audience: 'a',
+      project_path: 'g/*',
+      namespace_id: '1',
       grant,
     },
   ],
@@ -281,6 +332,35 @@ test('a stored policy that pins no owner id (made before that was required) admi
     { claim: 'iss', expected: 'an issuer whose owner id claim LATCHKEY_CI_ISSUERS declares', actual: custom.issuer },
   ]);
   assert.deepEqual(policyFailures(custom, { aud: stored.audience, tenant: 'acme' }, { [custom.issuer]: 'tenant' }), []);
+});
+
+test('a stored preset on an issuer that declares no owner id claim admits nothing, and says why; declared, it matches', () => {
+  // As the org API kept it before a preset's owner id counted only on its own issuer.
+  const stored: TrustPolicy = {
+    id: 'generic',
+    org: 'acme',
+    preset: 'github-actions',
+    description: null,
+    issuer: GENERIC,
+    audience: 'https://latchkey.example/orgs/acme',
+    claims: { repository: 'acme/*', repository_owner_id: '65' },
+    grant: { project: 'web', scopes: ['read'] },
+  };
+  const claims = { iss: GENERIC, aud: stored.audience, repository: 'acme/app', repository_owner_id: '65' };
+  assert.deepEqual(policyFailures(stored, claims, OWNERS), [
+    {
+      claim: 'iss',
+      expected:
+        'https://token.actions.githubusercontent.com, or an issuer LATCHKEY_CI_ISSUERS declares with =repository_owner_id',
+      actual: GENERIC,
+    },
+  ]);
+  assert.deepEqual(policyFailures(stored, claims, { ...OWNERS, [GENERIC]: 'repository_owner_id' }), []);
+  // Declared with another claim, that claim is the owner id, and the preset's is not it.
+  assert.deepEqual(
+    policyFailures(stored, { ...claims, tenant: '1' }, { ...OWNERS, [GENERIC]: 'tenant' }).map((failure) => failure.claim),
+    ['tenant'],
+  );
 });
 
 test('the GitHub preset pins the immutable ids and ignores the shape-shifting sub', () => {

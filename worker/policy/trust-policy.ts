@@ -27,20 +27,42 @@ export const DEFAULT_OWNER_CLAIMS: OwnerClaims = {
 };
 
 /**
- * The owner id a preset's issuer puts in its tokens: GitHub Enterprise Server and
- * self-managed GitLab issue the same claims as github.com and gitlab.com.
+ * The claim a preset names as its owner id, and the one issuer where that holds without
+ * the operator's word. GitHub Enterprise Server and self-managed GitLab issue the same
+ * claims, but any other issuer may let its users set a claim of that name, so there it
+ * counts only when LATCHKEY_CI_ISSUERS declares it (`https://ghes.example/_services/token=repository_owner_id`).
  */
-const PRESET_OWNER_CLAIM: Partial<Record<TrustPolicy['preset'], string>> = {
-  'github-actions': 'repository_owner_id',
-  gitlab: 'namespace_id',
+const PRESET_OWNER: Partial<Record<TrustPolicy['preset'], { claim: string; issuer: string }>> = {
+  'github-actions': { claim: 'repository_owner_id', issuer: GITHUB_ACTIONS_ISSUER },
+  gitlab: { claim: 'namespace_id', issuer: GITLAB_ISSUER },
 };
 
 /**
- * The claim a policy must pin, exactly: its issuer's declared owner id claim, else its
- * preset's; null for a custom policy on an issuer that declares none.
+ * The claim a policy must pin, exactly: its issuer's owner id claim as declared (GitHub
+ * Actions' and gitlab.com's by default); null for an issuer that declares none, whatever
+ * the preset (the preset is never matched on).
  */
-export function ownerClaimOf(policy: Pick<TrustPolicy, 'issuer' | 'preset'>, owners: OwnerClaims): string | null {
-  return (Object.hasOwn(owners, policy.issuer) ? owners[policy.issuer] : PRESET_OWNER_CLAIM[policy.preset]) ?? null;
+export function ownerClaimOf(policy: Pick<TrustPolicy, 'issuer'>, owners: OwnerClaims): string | null {
+  return Object.hasOwn(owners, policy.issuer) ? (owners[policy.issuer] ?? null) : null;
+}
+
+/** Why a policy on an issuer that declares no owner id claim pins no owner: as the dry-run and a refusal say it. */
+function undeclaredOwner(policy: Pick<TrustPolicy, 'issuer' | 'preset'>): { failure: ClaimFailure; reason: string } {
+  const preset = PRESET_OWNER[policy.preset];
+  if (preset) {
+    return {
+      failure: {
+        claim: 'iss',
+        expected: `${preset.issuer}, or an issuer LATCHKEY_CI_ISSUERS declares with =${preset.claim}`,
+        actual: policy.issuer,
+      },
+      reason: `the ${policy.preset} preset's ${preset.claim} is an owner id only on ${preset.issuer} or an issuer the operator declares with it; ${policy.issuer} declares no owner id claim, and its users might set ${preset.claim} freely. The operator declares it in LATCHKEY_CI_ISSUERS (${policy.issuer}=${preset.claim})`,
+    };
+  }
+  return {
+    failure: { claim: 'iss', expected: 'an issuer whose owner id claim LATCHKEY_CI_ISSUERS declares', actual: policy.issuer },
+    reason: `its issuer ${policy.issuer} has no declared owner id claim, so no condition can pin an owner; the operator declares it in LATCHKEY_CI_ISSUERS (${policy.issuer}=CLAIM)`,
+  };
 }
 
 /**
@@ -51,12 +73,7 @@ export function ownerClaimOf(policy: Pick<TrustPolicy, 'issuer' | 'preset'>, own
  */
 export function unpinnedOwner(policy: TrustPolicy, owners: OwnerClaims): { failure: ClaimFailure; reason: string } | null {
   const claim = ownerClaimOf(policy, owners);
-  if (claim === null) {
-    return {
-      failure: { claim: 'iss', expected: 'an issuer whose owner id claim LATCHKEY_CI_ISSUERS declares', actual: policy.issuer },
-      reason: `its issuer ${policy.issuer} has no declared owner id claim, so no condition can pin an owner; the operator declares it in LATCHKEY_CI_ISSUERS (${policy.issuer}=CLAIM)`,
-    };
-  }
+  if (claim === null) return undeclaredOwner(policy);
   const pattern = Object.hasOwn(policy.claims, claim) ? policy.claims[claim] : undefined;
   if (pattern !== undefined && !hasWildcard(pattern)) return null;
   return {
@@ -159,9 +176,10 @@ function claimText(value: unknown): string | null {
 
 /**
  * Every condition the claims fail (empty: the policy matches). The audience comes first.
- * A policy that does not pin its issuer's owner id (stored before that was required, or
- * since the operator changed the issuer's owner claim) always fails, and says so: it is
- * checked here, on every use, not only when it was made.
+ * A policy that does not pin its issuer's owner id (stored before that was required, a
+ * preset on an issuer that declared nothing, or since the operator changed the issuer's
+ * owner claim) always fails, and says so: it is checked here, on every use, not only when
+ * it was made.
  */
 export function policyFailures(policy: TrustPolicy, claims: Record<string, unknown>, owners: OwnerClaims): ClaimFailure[] {
   const failures: ClaimFailure[] = [];
