@@ -326,6 +326,20 @@ describe('org trust policies', () => {
     assert.equal(feature.status, 400, "acme's job on another branch is not handed globex's project");
     assert.equal(await project(await exchange(await signFor('globex', GITHUB.featurePush))), 'globex/web');
 
+    // The same job's tokens under each org share the runner's subject, but are not each
+    // other's: neither learns about the other by introspection.
+    const tokenFor = async (org: string, extra: Record<string, string>) => {
+      const answer = await exchange(await signFor(org, GITHUB.branchPush), extra);
+      assert.equal(answer.status, 200, JSON.stringify(answer.json));
+      return String(answer.json.access_token);
+    };
+    const [acmeJob, globexJob] = [await tokenFor('acme', { audience: 'web' }), await tokenFor('globex', {})];
+    const introspect = async (bearer: string, token: string) =>
+      (await postForm(`${server.url}/oauth/introspect`, { token }, { authorization: `Bearer ${bearer}` })).json;
+    assert.deepEqual(await introspect(acmeJob, globexJob), { active: false });
+    assert.deepEqual(await introspect(globexJob, acmeJob), { active: false });
+    assert.equal((await introspect(acmeJob, acmeJob)).active, true);
+
     const globex = (await call('GET', '/v1/orgs/globex/trust-policies', other)).json.policies as { org: string }[];
     assert.deepEqual(
       globex.map((policy) => policy.org),

@@ -30,7 +30,8 @@ introspectRoutes.post('/oauth/introspect', async (c) => {
     const found = await lookupRefreshToken(services, token);
     if (!found?.live) return c.json(INACTIVE);
     const { family } = found;
-    if (family.sub !== caller.sub && !(await orgReaches(services, caller, family.org, null))) return c.json(INACTIVE);
+    const own = owns(caller, { sub: family.sub, kind: 'user', org: family.org });
+    if (!own && !(await orgReaches(services, caller, family.org, null))) return c.json(INACTIVE);
     const body: IntrospectionResponse = {
       active: true,
       token_type: 'refresh_token',
@@ -49,7 +50,7 @@ introspectRoutes.post('/oauth/introspect', async (c) => {
   const claims = await authenticate(services, token).catch(() => null);
   if (!claims) return c.json(INACTIVE);
   // A session's tokens carry the org the session was established for (null: none).
-  if (claims.sub !== caller.sub && !(await orgReaches(services, caller, claims.org, claims.project))) return c.json(INACTIVE);
+  if (!owns(caller, claims) && !(await orgReaches(services, caller, claims.org, claims.project))) return c.json(INACTIVE);
   const body: IntrospectionResponse = {
     active: true,
     token_type: 'access_token',
@@ -65,6 +66,16 @@ introspectRoutes.post('/oauth/introspect', async (c) => {
   };
   return c.json(body);
 });
+
+/**
+ * Whether the token is the caller's own: the same subject of the same kind. A CI token's
+ * subject is its runner's (`repo:acme/app:ref:…`), which jobs under other orgs' policies
+ * share, so for CI the org must match too.
+ */
+function owns(caller: AccessTokenClaims, token: Pick<AccessTokenClaims, 'sub' | 'kind' | 'org'>): boolean {
+  if (caller.sub !== token.sub || caller.kind !== token.kind) return false;
+  return caller.kind !== 'ci' || caller.org === token.org;
+}
 
 /**
  * Whether the caller may learn about a token of `org` (`project`: the project it is
