@@ -14,9 +14,11 @@
  * interleaved rounds (the order of the sides rotates each round): refresh (32 sequential
  * refresh chains) vs both peers; `GET /v1/me` with a JWT vs openauth's `client.verify`;
  * `GET /v1/me` with an API key vs workers-oauth-provider's token validation; p50/p99 of
- * each GET route under 32 keep-alive connections. Then, counted at the bindings: Durable
- * Object and KV round trips per operation, objects addressed, and object databases created
- * on disk (refresh, a session). The goals are issue 18's; each says met or NOT met.
+ * each GET route under 32 keep-alive connections (the GET rows run first, the refresh rows
+ * after them); workerd's CPU time per refresh, from /proc. Counted at the bindings, on a
+ * quiet server before the load: Durable Object and KV round trips per operation (and which
+ * calls), objects addressed, and object databases (SQLite files) created on disk by a
+ * refresh and by a session. The goals are issue 18's; each says met or NOT met.
  *
  * BENCH_ROUNDS (default 5) and BENCH_REQUESTS (GET requests per block per route, default
  * 2000; a refresh block is a quarter of it) shorten or lengthen the run.
@@ -366,7 +368,10 @@ const ratio = (subject: Measured, peer: Measured) =>
   median(subject.blocks.map((b, round) => b.rate / (peer.blocks[round] as Block).rate));
 const verdict = (met: boolean) => (met ? 'met' : '**NOT met**');
 
-type CountsReply = { kv: number; durableObject: number; objects: number };
+const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+const trips = (value: number) => (Number.isInteger(value) ? String(value) : value.toFixed(2));
+
+type CountsReply = { kv: number; durableObject: number; objects: number; byMethod: Record<string, number> };
 const counts = async (origin: string) => (await (await fetch(`${origin}/__bench/counts`)).json()) as CountsReply;
 
 /** Store round trips per operation, counted at `origin`'s bindings, and object databases created on disk. */
@@ -381,11 +386,14 @@ async function perOperation(origin: string, doDir: string, times: number, operat
     kv: (after.kv - before.kv) / times,
     objects: (after.objects - before.objects) / times,
     files: (filesAfter - filesBefore) / times,
+    // e.g. `durableObject.consume 1, kv.get 2`: which calls, per operation.
+    calls: Object.entries(after.byMethod)
+      .map(([name, count]) => [name, (count - (before.byMethod[name] ?? 0)) / times] as const)
+      .filter(([, count]) => count > 0)
+      .map(([name, count]) => `${name.replace('durableObject.', 'DO ').replace('kv.', 'KV ')} ${trips(count)}`)
+      .join(', '),
   };
 }
-
-const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
-const trips = (value: number) => (Number.isInteger(value) ? String(value) : value.toFixed(2));
 
 try {
   // Build: the production bundle, the wrapper and the peers.
@@ -578,18 +586,18 @@ try {
   }
 
   out.push(
-    '\n| store round trips per operation, counted at the bindings | Durable Object calls | KV calls | objects addressed | object databases created | goal (issue 18) | |',
+    '\n| store round trips per operation, counted at the bindings | Durable Object calls | KV calls | objects addressed | object databases created | calls by method | goal (issue 18) | |',
   );
-  out.push('| --- | ---: | ---: | ---: | ---: | --- | --- |');
+  out.push('| --- | ---: | ---: | ---: | ---: | --- | --- | --- |');
   const opRow = (name: string, ops: Awaited<ReturnType<typeof perOperation>>, goal: string, met?: boolean) =>
     out.push(
-      `| ${name} | ${trips(ops.durableObject)} | ${trips(ops.kv)} | ${trips(ops.objects)} | ${trips(ops.files)} | ${goal} | ${met === undefined ? '' : verdict(met)} |`,
+      `| ${name} | ${trips(ops.durableObject)} | ${trips(ops.kv)} | ${trips(ops.objects)} | ${trips(ops.files)} | ${ops.calls} | ${goal} | ${met === undefined ? '' : verdict(met)} |`,
     );
   opRow('latchkey device login (whole flow)', loginOps, '');
   opRow('latchkey refresh', refreshOps, 'DO calls 1, objects created 0', refreshOps.durableObject <= 1 && refreshOps.files === 0);
   opRow('latchkey API-key check (`/v1/me`)', keyOps, 'at most 1 round trip (DO + KV)', keyOps.durableObject + keyOps.kv <= 1);
   opRow('latchkey JWT check (`/v1/me`, session cache warm)', jwtOps, 'none', jwtOps.durableObject + jwtOps.kv === 0);
-  if (typeof ciOps === 'string') out.push(`| latchkey CI exchange | ${ciOps} | | | | | |`);
+  if (typeof ciOps === 'string') out.push(`| latchkey CI exchange | ${ciOps} | | | | | | |`);
   else opRow('latchkey CI exchange', ciOps, '');
   opRow('openauth refresh', openauthOps.refresh, '');
   opRow('openauth `client.verify`', openauthOps.validate, '');
