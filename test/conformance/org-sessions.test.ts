@@ -337,6 +337,23 @@ describe('wrong user codes on the device page', () => {
     assert.equal((await browser.request('/device/verify', { csrf, user_code: started.user_code })).status, 429);
   });
 
+  test('another site sending the signed-in browser to /device with codes spends none of the person’s guesses', async () => {
+    // A cross-site popup can be navigated to /device?user_code=… again and again, with the
+    // person's cookie: those visits are only shown the code to confirm, never looked up.
+    const started = await startDeviceLogin(server.url);
+    const browser = new FormBrowser(server.url);
+    await browser.signIn('lured@example.com');
+    for (let i = 0; i < 7; i++) {
+      const lured = await browser.request('/device?user_code=BCDF-GHJK', undefined, { 'sec-fetch-site': 'cross-site' });
+      assert.equal(lured.status, 200);
+      assert.match(lured.html, /value="BCDF-GHJK"/, 'the code is shown to confirm');
+      assert.doesNotMatch(lured.html, /name="decision"/);
+    }
+    const own = await browser.request(`/device?user_code=${started.user_code}`, undefined, { 'sec-fetch-site': 'none' });
+    assert.equal(own.status, 200);
+    assert.match(own.html, /name="decision"/, 'the person’s own visit goes straight to the consent page');
+  });
+
   test('codes posted straight to the decision are guesses too: limited the same way', async () => {
     const started = await startDeviceLogin(server.url);
     const browser = new FormBrowser(server.url);

@@ -22,8 +22,13 @@ devicePageRoutes.get('/device', async (c) => {
     const returnTo = typed ? `/device?user_code=${encodeURIComponent(typed)}` : '/device';
     return signInPage(c, returnTo);
   }
-  if (typed === '')
-    return renderPage(c, 200, 'Connect a device', enterCodeForm({ csrf, email: session.email, userCode: '', error: null }));
+  // Another site can send a signed-in browser here (a link, a popup) with any code: a lookup
+  // then would spend the person's guesses without their act. Such a visit (the browser says
+  // so in Sec-Fetch-Site) is only shown the code to confirm; the lookup waits for the
+  // form's CSRF-checked POST. A visit the person made (typed, opened by the CLI) looks up.
+  const fromElsewhere = ['cross-site', 'same-site'].includes(c.req.header('sec-fetch-site') ?? '');
+  if (typed === '' || fromElsewhere)
+    return renderPage(c, 200, 'Connect a device', enterCodeForm({ csrf, email: session.email, userCode: typed, error: null }));
   return verifyCode(c, session, typed, csrf);
 });
 
