@@ -176,6 +176,24 @@ describe('org API: who may do what', () => {
   });
 });
 
+describe('how many orgs a person makes', () => {
+  test('60 creations at once: no more than 50 orgs come to be, and each that does answered 201 and is listed', async () => {
+    // The limit was checked apart from the write, and an index write that gave up (503)
+    // left its org made but uncounted: one account made 130 orgs.
+    const maker = (await deviceLogin(server.url, 'maker@example.com')).access_token;
+    const slugs = Array.from({ length: 60 }, (_, n) => `many-${n}`);
+    const answers = await Promise.all(slugs.map((slug) => call('POST', '/v1/orgs', maker, { slug })));
+    const made = slugs.filter((_, n) => answers[n]?.status === 201);
+    for (const answer of answers) assert.ok([201, 400, 503].includes(answer.status), JSON.stringify(answer));
+    const exist = [];
+    for (const slug of slugs) if ((await call('GET', `/v1/orgs/${slug}`, maker)).status === 200) exist.push(slug);
+    assert.deepEqual(exist, made, 'an org exists exactly when its creation answered 201');
+    assert.ok(made.length <= 50, `${made.length} orgs`);
+    const listed = ((await ok(call('GET', '/v1/orgs', maker))).orgs as { slug: string }[]).map((org) => org.slug);
+    assert.deepEqual(listed.sort(), [...made].sort());
+  });
+});
+
 describe('API keys as credentials', () => {
   test('a key works on /v1/me, showing its org, project and role; it is returned once and never listed', async () => {
     const me = await ok(call('GET', '/v1/me', tokens.webKey as string));

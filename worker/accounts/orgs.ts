@@ -41,8 +41,24 @@ export async function createOrg(
   input: { slug: string; name?: string | undefined },
   owner: { sub: string; email: string },
 ): Promise<OrgRecord> {
-  if ((await orgsOf(services, owner.email)).length >= MAX_ORGS_PER_PERSON)
-    throw new OAuthError('invalid_request', `a person in ${MAX_ORGS_PER_PERSON} orgs cannot create another; leave one first`);
+  // The place in the person's index is taken first, with the limit checked in the same
+  // swap: checked apart, concurrent creations all passed it, and an index write that gave
+  // up after the org was made left an org no limit counted.
+  let reserved = false;
+  await updateRecord(
+    services.store,
+    storeKey('memberOrgs', owner.email.toLowerCase()),
+    MemberOrgs,
+    { ifAbsent: () => [], ttlSeconds: ORG_TTL_SECONDS, what: 'membership index' },
+    (orgs) => {
+      reserved = false;
+      if (orgs.includes(input.slug)) return orgs;
+      if (orgs.length >= MAX_ORGS_PER_PERSON)
+        throw new OAuthError('invalid_request', `a person in ${MAX_ORGS_PER_PERSON} orgs cannot create another; leave one first`);
+      reserved = true;
+      return [...orgs, input.slug];
+    },
+  );
   const org: OrgRecord = {
     slug: input.slug,
     name: input.name ?? input.slug,
@@ -51,10 +67,16 @@ export async function createOrg(
     projects: [],
     members: { [owner.email.toLowerCase()]: 'owner' },
   };
-  if (!(await services.store.swap(storeKey('org', org.slug), null, JSON.stringify(org), ORG_TTL_SECONDS))) {
+  const created = await services.store
+    .swap(storeKey('org', org.slug), null, JSON.stringify(org), ORG_TTL_SECONDS)
+    .catch(async (error: unknown) => {
+      if (reserved) await noteMembership(services, owner.email, org.slug, false).catch(() => {});
+      throw error;
+    });
+  if (!created) {
+    if (reserved) await noteMembership(services, owner.email, org.slug, false);
     throw new OAuthError('conflict', `the org slug "${org.slug}" is taken`);
   }
-  await noteMembership(services, owner.email, org.slug, true);
   return org;
 }
 
