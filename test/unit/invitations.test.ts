@@ -169,3 +169,28 @@ test("an admin cannot replace an owner's invitation (re-inviting the email as me
   );
   assert.equal((await call('POST', `/v1/invitations/${ownerInvite.json.id}/accept`, carol)).status, 200);
 });
+
+test('an accept the org cannot take (it kept changing, or filled up meanwhile) leaves the invitation standing', async () => {
+  const owner = (await deviceLogin(base, 'owner@standing.example')).access_token;
+  assert.equal((await call('POST', '/v1/orgs', owner, { slug: 'standing' })).status, 201);
+  const made = Invitation.parse(
+    (await call('POST', '/v1/orgs/standing/invitations', owner, { email: 'dan@else.example', role: 'member' })).json,
+  );
+  const dan = (await deviceLogin(base, 'dan@else.example')).access_token;
+  // The org record loses every swap, as under a burst of other changes to it: a race the
+  // memory store cannot otherwise show, since it runs each request to completion.
+  const swap = store.swap;
+  store.swap = (key, expected, next, ttl) =>
+    key === storeKey('org', 'standing') ? Promise.resolve(false) : swap(key, expected, next, ttl);
+  try {
+    assert.equal((await call('POST', `/v1/invitations/${made.id}/accept`, dan)).status, 503);
+  } finally {
+    store.swap = swap;
+  }
+  const listed = InvitationList.parse((await call('GET', '/v1/invitations', dan)).json).invitations;
+  assert.deepEqual(
+    listed.map((item) => item.id),
+    [made.id],
+  );
+  assert.equal((await call('POST', `/v1/invitations/${made.id}/accept`, dan)).status, 200);
+});

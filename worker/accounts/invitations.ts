@@ -262,16 +262,32 @@ export async function answerInvitation(
     return view(org, taken);
   }
   let before: Role | undefined;
-  await updateOrg(services, org, (current) => {
-    before = current.members[mine];
-    // Already a member (an older invitation won): the role they hold stays.
-    return before ? current : { ...current, members: { ...current.members, [mine]: taken.role } };
-  });
+  try {
+    await updateOrg(services, org, (current) => {
+      before = current.members[mine];
+      // Already a member (an older invitation won): the role they hold stays.
+      return before ? current : { ...current, members: { ...current.members, [mine]: taken.role } };
+    });
+  } catch (error) {
+    // The org filled up meanwhile, or the store gave up: the invitation stands again, so
+    // the person can accept once there is room rather than ask to be invited anew.
+    await restoreInvitation(services, org, taken).catch(() => {});
+    throw error;
+  }
   await noteMembership(services, mine, org, true);
   await appendAudit(services, org, source, { action: 'invitation.accepted', subject: mine, detail: `${id} as ${taken.role}` });
   if (!before)
     await appendAudit(services, org, source, { action: 'member.changed', subject: mine, detail: `added as ${taken.role}` });
   return view(org, taken);
+}
+
+async function restoreInvitation(services: Services, org: string, taken: Pending): Promise<void> {
+  await updateOrgInvitations(services, org, (list) =>
+    list.some((entry) => entry.email === taken.email) ? list : [...list, taken],
+  );
+  await updatePersonIndex(services, taken.email, (index) =>
+    index.some((item) => item.id === taken.id) ? index : [...index, { id: taken.id, org, expiresAt: taken.expiresAt }],
+  );
 }
 
 async function forgetInPersonIndex(services: Services, email: string, id: string): Promise<void> {
