@@ -76,6 +76,17 @@ describe('a dev server answers only on loopback', () => {
     assert.ok(signedIn.cookies.some((line) => line.startsWith('lk_session')));
   });
 
+  test('the credential check alone skips the guard, and tells a credential-less caller nothing', async () => {
+    for (const [, headers] of hostile) {
+      const checked = await send('/v1/me', headers);
+      assert.equal(checked.status, 401, checked.body);
+      assert.doesNotMatch(checked.body, /dev identity provider/);
+      for (const path of ['/v1/me/', '/v1/orgs', '/healthz', '/.well-known/jwks.json']) {
+        assert.equal((await send(path, headers)).status, 403, `${path} is guarded`);
+      }
+    }
+  });
+
   for (const [name, headers] of hostile) {
     test(`refused: ${name} — no sign-in page, no session`, async () => {
       const page = await send('/device', headers);
