@@ -7,7 +7,7 @@ import { DURATION_HINT, durationSeconds } from '../shared/duration.ts';
 import { AUTHORIZATION_CODE_GRANT, DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT } from '../shared/schemas.ts';
 import { ClaimName, GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER, type TrustPolicy, TrustPolicyInput } from '../shared/trust-policy.ts';
 import { DEFAULT_OWNER_CLAIMS, normalizePolicy, type OwnerClaims, PolicyRejected } from './policy/trust-policy.ts';
-import { parseSigningKeys } from './tokens/signing-keys.ts';
+import { checkSigningKeys, parseSigningKeys } from './tokens/signing-keys.ts';
 
 /** A revocation answers only once every isolate's copy has expired; longer would keep callers waiting. */
 const MAX_SESSION_CACHE_MS = 10_000;
@@ -388,4 +388,16 @@ export function parseConfig(env: Record<string, unknown>): Config {
     limits: { userCodeAttempts: raw.LATCHKEY_USER_CODE_ATTEMPTS, addressAttempts: raw.LATCHKEY_ADDRESS_ATTEMPTS },
     sessionCacheMs: raw.LATCHKEY_SESSION_CACHE,
   };
+}
+
+/**
+ * Start-up's check that every configured signing key is a working pair (beyond the shape
+ * parseConfig checks): each entry runs it before it serves, so a bad key stops start-up
+ * (Node, Deno) or the isolate's first request (Workers) naming the setting.
+ */
+export async function checkConfiguredSigningKeys(config: Config): Promise<void> {
+  if (!config.signingKeys) return;
+  await checkSigningKeys(config.signingKeys).catch((error: Error) => {
+    throw new ConfigError(['LATCHKEY_SIGNING_KEYS'], error.message);
+  });
 }

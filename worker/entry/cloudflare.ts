@@ -5,12 +5,11 @@
 import { DurableObject } from 'cloudflare:workers';
 import { OAuthError } from '../../shared/errors.ts';
 import { createApp } from '../app.ts';
-import { type Config, ConfigError, parseConfig } from '../config.ts';
+import { type Config, ConfigError, checkConfiguredSigningKeys, parseConfig } from '../config.ts';
 import { refuseOffLoopback } from '../identity/dev.ts';
 import { type AtomicBinding, cloudflareStore, type KvBinding } from '../store/cloudflare-kv.ts';
 import { type AtomicRecordApi, atomicRecord } from '../store/durable-object.ts';
 import { upstashStoreFromEnv } from '../store/upstash-redis.ts';
-import { checkSigningKeys } from '../tokens/signing-keys.ts';
 
 type Env = Record<string, unknown> & { LATCHKEY_KV: KvBinding; LATCHKEY_ATOMIC: AtomicBinding };
 
@@ -20,11 +19,7 @@ let config: Config | undefined;
 /** Workers have no start-up of their own: this runs at an isolate's first request. */
 async function build(env: Env): Promise<ReturnType<typeof createApp>> {
   config = parseConfig(env);
-  if (config.signingKeys) {
-    await checkSigningKeys(config.signingKeys).catch((error: Error) => {
-      throw new ConfigError(['LATCHKEY_SIGNING_KEYS'], error.message);
-    });
-  }
+  await checkConfiguredSigningKeys(config);
   const clientAddress = (request: Request) => request.headers.get('cf-connecting-ip');
   if (config.store === 'redis') return createApp(config, { store: upstashStoreFromEnv(env), clientAddress });
   if (config.store && config.store !== 'kv') {

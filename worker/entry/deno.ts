@@ -5,13 +5,12 @@
  * that knows it runs on Deno.
  */
 import { createApp } from '../app.ts';
-import { ConfigError, parseConfig } from '../config.ts';
+import { ConfigError, checkConfiguredSigningKeys, parseConfig } from '../config.ts';
 import { refuseOffLoopback } from '../identity/dev.ts';
 import { type DenoKvHandle, denoKvStore } from '../store/deno-kv.ts';
 import { memoryStore } from '../store/memory.ts';
 import type { Store } from '../store/store.ts';
 import { upstashStoreFromEnv } from '../store/upstash-redis.ts';
-import { checkSigningKeys } from '../tokens/signing-keys.ts';
 
 // The few Deno globals used here, declared so the project's tsc (Node types) checks this file.
 declare const Deno: {
@@ -36,11 +35,7 @@ try {
   const env = Deno.env.toObject();
   const config = parseConfig(env);
   // Every key must sign before the server says it listens, not at the first request.
-  if (config.signingKeys) {
-    await checkSigningKeys(config.signingKeys).catch((error: Error) => {
-      throw new ConfigError(['LATCHKEY_SIGNING_KEYS'], error.message);
-    });
-  }
+  await checkConfiguredSigningKeys(config);
   const store = await chooseStore(env, config.store ?? 'deno-kv');
   // Deno hands the peer address beside the request; the app asks for it by request.
   const addresses = new WeakMap<Request, string>();

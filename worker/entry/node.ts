@@ -5,12 +5,11 @@
  */
 import { type Http2Bindings, type HttpBindings, serve } from '@hono/node-server';
 import { createApp } from '../app.ts';
-import { ConfigError, parseConfig } from '../config.ts';
+import { ConfigError, checkConfiguredSigningKeys, parseConfig } from '../config.ts';
 import { refuseOffLoopback } from '../identity/dev.ts';
 import { memoryStore } from '../store/memory.ts';
 import type { Store } from '../store/store.ts';
 import { upstashStoreFromEnv } from '../store/upstash-redis.ts';
-import { checkSigningKeys } from '../tokens/signing-keys.ts';
 
 function chooseStore(env: NodeJS.ProcessEnv, kind: string): Store {
   if (kind === 'memory') return memoryStore();
@@ -23,11 +22,7 @@ function chooseStore(env: NodeJS.ProcessEnv, kind: string): Store {
 try {
   const config = parseConfig(process.env);
   // Every key must sign before the server says it listens, not at the first request.
-  if (config.signingKeys) {
-    await checkSigningKeys(config.signingKeys).catch((error: Error) => {
-      throw new ConfigError(['LATCHKEY_SIGNING_KEYS'], error.message);
-    });
-  }
+  await checkConfiguredSigningKeys(config);
   const store = chooseStore(process.env, config.store ?? 'memory');
   // The socket's address, looked up by request; Node's Request carries none of its own.
   const addresses = new WeakMap<Request, string>();
