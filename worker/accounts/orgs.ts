@@ -97,9 +97,17 @@ export async function orgsOf(services: Services, email: string): Promise<string[
  */
 export async function orgsWithMember(services: Services, email: string): Promise<string[]> {
   const lowered = email.toLowerCase();
-  const slugs = await orgsOf(services, lowered);
+  const orgs = await readOrgs(services, await orgsOf(services, lowered));
+  return orgs.flatMap((org) => (org.members[lowered] ? [org.slug] : []));
+}
+
+/**
+ * The org records of `slugs` (as a membership index names them), side by side; an org no
+ * longer there is left out, while a store that fails still fails (503).
+ */
+export async function readOrgs(services: Services, slugs: string[]): Promise<OrgRecord[]> {
   const orgs = await Promise.all(slugs.map((slug) => readRecord(services.store, storeKey('org', slug), OrgRecord)));
-  return orgs.flatMap((org) => (org?.value.members[lowered] ? [org.value.slug] : []));
+  return orgs.flatMap((org) => (org ? [org.value] : []));
 }
 
 export async function noteMembership(services: Services, email: string, slug: string, member: boolean): Promise<void> {

@@ -20,7 +20,7 @@ import {
   type TokenExchangeResponse,
 } from '../../shared/schemas.ts';
 import type { DryRunResponse, TrustPolicy } from '../../shared/trust-policy.ts';
-import { type OrgRecord, orgsOf, readOrg } from '../accounts/orgs.ts';
+import { orgsOf, readOrgs } from '../accounts/orgs.ts';
 import { policiesForToken } from '../accounts/trust-policies.ts';
 import { CI_CLOCK_TOLERANCE_SECONDS, type CiClaims, claimedIssuer, verifyCiToken } from '../policy/ci-token.ts';
 import { principalOf, roleIn } from '../policy/roles.ts';
@@ -192,15 +192,10 @@ async function narrowedTarget(services: Services, claims: AccessTokenClaims, tar
   }
   const named = target?.org ?? claims.org;
   const slugs = named ? [named] : claims.email ? await orgsOf(services, claims.email) : [];
-  const gone = (error: unknown) => {
-    if (error instanceof OAuthError && error.code === 'not_found') return null;
-    throw error;
-  };
-  const orgs = await Promise.all(slugs.map((slug) => readOrg(services, slug).catch(gone)));
   // Membership as every org route reads it (a sign-in established for an org is in no other).
   const person = principalOf(claims);
-  const reachable = orgs.filter(
-    (org): org is OrgRecord => org !== null && roleIn(org, person) !== null && org.projects.includes(project),
+  const reachable = (await readOrgs(services, slugs)).filter(
+    (org) => roleIn(org, person) !== null && org.projects.includes(project),
   );
   const [only, ...others] = reachable;
   if (!only) {

@@ -12,7 +12,7 @@ import {
 } from '../../shared/schemas.ts';
 import { createApiKey, findApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../accounts/api-keys.ts';
 import { appendAudit } from '../accounts/audit.ts';
-import { createOrg, noteMembership, orgsOf, orgView, readOrg, updateOrg } from '../accounts/orgs.ts';
+import { createOrg, noteMembership, orgsOf, orgView, readOrg, readOrgs, updateOrg } from '../accounts/orgs.ts';
 import { endOrgSessions } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
@@ -36,17 +36,11 @@ orgRoutes.get('/v1/orgs', async (c) => {
   const principal = await caller(c);
   const services = c.var.services;
   const slugs = principal.kind === 'user' ? (principal.email ? await orgsOf(services, principal.email) : []) : [principal.org];
-  // An org deleted since the index was written is skipped; a store that fails still fails (503).
-  const gone = (error: unknown) => {
-    if (error instanceof OAuthError && error.code === 'not_found') return null;
-    throw error;
-  };
-  const orgs = await Promise.all(slugs.map((slug) => readOrg(services, slug).catch(gone)));
   const body: OrgList = { orgs: [] };
-  for (const org of orgs) {
+  for (const org of await readOrgs(services, slugs)) {
     // The membership index is a hint; the org record decides.
-    const role = org ? roleIn(org, principal) : null;
-    if (org && role) body.orgs.push({ slug: org.slug, name: org.name, role });
+    const role = roleIn(org, principal);
+    if (role) body.orgs.push({ slug: org.slug, name: org.name, role });
   }
   return c.json(body);
 });
