@@ -34,14 +34,14 @@ const PersonIndex = z.array(z.object({ id: z.string(), org: z.string(), expiresA
 type PersonIndex = z.infer<typeof PersonIndex>;
 
 /** Bounds on what one org, or invitations to one person, can pile up. */
-export const MAX_PENDING_PER_ORG = 200;
+const MAX_PENDING_PER_ORG = 200;
 /**
  * A person's index keeps this many live invitations; past it, the oldest make room (a
  * full index never refuses an org's invitation: strangers' orgs could fill it). With one
  * entry per org, and no org made by a person already in MAX_ORGS_PER_PERSON (accounts/orgs.ts),
  * pushing a real invitation out takes several accounts, each signed in.
  */
-export const MAX_PENDING_PER_PERSON = 100;
+const MAX_PENDING_PER_PERSON = 100;
 /**
  * An expired invitation is kept this long, so its person hears "expired" rather than "no
  * such", and in at most as many places as live ones (the longest expired go first).

@@ -27,7 +27,7 @@ export const MAX_MEMBERS = 1000;
  * A person in this many orgs creates no more: orgs are free to make, and each is one more
  * voice that can invite a stranger (accounts/invitations.ts bounds a person's invitations).
  */
-export const MAX_ORGS_PER_PERSON = 50;
+const MAX_ORGS_PER_PERSON = 50;
 const MAX_PROJECTS = 500;
 
 export async function readOrg(services: Services, slug: string): Promise<OrgRecord> {

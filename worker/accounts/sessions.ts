@@ -245,20 +245,17 @@ export async function listOrgSessions(
 
 /**
  * Ends every session a person established for an org (a removal from it); their other
- * sessions are untouched. Returns how many were live.
+ * sessions are untouched.
  */
-export async function endOrgSessions(services: Services, org: string, email: string, source: AuditSource): Promise<number> {
+export async function endOrgSessions(services: Services, org: string, email: string, source: AuditSource): Promise<void> {
   const index = (await readRecord(services.store, orgIndexKey(org), OrgSessionIndex))?.value ?? [];
   const theirs = index.filter((entry) => entry.email === email.toLowerCase() && entry.expiresAt > services.now());
-  const ended = await Promise.all(
+  await Promise.all(
     theirs.map(async ({ sid }) => {
       const found = await readFamilyRecord(services, sid);
-      if (!found || found.value.org !== org || found.value.revoked) return false;
-      await revokeFamily(services, sid, 'admin', source, found);
-      return true;
+      if (found && found.value.org === org && !found.value.revoked) await revokeFamily(services, sid, 'admin', source, found);
     }),
   );
-  return ended.filter(Boolean).length;
 }
 
 async function viewsOf(services: Services, index: { sid: string }[], currentSid: string | null): Promise<SessionInfo[]> {

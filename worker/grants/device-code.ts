@@ -97,15 +97,19 @@ export async function findPendingByUserCode(
   return { key: dcKey, found };
 }
 
-/** Records the person's decision. Polls touch the record too, so a lost swap re-reads. */
+/**
+ * Records the person's decision on the authorization `found` (as the page's counted lookup
+ * just read it). Polls touch the record too, so a lost swap reads it again.
+ */
 export async function decideDeviceAuthorization(
   services: Services,
   normalizedUserCode: string,
+  found: PendingAuthorization,
   decision: { approve: boolean; subject: { sub: string; email: string | null } },
 ): Promise<DeviceRecord | null> {
   const { store } = services;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const pending = await findPendingByUserCode(services, normalizedUserCode);
+    const pending = attempt === 0 ? found : await findPendingByUserCode(services, normalizedUserCode);
     if (!pending) return null;
     const { raw, value } = pending.found;
     const next: DeviceRecord = {

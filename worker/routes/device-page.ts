@@ -55,7 +55,7 @@ devicePageRoutes.post('/device/decision', async (c) => {
   const org = approve ? pending?.found.value.org : null;
   if (org && !(await mayEstablishFor(c.var.services, org, session.email))) return notMember(c, session.email, org);
   const decided = pending
-    ? await decideDeviceAuthorization(c.var.services, code.data, {
+    ? await decideDeviceAuthorization(c.var.services, code.data, pending, {
         approve,
         subject: { sub: session.sub, email: session.email },
       })
