@@ -5,7 +5,8 @@ import type { AppEnv } from '../app.ts';
 /** RFC 8414 metadata (also served as OpenID discovery) and the JWKS. */
 export const discoveryRoutes = new Hono<AppEnv>();
 
-function metadata(base: string): ServerMetadata {
+/** What this server says of itself at `base` (a hostile stand-in in the CLI tests says the same). */
+export function serverMetadata(base: string): ServerMetadata {
   return {
     issuer: base,
     token_endpoint: `${base}/oauth/token`,
@@ -29,7 +30,7 @@ function metadata(base: string): ServerMetadata {
 for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
   discoveryRoutes.get(path, (c) => {
     c.header('Cache-Control', 'public, max-age=300');
-    return c.json(metadata(c.var.services.config.base));
+    return c.json(serverMetadata(c.var.services.config.base));
   });
 }
 
