@@ -167,6 +167,9 @@ const RawConfig = z.object({
       }
       return ms;
     }),
+  // A Cloudflare deployment upgraded from the per-key layout (one Durable Object per key)
+  // reads each key's old object once (worker/store/durable-object.ts).
+  LATCHKEY_MIGRATE_FROM: z.enum(['per-key']).optional(),
 });
 
 export type Config = {
@@ -208,6 +211,8 @@ export type Config = {
   limits: { userCodeAttempts: number; addressAttempts: number };
   /** How long an isolate may trust a session record it read, in ms; 0 reads it on every check. */
   sessionCacheMs: number;
+  /** `per-key`: read through to the Durable Object layout before 0.2 (Cloudflare only). */
+  migrateFrom: 'per-key' | undefined;
 };
 
 export class ConfigError extends Error {
@@ -387,6 +392,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
     },
     limits: { userCodeAttempts: raw.LATCHKEY_USER_CODE_ATTEMPTS, addressAttempts: raw.LATCHKEY_ADDRESS_ATTEMPTS },
     sessionCacheMs: raw.LATCHKEY_SESSION_CACHE,
+    migrateFrom: raw.LATCHKEY_MIGRATE_FROM,
   };
 }
 

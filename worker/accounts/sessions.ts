@@ -56,7 +56,7 @@ const INDEX_TTL_SECONDS = 10 * 365 * 86400;
 const LAST_USED_GRANULARITY_MS = 60_000;
 
 export const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
-const familyKey = (sid: string) => storeKey('family', sid);
+export const familyKey = (sid: string) => storeKey('family', sid);
 
 /** Whose sessions these are: the verified email (how orgs name members), else the subject. */
 export const sessionOwner = (who: { sub: string; email?: string | null | undefined }) => who.email?.toLowerCase() ?? who.sub;
@@ -136,14 +136,18 @@ export async function readFamily(services: Services, sid: string): Promise<Famil
 }
 
 /**
- * Records a refresh as the session's last use, at most once a minute, from the record the
- * refresh already read; losing a race to another change writes nothing.
+ * The family with a refresh recorded as its last use, or null when that would change
+ * nothing worth a write (at most once a minute, and never on an ended session).
  */
-export async function touchFamily(services: Services, sid: string, found: Versioned<Family>): Promise<void> {
-  const { store, now } = services;
-  if (found.value.revoked || now() - (found.value.lastUsedAt ?? 0) < LAST_USED_GRANULARITY_MS) return;
-  const next = { ...found.value, lastUsedAt: now() };
-  await store.swap(familyKey(sid), found.raw, JSON.stringify(next), seconds(found.value.expiresAt - now()));
+export function touched(family: Family, now: number): Family | null {
+  if (family.revoked || now - (family.lastUsedAt ?? 0) < LAST_USED_GRANULARITY_MS) return null;
+  return { ...family, lastUsedAt: now };
+}
+
+/** The family ended for `reason`, kept long enough for `sid` checks to refuse every access token of it. */
+export function ended(family: Family, reason: RevokeReason, now: number, accessTokenTtlSeconds: number) {
+  const ttlSeconds = seconds(Math.max(family.expiresAt - now, accessTokenTtlSeconds * 1000 + 60_000));
+  return { family: { ...family, revoked: reason }, ttlSeconds };
 }
 
 /** At most this many single revoked access tokens per session; more ends the whole session. */
@@ -204,24 +208,36 @@ export async function revokeFamily(
       return family;
     }
     // Outlive every access token of this session, so `sid` checks keep refusing them.
-    const ttl = seconds(Math.max(family.expiresAt - now(), config.ttl.accessToken * 1000 + 60_000));
-    const revoked: Family = { ...family, revoked: reason };
-    if (await store.swap(key, raw, JSON.stringify(revoked), ttl)) {
-      // The audit entry is written while other isolates' copies of the session expire.
-      const settled = services.sessions.changed(sid);
-      try {
-        await auditSession(services, family, reason === 'reuse' ? { ...source, actor: SERVER_ACTOR } : source, {
-          action: reason === 'reuse' ? 'session.reuse_detected' : 'session.revoked',
-          subject: sid,
-          detail: reason === 'reuse' ? 'a spent refresh token was presented again' : `${reason} by ${source.actor}`,
-        });
-      } finally {
-        await settled;
-      }
+    const { family: revoked, ttlSeconds } = ended(family, reason, now(), config.ttl.accessToken);
+    if (await store.swap(key, raw, JSON.stringify(revoked), ttlSeconds)) {
+      await announceEnded(services, sid, family, reason, source);
       return revoked;
     }
   }
   throw new OAuthError('temporarily_unavailable', 'could not revoke the session; retry');
+}
+
+/**
+ * What follows a session's end in the store: its audit entry, written while other
+ * isolates' copies of the session expire, and the answer only after both.
+ */
+export async function announceEnded(
+  services: Services,
+  sid: string,
+  family: Family,
+  reason: RevokeReason,
+  source: AuditSource,
+): Promise<void> {
+  const settled = services.sessions.changed(sid);
+  try {
+    await auditSession(services, family, reason === 'reuse' ? { ...source, actor: SERVER_ACTOR } : source, {
+      action: reason === 'reuse' ? 'session.reuse_detected' : 'session.revoked',
+      subject: sid,
+      detail: reason === 'reuse' ? 'a spent refresh token was presented again' : `${reason} by ${source.actor}`,
+    });
+  } finally {
+    await settled;
+  }
 }
 
 /** The sessions of one person, newest first, revoked ones included until they expire. */

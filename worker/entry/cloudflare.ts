@@ -1,6 +1,6 @@
 /**
  * The Cloudflare Workers entry: bindings in, app out. The only file that knows it runs on
- * workerd, together with the Durable Object class that holds atomic records.
+ * workerd, together with the Durable Object class that holds each home's atomic records.
  */
 import { DurableObject } from 'cloudflare:workers';
 import { OAuthError } from '../../shared/errors.ts';
@@ -8,7 +8,8 @@ import { createApp } from '../app.ts';
 import { type Config, ConfigError, checkConfiguredSigningKeys, parseConfig } from '../config.ts';
 import { refuseOffLoopback } from '../identity/dev.ts';
 import { type AtomicBinding, cloudflareStore, type KvBinding } from '../store/cloudflare-kv.ts';
-import { type AtomicRecordApi, atomicRecord } from '../store/durable-object.ts';
+import { type HomeApi, homeObject, type Procedures } from '../store/durable-object.ts';
+import { PROCEDURES } from '../store-procedures.ts';
 import { upstashStoreFromEnv } from '../store/upstash-redis.ts';
 
 type Env = Record<string, unknown> & { LATCHKEY_KV: KvBinding; LATCHKEY_ATOMIC: AtomicBinding };
@@ -55,28 +56,53 @@ export default {
   },
 };
 
-/** One instance per atomic key; its input gate serialises every operation on that key. */
-export class AtomicStore extends DurableObject implements AtomicRecordApi {
-  private readonly record = atomicRecord(this.ctx.storage);
-  get() {
-    return this.record.get();
+/**
+ * One instance per home (`homeOf`: a session, an org, a person, a shard); it serialises
+ * nothing itself: each operation is synchronous SQL inside it (worker/store/durable-object.ts).
+ */
+export class AtomicStore extends DurableObject<Env> implements HomeApi {
+  #home: ReturnType<typeof homeObject> | undefined;
+  /** What this object may be asked to run; the store tests' Worker adds its own. */
+  protected procedures(): Procedures {
+    return PROCEDURES;
   }
-  put(value: string, ttlSeconds: number) {
-    return this.record.put(value, ttlSeconds);
+  private get home() {
+    this.#home ??= homeObject(this.ctx, {
+      procedures: this.procedures(),
+      // Not parseConfig: an object needs this one setting, and a Worker with a bad value
+      // refuses every request before it reaches an object anyway.
+      legacy:
+        this.env.LATCHKEY_MIGRATE_FROM === 'per-key'
+          ? (key) => this.env.LATCHKEY_ATOMIC.get(this.env.LATCHKEY_ATOMIC.idFromName(key) as never)
+          : undefined,
+    });
+    return this.#home;
   }
-  delete() {
-    return this.record.delete();
+  get(key: string) {
+    return this.home.get(key);
   }
-  consume() {
-    return this.record.consume();
+  put(key: string, value: string, ttlSeconds: number) {
+    return this.home.put(key, value, ttlSeconds);
   }
-  swap(expected: string | null, next: string | null, ttlSeconds: number) {
-    return this.record.swap(expected, next, ttlSeconds);
+  delete(key: string) {
+    return this.home.delete(key);
   }
-  increment(ttlSeconds: number) {
-    return this.record.increment(ttlSeconds);
+  consume(key: string) {
+    return this.home.consume(key);
+  }
+  swap(key: string, expected: string | null, next: string | null, ttlSeconds: number) {
+    return this.home.swap(key, expected, next, ttlSeconds);
+  }
+  increment(key: string, ttlSeconds: number) {
+    return this.home.increment(key, ttlSeconds);
+  }
+  transact(name: string, input: unknown) {
+    return this.home.transact(name, input);
+  }
+  legacyEntry() {
+    return this.home.legacyEntry();
   }
   override alarm() {
-    return this.record.alarm();
+    return this.home.alarm();
   }
 }

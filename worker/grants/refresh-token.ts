@@ -3,25 +3,30 @@
  * with the token just rotated, within the grace window, gets the same successor back
  * (sealed under the old token, so the store alone cannot open it); any other reuse of a
  * spent token revokes the whole family (RFC 9700 §4.14.2).
+ *
+ * A refresh token names its session (`lk_rt_` + the session id's 20 characters + 43 of
+ * secret), so the token, the family and the grace record are all in the session's home
+ * and a rotation is one procedure there: one round trip, atomic, no object created.
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { TOKEN_PREFIX } from '../../shared/schemas.ts';
 import type { AuditSource } from '../accounts/audit.ts';
 import {
+  announceEnded,
   createFamily,
-  type Family,
+  ended,
+  Family,
+  familyKey,
   type NewFamily,
   readFamily,
-  readFamilyRecord,
-  revokeFamily,
   seconds,
-  touchFamily,
+  touched,
 } from '../accounts/sessions.ts';
 import type { Services } from '../services.ts';
-import { readRecord } from '../store/records.ts';
-import { storeKey } from '../store/store.ts';
-import { generateSecret } from '../tokens/opaque.ts';
+import { parseRecord, readRecord } from '../store/records.ts';
+import { type Procedure, storeKey } from '../store/store.ts';
+import { base64url, randomBytes } from '../tokens/opaque.ts';
 import { narrowScope } from './issue.ts';
 
 const RefreshRecord = z.object({
@@ -31,6 +36,20 @@ const RefreshRecord = z.object({
 });
 type RefreshRecord = z.infer<typeof RefreshRecord>;
 
+const SID_PREFIX = 'ses_';
+const SID_BODY = 20; // generateId's 15 bytes, base64url
+const SECRET_LENGTH = 43; // 32 bytes, base64url
+
+/** The session a refresh token names, or null for one issued before tokens named it. */
+function sessionOf(token: string): string | null {
+  const body = token.slice(TOKEN_PREFIX.refreshToken.length);
+  return body.length === SID_BODY + SECRET_LENGTH ? SID_PREFIX + body.slice(0, SID_BODY) : null;
+}
+
+function newRefreshToken(sid: string): string {
+  return TOKEN_PREFIX.refreshToken + sid.slice(SID_PREFIX.length) + base64url(randomBytes(32));
+}
+
 /** A sign-in: a new session and its first refresh token. */
 export async function startFamily(
   services: Services,
@@ -38,25 +57,94 @@ export async function startFamily(
   source: AuditSource,
 ): Promise<{ sid: string; family: Family; refreshToken: string }> {
   const { sid, family } = await createFamily(services, init, source);
-  const refreshToken = await mintRefreshToken(services, sid, family);
+  const refreshToken = newRefreshToken(sid);
+  const record: RefreshRecord = { sid, issuedAt: services.now(), spentAt: null };
+  const ttl = seconds(Math.min(services.config.ttl.refreshIdle * 1000, family.expiresAt - services.now()));
+  await services.store.put(await tokenKey(services, sid, refreshToken), JSON.stringify(record), ttl);
   return { sid, family, refreshToken };
 }
 
-async function mintRefreshToken(services: Services, sid: string, family: Family): Promise<string> {
-  const token = generateSecret(TOKEN_PREFIX.refreshToken);
-  const record: RefreshRecord = { sid, issuedAt: services.now(), spentAt: null };
-  await services.store.put(await refreshKey(services, token), JSON.stringify(record), recordTtl(services, family));
-  return token;
+const tokenKey = async (services: Services, sid: string, token: string) =>
+  storeKey('refreshToken', `${sid}:${await services.hasher.hash('rt', token)}`);
+
+/**
+ * Where a presented token's record is: its session and key, and for a token from before
+ * tokens named their session, the record as the old layout kept it (null: no such token).
+ */
+async function locate(
+  services: Services,
+  token: string,
+): Promise<{ sid: string; key: string; legacy: RefreshRecord | null } | null> {
+  const sid = sessionOf(token);
+  if (sid !== null) return { sid, key: await tokenKey(services, sid, token), legacy: null };
+  const legacy = await readRecord(
+    services.store,
+    storeKey('legacyRefreshToken', await services.hasher.hash('rt', token)),
+    RefreshRecord,
+  );
+  if (!legacy) return null;
+  return { sid: legacy.value.sid, key: await tokenKey(services, legacy.value.sid, token), legacy: legacy.value };
 }
 
-/** Idle lifetime, never past the family's absolute end. */
-function recordTtl(services: Services, family: Family): number {
-  return seconds(Math.min(services.config.ttl.refreshIdle * 1000, family.expiresAt - services.now()));
-}
+type RotationInput = {
+  sid: string;
+  key: string;
+  legacy: RefreshRecord | null;
+  graceKey: string;
+  successorKey: string;
+  sealedSuccessor: string;
+  clientId: string;
+  scope: string | undefined;
+  now: number;
+  graceMs: number;
+  idleMs: number;
+  accessTokenTtl: number;
+};
 
-async function refreshKey(services: Services, token: string): Promise<string> {
-  return storeKey('refreshToken', await services.hasher.hash('rt', token));
-}
+type RotationOutcome =
+  | { outcome: 'invalid' | 'revoked' | 'wrong_client' | 'wrong_scope' }
+  | { outcome: 'rotated'; family: Family; scope: string }
+  | { outcome: 'retried'; family: Family; scope: string; sealed: string }
+  | { outcome: 'reused'; family: Family };
+
+/**
+ * One rotation, run atomically in the session's home: of concurrent refreshes with one
+ * token, the first spends it and leaves its successor sealed in the grace record; the
+ * rest, within the window, get that successor; after it, reuse ends the session.
+ */
+export const rotation: Procedure<RotationInput, RotationOutcome> = {
+  name: 'refresh.rotate',
+  home: (input) => input.key,
+  run(tx, input) {
+    const raw = tx.get(input.key);
+    const record = raw === null ? input.legacy : parseRecord(RefreshRecord, raw);
+    if (!record || record.sid !== input.sid) return { outcome: 'invalid' };
+    const familyRaw = tx.get(familyKey(input.sid));
+    const family = familyRaw === null ? null : parseRecord(Family, familyRaw);
+    if (!family || family.revoked) return { outcome: 'revoked' };
+    if (family.clientId !== input.clientId) return { outcome: 'wrong_client' };
+    const scope = narrowScope(family.scope, input.scope);
+    if (scope === null) return { outcome: 'wrong_scope' };
+    const { now } = input;
+
+    if (record.spentAt !== null) {
+      const sealed = now - record.spentAt <= input.graceMs ? tx.get(input.graceKey) : null;
+      if (sealed !== null) return { outcome: 'retried', family, scope, sealed };
+      const end = ended(family, 'reuse', now, input.accessTokenTtl);
+      tx.put(familyKey(input.sid), JSON.stringify(end.family), end.ttlSeconds);
+      return { outcome: 'reused', family };
+    }
+
+    const successor: RefreshRecord = { sid: input.sid, issuedAt: now, spentAt: null };
+    tx.put(input.successorKey, JSON.stringify(successor), seconds(Math.min(input.idleMs, family.expiresAt - now)));
+    tx.put(input.graceKey, input.sealedSuccessor, seconds(input.graceMs));
+    // Kept after spending so that a late reuse is recognised and revokes the family.
+    tx.put(input.key, JSON.stringify({ ...record, spentAt: now }), seconds(family.expiresAt - now));
+    const used = touched(family, now);
+    if (used) tx.put(familyKey(input.sid), JSON.stringify(used), seconds(family.expiresAt - now));
+    return { outcome: 'rotated', family, scope };
+  },
+};
 
 export type Rotated = { sid: string; family: Family; refreshToken: string; scope: string };
 
@@ -66,50 +154,52 @@ export async function rotateRefreshToken(
   request: { clientId: string; scope: string | undefined },
   source: AuditSource,
 ): Promise<Rotated> {
-  const { store, hasher, now, config } = services;
-  const key = await refreshKey(services, presented);
-  const found = await readRecord(store, key, RefreshRecord);
+  const { hasher, now, config } = services;
+  const found = await locate(services, presented);
   if (!found) throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
-  const { sid, spentAt } = found.value;
-  const current = await readFamilyRecord(services, sid);
-  if (!current || current.value.revoked) throw new OAuthError('invalid_grant', 'the session was revoked; sign in again');
-  const family = current.value;
-  if (family.clientId !== request.clientId) throw new OAuthError('invalid_grant', 'refresh token was issued to another client');
-  const scope = narrowScope(family.scope, request.scope);
-  if (scope === null) throw new OAuthError('invalid_scope', 'a refresh may only narrow the granted scope');
-
-  const graceKey = storeKey('rotationGrace', await hasher.hash('rg', presented));
-  const successorFromGrace = async (): Promise<string | null> => {
-    const sealed = await store.get(graceKey);
-    return sealed === null ? null : hasher.open(presented, sealed);
-  };
-
-  if (spentAt !== null) {
-    const successor = now() - spentAt <= config.ttl.refreshGrace * 1000 ? await successorFromGrace() : null;
-    if (successor) return { sid, family, refreshToken: successor, scope };
-    await revokeFamily(services, sid, 'reuse', source);
-    throw new OAuthError('invalid_grant', 'refresh token was already used; the session is revoked, sign in again');
+  const { sid } = found;
+  // Made before knowing whether it is needed: sealing needs no store, and this way the
+  // rotation is one call.
+  const candidate = newRefreshToken(sid);
+  const [successorKey, graceHash, sealedSuccessor] = await Promise.all([
+    tokenKey(services, sid, candidate),
+    hasher.hash('rg', presented),
+    hasher.seal(presented, candidate),
+  ]);
+  const result = await services.store.transact(rotation, {
+    sid,
+    key: found.key,
+    legacy: found.legacy,
+    graceKey: storeKey('rotationGrace', `${sid}:${graceHash}`),
+    successorKey,
+    sealedSuccessor,
+    clientId: request.clientId,
+    scope: request.scope,
+    now: now(),
+    graceMs: config.ttl.refreshGrace * 1000,
+    idleMs: config.ttl.refreshIdle * 1000,
+    accessTokenTtl: config.ttl.accessToken,
+  });
+  switch (result.outcome) {
+    case 'invalid':
+      throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
+    case 'revoked':
+      throw new OAuthError('invalid_grant', 'the session was revoked; sign in again');
+    case 'wrong_client':
+      throw new OAuthError('invalid_grant', 'refresh token was issued to another client');
+    case 'wrong_scope':
+      throw new OAuthError('invalid_scope', 'a refresh may only narrow the granted scope');
+    case 'rotated':
+      return { sid, family: result.family, refreshToken: candidate, scope: result.scope };
+    case 'retried': {
+      const successor = await hasher.open(presented, result.sealed);
+      if (!successor) throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
+      return { sid, family: result.family, refreshToken: successor, scope: result.scope };
+    }
+    case 'reused':
+      await announceEnded(services, sid, result.family, 'reuse', source);
+      throw new OAuthError('invalid_grant', 'refresh token was already used; the session is revoked, sign in again');
   }
-
-  // Kept after spending so that a late reuse is recognised and revokes the family.
-  const markSpent = () =>
-    store.swap(key, found.raw, JSON.stringify({ ...found.value, spentAt: now() }), seconds(family.expiresAt - now()));
-
-  // The grace record is created only if absent: whoever creates it decides the one successor.
-  const candidate = await mintRefreshToken(services, sid, family);
-  const sealed = await hasher.seal(presented, candidate);
-  if (!(await store.swap(graceKey, null, sealed, config.ttl.refreshGrace))) {
-    await store.delete(await refreshKey(services, candidate));
-    const successor = await successorFromGrace();
-    if (!successor) throw new OAuthError('invalid_grant', 'refresh token is being rotated; retry');
-    // A rotation cut off by a store fault between its grace record and spending the token
-    // is finished here; otherwise the token could be rotated afresh once the window ends.
-    await markSpent();
-    return { sid, family, refreshToken: successor, scope };
-  }
-  await markSpent();
-  await touchFamily(services, sid, current);
-  return { sid, family, refreshToken: candidate, scope };
 }
 
 /** For revocation and introspection: the family a refresh token belongs to, if it is live. */
@@ -117,9 +207,12 @@ export async function lookupRefreshToken(
   services: Services,
   token: string,
 ): Promise<{ sid: string; family: Family; live: boolean; issuedAt: number } | null> {
-  const found = await readRecord(services.store, await refreshKey(services, token), RefreshRecord);
+  const found = await locate(services, token);
   if (!found) return null;
-  const family = await readFamily(services, found.value.sid);
-  if (!family) return null;
-  return { sid: found.value.sid, family, live: found.value.spentAt === null && !family.revoked, issuedAt: found.value.issuedAt };
+  const [record, family] = await Promise.all([
+    readRecord(services.store, found.key, RefreshRecord).then((read) => read?.value ?? found.legacy),
+    readFamily(services, found.sid),
+  ]);
+  if (!record || !family) return null;
+  return { sid: found.sid, family, live: record.spentAt === null && !family.revoked, issuedAt: record.issuedAt };
 }

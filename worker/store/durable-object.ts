@@ -1,85 +1,206 @@
 /**
- * The logic of one strongly consistent record, as a Durable Object holds it. There is one
- * object per key (`idFromName(key)`), so the object's single-threaded input gate is what
- * makes consume, swap and increment atomic. The Durable Object class itself lives in
- * worker/entry/cloudflare.ts and only delegates here, so this file runs anywhere.
+ * The logic of one home (worker/store/store.ts `homeOf`: a session, an org, a person, a
+ * shard) as a Durable Object holds it: a SQLite table of keys with their expiry, one alarm
+ * for the earliest expiry that sweeps the expiry index, and procedures run inside it.
+ * Every operation reads and writes through the synchronous SQL API without awaiting in
+ * between, so each is atomic with no lock; a procedure's writes apply in one SQLite
+ * transaction. The Durable Object class lives in worker/entry/cloudflare.ts and only
+ * delegates here, so this file runs anywhere.
+ *
+ * Migration from the per-key layout (one object per key, named by the key, holding one
+ * `entry`): with `legacy` given, the first operation on a key of a `legacy` kind
+ * (`KEYSPACE`) looks for that key's old object, copies a live entry in, and notes the key
+ * as checked, so the old object is never asked again and a later delete here stays deleted.
  */
+import { kindOf, type Procedure, StoreError } from './store.ts';
+import { NotFetched, runProcedure, type Write } from './transaction.ts';
 
-/** The slice of `DurableObjectStorage` this record needs. */
-export interface RecordStorage {
-  get<T>(key: string): Promise<T | undefined>;
-  put<T>(key: string, value: T): Promise<void>;
-  deleteAll(): Promise<void>;
-  setAlarm(scheduledTime: number): Promise<void>;
+/** The slice of a Durable Object's `ctx` a home needs. */
+export interface HomeContext {
+  storage: {
+    sql: { exec(query: string, ...bindings: unknown[]): { toArray(): Record<string, unknown>[] } };
+    transactionSync<T>(closure: () => T): T;
+    get<T>(key: string): Promise<T | undefined>;
+    delete(key: string): Promise<boolean>;
+    getAlarm(): Promise<number | null>;
+    setAlarm(scheduledTime: number): Promise<void>;
+  };
+  blockConcurrencyWhile<T>(callback: () => Promise<T>): Promise<T>;
 }
+
+/** An entry of the per-key layout, as its object stored it under `entry`. */
+export type LegacyEntry = { value: string; expiresAt: number };
 
 /** What a stub of the Durable Object answers over Workers RPC. */
-export interface AtomicRecordApi {
-  get(): Promise<string | null>;
-  put(value: string, ttlSeconds: number): Promise<void>;
-  delete(): Promise<void>;
-  consume(): Promise<string | null>;
-  swap(expected: string | null, next: string | null, ttlSeconds: number): Promise<boolean>;
-  increment(ttlSeconds: number): Promise<number>;
+export interface HomeApi {
+  get(key: string): Promise<string | null>;
+  put(key: string, value: string, ttlSeconds: number): Promise<void>;
+  delete(key: string): Promise<void>;
+  consume(key: string): Promise<string | null>;
+  swap(key: string, expected: string | null, next: string | null, ttlSeconds: number): Promise<boolean>;
+  increment(key: string, ttlSeconds: number): Promise<number>;
+  /** Runs the procedure registered under `name` (worker/store-procedures.ts). */
+  transact(name: string, input: unknown): Promise<unknown>;
+  /** Asked of an object of the per-key layout: its one entry, if still live. */
+  legacyEntry(): Promise<LegacyEntry | null>;
 }
 
-type Entry = { value: string; expiresAt: number };
-const SLOT = 'entry';
+export type Procedures = Record<string, Procedure<never, unknown>>;
 
-export function atomicRecord(
-  storage: RecordStorage,
-  now: () => number = Date.now,
-): AtomicRecordApi & {
-  alarm(): Promise<void>;
-} {
-  const read = async (): Promise<Entry | null> => {
-    const entry = await storage.get<Entry>(SLOT);
-    if (!entry) return null;
-    // The alarm may run late; a stale entry must never be served meanwhile.
-    return entry.expiresAt > now() ? entry : null;
+/** How long a key stays noted as checked against the old layout: its longest TTL. */
+const LEGACY_HORIZON_MS = 10 * 365 * 86400 * 1000;
+const LEGACY_SLOT = 'entry';
+
+export function homeObject(
+  ctx: HomeContext,
+  options: {
+    procedures: Procedures;
+    /** The per-key layout's object for a key, when migrating from it. */
+    legacy?: ((key: string) => Pick<HomeApi, 'legacyEntry'>) | undefined;
+    now?: () => number;
+  },
+): HomeApi & { alarm(): Promise<void> } {
+  const { storage } = ctx;
+  const { sql } = storage;
+  const now = options.now ?? Date.now;
+  sql.exec(
+    `CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL);
+     CREATE INDEX IF NOT EXISTS entries_by_expiry ON entries (expires_at);
+     CREATE TABLE IF NOT EXISTS legacy_checked (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`,
+  );
+
+  const row = (key: string): { value: string; expiresAt: number } | null => {
+    const [found] = sql.exec('SELECT value, expires_at FROM entries WHERE key = ?', key).toArray();
+    if (!found) return null;
+    const expiresAt = Number(found.expires_at);
+    // The alarm may run late; an expired entry is never served meanwhile.
+    return expiresAt > now() ? { value: String(found.value), expiresAt } : null;
   };
-  const write = async (value: string, expiresAt: number): Promise<void> => {
-    await storage.put<Entry>(SLOT, { value, expiresAt });
-    await storage.setAlarm(expiresAt);
+  const read = (key: string): string | null => {
+    if (unchecked(key)) throw new NotFetched(key);
+    return row(key)?.value ?? null;
   };
-  const ttlToExpiry = (ttlSeconds: number): number => {
-    if (!(ttlSeconds > 0)) throw new RangeError('ttl must be positive');
-    return now() + ttlSeconds * 1000;
+  const expiry = (ttlSeconds: number): number => {
+    if (!(ttlSeconds > 0)) throw new StoreError('ttl must be positive');
+    return now() + Math.ceil(ttlSeconds * 1000);
+  };
+
+  // The earliest alarm this object has asked for (undefined: not yet read from storage).
+  let alarmAt: number | null | undefined;
+  const schedule = async (at: number): Promise<void> => {
+    if (alarmAt === undefined) alarmAt = await storage.getAlarm();
+    if (alarmAt !== null && alarmAt <= at) return;
+    alarmAt = at;
+    await storage.setAlarm(at);
+  };
+  const apply = async (writes: Map<string, Write>): Promise<void> => {
+    let earliest = Number.POSITIVE_INFINITY;
+    storage.transactionSync(() => {
+      for (const [key, write] of writes) {
+        if (write === null) sql.exec('DELETE FROM entries WHERE key = ?', key);
+        else {
+          sql.exec('INSERT OR REPLACE INTO entries (key, value, expires_at) VALUES (?, ?, ?)', key, write.value, write.expiresAt);
+          earliest = Math.min(earliest, write.expiresAt);
+        }
+      }
+    });
+    if (earliest < Number.POSITIVE_INFINITY) await schedule(earliest);
+  };
+
+  // Migration from the per-key layout.
+  const { legacy } = options;
+  const unchecked = (key: string): boolean =>
+    legacy !== undefined &&
+    kindOf(key).legacy &&
+    sql.exec('SELECT 1 FROM legacy_checked WHERE key = ?', key).toArray().length === 0 &&
+    sql.exec('SELECT 1 FROM entries WHERE key = ?', key).toArray().length === 0;
+  /** Copies the key's live entry from its old object, once; nothing else runs here meanwhile. */
+  const adopt = (key: string): Promise<void> =>
+    ctx.blockConcurrencyWhile(async () => {
+      if (!legacy || !unchecked(key)) return;
+      const entry = await legacy(key).legacyEntry();
+      const live = entry !== null && entry.expiresAt > now() ? entry : null;
+      storage.transactionSync(() => {
+        if (live) sql.exec('INSERT INTO entries (key, value, expires_at) VALUES (?, ?, ?)', key, live.value, live.expiresAt);
+        sql.exec('INSERT INTO legacy_checked (key, expires_at) VALUES (?, ?)', key, now() + LEGACY_HORIZON_MS);
+      });
+      await schedule(live ? Math.min(live.expiresAt, now() + LEGACY_HORIZON_MS) : now() + LEGACY_HORIZON_MS);
+    });
+  const ready = async (key: string): Promise<void> => {
+    if (unchecked(key)) await adopt(key);
+  };
+
+  const transact = async (name: string, input: unknown): Promise<unknown> => {
+    const procedure = options.procedures[name];
+    if (!procedure) throw new StoreError(`no procedure named ${name}`);
+    for (;;) {
+      try {
+        const { output, writes } = runProcedure(procedure as Procedure<unknown, unknown>, input, read, now());
+        await apply(writes);
+        return output;
+      } catch (error) {
+        if (!(error instanceof NotFetched)) throw error;
+        await adopt(error.key);
+      }
+    }
   };
 
   return {
-    async get() {
-      return (await read())?.value ?? null;
+    async get(key) {
+      await ready(key);
+      return row(key)?.value ?? null;
     },
-    async put(value, ttlSeconds) {
-      await write(value, ttlToExpiry(ttlSeconds));
+    async put(key, value, ttlSeconds) {
+      await ready(key);
+      await apply(new Map([[key, { value, expiresAt: expiry(ttlSeconds) }]]));
     },
-    async delete() {
-      await storage.deleteAll();
+    async delete(key) {
+      await ready(key);
+      await apply(new Map([[key, null]]));
     },
-    async consume() {
-      const entry = await read();
-      if (entry) await storage.deleteAll();
-      return entry?.value ?? null;
+    async consume(key) {
+      await ready(key);
+      const found = row(key);
+      if (found) sql.exec('DELETE FROM entries WHERE key = ?', key);
+      return found?.value ?? null;
     },
-    async swap(expected, next, ttlSeconds) {
-      const entry = await read();
-      if ((entry?.value ?? null) !== expected) return false;
-      if (next === null) await storage.deleteAll();
-      else await write(next, ttlToExpiry(ttlSeconds));
+    async swap(key, expected, next, ttlSeconds) {
+      await ready(key);
+      if ((row(key)?.value ?? null) !== expected) return false;
+      await apply(new Map([[key, next === null ? null : { value: next, expiresAt: expiry(ttlSeconds) }]]));
       return true;
     },
-    async increment(ttlSeconds) {
-      const entry = await read();
-      const count = (entry ? Number(entry.value) : 0) + 1;
-      await write(String(count), entry?.expiresAt ?? ttlToExpiry(ttlSeconds));
+    async increment(key, ttlSeconds) {
+      await ready(key);
+      const found = row(key);
+      const count = (found ? Number(found.value) : 0) + 1;
+      // The window starts with the first increment; later ones keep its expiry.
+      await apply(new Map([[key, { value: String(count), expiresAt: found?.expiresAt ?? expiry(ttlSeconds) }]]));
       return count;
     },
+    transact,
+    async legacyEntry() {
+      const entry = await storage.get<LegacyEntry>(LEGACY_SLOT);
+      return entry && entry.expiresAt > now() ? entry : null;
+    },
     async alarm() {
-      const entry = await storage.get<Entry>(SLOT);
-      if (!entry) return;
-      if (entry.expiresAt <= now()) await storage.deleteAll();
-      else await storage.setAlarm(entry.expiresAt);
+      const at = now();
+      sql.exec('DELETE FROM entries WHERE expires_at <= ?', at);
+      sql.exec('DELETE FROM legacy_checked WHERE expires_at <= ?', at);
+      // An object of the per-key layout keeps its one entry until its own expiry.
+      const entry = await storage.get<LegacyEntry>(LEGACY_SLOT);
+      if (entry && entry.expiresAt <= at) await storage.delete(LEGACY_SLOT);
+      const [next] = sql
+        .exec(
+          `SELECT MIN(at) AS at FROM (SELECT MIN(expires_at) AS at FROM entries UNION ALL
+           SELECT MIN(expires_at) FROM legacy_checked)`,
+        )
+        .toArray();
+      const candidates = [next?.at, entry && entry.expiresAt > at ? entry.expiresAt : null].filter(
+        (value): value is number => typeof value === 'number',
+      );
+      alarmAt = null; // this alarm has fired
+      if (candidates.length > 0) await schedule(Math.min(...candidates));
     },
   };
 }

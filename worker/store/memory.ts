@@ -1,4 +1,5 @@
 import { type Store, StoreError } from './store.ts';
+import { runProcedure } from './transaction.ts';
 
 type Entry = { value: string; expiresAt: number };
 
@@ -51,6 +52,14 @@ export function memoryStore(options: { now?: () => number } = {}): Store & { dum
       const expiresAt = current === null ? now() + ttlSeconds * 1000 : (entries.get(key)?.expiresAt ?? 0);
       entries.set(key, { value: String(count), expiresAt });
       return count;
+    },
+    async transact(procedure, input) {
+      const { output, writes } = runProcedure(procedure, input, read, now());
+      for (const [key, write] of writes) {
+        if (write === null) entries.delete(key);
+        else entries.set(key, write);
+      }
+      return output;
     },
     async ping() {},
     dump() {

@@ -3,7 +3,9 @@
  * them); every write carries a TTL in seconds, so nothing lives forever by accident.
  *
  * Keys are built only through `storeKey` below, so each adapter can tell from the prefix
- * whether a key needs strong consistency (see `KEYSPACE` and worker/store/README.md).
+ * whether a key needs strong consistency and which owner's state it is (its home: a
+ * session, an org, a person, or one of a fixed set of shards; see `KEYSPACE`, `homeOf`
+ * and worker/store/README.md).
  */
 export interface Store {
   get(key: string): Promise<string | null>;
@@ -18,43 +20,78 @@ export interface Store {
   swap(key: string, expected: string | null, next: string | null, ttlSeconds: number): Promise<boolean>;
   /** Adds one and returns the new count; the first increment starts a window of `ttlSeconds`. */
   increment(key: string, ttlSeconds: number): Promise<number>;
+  /**
+   * Runs `procedure` as one atomic step over keys that share one home: it reads a consistent
+   * view, and its writes land together or not at all. On Cloudflare it runs inside the
+   * home's Durable Object, so it costs one round trip whatever it reads and writes.
+   */
+  transact<I, O>(procedure: Procedure<I, O>, input: I): Promise<O>;
   /** Resolves when the backend answers; used by /healthz. */
   ping(): Promise<void>;
 }
 
+/** A procedure's synchronous view of its home's keys. Writes are seen by its own later reads. */
+export interface Transaction {
+  get(key: string): string | null;
+  put(key: string, value: string, ttlSeconds: number): void;
+  delete(key: string): void;
+}
+
+/**
+ * Code a store runs atomically. `run` must be synchronous, may run more than once (the
+ * optimistic adapters rerun it after a conflict), must not throw to refuse (it returns an
+ * outcome instead, since an error loses its class crossing into a Durable Object), and may
+ * touch only keys whose home is that of `home(input)`. Input and output must be plain
+ * data. A Durable Object is sent the name, not the code: every procedure is listed in
+ * worker/store-procedures.ts.
+ */
+export type Procedure<I, O> = {
+  name: string;
+  home(input: I): string;
+  run(tx: Transaction, input: I): O;
+};
+
 /**
  * Every key prefix in use. `atomic` keys are consumed, swapped or counted and must be
  * strongly consistent; `plain` keys are read-mostly and may live in an eventually
- * consistent replica (Cloudflare KV).
+ * consistent replica (Cloudflare KV). `home` groups atomic keys by owner, so what one
+ * operation touches lives together (one Durable Object on Cloudflare):
+ * - `session`, `org`: the id's first `:`-separated part names the owner (`rt2:ses_x:hash`);
+ * - `person`: the whole id (a verified email, else a subject);
+ * - `shard`: short-lived or unowned keys, spread by a hash of the key over `SHARDS`.
+ * `legacy` marks kinds a deployment of the per-key layout (one object per key, before
+ * 0.2) may still hold, read through by worker/store/durable-object.ts when migrating.
  */
 export const KEYSPACE = {
-  deviceCode: { prefix: 'dc:', placement: 'atomic' },
-  userCode: { prefix: 'uc:', placement: 'atomic' },
-  authorizationRequest: { prefix: 'ar:', placement: 'atomic' },
-  authorizationCode: { prefix: 'ac:', placement: 'atomic' },
-  upstreamSignIn: { prefix: 'up:', placement: 'atomic' },
-  refreshToken: { prefix: 'rt:', placement: 'atomic' },
-  rotationGrace: { prefix: 'rg:', placement: 'atomic' },
-  family: { prefix: 'fam:', placement: 'atomic' },
-  revokedAccessToken: { prefix: 'rvk:', placement: 'atomic' },
-  webSession: { prefix: 'ws:', placement: 'atomic' },
-  rateLimit: { prefix: 'rl:', placement: 'atomic' },
-  identity: { prefix: 'idn:', placement: 'atomic' },
-  generated: { prefix: 'gen:', placement: 'atomic' },
-  ciTokenId: { prefix: 'cij:', placement: 'atomic' },
-  org: { prefix: 'org:', placement: 'atomic' },
-  apiKey: { prefix: 'key:', placement: 'atomic' },
-  apiKeyIndex: { prefix: 'keys:', placement: 'atomic' },
-  memberOrgs: { prefix: 'mo:', placement: 'atomic' },
-  invitations: { prefix: 'inv:', placement: 'atomic' },
-  invitationIndex: { prefix: 'invx:', placement: 'atomic' },
-  sessionIndex: { prefix: 'sx:', placement: 'atomic' },
-  orgSessionIndex: { prefix: 'osx:', placement: 'atomic' },
-  auditEntry: { prefix: 'aud:', placement: 'atomic' },
-  auditHead: { prefix: 'audh:', placement: 'atomic' },
-  trustPolicies: { prefix: 'tp:', placement: 'atomic' },
-  user: { prefix: 'usr:', placement: 'plain' },
-  health: { prefix: 'hc:', placement: 'plain' },
+  deviceCode: { prefix: 'dc:', placement: 'atomic', home: 'shard', legacy: false },
+  userCode: { prefix: 'uc:', placement: 'atomic', home: 'shard', legacy: false },
+  authorizationRequest: { prefix: 'ar:', placement: 'atomic', home: 'shard', legacy: false },
+  authorizationCode: { prefix: 'ac:', placement: 'atomic', home: 'shard', legacy: false },
+  upstreamSignIn: { prefix: 'up:', placement: 'atomic', home: 'shard', legacy: false },
+  refreshToken: { prefix: 'rt2:', placement: 'atomic', home: 'session', legacy: false },
+  /** A refresh token issued before sessions had homes (`lk_rt_` + 43 characters): read only. */
+  legacyRefreshToken: { prefix: 'rt:', placement: 'atomic', home: 'shard', legacy: true },
+  rotationGrace: { prefix: 'rg2:', placement: 'atomic', home: 'session', legacy: false },
+  family: { prefix: 'fam:', placement: 'atomic', home: 'session', legacy: true },
+  revokedAccessToken: { prefix: 'rvk:', placement: 'atomic', home: 'shard', legacy: true },
+  webSession: { prefix: 'ws:', placement: 'atomic', home: 'shard', legacy: false },
+  rateLimit: { prefix: 'rl:', placement: 'atomic', home: 'shard', legacy: false },
+  identity: { prefix: 'idn:', placement: 'atomic', home: 'shard', legacy: true },
+  generated: { prefix: 'gen:', placement: 'atomic', home: 'shard', legacy: true },
+  ciTokenId: { prefix: 'cij:', placement: 'atomic', home: 'shard', legacy: true },
+  org: { prefix: 'org:', placement: 'atomic', home: 'org', legacy: true },
+  apiKey: { prefix: 'key:', placement: 'atomic', home: 'shard', legacy: true },
+  apiKeyIndex: { prefix: 'keys:', placement: 'atomic', home: 'org', legacy: true },
+  memberOrgs: { prefix: 'mo:', placement: 'atomic', home: 'person', legacy: true },
+  invitations: { prefix: 'inv:', placement: 'atomic', home: 'org', legacy: true },
+  invitationIndex: { prefix: 'invx:', placement: 'atomic', home: 'person', legacy: true },
+  sessionIndex: { prefix: 'sx:', placement: 'atomic', home: 'person', legacy: true },
+  orgSessionIndex: { prefix: 'osx:', placement: 'atomic', home: 'org', legacy: true },
+  auditEntry: { prefix: 'aud:', placement: 'atomic', home: 'org', legacy: true },
+  auditHead: { prefix: 'audh:', placement: 'atomic', home: 'org', legacy: true },
+  trustPolicies: { prefix: 'tp:', placement: 'atomic', home: 'org', legacy: true },
+  user: { prefix: 'usr:', placement: 'plain', home: 'shard', legacy: false },
+  health: { prefix: 'hc:', placement: 'plain', home: 'shard', legacy: false },
 } as const;
 
 export type KeyKind = keyof typeof KEYSPACE;
@@ -63,11 +100,51 @@ export function storeKey(kind: KeyKind, id: string): string {
   return KEYSPACE[kind].prefix + id;
 }
 
+type KindSpec = (typeof KEYSPACE)[KeyKind];
+
+// Longest prefix first, so `rt2:` is never read as `rt:`.
+const KINDS: KindSpec[] = Object.values(KEYSPACE).sort((a, b) => b.prefix.length - a.prefix.length);
+
+export function kindOf(key: string): KindSpec {
+  const kind = KINDS.find(({ prefix }) => key.startsWith(prefix));
+  if (!kind) throw new StoreError(`unknown key prefix in "${key.slice(0, 8)}…"`);
+  return kind;
+}
+
 export function placementOf(key: string): 'atomic' | 'plain' {
-  for (const { prefix, placement } of Object.values(KEYSPACE)) {
-    if (key.startsWith(prefix)) return placement;
+  return kindOf(key).placement;
+}
+
+/** Shards for keys with no owner; fixed, since a key's shard must never move. */
+export const SHARDS = 64;
+
+/**
+ * The owner a key belongs with, as a name (`session/ses_x`, `org/acme`, `person/ada@…`,
+ * `shard/17`). On Cloudflare it names the Durable Object; the slash keeps every home apart
+ * from the per-key objects of the old layout, which were named by the keys themselves.
+ */
+export function homeOf(key: string): string {
+  const kind = kindOf(key);
+  const id = key.slice(kind.prefix.length);
+  switch (kind.home) {
+    case 'session':
+    case 'org':
+      return `${kind.home}/${id.split(':', 1)[0]}`;
+    case 'person':
+      return `person/${id}`;
+    case 'shard':
+      return `shard/${fnv1a(key) % SHARDS}`;
   }
-  throw new StoreError(`unknown key prefix in "${key.slice(0, 8)}…"`);
+}
+
+/** FNV-1a, 32 bits: a stable spread of keys over shards (not a security boundary). */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash;
 }
 
 /** The store did not answer, or answered with something unusable. Rendered as 503. */
