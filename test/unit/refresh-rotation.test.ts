@@ -89,22 +89,29 @@ test('revoking a family is idempotent and keeps the first reason', async () => {
   assert.equal((await readFamily(services, session.sid))?.revoked, 'logout');
 });
 
-test('a rotation cut off by a store fault after its grace record is finished by the retry', async () => {
+test('a rotation is one store call, and a store fault in it leaves the token as it was', async () => {
   const { store, session, rotate, advance } = await setup();
-  // The store fails the one write that spends the presented token (a swap on an rt: key
-  // from a live record), as a dropped connection would; every other call goes through.
-  const swap = store.swap;
-  store.swap = async (key, expected, next, ttl) => {
-    if (key.startsWith('rt:') && expected !== null && next?.includes('"spentAt":null') === false) {
-      store.swap = swap;
-      throw new StoreError('store swap failed');
-    }
-    return swap(key, expected, next, ttl);
+  const calls: string[] = [];
+  for (const method of ['get', 'put', 'delete', 'consume', 'swap', 'increment', 'transact'] as const) {
+    const original = store[method] as (...args: unknown[]) => Promise<unknown>;
+    (store as Record<string, unknown>)[method] = (...args: unknown[]) => {
+      calls.push(method);
+      return original.apply(store, args);
+    };
+  }
+  const first = await rotate(session.refreshToken);
+  assert.deepEqual(calls, ['transact']);
+
+  // The store fails the next rotation as a dropped connection would, before it commits.
+  const transact = store.transact;
+  store.transact = async () => {
+    store.transact = transact;
+    throw new StoreError('store transact failed');
   };
-  await assert.rejects(rotate(session.refreshToken), StoreError);
-  const retry = await rotate(session.refreshToken);
+  await assert.rejects(rotate(first.refreshToken), StoreError);
+  const retry = await rotate(first.refreshToken);
   // Once the window is over, the presented token counts as spent: no second successor.
   advance(10_100);
-  await assert.rejects(rotate(session.refreshToken), refusedWith(/already used/));
+  await assert.rejects(rotate(first.refreshToken), refusedWith(/already used/));
   await assert.rejects(rotate(retry.refreshToken), refusedWith(/revoked/));
 });
