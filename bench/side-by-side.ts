@@ -6,25 +6,41 @@
  *   builds it), loaded byte for byte behind a wrapper that counts what reaches its bindings
  *   (bench/side-by-side/latchkey-counted.ts); its Durable Object on local disk (SQLite),
  *   as in production;
+ * - the same bundle again as a second service with its own KV, objects and disk, every
+ *   Durable Object stub call delayed by BENCH_DO_DELAY_MS (default 50 ms, as for an object
+ *   in another region): the latency model;
  * - @cloudflare/workers-oauth-provider and @openauthjs/openauth, used as libraries in small
  *   Workers (bench/side-by-side/*-worker.ts), bundled here with esbuild;
- * - all three on the same in-memory KV service (bench/side-by-side/kv-service.ts).
+ * - all on in-memory KV services (bench/side-by-side/kv-service.ts), latchkey and both
+ *   peers on the same one;
+ * - and, outside workerd, the same app under `node worker/entry/node.ts` on its memory
+ *   store (bench/side-by-side/node-server.ts), for the refresh rows.
  *
  * Rows, each a ratio of latchkey to a peer measured in the same run, the median of
  * interleaved rounds (the order of the sides rotates each round): refresh (32 sequential
- * refresh chains) vs both peers; `GET /v1/me` with a JWT vs openauth's `client.verify`;
- * `GET /v1/me` with an API key vs workers-oauth-provider's token validation; p50/p99 of
- * each GET route under 32 keep-alive connections (the GET rows run first, the refresh rows
- * after them); workerd's CPU time per refresh, from /proc. Counted at the bindings, on a
- * quiet server before the load: Durable Object and KV round trips per operation (and which
- * calls), objects addressed, and object databases (SQLite files) created on disk by a
- * refresh and by a session. The goals are issue 18's; each says met or NOT met.
+ * refresh chains) vs both peers, for latchkey on KV + DO and on Node + memory; `GET /v1/me`
+ * with a JWT vs openauth's `client.verify`; `GET /v1/me` with an API key vs
+ * workers-oauth-provider's token validation; p50/p99 of each GET route under 32 keep-alive
+ * connections (the GET rows run first, the refresh rows after them); the server's CPU time
+ * per refresh, from /proc.
+ *
+ * Counted at the bindings, on a quiet server before the load: Durable Object and KV round
+ * trips per operation (and which calls), objects addressed, and object databases (SQLite
+ * files) created on disk by a refresh and by a session (a device login and 10 refreshes).
+ * The latency model: each operation (device login, refresh, API-key and JWT check on
+ * `/v1/me`, CI exchange) one at a time, without and with the delay; the added latency
+ * divided by the delay is the round trips it pays in sequence. The rotation guarantee: 16
+ * concurrent refreshes of one token get one successor, and once LATCHKEY_REFRESH_GRACE (as
+ * the server parses it; other measurements run meanwhile) has passed, the spent token
+ * presented again revokes the family. The goals are issue 18's; each says met or NOT met.
  *
  * BENCH_ROUNDS (default 5) and BENCH_REQUESTS (GET requests per block per route, default
- * 2000; a refresh block is a quarter of it) shorten or lengthen the run.
+ * 2000; a refresh block is a quarter of it) shorten or lengthen the run; BENCH_ROUNDS=1
+ * BENCH_REQUESTS=200 is a quick look. BENCH_DO_DELAY_MS sets the latency model's delay;
+ * keep it well above a timer's own cost in workerd (a millisecond or two), or that cost is
+ * counted as round trips.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,39 +48,46 @@ import { build, type Plugin } from 'esbuild';
 import { GITHUB, octoRepoPolicy } from '../test/fixtures/ci-claims.ts';
 import { type FakeCiIssuer, startFakeCiIssuer } from '../test/fixtures/fake-ci-issuer.ts';
 import { freePort } from '../test/fixtures/free-port.ts';
-import { deviceLogin } from '../test/fixtures/oauth-client.ts';
-import { type Block, block, type Call, client, median, percentile } from './side-by-side/load.ts';
+import { parseConfig } from '../worker/config.ts';
+import { type Block, block, type Call, client, median, percentile, sequential } from './side-by-side/load.ts';
+import { type NodeServer, startNodeLatchkey } from './side-by-side/node-server.ts';
+import { oneSuccessor, type Race, type Reuse, raceRefreshes, reuseAfterGrace } from './side-by-side/rotation.ts';
+import { expectOk, form, latchkeySide, oauthProviderSide, openauthSide, type Side, type Tokens } from './side-by-side/sides.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const WORKERD = join(ROOT, 'node_modules/workerd/bin/workerd');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const PER_BLOCK = Number(process.env.BENCH_REQUESTS ?? 2000);
 const REFRESH_PER_BLOCK = Math.max(32, Math.floor(PER_BLOCK / 4));
+const DELAY_MS = Number(process.env.BENCH_DO_DELAY_MS ?? 50);
 const CONNECTIONS = 32;
 const CHAINS = 32;
+const RACERS = 16;
 // A block never runs longer than this, whatever its count; a request fails after 10 s.
 const BLOCK_SECONDS = 60;
 const COMPATIBILITY_DATE = '2025-09-01';
-const REDIRECT_URI = 'http://127.0.0.1/callback';
 const CI_AUDIENCE = 'https://latchkey.test';
+if (!(DELAY_MS > 0)) throw new Error('BENCH_DO_DELAY_MS must be a positive number of milliseconds');
 
 const work = await mkdtemp(join(tmpdir(), 'latchkey-side-by-side-'));
 let workerd: ChildProcess | undefined;
+let nodeServer: NodeServer | undefined;
 let ciIssuer: FakeCiIssuer | undefined;
 const clients: { close: () => void }[] = [];
 
-/** Stops workerd's whole process group; safe to call twice, and from 'exit'. */
-function stopWorkerd() {
+/** Stops workerd's and the Node server's process groups; safe to call twice, and from 'exit'. */
+function stopServers() {
+  nodeServer?.stop();
   if (workerd?.pid && workerd.exitCode === null && workerd.signalCode === null) {
     try {
       process.kill(-workerd.pid, 'SIGTERM');
     } catch {}
   }
 }
-process.on('exit', stopWorkerd);
+process.on('exit', stopServers);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    stopWorkerd();
+    stopServers();
     process.exit(130);
   });
 }
@@ -107,46 +130,59 @@ async function bundle(entry: string, outfile: string, plugins: Plugin[] = []) {
 
 // ---------------------------------------------------------------- serve
 
-type Ports = { latchkey: number; openauth: number; oauthProvider: number };
+type Ports = { latchkey: number; latchkeyDelayed: number; openauth: number; oauthProvider: number; node: number };
 
-async function config(dir: string, ports: Ports, ci: { issuers: string; policies: string }) {
-  const text = (name: string, value: string) => `(name = ${JSON.stringify(name)}, text = ${JSON.stringify(value)})`;
-  return `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-  services = [
-    (name = "latchkey", worker = .latchkey),
-    (name = "openauth", worker = .openauth),
-    (name = "oauth-provider", worker = .oauthProvider),
-    (name = "kv", worker = (modules = [(name = "kv.js", esModule = embed "kv.js")], compatibilityDate = "${COMPATIBILITY_DATE}")),
-    (name = "do-disk", disk = (path = ${JSON.stringify(join(dir, 'do'))}, writable = true)),
-    (name = "loopback", network = (allow = ["local"])),
-  ],
-  sockets = [
-    (name = "latchkey", address = "127.0.0.1:${ports.latchkey}", http = (), service = "latchkey"),
-    (name = "openauth", address = "127.0.0.1:${ports.openauth}", http = (), service = "openauth"),
-    (name = "oauth-provider", address = "127.0.0.1:${ports.oauthProvider}", http = (), service = "oauth-provider"),
-  ],
-);
-const latchkey :Workerd.Worker = (
+/**
+ * One latchkey service: the counting wrapper over the production bundle, with its own KV
+ * service, Durable Object namespace and disk, so the two latchkeys share no state.
+ */
+function latchkeyWorker(settings: Record<string, string>, kv: string, disk: string, uniqueKey: string) {
+  const bindings = Object.entries(settings).map(
+    ([name, value]) => `(name = ${JSON.stringify(name)}, text = ${JSON.stringify(value)})`,
+  );
+  return `(
   modules = [
     (name = "entry.js", esModule = embed "latchkey-counted.js"),
     (name = "cloudflare.js", esModule = embed "latchkey/cloudflare.js"),
   ],
   compatibilityDate = "${COMPATIBILITY_DATE}",
   bindings = [
-    ${text('LATCHKEY_ISSUER', `http://127.0.0.1:${ports.latchkey}`)},
-    ${text('LATCHKEY_IDENTITY', 'dev')},
-    ${text('LATCHKEY_STORE', 'kv')},
-    ${text('LATCHKEY_CI_ISSUERS', ci.issuers)},
-    ${text('LATCHKEY_CI_POLICIES', ci.policies)},
-    (name = "LATCHKEY_KV", kvNamespace = "kv"),
+    ${bindings.join(',\n    ')},
+    (name = "LATCHKEY_KV", kvNamespace = "${kv}"),
     (name = "LATCHKEY_ATOMIC", durableObjectNamespace = "AtomicStore"),
   ],
-  durableObjectNamespaces = [(className = "AtomicStore", uniqueKey = "latchkey-side-by-side-atomic", enableSql = true)],
-  durableObjectStorage = (localDisk = "do-disk"),
+  durableObjectNamespaces = [(className = "AtomicStore", uniqueKey = "${uniqueKey}", enableSql = true)],
+  durableObjectStorage = (localDisk = "${disk}"),
   # CI exchange fetches the fake CI issuer's keys from 127.0.0.1.
   globalOutbound = "loopback",
+)`;
+}
+
+function config(dir: string, ports: Ports, settings: (port: number) => Record<string, string>) {
+  const kv = `(modules = [(name = "kv.js", esModule = embed "kv.js")], compatibilityDate = "${COMPATIBILITY_DATE}")`;
+  const delayed = { ...settings(ports.latchkeyDelayed), BENCH_DO_DELAY_MS: String(DELAY_MS) };
+  return `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "latchkey", worker = .latchkey),
+    (name = "latchkey-delayed", worker = .latchkeyDelayed),
+    (name = "openauth", worker = .openauth),
+    (name = "oauth-provider", worker = .oauthProvider),
+    (name = "kv", worker = ${kv}),
+    (name = "kv-delayed", worker = ${kv}),
+    (name = "do-disk", disk = (path = ${JSON.stringify(join(dir, 'do'))}, writable = true)),
+    (name = "do-disk-delayed", disk = (path = ${JSON.stringify(join(dir, 'do-delayed'))}, writable = true)),
+    (name = "loopback", network = (allow = ["local"])),
+  ],
+  sockets = [
+    (name = "latchkey", address = "127.0.0.1:${ports.latchkey}", http = (), service = "latchkey"),
+    (name = "latchkey-delayed", address = "127.0.0.1:${ports.latchkeyDelayed}", http = (), service = "latchkey-delayed"),
+    (name = "openauth", address = "127.0.0.1:${ports.openauth}", http = (), service = "openauth"),
+    (name = "oauth-provider", address = "127.0.0.1:${ports.oauthProvider}", http = (), service = "oauth-provider"),
+  ],
 );
+const latchkey :Workerd.Worker = ${latchkeyWorker(settings(ports.latchkey), 'kv', 'do-disk', 'latchkey-side-by-side-atomic')};
+const latchkeyDelayed :Workerd.Worker = ${latchkeyWorker(delayed, 'kv-delayed', 'do-disk-delayed', 'latchkey-side-by-side-delayed')};
 const openauth :Workerd.Worker = (
   modules = [(name = "openauth.js", esModule = embed "openauth.js")],
   compatibilityDate = "${COMPATIBILITY_DATE}",
@@ -180,13 +216,13 @@ async function waitFor(url: string) {
   }
 }
 
-/** workerd's CPU time so far (user + system, all threads), in milliseconds. */
+/** A process's CPU time so far (user + system, all threads), in milliseconds. */
 let ticksPerSecond = 100;
 try {
   ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
 } catch {}
-async function workerdCpuMs(): Promise<number> {
-  const stat = await readFile(`/proc/${workerd?.pid}/stat`, 'utf8');
+async function cpuMs(pid: number | undefined): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) / ticksPerSecond) * 1000;
 }
@@ -197,127 +233,7 @@ async function objectFiles(dir: string): Promise<number> {
   return entries.filter((name) => name.endsWith('.sqlite')).length;
 }
 
-// ---------------------------------------------------------------- sides
-
-type Tokens = { access: string; refresh: string };
-const form = (params: Record<string, string>) => ({
-  method: 'POST',
-  headers: { 'content-type': 'application/x-www-form-urlencoded' },
-  body: new URLSearchParams(params).toString(),
-});
-const json = (body: string) => JSON.parse(body) as Record<string, unknown>;
-
-function expectOk(what: string, reply: { status: number; body: string }) {
-  if (reply.status < 200 || reply.status > 299) throw new Error(`${what} answered ${reply.status}: ${reply.body.slice(0, 300)}`);
-  return json(reply.body);
-}
-
-/** A side's refresh grant: one request, the chain's next refresh token out. */
-type Side = {
-  name: string;
-  origin: string;
-  call: Call;
-  login: () => Promise<Tokens>;
-  refresh: (token: string) => Promise<string>;
-};
-
-function latchkeySide(origin: string, call: Call): Side {
-  return {
-    name: 'latchkey (KV + DO)',
-    origin,
-    call,
-    login: async () => {
-      const tokens = await deviceLogin(origin, `bench-${randomBytes(6).toString('hex')}@example.com`);
-      return { access: String(tokens.access_token), refresh: String(tokens.refresh_token) };
-    },
-    refresh: async (token) => {
-      const reply = await call(
-        '/oauth/token',
-        form({ grant_type: 'refresh_token', refresh_token: token, client_id: 'latchkey-cli' }),
-      );
-      return String(expectOk('latchkey refresh', reply).refresh_token);
-    },
-  };
-}
-
-function openauthSide(origin: string, call: Call): Side {
-  return {
-    name: 'openauth',
-    origin,
-    call,
-    login: async () => {
-      const start = await fetch(
-        `${origin}/authorize?${new URLSearchParams({ client_id: 'bench', redirect_uri: REDIRECT_URI, response_type: 'code', provider: 'bench' })}`,
-        { redirect: 'manual' },
-      );
-      const cookie = start.headers
-        .getSetCookie()
-        .map((line) => line.split(';')[0])
-        .join('; ');
-      const signedIn = await fetch(new URL(start.headers.get('location') ?? '', origin), {
-        redirect: 'manual',
-        headers: { cookie },
-      });
-      const code = new URL(signedIn.headers.get('location') ?? '', origin).searchParams.get('code');
-      if (!code) throw new Error(`openauth sign-in: ${signedIn.status} ${await signedIn.text()}`);
-      const reply = await call(
-        '/token',
-        form({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT_URI, client_id: 'bench' }),
-      );
-      const tokens = expectOk('openauth code exchange', reply);
-      return { access: String(tokens.access_token), refresh: String(tokens.refresh_token) };
-    },
-    refresh: async (token) => {
-      const reply = await call('/token', form({ grant_type: 'refresh_token', refresh_token: token }));
-      return String(expectOk('openauth refresh', reply).refresh_token);
-    },
-  };
-}
-
-function oauthProviderSide(origin: string, call: Call): Side {
-  let clientId: string | undefined;
-  return {
-    name: 'workers-oauth-provider',
-    origin,
-    call,
-    login: async () => {
-      clientId ??= String(expectOk('client', await call('/__bench/client', { method: 'POST' })).client_id);
-      const verifier = randomBytes(32).toString('base64url');
-      const challenge = createHash('sha256').update(verifier).digest('base64url');
-      const query = new URLSearchParams({
-        response_type: 'code',
-        client_id: clientId,
-        redirect_uri: REDIRECT_URI,
-        scope: 'read',
-        state: 'bench',
-        code_challenge: challenge,
-        code_challenge_method: 'S256',
-      });
-      const authorized = await fetch(`${origin}/authorize?${query}`, { redirect: 'manual' });
-      const code = new URL(authorized.headers.get('location') ?? '', origin).searchParams.get('code');
-      if (!code) throw new Error(`workers-oauth-provider authorize: ${authorized.status} ${await authorized.text()}`);
-      const reply = await call(
-        '/oauth/token',
-        form({
-          grant_type: 'authorization_code',
-          code,
-          redirect_uri: REDIRECT_URI,
-          client_id: clientId,
-          code_verifier: verifier,
-        }),
-      );
-      const tokens = expectOk('workers-oauth-provider code exchange', reply);
-      return { access: String(tokens.access_token), refresh: String(tokens.refresh_token) };
-    },
-    refresh: async (token) => {
-      const reply = await call(
-        '/oauth/token',
-        form({ grant_type: 'refresh_token', refresh_token: token, client_id: clientId ?? '' }),
-      );
-      return String(expectOk('workers-oauth-provider refresh', reply).refresh_token);
-    },
-  };
-}
+// ---------------------------------------------------------------- operations
 
 /** 32 refresh chains of one side: each loop refreshes its own chain, one request after another. */
 async function refreshChains(side: Side) {
@@ -339,22 +255,92 @@ const getRoute = (call: Call, path: string, bearer: string) => (count: number) =
     if (reply.status !== 200) throw new Error(`${path} answered ${reply.status}: ${reply.body.slice(0, 300)}`);
   });
 
+type Operation = () => Promise<void>;
+type Operations = {
+  login: Operation;
+  refresh: Operation;
+  keyCheck: Operation;
+  jwtCheck: Operation;
+  /** Absent, with the reason, when the exchange failed during set-up. */
+  ciExchange: Operation | string;
+  /** A session's refresh token, moved on by `refresh`. */
+  session: Tokens;
+  apiKey: string;
+};
+
+/** Issue 18's five operations on one latchkey side, each with its set-up done (an org and its API key, a session). */
+async function latchkeyOperations(side: Side, issuer: FakeCiIssuer): Promise<Operations> {
+  const owner = await side.login();
+  const postJson = async (path: string, body: unknown) =>
+    expectOk(
+      path,
+      await side.call(path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${owner.access}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+    );
+  await postJson('/v1/orgs', { slug: 'bench' });
+  const apiKey = String((await postJson('/v1/orgs/bench/keys', { name: 'bench', role: 'member' })).key);
+  const me = (bearer: string) => async () => {
+    expectOk('/v1/me', await side.call('/v1/me', { headers: { authorization: `Bearer ${bearer}` } }));
+  };
+  const session = await side.login();
+  const exchange = async () => {
+    const subject = await issuer.sign(GITHUB.branchPush);
+    const reply = await side.call(
+      '/oauth/token',
+      form({
+        grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+        subject_token: subject,
+        subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+        audience: 'web',
+      }),
+    );
+    expectOk('CI exchange', reply);
+  };
+  let ciExchange: Operation | string = exchange;
+  try {
+    await exchange(); // the issuer's keys are fetched here, once
+  } catch (error) {
+    ciExchange = `not measured: ${(error as Error).message.slice(0, 200)}`;
+  }
+  return {
+    login: async () => {
+      await side.login();
+    },
+    refresh: async () => {
+      session.refresh = await side.refresh(session.refresh);
+    },
+    keyCheck: me(apiKey),
+    // The session's record is read once, then served from the isolate's cache, as on a warm isolate.
+    jwtCheck: me(owner.access),
+    ciExchange,
+    session,
+    apiKey,
+  };
+}
+
 // ---------------------------------------------------------------- measure
 
 type Measured = { blocks: Block[]; cpuMs: number[] };
 type Run = (count: number) => Promise<Block>;
 
-/** Interleaved rounds over `runs`: the order rotates each round; workerd's CPU per block is kept. */
-async function rounds(runs: Record<string, Run>, count: number): Promise<Record<string, Measured>> {
+/**
+ * Interleaved rounds over `runs`: the order rotates each round; the serving process's CPU
+ * per block is kept (`pids` names the process of a run not served by workerd).
+ */
+async function rounds(runs: Record<string, Run>, count: number, pids: Record<string, number> = {}) {
   const names = Object.keys(runs);
   const measured: Record<string, Measured> = Object.fromEntries(names.map((name) => [name, { blocks: [], cpuMs: [] }]));
   for (const name of names) await (runs[name] as Run)(Math.max(CONNECTIONS, Math.floor(count / 4))); // warm-up
   for (let round = 0; round < ROUNDS; round++) {
     for (let index = 0; index < names.length; index++) {
       const name = names[(index + round) % names.length] as string;
-      const cpuBefore = await workerdCpuMs();
+      const pid = pids[name] ?? workerd?.pid;
+      const cpuBefore = await cpuMs(pid);
       const result = await (runs[name] as Run)(count);
-      const cpu = (await workerdCpuMs()) - cpuBefore;
+      const cpu = (await cpuMs(pid)) - cpuBefore;
       measured[name]?.blocks.push(result);
       measured[name]?.cpuMs.push(cpu / result.requests);
     }
@@ -368,14 +354,29 @@ const ratio = (subject: Measured, peer: Measured) =>
   median(subject.blocks.map((b, round) => b.rate / (peer.blocks[round] as Block).rate));
 const verdict = (met: boolean) => (met ? 'met' : '**NOT met**');
 
-const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
+/** `value` to `digits` places; `n/a` if not a number, and never `-0.00`. */
+const fmt = (value: number, digits = 0) => {
+  if (!Number.isFinite(value)) return 'n/a';
+  const fixed = value.toFixed(digits);
+  return /^-0(\.0*)?$/.test(fixed) ? fixed.slice(1) : fixed;
+};
 const trips = (value: number) => (Number.isInteger(value) ? String(value) : value.toFixed(2));
 
-type CountsReply = { kv: number; durableObject: number; objects: number; byMethod: Record<string, number> };
+type CountsReply = { kv: number; durableObject: number; objects: number; window: number; byMethod: Record<string, number> };
 const counts = async (origin: string) => (await (await fetch(`${origin}/__bench/counts`)).json()) as CountsReply;
+/** latchkey's wrapper only: from now on, `window` counts the distinct objects addressed. */
+const startWindow = async (origin: string) => {
+  const reply = await fetch(`${origin}/__bench/window`, { method: 'POST' });
+  if (reply.status !== 204) throw new Error(`${origin}/__bench/window answered ${reply.status}`);
+};
 
-/** Store round trips per operation, counted at `origin`'s bindings, and object databases created on disk. */
-async function perOperation(origin: string, doDir: string, times: number, operation: () => Promise<void>) {
+/**
+ * Store round trips per operation, counted at `origin`'s bindings, object databases
+ * created on disk, and (latchkey only, `windowed`) the distinct objects the `times`
+ * operations addressed, divided by `times`.
+ */
+async function perOperation(origin: string, doDir: string, times: number, operation: Operation, windowed = false) {
+  if (windowed) await startWindow(origin);
   const before = await counts(origin);
   const filesBefore = await objectFiles(doDir);
   for (let index = 0; index < times; index++) await operation();
@@ -384,7 +385,7 @@ async function perOperation(origin: string, doDir: string, times: number, operat
   return {
     durableObject: (after.durableObject - before.durableObject) / times,
     kv: (after.kv - before.kv) / times,
-    objects: (after.objects - before.objects) / times,
+    objects: windowed ? after.window / times : 0,
     files: (filesAfter - filesBefore) / times,
     // e.g. `durableObject.consume 1, kv.get 2`: which calls, per operation.
     calls: Object.entries(after.byMethod)
@@ -394,6 +395,7 @@ async function perOperation(origin: string, doDir: string, times: number, operat
       .join(', '),
   };
 }
+type PerOperation = Awaited<ReturnType<typeof perOperation>>;
 
 try {
   // Build: the production bundle, the wrapper and the peers.
@@ -407,25 +409,38 @@ try {
   // CI exchange needs a trusted issuer and a policy; the issuer is a Node server on 127.0.0.1.
   ciIssuer = await startFakeCiIssuer();
   const ciPolicy = octoRepoPolicy(ciIssuer.issuer, CI_AUDIENCE, { id: 'bench', grant: { project: 'web', scopes: ['read'] } });
-  const ports: Ports = { latchkey: await freePort(), openauth: await freePort(), oauthProvider: await freePort() };
-  await writeFile(
-    join(work, 'config.capnp'),
-    await config(work, ports, {
-      issuers: `${ciIssuer.issuer}=repository_owner_id`,
-      policies: JSON.stringify([ciPolicy]),
-    }),
-  );
+  const ports: Ports = {
+    latchkey: await freePort(),
+    latchkeyDelayed: await freePort(),
+    openauth: await freePort(),
+    oauthProvider: await freePort(),
+    node: await freePort(),
+  };
+  // Every latchkey gets the same settings; only the issuer (its own origin) and the store differ.
+  const shared = {
+    LATCHKEY_IDENTITY: 'dev',
+    LATCHKEY_CI_ISSUERS: `${ciIssuer.issuer}=repository_owner_id`,
+    LATCHKEY_CI_POLICIES: JSON.stringify([ciPolicy]),
+  };
+  const settings = (port: number) => ({ LATCHKEY_ISSUER: `http://127.0.0.1:${port}`, LATCHKEY_STORE: 'kv', ...shared });
+  // The grace window as the server reads it from these settings.
+  const graceMs = parseConfig(settings(ports.latchkey)).ttl.refreshGrace * 1000;
+  await writeFile(join(work, 'config.capnp'), config(work, ports, settings));
   const doDir = join(work, 'do');
   await mkdir(doDir);
+  await mkdir(join(work, 'do-delayed'));
   workerd = spawn(WORKERD, ['serve', join(work, 'config.capnp')], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   workerd.stdout?.on('data', keepLog);
   workerd.stderr?.on('data', keepLog);
   const origins = {
     latchkey: `http://127.0.0.1:${ports.latchkey}`,
+    latchkeyDelayed: `http://127.0.0.1:${ports.latchkeyDelayed}`,
     openauth: `http://127.0.0.1:${ports.openauth}`,
     oauthProvider: `http://127.0.0.1:${ports.oauthProvider}`,
   };
+  nodeServer = await startNodeLatchkey(ROOT, ports.node, shared);
   await waitFor(`${origins.latchkey}/healthz`);
+  await waitFor(`${origins.latchkeyDelayed}/healthz`);
   await waitFor(`${origins.openauth}/.well-known/oauth-authorization-server`);
   await waitFor(`${origins.oauthProvider}/__bench/counts`);
 
@@ -434,67 +449,43 @@ try {
     clients.push(made);
     return made.call;
   };
-  const latchkey = latchkeySide(origins.latchkey, connect(origins.latchkey));
+  const latchkey = latchkeySide('latchkey (KV + DO)', origins.latchkey, connect(origins.latchkey));
+  const delayed = latchkeySide('latchkey (KV + DO, delayed)', origins.latchkeyDelayed, connect(origins.latchkeyDelayed));
+  const onNode = latchkeySide('latchkey (Node + memory)', nodeServer.origin, connect(nodeServer.origin));
   const openauth = openauthSide(origins.openauth, connect(origins.openauth));
   const oauthProvider = oauthProviderSide(origins.oauthProvider, connect(origins.oauthProvider));
 
+  // ---- The rotation race first: its grace window runs out while the counts and the latency model are measured.
+  const races: Race[] = [await raceRefreshes(latchkey, RACERS), await raceRefreshes(onNode, RACERS)];
+
   // ---- Store round trips per operation, before the load, on a quiet store.
-  const refreshOnce = (side: Side, tokens: Tokens) => async () => {
-    tokens.refresh = await side.refresh(tokens.refresh);
-  };
-  const loginOps = await perOperation(origins.latchkey, doDir, 5, async () => {
-    await latchkey.login();
-  });
-  const sessionFilesBefore = await objectFiles(doDir);
-  const session = await latchkey.login();
-  const refreshOps = await perOperation(origins.latchkey, doDir, 20, refreshOnce(latchkey, session));
-  const sessionObjects = (await objectFiles(doDir)) - sessionFilesBefore;
+  const ops = await latchkeyOperations(latchkey, ciIssuer);
+  const loginOps = await perOperation(origins.latchkey, doDir, 5, ops.login, true);
+  const sessionOps = await perOperation(
+    origins.latchkey,
+    doDir,
+    1,
+    async () => {
+      const session = await latchkey.login();
+      for (let index = 0; index < 10; index++) session.refresh = await latchkey.refresh(session.refresh);
+    },
+    true,
+  );
+  const refreshOps = await perOperation(origins.latchkey, doDir, 20, ops.refresh, true);
+  await ops.jwtCheck(); // the session's record is now in the isolate's cache, as on a warm isolate
+  const keyOps = await perOperation(origins.latchkey, doDir, 50, ops.keyCheck, true);
+  const jwtOps = await perOperation(origins.latchkey, doDir, 50, ops.jwtCheck, true);
+  const ciOps =
+    typeof ops.ciExchange === 'string' ? ops.ciExchange : await perOperation(origins.latchkey, doDir, 20, ops.ciExchange, true);
 
-  const owner = await latchkey.login();
-  const postJson = async (path: string, body: unknown) =>
-    expectOk(
-      path,
-      await latchkey.call(path, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${owner.access}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      }),
-    );
-  await postJson('/v1/orgs', { slug: 'bench' });
-  const apiKey = String((await postJson('/v1/orgs/bench/keys', { name: 'bench', role: 'member' })).key);
-  const me = (bearer: string) => async () => {
-    expectOk('/v1/me', await latchkey.call('/v1/me', { headers: { authorization: `Bearer ${bearer}` } }));
-  };
-  await me(owner.access)(); // the session's record is now in the isolate's cache, as on a warm isolate
-  const keyOps = await perOperation(origins.latchkey, doDir, 50, me(apiKey));
-  const jwtOps = await perOperation(origins.latchkey, doDir, 50, me(owner.access));
-
-  let ciOps: Awaited<ReturnType<typeof perOperation>> | string;
-  try {
-    const exchange = async () => {
-      const subject = await (ciIssuer as FakeCiIssuer).sign(GITHUB.branchPush);
-      const reply = await latchkey.call(
-        '/oauth/token',
-        form({
-          grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
-          subject_token: subject,
-          subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
-          audience: 'web',
-        }),
-      );
-      expectOk('CI exchange', reply);
-    };
-    await exchange(); // the issuer's keys are fetched here, once
-    ciOps = await perOperation(origins.latchkey, doDir, 20, exchange);
-  } catch (error) {
-    ciOps = `not measured: ${(error as Error).message.slice(0, 200)}`;
-  }
-
-  const peerOps = async (side: Side, validate: (tokens: Tokens) => () => Promise<void>) => {
+  const peerOps = async (side: Side, validate: (tokens: Tokens) => Operation) => {
     const tokens = await side.login();
     await validate(tokens)(); // JWKS or keys fetched, code paths compiled
+    const refresh = async () => {
+      tokens.refresh = await side.refresh(tokens.refresh);
+    };
     return {
-      refresh: await perOperation(side.origin, doDir, 20, refreshOnce(side, tokens)),
+      refresh: await perOperation(side.origin, doDir, 20, refresh),
       validate: await perOperation(side.origin, doDir, 50, validate(tokens)),
     };
   };
@@ -510,6 +501,52 @@ try {
   const openauthOps = await peerOps(openauth, verify);
   const oauthProviderOps = await peerOps(oauthProvider, validate);
 
+  // ---- The latency model: each operation one at a time, on latchkey and on its delayed twin.
+  // A goal is judged on the rounded count: a few ms of noise on the delay is not a round trip.
+  type Modelled = { name: string; key: keyof Operations; times: number; counted: PerOperation | string; goal?: Goal };
+  type Goal = { says: string; met: (paid: number) => boolean };
+  const delayedOps = await latchkeyOperations(delayed, ciIssuer);
+  const modelled: Modelled[] = [
+    { name: 'device login (whole flow)', key: 'login', times: 3, counted: loginOps },
+    {
+      name: 'refresh',
+      key: 'refresh',
+      times: 10,
+      counted: refreshOps,
+      goal: { says: 'one round trip', met: (paid) => Math.round(paid) <= 1 },
+    },
+    {
+      name: 'API-key check (`/v1/me`)',
+      key: 'keyCheck',
+      times: 20,
+      counted: keyOps,
+      goal: { says: 'at most one', met: (paid) => Math.round(paid) <= 1 },
+    },
+    {
+      name: 'JWT check (`/v1/me`, session cache warm)',
+      key: 'jwtCheck',
+      times: 20,
+      counted: jwtOps,
+      goal: { says: 'none', met: (paid) => Math.round(paid) === 0 },
+    },
+    { name: 'CI exchange', key: 'ciExchange', times: 10, counted: ciOps },
+  ];
+  const latencies: (Modelled & { plain: number; slowed: number })[] = [];
+  for (const row of modelled) {
+    const plainOp = ops[row.key];
+    const slowedOp = delayedOps[row.key];
+    if (typeof plainOp !== 'function' || typeof slowedOp !== 'function') {
+      latencies.push({ ...row, plain: Number.NaN, slowed: Number.NaN });
+      continue;
+    }
+    // The unmeasured first run of `sequential` warms the JWT check's session cache just before.
+    latencies.push({ ...row, plain: await sequential(row.times, plainOp), slowed: await sequential(row.times, slowedOp) });
+  }
+
+  // ---- The rotation race's second step, once its grace window is over.
+  const reuses: Reuse[] = [];
+  for (const race of races) reuses.push(await reuseAfterGrace(race, graceMs));
+
   // ---- Throughput and latency, interleaved. The GET rows go first: in workerd the Durable
   // Objects live in latchkey's own isolate, and the thousands the refresh rows leave behind
   // would weigh on its checks, which in production they would not.
@@ -519,7 +556,7 @@ try {
   const got = await rounds(
     {
       latchkeyJwt: getRoute(latchkey.call, '/v1/me', jwtSession.access),
-      latchkeyKey: getRoute(latchkey.call, '/v1/me', apiKey),
+      latchkeyKey: getRoute(latchkey.call, '/v1/me', ops.apiKey),
       openauthVerify: getRoute(openauth.call, '/verify', openauthTokens.access),
       oauthProviderValidate: getRoute(oauthProvider.call, '/api/me', oauthProviderTokens.access),
     },
@@ -529,44 +566,52 @@ try {
   const latchkeyChains = await refreshChains(latchkey);
   const chains = {
     latchkey: latchkeyChains,
+    node: await refreshChains(onNode),
     openauth: await refreshChains(openauth),
     oauthProvider: await refreshChains(oauthProvider),
   };
-  // Only latchkey has Durable Objects: every database made from here on is one of its refreshes'.
+  // Only latchkey has Durable Objects on this disk: every database made from here on is one of its refreshes'.
   const filesBeforeRefresh = await objectFiles(doDir);
-  const refreshed = await rounds(chains, REFRESH_PER_BLOCK);
+  const refreshed = await rounds(chains, REFRESH_PER_BLOCK, { node: nodeServer.pid });
   const filesPerRefresh = ((await objectFiles(doDir)) - filesBeforeRefresh) / latchkeyChains.refreshes;
   const seconds = (performance.now() - started) / 1000;
 
   // ---- Report.
-  const R = refreshed as Record<'latchkey' | 'openauth' | 'oauthProvider', Measured>;
+  const R = refreshed as Record<'latchkey' | 'node' | 'openauth' | 'oauthProvider', Measured>;
   const G = got as Record<'latchkeyJwt' | 'latchkeyKey' | 'openauthVerify' | 'oauthProviderValidate', Measured>;
   const out: string[] = [];
   out.push(
-    `Side by side in one workerd serve: latchkey's production bundle (KV + Durable Object on local disk), workers-oauth-provider 1.2.3, openauth 0.4.3, one in-memory KV service. Median of ${ROUNDS} interleaved rounds; ${CONNECTIONS} keep-alive connections; ${fmt(seconds)} s in all.\n`,
+    `Side by side in one workerd serve: latchkey's production bundle (KV + Durable Object on local disk), workers-oauth-provider 1.2.3, openauth 0.4.3, one in-memory KV service; and latchkey under Node ${process.version} on its memory store. Median of ${ROUNDS} interleaved rounds; ${CONNECTIONS} keep-alive connections; ${fmt(seconds)} s in all.\n`,
   );
   out.push(
-    `| ${CHAINS} sequential refresh chains (${REFRESH_PER_BLOCK} refreshes a block) | req/s | workerd CPU per refresh | p50 | p99 |`,
+    `| ${CHAINS} sequential refresh chains (${REFRESH_PER_BLOCK} refreshes a block) | req/s | server CPU per refresh | p50 | p99 |`,
   );
   out.push('| --- | ---: | ---: | ---: | ---: |');
   for (const [name, m] of [
     ['workers-oauth-provider', R.oauthProvider],
     ['openauth', R.openauth],
     ['latchkey (KV + DO)', R.latchkey],
+    ['latchkey, same app on Node + memory store (node CPU)', R.node],
   ] as const) {
     out.push(`| ${name} | ${fmt(rate(m))} | ${fmt(median(m.cpuMs), 2)} ms | ${fmt(p(m, 50), 1)} ms | ${fmt(p(m, 99), 1)} ms |`);
   }
 
-  const rows: [string, number, number][] = [
+  // A goal of null: a reference row, issue 18 sets no goal for it.
+  const rows: [string, number, number | null][] = [
     ['refresh vs workers-oauth-provider', ratio(R.latchkey, R.oauthProvider), 1.5],
     ['refresh vs openauth', ratio(R.latchkey, R.openauth), 1.2],
+    ['refresh, latchkey on Node + memory vs workers-oauth-provider', ratio(R.node, R.oauthProvider), null],
+    ['refresh, latchkey on Node + memory vs openauth', ratio(R.node, R.openauth), null],
+    ['refresh, latchkey on KV + DO vs the same app on Node + memory', ratio(R.latchkey, R.node), null],
     ['`GET /v1/me`, JWT vs openauth `client.verify`', ratio(G.latchkeyJwt, G.openauthVerify), 1.0],
     ['`GET /v1/me`, API key vs workers-oauth-provider validation', ratio(G.latchkeyKey, G.oauthProviderValidate), 1.5],
   ];
   out.push('\n| latchkey / peer, same run | ratio | goal (issue 18) | |');
   out.push('| --- | ---: | ---: | --- |');
-  for (const [name, value, goal] of rows)
-    out.push(`| ${name} | **${fmt(value, 2)}x** | >= ${goal.toFixed(1)}x | ${verdict(value >= goal)} |`);
+  for (const [name, value, goal] of rows) {
+    const judged = goal === null ? ['reference', ''] : [`>= ${goal.toFixed(1)}x`, verdict(value >= goal)];
+    out.push(`| ${name} | **${fmt(value, 2)}x** | ${judged[0]} | ${judged[1]} |`);
+  }
 
   out.push(
     `\n| GET under ${CONNECTIONS} connections (${PER_BLOCK} requests a block) | req/s | p50 | p99 | p99 / openauth verify p99 | goal |`,
@@ -586,10 +631,10 @@ try {
   }
 
   out.push(
-    '\n| store round trips per operation, counted at the bindings | Durable Object calls | KV calls | objects addressed | object databases created | calls by method | goal (issue 18) | |',
+    '\n| store round trips per operation, counted at the bindings | Durable Object calls | KV calls | objects addressed (distinct, / operations) | object databases created | calls by method | goal (issue 18) | |',
   );
   out.push('| --- | ---: | ---: | ---: | ---: | --- | --- | --- |');
-  const opRow = (name: string, ops: Awaited<ReturnType<typeof perOperation>>, goal: string, met?: boolean) =>
+  const opRow = (name: string, ops: PerOperation, goal: string, met?: boolean) =>
     out.push(
       `| ${name} | ${trips(ops.durableObject)} | ${trips(ops.kv)} | ${trips(ops.objects)} | ${trips(ops.files)} | ${ops.calls} | ${goal} | ${met === undefined ? '' : verdict(met)} |`,
     );
@@ -604,17 +649,44 @@ try {
   opRow('workers-oauth-provider refresh', oauthProviderOps.refresh, '');
   opRow('workers-oauth-provider validation', oauthProviderOps.validate, '');
 
-  out.push('\n| Durable Objects (object SQLite databases on disk) | counted | goal (issue 18) | |');
+  out.push(
+    `\n| latency model: one at a time, ${DELAY_MS} ms before every Durable Object call | DO calls counted | p50, no delay | p50, delayed | added | added / ${DELAY_MS} ms = round trips in sequence | goal (issue 18) | |`,
+  );
+  out.push('| --- | ---: | ---: | ---: | ---: | ---: | --- | --- |');
+  for (const { name, counted, plain, slowed, goal } of latencies) {
+    const paid = (slowed - plain) / DELAY_MS;
+    const doCalls = typeof counted === 'string' ? counted : trips(counted.durableObject);
+    out.push(
+      `| latchkey ${name} | ${doCalls} | ${fmt(plain, 1)} ms | ${fmt(slowed, 1)} ms | ${fmt(slowed - plain, 1)} ms | ${fmt(paid, 2)} | ${goal?.says ?? ''} | ${goal && Number.isFinite(paid) ? verdict(goal.met(paid)) : ''} |`,
+    );
+  }
+
+  out.push(
+    `\n| rotation guarantee: ${RACERS} concurrent refreshes of one token | successes | distinct successors | failures | after the ${fmt(graceMs / 1000)} s grace window: spent token again / its successor | goal (issue 18) | |`,
+  );
+  out.push('| --- | ---: | ---: | --- | --- | --- | --- |');
+  races.forEach((race, index) => {
+    const reuse = reuses[index] as Reuse;
+    const failures = race.failures.length === 0 ? 'none' : race.failures.join(', ');
+    out.push(
+      `| ${race.side.name} | ${race.successes}/${race.concurrent} | ${race.successors.size} | ${failures} | ${reuse.spentAgain} / ${reuse.successorAfter} (waited ${fmt(reuse.waitedMs / 1000, 1)} s more) | one successor; reuse revokes the family | ${verdict(oneSuccessor(race) && reuse.met)} |`,
+    );
+  });
+
+  out.push('\n| Durable Objects | counted | goal (issue 18) | |');
   out.push('| --- | ---: | --- | --- |');
   out.push(
-    `| created per refresh, during the refresh rows | ${fmt(filesPerRefresh, 2)} | 0 | ${verdict(filesPerRefresh === 0)} |`,
+    `| object databases (SQLite files) created per refresh, during the refresh rows | ${fmt(filesPerRefresh, 2)} | 0 | ${verdict(filesPerRefresh === 0)} |`,
   );
-  out.push(`| per session: a device login and its first 20 refreshes | ${fmt(sessionObjects)} | a small constant | |`);
-  out.push(`| on disk at the end of the run | ${await objectFiles(doDir)} | | |`);
+  out.push(`| objects addressed per refresh (distinct over 20 refreshes / 20) | ${trips(refreshOps.objects)} | | |`);
+  out.push(
+    `| per session, a device login and 10 refreshes: objects addressed / databases created | ${sessionOps.objects} / ${sessionOps.files} | a small constant | |`,
+  );
+  out.push(`| object databases on disk at the end of the run | ${await objectFiles(doDir)} | | |`);
   console.log(out.join('\n'));
 } finally {
   for (const made of clients) made.close();
-  stopWorkerd();
+  stopServers();
   await ciIssuer?.stop();
   await rm(work, { recursive: true, force: true });
 }

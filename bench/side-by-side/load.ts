@@ -81,3 +81,15 @@ export function percentile(values: number[], p: number): number {
 }
 
 export const median = (values: number[]) => percentile(values, 50);
+
+/** `op` run `times` times one after another (after one unmeasured run): the median latency in ms. */
+export async function sequential(times: number, op: () => Promise<unknown>): Promise<number> {
+  await op();
+  const latencies: number[] = [];
+  for (let index = 0; index < times; index++) {
+    const sent = performance.now();
+    await op();
+    latencies.push(performance.now() - sent);
+  }
+  return median(latencies);
+}
