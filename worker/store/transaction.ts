@@ -58,6 +58,13 @@ export class NotFetched extends Error {
 }
 
 /**
+ * Runs of one procedure before giving up. Each conflict means another caller committed, so
+ * of N callers on one key the last may lose N - 1 times (Redis's auto-pipelining lines
+ * them up that way); enough for dozens, as deno-kv.ts allows for its own operations.
+ */
+const MAX_ATTEMPTS = 200;
+
+/**
  * For stores with optimistic concurrency (Redis, Deno KV): fetch what the procedure reads,
  * run it over that snapshot, and commit only if nothing it read has changed; rerun on a
  * conflict. `fetch` returns each key's value and whatever `commit` needs to check it.
@@ -71,7 +78,7 @@ export async function optimisticProcedure<I, O, V>(
     commit(checks: Map<string, V>, writes: Map<string, Write>): Promise<boolean>;
   },
 ): Promise<O> {
-  for (let attempt = 0; attempt < 10; attempt++) {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const snapshot = new Map<string, { value: string | null; version: V }>();
     let wanted = [procedure.home(input)];
     for (;;) {

@@ -1,11 +1,14 @@
 /**
  * Redis over Upstash's REST protocol (@upstash/redis), usable from every runtime. TTLs
  * are Redis's own; consume is GETDEL; swap and windowed counters are Lua scripts, so each
- * is one atomic step inside Redis; reads issued together share one pipelined request.
+ * is one atomic step inside Redis; reads issued together share one pipelined request. A
+ * procedure (`transact`) is optimistic: MGET what it reads, run it here, then one script
+ * checks that every value read is unchanged and applies the writes, or changes nothing.
  */
 import { Redis } from '@upstash/redis';
 import { ConfigError } from '../config.ts';
 import { bounded as run, type Store, ttlMilliseconds as ttlMs } from './store.ts';
+import { optimisticProcedure, type Write } from './transaction.ts';
 
 // KEYS[1]; ARGV: expect-present flag, expected value, write flag, next value, ttl ms.
 const SWAP = `
@@ -28,6 +31,30 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count`;
 
+// KEYS: the keys read, then the keys written. ARGV[1]: how many were read; then per key
+// read, a present flag and the value read (absent is its own case, not ''); then per key
+// written, a set flag, the value and its TTL in ms. A value read is its own version.
+const COMMIT = `
+local reads = tonumber(ARGV[1])
+for i = 1, reads do
+  local current = redis.call('GET', KEYS[i])
+  if ARGV[2 * i] == '1' then
+    if current ~= ARGV[2 * i + 1] then return 0 end
+  elseif current then
+    return 0
+  end
+end
+local at = 2 * reads + 2
+for i = reads + 1, #KEYS do
+  if ARGV[at] == '1' then
+    redis.call('SET', KEYS[i], ARGV[at + 1], 'PX', ARGV[at + 2])
+  else
+    redis.call('DEL', KEYS[i])
+  end
+  at = at + 3
+end
+return 1`;
+
 export function upstashStore(options: { url: string; token: string }): Store {
   const redis = new Redis({
     url: options.url,
@@ -41,6 +68,20 @@ export function upstashStore(options: { url: string; token: string }): Store {
   });
   const swapScript = redis.createScript<number>(SWAP);
   const incrementScript = redis.createScript<number>(INCREMENT);
+  const commitScript = redis.createScript<number>(COMMIT);
+
+  const commit = async (checks: Map<string, string | null>, writes: Map<string, Write>): Promise<boolean> => {
+    // One key read and nothing written: the MGET that read it was the atomic step.
+    if (writes.size === 0 && checks.size <= 1) return true;
+    const args = [String(checks.size)];
+    for (const value of checks.values()) args.push(value === null ? '0' : '1', value ?? '');
+    for (const write of writes.values()) {
+      // A TTL from now rather than PXAT: Redis's clock need not agree with ours.
+      if (write) args.push('1', write.value, String(Math.max(1, write.expiresAt - Date.now())));
+      else args.push('0', '', '0');
+    }
+    return Number(await commitScript.exec([...checks.keys(), ...writes.keys()], args)) === 1;
+  };
 
   return {
     get: (key) => run('get', () => redis.get<string>(key)),
@@ -66,6 +107,17 @@ export function upstashStore(options: { url: string; token: string }): Store {
       }),
     increment: (key, ttlSeconds) =>
       run('increment', async () => Number(await incrementScript.exec([key], [String(ttlMs(ttlSeconds))]))),
+    transact: (procedure, input) =>
+      run('transact', () =>
+        optimisticProcedure(procedure, input, {
+          now: Date.now,
+          fetch: async (keys) => {
+            const values = await redis.mget<(string | null)[]>(...keys);
+            return new Map(keys.map((key, i) => [key, { value: values[i] ?? null, version: values[i] ?? null }]));
+          },
+          commit,
+        }),
+      ),
     ping: () =>
       run('ping', async () => {
         await redis.ping();
