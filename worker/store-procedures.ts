@@ -6,4 +6,6 @@
 import { rotation } from './grants/refresh-token.ts';
 import type { Procedures } from './store/durable-object.ts';
 
-export const PROCEDURES: Procedures = Object.fromEntries([rotation].map((procedure) => [procedure.name, procedure])) as Procedures;
+export const PROCEDURES: Procedures = Object.fromEntries(
+  [rotation].map((procedure) => [procedure.name, procedure]),
+) as Procedures;

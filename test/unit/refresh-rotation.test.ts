@@ -94,7 +94,7 @@ test('a rotation is one store call, and a store fault in it leaves the token as 
   const calls: string[] = [];
   for (const method of ['get', 'put', 'delete', 'consume', 'swap', 'increment', 'transact'] as const) {
     const original = store[method] as (...args: unknown[]) => Promise<unknown>;
-    (store as Record<string, unknown>)[method] = (...args: unknown[]) => {
+    (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
       calls.push(method);
       return original.apply(store, args);
     };

@@ -9,8 +9,8 @@ import { type Config, ConfigError, checkConfiguredSigningKeys, parseConfig } fro
 import { refuseOffLoopback } from '../identity/dev.ts';
 import { type AtomicBinding, cloudflareStore, type KvBinding } from '../store/cloudflare-kv.ts';
 import { type HomeApi, homeObject, type Procedures } from '../store/durable-object.ts';
-import { PROCEDURES } from '../store-procedures.ts';
 import { upstashStoreFromEnv } from '../store/upstash-redis.ts';
+import { PROCEDURES } from '../store-procedures.ts';
 
 type Env = Record<string, unknown> & { LATCHKEY_KV: KvBinding; LATCHKEY_ATOMIC: AtomicBinding };
 

@@ -8,9 +8,10 @@
  * delegates here, so this file runs anywhere.
  *
  * Migration from the per-key layout (one object per key, named by the key, holding one
- * `entry`): with `legacy` given, the first operation on a key of a `legacy` kind
- * (`KEYSPACE`) looks for that key's old object, copies a live entry in, and notes the key
- * as checked, so the old object is never asked again and a later delete here stays deleted.
+ * `entry`): with `legacy` given, a read of a key of a `legacy` kind (`KEYSPACE`) this home
+ * has never held asks that key's old object and copies a live entry in; a key copied or
+ * written here is noted as settled, so the old object is not asked again and a later
+ * delete here stays deleted.
  */
 import { kindOf, type Procedure, StoreError } from './store.ts';
 import { NotFetched, runProcedure, type Write } from './transaction.ts';
@@ -63,13 +64,22 @@ export function homeObject(
   const { storage } = ctx;
   const { sql } = storage;
   const now = options.now ?? Date.now;
-  sql.exec(
-    `CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL);
-     CREATE INDEX IF NOT EXISTS entries_by_expiry ON entries (expires_at);
-     CREATE TABLE IF NOT EXISTS legacy_checked (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`,
-  );
+
+  // The tables are made by the first write, so a request that only reads (a made-up token
+  // naming a made-up session) leaves no object behind.
+  let tables = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'").toArray().length > 0;
+  const makeTables = (): void => {
+    if (tables) return;
+    sql.exec(
+      `CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL);
+       CREATE INDEX IF NOT EXISTS entries_by_expiry ON entries (expires_at);
+       CREATE TABLE IF NOT EXISTS legacy_checked (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`,
+    );
+    tables = true;
+  };
 
   const row = (key: string): { value: string; expiresAt: number } | null => {
+    if (!tables) return null;
     const [found] = sql.exec('SELECT value, expires_at FROM entries WHERE key = ?', key).toArray();
     if (!found) return null;
     const expiresAt = Number(found.expires_at);
@@ -77,7 +87,7 @@ export function homeObject(
     return expiresAt > now() ? { value: String(found.value), expiresAt } : null;
   };
   const read = (key: string): string | null => {
-    if (unchecked(key)) throw new NotFetched(key);
+    if (unsettled(key)) throw new NotFetched(key);
     return row(key)?.value ?? null;
   };
   const expiry = (ttlSeconds: number): number => {
@@ -95,8 +105,11 @@ export function homeObject(
   };
   const apply = async (writes: Map<string, Write>): Promise<void> => {
     let earliest = Number.POSITIVE_INFINITY;
+    makeTables();
     storage.transactionSync(() => {
       for (const [key, write] of writes) {
+        // A write replaces whatever the old layout held: it must never resurface.
+        if (unsettled(key)) settle(key);
         if (write === null) sql.exec('DELETE FROM entries WHERE key = ?', key);
         else {
           sql.exec('INSERT OR REPLACE INTO entries (key, value, expires_at) VALUES (?, ?, ?)', key, write.value, write.expiresAt);
@@ -107,40 +120,51 @@ export function homeObject(
     if (earliest < Number.POSITIVE_INFINITY) await schedule(earliest);
   };
 
-  // Migration from the per-key layout.
+  // Migration from the per-key layout. A key is settled once this home has written it or
+  // copied it in; until then a read asks the key's old object. Nothing is noted for a key
+  // the old layout lacks: it gets no new writes, so that answer never changes.
   const { legacy } = options;
-  const unchecked = (key: string): boolean =>
+  const unsettled = (key: string): boolean =>
     legacy !== undefined &&
     kindOf(key).legacy &&
-    sql.exec('SELECT 1 FROM legacy_checked WHERE key = ?', key).toArray().length === 0 &&
-    sql.exec('SELECT 1 FROM entries WHERE key = ?', key).toArray().length === 0;
-  /** Copies the key's live entry from its old object, once; nothing else runs here meanwhile. */
-  const adopt = (key: string): Promise<void> =>
+    (!tables ||
+      (sql.exec('SELECT 1 FROM legacy_checked WHERE key = ?', key).toArray().length === 0 &&
+        sql.exec('SELECT 1 FROM entries WHERE key = ?', key).toArray().length === 0));
+  const settle = (key: string): void => {
+    sql.exec('INSERT OR REPLACE INTO legacy_checked (key, expires_at) VALUES (?, ?)', key, now() + LEGACY_HORIZON_MS);
+  };
+  /** Copies the key's live entry from its old object; nothing else runs here meanwhile. */
+  const adopt = (key: string): Promise<boolean> =>
     ctx.blockConcurrencyWhile(async () => {
-      if (!legacy || !unchecked(key)) return;
+      if (!legacy || !unsettled(key)) return true;
       const entry = await legacy(key).legacyEntry();
-      const live = entry !== null && entry.expiresAt > now() ? entry : null;
+      if (entry === null || entry.expiresAt <= now() || !unsettled(key)) return false;
+      makeTables();
       storage.transactionSync(() => {
-        if (live) sql.exec('INSERT INTO entries (key, value, expires_at) VALUES (?, ?, ?)', key, live.value, live.expiresAt);
-        sql.exec('INSERT INTO legacy_checked (key, expires_at) VALUES (?, ?)', key, now() + LEGACY_HORIZON_MS);
+        sql.exec('INSERT INTO entries (key, value, expires_at) VALUES (?, ?, ?)', key, entry.value, entry.expiresAt);
+        settle(key);
       });
-      await schedule(live ? Math.min(live.expiresAt, now() + LEGACY_HORIZON_MS) : now() + LEGACY_HORIZON_MS);
+      await schedule(entry.expiresAt);
+      return true;
     });
   const ready = async (key: string): Promise<void> => {
-    if (unchecked(key)) await adopt(key);
+    if (unsettled(key)) await adopt(key);
   };
 
   const transact = async (name: string, input: unknown): Promise<unknown> => {
     const procedure = options.procedures[name];
     if (!procedure) throw new StoreError(`no procedure named ${name}`);
+    // Keys the old layout lacks, for this call: read as absent without asking again.
+    const absent = new Set<string>();
+    const reading = (key: string) => (absent.has(key) ? (row(key)?.value ?? null) : read(key));
     for (;;) {
       try {
-        const { output, writes } = runProcedure(procedure as Procedure<unknown, unknown>, input, read, now());
+        const { output, writes } = runProcedure(procedure as Procedure<unknown, unknown>, input, reading, now());
         await apply(writes);
         return output;
       } catch (error) {
         if (!(error instanceof NotFetched)) throw error;
-        await adopt(error.key);
+        if (!(await adopt(error.key))) absent.add(error.key);
       }
     }
   };
@@ -185,22 +209,22 @@ export function homeObject(
     },
     async alarm() {
       const at = now();
-      sql.exec('DELETE FROM entries WHERE expires_at <= ?', at);
-      sql.exec('DELETE FROM legacy_checked WHERE expires_at <= ?', at);
       // An object of the per-key layout keeps its one entry until its own expiry.
       const entry = await storage.get<LegacyEntry>(LEGACY_SLOT);
       if (entry && entry.expiresAt <= at) await storage.delete(LEGACY_SLOT);
-      const [next] = sql
-        .exec(
-          `SELECT MIN(at) AS at FROM (SELECT MIN(expires_at) AS at FROM entries UNION ALL
-           SELECT MIN(expires_at) FROM legacy_checked)`,
-        )
-        .toArray();
-      const candidates = [next?.at, entry && entry.expiresAt > at ? entry.expiresAt : null].filter(
-        (value): value is number => typeof value === 'number',
-      );
+      const next: number[] = entry && entry.expiresAt > at ? [entry.expiresAt] : [];
+      if (tables) {
+        sql.exec('DELETE FROM entries WHERE expires_at <= ?', at);
+        sql.exec('DELETE FROM legacy_checked WHERE expires_at <= ?', at);
+        const [earliest] = sql
+          .exec(
+            'SELECT MIN(expires_at) AS at FROM (SELECT expires_at FROM entries UNION ALL SELECT expires_at FROM legacy_checked)',
+          )
+          .toArray();
+        if (typeof earliest?.at === 'number') next.push(earliest.at);
+      }
       alarmAt = null; // this alarm has fired
-      if (candidates.length > 0) await schedule(Math.min(...candidates));
+      if (next.length > 0) await schedule(Math.min(...next));
     },
   };
 }
