@@ -5,7 +5,7 @@ import { USER_CODE_ALPHABET, UserCodeInput } from '../../shared/schemas.ts';
 import { generateUserCode } from '../../worker/grants/device-code.ts';
 import { narrowScope } from '../../worker/grants/issue.ts';
 import { signAccessToken, verifyAccessToken } from '../../worker/tokens/access-token.ts';
-import { base64url, constantTimeEqual, createHasher, fromBase64url } from '../../worker/tokens/opaque.ts';
+import { base64url, constantTimeEqual, createHasher, fromBase64url, randomBytes } from '../../worker/tokens/opaque.ts';
 import { buildKeySet, generateSigningKey, parseSigningKeys } from '../../worker/tokens/signing-keys.ts';
 
 const NOW = Date.UTC(2026, 10, 23);
@@ -74,10 +74,14 @@ test('keyed hashes differ by label and by secret; sealing opens only with the ri
   const b = await createHasher('b'.repeat(32));
   assert.notEqual(await a.hash('rt', 'x'), await a.hash('dc', 'x'));
   assert.notEqual(await a.hash('rt', 'x'), await b.hash('rt', 'x'));
-  const sealed = await a.seal('lk_rt_old', 'lk_rt_new');
-  assert.equal(await a.open('lk_rt_old', sealed), 'lk_rt_new');
-  assert.equal(await a.open('lk_rt_other', sealed), null);
-  assert.equal(sealed.includes('lk_rt_new'), false);
+  const secret = randomBytes(32);
+  const sealed = await a.seal('lk_rt_old', secret);
+  assert.deepEqual(await a.open('lk_rt_old', sealed), secret);
+  assert.notDeepEqual(await a.open('lk_rt_other', sealed), secret);
+  assert.notDeepEqual(await b.open('lk_rt_old', sealed), secret);
+  assert.equal(sealed.includes(base64url(secret)), false);
+  assert.equal(await a.open('lk_rt_old', `${sealed}A`), null);
+  await assert.rejects(a.seal('lk_rt_old', randomBytes(31)), RangeError);
 });
 
 test('constant-time comparison is still a comparison', () => {

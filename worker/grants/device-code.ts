@@ -8,8 +8,8 @@ import { TOKEN_PREFIX, USER_CODE_ALPHABET } from '../../shared/schemas.ts';
 import { Requester } from '../accounts/sessions.ts';
 import type { Client } from '../clients.ts';
 import type { Services } from '../services.ts';
-import { readRecord, type Versioned } from '../store/records.ts';
-import { storeKey } from '../store/store.ts';
+import { parseRecord, readRecord, type Versioned } from '../store/records.ts';
+import { type Procedure, storeKey } from '../store/store.ts';
 import { generateSecret } from '../tokens/opaque.ts';
 
 /** RFC 8628 §3.5: each slow_down adds five seconds to the interval. */
@@ -127,33 +127,56 @@ export async function decideDeviceAuthorization(
   throw new OAuthError('temporarily_unavailable', 'the authorization changed while deciding; retry');
 }
 
+type PollInput = { key: string; clientId: string; now: number };
+type PollOutcome =
+  | { outcome: 'invalid' | 'wrong_client' | 'expired' | 'denied' | 'pending' }
+  | { outcome: 'slow_down'; interval: number }
+  | { outcome: 'redeemed'; record: DeviceRecord };
+
+/**
+ * One poll, run atomically where the device code lives: an approved record is deleted by
+ * the poll that reads it, so of concurrent polls exactly one redeems it, in one call.
+ */
+export const devicePoll: Procedure<PollInput, PollOutcome> = {
+  name: 'device.poll',
+  home: (input) => input.key,
+  run(tx, { key, clientId, now }) {
+    const raw = tx.get(key);
+    if (raw === null) return { outcome: 'invalid' };
+    const value = parseRecord(DeviceRecord, raw);
+    if (value.clientId !== clientId) return { outcome: 'wrong_client' };
+    if (value.expiresAt <= now) return { outcome: 'expired' };
+    if (value.status === 'approved') {
+      tx.delete(key);
+      return { outcome: 'redeemed', record: value };
+    }
+    if (value.status === 'denied') return { outcome: 'denied' };
+    const tooFast = value.lastPollAt !== null && now - value.lastPollAt < value.interval * 1000;
+    const interval = tooFast ? value.interval + SLOW_DOWN_STEP_SECONDS : value.interval;
+    const ttl = Math.max(1, Math.ceil((value.expiresAt - now) / 1000) + EXPIRED_LINGER_SECONDS);
+    tx.put(key, JSON.stringify({ ...value, lastPollAt: now, interval }), ttl);
+    return tooFast ? { outcome: 'slow_down', interval } : { outcome: 'pending' };
+  },
+};
+
 /** One poll of the token endpoint (RFC 8628 §3.4–3.5). Returns the approved record once. */
 export async function pollDeviceCode(services: Services, deviceCode: string, clientId: string): Promise<DeviceRecord> {
-  const { store, now } = services;
   const key = await deviceKey(services, deviceCode);
-  const found = await readRecord(store, key, DeviceRecord);
-  if (!found) throw new OAuthError('invalid_grant', 'device code is invalid or was already used');
-  const { raw, value } = found;
-  if (value.clientId !== clientId) throw new OAuthError('invalid_grant', 'device code was issued to another client');
-  if (value.expiresAt <= now()) throw new OAuthError('expired_token', 'the device code expired; start the login again');
-
-  if (value.status === 'approved') {
-    // Deleting by swap is the single redemption: of concurrent polls exactly one wins.
-    if (await store.swap(key, raw, null, 1)) return value;
-    throw new OAuthError('invalid_grant', 'device code is invalid or was already used');
+  const result = await services.store.transact(devicePoll, { key, clientId, now: services.now() });
+  switch (result.outcome) {
+    case 'redeemed':
+      return result.record;
+    case 'invalid':
+      throw new OAuthError('invalid_grant', 'device code is invalid or was already used');
+    case 'wrong_client':
+      throw new OAuthError('invalid_grant', 'device code was issued to another client');
+    case 'expired':
+      throw new OAuthError('expired_token', 'the device code expired; start the login again');
+    case 'denied':
+      throw new OAuthError('access_denied', 'the request was denied');
+    case 'slow_down':
+      throw new OAuthError('slow_down', `polling too fast; wait ${result.interval} seconds between requests`);
+    case 'pending':
+      throw new OAuthError('authorization_pending', 'the person has not yet approved the request');
   }
-  if (value.status === 'denied') throw new OAuthError('access_denied', 'the request was denied');
-
-  const tooFast = value.lastPollAt !== null && now() - value.lastPollAt < value.interval * 1000;
-  const next: DeviceRecord = {
-    ...value,
-    lastPollAt: now(),
-    interval: tooFast ? value.interval + SLOW_DOWN_STEP_SECONDS : value.interval,
-  };
-  const ttl = Math.max(1, Math.ceil((value.expiresAt - now()) / 1000) + EXPIRED_LINGER_SECONDS);
-  // A poll that races another poll is by definition polling too fast.
-  if (!(await store.swap(key, raw, JSON.stringify(next), ttl)) || tooFast) {
-    throw new OAuthError('slow_down', `polling too fast; wait ${next.interval} seconds between requests`);
-  }
-  throw new OAuthError('authorization_pending', 'the person has not yet approved the request');
 }

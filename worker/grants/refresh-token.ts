@@ -25,7 +25,7 @@ import {
 } from '../accounts/sessions.ts';
 import type { Services } from '../services.ts';
 import { parseRecord, readRecord } from '../store/records.ts';
-import { type Procedure, storeKey } from '../store/store.ts';
+import { KEYSPACE, type Procedure, storeKey } from '../store/store.ts';
 import { base64url, randomBytes } from '../tokens/opaque.ts';
 import { narrowScope } from './issue.ts';
 
@@ -46,8 +46,9 @@ function sessionOf(token: string): string | null {
   return body.length === SID_BODY + SECRET_LENGTH ? SID_PREFIX + body.slice(0, SID_BODY) : null;
 }
 
-function newRefreshToken(sid: string): string {
-  return TOKEN_PREFIX.refreshToken + sid.slice(SID_PREFIX.length) + base64url(randomBytes(32));
+/** A refresh token of `sid` around 32 bytes of secret. */
+function refreshToken(sid: string, secret: Uint8Array = randomBytes(32)): string {
+  return TOKEN_PREFIX.refreshToken + sid.slice(SID_PREFIX.length) + base64url(secret);
 }
 
 /** A sign-in: a new session and its first refresh token. */
@@ -57,15 +58,18 @@ export async function startFamily(
   source: AuditSource,
 ): Promise<{ sid: string; family: Family; refreshToken: string }> {
   const { sid, family } = await createFamily(services, init, source);
-  const refreshToken = newRefreshToken(sid);
+  const token = refreshToken(sid);
   const record: RefreshRecord = { sid, issuedAt: services.now(), spentAt: null };
   const ttl = seconds(Math.min(services.config.ttl.refreshIdle * 1000, family.expiresAt - services.now()));
-  await services.store.put(await tokenKey(services, sid, refreshToken), JSON.stringify(record), ttl);
-  return { sid, family, refreshToken };
+  await services.store.put(await tokenKey(services, sid, token), JSON.stringify(record), ttl);
+  return { sid, family, refreshToken: token };
 }
 
+const tokenHash = (services: Services, token: string) => services.hasher.hash('rt', token);
 const tokenKey = async (services: Services, sid: string, token: string) =>
-  storeKey('refreshToken', `${sid}:${await services.hasher.hash('rt', token)}`);
+  storeKey('refreshToken', `${sid}:${await tokenHash(services, token)}`);
+/** A spent token's grace record, under the same hash as its own record: one HMAC fewer per refresh. */
+const graceKey = (key: string) => storeKey('rotationGrace', key.slice(KEYSPACE.refreshToken.prefix.length));
 
 /**
  * Where a presented token's record is: its session and key, and for a token from before
@@ -76,14 +80,12 @@ async function locate(
   token: string,
 ): Promise<{ sid: string; key: string; legacy: RefreshRecord | null } | null> {
   const sid = sessionOf(token);
-  if (sid !== null) return { sid, key: await tokenKey(services, sid, token), legacy: null };
-  const legacy = await readRecord(
-    services.store,
-    storeKey('legacyRefreshToken', await services.hasher.hash('rt', token)),
-    RefreshRecord,
-  );
+  const hash = await tokenHash(services, token);
+  if (sid !== null) return { sid, key: storeKey('refreshToken', `${sid}:${hash}`), legacy: null };
+  const legacy = await readRecord(services.store, storeKey('legacyRefreshToken', hash), RefreshRecord);
   if (!legacy) return null;
-  return { sid: legacy.value.sid, key: await tokenKey(services, legacy.value.sid, token), legacy: legacy.value };
+  const owner = legacy.value.sid;
+  return { sid: owner, key: storeKey('refreshToken', `${owner}:${hash}`), legacy: legacy.value };
 }
 
 type RotationInput = {
@@ -155,22 +157,24 @@ export async function rotateRefreshToken(
   source: AuditSource,
 ): Promise<Rotated> {
   const { hasher, now, config } = services;
-  const found = await locate(services, presented);
+  // The successor is made before knowing whether it is needed, and its hashes beside the
+  // presented token's: they need no store, and this way the rotation is one call.
+  const secret = randomBytes(32);
+  const named = sessionOf(presented);
+  const [found, sealedSuccessor, successorHash] = await Promise.all([
+    locate(services, presented),
+    hasher.seal(presented, secret),
+    named === null ? null : tokenHash(services, refreshToken(named, secret)),
+  ]);
   if (!found) throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
   const { sid } = found;
-  // Made before knowing whether it is needed: sealing needs no store, and this way the
-  // rotation is one call.
-  const candidate = newRefreshToken(sid);
-  const [successorKey, graceHash, sealedSuccessor] = await Promise.all([
-    tokenKey(services, sid, candidate),
-    hasher.hash('rg', presented),
-    hasher.seal(presented, candidate),
-  ]);
+  const candidate = refreshToken(sid, secret);
+  const successorKey = storeKey('refreshToken', `${sid}:${successorHash ?? (await tokenHash(services, candidate))}`);
   const result = await services.store.transact(rotation, {
     sid,
     key: found.key,
     legacy: found.legacy,
-    graceKey: storeKey('rotationGrace', `${sid}:${graceHash}`),
+    graceKey: graceKey(found.key),
     successorKey,
     sealedSuccessor,
     clientId: request.clientId,
@@ -194,7 +198,7 @@ export async function rotateRefreshToken(
     case 'retried': {
       const successor = await hasher.open(presented, result.sealed);
       if (!successor) throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
-      return { sid, family: result.family, refreshToken: successor, scope: result.scope };
+      return { sid, family: result.family, refreshToken: refreshToken(sid, successor), scope: result.scope };
     }
     case 'reused':
       await announceEnded(services, sid, result.family, 'reuse', source);

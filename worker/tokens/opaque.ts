@@ -48,10 +48,20 @@ export function generateId(prefix = ''): string {
 export type SecretHasher = {
   /** A stable, non-reversible id for a secret, labelled so one secret never hashes alike in two roles. */
   hash(label: string, secret: string): Promise<string>;
-  /** Seals `plaintext` so only a holder of `secret` can open it (AES-256-GCM). */
-  seal(secret: string, plaintext: string): Promise<string>;
-  open(secret: string, sealed: string): Promise<string | null>;
+  /**
+   * Seals 32 bytes so only a holder of `secret` can open them: a one-time pad, the bytes
+   * XOR an HMAC of `secret` under the hash secret, so a secret must seal one value only (a
+   * refresh token seals its one successor). One HMAC, where AES-GCM cost three WebCrypto
+   * calls on every refresh. Opened with another secret it gives other bytes, not an
+   * error: callers check what they open by looking it up.
+   */
+  seal(secret: string, bytes: Uint8Array): Promise<string>;
+  /** The sealed bytes; null when `sealed` is not 32 of them. */
+  open(secret: string, sealed: string): Promise<Uint8Array | null>;
 };
+
+/** What `seal` takes: one HMAC-SHA-256 of pad. */
+const SEALED_BYTES = 32;
 
 export async function createHasher(hashSecret: string): Promise<SecretHasher> {
   const key = await crypto.subtle.importKey('raw', encoder.encode(hashSecret), { name: 'HMAC', hash: 'SHA-256' }, false, [
@@ -59,32 +69,23 @@ export async function createHasher(hashSecret: string): Promise<SecretHasher> {
   ]);
   const mac = async (label: string, value: string) =>
     new Uint8Array(await crypto.subtle.sign('HMAC', key, encoder.encode(`${label}\0${value}`)));
-  // The sealing key depends on the secret itself, which the store never holds.
-  const sealingKey = async (secret: string) =>
-    crypto.subtle.importKey('raw', await mac('seal', secret), { name: 'AES-GCM' }, false, ['encrypt', 'decrypt']);
+  // The pad depends on the secret itself, which the store never holds.
+  const xorPad = async (secret: string, bytes: Uint8Array): Promise<Uint8Array> => {
+    const pad = await mac('seal', secret);
+    return bytes.map((byte, i) => byte ^ (pad[i] as number));
+  };
 
   return {
     async hash(label, secret) {
       return base64url(await mac(label, secret));
     },
-    async seal(secret, plaintext) {
-      const iv = randomBytes(12);
-      const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, await sealingKey(secret), encoder.encode(plaintext));
-      return `${base64url(iv)}.${base64url(new Uint8Array(sealed))}`;
+    async seal(secret, bytes) {
+      if (bytes.length !== SEALED_BYTES) throw new RangeError(`seal takes ${SEALED_BYTES} bytes`);
+      return base64url(await xorPad(secret, bytes));
     },
     async open(secret, sealed) {
-      const [iv, body] = sealed.split('.');
-      if (!iv || !body) return null;
-      try {
-        const plain = await crypto.subtle.decrypt(
-          { name: 'AES-GCM', iv: fromBase64url(iv) },
-          await sealingKey(secret),
-          fromBase64url(body),
-        );
-        return new TextDecoder().decode(plain);
-      } catch {
-        return null;
-      }
+      const bytes = sealed.length === 43 ? fromBase64url(sealed) : null;
+      return bytes?.length === SEALED_BYTES ? xorPad(secret, bytes) : null;
     },
   };
 }
