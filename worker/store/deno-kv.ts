@@ -9,7 +9,7 @@
  * The KV handle is passed in (`Deno.openKv()` in worker/entry/deno.ts); this file needs
  * only the small part of its API typed below, so it type-checks without Deno's globals.
  */
-import { bounded, type Store, StoreError, ttlMilliseconds } from './store.ts';
+import { bounded, STORE_TIMEOUT_MS, type Store, StoreError, ttlMilliseconds } from './store.ts';
 import { optimisticProcedure, type Write } from './transaction.ts';
 
 type KvKey = readonly string[];
@@ -136,7 +136,14 @@ export function denoKvStore(kv: DenoKvHandle, options: { now?: () => number } = 
         }),
       ),
     transact: (procedure, input) =>
-      bounded('transact', () => optimisticProcedure(procedure, input, { now, fetch: fetchMany, commit })),
+      bounded('transact', () =>
+        optimisticProcedure(procedure, input, {
+          now,
+          fetch: fetchMany,
+          commit,
+          deadline: Date.now() + STORE_TIMEOUT_MS,
+        }),
+      ),
     ping: () =>
       bounded('ping', async () => {
         await kv.get(kvKey('hc:ping'));

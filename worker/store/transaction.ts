@@ -76,12 +76,25 @@ export async function optimisticProcedure<I, O, V>(
     now: () => number;
     fetch(keys: string[]): Promise<Map<string, { value: string | null; version: V }>>;
     commit(checks: Map<string, V>, writes: Map<string, Write>): Promise<boolean>;
+    /**
+     * When the caller stops waiting (Date.now(), as `bounded` times it). A caller told 503
+     * retries; a commit landing after that, with the input's old timestamps, would take
+     * the retry for a replay (a refresh token spent outside its grace window). No fetch or
+     * commit starts past it.
+     */
+    deadline?: number;
   },
 ): Promise<O> {
+  const inTime = () => {
+    if (io.deadline !== undefined && Date.now() >= io.deadline) {
+      throw new StoreError(`procedure ${procedure.name} ran out of time`);
+    }
+  };
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const snapshot = new Map<string, { value: string | null; version: V }>();
     let wanted = [procedure.home(input)];
     for (;;) {
+      inTime();
       for (const [key, entry] of await io.fetch(wanted)) snapshot.set(key, entry);
       try {
         const ran = runProcedure(
@@ -97,6 +110,7 @@ export async function optimisticProcedure<I, O, V>(
         const checks = new Map<string, V>();
         for (const key of ran.reads) checks.set(key, (snapshot.get(key) as { version: V }).version);
         // Committed even with no writes: reads fetched in rounds are consistent only if checked.
+        inTime();
         if (await io.commit(checks, ran.writes)) return ran.output;
         break; // something it read changed: run again from fresh reads
       } catch (error) {

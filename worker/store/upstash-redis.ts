@@ -7,7 +7,7 @@
  */
 import { Redis } from '@upstash/redis';
 import { ConfigError } from '../config.ts';
-import { bounded as run, type Store, ttlMilliseconds as ttlMs } from './store.ts';
+import { bounded as run, STORE_TIMEOUT_MS, type Store, ttlMilliseconds as ttlMs } from './store.ts';
 import { optimisticProcedure, type Write } from './transaction.ts';
 
 // KEYS[1]; ARGV: expect-present flag, expected value, write flag, next value, ttl ms.
@@ -116,6 +116,7 @@ export function upstashStore(options: { url: string; token: string }): Store {
             return new Map(keys.map((key, i) => [key, { value: values[i] ?? null, version: values[i] ?? null }]));
           },
           commit,
+          deadline: Date.now() + STORE_TIMEOUT_MS,
         }),
       ),
     ping: () =>
