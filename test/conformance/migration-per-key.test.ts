@@ -5,7 +5,8 @@
  * Worker starts on the same `wrangler dev --persist-to` state with the same secrets and
  * LATCHKEY_MIGRATE_FROM=per-key, and everything the old one issued still works there. A
  * control run without the setting, on a copy of the same state, sees none of it, so a
- * migration that reads nothing would fail here too.
+ * migration that reads nothing would fail here too. One `todo`: a refresh retried across
+ * the upgrade, within the grace window, still ends the session.
  *
  * workerd only (`workerd-kv`): the other targets never had the per-key layout.
  */
@@ -26,7 +27,9 @@ const ROOT = new URL('../../', import.meta.url).pathname;
 const LEGACY = join(ROOT, 'test/fixtures/legacy-per-key');
 const OLD_REFRESH_TOKEN = /^lk_rt_[A-Za-z0-9_-]{43}$/;
 const NEW_REFRESH_TOKEN = /^lk_rt_[A-Za-z0-9_-]{63}$/;
-const GRACE_MS = 1000;
+// Long enough that the upgraded Worker is up within it (a retry straddling the upgrade),
+// short enough to wait out for a reuse.
+const GRACE_MS = 10_000;
 
 type Running = { url: string; logs: () => string; stop: () => Promise<void> };
 
@@ -94,6 +97,7 @@ describe('upgrading from the per-key layout', { skip: testTarget() !== 'workerd-
   let vars: Record<string, string>;
   /** The state as the old Worker left it: the upgraded Worker runs on it, the control on a copy. */
   let oldState: string;
+  let controlState: string;
   let server: Running | undefined;
   const old = {} as {
     accessToken: string;
@@ -103,6 +107,8 @@ describe('upgrading from the per-key layout', { skip: testTarget() !== 'workerd-
     live: string;
     apiKey: string;
     trail: AuditEntry[];
+    /** Another person's session, its token spent just before the upgrade, for a retry. */
+    retry: { spent: string; spentAt: number; successor: string };
   };
 
   const call = (method: string, path: string, bearer: string, body?: Record<string, unknown>) =>
@@ -117,11 +123,6 @@ describe('upgrading from the per-key layout', { skip: testTarget() !== 'workerd-
   async function stopServer() {
     await server?.stop();
     server = undefined;
-  }
-  async function copyOfOldState(name: string): Promise<string> {
-    const copy = join(work, name);
-    await cp(oldState, copy, { recursive: true });
-    return copy;
   }
 
   before(async () => {
@@ -155,7 +156,16 @@ describe('upgrading from the per-key layout', { skip: testTarget() !== 'workerd-
     old.live = String(rotated.json.refresh_token);
     old.accessToken = String(rotated.json.access_token);
     old.trail = await readTrail(old.accessToken);
+    const other = await deviceLogin(base(), 'bob@example.com');
+    const otherRotated = await refresh(base(), other.refresh_token);
+    assert.equal(otherRotated.status, 200, otherRotated.text);
+    old.retry = { spent: other.refresh_token, spentAt: Date.now(), successor: String(otherRotated.json.refresh_token) };
+    // The old Worker answers a retry within the window with the same successor.
+    const retried = await refresh(base(), old.retry.spent);
+    assert.equal(retried.json.refresh_token, old.retry.successor, retried.text);
     await stopServer();
+    controlState = join(work, 'control');
+    await cp(oldState, controlState, { recursive: true });
   });
   after(async () => {
     await stopServer();
@@ -174,23 +184,19 @@ describe('upgrading from the per-key layout', { skip: testTarget() !== 'workerd-
     assert.ok(objects.filter((name) => name.endsWith('.sqlite')).length > 10, objects.join(' '));
   });
 
-  describe('control: the current Worker without LATCHKEY_MIGRATE_FROM', () => {
-    before(async () => startCurrent(await copyOfOldState('control'), {}));
-    after(stopServer);
-
-    test('sees none of the old state', async () => {
-      const refreshed = await refresh(base(), old.live);
-      assert.equal(refreshed.status, 400, refreshed.text);
-      assert.equal(refreshed.json.error, 'invalid_grant');
-      assert.equal((await call('GET', '/v1/me', old.apiKey)).status, 401);
-      assert.equal((await call('GET', '/v1/me', old.accessToken)).status, 401);
-    });
-  });
-
   describe('the current Worker with LATCHKEY_MIGRATE_FROM=per-key on the same state', () => {
     let latest: { access: string; refresh: string };
     before(async () => startCurrent(oldState, { LATCHKEY_MIGRATE_FROM: 'per-key' }));
     after(stopServer);
+
+    test('a retry of the last refresh before the upgrade, within the grace window, gets the same successor', {
+      todo: 'the per-key grace record (rg:<hash>) is not carried over, so this retry counts as reuse and ends the session',
+    }, async () => {
+      assert.ok(Date.now() - old.retry.spentAt < GRACE_MS, 'the upgraded Worker started within the grace window');
+      const retried = await refresh(base(), old.retry.spent);
+      assert.equal(retried.status, 200, retried.text);
+      assert.equal(retried.json.refresh_token, old.retry.successor);
+    });
 
     test("accepts the old Worker's access token for its session", async () => {
       const me = await ok(call('GET', '/v1/me', old.accessToken));
@@ -228,7 +234,7 @@ describe('upgrading from the per-key layout', { skip: testTarget() !== 'workerd-
     });
 
     test('the spent old refresh token, past the grace window, ends the session', async () => {
-      assert.ok(Date.now() - old.spentAt > GRACE_MS);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, old.spentAt + GRACE_MS + 100 - Date.now())));
       const reused = await refresh(base(), old.spent);
       assert.equal(reused.status, 400, reused.text);
       assert.equal(reused.json.error, 'invalid_grant');
@@ -252,6 +258,19 @@ describe('upgrading from the per-key layout', { skip: testTarget() !== 'workerd-
       const check = await verifyAuditChain(trail);
       assert.ok(check.ok, JSON.stringify(check));
       assert.equal(check.head.seq, old.trail.length + 2);
+    });
+  });
+
+  describe('control: the current Worker without LATCHKEY_MIGRATE_FROM', () => {
+    before(async () => startCurrent(controlState, {}));
+    after(stopServer);
+
+    test('sees none of the old state', async () => {
+      const refreshed = await refresh(base(), old.live);
+      assert.equal(refreshed.status, 400, refreshed.text);
+      assert.equal(refreshed.json.error, 'invalid_grant');
+      assert.equal((await call('GET', '/v1/me', old.apiKey)).status, 401);
+      assert.equal((await call('GET', '/v1/me', old.accessToken)).status, 401);
     });
   });
 });
