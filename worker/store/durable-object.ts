@@ -8,8 +8,9 @@
  * delegates here, so this file runs anywhere.
  *
  * Migration from the per-key layout (one object per key, named by the key, holding one
- * `entry`): with `legacy` given, a read of a key of a `legacy` kind (`KEYSPACE`) this home
- * has never held asks that key's old object and copies a live entry in; a key copied or
+ * `entry`): with `legacy` given, a read of a key this home has never held asks that key's
+ * old object and copies a live entry in, for as long after the home's first write as the
+ * old layout can still hold a key of its kind (`legacyDays` in `KEYSPACE`); a key copied or
  * written here is noted as settled, so the old object is not asked again and a later
  * delete here stays deleted.
  */
@@ -48,8 +49,6 @@ export interface HomeApi {
 
 export type Procedures = Record<string, Procedure<never, unknown>>;
 
-/** How long a key stays noted as checked against the old layout: its longest TTL. */
-const LEGACY_HORIZON_MS = 10 * 365 * 86400 * 1000;
 const LEGACY_SLOT = 'entry';
 
 export function homeObject(
@@ -68,13 +67,19 @@ export function homeObject(
   // The tables are made by the first write, so a request that only reads (a made-up token
   // naming a made-up session) leaves no object behind.
   let tables = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'").toArray().length > 0;
+  // When this home first wrote: never before the upgrade from the per-key layout, since
+  // no home existed then, so the old layout's keys can be no younger than this.
+  let since = tables ? Number(sql.exec("SELECT value FROM meta WHERE name = 'created'").toArray()[0]?.value ?? 0) : null;
   const makeTables = (): void => {
     if (tables) return;
     sql.exec(
       `CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL);
        CREATE INDEX IF NOT EXISTS entries_by_expiry ON entries (expires_at);
-       CREATE TABLE IF NOT EXISTS legacy_checked (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);`,
+       CREATE TABLE IF NOT EXISTS legacy_checked (key TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
+       CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);`,
     );
+    since = now();
+    sql.exec("INSERT OR IGNORE INTO meta (name, value) VALUES ('created', ?)", since);
     tables = true;
   };
 
@@ -104,6 +109,7 @@ export function homeObject(
     await storage.setAlarm(at);
   };
   const apply = async (writes: Map<string, Write>): Promise<void> => {
+    if (writes.size === 0) return;
     let earliest = Number.POSITIVE_INFINITY;
     makeTables();
     storage.transactionSync(() => {
@@ -124,14 +130,15 @@ export function homeObject(
   // copied it in; until then a read asks the key's old object. Nothing is noted for a key
   // the old layout lacks: it gets no new writes, so that answer never changes.
   const { legacy } = options;
+  const horizon = (key: string): number => kindOf(key).legacyDays * 86_400_000;
   const unsettled = (key: string): boolean =>
     legacy !== undefined &&
-    kindOf(key).legacy &&
+    now() - (since ?? now()) < horizon(key) &&
     (!tables ||
       (sql.exec('SELECT 1 FROM legacy_checked WHERE key = ?', key).toArray().length === 0 &&
         sql.exec('SELECT 1 FROM entries WHERE key = ?', key).toArray().length === 0));
   const settle = (key: string): void => {
-    sql.exec('INSERT OR REPLACE INTO legacy_checked (key, expires_at) VALUES (?, ?)', key, now() + LEGACY_HORIZON_MS);
+    sql.exec('INSERT OR REPLACE INTO legacy_checked (key, expires_at) VALUES (?, ?)', key, now() + horizon(key));
   };
   /** Copies the key's live entry from its old object; nothing else runs here meanwhile. */
   const adopt = (key: string): Promise<boolean> =>
@@ -174,12 +181,11 @@ export function homeObject(
       await ready(key);
       return row(key)?.value ?? null;
     },
+    // Blind writes ask nothing of the old layout: what they write replaces it (apply settles the key).
     async put(key, value, ttlSeconds) {
-      await ready(key);
       await apply(new Map([[key, { value, expiresAt: expiry(ttlSeconds) }]]));
     },
     async delete(key) {
-      await ready(key);
       await apply(new Map([[key, null]]));
     },
     async consume(key) {

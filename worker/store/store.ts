@@ -59,39 +59,42 @@ export type Procedure<I, O> = {
  * - `session`, `org`: the id's first `:`-separated part names the owner (`rt2:ses_x:hash`);
  * - `person`: the whole id (a verified email, else a subject);
  * - `shard`: short-lived or unowned keys, spread by a hash of the key over `SHARDS`.
- * `legacy` marks kinds a deployment of the per-key layout (one object per key, before
- * 0.2) may still hold, read through by worker/store/durable-object.ts when migrating.
+ * `legacyDays` is how long after an upgrade a deployment of the per-key layout (one object
+ * per key, before 0.2) may still hold a key of the kind, its longest TTL then (0: nothing
+ * worth carrying over); worker/store/durable-object.ts reads through that long when
+ * migrating. `rvk:` and `cij:` lived for a token's life plus a minute: two days is ample,
+ * and after it a CI token's check stops paying a read of the old layout.
  */
 export const KEYSPACE = {
-  deviceCode: { prefix: 'dc:', placement: 'atomic', home: 'shard', legacy: false },
-  userCode: { prefix: 'uc:', placement: 'atomic', home: 'shard', legacy: false },
-  authorizationRequest: { prefix: 'ar:', placement: 'atomic', home: 'shard', legacy: false },
-  authorizationCode: { prefix: 'ac:', placement: 'atomic', home: 'shard', legacy: false },
-  upstreamSignIn: { prefix: 'up:', placement: 'atomic', home: 'shard', legacy: false },
-  refreshToken: { prefix: 'rt2:', placement: 'atomic', home: 'session', legacy: false },
+  deviceCode: { prefix: 'dc:', placement: 'atomic', home: 'shard', legacyDays: 0 },
+  userCode: { prefix: 'uc:', placement: 'atomic', home: 'shard', legacyDays: 0 },
+  authorizationRequest: { prefix: 'ar:', placement: 'atomic', home: 'shard', legacyDays: 0 },
+  authorizationCode: { prefix: 'ac:', placement: 'atomic', home: 'shard', legacyDays: 0 },
+  upstreamSignIn: { prefix: 'up:', placement: 'atomic', home: 'shard', legacyDays: 0 },
+  refreshToken: { prefix: 'rt2:', placement: 'atomic', home: 'session', legacyDays: 0 },
   /** A refresh token issued before sessions had homes (`lk_rt_` + 43 characters): read only. */
-  legacyRefreshToken: { prefix: 'rt:', placement: 'atomic', home: 'shard', legacy: true },
-  rotationGrace: { prefix: 'rg2:', placement: 'atomic', home: 'session', legacy: false },
-  family: { prefix: 'fam:', placement: 'atomic', home: 'session', legacy: true },
-  revokedAccessToken: { prefix: 'rvk:', placement: 'atomic', home: 'shard', legacy: true },
-  webSession: { prefix: 'ws:', placement: 'atomic', home: 'shard', legacy: false },
-  rateLimit: { prefix: 'rl:', placement: 'atomic', home: 'shard', legacy: false },
-  identity: { prefix: 'idn:', placement: 'atomic', home: 'shard', legacy: true },
-  generated: { prefix: 'gen:', placement: 'atomic', home: 'shard', legacy: true },
-  ciTokenId: { prefix: 'cij:', placement: 'atomic', home: 'shard', legacy: true },
-  org: { prefix: 'org:', placement: 'atomic', home: 'org', legacy: true },
-  apiKey: { prefix: 'key:', placement: 'atomic', home: 'shard', legacy: true },
-  apiKeyIndex: { prefix: 'keys:', placement: 'atomic', home: 'org', legacy: true },
-  memberOrgs: { prefix: 'mo:', placement: 'atomic', home: 'person', legacy: true },
-  invitations: { prefix: 'inv:', placement: 'atomic', home: 'org', legacy: true },
-  invitationIndex: { prefix: 'invx:', placement: 'atomic', home: 'person', legacy: true },
-  sessionIndex: { prefix: 'sx:', placement: 'atomic', home: 'person', legacy: true },
-  orgSessionIndex: { prefix: 'osx:', placement: 'atomic', home: 'org', legacy: true },
-  auditEntry: { prefix: 'aud:', placement: 'atomic', home: 'org', legacy: true },
-  auditHead: { prefix: 'audh:', placement: 'atomic', home: 'org', legacy: true },
-  trustPolicies: { prefix: 'tp:', placement: 'atomic', home: 'org', legacy: true },
-  user: { prefix: 'usr:', placement: 'plain', home: 'shard', legacy: false },
-  health: { prefix: 'hc:', placement: 'plain', home: 'shard', legacy: false },
+  legacyRefreshToken: { prefix: 'rt:', placement: 'atomic', home: 'shard', legacyDays: 3650 },
+  rotationGrace: { prefix: 'rg2:', placement: 'atomic', home: 'session', legacyDays: 0 },
+  family: { prefix: 'fam:', placement: 'atomic', home: 'session', legacyDays: 3650 },
+  revokedAccessToken: { prefix: 'rvk:', placement: 'atomic', home: 'shard', legacyDays: 2 },
+  webSession: { prefix: 'ws:', placement: 'atomic', home: 'shard', legacyDays: 0 },
+  rateLimit: { prefix: 'rl:', placement: 'atomic', home: 'shard', legacyDays: 0 },
+  identity: { prefix: 'idn:', placement: 'atomic', home: 'shard', legacyDays: 3650 },
+  generated: { prefix: 'gen:', placement: 'atomic', home: 'shard', legacyDays: 3650 },
+  ciTokenId: { prefix: 'cij:', placement: 'atomic', home: 'shard', legacyDays: 2 },
+  org: { prefix: 'org:', placement: 'atomic', home: 'org', legacyDays: 3650 },
+  apiKey: { prefix: 'key:', placement: 'atomic', home: 'shard', legacyDays: 3650 },
+  apiKeyIndex: { prefix: 'keys:', placement: 'atomic', home: 'org', legacyDays: 3650 },
+  memberOrgs: { prefix: 'mo:', placement: 'atomic', home: 'person', legacyDays: 3650 },
+  invitations: { prefix: 'inv:', placement: 'atomic', home: 'org', legacyDays: 3650 },
+  invitationIndex: { prefix: 'invx:', placement: 'atomic', home: 'person', legacyDays: 3650 },
+  sessionIndex: { prefix: 'sx:', placement: 'atomic', home: 'person', legacyDays: 3650 },
+  orgSessionIndex: { prefix: 'osx:', placement: 'atomic', home: 'org', legacyDays: 3650 },
+  auditEntry: { prefix: 'aud:', placement: 'atomic', home: 'org', legacyDays: 3650 },
+  auditHead: { prefix: 'audh:', placement: 'atomic', home: 'org', legacyDays: 3650 },
+  trustPolicies: { prefix: 'tp:', placement: 'atomic', home: 'org', legacyDays: 3650 },
+  user: { prefix: 'usr:', placement: 'plain', home: 'shard', legacyDays: 0 },
+  health: { prefix: 'hc:', placement: 'plain', home: 'shard', legacyDays: 0 },
 } as const;
 
 export type KeyKind = keyof typeof KEYSPACE;
