@@ -129,7 +129,12 @@ describe('homeObject: made on the first write', () => {
     assert.equal(await api.swap('rt2:ses_made_up:x', 'guess', null, 60), false);
     assert.deepEqual(tables(object), []);
     await api.put('rt2:ses_made_up:x', 'v', 60);
-    assert.deepEqual(tables(object).map((row) => row.name).sort(), ['entries', 'legacy_checked', 'meta']);
+    assert.deepEqual(
+      tables(object)
+        .map((row) => row.name)
+        .sort(),
+      ['entries', 'legacy_checked', 'meta'],
+    );
   });
 
   // A refresh with a made-up token is such a procedure: it reads, finds nothing, writes nothing.
