@@ -5,8 +5,7 @@
  * Worker starts on the same `wrangler dev --persist-to` state with the same secrets and
  * LATCHKEY_MIGRATE_FROM=per-key, and everything the old one issued still works there. A
  * control run without the setting, on a copy of the same state, sees none of it, so a
- * migration that reads nothing would fail here too. One `todo`: a refresh retried across
- * the upgrade, within the grace window, still ends the session.
+ * migration that reads nothing would fail here too.
  *
  * workerd only (`workerd-kv`): the other targets never had the per-key layout.
  */
@@ -189,9 +188,7 @@ describe('upgrading from the per-key layout', { skip: testTarget() !== 'workerd-
     before(async () => startCurrent(oldState, { LATCHKEY_MIGRATE_FROM: 'per-key' }));
     after(stopServer);
 
-    test('a retry of the last refresh before the upgrade, within the grace window, gets the same successor', {
-      todo: 'the per-key grace record (rg:<hash>) is not carried over, so this retry counts as reuse and ends the session',
-    }, async () => {
+    test('a retry of the last refresh before the upgrade, within the grace window, gets the same successor', async () => {
       assert.ok(Date.now() - old.retry.spentAt < GRACE_MS, 'the upgraded Worker started within the grace window');
       const retried = await refresh(base(), old.retry.spent);
       assert.equal(retried.status, 200, retried.text);

@@ -82,6 +82,17 @@ test('keyed hashes differ by label and by secret; sealing opens only with the ri
   assert.equal(sealed.includes(base64url(secret)), false);
   assert.equal(await a.open('lk_rt_old', `${sealed}A`), null);
   await assert.rejects(a.seal('lk_rt_old', randomBytes(31)), RangeError);
+  // What the per-key layout sealed (AES-256-GCM under the same HMAC) still opens, for a
+  // refresh retried across the upgrade.
+  const iv = randomBytes(12);
+  const aes = await crypto.subtle.importKey('raw', fromBase64url(await a.hash('seal', 'lk_rt_old')), 'AES-GCM', false, [
+    'encrypt',
+  ]);
+  const old = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, aes, new TextEncoder().encode('lk_rt_next')));
+  const legacySealed = `${base64url(iv)}.${base64url(old)}`;
+  assert.equal(await a.openLegacy('lk_rt_old', legacySealed), 'lk_rt_next');
+  assert.equal(await a.openLegacy('lk_rt_other', legacySealed), null);
+  assert.equal(await a.openLegacy('lk_rt_old', 'not sealed'), null);
 });
 
 test('constant-time comparison is still a comparison', () => {

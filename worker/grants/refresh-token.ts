@@ -78,20 +78,28 @@ const graceKey = (key: string) => storeKey('rotationGrace', key.slice(KEYSPACE.r
 async function locate(
   services: Services,
   token: string,
-): Promise<{ sid: string; key: string; legacy: RefreshRecord | null } | null> {
+): Promise<{ sid: string; key: string; legacy: RefreshRecord | null; legacyGrace: string | null } | null> {
   const sid = sessionOf(token);
   const hash = await tokenHash(services, token);
-  if (sid !== null) return { sid, key: storeKey('refreshToken', `${sid}:${hash}`), legacy: null };
+  if (sid !== null) return { sid, key: storeKey('refreshToken', `${sid}:${hash}`), legacy: null, legacyGrace: null };
   const legacy = await readRecord(services.store, storeKey('legacyRefreshToken', hash), RefreshRecord);
   if (!legacy) return null;
   const owner = legacy.value.sid;
-  return { sid: owner, key: storeKey('refreshToken', `${owner}:${hash}`), legacy: legacy.value };
+  // Spent by the old Worker moments before the upgrade: its successor may be in the old
+  // grace record, for a retry whose first answer was lost.
+  const legacyGrace =
+    legacy.value.spentAt === null
+      ? null
+      : await services.store.get(storeKey('legacyRotationGrace', await services.hasher.hash('rg', token)));
+  return { sid: owner, key: storeKey('refreshToken', `${owner}:${hash}`), legacy: legacy.value, legacyGrace };
 }
 
 type RotationInput = {
   sid: string;
   key: string;
   legacy: RefreshRecord | null;
+  /** The old layout's grace record of a token it spent (sealed with AES-GCM then). */
+  legacyGrace: string | null;
   graceKey: string;
   successorKey: string;
   sealedSuccessor: string;
@@ -106,7 +114,7 @@ type RotationInput = {
 type RotationOutcome =
   | { outcome: 'invalid' | 'revoked' | 'wrong_client' | 'wrong_scope' }
   | { outcome: 'rotated'; family: Family; scope: string }
-  | { outcome: 'retried'; family: Family; scope: string; sealed: string }
+  | { outcome: 'retried'; family: Family; scope: string; sealed: string; legacy: boolean }
   | { outcome: 'reused'; family: Family };
 
 /**
@@ -131,7 +139,10 @@ export const rotation: Procedure<RotationInput, RotationOutcome> = {
 
     if (record.spentAt !== null) {
       const sealed = now - record.spentAt <= input.graceMs ? tx.get(input.graceKey) : null;
-      if (sealed !== null) return { outcome: 'retried', family, scope, sealed };
+      if (sealed !== null) return { outcome: 'retried', family, scope, sealed, legacy: false };
+      if (raw === null && input.legacyGrace !== null && now - record.spentAt <= input.graceMs) {
+        return { outcome: 'retried', family, scope, sealed: input.legacyGrace, legacy: true };
+      }
       const end = ended(family, 'reuse', now, input.accessTokenTtl);
       tx.put(familyKey(input.sid), JSON.stringify(end.family), end.ttlSeconds);
       return { outcome: 'reused', family };
@@ -174,6 +185,7 @@ export async function rotateRefreshToken(
     sid,
     key: found.key,
     legacy: found.legacy,
+    legacyGrace: found.legacyGrace,
     graceKey: graceKey(found.key),
     successorKey,
     sealedSuccessor,
@@ -196,9 +208,11 @@ export async function rotateRefreshToken(
     case 'rotated':
       return { sid, family: result.family, refreshToken: candidate, scope: result.scope };
     case 'retried': {
-      const successor = await hasher.open(presented, result.sealed);
+      const successor = result.legacy
+        ? await hasher.openLegacy(presented, result.sealed)
+        : await hasher.open(presented, result.sealed).then((bytes) => bytes && refreshToken(sid, bytes));
       if (!successor) throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
-      return { sid, family: result.family, refreshToken: refreshToken(sid, successor), scope: result.scope };
+      return { sid, family: result.family, refreshToken: successor, scope: result.scope };
     }
     case 'reused':
       await announceEnded(services, sid, result.family, 'reuse', source);

@@ -75,6 +75,8 @@ export const KEYSPACE = {
   /** A refresh token issued before sessions had homes (`lk_rt_` + 43 characters): read only. */
   legacyRefreshToken: { prefix: 'rt:', placement: 'atomic', home: 'shard', legacyDays: 3650 },
   rotationGrace: { prefix: 'rg2:', placement: 'atomic', home: 'session', legacyDays: 0 },
+  /** The per-key layout's grace record (10 s then): read by a retry across the upgrade. */
+  legacyRotationGrace: { prefix: 'rg:', placement: 'atomic', home: 'shard', legacyDays: 1 },
   family: { prefix: 'fam:', placement: 'atomic', home: 'session', legacyDays: 3650 },
   revokedAccessToken: { prefix: 'rvk:', placement: 'atomic', home: 'shard', legacyDays: 2 },
   webSession: { prefix: 'ws:', placement: 'atomic', home: 'shard', legacyDays: 0 },

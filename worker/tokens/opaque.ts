@@ -58,6 +58,11 @@ export type SecretHasher = {
   seal(secret: string, bytes: Uint8Array): Promise<string>;
   /** The sealed bytes; null when `sealed` is not 32 of them. */
   open(secret: string, sealed: string): Promise<Uint8Array | null>;
+  /**
+   * Opens what the per-key layout (before 0.2) sealed: AES-256-GCM under the same HMAC,
+   * `<iv>.<ciphertext>`; null when it does not open. Only an upgrade's grace window needs it.
+   */
+  openLegacy(secret: string, sealed: string): Promise<string | null>;
 };
 
 /** What `seal` takes: one HMAC-SHA-256 of pad. */
@@ -86,6 +91,17 @@ export async function createHasher(hashSecret: string): Promise<SecretHasher> {
     async open(secret, sealed) {
       const bytes = sealed.length === 43 ? fromBase64url(sealed) : null;
       return bytes?.length === SEALED_BYTES ? xorPad(secret, bytes) : null;
+    },
+    async openLegacy(secret, sealed) {
+      const [iv, body] = sealed.split('.');
+      if (!iv || !body) return null;
+      try {
+        const key = await crypto.subtle.importKey('raw', await mac('seal', secret), { name: 'AES-GCM' }, false, ['decrypt']);
+        const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: fromBase64url(iv) }, key, fromBase64url(body));
+        return new TextDecoder().decode(plain);
+      } catch {
+        return null;
+      }
     },
   };
 }
