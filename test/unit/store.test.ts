@@ -83,20 +83,37 @@ function home(options: { legacy?: Record<string, LegacyEntry> } = {}) {
 describe('homeObject: the alarm', () => {
   test('is set for the earliest expiry, and its sweep removes expired rows and moves it to the next', async () => {
     const { api, clock, object, keys } = home();
-    await api.put('dc:late', 'late', 10);
-    await api.put('dc:soon', 'soon', 1);
-    await api.put('dc:middle', 'middle', 5);
-    assert.equal(object.alarmAt(), T0 + 1000);
+    await api.put('dc:late', 'late', 600);
+    await api.put('dc:soon', 'soon', 60);
+    await api.put('dc:middle', 'middle', 300);
+    assert.equal(object.alarmAt(), T0 + 60_000);
 
-    clock.now = T0 + 5000; // `dc:middle` expires at this very moment
+    clock.now = T0 + 300_000; // `dc:middle` expires at this very moment
     await object.fire();
     assert.deepEqual(keys(), ['dc:late']);
-    assert.equal(object.alarmAt(), T0 + 10_000);
+    assert.equal(object.alarmAt(), T0 + 600_000);
 
-    clock.now = T0 + 10_000;
+    clock.now = T0 + 600_000;
     await object.fire();
     assert.deepEqual(keys(), []);
     assert.equal(object.alarmAt(), null, 'an empty home keeps no alarm');
+  });
+
+  // A session refreshed every few seconds leaves a 10 s grace record each time: the alarm
+  // that reclaims them is set once a minute, not once a refresh.
+  test('is rounded up to the minute, so short-lived rows written within one minute set it once', async () => {
+    const { api, clock, object } = home();
+    clock.now = T0 + 1000;
+    await api.put('dc:a', 'a', 10);
+    assert.equal(object.alarmAt(), T0 + 60_000);
+    clock.now = T0 + 30_000;
+    await api.put('dc:b', 'b', 10);
+    assert.equal(object.alarmAt(), T0 + 60_000);
+    clock.now = T0 + 60_000;
+    await object.fire();
+    assert.equal(await api.get('dc:a'), null);
+    assert.equal(await api.get('dc:b'), null);
+    assert.equal(object.alarmAt(), null);
   });
 
   test('an expired row is never served while the alarm is late', async () => {
@@ -111,11 +128,11 @@ describe('homeObject: the alarm', () => {
 
   test('a write earlier than the alarm moves it earlier; a later one leaves it', async () => {
     const { api, object } = home();
-    await api.put('dc:a', 'a', 10);
-    await api.transact(moveValue.name, { from: 'dc:a', to: 'dc:a', ttlSeconds: 2 });
-    assert.equal(object.alarmAt(), T0 + 2000);
-    await api.increment('rl:x', 60);
-    assert.equal(object.alarmAt(), T0 + 2000);
+    await api.put('dc:a', 'a', 600);
+    await api.transact(moveValue.name, { from: 'dc:a', to: 'dc:a', ttlSeconds: 120 });
+    assert.equal(object.alarmAt(), T0 + 120_000);
+    await api.increment('rl:x', 3600);
+    assert.equal(object.alarmAt(), T0 + 120_000);
   });
 });
 

@@ -49,6 +49,8 @@ export interface HomeApi {
 
 export type Procedures = Record<string, Procedure<never, unknown>>;
 
+const ALARM_GRANULARITY_MS = 60_000;
+
 const LEGACY_SLOT = 'entry';
 
 export function homeObject(
@@ -101,8 +103,12 @@ export function homeObject(
   };
 
   // The earliest alarm this object has asked for (undefined: not yet read from storage).
+  // Reads never serve an expired row, so the alarm only reclaims space and may run late:
+  // it is rounded up to the minute, so a session refreshed every few seconds (each leaving
+  // a 10 s grace record) sets it once a minute, not on every refresh.
   let alarmAt: number | null | undefined;
-  const schedule = async (at: number): Promise<void> => {
+  const schedule = async (expiresAt: number): Promise<void> => {
+    const at = Math.ceil(expiresAt / ALARM_GRANULARITY_MS) * ALARM_GRANULARITY_MS;
     if (alarmAt === undefined) alarmAt = await storage.getAlarm();
     if (alarmAt !== null && alarmAt <= at) return;
     alarmAt = at;
