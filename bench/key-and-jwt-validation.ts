@@ -10,7 +10,7 @@
  *
  * A JWT's check consults its session record so that a revoked session is refused. By
  * default an isolate trusts a record it read for 1 s and every revocation waits that long
- * before answering (accounts/session-cache.ts), so checks cost no read while a session
+ * before answering (accounts/isolate-cache.ts), so checks cost no read while a session
  * ended anywhere is still refused from the first request after the answer. The JWT row is
  * measured twice: by default, and with LATCHKEY_SESSION_CACHE=0 (a read on every check,
  * revocations answer at once); the time a session revocation takes to answer is printed.

@@ -154,7 +154,7 @@ const RawConfig = z.object({
   LATCHKEY_USER_CODE_ATTEMPTS: count(5),
   LATCHKEY_ADDRESS_ATTEMPTS: count(30),
   // How long an isolate may trust a session record it read; every revocation waits it out
-  // before answering, so it stays short (see accounts/session-cache.ts).
+  // before answering, so it stays short (see accounts/isolate-cache.ts).
   LATCHKEY_SESSION_CACHE: z
     .string()
     .default('1s')

@@ -3,8 +3,11 @@
  * clock, and the token materials (hash secret and signing keys), which in dev are
  * generated on first use and kept in the store so every isolate agrees on them.
  */
-import { type SessionCache, sessionCache } from './accounts/session-cache.ts';
+import type { KeyRecord } from './accounts/api-keys.ts';
+import { type IsolateCache, isolateCache } from './accounts/isolate-cache.ts';
+import type { Family } from './accounts/sessions.ts';
 import type { Config } from './config.ts';
+import type { Versioned } from './store/records.ts';
 import { type Store, storeKey } from './store/store.ts';
 import { base64url, createHasher, randomBytes, type SecretHasher } from './tokens/opaque.ts';
 import { buildKeySet, generateSigningKey, type KeySet, parseSigningKeys } from './tokens/signing-keys.ts';
@@ -28,7 +31,9 @@ export type Services = {
   hasher: SecretHasher;
   keys: KeySet;
   /** Session records this isolate read lately (LATCHKEY_SESSION_CACHE, 1 s by default). */
-  sessions: SessionCache;
+  sessions: IsolateCache<Family | null>;
+  /** API-key records this isolate read lately, by store key, under the same bound. */
+  apiKeys: IsolateCache<Versioned<KeyRecord> | null>;
 };
 
 /** Generated dev material outlives any test run but not forever. */
@@ -62,7 +67,8 @@ async function resolveServices(config: Config, deps: Deps): Promise<Services> {
     keys: await buildKeySet(parseSigningKeys(signingKeys)),
     // Ages on a monotonic clock, as the revocation's wait does: a wall clock stepped back
     // by NTP would otherwise stretch a copy's trust past the bound.
-    sessions: sessionCache(config.sessionCacheMs, () => performance.now()),
+    sessions: isolateCache(config.sessionCacheMs, () => performance.now()),
+    apiKeys: isolateCache(config.sessionCacheMs, () => performance.now()),
   };
 }
 

@@ -26,7 +26,7 @@ const KeyRecord = z.object({
   lastUsedAt: z.number().nullable(),
   revokedAt: z.number().nullable(),
 });
-type KeyRecord = z.infer<typeof KeyRecord>;
+export type KeyRecord = z.infer<typeof KeyRecord>;
 const KeyIndex = z.array(z.object({ id: z.string(), hash: z.string() }));
 
 /** `last_used_at` is written at most this often, so busy keys do not write on every request. */
@@ -151,7 +151,11 @@ async function endKey(
     const at = services.now() + graceSeconds * 1000;
     const next: KeyRecord =
       graceSeconds === 0 ? { ...found.value, revokedAt: at } : { ...found.value, expiresAt: Math.min(found.value.expiresAt, at) };
-    if (await services.store.swap(key, found.raw, JSON.stringify(next), recordTtl(services, next))) return info(next);
+    if (await services.store.swap(key, found.raw, JSON.stringify(next), recordTtl(services, next))) {
+      // Answers once no isolate can still admit the key on a copy from before.
+      await services.apiKeys.changed(key);
+      return info(next);
+    }
     found = null;
   }
   throw new OAuthError('temporarily_unavailable', 'the key kept changing; retry');
@@ -225,19 +229,23 @@ export async function rotateApiKey(
 
 /**
  * A presented API key as claims, like an access token's. The checksum is checked before
- * anything is read; then one read. `last_used_at` is refreshed at most once a minute.
+ * anything is read; then one read, which the isolate reuses for LATCHKEY_SESSION_CACHE
+ * (revocations wait that out before answering). `last_used_at` is refreshed at most once a
+ * minute.
  */
 export async function authenticateApiKey(services: Services, secret: string): Promise<AccessTokenClaims> {
   if (!isWellFormedApiKey(secret)) throw new OAuthError('invalid_token', 'malformed API key (bad checksum)');
   const key = await recordKey(services, secret);
-  const found = await readRecord(services.store, key, KeyRecord);
+  const found = await services.apiKeys.get(key, () => readRecord(services.store, key, KeyRecord));
   if (!found) throw new OAuthError('invalid_token', 'unknown API key');
   const record = found.value;
   const now = services.now();
   if (record.revokedAt !== null && record.revokedAt <= now) throw new OAuthError('invalid_token', 'API key was revoked');
   if (record.expiresAt <= now) throw new OAuthError('invalid_token', 'API key has expired');
   if (record.lastUsedAt === null || now - record.lastUsedAt >= LAST_USED_GRANULARITY_MS) {
-    // Best effort: losing this race to a revocation must not undo it, hence a swap.
+    // Best effort: losing this race to a revocation must not undo it, hence a swap. The
+    // copy this isolate holds is then stale, and would try again on every check.
+    services.apiKeys.forget(key);
     await services.store.swap(key, found.raw, JSON.stringify({ ...record, lastUsedAt: now }), recordTtl(services, record));
   }
   return {

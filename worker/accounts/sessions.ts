@@ -183,7 +183,7 @@ export async function revokeSessionToken(
 
 /**
  * Ends a session: its refresh token at once, its access tokens from their next use (`sid`),
- * answering only once no isolate can still admit them (accounts/session-cache.ts).
+ * answering only once no isolate can still admit them (accounts/isolate-cache.ts).
  * Returns the record as it now stands (null: no such session). `first` is the record as
  * the caller just read it, saving a read; a stale one only costs a retry.
  */

@@ -3,7 +3,7 @@
  * revoked: by its own `jti`, by the `jti` of any token it was narrowed from
  * (`narrowed_from`), or through its session (`sid`). Revocation is read from the
  * strongly consistent store, or from a copy younger than the bound every revocation waits
- * out before it answers (accounts/session-cache.ts), so it holds from the next request.
+ * out before it answers (accounts/isolate-cache.ts), so it holds from the next request.
  */
 import { OAuthError } from '../../shared/errors.ts';
 import type { AccessTokenClaims } from '../../shared/schemas.ts';

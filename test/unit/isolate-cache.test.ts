@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sessionCache } from '../../worker/accounts/session-cache.ts';
+import { isolateCache } from '../../worker/accounts/isolate-cache.ts';
 import type { Family } from '../../worker/accounts/sessions.ts';
 
 const family = (revoked: Family['revoked']): Family => ({
@@ -35,7 +35,7 @@ function source(initial: Family | null) {
 }
 
 test('off (0): every check reads the store, so a revocation made anywhere shows on the next one', async () => {
-  const cache = sessionCache(0, () => 0);
+  const cache = isolateCache<Family | null>(0, () => 0);
   const store = source(family(null));
   assert.equal((await cache.get('ses_a', store.read))?.revoked, null);
   store.set(family('admin'));
@@ -45,7 +45,7 @@ test('off (0): every check reads the store, so a revocation made anywhere shows 
 
 test('on: one read per session per bound; a change made elsewhere is seen once the bound has passed', async () => {
   let clock = 1_000;
-  const cache = sessionCache(5_000, () => clock);
+  const cache = isolateCache<Family | null>(5_000, () => clock);
   const store = source(family(null));
   for (let i = 0; i < 10; i++) assert.equal((await cache.get('ses_a', store.read))?.revoked, null);
   assert.equal(store.reads(), 1, 'ten checks, one read');
@@ -60,7 +60,7 @@ test('on: one read per session per bound; a change made elsewhere is seen once t
 
 test('on: a change is answered only after the bound, and this isolate reads the session again at once', async () => {
   const waits: number[] = [];
-  const cache = sessionCache(
+  const cache = isolateCache<Family | null>(
     60_000,
     () => 0,
     async (ms) => {
@@ -78,7 +78,7 @@ test('on: a change is answered only after the bound, and this isolate reads the 
 
 test('on: a copy is trusted from before its read was asked for, so the wait after a change always outlasts it', async () => {
   let clock = 0;
-  const cache = sessionCache(
+  const cache = isolateCache<Family | null>(
     1_000,
     () => clock,
     async (ms) => {
@@ -93,7 +93,7 @@ test('on: a copy is trusted from before its read was asked for, so the wait afte
     clock = 400; // ...which reaches this isolate at 400
     return value;
   });
-  const elsewhere = sessionCache(
+  const elsewhere = isolateCache<Family | null>(
     1_000,
     () => clock,
     async (ms) => {
@@ -106,7 +106,7 @@ test('on: a copy is trusted from before its read was asked for, so the wait afte
 
 test("on: a copy's age counts from when its read was asked for, not from when the store answered", async () => {
   let clock = 0;
-  const cache = sessionCache(1_000, () => clock);
+  const cache = isolateCache<Family | null>(1_000, () => clock);
   const store = source(family(null));
   await cache.get('ses_a', async () => {
     const value = await store.read();
@@ -123,7 +123,7 @@ test("on: a copy's age counts from when its read was asked for, not from when th
 
 test('off: a change answers at once', async () => {
   let waited = false;
-  const cache = sessionCache(
+  const cache = isolateCache<Family | null>(
     0,
     () => 0,
     async () => {
@@ -135,7 +135,7 @@ test('off: a change answers at once', async () => {
 });
 
 test('on: an unknown session is remembered as unknown; sessions are kept apart', async () => {
-  const cache = sessionCache(60_000, () => 0);
+  const cache = isolateCache<Family | null>(60_000, () => 0);
   const missing = source(null);
   assert.equal(await cache.get('ses_gone', missing.read), null);
   assert.equal(await cache.get('ses_gone', missing.read), null);
@@ -146,7 +146,7 @@ test('on: an unknown session is remembered as unknown; sessions are kept apart',
 });
 
 test('on: a store failure is not remembered', async () => {
-  const cache = sessionCache(60_000, () => 0);
+  const cache = isolateCache<Family | null>(60_000, () => 0);
   let fail = true;
   const read = async () => {
     if (fail) throw new Error('store down');
@@ -158,7 +158,7 @@ test('on: a store failure is not remembered', async () => {
 });
 
 test('on: a read under way while this isolate ends the session is used once, never remembered', async () => {
-  const cache = sessionCache(
+  const cache = isolateCache<Family | null>(
     60_000,
     () => 0,
     async () => {},

@@ -1,0 +1,75 @@
+/**
+ * An isolate's short memory of revocable records — sessions (the `sid` check of an access
+ * token) and API keys — so a Bearer check can skip its store read, without giving up "a
+ * session or key ended anywhere is refused from the next request".
+ *
+ * Two rules make both hold (LATCHKEY_SESSION_CACHE, 1 s by default):
+ * - an isolate trusts a record for at most the bound, counted from *before* it asked the
+ *   store, so what it holds was current at some instant less than the bound ago;
+ * - whoever ends a session (or revokes one of its tokens) waits the bound after the store
+ *   took the change, and only then answers. By then every copy read before the change has
+ *   expired in every isolate, so any request that starts after the answer reads the store
+ *   again and is refused.
+ *
+ * The price is paid by revocations, which answer the bound later, not by the checks. With
+ * `0` every check reads the store and revocations answer at once.
+ *
+ * This needs a store whose reads see every acknowledged write (Durable Objects; a
+ * single-region Redis read from its primary), as the `sid` check always did. On workerd
+ * the clock moves only between I/O, so "now" at a check is the request's arrival: a copy
+ * is judged no younger than it is. Readers that see `revoked` during a revocation's wait
+ * (a refresh, introspection, the sessions list) learn of it a little early; that only
+ * refuses sooner.
+ */
+
+/** Enough for every busy session and key an isolate sees; beyond it the oldest are dropped. */
+const MAX_ENTRIES = 10_000;
+
+export type IsolateCache<T> = {
+  /** The record as last read (null: none), or the result of `read` when stale or unknown. */
+  get(id: string, read: () => Promise<T>): Promise<T>;
+  /**
+   * Call once the store holds a change that must refuse credentials: drops this isolate's
+   * copy at once, and resolves when no isolate can still trust a copy from before the change.
+   */
+  changed(id: string): Promise<void>;
+  /** Drops this isolate's copy of a change that refuses nothing (a last-use time), not waiting. */
+  forget(id: string): void;
+};
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export function isolateCache<T>(
+  maxAgeMs: number,
+  now: () => number,
+  wait: (ms: number) => Promise<void> = sleep,
+): IsolateCache<T> {
+  const entries = new Map<string, { record: T; readAt: number }>();
+  // Moves on every change. A read that was already under way when a record changed here
+  // may have fetched it from before; it must not be remembered.
+  let changes = 0;
+  return {
+    async get(id, read) {
+      if (maxAgeMs <= 0) return read();
+      const cached = entries.get(id);
+      if (cached && now() - cached.readAt < maxAgeMs) return cached.record;
+      const readAt = now();
+      const changesBefore = changes;
+      const record = await read();
+      if (changes !== changesBefore) return record;
+      entries.delete(id); // re-inserted last: Map order is then oldest-read first
+      if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value as string);
+      entries.set(id, { record, readAt });
+      return record;
+    },
+    async changed(id) {
+      changes++;
+      entries.delete(id);
+      if (maxAgeMs > 0) await wait(maxAgeMs);
+    },
+    forget(id) {
+      changes++;
+      entries.delete(id);
+    },
+  };
+}
