@@ -44,6 +44,22 @@ test('tokens are refused when expired, for another audience, or signed by an unk
   await assert.rejects(verifyAccessToken(stranger, token, options), /unknown key/);
 });
 
+// The isolate remembers tokens it verified (their signature needs no second check), but
+// nothing else is taken from memory: expiry, issuer, audience and the token's exact text.
+test('a token verified once is still refused once expired, for another audience, or altered by one character', async () => {
+  const keys = await buildKeySet([await generateSigningKey()]);
+  const { token } = await signAccessToken(keys, claims, options);
+  assert.equal((await verifyAccessToken(keys, token, options)).sub, 'usr_1');
+  assert.equal((await verifyAccessToken(keys, token, options)).sub, 'usr_1');
+  await assert.rejects(verifyAccessToken(keys, token, { ...options, now: NOW + 906_000 }), /expired/);
+  await assert.rejects(verifyAccessToken(keys, token, { ...options, audience: 'https://other.example.com' }), /"aud"/);
+  const [header, payload, signature] = token.split('.') as [string, string, string];
+  const flipped = `${signature.slice(0, -2)}${signature.at(-2) === 'A' ? 'B' : 'A'}${signature.at(-1)}`;
+  await assert.rejects(verifyAccessToken(keys, `${header}.${payload}.${flipped}`, options), /signature/);
+  const stranger = await buildKeySet([await generateSigningKey()]);
+  await assert.rejects(verifyAccessToken(stranger, token, options), /unknown key/);
+});
+
 test('signing keys that are not private JWKs are refused with the setting named', () => {
   assert.throws(() => parseSigningKeys('nope'), /LATCHKEY_SIGNING_KEYS/);
   assert.throws(() => parseSigningKeys('[{"kty":"RSA","n":"x","e":"AQAB"}]'), /LATCHKEY_SIGNING_KEYS/);

@@ -33,8 +33,35 @@ export function looksLikeJwt(token: string): boolean {
   return /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token);
 }
 
+/**
+ * Tokens this isolate has verified, by their whole text, per key set: a signature checked
+ * once stays good, so a client presenting the same token again skips the crypto; expiry,
+ * issuer and audience are still checked on every use. Oldest dropped first past the bound.
+ */
+const verified = new WeakMap<KeySet, Map<string, AccessTokenClaims>>();
+const MAX_VERIFIED = 10_000;
+
 /** Verifies signature, issuer, audience and expiry; throws `invalid_token` saying which failed. */
 export async function verifyAccessToken(
+  keys: KeySet,
+  token: string,
+  options: { issuer: string; audience: string; now: number },
+): Promise<AccessTokenClaims> {
+  let known = verified.get(keys);
+  const hit = known?.get(token);
+  if (hit && hit.iss === options.issuer && hit.aud === options.audience) {
+    if (hit.exp + CLOCK_TOLERANCE_SECONDS <= Math.floor(options.now / 1000))
+      throw new OAuthError('invalid_token', 'token expired');
+    return hit;
+  }
+  const claims = await verifyWithJose(keys, token, options);
+  if (!known) verified.set(keys, (known = new Map()));
+  if (known.size >= MAX_VERIFIED) known.delete(known.keys().next().value as string);
+  known.set(token, Object.freeze(claims));
+  return claims;
+}
+
+async function verifyWithJose(
   keys: KeySet,
   token: string,
   options: { issuer: string; audience: string; now: number },
