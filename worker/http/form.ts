@@ -14,7 +14,11 @@ const mediaType = (c: Context) => (c.req.header('content-type') ?? '').split(';'
 
 /** The body as text, refused (413) past MAX_BODY_BYTES whether declared or sent. */
 async function bodyText(c: Context): Promise<string> {
-  if (Number(c.req.header('content-length') ?? '0') > MAX_BODY_BYTES) throw tooLarge();
+  const declared = c.req.header('content-length');
+  if (Number(declared ?? '0') > MAX_BODY_BYTES) throw tooLarge();
+  // A declared length within the bound is all the body there is (the runtime reads no
+  // further), so it is read in one call; only a chunked body needs counting as it comes.
+  if (declared !== undefined && /^\d+$/.test(declared)) return utf8(new Uint8Array(await c.req.raw.arrayBuffer()));
   return readBounded(c.req.raw);
 }
 
@@ -121,6 +125,10 @@ async function readBounded(request: Request): Promise<string> {
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
+  return utf8(bytes);
+}
+
+function utf8(bytes: Uint8Array): string {
   try {
     return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
