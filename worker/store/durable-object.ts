@@ -14,7 +14,7 @@
  * written here is noted as settled, so the old object is not asked again and a later
  * delete here stays deleted.
  */
-import { kindOf, type Procedure, StoreError } from './store.ts';
+import { kindOf, type Procedure, type Store, StoreError } from './store.ts';
 import { NotFetched, runProcedure, type Write } from './transaction.ts';
 
 /** The slice of a Durable Object's `ctx` a home needs. */
@@ -33,17 +33,13 @@ export interface HomeContext {
 /** An entry of the per-key layout, as its object stored it under `entry`. */
 export type LegacyEntry = { value: string; expiresAt: number };
 
-/** What a stub of the Durable Object answers over Workers RPC. */
-export interface HomeApi {
-  get(key: string): Promise<string | null>;
-  put(key: string, value: string, ttlSeconds: number): Promise<void>;
-  delete(key: string): Promise<void>;
-  consume(key: string): Promise<string | null>;
-  swap(key: string, expected: string | null, next: string | null, ttlSeconds: number): Promise<boolean>;
-  increment(key: string, ttlSeconds: number): Promise<number>;
-  /** Runs the procedure registered under `name` (worker/store-procedures.ts). */
+/**
+ * What a stub of the Durable Object answers over Workers RPC: the Store's operations on
+ * keys of this home, a procedure by name (worker/store-procedures.ts), and, asked of an
+ * object of the per-key layout, its one entry if still live.
+ */
+export interface HomeApi extends Omit<Store, 'transact' | 'ping'> {
   transact(name: string, input: unknown): Promise<unknown>;
-  /** Asked of an object of the per-key layout: its one entry, if still live. */
   legacyEntry(): Promise<LegacyEntry | null>;
 }
 
