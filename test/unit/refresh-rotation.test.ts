@@ -115,3 +115,22 @@ test('a rotation is one store call, and a store fault in it leaves the token as 
   await assert.rejects(rotate(first.refreshToken), refusedWith(/already used/));
   await assert.rejects(rotate(retry.refreshToken), refusedWith(/revoked/));
 });
+
+test('a malformed refresh token is refused before any store is asked', async () => {
+  const { store, session, rotate } = await setup();
+  const sid = session.sid.slice('ses_'.length);
+  const secret = session.refreshToken.slice(-43);
+  const calls: string[] = [];
+  for (const method of ['get', 'transact'] as const) {
+    const original = store[method] as (...args: unknown[]) => Promise<unknown>;
+    (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+      calls.push(method);
+      return original.apply(store, args);
+    };
+  }
+  // A made-up session id with a separator in it, a token one character short, another prefix.
+  for (const token of [`lk_rt_${sid.slice(0, 19)}:${secret}`, session.refreshToken.slice(0, -1), `lk_xx_${sid}${secret}`]) {
+    await assert.rejects(rotate(token), refusedWith(/invalid or expired/));
+  }
+  assert.deepEqual(calls, []);
+});

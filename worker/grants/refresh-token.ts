@@ -40,9 +40,17 @@ const SID_PREFIX = 'ses_';
 const SID_BODY = 20; // generateId's 15 bytes, base64url
 const SECRET_LENGTH = 43; // 32 bytes, base64url
 
-/** The session a refresh token names, or null for one issued before tokens named it. */
-function sessionOf(token: string): string | null {
+/** What follows `lk_rt_`: the session id's 20 characters and 43 of secret, or (before 0.2) the 43 alone. */
+const TOKEN_BODY = /^(?:[\w-]{20})?[\w-]{43}$/;
+
+/**
+ * The session a refresh token names, or null for one issued before tokens named it; a
+ * token of neither form is `malformed`, refused before any store is asked (and before its
+ * made-up session id addresses any object).
+ */
+function sessionOf(token: string): string | null | 'malformed' {
   const body = token.slice(TOKEN_PREFIX.refreshToken.length);
+  if (!token.startsWith(TOKEN_PREFIX.refreshToken) || !TOKEN_BODY.test(body)) return 'malformed';
   return body.length === SID_BODY + SECRET_LENGTH ? SID_PREFIX + body.slice(0, SID_BODY) : null;
 }
 
@@ -80,6 +88,7 @@ async function locate(
   token: string,
 ): Promise<{ sid: string; key: string; legacy: RefreshRecord | null; legacyGrace: string | null } | null> {
   const sid = sessionOf(token);
+  if (sid === 'malformed') return null;
   const hash = await tokenHash(services, token);
   if (sid !== null) return { sid, key: storeKey('refreshToken', `${sid}:${hash}`), legacy: null, legacyGrace: null };
   const legacy = await readRecord(services.store, storeKey('legacyRefreshToken', hash), RefreshRecord);
@@ -175,7 +184,7 @@ export async function rotateRefreshToken(
   const [found, sealedSuccessor, successorHash] = await Promise.all([
     locate(services, presented),
     hasher.seal(presented, secret),
-    named === null ? null : tokenHash(services, refreshToken(named, secret)),
+    named === null || named === 'malformed' ? null : tokenHash(services, refreshToken(named, secret)),
   ]);
   if (!found) throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
   const { sid } = found;
