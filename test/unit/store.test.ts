@@ -95,8 +95,10 @@ describe('homeObject: the alarm', () => {
 
     clock.now = T0 + 600_000;
     await object.fire();
-    assert.deepEqual(keys(), []);
     assert.equal(object.alarmAt(), null, 'an empty home keeps no alarm');
+    assert.deepEqual(object.query("SELECT name FROM sqlite_master WHERE type = 'table'"), [], 'an empty home keeps no storage');
+    await api.put('dc:again', 'again', 60);
+    assert.deepEqual(keys(), ['dc:again']);
   });
 
   // A session refreshed every few seconds leaves a 10 s grace record each time: the alarm

@@ -24,6 +24,7 @@ export interface HomeContext {
     transactionSync<T>(closure: () => T): T;
     get<T>(key: string): Promise<T | undefined>;
     delete(key: string): Promise<boolean>;
+    deleteAll(): Promise<void>;
     getAlarm(): Promise<number | null>;
     setAlarm(scheduledTime: number): Promise<void>;
   };
@@ -230,6 +231,14 @@ export function homeObject(
           )
           .toArray();
         if (typeof earliest?.at === 'number') next.push(earliest.at);
+        else if (next.length === 0) {
+          // Nothing left: the object's storage goes too, so an ended session or a used-up
+          // shard keeps nothing on disk. The next write starts afresh.
+          // Flags first: a write let in while this runs makes the tables again.
+          tables = false;
+          since = null;
+          await storage.deleteAll();
+        }
       }
       alarmAt = null; // this alarm has fired
       if (next.length > 0) await schedule(Math.min(...next));
