@@ -147,7 +147,12 @@ async function endKey(
   for (let attempt = 0; attempt < 5; attempt++) {
     found ??= await readRecord(services.store, key, KeyRecord);
     if (!found) return null;
-    if (found.value.revokedAt !== null) return info(found.value);
+    if (found.value.revokedAt !== null) {
+      // Perhaps revoked a moment ago by a request still waiting out the cache bound: this
+      // answer must not come sooner than that one.
+      await services.apiKeys.changed(key);
+      return info(found.value);
+    }
     const at = services.now() + graceSeconds * 1000;
     const next: KeyRecord =
       graceSeconds === 0 ? { ...found.value, revokedAt: at } : { ...found.value, expiresAt: Math.min(found.value.expiresAt, at) };
@@ -183,7 +188,9 @@ export async function revokeApiKeyHeldBy(services: Services, secret: string, req
   if (!isWellFormedApiKey(secret)) return;
   const key = await recordKey(services, secret);
   const found = await readRecord(services.store, key, KeyRecord);
-  if (!found || found.value.expiresAt <= services.now() || found.value.revokedAt !== null) return;
+  if (!found || found.value.expiresAt <= services.now()) return;
+  // Revoked already, perhaps a moment ago by a request still waiting out the cache bound.
+  if (found.value.revokedAt !== null) return services.apiKeys.changed(key);
   await endKey(services, key, 0, found);
   const { id, org } = found.value;
   await appendAudit(

@@ -3,12 +3,14 @@
  * workerd, together with the Durable Object class that holds each home's atomic records.
  */
 import { DurableObject } from 'cloudflare:workers';
+import { durationSeconds } from '../../shared/duration.ts';
 import { OAuthError } from '../../shared/errors.ts';
 import { createApp } from '../app.ts';
 import { type Config, ConfigError, checkConfiguredSigningKeys, parseConfig } from '../config.ts';
 import { refuseOffLoopback } from '../identity/dev.ts';
 import { type AtomicBinding, cloudflareStore, type KvBinding } from '../store/cloudflare-kv.ts';
 import { type HomeApi, homeObject, type Procedures } from '../store/durable-object.ts';
+import { KEYSPACE } from '../store/store.ts';
 import { upstashStoreFromEnv } from '../store/upstash-redis.ts';
 import { PROCEDURES } from '../store-procedures.ts';
 
@@ -60,6 +62,17 @@ export default {
  * One instance per home (`homeOf`: a session, an org, a person, a shard); it serialises
  * nothing itself: each operation is synchronous SQL inside it (worker/store/durable-object.ts).
  */
+/**
+ * The old layout kept a revoked access token's record for its remaining life plus a
+ * minute: two days, or the longest token life this deployment configures, bounds it.
+ */
+function revokedTokenHorizonMs(env: Env): number {
+  const lives = ['LATCHKEY_ACCESS_TOKEN_TTL', 'LATCHKEY_CI_TOKEN_TTL'].map((name) =>
+    typeof env[name] === 'string' ? (durationSeconds(env[name]) ?? 0) : 0,
+  );
+  return Math.max(2 * 86_400_000, (Math.max(...lives) + 60) * 1000);
+}
+
 export class AtomicStore extends DurableObject<Env> implements HomeApi {
   #home: ReturnType<typeof homeObject> | undefined;
   /** What this object may be asked to run; the store tests' Worker adds its own. */
@@ -75,6 +88,8 @@ export class AtomicStore extends DurableObject<Env> implements HomeApi {
         this.env.LATCHKEY_MIGRATE_FROM === 'per-key'
           ? (key) => this.env.LATCHKEY_ATOMIC.get(this.env.LATCHKEY_ATOMIC.idFromName(key) as never)
           : undefined,
+      legacyHorizonMs: (key) =>
+        key.startsWith(KEYSPACE.revokedAccessToken.prefix) ? revokedTokenHorizonMs(this.env) : undefined,
     });
     return this.#home;
   }

@@ -236,10 +236,9 @@ export async function lookupRefreshToken(
 ): Promise<{ sid: string; family: Family; live: boolean; issuedAt: number } | null> {
   const found = await locate(services, token);
   if (!found) return null;
-  const [record, family] = await Promise.all([
-    readRecord(services.store, found.key, RefreshRecord).then((read) => read?.value ?? found.legacy),
-    readFamily(services, found.sid),
-  ]);
-  if (!record || !family) return null;
+  const record = (await readRecord(services.store, found.key, RefreshRecord))?.value ?? found.legacy;
+  if (!record) return null;
+  const family = await readFamily(services, found.sid);
+  if (!family) return null;
   return { sid: found.sid, family, live: record.spentAt === null && !family.revoked, issuedAt: record.issuedAt };
 }

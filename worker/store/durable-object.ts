@@ -47,6 +47,8 @@ export interface HomeApi extends Omit<Store, 'transact' | 'ping'> {
 export type Procedures = Record<string, Procedure<never, unknown>>;
 
 const ALARM_GRANULARITY_MS = 60_000;
+/** Keys the old layout was found to lack, remembered per object instance. */
+const MAX_LACKING = 10_000;
 
 const LEGACY_SLOT = 'entry';
 
@@ -56,6 +58,8 @@ export function homeObject(
     procedures: Procedures;
     /** The per-key layout's object for a key, when migrating from it. */
     legacy?: ((key: string) => Pick<HomeApi, 'legacyEntry'>) | undefined;
+    /** How long after the home's first write a key may still be in the old layout, where config decides it. */
+    legacyHorizonMs?: (key: string) => number | undefined;
     now?: () => number;
   },
 ): HomeApi & { alarm(): Promise<void> } {
@@ -68,7 +72,13 @@ export function homeObject(
   let tables = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'").toArray().length > 0;
   // When this home first wrote: never before the upgrade from the per-key layout, since
   // no home existed then, so the old layout's keys can be no younger than this.
-  let since = tables ? Number(sql.exec("SELECT value FROM meta WHERE name = 'created'").toArray()[0]?.value ?? 0) : null;
+  let since: number | null = null;
+  if (tables) {
+    // A home made before the meta table existed dates itself from now: later, never earlier.
+    sql.exec('CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)');
+    sql.exec("INSERT OR IGNORE INTO meta (name, value) VALUES ('created', ?)", now());
+    since = Number(sql.exec("SELECT value FROM meta WHERE name = 'created'").toArray()[0]?.value);
+  }
   const makeTables = (): void => {
     if (tables) return;
     sql.exec(
@@ -117,8 +127,9 @@ export function homeObject(
     makeTables();
     storage.transactionSync(() => {
       for (const [key, write] of writes) {
-        // A write replaces whatever the old layout held: it must never resurface.
-        if (unsettled(key)) settle(key);
+        // A write replaces whatever the old layout held: it must never resurface, even if
+        // this home wrote the key before (before the setting was on, say).
+        if (migrating(key)) settle(key);
         if (write === null) sql.exec('DELETE FROM entries WHERE key = ?', key);
         else {
           sql.exec('INSERT OR REPLACE INTO entries (key, value, expires_at) VALUES (?, ?, ?)', key, write.value, write.expiresAt);
@@ -130,33 +141,43 @@ export function homeObject(
   };
 
   // Migration from the per-key layout. A key is settled once this home has written it or
-  // copied it in; until then a read asks the key's old object. Nothing is noted for a key
-  // the old layout lacks: it gets no new writes, so that answer never changes.
+  // copied it in; until then a read asks the key's old object. Keys the old layout lacks
+  // are remembered in memory only (it gets no new writes, so that answer never changes,
+  // and nothing an outsider makes up is stored).
   const { legacy } = options;
-  const horizon = (key: string): number => kindOf(key).legacyDays * 86_400_000;
+  const horizon = (key: string): number => options.legacyHorizonMs?.(key) ?? kindOf(key).legacyDays * 86_400_000;
+  const migrating = (key: string): boolean => legacy !== undefined && now() - (since ?? now()) < horizon(key);
+  const lacking = new Set<string>();
   const unsettled = (key: string): boolean =>
-    legacy !== undefined &&
-    now() - (since ?? now()) < horizon(key) &&
+    migrating(key) &&
+    !lacking.has(key) &&
     (!tables ||
       (sql.exec('SELECT 1 FROM legacy_checked WHERE key = ?', key).toArray().length === 0 &&
         sql.exec('SELECT 1 FROM entries WHERE key = ?', key).toArray().length === 0));
   const settle = (key: string): void => {
     sql.exec('INSERT OR REPLACE INTO legacy_checked (key, expires_at) VALUES (?, ?)', key, now() + horizon(key));
   };
-  /** Copies the key's live entry from its old object; nothing else runs here meanwhile. */
-  const adopt = (key: string): Promise<boolean> =>
-    ctx.blockConcurrencyWhile(async () => {
-      if (!legacy || !unsettled(key)) return true;
-      const entry = await legacy(key).legacyEntry();
-      if (entry === null || entry.expiresAt <= now() || !unsettled(key)) return false;
-      makeTables();
-      storage.transactionSync(() => {
-        sql.exec('INSERT INTO entries (key, value, expires_at) VALUES (?, ?, ?)', key, entry.value, entry.expiresAt);
-        settle(key);
-      });
-      await schedule(entry.expiresAt);
-      return true;
+  /**
+   * Copies the key's live entry from its old object. Other requests may run meanwhile (no
+   * lock across the call: a slow old object must not stall the home); what they settled
+   * first wins, since the check and the copy after the call are one synchronous step.
+   */
+  const adopt = async (key: string): Promise<void> => {
+    if (!legacy) return;
+    const entry = await legacy(key).legacyEntry();
+    if (!unsettled(key)) return;
+    if (entry === null || entry.expiresAt <= now()) {
+      if (lacking.size >= MAX_LACKING) lacking.delete(lacking.values().next().value as string);
+      lacking.add(key);
+      return;
+    }
+    makeTables();
+    storage.transactionSync(() => {
+      sql.exec('INSERT INTO entries (key, value, expires_at) VALUES (?, ?, ?)', key, entry.value, entry.expiresAt);
+      settle(key);
     });
+    await schedule(entry.expiresAt);
+  };
   const ready = async (key: string): Promise<void> => {
     if (unsettled(key)) await adopt(key);
   };
@@ -164,17 +185,14 @@ export function homeObject(
   const transact = async (name: string, input: unknown): Promise<unknown> => {
     const procedure = options.procedures[name];
     if (!procedure) throw new StoreError(`no procedure named ${name}`);
-    // Keys the old layout lacks, for this call: read as absent without asking again.
-    const absent = new Set<string>();
-    const reading = (key: string) => (absent.has(key) ? (row(key)?.value ?? null) : read(key));
     for (;;) {
       try {
-        const { output, writes } = runProcedure(procedure as Procedure<unknown, unknown>, input, reading, now());
+        const { output, writes } = runProcedure(procedure as Procedure<unknown, unknown>, input, read, now());
         await apply(writes);
         return output;
       } catch (error) {
         if (!(error instanceof NotFetched)) throw error;
-        if (!(await adopt(error.key))) absent.add(error.key);
+        await adopt(error.key);
       }
     }
   };
@@ -194,7 +212,7 @@ export function homeObject(
     async consume(key) {
       await ready(key);
       const found = row(key);
-      if (found) sql.exec('DELETE FROM entries WHERE key = ?', key);
+      if (found) await apply(new Map([[key, null]]));
       return found?.value ?? null;
     },
     async swap(key, expected, next, ttlSeconds) {

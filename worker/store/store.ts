@@ -62,8 +62,10 @@ export type Procedure<I, O> = {
  * `legacyDays` is how long after an upgrade a deployment of the per-key layout (one object
  * per key, before 0.2) may still hold a key of the kind, its longest TTL then (0: nothing
  * worth carrying over); worker/store/durable-object.ts reads through that long when
- * migrating. `rvk:` and `cij:` lived for a token's life plus a minute: two days is ample,
- * and after it a CI token's check stops paying a read of the old layout.
+ * migrating. `rvk:` lived for an access token's life plus a minute: two days, or the longest
+ * configured token life if that is more (worker/entry/cloudflare.ts), after which a CI
+ * token's check stops paying a read of the old layout. `cij:` lived as long as the CI
+ * token it names, which the upstream issuer decides, so it keeps the long horizon.
  */
 export const KEYSPACE = {
   deviceCode: { prefix: 'dc:', placement: 'atomic', home: 'shard', legacyDays: 0 },
@@ -83,7 +85,7 @@ export const KEYSPACE = {
   rateLimit: { prefix: 'rl:', placement: 'atomic', home: 'shard', legacyDays: 0 },
   identity: { prefix: 'idn:', placement: 'atomic', home: 'shard', legacyDays: 3650 },
   generated: { prefix: 'gen:', placement: 'atomic', home: 'shard', legacyDays: 3650 },
-  ciTokenId: { prefix: 'cij:', placement: 'atomic', home: 'shard', legacyDays: 2 },
+  ciTokenId: { prefix: 'cij:', placement: 'atomic', home: 'shard', legacyDays: 3650 },
   org: { prefix: 'org:', placement: 'atomic', home: 'org', legacyDays: 3650 },
   apiKey: { prefix: 'key:', placement: 'atomic', home: 'shard', legacyDays: 3650 },
   apiKeyIndex: { prefix: 'keys:', placement: 'atomic', home: 'org', legacyDays: 3650 },
