@@ -28,7 +28,6 @@ export interface HomeContext {
     getAlarm(): Promise<number | null>;
     setAlarm(scheduledTime: number): Promise<void>;
   };
-  blockConcurrencyWhile<T>(callback: () => Promise<T>): Promise<T>;
 }
 
 /** An entry of the per-key layout, as its object stored it under `entry`. */
