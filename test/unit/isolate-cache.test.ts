@@ -178,3 +178,55 @@ test('on: a read under way while this isolate ends the session is used once, nev
   assert.equal((await cache.get('ses_a', store.read))?.revoked, 'admin', 'the next one reads the store again');
   assert.equal(store.reads(), 1);
 });
+
+test('on: checks that find no copy while a read is under way wait for it, instead of each asking the store', async () => {
+  let clock = 0;
+  const cache = isolateCache<Family | null>(1_000, () => clock);
+  let reads = 0;
+  let release: (value: Family | null) => void = () => {};
+  const slowRead = () =>
+    new Promise<Family | null>((resolve) => {
+      reads++;
+      release = resolve;
+    });
+  const checks = [cache.get('ses_a', slowRead), cache.get('ses_a', slowRead), cache.get('ses_a', slowRead)];
+  release(family(null));
+  assert.deepEqual(
+    (await Promise.all(checks)).map((found) => found?.revoked),
+    [null, null, null],
+  );
+  assert.equal(reads, 1);
+
+  // A read asked for longer ago than the bound is not joined: its answer may be too old.
+  clock = 5_000;
+  const first = cache.get('ses_a', slowRead);
+  const releaseFirst = release;
+  clock = 6_000;
+  const late = cache.get('ses_a', slowRead);
+  release(family('admin'));
+  releaseFirst(family(null));
+  assert.equal((await late)?.revoked, 'admin');
+  assert.equal((await first)?.revoked, null);
+  assert.equal(reads, 3);
+});
+
+test('on: a check after this isolate ended the session does not join a read from before', async () => {
+  const cache = isolateCache<Family | null>(
+    60_000,
+    () => 0,
+    async () => {},
+  );
+  let release: (value: Family | null) => void = () => {};
+  const before = cache.get(
+    'ses_a',
+    () =>
+      new Promise<Family | null>((resolve) => {
+        release = resolve;
+      }),
+  );
+  await cache.changed('ses_a');
+  const after = cache.get('ses_a', async () => family('admin'));
+  release(family(null));
+  assert.equal((await before)?.revoked, null);
+  assert.equal((await after)?.revoked, 'admin');
+});

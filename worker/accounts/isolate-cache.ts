@@ -45,22 +45,35 @@ export function isolateCache<T>(
   wait: (ms: number) => Promise<void> = sleep,
 ): IsolateCache<T> {
   const entries = new Map<string, { record: T; readAt: number }>();
+  // Reads under way, so the requests that find a copy just expired wait for one read
+  // instead of each asking the store (a burst of them at every bound, else).
+  const reading = new Map<string, { record: Promise<T>; readAt: number; changes: number }>();
   // Moves on every change. A read that was already under way when a record changed here
-  // may have fetched it from before; it must not be remembered.
+  // may have fetched it from before; it must not be remembered, nor joined.
   let changes = 0;
   return {
     async get(id, read) {
       if (maxAgeMs <= 0) return read();
       const cached = entries.get(id);
       if (cached && now() - cached.readAt < maxAgeMs) return cached.record;
+      // Joined under the same rule as a copy: asked for less than the bound ago.
+      const pending = reading.get(id);
+      if (pending && pending.changes === changes && now() - pending.readAt < maxAgeMs) return pending.record;
       const readAt = now();
       const changesBefore = changes;
-      const record = await read();
-      if (changes !== changesBefore) return record;
-      entries.delete(id); // re-inserted last: Map order is then oldest-read first
-      if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value as string);
-      entries.set(id, { record, readAt });
-      return record;
+      const record = read();
+      const mine = { record, readAt, changes: changesBefore };
+      reading.set(id, mine);
+      try {
+        const value = await record;
+        if (changes !== changesBefore) return value;
+        entries.delete(id); // re-inserted last: Map order is then oldest-read first
+        if (entries.size >= MAX_ENTRIES) entries.delete(entries.keys().next().value as string);
+        entries.set(id, { record: value, readAt });
+        return value;
+      } finally {
+        if (reading.get(id) === mine) reading.delete(id);
+      }
     },
     async changed(id) {
       changes++;
