@@ -15,7 +15,7 @@ import { printable, printableOutput } from './printable.ts';
 import { osKeychain } from './secrets/keychain.ts';
 import { tokenCache } from './token-cache.ts';
 
-export const VERSION = '0.1.0';
+export const VERSION = '0.2.0';
 
 export const HELP = `latchkey — sign in to a latchkey server and hand tokens to scripts
 
