@@ -39,10 +39,10 @@ export function denoKvStore(kv: DenoKvHandle, options: { now?: () => number } = 
   const now = options.now ?? Date.now;
   const kvKey = (key: string): KvKey => ['latchkey', key];
 
-  /** The live value (null when absent or past its expiry) and the versionstamp to check. */
+  /** The live value (null when absent or past its expiry) and the entry, whose versionstamp a commit checks. */
   const read = async (key: string) => {
     const entry = await kv.get<Stored>(kvKey(key));
-    return { value: liveValue(entry), entry, check: { key: kvKey(key), versionstamp: entry.versionstamp } };
+    return { value: liveValue(entry), entry };
   };
   const liveValue = (entry: Versioned<Stored>): string | null =>
     entry.value !== null && entry.value.expiresAt > now() ? entry.value.value : null;
@@ -100,7 +100,7 @@ export function denoKvStore(kv: DenoKvHandle, options: { now?: () => number } = 
         optimistic(async () => {
           const current = await read(key);
           if (current.value === null) return { value: null };
-          const { ok } = await kv.atomic().check(current.check).delete(kvKey(key)).commit();
+          const ok = await commit(new Map([[key, current.entry.versionstamp]]), new Map([[key, null]]));
           return ok ? { value: current.value } : undefined;
         }).then((result) => result.value),
       ),
@@ -109,13 +109,8 @@ export function denoKvStore(kv: DenoKvHandle, options: { now?: () => number } = 
         optimistic(async () => {
           const current = await read(key);
           if (current.value !== expected) return false;
-          const operation = kv.atomic().check(current.check);
-          if (next === null) operation.delete(kvKey(key));
-          else {
-            const written = record(next, now() + ttlMilliseconds(ttlSeconds));
-            operation.set(kvKey(key), written.value, { expireIn: written.expireIn });
-          }
-          return (await operation.commit()).ok ? true : undefined;
+          const write = next === null ? null : { value: next, expiresAt: now() + ttlMilliseconds(ttlSeconds) };
+          return (await commit(new Map([[key, current.entry.versionstamp]]), new Map([[key, write]]))) ? true : undefined;
         }),
       ),
     increment: (key, ttlSeconds) =>
@@ -126,13 +121,8 @@ export function denoKvStore(kv: DenoKvHandle, options: { now?: () => number } = 
           const count = current.value === null ? 1 : Number(current.value) + 1;
           const expiresAt =
             current.value === null ? now() + ttlMilliseconds(ttlSeconds) : (current.entry.value?.expiresAt ?? now());
-          const written = record(String(count), expiresAt);
-          const { ok } = await kv
-            .atomic()
-            .check(current.check)
-            .set(kvKey(key), written.value, { expireIn: written.expireIn })
-            .commit();
-          return ok ? count : undefined;
+          const write = { value: String(count), expiresAt };
+          return (await commit(new Map([[key, current.entry.versionstamp]]), new Map([[key, write]]))) ? count : undefined;
         }),
       ),
     transact: (procedure, input) =>

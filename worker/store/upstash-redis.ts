@@ -1,29 +1,15 @@
 /**
  * Redis over Upstash's REST protocol (@upstash/redis), usable from every runtime. TTLs
- * are Redis's own; consume is GETDEL; swap and windowed counters are Lua scripts, so each
- * is one atomic step inside Redis; reads issued together share one pipelined request. A
- * procedure (`transact`) is optimistic: MGET what it reads, run it here, then one script
- * checks that every value read is unchanged and applies the writes, or changes nothing.
+ * are Redis's own; consume is GETDEL; windowed counters and commits are Lua scripts, so
+ * each is one atomic step inside Redis; reads issued together share one pipelined request.
+ * A procedure (`transact`) is optimistic: MGET what it reads, run it here, then the commit
+ * script checks that every value read is unchanged and applies the writes, or changes
+ * nothing; a swap is that script with one key.
  */
 import { Redis } from '@upstash/redis';
 import { ConfigError } from '../config.ts';
 import { bounded as run, STORE_TIMEOUT_MS, type Store, ttlMilliseconds as ttlMs } from './store.ts';
 import { optimisticProcedure, type Write } from './transaction.ts';
-
-// KEYS[1]; ARGV: expect-present flag, expected value, write flag, next value, ttl ms.
-const SWAP = `
-local current = redis.call('GET', KEYS[1])
-if ARGV[1] == '1' then
-  if current ~= ARGV[2] then return 0 end
-elseif current then
-  return 0
-end
-if ARGV[3] == '1' then
-  redis.call('SET', KEYS[1], ARGV[4], 'PX', ARGV[5])
-else
-  redis.call('DEL', KEYS[1])
-end
-return 1`;
 
 // The window starts with the first increment; later ones do not extend it.
 const INCREMENT = `
@@ -66,7 +52,6 @@ export function upstashStore(options: { url: string; token: string }): Store {
     // two revocation reads cost one round trip, not two.
     enableAutoPipelining: true,
   });
-  const swapScript = redis.createScript<number>(SWAP);
   const incrementScript = redis.createScript<number>(INCREMENT);
   const commitScript = redis.createScript<number>(COMMIT);
 
@@ -94,17 +79,14 @@ export function upstashStore(options: { url: string; token: string }): Store {
         await redis.del(key);
       }),
     consume: (key) => run('consume', () => redis.getdel<string>(key)),
+    // A swap is the one-key case of a procedure's commit: check the value read, write.
     swap: (key, expected, next, ttlSeconds) =>
-      run('swap', async () => {
-        const args = [
-          expected === null ? '0' : '1',
-          expected ?? '',
-          next === null ? '0' : '1',
-          next ?? '',
-          String(next === null ? 1 : ttlMs(ttlSeconds)),
-        ];
-        return Number(await swapScript.exec([key], args)) === 1;
-      }),
+      run('swap', () =>
+        commit(
+          new Map([[key, expected]]),
+          new Map([[key, next === null ? null : { value: next, expiresAt: Date.now() + ttlMs(ttlSeconds) }]]),
+        ),
+      ),
     increment: (key, ttlSeconds) =>
       run('increment', async () => Number(await incrementScript.exec([key], [String(ttlMs(ttlSeconds))]))),
     transact: (procedure, input) =>
