@@ -68,16 +68,23 @@ export function homeObject(
 
   // The tables are made by the first write, so a request that only reads (a made-up token
   // naming a made-up session) leaves no object behind.
-  let tables = sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'entries'").toArray().length > 0;
+  const present = new Set(
+    sql
+      .exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('entries', 'meta')")
+      .toArray()
+      .map((t) => t.name),
+  );
+  let tables = present.has('entries');
   // When this home first wrote: never before the upgrade from the per-key layout, since
   // no home existed then, so the old layout's keys can be no younger than this.
   let since: number | null = null;
-  if (tables) {
+  if (tables && !present.has('meta')) {
     // A home made before the meta table existed dates itself from now: later, never earlier.
-    sql.exec('CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)');
-    sql.exec("INSERT OR IGNORE INTO meta (name, value) VALUES ('created', ?)", now());
-    since = Number(sql.exec("SELECT value FROM meta WHERE name = 'created'").toArray()[0]?.value);
+    // Only then is anything written here; otherwise starting an object only reads.
+    sql.exec('CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)');
+    sql.exec("INSERT INTO meta (name, value) VALUES ('created', ?)", now());
   }
+  if (tables) since = Number(sql.exec("SELECT value FROM meta WHERE name = 'created'").toArray()[0]?.value ?? now());
   const makeTables = (): void => {
     if (tables) return;
     sql.exec(
