@@ -69,13 +69,13 @@ export async function startFamily(
   const token = refreshToken(sid);
   const record: RefreshRecord = { sid, issuedAt: services.now(), spentAt: null };
   const ttl = seconds(Math.min(services.config.ttl.refreshIdle * 1000, family.expiresAt - services.now()));
-  await services.store.put(await tokenKey(services, sid, token), JSON.stringify(record), ttl);
+  await services.store.put(recordKey(sid, await tokenHash(services, token)), JSON.stringify(record), ttl);
   return { sid, family, refreshToken: token };
 }
 
 const tokenHash = (services: Services, token: string) => services.hasher.hash('rt', token);
-const tokenKey = async (services: Services, sid: string, token: string) =>
-  storeKey('refreshToken', `${sid}:${await tokenHash(services, token)}`);
+/** A token's record, in its session's home, under the token's hash. */
+const recordKey = (sid: string, hash: string) => storeKey('refreshToken', `${sid}:${hash}`);
 /** A spent token's grace record, under the same hash as its own record: one HMAC fewer per refresh. */
 const graceKey = (key: string) => storeKey('rotationGrace', key.slice(KEYSPACE.refreshToken.prefix.length));
 
@@ -90,7 +90,7 @@ async function locate(
   const sid = sessionOf(token);
   if (sid === 'malformed') return null;
   const hash = await tokenHash(services, token);
-  if (sid !== null) return { sid, key: storeKey('refreshToken', `${sid}:${hash}`), legacy: null, legacyGrace: null };
+  if (sid !== null) return { sid, key: recordKey(sid, hash), legacy: null, legacyGrace: null };
   const legacy = await readRecord(services.store, storeKey('legacyRefreshToken', hash), RefreshRecord);
   if (!legacy) return null;
   const owner = legacy.value.sid;
@@ -100,7 +100,7 @@ async function locate(
     legacy.value.spentAt === null
       ? null
       : await services.store.get(storeKey('legacyRotationGrace', await services.hasher.hash('rg', token)));
-  return { sid: owner, key: storeKey('refreshToken', `${owner}:${hash}`), legacy: legacy.value, legacyGrace };
+  return { sid: owner, key: recordKey(owner, hash), legacy: legacy.value, legacyGrace };
 }
 
 type RotationInput = {
@@ -189,7 +189,7 @@ export async function rotateRefreshToken(
   if (!found) throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
   const { sid } = found;
   const candidate = refreshToken(sid, secret);
-  const successorKey = storeKey('refreshToken', `${sid}:${successorHash ?? (await tokenHash(services, candidate))}`);
+  const successorKey = recordKey(sid, successorHash ?? (await tokenHash(services, candidate)));
   const result = await services.store.transact(rotation, {
     sid,
     key: found.key,
