@@ -166,15 +166,20 @@ describe('keys', () => {
   });
 });
 
+/** A CLI of its own: an empty config dir (also HOME), an encrypted-file passphrase, this server. */
+async function freshCliEnv(): Promise<Record<string, string>> {
+  const dir = await tempConfigDir();
+  return cleanEnv({
+    HOME: dir,
+    LATCHKEY_CONFIG_DIR: dir,
+    LATCHKEY_SECRET_PASSPHRASE: 'a passphrase',
+    LATCHKEY_SERVER: worker.url,
+  });
+}
+
 describe('sessions', () => {
   test('a CLI login is a session named after this host; revoking another session ends it at once', async () => {
-    const dir = await tempConfigDir();
-    const env = cleanEnv({
-      HOME: dir,
-      LATCHKEY_CONFIG_DIR: dir,
-      LATCHKEY_SECRET_PASSPHRASE: 'a passphrase',
-      LATCHKEY_SERVER: worker.url,
-    });
+    const env = await freshCliEnv();
     const login = await cliDeviceLogin(['login', '--device', '--secret-store', 'encrypted-file'], env, {
       server: worker.url,
       email: 'owner@cli.example',
@@ -201,13 +206,7 @@ describe('sessions', () => {
   test('login --org signs in for the org; an owner lists and ends that session with --org, and no other of the member’s', async () => {
     const unbound = await deviceLogin(worker.url, 'ses@cli.example', { device_name: 'ses-laptop' });
     await addMember(worker.url, owner.LATCHKEY_TOKEN as string, 'acme', 'ses@cli.example', 'member', unbound.access_token);
-    const dir = await tempConfigDir();
-    const env = cleanEnv({
-      HOME: dir,
-      LATCHKEY_CONFIG_DIR: dir,
-      LATCHKEY_SECRET_PASSPHRASE: 'a passphrase',
-      LATCHKEY_SERVER: worker.url,
-    });
+    const env = await freshCliEnv();
     const login = await cliDeviceLogin(['login', '--device', '--org', 'acme', '--secret-store', 'encrypted-file'], env, {
       server: worker.url,
       email: 'ses@cli.example',
