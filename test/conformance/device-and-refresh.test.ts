@@ -167,6 +167,24 @@ describe('refresh tokens', () => {
     assert.equal(next.status, 200);
   });
 
+  // A refresh token names its session (lk_rt_ + 20 of the session id + 43 of secret), so
+  // the name routes it: one person's secret under another's session id is nobody's token,
+  // and presenting it touches neither session.
+  test("a refresh token re-addressed to another person's session is refused, and both sessions go on", async () => {
+    const [ada, bob] = [await deviceLogin(base, 'ada@example.com'), await deviceLogin(base, 'bob@example.com')];
+    const prefix = 'lk_rt_';
+    assert.match(ada.refresh_token, /^lk_rt_[\w-]{63}$/);
+    const bobSession = bob.refresh_token.slice(prefix.length, prefix.length + 20);
+    const adaSecret = ada.refresh_token.slice(-43);
+    const forged = await refresh(base, `${prefix}${bobSession}${adaSecret}`);
+    assert.equal(forged.status, 400);
+    assert.equal(forged.json.error, 'invalid_grant');
+    for (const token of [bob.refresh_token, ada.refresh_token]) {
+      const next = await refresh(base, token);
+      assert.equal(next.status, 200, JSON.stringify(next.json));
+    }
+  });
+
   test('a refresh may narrow the scope, never widen it', async () => {
     const login = await deviceLogin(base);
     const narrowed = await refresh(base, login.refresh_token, { scope: 'read' });
