@@ -13,6 +13,10 @@
  *   Workers (bench/side-by-side/*-worker.ts), bundled here with esbuild;
  * - all on in-memory KV services (bench/side-by-side/kv-service.ts), latchkey and both
  *   peers on the same one;
+ * - the floor (bench/side-by-side/durable-write-floor-worker.ts): a Worker that does only
+ *   the one durable compare-and-set a guaranteed rotation needs, in its own Durable Object
+ *   namespace on the same kind of disk: what this process allows any refresh that keeps
+ *   issue 18's guarantees with its state in a Durable Object;
  * - and, outside workerd, the same app under `node worker/entry/node.ts` on its memory
  *   store (bench/side-by-side/node-server.ts), for the refresh rows.
  *
@@ -52,7 +56,16 @@ import { parseConfig } from '../worker/config.ts';
 import { type Block, block, type Call, client, median, percentile, sequential } from './side-by-side/load.ts';
 import { type NodeServer, startNodeLatchkey } from './side-by-side/node-server.ts';
 import { oneSuccessor, type Race, type Reuse, raceRefreshes, reuseAfterGrace } from './side-by-side/rotation.ts';
-import { expectOk, form, latchkeySide, oauthProviderSide, openauthSide, type Side, type Tokens } from './side-by-side/sides.ts';
+import {
+  expectOk,
+  floorSide,
+  form,
+  latchkeySide,
+  oauthProviderSide,
+  openauthSide,
+  type Side,
+  type Tokens,
+} from './side-by-side/sides.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const WORKERD = join(ROOT, 'node_modules/workerd/bin/workerd');
@@ -130,7 +143,7 @@ async function bundle(entry: string, outfile: string, plugins: Plugin[] = []) {
 
 // ---------------------------------------------------------------- serve
 
-type Ports = { latchkey: number; latchkeyDelayed: number; openauth: number; oauthProvider: number; node: number };
+type Ports = { latchkey: number; latchkeyDelayed: number; openauth: number; oauthProvider: number; floor: number; node: number };
 
 /**
  * One latchkey service: the counting wrapper over the production bundle, with its own KV
@@ -168,10 +181,12 @@ const config :Workerd.Config = (
     (name = "latchkey-delayed", worker = .latchkeyDelayed),
     (name = "openauth", worker = .openauth),
     (name = "oauth-provider", worker = .oauthProvider),
+    (name = "floor", worker = .floor),
     (name = "kv", worker = ${kv}),
     (name = "kv-delayed", worker = ${kv}),
     (name = "do-disk", disk = (path = ${JSON.stringify(join(dir, 'do'))}, writable = true)),
     (name = "do-disk-delayed", disk = (path = ${JSON.stringify(join(dir, 'do-delayed'))}, writable = true)),
+    (name = "do-disk-floor", disk = (path = ${JSON.stringify(join(dir, 'do-floor'))}, writable = true)),
     (name = "loopback", network = (allow = ["local"])),
   ],
   sockets = [
@@ -179,6 +194,7 @@ const config :Workerd.Config = (
     (name = "latchkey-delayed", address = "127.0.0.1:${ports.latchkeyDelayed}", http = (), service = "latchkey-delayed"),
     (name = "openauth", address = "127.0.0.1:${ports.openauth}", http = (), service = "openauth"),
     (name = "oauth-provider", address = "127.0.0.1:${ports.oauthProvider}", http = (), service = "oauth-provider"),
+    (name = "floor", address = "127.0.0.1:${ports.floor}", http = (), service = "floor"),
   ],
 );
 const latchkey :Workerd.Worker = ${latchkeyWorker(settings(ports.latchkey), 'kv', 'do-disk', 'latchkey-side-by-side-atomic')};
@@ -194,6 +210,13 @@ const oauthProvider :Workerd.Worker = (
   modules = [(name = "oauth-provider.js", esModule = embed "oauth-provider.js")],
   compatibilityDate = "${COMPATIBILITY_DATE}",
   bindings = [(name = "OAUTH_KV", kvNamespace = "kv")],
+);
+const floor :Workerd.Worker = (
+  modules = [(name = "floor.js", esModule = embed "floor.js")],
+  compatibilityDate = "${COMPATIBILITY_DATE}",
+  bindings = [(name = "FLOOR", durableObjectNamespace = "Chain")],
+  durableObjectNamespaces = [(className = "Chain", uniqueKey = "latchkey-side-by-side-floor", enableSql = true)],
+  durableObjectStorage = (localDisk = "do-disk-floor"),
 );
 `;
 }
@@ -405,6 +428,7 @@ try {
   await bundle('openauth-worker.ts', join(work, 'openauth.js'));
   await bundle('oauth-provider-worker.ts', join(work, 'oauth-provider.js'));
   await bundle('kv-service.ts', join(work, 'kv.js'));
+  await bundle('durable-write-floor-worker.ts', join(work, 'floor.js'));
 
   // CI exchange needs a trusted issuer and a policy; the issuer is a Node server on 127.0.0.1.
   ciIssuer = await startFakeCiIssuer();
@@ -414,6 +438,7 @@ try {
     latchkeyDelayed: await freePort(),
     openauth: await freePort(),
     oauthProvider: await freePort(),
+    floor: await freePort(),
     node: await freePort(),
   };
   // Every latchkey gets the same settings; only the issuer (its own origin) and the store differ.
@@ -429,6 +454,7 @@ try {
   const doDir = join(work, 'do');
   await mkdir(doDir);
   await mkdir(join(work, 'do-delayed'));
+  await mkdir(join(work, 'do-floor'));
   workerd = spawn(WORKERD, ['serve', join(work, 'config.capnp')], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   workerd.stdout?.on('data', keepLog);
   workerd.stderr?.on('data', keepLog);
@@ -437,6 +463,7 @@ try {
     latchkeyDelayed: `http://127.0.0.1:${ports.latchkeyDelayed}`,
     openauth: `http://127.0.0.1:${ports.openauth}`,
     oauthProvider: `http://127.0.0.1:${ports.oauthProvider}`,
+    floor: `http://127.0.0.1:${ports.floor}`,
   };
   nodeServer = await startNodeLatchkey(ROOT, ports.node, shared);
   await waitFor(`${origins.latchkey}/healthz`);
@@ -454,6 +481,7 @@ try {
   const onNode = latchkeySide('latchkey (Node + memory)', nodeServer.origin, connect(nodeServer.origin));
   const openauth = openauthSide(origins.openauth, connect(origins.openauth));
   const oauthProvider = oauthProviderSide(origins.oauthProvider, connect(origins.oauthProvider));
+  const floor = floorSide(origins.floor, connect(origins.floor));
 
   // ---- The rotation race first: its grace window runs out while the counts and the latency model are measured.
   const races: Race[] = [await raceRefreshes(latchkey, RACERS), await raceRefreshes(onNode, RACERS)];
@@ -569,6 +597,7 @@ try {
     node: await refreshChains(onNode),
     openauth: await refreshChains(openauth),
     oauthProvider: await refreshChains(oauthProvider),
+    floor: await refreshChains(floor),
   };
   // Only latchkey has Durable Objects on this disk: every database made from here on is one of its refreshes'.
   const filesBeforeRefresh = await objectFiles(doDir);
@@ -577,7 +606,7 @@ try {
   const seconds = (performance.now() - started) / 1000;
 
   // ---- Report.
-  const R = refreshed as Record<'latchkey' | 'node' | 'openauth' | 'oauthProvider', Measured>;
+  const R = refreshed as Record<'latchkey' | 'node' | 'openauth' | 'oauthProvider' | 'floor', Measured>;
   const G = got as Record<'latchkeyJwt' | 'latchkeyKey' | 'openauthVerify' | 'oauthProviderValidate', Measured>;
   const out: string[] = [];
   out.push(
@@ -592,6 +621,7 @@ try {
     ['openauth', R.openauth],
     ['latchkey (KV + DO)', R.latchkey],
     ['latchkey, same app on Node + memory store (node CPU)', R.node],
+    ['floor: a Worker doing only one Durable Object compare-and-set per refresh (no token)', R.floor],
   ] as const) {
     out.push(`| ${name} | ${fmt(rate(m))} | ${fmt(median(m.cpuMs), 2)} ms | ${fmt(p(m, 50), 1)} ms | ${fmt(p(m, 99), 1)} ms |`);
   }
@@ -603,6 +633,13 @@ try {
     ['refresh, latchkey on Node + memory vs workers-oauth-provider', ratio(R.node, R.oauthProvider), null],
     ['refresh, latchkey on Node + memory vs openauth', ratio(R.node, R.openauth), null],
     ['refresh, latchkey on KV + DO vs the same app on Node + memory', ratio(R.latchkey, R.node), null],
+    ['refresh, latchkey on KV + DO vs the floor (one durable compare-and-set, nothing else)', ratio(R.latchkey, R.floor), null],
+    [
+      'the floor vs workers-oauth-provider: the most any durable, guaranteed rotation reaches here',
+      ratio(R.floor, R.oauthProvider),
+      null,
+    ],
+    ['the floor vs openauth: the same', ratio(R.floor, R.openauth), null],
     ['`GET /v1/me`, JWT vs openauth `client.verify`', ratio(G.latchkeyJwt, G.openauthVerify), 1.0],
     ['`GET /v1/me`, API key vs workers-oauth-provider validation', ratio(G.latchkeyKey, G.oauthProviderValidate), 1.5],
   ];

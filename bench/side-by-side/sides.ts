@@ -127,3 +127,21 @@ export function oauthProviderSide(origin: string, call: Call): Side {
     },
   };
 }
+
+/** The durable-write floor (durable-write-floor-worker.ts): a chain per login, one compare-and-set per refresh. */
+export function floorSide(origin: string, call: Call): Side {
+  return {
+    name: 'floor: one Durable Object compare-and-set',
+    origin,
+    call,
+    login: async () => {
+      const tokens = expectOk('floor login', await call('/login', { method: 'POST' }));
+      return { access: '', refresh: String(tokens.refresh_token) };
+    },
+    refresh: async (token) =>
+      String(
+        expectOk('floor refresh', await call('/oauth/token', form({ grant_type: 'refresh_token', refresh_token: token })))
+          .refresh_token,
+      ),
+  };
+}
