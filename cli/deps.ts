@@ -41,4 +41,4 @@ export type CliDeps = {
   signal: AbortSignal;
 };
 
-export type GlobalOptions = { context?: string; server?: string; org?: string; json: boolean };
+export type GlobalOptions = { context?: string; server?: string; org?: string; project?: string; json: boolean };

@@ -1,15 +1,14 @@
 #!/usr/bin/env node
 /**
- * latchkey — argument parsing, the real dependencies, and the one place that turns
- * errors into exit codes.
+ * latchkey — finding the command in argv (cli/commands/index.ts names them all), parsing
+ * its options, the real dependencies, and the one place that turns errors into exit codes.
  */
-import { parseArgv } from './args.ts';
-// `token` is what scripts run in loops, so it loads with main (a dynamic import costs a cached
-// run ~0.5 ms); every other command loads only when it runs.
-import { token } from './commands/token.ts';
-import { configDir, configStore, SECRET_STORES, type SecretStoreName } from './config.ts';
+import { type OptionSpec, parseArgv } from './args.ts';
+import { GLOBAL_OPTIONS } from './command.ts';
+import { COMMANDS, suggestion } from './commands/index.ts';
+import { configDir, configStore } from './config.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
-import { CliError, EXIT_HELP } from './errors.ts';
+import { CliError } from './errors.ts';
 import { output } from './host.ts';
 import { printable, printableOutput } from './printable.ts';
 import { osKeychain } from './secrets/keychain.ts';
@@ -17,272 +16,86 @@ import { tokenCache } from './token-cache.ts';
 
 export const VERSION = '0.2.0';
 
-export const HELP = `latchkey — sign in to a latchkey server and hand tokens to scripts
+/** The command's name: the first argument that is neither an option nor a global option's value. */
+function commandName(argv: string[]): string | undefined {
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    if (arg === '--') return undefined;
+    if (!arg.startsWith('-') || arg === '-') return arg;
+    const name = arg.slice(2);
+    const option = Object.hasOwn(GLOBAL_OPTIONS, name) ? GLOBAL_OPTIONS[name as keyof typeof GLOBAL_OPTIONS] : undefined;
+    if (arg.startsWith('--') && option?.type === 'string') index++;
+  }
+  return undefined;
+}
 
-Usage:
-  latchkey login [--server URL] [--name CTX] [--browser | --device] [--no-open] [--with-token] [--secret-store STORE] [--scope "read write"] [--org SLUG]
-  latchkey status | whoami [--token-stdin]   which credential this invocation would use, and why
-  latchkey token [--token-stdin]             print a valid access token (refreshing silently)
-  latchkey logout [CTX]                      revoke at the server, then forget locally
-  latchkey contexts list | use NAME | show [NAME] | remove NAME
-  latchkey ci exchange [--project P] [--scope S] [--audience AUD] [--id-token-stdin | --id-token-var NAME] [--export]
-
-Orgs (the /v1 API; --org ORG, else LATCHKEY_ORG, else the org of the context's credential
-(an API key's, or the one login --org signed in for), else your only org):
-  latchkey orgs list | create SLUG [--name NAME] | show [SLUG]
-  latchkey projects list | create SLUG
-  latchkey members list | set EMAIL member|admin|owner | remove EMAIL [--confirm]
-  latchkey members invite EMAIL [--role ROLE] [--expires 7d] | invitations | withdraw INVITATION_ID
-  latchkey keys create --name NAME [--role ROLE] [--project P] [--expires 90d] | list
-  latchkey keys revoke KEY_ID [--confirm] | rotate KEY_ID [--grace 1h] [--confirm]
-  latchkey audit list [--after SEQ] [--limit N] | verify
-  latchkey policies list | create --file F | delete POLICY_ID [--confirm]
-  latchkey policies test (--id-token-stdin | --file F) [--project P]
-
-Yours (invitations take no org; sessions take one only from --org, never LATCHKEY_ORG):
-  latchkey invitations list | accept INVITATION_ID | decline INVITATION_ID
-  latchkey sessions list [--org ORG [--member EMAIL] | --email EMAIL] | revoke SESSION_ID [--org ORG] [--confirm]
-
-Global options:
-  --context NAME   run under another context without changing the current one
-  --server URL     the latchkey server (or LATCHKEY_SERVER)
-  --org SLUG       the org an org command acts on (or LATCHKEY_ORG); for login, the org to
-                   sign in for (LATCHKEY_ORG does not apply to login)
-  --json           print data as JSON on stdout
-  -h, --help       this help;  --version  the version
-
-Login opens your browser where it can (a desktop session) and waits for the sign-in on a
-loopback port; elsewhere (SSH, no display) it prints a URL, a code and a QR code to open
-on any device (RFC 8628). --browser / --device force either; --no-open prints the browser
-URL instead of opening it. --with-token reads an API key or access token from stdin
-(not with --org: the credential is already what it was made for).
-login --org SLUG signs in for that org: only its members can approve it, its tokens act
-in that org alone (elsewhere they are nobody), and it is the only kind of session of
-yours the org's admins can list or end; removal from the org ends it.
-LATCHKEY_BROWSER names a program to open URLs with instead of the system browser. Only
-http(s) URLs on the server's own origin are opened or shown.
-
-A key's secret is printed once, on stdout, when it is created or rotated. Revoking a key,
-ending a session or removing a member asks first at a terminal; elsewhere pass --confirm.
-People join an org only by accepting an invitation made for the email they sign in as
-(\`invitations\` lists yours); \`members set\` changes the role of an existing member.
-\`sessions\` alone lists all your own sign-ins (under a login --org, only those for that
-org); with --org, an org admin sees the sessions established for the org (login --org),
-never a member's others; an operator (LATCHKEY_OPERATORS), signed in without --org, lists
-anyone's with --email and ends any with \`sessions revoke\`.
-\`audit verify\` reads an org's whole trail and recomputes its hash chain locally.
-\`policies\` manages the org's CI trust policies, each a JSON object (see the README);
---file - reads it from stdin. \`policies test\` shows what the exchange would do with a CI
-ID token under the org's policies, each failing condition named, and exits 1 if refused.
-
-ci exchange trades the CI job's OIDC ID token for a short-lived token of --project (or
-LATCHKEY_PROJECT), under the server's trust policies; it stores nothing. On GitHub Actions
-it asks the runner for an ID token whose audience is --audience (or LATCHKEY_CI_AUDIENCE,
-else SERVER/orgs/ORG with --org or LATCHKEY_ORG, as an org's own policies require, else
-the server URL); the job needs permissions: id-token: write. On GitLab it reads the
-id_tokens variable LATCHKEY_ID_TOKEN (or --id-token-var NAME). Anywhere else, pipe the ID
-token in with --id-token-stdin. Prints the token, or --json, or --export lines for eval.
-
-Credentials, strongest claim first: --token-stdin, then LATCHKEY_TOKEN, then the secret
-stored for the context. A stored credential is bound to the server that issued it: with
---server or LATCHKEY_SERVER naming another, every command refuses (exit 3,
-server_mismatch) and sends it nowhere; a token you pass in goes where you say.
-Secret stores: keychain (the OS keychain keeps the key of an encrypted file),
-encrypted-file (key from LATCHKEY_SECRET_PASSPHRASE or a prompt), env and none (latchkey
-stores nothing). Default: keychain where one answers, else encrypted-file; never plain
-text. Config: $LATCHKEY_CONFIG_DIR or ~/.config/latchkey (0600, no tokens).
-In a login session, \`token\` keeps the access token (never the refresh token) in
-$XDG_RUNTIME_DIR/latchkey until a minute before it expires, so later runs need neither
-the passphrase nor the keychain; LATCHKEY_TOKEN_CACHE=0 turns that off.
-
-${EXIT_HELP}
-`;
-
-const OPTIONS = {
-  context: { type: 'string' },
-  server: { type: 'string' },
-  json: { type: 'boolean' },
-  org: { type: 'string' },
-  project: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-  version: { type: 'boolean' },
-  name: { type: 'string' },
-  device: { type: 'boolean' },
-  browser: { type: 'boolean' },
-  'no-open': { type: 'boolean' },
-  'with-token': { type: 'boolean' },
-  'secret-store': { type: 'string' },
-  scope: { type: 'string' },
-  'token-stdin': { type: 'boolean' },
-  audience: { type: 'string' },
-  'id-token-stdin': { type: 'boolean' },
-  'id-token-var': { type: 'string' },
-  export: { type: 'boolean' },
-  role: { type: 'string' },
-  expires: { type: 'string' },
-  grace: { type: 'string' },
-  member: { type: 'string' },
-  email: { type: 'string' },
-  confirm: { type: 'boolean' },
-  after: { type: 'string' },
-  limit: { type: 'string' },
-  file: { type: 'string' },
-} as const;
-
-const GLOBAL = ['context', 'server', 'json', 'org', 'project', 'help', 'version'];
-const COMMAND_OPTIONS: Record<string, string[]> = {
-  login: ['name', 'device', 'browser', 'no-open', 'with-token', 'secret-store', 'scope'],
-  status: ['token-stdin'],
-  whoami: ['token-stdin'],
-  token: ['token-stdin'],
-  logout: [],
-  contexts: [],
-  ci: ['scope', 'audience', 'id-token-stdin', 'id-token-var', 'export'],
-  orgs: ['name'],
-  projects: [],
-  members: ['confirm', 'role', 'expires'],
-  invitations: [],
-  keys: ['name', 'role', 'expires', 'grace', 'confirm'],
-  sessions: ['member', 'email', 'confirm'],
-  audit: ['after', 'limit'],
-  policies: ['file', 'id-token-stdin', 'confirm'],
-};
+/** A verbatim command's arguments are its own from the first positional after its name (or `--`) on. */
+function splitVerbatim(argv: string[], name: string, options: Record<string, OptionSpec>): [string[], string[]] {
+  let seenName = false;
+  for (let index = 0; index < argv.length; index++) {
+    const arg = argv[index] as string;
+    if (arg === '--') return [argv.slice(0, index), argv.slice(index + 1)];
+    if (arg.startsWith('-') && arg !== '-') {
+      const option = arg.startsWith('--') && !arg.includes('=') ? options[arg.slice(2)] : undefined;
+      if (option?.type === 'string') index++;
+      continue;
+    }
+    if (!seenName && arg === name) {
+      seenName = true;
+      continue;
+    }
+    return [argv.slice(0, index), argv.slice(index)];
+  }
+  return [argv, []];
+}
 
 export async function run(argv: string[], deps: CliDeps): Promise<number> {
+  let json = argv.includes('--json');
   try {
-    const { values, positionals } = parseArgv(argv, OPTIONS);
-    const [command, ...rest] = positionals;
-    if (values.version) return deps.io.out(`latchkey ${VERSION}\n`), 0;
-    if (values.help || !command) {
-      (command || values.help ? deps.io.out : deps.io.err)(HELP);
-      return command || values.help ? 0 : 2;
+    const name = commandName(argv);
+    if (name === undefined) {
+      const { values, positionals } = parseArgv(argv, GLOBAL_OPTIONS);
+      if (values.version) return deps.io.out(`latchkey ${VERSION}\n`), 0;
+      if (positionals.length > 0) throw new CliError('usage', `unexpected argument "${positionals[0]}"; see latchkey help`);
+      const { globalHelp } = await import('./help.ts');
+      (values.help ? deps.io.out : deps.io.err)(globalHelp());
+      return values.help ? 0 : 2;
     }
-    const allowed = COMMAND_OPTIONS[command];
-    if (!allowed) throw new CliError('usage', `unknown command "${command}"; see latchkey --help`);
-    for (const key of Object.keys(values)) {
-      if (!GLOBAL.includes(key) && !allowed.includes(key)) throw new CliError('usage', `--${key} does not apply to "${command}"`);
+    const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+    if (!entry) throw new CliError('usage', `unknown command "${name}"${suggestion(name)}; see latchkey help`);
+    const command = await entry.load();
+    const options: Record<string, OptionSpec> = { ...GLOBAL_OPTIONS, ...command.options };
+    const [head, verbatim] = command.verbatim ? splitVerbatim(argv, name, options) : [argv, []];
+    const { values, positionals } = parseArgv(head, options);
+    json = values.json === true;
+    if (values.version) return deps.io.out(`latchkey ${VERSION}\n`), 0;
+    if (values.help) {
+      const { commandHelp } = await import('./help.ts');
+      return deps.io.out(commandHelp(entry.aliasOf ?? name, command)), 0;
+    }
+    const args = [...positionals.slice(1), ...verbatim];
+    if (!command.verbatim && args.length > command.maxArgs) {
+      throw new CliError('usage', `unexpected argument "${args[command.maxArgs]}" to "${name}"; see latchkey help ${name}`);
     }
     const global: GlobalOptions = {
-      json: values.json ?? false,
-      ...(values.context ? { context: values.context } : {}),
-      ...(values.server ? { server: values.server } : {}),
-      ...(values.org ? { org: values.org } : {}),
+      json,
+      ...(typeof values.context === 'string' ? { context: values.context } : {}),
+      ...(typeof values.server === 'string' ? { server: values.server } : {}),
+      ...(typeof values.org === 'string' ? { org: values.org } : {}),
+      ...(typeof values.project === 'string' ? { project: values.project } : {}),
     };
-    const secretStore = values['secret-store'];
-    if (secretStore !== undefined && !(SECRET_STORES as readonly string[]).includes(secretStore)) {
-      throw new CliError('usage', `--secret-store takes ${SECRET_STORES.join(', ')}`);
-    }
-    const tooMany = (max: number) => {
-      if (rest.length > max) throw new CliError('usage', `unexpected argument "${rest[max]}" to "${command}"`);
-    };
-
-    switch (command) {
-      case 'login':
-        tooMany(0);
-        if (values.device && values.browser) throw new CliError('usage', 'choose one of --device and --browser');
-        await (await import('./commands/login.ts')).login(deps, global, {
-          name: values.name,
-          flow: values.browser ? 'browser' : values.device ? 'device' : undefined,
-          open: !values['no-open'],
-          withToken: values['with-token'] ?? false,
-          secretStore: secretStore as SecretStoreName | undefined,
-          scope: values.scope,
-        });
-        break;
-      case 'status':
-      case 'whoami':
-        tooMany(0);
-        await (await import('./commands/status.ts')).status(deps, global, { tokenStdin: values['token-stdin'] ?? false });
-        break;
-      case 'token':
-        tooMany(0);
-        await token(deps, global, { tokenStdin: values['token-stdin'] ?? false });
-        break;
-      case 'logout':
-        tooMany(1);
-        await (await import('./commands/logout.ts')).logout(deps, global, { name: rest[0] });
-        break;
-      case 'ci':
-        if (rest[0] !== 'exchange') throw new CliError('usage', 'usage: latchkey ci exchange; see latchkey --help');
-        tooMany(1);
-        if (values['id-token-stdin'] && values['id-token-var']) {
-          throw new CliError('usage', 'choose one of --id-token-stdin and --id-token-var');
-        }
-        await (await import('./commands/ci-exchange.ts')).ciExchange(deps, global, {
-          project: values.project,
-          scope: values.scope,
-          audience: values.audience,
-          idTokenStdin: values['id-token-stdin'] ?? false,
-          idTokenVar: values['id-token-var'],
-          export: values.export ?? false,
-        });
-        break;
-      case 'contexts':
-        tooMany(2);
-        await (await import('./commands/contexts.ts')).contexts(deps, global, rest[0], rest[1]);
-        break;
-      case 'orgs':
-        tooMany(2);
-        await (await import('./commands/orgs.ts')).orgs(deps, global, rest[0], rest[1], { name: values.name });
-        break;
-      case 'projects':
-        tooMany(2);
-        await (await import('./commands/projects.ts')).projects(deps, global, rest[0], rest[1]);
-        break;
-      case 'members':
-        tooMany(3);
-        await (await import('./commands/members.ts')).members(deps, global, rest, {
-          confirm: values.confirm ?? false,
-          role: values.role,
-          expires: values.expires,
-        });
-        break;
-      case 'invitations':
-        tooMany(2);
-        await (await import('./commands/invitations.ts')).invitations(deps, global, rest[0], rest[1]);
-        break;
-      case 'keys':
-        tooMany(2);
-        await (await import('./commands/keys.ts')).keys(deps, global, rest[0], rest[1], {
-          name: values.name,
-          role: values.role,
-          project: values.project,
-          expires: values.expires,
-          grace: values.grace,
-          confirm: values.confirm ?? false,
-        });
-        break;
-      case 'sessions':
-        tooMany(2);
-        await (await import('./commands/sessions.ts')).sessions(deps, global, rest[0], rest[1], {
-          member: values.member,
-          email: values.email,
-          confirm: values.confirm ?? false,
-        });
-        break;
-      case 'policies':
-        tooMany(2);
-        await (await import('./commands/policies.ts')).policies(deps, global, rest[0], rest[1], {
-          file: values.file,
-          idTokenStdin: values['id-token-stdin'] ?? false,
-          project: values.project,
-          confirm: values.confirm ?? false,
-        });
-        break;
-      case 'audit':
-        tooMany(1);
-        await (await import('./commands/audit.ts')).audit(deps, global, rest[0], { after: values.after, limit: values.limit });
-        break;
-    }
-    return 0;
+    return (await command.run(deps, global, { values, args })) ?? 0;
   } catch (error) {
     if (error instanceof CliError) {
       // Messages carry the server's words (error_description); one line, nothing that steers the terminal.
       deps.io.err(`latchkey: ${printable(error.message)}\n`);
+      // Under --json a script reads stdout: the same error, by its stable code.
+      if (json) deps.io.out(`${JSON.stringify({ error: { code: error.code, message: printable(error.message) } })}\n`);
       return error.exitCode;
     }
     // Anything else is a bug; say so without echoing data that might hold a secret.
     deps.io.err(`latchkey: internal error (${error instanceof Error ? error.name : typeof error}); please report it\n`);
+    if (json) deps.io.out(`${JSON.stringify({ error: { code: 'internal', message: 'internal error' } })}\n`);
     return 1;
   }
 }

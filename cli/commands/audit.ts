@@ -5,6 +5,7 @@
  */
 import { type AuditEntry, AuditPage, verifyAuditChain } from '../../shared/audit.ts';
 import { chooseOrg, isoTime, openApi, path, printJson, printTable } from '../api.ts';
+import { type Command, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 
@@ -75,3 +76,16 @@ export async function audit(
       throw new CliError('usage', `unknown action "audit ${action}"; use list or verify`);
   }
 }
+
+export const command: Command = {
+  usage: ['audit list [--after SEQ] [--limit N]', 'audit verify'],
+  help: "`audit verify` reads an org's whole trail and recomputes its hash chain locally.",
+  options: {
+    after: { type: 'string', value: 'SEQ', description: 'list events after this sequence number' },
+    limit: { type: 'string', value: 'N', description: 'list at most N events' },
+  },
+  subcommands: ['list', 'verify'],
+  maxArgs: 1,
+  run: (deps, global, parsed) =>
+    audit(deps, global, parsed.args[0], { after: text(parsed, 'after'), limit: text(parsed, 'limit') }),
+};

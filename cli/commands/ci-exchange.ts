@@ -9,6 +9,7 @@
  */
 import { BUILTIN_CLIENT_ID } from '../../shared/schemas.ts';
 import { orgAudience } from '../../shared/trust-policy.ts';
+import { type Command, flag, oneOf, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
@@ -114,3 +115,35 @@ function requireJwt(value: string, from: string): string {
 function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
+
+export const command: Command = {
+  usage: ['ci exchange [--project P] [--scope S] [--audience AUD] [--id-token-stdin | --id-token-var NAME] [--export]'],
+  help: `Trades the CI job's OIDC ID token for a short-lived token of --project (or
+LATCHKEY_PROJECT), under the server's trust policies; it stores nothing. On GitHub Actions
+it asks the runner for an ID token whose audience is --audience (or LATCHKEY_CI_AUDIENCE,
+else SERVER/orgs/ORG with --org or LATCHKEY_ORG, as an org's own policies require, else
+the server URL); the job needs permissions: id-token: write. On GitLab it reads the
+id_tokens variable LATCHKEY_ID_TOKEN (or --id-token-var NAME). Anywhere else, pipe the ID
+token in with --id-token-stdin. Prints the token, or --json, or --export lines for eval.`,
+  options: {
+    scope: { type: 'string', value: 'S', description: 'the scopes to ask for, space-separated' },
+    audience: { type: 'string', value: 'AUD', description: 'the ID token audience to ask the runner for' },
+    'id-token-stdin': { type: 'boolean', description: 'read the CI ID token from standard input' },
+    'id-token-var': { type: 'string', value: 'NAME', description: 'the variable holding the ID token (GitLab)' },
+    export: { type: 'boolean', description: 'print `export LATCHKEY_TOKEN=…` lines for eval' },
+  },
+  subcommands: ['exchange'],
+  maxArgs: 1,
+  run: (deps, global, parsed) => {
+    if (parsed.args[0] !== 'exchange') throw new CliError('usage', 'usage: latchkey ci exchange; see latchkey help ci');
+    oneOf(parsed, 'id-token-stdin', 'id-token-var');
+    return ciExchange(deps, global, {
+      project: global.project,
+      scope: text(parsed, 'scope'),
+      audience: text(parsed, 'audience'),
+      idTokenStdin: flag(parsed, 'id-token-stdin'),
+      idTokenVar: text(parsed, 'id-token-var'),
+      export: flag(parsed, 'export'),
+    });
+  },
+};

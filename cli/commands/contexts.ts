@@ -1,4 +1,6 @@
 /** `latchkey contexts list | use | show | remove`: the named logins, metadata only. */
+
+import type { Command } from '../command.ts';
 import { selectContext } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
@@ -54,3 +56,12 @@ export async function contexts(deps: CliDeps, global: GlobalOptions, action: str
       throw new CliError('usage', `unknown action "contexts ${action}"; use list, use, show or remove`);
   }
 }
+
+export const command: Command = {
+  usage: ['contexts list', 'contexts use NAME', 'contexts show [NAME]', 'contexts remove NAME'],
+  help: 'A context is a named login (server, user, secret store); config.json holds no token. `remove` forgets locally only; `logout` also revokes.',
+  options: {},
+  subcommands: ['list', 'use', 'show', 'remove'],
+  maxArgs: 2,
+  run: (deps, global, parsed) => contexts(deps, global, parsed.args[0], parsed.args[1]),
+};

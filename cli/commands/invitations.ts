@@ -5,6 +5,7 @@
  */
 import { Invitation, InvitationList } from '../../shared/schemas.ts';
 import { isoTime, openApi, path, printJson, printTable } from '../api.ts';
+import type { Command } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
@@ -47,3 +48,13 @@ export async function invitations(deps: CliDeps, global: GlobalOptions, action: 
       throw new CliError('usage', `unknown action "invitations ${action}"; use list, accept or decline`);
   }
 }
+
+export const command: Command = {
+  usage: ['invitations list', 'invitations accept INVITATION_ID', 'invitations decline INVITATION_ID'],
+  help: `Invitations made for the email you sign in as; they take no org. People join an org only
+by accepting an invitation made for their email.`,
+  options: {},
+  subcommands: ['list', 'accept', 'decline'],
+  maxArgs: 2,
+  run: (deps, global, parsed) => invitations(deps, global, parsed.args[0], parsed.args[1]),
+};

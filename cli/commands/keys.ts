@@ -5,6 +5,7 @@
 import { durationSeconds } from '../../shared/duration.ts';
 import { ApiKeyCreated, ApiKeyInfo, ApiKeyList, ROLES } from '../../shared/schemas.ts';
 import { chooseOrg, confirm, isoTime, openApi, path, printJson, printTable } from '../api.ts';
+import { type Command, flag, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
@@ -106,3 +107,32 @@ export async function keys(
       throw new CliError('usage', `unknown action "keys ${action ?? ''}"; use create, list, revoke or rotate`);
   }
 }
+
+export const command: Command = {
+  usage: [
+    'keys create --name NAME [--role ROLE] [--project P] [--expires 90d]',
+    'keys list',
+    'keys revoke KEY_ID [--confirm]',
+    'keys rotate KEY_ID [--grace 1h] [--confirm]',
+  ],
+  help: `A key's secret is printed once, on stdout, when it is created or rotated. Revoking a key
+asks first at a terminal; elsewhere pass --confirm.`,
+  options: {
+    name: { type: 'string', value: 'NAME', description: "the key's name (create)" },
+    role: { type: 'string', value: 'ROLE', description: "the key's role (create)", choices: ['member', 'admin', 'owner'] },
+    expires: { type: 'string', value: 'DURATION', description: 'how long the key lives (e.g. 90d)' },
+    grace: { type: 'string', value: 'DURATION', description: 'how long the old secret keeps working after a rotation (e.g. 1h)' },
+    confirm: { type: 'boolean', description: 'do it without asking' },
+  },
+  subcommands: ['create', 'list', 'revoke', 'rotate'],
+  maxArgs: 2,
+  run: (deps, global, parsed) =>
+    keys(deps, global, parsed.args[0], parsed.args[1], {
+      name: text(parsed, 'name'),
+      role: text(parsed, 'role'),
+      project: global.project,
+      expires: text(parsed, 'expires'),
+      grace: text(parsed, 'grace'),
+      confirm: flag(parsed, 'confirm'),
+    }),
+};

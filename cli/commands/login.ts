@@ -9,7 +9,8 @@ import qrcode from 'qrcode-terminal';
 import { BUILTIN_CLIENT_ID, type TokenResponse } from '../../shared/schemas.ts';
 import { browserLogin } from '../browser-login.ts';
 import type { LatchkeyClient } from '../client.ts';
-import { CONTEXT_NAME, type Context, type SecretStoreName } from '../config.ts';
+import { type Command, flag, oneOf, text } from '../command.ts';
+import { CONTEXT_NAME, type Context, SECRET_STORES, type SecretStoreName } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
@@ -151,3 +152,44 @@ async function deviceFlow(
     if (io.interactive) io.progress(null);
   }
 }
+
+export const command: Command = {
+  usage: [
+    'login [--server URL] [--name CTX] [--browser | --device] [--no-open] [--with-token] [--secret-store STORE] [--scope "read write"] [--org SLUG]',
+  ],
+  help: `Login opens your browser where it can (a desktop session) and waits for the sign-in on a
+loopback port; elsewhere (SSH, no display) it prints a URL, a code and a QR code to open
+on any device (RFC 8628). --browser / --device force either; --no-open prints the browser
+URL instead of opening it. --with-token reads an API key or access token from stdin
+(not with --org: the credential is already what it was made for).
+login --org SLUG signs in for that org: only its members can approve it, its tokens act
+in that org alone (elsewhere they are nobody), and it is the only kind of session of
+yours the org's admins can list or end; removal from the org ends it.
+LATCHKEY_BROWSER names a program to open URLs with instead of the system browser. Only
+http(s) URLs on the server's own origin are opened or shown.`,
+  options: {
+    name: { type: 'string', value: 'CTX', description: 'the context to store the login under (default: default)' },
+    browser: { type: 'boolean', description: 'sign in in a browser on this machine' },
+    device: { type: 'boolean', description: 'sign in with a code on any device (RFC 8628)' },
+    'no-open': { type: 'boolean', description: 'print the browser URL instead of opening it' },
+    'with-token': { type: 'boolean', description: 'store an API key or access token read from stdin' },
+    'secret-store': { type: 'string', value: 'STORE', description: 'where the credential is kept', choices: SECRET_STORES },
+    scope: { type: 'string', value: 'SCOPES', description: 'the scopes to ask for, space-separated' },
+  },
+  maxArgs: 0,
+  run: (deps, global, parsed) => {
+    oneOf(parsed, 'device', 'browser');
+    const secretStore = text(parsed, 'secret-store');
+    if (secretStore !== undefined && !(SECRET_STORES as readonly string[]).includes(secretStore)) {
+      throw new CliError('usage', `--secret-store takes ${SECRET_STORES.join(', ')}`);
+    }
+    return login(deps, global, {
+      name: text(parsed, 'name'),
+      flow: flag(parsed, 'browser') ? 'browser' : flag(parsed, 'device') ? 'device' : undefined,
+      open: !flag(parsed, 'no-open'),
+      withToken: flag(parsed, 'with-token'),
+      secretStore: secretStore as SecretStoreName | undefined,
+      scope: text(parsed, 'scope'),
+    });
+  },
+};

@@ -3,6 +3,8 @@
  * session with it), then forget locally. Offline, it still forgets, and says the server
  * was not told.
  */
+
+import type { Command } from '../command.ts';
 import { selectContext } from '../config.ts';
 import { boundServer } from '../credential.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
@@ -41,3 +43,11 @@ export async function logout(deps: CliDeps, global: GlobalOptions, options: { na
   if (global.json) deps.io.out(`${JSON.stringify({ context: name, revoked, removed: true })}\n`);
   deps.io.err(`Logged out of ${context.server} (context "${name}" removed).\n`);
 }
+
+export const command: Command = {
+  usage: ['logout [CTX]'],
+  help: 'Revokes the session at the server (the refresh token ends its whole session), then forgets the context locally.',
+  options: {},
+  maxArgs: 1,
+  run: (deps, global, parsed) => logout(deps, global, { name: parsed.args[0] }),
+};

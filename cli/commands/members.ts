@@ -6,6 +6,7 @@
 import { durationSeconds } from '../../shared/duration.ts';
 import { Invitation, InvitationList, Org, ROLES } from '../../shared/schemas.ts';
 import { chooseOrg, confirm, isoTime, openApi, path, printJson, printTable } from '../api.ts';
+import { type Command, flag, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
@@ -77,3 +78,30 @@ export async function members(deps: CliDeps, global: GlobalOptions, args: string
       throw new CliError('usage', `unknown action "members ${action}"; use list, invite, invitations, withdraw, set or remove`);
   }
 }
+
+export const command: Command = {
+  usage: [
+    'members list',
+    'members set EMAIL member|admin|owner',
+    'members remove EMAIL [--confirm]',
+    'members invite EMAIL [--role ROLE] [--expires 7d]',
+    'members invitations',
+    'members withdraw INVITATION_ID',
+  ],
+  help: `\`members set\` changes the role of an existing member; people join only by accepting an
+invitation made for the email they sign in as. Removing a member asks first at a terminal;
+elsewhere pass --confirm.`,
+  options: {
+    role: { type: 'string', value: 'ROLE', description: 'the role an invitation gives', choices: ['member', 'admin', 'owner'] },
+    expires: { type: 'string', value: 'DURATION', description: 'how long an invitation stays open (e.g. 7d)' },
+    confirm: { type: 'boolean', description: 'do it without asking' },
+  },
+  subcommands: ['list', 'set', 'remove', 'invite', 'invitations', 'withdraw'],
+  maxArgs: 3,
+  run: (deps, global, parsed) =>
+    members(deps, global, parsed.args, {
+      confirm: flag(parsed, 'confirm'),
+      role: text(parsed, 'role'),
+      expires: text(parsed, 'expires'),
+    }),
+};

@@ -1,6 +1,7 @@
 /** `latchkey orgs list | create SLUG [--name NAME] | show [SLUG]`. */
 import { Org, OrgList } from '../../shared/schemas.ts';
 import { chooseOrg, isoTime, openApi, path, printJson, printTable } from '../api.ts';
+import { type Command, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
@@ -44,3 +45,11 @@ export async function orgs(
       throw new CliError('usage', `unknown action "orgs ${action}"; use list, create or show`);
   }
 }
+
+export const command: Command = {
+  usage: ['orgs list', 'orgs create SLUG [--name NAME]', 'orgs show [SLUG]'],
+  options: { name: { type: 'string', value: 'NAME', description: "the org's display name (create)" } },
+  subcommands: ['list', 'create', 'show'],
+  maxArgs: 2,
+  run: (deps, global, parsed) => orgs(deps, global, parsed.args[0], parsed.args[1], { name: text(parsed, 'name') }),
+};

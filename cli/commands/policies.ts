@@ -10,6 +10,7 @@ import {
   TrustPolicyInfo as TrustPolicySchema,
 } from '../../shared/trust-policy.ts';
 import { chooseOrg, confirm, isoTime, openApi, path, printJson, printTable } from '../api.ts';
+import { type Command, flag, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
@@ -140,3 +141,29 @@ function report(deps: CliDeps, result: DryRunResponse) {
   if (issue) say(`Would issue: ${issue.scope} on project ${issue.project} for ${issue.expires_in}s (policy ${issue.policy}).`);
   else say(`Would refuse: ${result.would_refuse}`);
 }
+
+export const command: Command = {
+  usage: [
+    'policies list',
+    'policies create --file F',
+    'policies delete POLICY_ID [--confirm]',
+    'policies test (--id-token-stdin | --file F) [--project P]',
+  ],
+  help: `Manages the org's CI trust policies, each a JSON object (see the README); --file - reads
+it from stdin. \`policies test\` shows what the exchange would do with a CI ID token under
+the org's policies, each failing condition named, and exits 1 if refused.`,
+  options: {
+    file: { type: 'string', value: 'F', description: 'a policy (create) or an ID token (test); - for stdin' },
+    'id-token-stdin': { type: 'boolean', description: 'test: read the CI ID token from stdin' },
+    confirm: { type: 'boolean', description: 'do it without asking' },
+  },
+  subcommands: ['list', 'create', 'delete', 'test'],
+  maxArgs: 2,
+  run: (deps, global, parsed) =>
+    policies(deps, global, parsed.args[0], parsed.args[1], {
+      file: text(parsed, 'file'),
+      idTokenStdin: flag(parsed, 'id-token-stdin'),
+      project: global.project,
+      confirm: flag(parsed, 'confirm'),
+    }),
+};

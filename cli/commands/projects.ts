@@ -1,6 +1,7 @@
 /** `latchkey projects list | create SLUG`, in --org (or the one org you are in). */
 import { Org } from '../../shared/schemas.ts';
 import { chooseOrg, openApi, path, printJson } from '../api.ts';
+import type { Command } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
@@ -25,3 +26,11 @@ export async function projects(deps: CliDeps, global: GlobalOptions, action: str
       throw new CliError('usage', `unknown action "projects ${action}"; use list or create`);
   }
 }
+
+export const command: Command = {
+  usage: ['projects list', 'projects create SLUG'],
+  options: {},
+  subcommands: ['list', 'create'],
+  maxArgs: 2,
+  run: (deps, global, parsed) => projects(deps, global, parsed.args[0], parsed.args[1]),
+};

@@ -6,6 +6,7 @@
  */
 import { type SessionInfo, SessionList, SessionInfo as SessionSchema } from '../../shared/schemas.ts';
 import { confirm, isoTime, openApi, path, printJson, printTable } from '../api.ts';
+import { type Command, flag, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
@@ -74,3 +75,25 @@ export async function sessions(
 }
 
 const device = (session: SessionInfo) => session.device_name ?? session.user_agent ?? session.address ?? '-';
+
+export const command: Command = {
+  usage: ['sessions list [--org ORG [--member EMAIL] | --email EMAIL]', 'sessions revoke SESSION_ID [--org ORG] [--confirm]'],
+  help: `\`sessions\` alone lists all your own sign-ins (under a login --org, only those for that
+org); with --org, an org admin sees the sessions established for the org (login --org),
+never a member's others; an operator (LATCHKEY_OPERATORS), signed in without --org, lists
+anyone's with --email and ends any with \`sessions revoke\`. Sessions take an org only from
+--org, never LATCHKEY_ORG. Ending a session asks first at a terminal; elsewhere pass --confirm.`,
+  options: {
+    member: { type: 'string', value: 'EMAIL', description: "with --org: only this member's sessions" },
+    email: { type: 'string', value: 'EMAIL', description: "an operator: this person's sessions" },
+    confirm: { type: 'boolean', description: 'do it without asking' },
+  },
+  subcommands: ['list', 'revoke'],
+  maxArgs: 2,
+  run: (deps, global, parsed) =>
+    sessions(deps, global, parsed.args[0], parsed.args[1], {
+      member: text(parsed, 'member'),
+      email: text(parsed, 'email'),
+      confirm: flag(parsed, 'confirm'),
+    }),
+};

@@ -1,5 +1,6 @@
 /** `latchkey status` / `whoami`: which credential this invocation would use, why, and whose it is. */
 import { openApi, printJson } from '../api.ts';
+import { type Command, flag } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { printable } from '../printable.ts';
 
@@ -44,3 +45,11 @@ export async function status(deps: CliDeps, global: GlobalOptions, options: { to
   ];
   deps.io.out(`${lines.join('\n')}\n`);
 }
+
+export const command: Command = {
+  usage: ['status [--token-stdin]', 'whoami [--token-stdin]'],
+  help: 'Asks the server whose the credential is, so a revoked or expired one shows here.',
+  options: { 'token-stdin': { type: 'boolean', description: 'check the token on standard input instead' } },
+  maxArgs: 0,
+  run: (deps, global, parsed) => status(deps, global, { tokenStdin: flag(parsed, 'token-stdin') }),
+};
