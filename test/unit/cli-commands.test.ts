@@ -50,7 +50,11 @@ describe('the command registry', () => {
     const help = await runWith(['--help']);
     assert.equal(help.code, 0);
     assert.match(help.stdout, /Exit status:/);
-    assert.deepEqual(await runWith(['--version']), { code: 0, stdout: `latchkey ${(await import('../../cli/main.ts')).VERSION}\n`, stderr: '' });
+    assert.deepEqual(await runWith(['--version']), {
+      code: 0,
+      stdout: `latchkey ${(await import('../../cli/main.ts')).VERSION}\n`,
+      stderr: '',
+    });
   });
 
   test('argv errors are usage errors (exit 2) with the exact message, and nothing runs', async () => {
@@ -74,7 +78,9 @@ describe('the command registry', () => {
   test('under --json an error is also one JSON object on stdout, by its stable code', async () => {
     const ran = await runWith(['keys', 'list', '--json', '--bogus']);
     assert.equal(ran.code, 2);
-    assert.deepEqual(JSON.parse(ran.stdout), { error: { code: 'usage', message: 'unknown option --bogus; see latchkey --help' } });
+    assert.deepEqual(JSON.parse(ran.stdout), {
+      error: { code: 'usage', message: 'unknown option --bogus; see latchkey --help' },
+    });
     const notLoggedIn = await runWith(['status', '--json']);
     assert.equal(notLoggedIn.code, 3);
     assert.equal(JSON.parse(notLoggedIn.stdout).error.code, 'not_logged_in');
