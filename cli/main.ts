@@ -49,8 +49,20 @@ function splitVerbatim(argv: string[], name: string, options: Record<string, Opt
   return [argv, []];
 }
 
-export async function run(argv: string[], deps: CliDeps): Promise<number> {
+export async function run(argv: string[], given: CliDeps): Promise<number> {
   let json = argv.includes('--json');
+  // A command that printed its JSON answer and then failed (audit verify's broken chain) has
+  // said it; the error object goes out only where stdout is still empty, so it stays one document.
+  let printed = false;
+  const deps: CliDeps = {
+    ...given,
+    // Copied by descriptor: the real io's getters touch process.stderr, which costs a compiled run ~8 ms.
+    io: Object.defineProperties({}, Object.getOwnPropertyDescriptors(given.io)) as CliDeps['io'],
+  };
+  deps.io.out = (text) => {
+    printed = true;
+    given.io.out(text);
+  };
   try {
     const name = commandName(argv);
     if (name === undefined) {
@@ -90,12 +102,13 @@ export async function run(argv: string[], deps: CliDeps): Promise<number> {
       // Messages carry the server's words (error_description); one line, nothing that steers the terminal.
       deps.io.err(`latchkey: ${printable(error.message)}\n`);
       // Under --json a script reads stdout: the same error, by its stable code.
-      if (json) deps.io.out(`${JSON.stringify({ error: { code: error.code, message: printable(error.message) } })}\n`);
+      if (json && !printed)
+        deps.io.out(`${JSON.stringify({ error: { code: error.code, message: printable(error.message) } })}\n`);
       return error.exitCode;
     }
     // Anything else is a bug; say so without echoing data that might hold a secret.
     deps.io.err(`latchkey: internal error (${error instanceof Error ? error.name : typeof error}); please report it\n`);
-    if (json) deps.io.out(`${JSON.stringify({ error: { code: 'internal', message: 'internal error' } })}\n`);
+    if (json && !printed) deps.io.out(`${JSON.stringify({ error: { code: 'internal', message: 'internal error' } })}\n`);
     return 1;
   }
 }
