@@ -100,7 +100,7 @@ ${choiceCases(all, '    ', (words) => `compadd -- ${words}; return`)}
   if [[ -z $cmd ]]; then
     compadd -- ${all.map(({ name }) => name).join(' ')}
     [[ $cur == -* ]] && compadd -- ${long(GLOBAL_OPTIONS).join(' ')}
-    return
+    return 0
   fi
   case $cmd in
 ${perCommand}
