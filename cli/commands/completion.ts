@@ -80,8 +80,8 @@ function zsh(all: Described[]): string {
     )
     .join('\n');
   return `#compdef latchkey
-# latchkey completion for zsh. Put it in a directory of $fpath as _latchkey
-# (latchkey completion zsh > "\${fpath[1]}/_latchkey"), or after compinit: source <(latchkey completion zsh)
+# latchkey completion for zsh. Save it as _latchkey in a directory of $fpath (before
+# compinit runs), or after compinit: source <(latchkey completion zsh)
 _latchkey() {
   local cur=\${words[CURRENT]} prev=\${words[CURRENT-1]} cmd= i positionals=0
   local -a subs opts
@@ -136,7 +136,8 @@ function fish(all: Described[]): string {
 export const command: Command = {
   usage: ['completion bash|zsh|fish'],
   help: `bash:  source <(latchkey completion bash)        (in ~/.bashrc)
-zsh:   latchkey completion zsh > "\${fpath[1]}/_latchkey"   (then a new shell), or after compinit:
+zsh:   mkdir -p ~/.zfunc && latchkey completion zsh > ~/.zfunc/_latchkey
+       and in ~/.zshrc, before compinit: fpath=(~/.zfunc $fpath); or, after compinit:
        source <(latchkey completion zsh)
 fish:  latchkey completion fish > ~/.config/fish/completions/latchkey.fish`,
   options: {},
