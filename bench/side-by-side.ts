@@ -11,7 +11,7 @@
  *   in another region): the latency model;
  * - @cloudflare/workers-oauth-provider and @openauthjs/openauth, used as libraries in small
  *   Workers (bench/side-by-side/*-worker.ts), bundled here with esbuild;
- * - all on in-memory KV services (bench/side-by-side/kv-service.ts), latchkey and both
+ * - all on in-memory KV services (test/fixtures/workerd-kv-service.ts), latchkey and both
  *   peers on the same one;
  * - the floor (bench/side-by-side/durable-write-floor-worker.ts): a Worker that does only
  *   the one durable compare-and-set a guaranteed rotation needs, in its own Durable Object
@@ -427,7 +427,7 @@ try {
   await bundle('latchkey-counted.ts', join(work, 'latchkey-counted.js'), [productionBundle]);
   await bundle('openauth-worker.ts', join(work, 'openauth.js'));
   await bundle('oauth-provider-worker.ts', join(work, 'oauth-provider.js'));
-  await bundle('kv-service.ts', join(work, 'kv.js'));
+  await bundle('../../test/fixtures/workerd-kv-service.ts', join(work, 'kv.js'));
   await bundle('durable-write-floor-worker.ts', join(work, 'floor.js'));
 
   // CI exchange needs a trusted issuer and a policy; the issuer is a Node server on 127.0.0.1.

@@ -6,6 +6,7 @@ import { Hono } from 'hono';
 import { html } from 'hono/html';
 import { OAuthError } from '../shared/errors.ts';
 import type { Config } from './config.ts';
+import { newRequestId } from './http/request-id.ts';
 import { renderPage } from './pages/layout.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authorizeRoutes } from './routes/authorize.ts';
@@ -75,7 +76,8 @@ export function createApp(config: Config, deps: Deps): App {
     return c.json({ error: 'not_found', error_description: 'no such endpoint (or not with this method)' }, 404);
   });
   app.onError((error, c) => {
-    const path = new URL(c.req.url).pathname;
+    // Hono's own reading of the path: it cannot throw, whatever the URL (see fetch below).
+    const path = c.req.path;
     const rendered = renderedError(error, c.req.method, path);
     if ((path.startsWith('/device') || path.startsWith('/signin') || path.startsWith('/oauth/authorize')) && c.get('services')) {
       for (const [name, value] of Object.entries(errorHeaders(rendered))) c.header(name, value);
@@ -91,9 +93,18 @@ export function createApp(config: Config, deps: Deps): App {
     return c.json(rendered.toJSON(), rendered.status as 400, errorHeaders(rendered));
   });
   return {
-    fetch(request, env, executionCtx) {
-      if (request.method === 'GET' && app.getPath(request, { env }) === '/v1/me') return checkCredential(request);
-      return app.fetch(request, env, executionCtx);
+    async fetch(request, env, executionCtx) {
+      try {
+        // A request line or Host a runtime passes on but no URL parser reads (`Host:
+        // 127.0.0.1:abc`) leaves request.url unreadable to every route: the app's own 400.
+        if (!URL.canParse(request.url)) return malformedUrl();
+        if (request.method === 'GET' && app.getPath(request, { env }) === '/v1/me') return await checkCredential(request);
+        return await app.fetch(request, env, executionCtx);
+      } catch (error) {
+        // Nothing escapes to the runtime's bare 500: what the error handler itself could not
+        // answer is still the app's JSON, with a request id.
+        return plainError(renderedError(error as Error, request.method, 'the app'), newRequestId());
+      }
     },
   };
 
@@ -111,17 +122,23 @@ export function createApp(config: Config, deps: Deps): App {
         headers: { 'content-type': 'application/json', 'cache-control': 'no-store', 'x-request-id': requestId },
       });
     } catch (error) {
-      const rendered = renderedError(error as Error, 'GET', new URL(request.url).pathname);
-      return new Response(JSON.stringify(rendered.toJSON()), {
-        status: rendered.status,
-        headers: { ...errorHeaders(rendered), 'content-type': 'application/json', 'x-request-id': requestId },
-      });
+      return plainError(renderedError(error as Error, 'GET', '/v1/me'), requestId);
     }
   }
 }
 
-/** Names the request in audit entries; the caller sees it, to quote when asking why. */
-const newRequestId = () => `req_${crypto.randomUUID()}`;
+/** An error answered outside the router (the credential check, a malformed request), as the router would. */
+function plainError(rendered: OAuthError, requestId: string): Response {
+  return new Response(JSON.stringify(rendered.toJSON()), {
+    status: rendered.status,
+    headers: { ...errorHeaders(rendered), 'content-type': 'application/json', 'x-request-id': requestId },
+  });
+}
+
+function malformedUrl(): Response {
+  return plainError(new OAuthError('invalid_request', 'the request URL (its Host or target) is malformed'), newRequestId());
+}
+
 
 /** What a failed request answers: its own error, or a logged, unnamed internal one. */
 function renderedError(error: Error, method: string, path: string): OAuthError {

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
-import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
+import { type RunningWorker, startWorker, testTarget } from '../fixtures/worker-server.ts';
+import { startWorkerdServe } from '../fixtures/workerd-serve.ts';
 
 const FORM = 'application/x-www-form-urlencoded';
 const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
@@ -721,5 +722,96 @@ describe(`malformed requests (${rows.length} rows)`, () => {
     await browser.signIn('forger@example.com');
     const page = await browser.request('/device/decision', { csrf: 'forged', user_code: 'BCDF-GHJK', decision: 'approve' });
     assert.equal(page.status, 403);
+  });
+});
+
+/**
+ * One request written byte for byte on a fresh connection (fetch would refuse to send
+ * these); the answer's status line, headers and body, or what happened instead.
+ */
+async function raw(request: string, waitMs = 12_000) {
+  const { connect } = await import('node:net');
+  const { port } = new URL(reached.url);
+  const started = performance.now();
+  const text = await new Promise<string>((resolve) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    let received = '';
+    const done = () => {
+      socket.destroy();
+      resolve(received);
+    };
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+      const end = received.indexOf('\r\n\r\n');
+      const length = /\r\ncontent-length: *(\d+)/i.exec(received.slice(0, end))?.[1];
+      if (end !== -1 && length !== undefined && received.length >= end + 4 + Number(length)) done();
+    });
+    socket.on('error', done);
+    socket.on('close', done);
+    setTimeout(done, waitMs);
+    socket.write(request);
+  });
+  const [head = '', body = ''] = text.split('\r\n\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1] ?? 0);
+  const header = (name: string) => new RegExp(`\r\n${name}: *([^\r\n]*)`, 'i').exec(head)?.[1];
+  return { status, header, body, ms: performance.now() - started };
+}
+
+/**
+ * On workerd, a raw `workerd serve` of the production bundle: wrangler dev's proxy answers
+ * malformed requests itself (a 500 of its own) before the Worker sees them. Elsewhere, the
+ * target's own server.
+ */
+let reached: { url: string; stop?: () => Promise<void> };
+
+describe('malformed HTTP that reaches the server: the app answers, never the runtime', () => {
+  const host = () => `Host: ${new URL(reached.url).host}`;
+  before(async () => {
+    reached = testTarget().startsWith('workerd') ? await startWorkerdServe() : server;
+  });
+  after(async () => {
+    await reached?.stop?.();
+  });
+
+  test('a Host no URL parser reads: 400 from the app on the credential check and every route (or the runtime refuses it first), never a 5xx', async () => {
+    for (const path of ['/v1/me', '/healthz', '/oauth/token', '/v1/orgs']) {
+      const answer = await raw(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:abc\r\nConnection: close\r\n\r\n`);
+      assert.ok(answer.status >= 400 && answer.status < 500, `${path}: ${answer.status} ${answer.body.slice(0, 200)}`);
+      // Node's HTTP parser refuses some before any fetch handler: a bare 400 with no JSON. What
+      // the app (or an entry's dev guard) answers is JSON with a request id.
+      if (!/json/.test(answer.header('content-type') ?? '')) continue;
+      assert.match(answer.header('x-request-id') ?? '', REQUEST_ID, path);
+      assert.equal(typeof JSON.parse(answer.body).error, 'string', path);
+    }
+  });
+
+  test('OPTIONS *, two Host headers and an absolute-form target are answered with a 4xx or a plain 2xx, never a 5xx', async () => {
+    for (const request of [
+      `OPTIONS * HTTP/1.1\r\n${host()}\r\nConnection: close\r\n\r\n`,
+      `GET /v1/me HTTP/1.1\r\n${host()}\r\n${host()}\r\nConnection: close\r\n\r\n`,
+      `GET ${server.url}/healthz HTTP/1.1\r\n${host()}\r\nConnection: close\r\n\r\n`,
+    ]) {
+      const answer = await raw(request);
+      assert.ok(
+        answer.status >= 200 && answer.status < 500,
+        `${request.split('\r\n')[0]}: ${answer.status} ${answer.body.slice(0, 200)}`,
+      );
+    }
+  });
+
+  test('a body shorter than its Content-Length is refused within the bound (408), not waited on', async () => {
+    const short = (path: string, type: string, body: string) =>
+      raw(`POST ${path} HTTP/1.1\r\n${host()}\r\nContent-Type: ${type}\r\nContent-Length: 200\r\n\r\n${body}`);
+    const answers = await Promise.all([
+      short('/oauth/token', 'application/x-www-form-urlencoded', 'grant_type=refresh_token'),
+      short('/oauth/device_authorization', 'application/x-www-form-urlencoded', 'client_id=latch'),
+    ]);
+    for (const answer of answers) {
+      assert.equal(answer.status, 408, answer.body.slice(0, 200));
+      assert.ok(answer.ms < 9000, `answered after ${Math.round(answer.ms)} ms`);
+      assert.equal(JSON.parse(answer.body).error, 'invalid_request');
+      assert.match(answer.header('x-request-id') ?? '', REQUEST_ID);
+    }
   });
 });

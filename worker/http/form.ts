@@ -12,14 +12,36 @@ export const MAX_BODY_BYTES = 16 * 1024;
 /** The request's media type, lower-cased, without parameters such as charset. */
 const mediaType = (c: Context) => (c.req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase();
 
-/** The body as text, refused (413) past MAX_BODY_BYTES whether declared or sent. */
+/**
+ * How long a body may take to arrive. Ours are at most MAX_BODY_BYTES, sent at once by a
+ * CLI or a CI job; a client that declares a Content-Length longer than what it sends would
+ * otherwise hold the request open until it gives up.
+ */
+export const BODY_TIMEOUT_MS = 5000;
+
+/** The body as text, refused (413) past MAX_BODY_BYTES whether declared or sent, and (408) past BODY_TIMEOUT_MS. */
 async function bodyText(c: Context): Promise<string> {
   const declared = c.req.header('content-length');
   if (Number(declared ?? '0') > MAX_BODY_BYTES) throw tooLarge();
   // A declared length within the bound is all the body there is (the runtime reads no
   // further), so it is read in one call; only a chunked body needs counting as it comes.
-  if (declared !== undefined && /^\d+$/.test(declared)) return utf8(new Uint8Array(await c.req.raw.arrayBuffer()));
-  return readBounded(c.req.raw);
+  if (declared !== undefined && /^\d+$/.test(declared)) {
+    return utf8(new Uint8Array(await inTime(c.req.raw.arrayBuffer())));
+  }
+  return inTime(readBounded(c.req.raw));
+}
+
+function inTime<T>(reading: Promise<T>): Promise<T> {
+  // Once the answer is out, a read the client then abandons fails with nobody to hear it.
+  reading.catch(() => {});
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const message = `the body did not arrive within ${BODY_TIMEOUT_MS / 1000} s (is Content-Length longer than the body?)`;
+      reject(new OAuthError('invalid_request', message, { status: 408, headers: { Connection: 'close' } }));
+    }, BODY_TIMEOUT_MS);
+  });
+  return Promise.race([reading, late]).finally(() => clearTimeout(timer));
 }
 
 export async function readForm(c: Context): Promise<Record<string, string>> {

@@ -7,6 +7,7 @@
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import type { Config } from '../config.ts';
+import { newRequestId } from '../http/request-id.ts';
 
 const Email = z.string().trim().toLowerCase().max(254).pipe(z.email());
 
@@ -87,6 +88,6 @@ export function refuseOffLoopback(config: Config, request: Request, peer: string
   if (refusal === null) return null;
   return Response.json(new OAuthError('access_denied', refusal).toJSON(), {
     status: 403,
-    headers: { 'Cache-Control': 'no-store' },
+    headers: { 'Cache-Control': 'no-store', 'X-Request-Id': newRequestId() },
   });
 }
