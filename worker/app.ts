@@ -139,7 +139,6 @@ function malformedUrl(): Response {
   return plainError(new OAuthError('invalid_request', 'the request URL (its Host or target) is malformed'), newRequestId());
 }
 
-
 /** What a failed request answers: its own error, or a logged, unnamed internal one. */
 function renderedError(error: Error, method: string, path: string): OAuthError {
   const known = toOAuthError(error);
