@@ -47,7 +47,12 @@ introspectRoutes.post('/oauth/introspect', async (c) => {
     return c.json(body);
   }
 
-  const claims = await authenticate(services, token).catch(() => null);
+  // A token refused is inactive; a store that cannot say is a 503 like on every route: a
+  // resource server told `active: false` would act on a revocation that never happened.
+  const claims = await authenticate(services, token).catch((error: unknown) => {
+    if (error instanceof OAuthError && error.status < 500) return null;
+    throw error;
+  });
   if (!claims) return c.json(INACTIVE);
   // A session's tokens carry the org the session was established for (null: none).
   if (!owns(caller, claims) && !(await orgReaches(services, caller, claims.org, claims.project))) return c.json(INACTIVE);
