@@ -1,5 +1,5 @@
 import type { HomeApi } from './durable-object.ts';
-import { homeOf, KV_MIN_TTL_SECONDS, placementOf, type Store, StoreError } from './store.ts';
+import { bounded, homeOf, KV_MIN_TTL_SECONDS, placementOf, type Store, StoreError } from './store.ts';
 
 /** The slices of the KV and Durable Object bindings this adapter uses. */
 export interface KvBinding {
@@ -22,50 +22,43 @@ export interface AtomicBinding {
 export function cloudflareStore(bindings: { kv: KvBinding; atomic: AtomicBinding }): Store {
   const { kv, atomic } = bindings;
   const home = (key: string): HomeApi => atomic.get(atomic.idFromName(homeOf(key)) as never);
-  const guard = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
-    try {
-      return await run();
-    } catch (cause) {
-      if (cause instanceof StoreError) throw cause;
-      throw new StoreError(`store ${what} failed`, { cause });
-    }
-  };
   const atomicOnly = (key: string, op: string): void => {
     if (placementOf(key) !== 'atomic') throw new StoreError(`${op} needs an atomic key`);
   };
 
+  // Every call runs under the store's time bound: a stuck object or namespace is a 503, never a hang.
   return {
-    get: (key) => guard('get', () => (placementOf(key) === 'atomic' ? home(key).get(key) : kv.get(key))),
+    get: (key) => bounded('get', () => (placementOf(key) === 'atomic' ? home(key).get(key) : kv.get(key))),
     put: (key, value, ttlSeconds) =>
-      guard('put', () =>
+      bounded('put', () =>
         placementOf(key) === 'atomic'
           ? home(key).put(key, value, ttlSeconds)
           : kv.put(key, value, { expirationTtl: Math.max(KV_MIN_TTL_SECONDS, Math.ceil(ttlSeconds)) }),
       ),
-    delete: (key) => guard('delete', () => (placementOf(key) === 'atomic' ? home(key).delete(key) : kv.delete(key))),
+    delete: (key) => bounded('delete', () => (placementOf(key) === 'atomic' ? home(key).delete(key) : kv.delete(key))),
     consume: (key) =>
-      guard('consume', () => {
+      bounded('consume', () => {
         atomicOnly(key, 'consume');
         return home(key).consume(key);
       }),
     swap: (key, expected, next, ttlSeconds) =>
-      guard('swap', () => {
+      bounded('swap', () => {
         atomicOnly(key, 'swap');
         return home(key).swap(key, expected, next, ttlSeconds);
       }),
     increment: (key, ttlSeconds) =>
-      guard('increment', () => {
+      bounded('increment', () => {
         atomicOnly(key, 'increment');
         return home(key).increment(key, ttlSeconds);
       }),
     transact: (procedure, input) =>
-      guard('transact', async () => {
+      bounded('transact', async () => {
         const key = procedure.home(input);
         atomicOnly(key, 'transact');
         return (await home(key).transact(procedure.name, input)) as never;
       }),
     ping: () =>
-      guard('ping', async () => {
+      bounded('ping', async () => {
         await Promise.all([kv.get('hc:ping'), home('hc:ping').get('hc:ping')]);
       }),
   };
