@@ -88,7 +88,7 @@ try {
   const fileEnv = cleanEnv({
     HOME: fileHome,
     LATCHKEY_CONFIG_DIR: join(fileHome, 'latchkey'),
-    LATCHKEY_SECRET_PASSPHRASE: 'bench',
+    LATCHKEY_SECRET_PASSPHRASE: 'bench passphrase',
   });
   await login(fileEnv, worker.url, ['--secret-store', 'encrypted-file']);
 

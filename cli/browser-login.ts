@@ -19,7 +19,8 @@ const page = (title: string, message: string) =>
 
 const sameSecret = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
-export type BrowserLoginResult = { opened: false } | { opened: true; tokens: TokenResponse };
+/** Not opened: why, where the opener said (no display, an opener that failed); the caller falls back to the device flow. */
+export type BrowserLoginResult = { opened: false; reason: string | null } | { opened: true; tokens: TokenResponse };
 
 export async function browserLogin(
   deps: CliDeps,
@@ -82,7 +83,8 @@ export async function browserLogin(
     for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
 
     if (options.open) {
-      if (!(await deps.openBrowser(url.href))) return { opened: false };
+      const opened = await deps.openBrowser(url.href);
+      if (opened !== true) return { opened: false, reason: opened === false ? null : opened };
       deps.io.err(`Opened your browser to sign in. If nothing appeared, open:\n\n  ${url.href}\n\n`);
     } else {
       deps.io.err(`Open this URL in a browser on this computer to sign in:\n\n  ${url.href}\n\n`);

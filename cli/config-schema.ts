@@ -13,6 +13,8 @@ export const Context = z.object({
   org: z.nullable(z.string()),
   project: z.nullable(z.string()),
   createdAt: z.string(),
+  /** How the credential came: a sign-in (browser or device) or `login --with-token`; absent in older files. */
+  via: z.optional(z.enum(['sign-in', 'with-token'])),
 });
 export type Context = z.infer<typeof Context>;
 

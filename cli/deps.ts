@@ -33,8 +33,11 @@ export type CliDeps = {
   sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Whether a browser can be shown here (a display, not an SSH session, or LATCHKEY_BROWSER). */
   canOpenBrowser: () => boolean;
-  /** Opens the URL in the system browser; false when none could be started. */
-  openBrowser: (url: string) => Promise<boolean>;
+  /**
+   * Opens the URL in the system browser: true, or why not (no display answers, the opener
+   * failed), or false with nothing to say; login then falls back to the device flow.
+   */
+  openBrowser: (url: string) => Promise<boolean | string>;
   /** Plain HTTP, for what is not a latchkey server (a CI runner's ID-token endpoint). */
   fetch: typeof fetch;
   /** Aborted on Ctrl-C. */

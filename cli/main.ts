@@ -174,21 +174,6 @@ function canOpenBrowser(env: Record<string, string | undefined>): boolean {
   return Boolean(env.DISPLAY || env.WAYLAND_DISPLAY);
 }
 
-/** LATCHKEY_BROWSER (a program taking the URL; tests point it at a script), else the platform's opener. */
-async function openBrowser(env: Record<string, string | undefined>, url: string): Promise<boolean> {
-  // Loaded here, not at start-up: only a browser login needs to start a process.
-  const [{ spawn }, { browserCommand }] = await Promise.all([import('node:child_process'), import('./open-url.ts')]);
-  const [command, ...args] = browserCommand(process.platform, env, url);
-  return new Promise((resolve) => {
-    const child = spawn(command, args, { stdio: 'ignore', detached: true });
-    child.once('error', () => resolve(false));
-    child.once('spawn', () => {
-      child.unref();
-      resolve(true);
-    });
-  });
-}
-
 /** The host name as the server accepts a device name (shared DeviceName): plain text, at most 64. */
 function deviceName(host: string): string | undefined {
   const cleaned = host.replace(/[^\p{L}\p{N} ._'()-]/gu, '-').slice(0, 64);
@@ -248,7 +233,8 @@ function realDeps(): CliDeps {
         );
       }),
     canOpenBrowser: () => canOpenBrowser(env),
-    openBrowser: (url) => openBrowser(env, url),
+    // Loaded only by a browser login: it starts a process and may probe the display.
+    openBrowser: async (url) => (await import('./open-browser.ts')).openBrowser(process.platform, env, url),
     fetch: (input, init) => fetch(input, init),
     signal: controller.signal,
   };

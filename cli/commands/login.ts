@@ -10,10 +10,12 @@ import { BUILTIN_CLIENT_ID, type TokenResponse } from '../../shared/schemas.ts';
 import { browserLogin } from '../browser-login.ts';
 import type { LatchkeyClient } from '../client.ts';
 import { type Command, flag, oneOf, text } from '../command.ts';
-import { CONTEXT_NAME, type Context, SECRET_STORES, type SecretStoreName } from '../config.ts';
+import { CONTEXT_NAME, type ConfigFile, type Context, SECRET_STORES, type SecretStoreName } from '../config.ts';
+import { serverOrigin } from '../credential.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
+import { PASSPHRASE_RULE } from '../secrets/passphrase.ts';
 import type { StoredCredential } from '../secrets/secret-store.ts';
 import { chooseSecretStore, openSecretStore } from '../secrets/select.ts';
 
@@ -39,11 +41,16 @@ export async function login(deps: CliDeps, global: GlobalOptions, options: Login
   // A pasted credential is whatever it was made for; naming an org cannot change that.
   if (options.withToken && global.org)
     throw new CliError('usage', '--org signs in for an org; with --with-token the credential already says which it is for');
+  const replacing =
+    options.withToken && options.name === undefined && global.context === undefined ? pastedOver(config, name, server) : null;
   // Choose where the secret goes before anyone approves anything, so a refusal costs nothing.
   const chosen = await chooseSecretStore(deps.secrets, options.secretStore);
   if (chosen.name === 'env' || chosen.name === 'none') {
     throw new CliError('usage', `--secret-store ${chosen.name} keeps no token; set LATCHKEY_TOKEN instead of logging in`);
   }
+  const store = openSecretStore(deps.secrets, chosen.name);
+  // A new encrypted file's passphrase is chosen and confirmed now, before anyone approves anything.
+  await store.prepare?.(name);
   const client = await deps.client(server, BUILTIN_CLIENT_ID);
   const credential = options.withToken ? await fromStdin(deps) : await interactiveLogin(deps, client, options, global.org);
   const me = await client.me(credential.access_token);
@@ -52,7 +59,7 @@ export async function login(deps: CliDeps, global: GlobalOptions, options: Login
     expires_at: credential.expires_at ?? (me.kind === 'api_key' ? null : me.exp),
   };
 
-  await openSecretStore(deps.secrets, chosen.name).write(name, stored);
+  await store.write(name, stored);
   const context: Context = {
     server: client.server,
     clientId: BUILTIN_CLIENT_ID,
@@ -63,6 +70,7 @@ export async function login(deps: CliDeps, global: GlobalOptions, options: Login
     org: me.org,
     project: me.project,
     createdAt: new Date(deps.now()).toISOString(),
+    via: options.withToken ? 'with-token' : 'sign-in',
   };
   const latest = await deps.config.read();
   await deps.config.write({ ...latest, current: name, contexts: { ...latest.contexts, [name]: context } });
@@ -76,8 +84,34 @@ export async function login(deps: CliDeps, global: GlobalOptions, options: Login
     secret_store: chosen.name,
   };
   if (global.json) io.out(`${JSON.stringify(summary)}\n`);
+  if (replacing) io.err(replacing);
   io.err(
     `Logged in to ${printable(client.server)} as ${printable(me.email ?? me.sub)} (context "${name}", secrets in ${chosen.name}).\n`,
+  );
+}
+
+/**
+ * `login --with-token` without a name stores under "default", and must not quietly
+ * replace a person's sign-in there (its session would live on, forgotten, without a
+ * logout). An earlier pasted token for the same server is replaced, and the note for
+ * that returned; anything else is refused with the way to keep both.
+ */
+function pastedOver(config: ConfigFile, name: string, server: string): string | null {
+  const existing = config.contexts[name];
+  if (!existing) return null;
+  // Files from before `via` was kept: API keys and CI tokens only ever come pasted.
+  const pasted = (existing.via ?? (existing.kind === 'user' ? 'sign-in' : 'with-token')) === 'with-token';
+  if (pasted && serverOrigin(existing.server) === serverOrigin(server)) {
+    return `Replaced context "${name}" (a token stored with --with-token for ${printable(existing.server)}).\n`;
+  }
+  const holds = pasted
+    ? `a token stored with --with-token for ${existing.server}`
+    : `the sign-in of ${existing.user?.email ?? existing.user?.sub ?? 'a person'} at ${existing.server}`;
+  throw new CliError(
+    'usage',
+    `context "${name}" holds ${holds}; --with-token without --name would replace it. ` +
+      `Store the token under a name of its own: \`latchkey login --with-token --name NAME\` ` +
+      `(or \`--name ${name}\` to replace it after all)`,
   );
 }
 
@@ -95,7 +129,8 @@ async function interactiveLogin(
   if (flow === 'browser') {
     const result = await browserLogin(deps, client, { scope: options.scope, open: options.open, org });
     if (result.opened) return fromTokens(deps, result.tokens);
-    deps.io.err('Could not open a browser; using the device flow instead.\n');
+    const why = result.reason ? ` (${result.reason})` : '';
+    deps.io.err(`Could not open a browser; using the device flow instead${why}.\n`);
   }
   return deviceFlow(deps, client, options.scope, org);
 }
@@ -160,8 +195,15 @@ export const command: Command = {
   help: `Login opens your browser where it can (a desktop session) and waits for the sign-in on a
 loopback port; elsewhere (SSH, no display) it prints a URL, a code and a QR code to open
 on any device (RFC 8628). --browser / --device force either; --no-open prints the browser
-URL instead of opening it. --with-token reads an API key or access token from stdin
-(not with --org: the credential is already what it was made for).
+URL instead of opening it. A browser that cannot be shown — DISPLAY or WAYLAND_DISPLAY
+naming no server that answers, an opener that fails — falls back to the device flow, saying
+why. --with-token reads an API key or access token from stdin (not with --org: the
+credential is already what it was made for); without --name it does not replace a
+person's sign-in kept as "default" (give the token a --name of its own).
+With the encrypted-file store, a new file's passphrase (LATCHKEY_SECRET_PASSPHRASE, or
+typed twice at the prompt, three tries) is asked before the sign-in and must have
+${PASSPHRASE_RULE}; a file made earlier opens with the passphrase it was made with
+(three tries at a terminal).
 login --org SLUG signs in for that org: only its members can approve it, its tokens act
 in that org alone (elsewhere they are nobody), and it is the only kind of session of
 yours the org's admins can list or end; removal from the org ends it.

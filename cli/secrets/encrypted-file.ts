@@ -1,7 +1,9 @@
 /**
  * Credentials in an AES-256-GCM file per context, beside the config, mode 0600. The key
  * comes either from a passphrase through scrypt, or from the OS keychain, which then only
- * holds one 32-byte key (no keychain size limits, one prompt at most).
+ * holds one 32-byte key (no keychain size limits, one prompt at most). A file keeps the
+ * passphrase it was sealed with: a write over a file it opens seals with that passphrase,
+ * and only a file being made asks for a new one (passphrase.ts holds that one to a rule).
  */
 import { readFile, rm } from 'node:fs/promises';
 import * as z from 'zod/mini';
@@ -46,25 +48,35 @@ const Sealed = z.object({
 });
 type Sealed = z.infer<typeof Sealed>;
 
+/** What a passphrase is asked for: to open an existing file (`attempt` counts from 1), or to seal a new one. */
+export type PassphraseRequest = { path: string; purpose: 'open' | 'create'; attempt: number };
+
 /** Where the file key comes from: a passphrase, or 32 bytes the keychain keeps. */
 export type KeySource =
-  | { source: 'scrypt'; passphrase: () => Promise<string> }
+  | {
+      source: 'scrypt';
+      passphrase: (request: PassphraseRequest) => Promise<string>;
+      /** How many passphrases an existing file is tried with before giving up (default 1). */
+      tries?: number;
+      /** Where the passphrase came from, for the error after the last try. */
+      origin?: string;
+    }
   | { source: 'keychain'; key: (create: boolean) => Promise<Buffer> };
 
 export function encryptedFileStore(options: { dir: string; name: SecretStoreName; keySource: KeySource }): SecretStore {
   const { dir, keySource } = options;
   const pathOf = (context: string) => sealedPath(dir, context);
+  /**
+   * The passphrase each file opened (or was sealed) with in this process, so a refresh —
+   * read, read again under the lock, write — asks once, and a write over a file seals with
+   * the passphrase it already had.
+   */
+  const known = new Map<string, string>();
 
-  /** Reading never creates a key; only writing a credential may. */
-  const deriveKey = async (sealedKey: Sealed['key'] | null, create: boolean): Promise<{ key: Buffer; header: Sealed['key'] }> => {
-    if (keySource.source === 'keychain') return { key: await keySource.key(create), header: { source: 'keychain' } };
-    // Reading derives with the file's parameters (checked in read); writing always with today's.
-    const params =
-      sealedKey?.source === 'scrypt' ? sealedKey : { source: 'scrypt' as const, salt: toBase64(randomBytes(16)), ...SCRYPT };
-    const passphrase = await keySource.passphrase();
+  const scryptKey = async (passphrase: string, params: { salt: string; N: number; r: number; p: number }) => {
     // node:crypto costs milliseconds to load; only a passphrase needs it (AES-GCM is WebCrypto's).
     const { scrypt } = await import('node:crypto');
-    const key = await new Promise<Buffer>((resolve, reject) =>
+    return new Promise<Buffer>((resolve, reject) =>
       scrypt(
         passphrase,
         Buffer.from(params.salt, 'base64'),
@@ -73,9 +85,52 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
         (error, derived) => (error ? reject(error) : resolve(derived)),
       ),
     );
-    return { key, header: { source: 'scrypt', salt: params.salt, N: params.N, r: params.r, p: params.p } };
   };
 
+  /** The plain text, or null when GCM refuses the key (it cannot tell a wrong key from a tampered file). */
+  const decrypt = async (sealed: Sealed, key: Buffer): Promise<string | null> => {
+    try {
+      const aes = await crypto.subtle.importKey('raw', key, 'AES-GCM', false, ['decrypt']);
+      // WebCrypto takes the tag at the end of the ciphertext; the file keeps them apart.
+      const sealedBytes = Buffer.concat([Buffer.from(sealed.data, 'base64'), Buffer.from(sealed.tag, 'base64')]);
+      const opened = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: Buffer.from(sealed.iv, 'base64') }, aes, sealedBytes);
+      return Buffer.from(opened).toString('utf8');
+    } catch {
+      return null;
+    }
+  };
+
+  /** Opens a file whose header was checked: the keychain's key, or passphrases up to the key source's tries. */
+  const open = async (context: string, path: string, sealed: Sealed): Promise<string> => {
+    const header = sealed.key;
+    if (keySource.source === 'keychain' || header.source === 'keychain') {
+      const plain = keySource.source === 'keychain' ? await decrypt(sealed, await keySource.key(false)) : null;
+      if (plain !== null) return plain;
+      throw new CliError('secret_file_corrupt', `${path} does not open with the key in the keychain; remove it and log in again`);
+    }
+    const remembered = known.get(path);
+    if (remembered !== undefined) {
+      const plain = await decrypt(sealed, await scryptKey(remembered, header));
+      if (plain !== null) return plain;
+      known.delete(path); // another process sealed it anew meanwhile
+    }
+    const tries = keySource.tries ?? 1;
+    for (let attempt = 1; attempt <= tries; attempt++) {
+      const passphrase = await keySource.passphrase({ path, purpose: 'open', attempt });
+      const plain = await decrypt(sealed, await scryptKey(passphrase, header));
+      if (plain !== null) {
+        known.set(path, passphrase);
+        return plain;
+      }
+    }
+    throw new CliError(
+      'wrong_passphrase',
+      `wrong passphrase for ${path}${keySource.origin ? ` (${keySource.origin})` : ''}; if it is lost, ` +
+        `\`latchkey contexts remove ${context}\` forgets the file and \`latchkey login --name ${context}\` makes a new one`,
+    );
+  };
+
+  /** The file, or null when there is none; a file that is not a sealed file is corrupt. */
   const readSealed = async (path: string): Promise<Sealed | null> => {
     let text: string;
     try {
@@ -89,6 +144,26 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
     } catch {
       throw new CliError('secret_file_corrupt', `${path} is corrupt; it was left as it is — remove it and log in again`);
     }
+  };
+
+  /**
+   * The passphrase a write seals with: the one the file opens with where there is a file
+   * this key source can open (so one file keeps one passphrase, and an old one keeps
+   * working), else a new one — held to the rule by the key source. A file that cannot be
+   * one of ours (corrupt, another key source, a header outside the limits) is replaced.
+   */
+  const sealingPassphrase = async (context: string, path: string): Promise<string> => {
+    const remembered = known.get(path);
+    if (remembered !== undefined) return remembered;
+    const existing = await readSealed(path).catch(() => null);
+    if (existing?.key.source === 'scrypt' && scryptParamsAllowed(existing.key)) {
+      await open(context, path, existing);
+      return known.get(path) as string;
+    }
+    if (keySource.source !== 'scrypt') throw new Error('only a passphrase key source seals with a passphrase');
+    const chosen = await keySource.passphrase({ path, purpose: 'create', attempt: 1 });
+    known.set(path, chosen);
+    return chosen;
   };
 
   return {
@@ -113,20 +188,7 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
             'it was not opened and may have been tampered with — remove it and log in again',
         );
       }
-      const { key } = await deriveKey(sealed.key, false);
-      let plain: string;
-      try {
-        const aes = await crypto.subtle.importKey('raw', key, 'AES-GCM', false, ['decrypt']);
-        // WebCrypto takes the tag at the end of the ciphertext; the file keeps them apart.
-        const sealedBytes = Buffer.concat([Buffer.from(sealed.data, 'base64'), Buffer.from(sealed.tag, 'base64')]);
-        const opened = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: Buffer.from(sealed.iv, 'base64') }, aes, sealedBytes);
-        plain = Buffer.from(opened).toString('utf8');
-      } catch {
-        // GCM cannot tell a wrong key from a tampered file; the key source says which is likelier.
-        throw keySource.source === 'scrypt'
-          ? new CliError('wrong_passphrase', `wrong passphrase for ${path} (LATCHKEY_SECRET_PASSPHRASE)`)
-          : new CliError('secret_file_corrupt', `${path} does not open with the key in the keychain; remove it and log in again`);
-      }
+      const plain = await open(context, path, sealed);
       const credential = StoredCredential.safeParse(JSON.parse(plain));
       if (!credential.success) throw new CliError('secret_file_corrupt', `${path} holds an unexpected credential shape`);
       return credential.data;
@@ -134,7 +196,16 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
     async write(context, credential) {
       const path = pathOf(context);
       // A fresh salt and today's parameters, never the old file's: its header may have been weakened.
-      const { key, header } = await deriveKey(null, true);
+      let key: Buffer;
+      let header: Sealed['key'];
+      if (keySource.source === 'keychain') {
+        key = await keySource.key(true);
+        header = { source: 'keychain' };
+      } else {
+        const params = { salt: toBase64(randomBytes(16)), ...SCRYPT };
+        key = await scryptKey(await sealingPassphrase(context, path), params);
+        header = { source: 'scrypt', ...params };
+      }
       const iv = randomBytes(12);
       const aes = await crypto.subtle.importKey('raw', key, 'AES-GCM', false, ['encrypt']);
       const out = new Uint8Array(
@@ -149,7 +220,11 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
       };
       await writeFileAtomic(path, `${JSON.stringify(sealed)}\n`);
     },
+    async prepare(context) {
+      if (keySource.source === 'scrypt') await sealingPassphrase(context, pathOf(context));
+    },
     async remove(context) {
+      known.delete(pathOf(context));
       await rm(pathOf(context), { force: true });
     },
   };

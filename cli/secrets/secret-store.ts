@@ -14,5 +14,10 @@ export interface SecretStore {
   readonly name: SecretStoreName;
   read(context: string): Promise<StoredCredential | null>;
   write(context: string, credential: StoredCredential): Promise<void>;
+  /**
+   * Asks now for whatever a write will need (a new file's passphrase, chosen and confirmed),
+   * so `login` asks before anyone approves anything and a refusal costs nothing.
+   */
+  prepare?(context: string): Promise<void>;
   remove(context: string): Promise<void>;
 }

@@ -8,6 +8,7 @@ import { CliError } from '../errors.ts';
 import type { TokenCache } from '../token-cache.ts';
 import { encryptedFileStore, type KeySource } from './encrypted-file.ts';
 import type { Keychain } from './keychain.ts';
+import { chooseAtTerminal, openQuestion, strongFromEnv, TERMINAL_TRIES } from './passphrase.ts';
 import type { SecretStore, StoredCredential } from './secret-store.ts';
 
 export type SecretDeps = {
@@ -45,9 +46,7 @@ export function openSecretStore(deps: SecretDeps, name: SecretStoreName): Secret
     case 'encrypted-file': {
       // The same sealed file either way; only where its key comes from differs.
       const keySource: KeySource =
-        name === 'keychain'
-          ? { source: 'keychain', key: (create) => deps.keychain.fileKey({ create }) }
-          : { source: 'scrypt', passphrase: () => passphrase(deps) };
+        name === 'keychain' ? { source: 'keychain', key: (create) => deps.keychain.fileKey({ create }) } : passphraseSource(deps);
       return forgetsCached(deps, encryptedFileStore({ dir: deps.dir, name, keySource }));
     }
     case 'env':
@@ -67,15 +66,36 @@ function forgetsCached(deps: SecretDeps, store: SecretStore): SecretStore {
   };
 }
 
-async function passphrase(deps: SecretDeps): Promise<string> {
+/**
+ * LATCHKEY_SECRET_PASSPHRASE (one try: a script cannot type another), else the terminal
+ * (three). Either way a new file's passphrase is held to the rule (passphrase.ts); an
+ * existing file opens with what it was sealed with.
+ */
+function passphraseSource(deps: SecretDeps): KeySource {
   const fromEnv = deps.env.LATCHKEY_SECRET_PASSPHRASE;
-  if (fromEnv) return fromEnv;
-  if (!deps.promptPassphrase) {
-    throw new CliError('secret_store_unavailable', 'the encrypted file needs LATCHKEY_SECRET_PASSPHRASE (no terminal to ask on)');
+  if (fromEnv) {
+    return {
+      source: 'scrypt',
+      origin: 'from LATCHKEY_SECRET_PASSPHRASE',
+      passphrase: async ({ path, purpose }) => (purpose === 'create' ? strongFromEnv(fromEnv, path) : fromEnv),
+    };
   }
-  const answer = await deps.promptPassphrase('Passphrase for latchkey credentials: ');
-  if (answer === '') throw new CliError('wrong_passphrase', 'an empty passphrase is not accepted');
-  return answer;
+  return {
+    source: 'scrypt',
+    tries: TERMINAL_TRIES,
+    origin: `typed ${TERMINAL_TRIES} times`,
+    passphrase: async ({ path, purpose, attempt }) => {
+      // Read when asked, not when the store opens: whether there is a terminal is a getter.
+      const ask = deps.promptPassphrase;
+      if (!ask) {
+        throw new CliError(
+          'secret_store_unavailable',
+          'the encrypted file needs LATCHKEY_SECRET_PASSPHRASE (no terminal to ask on)',
+        );
+      }
+      return purpose === 'create' ? chooseAtTerminal(ask, path) : ask(openQuestion(path, attempt));
+    },
+  };
 }
 
 /** `env` and `none`: the token lives outside latchkey (LATCHKEY_TOKEN, --token-stdin). */

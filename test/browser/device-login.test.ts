@@ -141,7 +141,7 @@ describe('device login in Chromium', () => {
   test('the compiled CLI logs in while Chromium approves', async () => {
     buildCli();
     const dir = await tempConfigDir();
-    const env = cleanEnv({ HOME: dir, LATCHKEY_CONFIG_DIR: dir, LATCHKEY_SECRET_PASSPHRASE: 'pw' });
+    const env = cleanEnv({ HOME: dir, LATCHKEY_CONFIG_DIR: dir, LATCHKEY_SECRET_PASSPHRASE: 'browser test passphrase' });
     const child = startCli(['login', '--server', worker.url, '--secret-store', 'encrypted-file'], env);
     const done = exitOf(child);
     child.stdin?.end();
@@ -166,7 +166,12 @@ describe('device login in Chromium', () => {
     const opener = join(dir, 'open-in-chromium.sh');
     await writeFile(opener, `#!/bin/sh\nprintf '%s' "$1" > '${urlFile}'\n`);
     await chmod(opener, 0o755);
-    const env = cleanEnv({ HOME: dir, LATCHKEY_CONFIG_DIR: dir, LATCHKEY_SECRET_PASSPHRASE: 'pw', LATCHKEY_BROWSER: opener });
+    const env = cleanEnv({
+      HOME: dir,
+      LATCHKEY_CONFIG_DIR: dir,
+      LATCHKEY_SECRET_PASSPHRASE: 'browser test passphrase',
+      LATCHKEY_BROWSER: opener,
+    });
 
     const child = startCli(['login', '--browser', '--server', worker.url, '--secret-store', 'encrypted-file'], env);
     const done = exitOf(child);
@@ -214,7 +219,7 @@ describe('device login in Chromium', () => {
     const env = cleanEnv({
       HOME: dir,
       LATCHKEY_CONFIG_DIR: dir,
-      LATCHKEY_SECRET_PASSPHRASE: 'pw',
+      LATCHKEY_SECRET_PASSPHRASE: 'browser test passphrase',
       LATCHKEY_BROWSER: join(dir, 'no-such-browser'),
     });
     const child = startCli(['login', '--server', worker.url, '--secret-store', 'encrypted-file'], env);
