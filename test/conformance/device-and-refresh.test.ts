@@ -325,24 +325,3 @@ describe('state at rest', () => {
     }
   });
 });
-
-describe('expiry', () => {
-  let short: RunningWorker;
-  before(async () => {
-    short = await startWorker({ LATCHKEY_DEVICE_CODE_TTL: '2s' });
-  });
-  after(async () => {
-    await short?.stop();
-  });
-
-  test('an unapproved device code expires -> expired_token, and its user code stops working', async () => {
-    const started = await startDeviceLogin(short.url);
-    await sleep(2500);
-    const { json } = await pollToken(short.url, started.device_code);
-    assert.equal(json.error, 'expired_token');
-    const browser = new FormBrowser(short.url);
-    await browser.signIn('late@example.com');
-    const page = await browser.request(`/device?user_code=${started.user_code}`);
-    assert.equal(page.status, 400);
-  });
-});

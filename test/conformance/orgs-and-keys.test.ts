@@ -211,17 +211,9 @@ describe('API keys as credentials', () => {
     assert.match(String(json.error_description), /malformed API key/);
   });
 
-  test('a revoked key is refused at once; an expired key is refused', async () => {
-    const created = await ok(
-      call('POST', '/v1/orgs/acme/keys', tokens.owner as string, { name: 'short', role: 'member', expires_in: 2 }),
-    );
-    const key = String(created.key);
-    assert.equal((await call('GET', '/v1/me', key)).status, 200);
-    await new Promise((resolve) => setTimeout(resolve, 2200));
-    const expired = await call('GET', '/v1/me', key);
-    assert.equal(expired.status, 401);
-    assert.match(String(expired.json.error_description), /expired/);
-
+  // An expired key, and a rotated one after its grace, are stepped over on a clock in
+  // test/unit/time-windows.test.ts rather than slept through here.
+  test('a revoked key is refused at once', async () => {
     const other = await ok(call('POST', '/v1/orgs/acme/keys', tokens.owner as string, { name: 'doomed', role: 'member' }));
     assert.equal((await call('GET', '/v1/me', String(other.key))).status, 200);
     await ok(call('POST', `/v1/orgs/acme/keys/${other.id}/revoke`, tokens.admin as string));
@@ -235,7 +227,7 @@ describe('API keys as credentials', () => {
     assert.ok(listed.find((item) => item.id === other.id)?.revoked_at);
   });
 
-  test('rotate: without grace the old key dies at once; with grace it lives that long', async () => {
+  test('rotate: without grace the old key dies at once; with grace it still works', async () => {
     const first = await ok(
       call('POST', '/v1/orgs/acme/keys', tokens.owner as string, { name: 'rot', role: 'member', project: 'api' }),
     );
@@ -246,8 +238,6 @@ describe('API keys as credentials', () => {
     const third = await ok(call('POST', `/v1/orgs/acme/keys/${second.id}/rotate`, tokens.owner as string, { grace_seconds: 2 }));
     assert.equal((await call('GET', '/v1/me', String(second.key))).status, 200, 'within the grace period');
     assert.equal((await call('GET', '/v1/me', String(third.key))).status, 200);
-    await new Promise((resolve) => setTimeout(resolve, 2200));
-    assert.equal((await call('GET', '/v1/me', String(second.key))).status, 401, 'after the grace period');
   });
 
   test('RFC 7009: POST /oauth/revoke with the key itself revokes it', async () => {
