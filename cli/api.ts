@@ -5,10 +5,11 @@
 import type * as z from 'zod';
 import { BUILTIN_CLIENT_ID, OrgList } from '../shared/schemas.ts';
 import type { LatchkeyClient } from './client.ts';
-import { type Resolved, resolveCredential } from './credential.ts';
+import { markSessionEnded, type Resolved, resolveCredential, sessionEndedMessage } from './credential.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import { CliError } from './errors.ts';
 import { printable } from './printable.ts';
+import { stampOf } from './token-cache.ts';
 
 export type Api = {
   /** The credential this invocation uses, and why (see credential.ts). */
@@ -27,10 +28,36 @@ export async function openApi(deps: CliDeps, global: GlobalOptions, options = { 
   const { server } = resolved;
   if (!server) throw new CliError('usage', 'which server? pass --server URL or set LATCHKEY_SERVER');
   const client = await deps.client(server, resolved.context?.clientId ?? BUILTIN_CLIENT_ID);
+  const heard = await refusalListener(deps, resolved);
   return {
     resolved: { ...resolved, server },
     client,
-    call: (schema, method, path, body) => client.v1(schema, method, path, resolved.token, body),
+    call: (schema, method, path, body) => client.v1(schema, method, path, resolved.token, body).catch(heard),
+  };
+}
+
+/** How the /v1 API words a session it ended (worker/tokens/credential.ts). */
+export const SESSION_REVOKED = /\bthe session was revoked\b/;
+
+/**
+ * What a refusal of a stored credential teaches this context: a session the server says
+ * it revoked is marked ended (credential.ts), so `latchkey token` stops handing out its
+ * access token, and the error names the next step. Any other refusal (401) of a stored
+ * token drops it from the session cache, so the next run reads the sealed file again.
+ * Returns the handler that rethrows.
+ */
+export async function refusalListener(deps: CliDeps, resolved: Resolved): Promise<(error: unknown) => Promise<never>> {
+  const name = resolved.source === 'stored' ? resolved.contextName : null;
+  // The sealed file as the token was read from it: a login that rewrites it meanwhile is not marked.
+  const stamp = name === null ? null : await stampOf(deps.config.dir, name);
+  return async (error: unknown): Promise<never> => {
+    if (name === null || !(error instanceof CliError) || error.code !== 'invalid_credential') throw error;
+    if (!SESSION_REVOKED.test(error.message)) {
+      await deps.secrets.tokenCache?.forget(name);
+      throw error;
+    }
+    await markSessionEnded(deps, name, stamp);
+    throw new CliError('session_expired', sessionEndedMessage(name), { cause: error });
   };
 }
 
@@ -57,9 +84,23 @@ export async function confirm(deps: CliDeps, confirmed: boolean, question: strin
 
 export const path = (...parts: string[]) => parts.map((part) => encodeURIComponent(part)).join('/');
 
-/** Seconds since the epoch as an ISO time, or "-" for none. */
+/** The last second RFC 3339 can write (9999-12-31T23:59:59Z); past it toISOString() adds a sign and two digits. */
+const LAST_RFC3339_SECOND = 253402300799;
+
+/**
+ * Seconds since the epoch as RFC 3339 in UTC, whole seconds: `2026-12-04T23:37:22Z`. A time
+ * no calendar date can hold is the server's fault, said as such (not a crash of this CLI).
+ */
+export function rfc3339(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > LAST_RFC3339_SECOND) {
+    throw new CliError('server_error', 'the server answered with a time out of range');
+  }
+  return new Date(Math.floor(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** Seconds since the epoch as an RFC 3339 time, or "-" for none (tables). */
 export const isoTime = (seconds: number | null | undefined) =>
-  seconds === null || seconds === undefined ? '-' : new Date(seconds * 1000).toISOString().replace('.000Z', 'Z');
+  seconds === null || seconds === undefined ? '-' : rfc3339(seconds);
 
 /**
  * Rows as aligned columns on stdout; the header in capitals, like `gh` and `kubectl`.
@@ -76,4 +117,20 @@ export function printTable(deps: CliDeps, headers: string[], cells: string[][]):
   deps.io.out(`${[line(headers.map((header) => header.toUpperCase())), ...rows.map(line)].join('\n')}\n`);
 }
 
-export const printJson = (deps: CliDeps, value: unknown) => deps.io.out(`${JSON.stringify(value, null, 2)}\n`);
+/**
+ * JSON on stdout in the CLI's one style (README, "JSON output"): snake_case keys, times as
+ * RFC 3339. The /v1 API gives times as epoch seconds in `*_at` fields; they become RFC
+ * 3339 here, at every depth, so no command can print one the other way.
+ */
+export const printJson = (deps: CliDeps, value: unknown) => deps.io.out(`${JSON.stringify(jsonStyle(value), null, 2)}\n`);
+
+export function jsonStyle(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(jsonStyle);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([key, field]) => [
+      key,
+      key.endsWith('_at') && typeof field === 'number' ? rfc3339(field) : jsonStyle(field),
+    ]),
+  );
+}

@@ -6,10 +6,12 @@
  * every command, before the secret is even opened. A token the person passes in
  * (--token-stdin, LATCHKEY_TOKEN) goes where they say.
  */
-import { type Context, selectContext } from './config.ts';
+import { type Context, selectContext, writeFileAtomic } from './config.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import { CliError } from './errors.ts';
+import { readText } from './host.ts';
 import type { StoredCredential } from './secrets/secret-store.ts';
+import { revokedMarkPath, stampOf } from './token-cache.ts';
 
 export const REFRESH_MARGIN_SECONDS = 60;
 
@@ -39,7 +41,7 @@ export async function resolveCredential(
     return { ...base, source: 'token-stdin', token };
   }
   if (deps.env.LATCHKEY_TOKEN) return { ...base, source: 'env', token: deps.env.LATCHKEY_TOKEN.trim() };
-  if (!selected) throw noContext(config, global.context);
+  if (!selected) selectContext(config, global.context); // throws the "not logged in" message
   const { name, context } = selected as { name: string; context: Context };
   const bound = boundServer(deps, global, name, context);
   return { ...base, server: bound, source: 'stored', token: await validStoredToken(deps, name, context, options.cacheAsked) };
@@ -72,29 +74,6 @@ export function boundServer(deps: CliDeps, global: GlobalOptions, name: string, 
       `Log in there (\`latchkey login --server ${requested} --name NAME\`) and pick that context, ` +
       'or pass a token for that server in LATCHKEY_TOKEN or with --token-stdin',
   );
-}
-
-/**
- * Why no context was selected: the "not logged in" of selectContext, or — when contexts
- * exist but none is current (the current one was logged out among several) — which exist
- * and how to pick one.
- */
-function noContext(config: Parameters<typeof selectContext>[0], requested: string | undefined): CliError {
-  const known = Object.keys(config.contexts);
-  if (requested === undefined && config.current === null && known.length > 0) {
-    return new CliError(
-      'not_logged_in',
-      `no context is current; there ${known.length === 1 ? 'is' : 'are'} ${known.map((name) => `"${name}"`).join(', ')}. ` +
-        'Choose one with `latchkey contexts use NAME` (or pass --context NAME)',
-    );
-  }
-  try {
-    selectContext(config, requested);
-  } catch (error) {
-    if (error instanceof CliError) return error;
-    throw error;
-  }
-  return new CliError('not_logged_in', 'not logged in; run `latchkey login --server URL`');
 }
 
 function safeSelect(config: Parameters<typeof selectContext>[0], requested: string | undefined) {
@@ -133,6 +112,8 @@ export async function validStoredToken(deps: CliDeps, name: string, context: Con
   const cached = cacheAsked ? null : await cache?.get(name);
   if (cached && fresh(cached, nowSeconds(), REFRESH_MARGIN_SECONDS)) return cached.access_token;
 
+  // Before the store is opened (no passphrase asked for a session the server ended).
+  await refuseEndedSession(deps, name);
   // Loaded only past the cache: the stores bring zod and WebCrypto, a cached run needs neither.
   const { openSecretStore } = await import('./secrets/select.ts');
   const store = openSecretStore(deps.secrets, context.secretStore);
@@ -149,11 +130,18 @@ export async function validStoredToken(deps: CliDeps, name: string, context: Con
   const { withLock } = await import('./lock.ts');
   return withLock(deps.config.dir, `refresh-${name}`, async () => {
     // Another process may have refreshed while this one waited for the lock.
+    const lockedStamp = await stampOf(deps.config.dir, name);
     const current = await store.read(name);
     if (!current) throw new CliError('not_logged_in', `context "${name}" was logged out meanwhile`);
     if (current.access_token !== seen.access_token && fresh(current, nowSeconds(), 5)) return current.access_token;
     if (!current.refresh_token) throw new CliError('session_expired', `the token of context "${name}" expired; log in again`);
-    const tokens = await (await deps.client(context.server, context.clientId)).refresh(current.refresh_token);
+    const client = await deps.client(context.server, context.clientId);
+    const tokens = await client.refresh(current.refresh_token).catch(async (error: unknown) => {
+      // invalid_grant: the server will not renew this session again, whatever this run does.
+      if (!(error instanceof CliError && error.code === 'session_expired')) throw error;
+      await markSessionEnded(deps, name, lockedStamp);
+      throw new CliError('session_expired', sessionEndedMessage(name), { cause: error });
+    });
     const next: StoredCredential = {
       access_token: tokens.access_token,
       refresh_token: tokens.refresh_token ?? current.refresh_token,
@@ -164,4 +152,33 @@ export async function validStoredToken(deps: CliDeps, name: string, context: Con
     // taken now, binding this token to it. The next run caches it through the read path.
     return next.access_token;
   });
+}
+
+/** What to do once the server has ended a context's session: sign in again, into the same context. */
+export const sessionEndedMessage = (name: string) =>
+  `the server ended the session of context "${name}" (revoked, or its refresh token refused); ` +
+  `run \`latchkey login${name === 'default' ? '' : ` --name ${name}`}\` again`;
+
+/**
+ * Remembers that the server ended this context's session (it said so at /v1, or refused
+ * the refresh token), so the next `latchkey token` exits 3 at once instead of printing an
+ * access token the server no longer takes — which it would, from the session cache or the
+ * sealed file, until that token expired. The cached access token goes; the mark holds the
+ * sealed file's stamp, so a new login (which rewrites the file) clears it by itself.
+ */
+export async function markSessionEnded(deps: CliDeps, name: string, stamp: string | null): Promise<void> {
+  // `stamp`: the sealed file as it was when the refused token was read from it; a login since is not marked.
+  if (stamp !== null && stamp === (await stampOf(deps.config.dir, name))) {
+    // Best effort: failing to remember costs a later run only the server's own refusal.
+    await writeFileAtomic(revokedMarkPath(deps.config.dir, name), stamp).catch(() => {});
+  }
+  await deps.secrets.tokenCache?.forget(name);
+}
+
+/** Exit 3 (`session_expired`) if the server ended this context's session and no login has happened since. */
+export async function refuseEndedSession(deps: CliDeps, name: string): Promise<void> {
+  const mark = await readText(revokedMarkPath(deps.config.dir, name)).catch(() => null);
+  if (mark !== null && mark === (await stampOf(deps.config.dir, name))) {
+    throw new CliError('session_expired', sessionEndedMessage(name));
+  }
 }

@@ -75,6 +75,8 @@ export function tokenCache(options: {
     async put(context, stamp, credential) {
       if (credential.expires_at === null || stamp === null || !(await privateRuntime())) return;
       if ((await stampOf(configDir, context)) !== stamp) return;
+      // A run that read the file before another learned the session was revoked keeps its token out.
+      if ((await readText(revokedMarkPath(configDir, context)).catch(() => null)) === stamp) return;
       const sealed = sealedPath(configDir, context);
       const entry = [HEADER, sealed, stamp, String(credential.expires_at), credential.access_token].join('\n');
       const { mkdir, rename, rm, writeFile } = await import('node:fs/promises');
@@ -97,13 +99,21 @@ export function tokenCache(options: {
 }
 
 /**
+ * Where a run that learned from the server that a context's session is over (revoked, or
+ * its refresh token refused) leaves the sealed file's stamp (see credential.ts,
+ * markSessionEnded): beside the file, so it outlives the runtime directory, and bound to
+ * the file as it was, so a new login (a new file) is not held to it.
+ */
+export const revokedMarkPath = (configDir: string, context: string) => `${sealedPath(configDir, context)}.revoked`;
+
+/**
  * A 64-bit hash of the sealed file's text. Every write seals with a fresh random IV, so
  * it changes with each write and an entry matches only the very file it was read from —
  * unlike inode and mtime, which a filesystem may hand out again. Not a cryptographic
  * hash, and it need not be: only this user can write either file, and WebCrypto's digest
  * costs a cached run ~1 ms to start. Null when the file is absent or unreadable.
  */
-async function stampOf(configDir: string, context: string): Promise<string | null> {
+export async function stampOf(configDir: string, context: string): Promise<string | null> {
   const text = await readText(sealedPath(configDir, context)).catch(() => null);
   return text === null ? null : `${fnv1a(text)}${fnv1a(text, 0x050c5d1f)}`;
 }

@@ -1,7 +1,8 @@
 /** `latchkey contexts list | use | show | remove`: the named logins, metadata only. */
 
+import { rfc3339 } from '../api.ts';
 import type { Command } from '../command.ts';
-import { selectContext } from '../config.ts';
+import { type Context, selectContext } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
@@ -36,7 +37,7 @@ export async function contexts(deps: CliDeps, global: GlobalOptions, action: str
     }
     case 'show': {
       const { name, context } = selectContext(config, target ?? global.context);
-      const view = { name, current: name === config.current, ...context };
+      const view = { name, current: name === config.current, ...contextView(context) };
       if (global.json) return io.out(`${JSON.stringify(view, null, 2)}\n`);
       for (const [key, value] of Object.entries(view)) {
         io.out(`${key}: ${printable(typeof value === 'object' && value !== null ? JSON.stringify(value) : String(value))}\n`);
@@ -47,10 +48,10 @@ export async function contexts(deps: CliDeps, global: GlobalOptions, action: str
       if (!target) throw new CliError('usage', 'usage: latchkey contexts remove NAME (forgets locally; `logout` also revokes)');
       const { context } = selectContext(config, target);
       await openSecretStore(deps.secrets, context.secretStore).remove(target);
-      const next = await forgetContext(deps, target);
-      if (global.json) io.out(`${JSON.stringify({ removed: target })}\n`);
-      io.err(`Removed context "${target}" (its token was not revoked; use \`latchkey logout\` for that).\n`);
-      return io.err(next);
+      const { [target]: _removed, ...rest } = config.contexts;
+      await deps.config.write({ ...config, contexts: rest, current: config.current === target ? null : config.current });
+      if (global.json) return io.out(`${JSON.stringify({ removed: target })}\n`);
+      return io.err(`Removed context "${target}" (its token was not revoked; use \`latchkey logout\` for that).\n`);
     }
     default:
       throw new CliError('usage', `unknown action "contexts ${action}"; use list, use, show or remove`);
@@ -58,21 +59,17 @@ export async function contexts(deps: CliDeps, global: GlobalOptions, action: str
 }
 
 /**
- * Drops a context from config.json. When it was the current one, the one context left
- * becomes current; with several left none does, and the note says which there are and
- * how to choose. Returns that note for stderr ('' when there is nothing to say).
+ * A context as --json shows it: config.json's camelCase keys in the CLI's one JSON style
+ * (snake_case; `created_at` in RFC 3339 without milliseconds).
  */
-export async function forgetContext(deps: CliDeps, name: string): Promise<string> {
-  const latest = await deps.config.read();
-  const { [name]: _removed, ...contexts } = latest.contexts;
-  const left = Object.keys(contexts);
-  const wasCurrent = latest.current === name;
-  const current = wasCurrent ? (left.length === 1 ? (left[0] as string) : null) : latest.current;
-  await deps.config.write({ ...latest, contexts, current });
-  if (!wasCurrent || left.length === 0) return '';
-  if (current !== null) return `Now using context "${current}".\n`;
-  const names = left.map((other) => `"${other}"`).join(', ');
-  return `No context is current now; the others are ${names}. Choose one with \`latchkey contexts use NAME\`.\n`;
+export function contextView(context: Context): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(context).map(([key, value]) => {
+      const snake = key.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
+      const when = key === 'createdAt' && typeof value === 'string' ? Date.parse(value) : Number.NaN;
+      return [snake, Number.isNaN(when) ? value : rfc3339(when / 1000)];
+    }),
+  );
 }
 
 export const command: Command = {

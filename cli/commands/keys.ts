@@ -2,11 +2,11 @@
  * `latchkey keys create | list | revoke ID | rotate ID`: an org's API keys. The secret is
  * printed once, at creation or rotation, on stdout; everything else goes to stderr.
  */
-import { durationSeconds } from '../../shared/duration.ts';
 import { ApiKeyCreated, ApiKeyInfo, ApiKeyList, ROLES } from '../../shared/schemas.ts';
 import { chooseOrg, confirm, isoTime, openApi, path, printJson, printTable } from '../api.ts';
 import { type Command, flag, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
+import { durationFlag, spokenDuration, untilText } from '../durations.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
 
@@ -17,13 +17,6 @@ export type KeysOptions = {
   expires: string | undefined;
   grace: string | undefined;
   confirm: boolean;
-};
-
-const seconds = (flag: string, text: string | undefined): number | undefined => {
-  if (text === undefined) return undefined;
-  const value = durationSeconds(text);
-  if (value === null) throw new CliError('usage', `${flag} takes a duration such as 3600, 15m, 12h or 30d`);
-  return value;
 };
 
 export async function keys(
@@ -40,7 +33,7 @@ export async function keys(
     if (global.json) return printJson(deps, created);
     deps.io.err(
       `${what} ${printable(created.id)} "${printable(created.name)}" in ${org}${created.project ? `/${printable(created.project)}` : ''}, role ${created.role}, ` +
-        `expires ${isoTime(created.expires_at)}.\nThe secret is shown only now; store it somewhere safe:\n`,
+        `expires ${isoTime(created.expires_at)} (${untilText(created.expires_at, deps.now())}).\nThe secret is shown only now; store it somewhere safe:\n`,
     );
     deps.io.out(`${created.key}\n`);
   };
@@ -55,7 +48,7 @@ export async function keys(
       if (options.role && !(ROLES as readonly string[]).includes(options.role)) {
         throw new CliError('usage', `--role takes ${ROLES.join(', ')}`);
       }
-      const expires = seconds('--expires', options.expires);
+      const expires = options.expires === undefined ? undefined : durationFlag('--expires', options.expires);
       const body = {
         name: options.name,
         ...(options.role ? { role: options.role } : {}),
@@ -95,8 +88,9 @@ export async function keys(
     }
     case 'rotate': {
       if (!id) throw new CliError('usage', 'usage: latchkey keys rotate KEY_ID [--grace 1h] [--confirm]');
-      const grace = options.grace?.trim() === '0' ? 0 : (seconds('--grace', options.grace) ?? 0);
-      const when = grace === 0 ? 'at once' : `in ${options.grace}`;
+      // 0 needs no unit: "at once" is the same in every one.
+      const grace = options.grace === undefined || options.grace.trim() === '0' ? 0 : durationFlag('--grace', options.grace);
+      const when = grace === 0 ? 'at once' : `in ${spokenDuration(grace)}`;
       await confirm(deps, options.confirm, `Rotate API key ${id} in ${org}? The old secret stops working ${when}.`);
       return show(
         await api.call(ApiKeyCreated, 'POST', `${base}/${path(id)}/rotate`, { grace_seconds: grace }),
@@ -120,8 +114,12 @@ asks first at a terminal; elsewhere pass --confirm.`,
   options: {
     name: { type: 'string', value: 'NAME', description: "the key's name (create)" },
     role: { type: 'string', value: 'ROLE', description: "the key's role (create)", choices: ['member', 'admin', 'owner'] },
-    expires: { type: 'string', value: 'DURATION', description: 'how long the key lives (e.g. 90d)' },
-    grace: { type: 'string', value: 'DURATION', description: 'how long the old secret keeps working after a rotation (e.g. 1h)' },
+    expires: { type: 'string', value: 'DURATION', description: 'how long the key lives: 90d, 12h, 15m or 30s' },
+    grace: {
+      type: 'string',
+      value: 'DURATION',
+      description: 'how long the old secret keeps working after a rotation (e.g. 1h, or 0)',
+    },
     confirm: { type: 'boolean', description: 'do it without asking' },
   },
   subcommands: ['create', 'list', 'revoke', 'rotate'],

@@ -3,11 +3,11 @@
  * remove EMAIL`, in --org (or your one org). People join only by accepting an invitation
  * (`latchkey invitations accept`); `set` changes the role of an existing member.
  */
-import { durationSeconds } from '../../shared/duration.ts';
 import { Invitation, InvitationList, Org, ROLES } from '../../shared/schemas.ts';
 import { chooseOrg, confirm, isoTime, openApi, path, printJson, printTable } from '../api.ts';
 import { type Command, flag, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
+import { durationFlag, untilText } from '../durations.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
 import { printInvitations } from './invitations.ts';
@@ -40,14 +40,13 @@ export async function members(deps: CliDeps, global: GlobalOptions, args: string
         throw new CliError('usage', `usage: latchkey members invite EMAIL [--role ${ROLES.join('|')}] [--expires 7d]`);
       if (options.role && !(ROLES as readonly string[]).includes(options.role))
         throw new CliError('usage', `--role takes ${ROLES.join(', ')}`);
-      const expires = options.expires === undefined ? undefined : durationSeconds(options.expires);
-      if (expires === null) throw new CliError('usage', '--expires takes a duration from 1h to 30d, such as 12h or 7d');
+      const expires = options.expires === undefined ? undefined : durationFlag('--expires', options.expires);
       const body = { email, role: options.role ?? 'member', ...(expires ? { expires_in: expires } : {}) };
       const invited = await api.call(Invitation, 'POST', `/v1/orgs/${path(org)}/invitations`, body);
       if (global.json) return printJson(deps, invited);
       return deps.io.err(
         `Invited ${printable(invited.email)} to ${printable(org)} as ${invited.role} (invitation ${printable(invited.id)}, ` +
-          `expires ${isoTime(invited.expires_at)}).\nThey join when they accept, signed in as that email: ` +
+          `expires ${isoTime(invited.expires_at)}, ${untilText(invited.expires_at, deps.now())}).\nThey join when they accept, signed in as that email: ` +
           `latchkey invitations accept ${printable(invited.id)}\n`,
       );
     }

@@ -5,7 +5,9 @@
  * past the Worker, and `audit verify` must point at it.
  */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AuditEntry, auditEntryHash } from '../../shared/audit.ts';
 import { buildCli, cleanEnv, cliDeviceLogin, runCli, tempConfigDir } from '../fixtures/cli-runner.ts';
@@ -47,7 +49,8 @@ describe('orgs, projects and members', () => {
 
     const invited = await json(['members', 'invite', 'dev@cli.example', '--role', 'admin', '--expires', '2d']);
     assert.match(invited.id, /^inv_/);
-    assert.deepEqual([invited.org, invited.role, invited.expires_at - invited.created_at], ['acme', 'admin', 2 * 86400]);
+    const lifetime = (Date.parse(invited.expires_at) - Date.parse(invited.created_at)) / 1000;
+    assert.deepEqual([invited.org, invited.role, lifetime], ['acme', 'admin', 2 * 86400]);
     const pending = (await ok(['members', 'invitations'])).stdout;
     assert.match(pending, /^ID\s+EMAIL\s+ROLE\s+INVITED BY\s+EXPIRES\n/);
     assert.match(pending, new RegExp(`${invited.id}\\s+dev@cli\\.example\\s+admin\\s+owner@cli\\.example`));
@@ -238,15 +241,35 @@ describe('audit', () => {
       assert.match(listed.stdout, new RegExp(action.replace('.', '\\.')));
     }
     const verified = await ok(['audit', 'verify']);
-    const [, count, head] = /: (\d+) entries, every link holds\.\nhead: \d+ ([0-9a-f]{64})/.exec(verified.stdout) ?? [];
+    const [, count, seq, head] = /: (\d+) entries, every link holds\.\nhead: (\d+) ([0-9a-f]{64})/.exec(verified.stdout) ?? [];
     assert.ok(Number(count) >= 10, verified.stdout);
     assert.ok(head);
+    const kept = `${seq}:${head}`;
+    assert.match(verified.stderr, new RegExp(`Next time: latchkey audit verify --org acme --expect-head ${kept}`));
+    const report0 = await json(['audit', 'verify']);
+    assert.deepEqual(report0.head, { seq: Number(seq), hash: head }, '--json has the head to keep');
+    const keptFile = join(home, 'audit-head.json');
+    await writeFile(keptFile, JSON.stringify(report0));
+    assert.match(
+      (await ok(['audit', 'verify', '--expect-head', kept])).stderr,
+      /The head you kept \(entry \d+\) is in the trail/,
+    );
+    await ok(['audit', 'verify', '--expect-head-file', keptFile]);
+    for (const args of [
+      ['audit', 'verify', '--expect-head', 'not-a-head'],
+      ['audit', 'list', '--expect-head', kept],
+      ['audit', 'verify', '--expect-head', kept, '--expect-head-file', keptFile],
+    ]) {
+      assert.equal((await runCli(args, owner)).code, 2, args.join(' '));
+    }
 
     // Someone with access to the store rewrites who revoked a key, keeping the stored hash.
     const redis = worker.redis;
     assert.ok(redis);
     const entries = await json(['audit', 'list', '--limit', '200']);
-    const target = AuditEntry.parse(entries.entries.find((entry: { action: string }) => entry.action === 'key.revoked'));
+    const { seq: revokedSeq } = entries.entries.find((entry: { action: string }) => entry.action === 'key.revoked');
+    const stored = async (at: number) => AuditEntry.parse(JSON.parse(String(await redis.command(['GET', `aud:acme:${at}`]))));
+    const target = await stored(revokedSeq);
     const forged = { ...target, actor: 'someone-else@cli.example' };
     assert.equal(await redis.command(['SET', `aud:acme:${target.seq}`, JSON.stringify(forged), 'KEEPTTL']), 'OK');
 
@@ -257,7 +280,7 @@ describe('audit', () => {
       new RegExp(`broken at entry ${target.seq}: entry ${target.seq} was changed after it was written`),
     );
     const report = JSON.parse((await runCli(['audit', 'verify', '--json'], owner)).stdout);
-    assert.deepEqual([report.ok, report.seq], [false, target.seq]);
+    assert.deepEqual([report.ok, report.seq, report.error.code], [false, target.seq, 'verification_failed']);
 
     // Re-hashing the forged entry moves the break to the next link, which still names the old hash.
     const { hash: _old, ...unhashed } = forged;
@@ -268,6 +291,27 @@ describe('audit', () => {
     assert.match(
       moved.stderr,
       new RegExp(`broken at entry ${target.seq + 1}: entry ${target.seq + 1} does not follow entry ${target.seq}`),
+    );
+
+    // Re-chaining every entry after it makes a trail whose every link holds: only a kept head shows the rewrite.
+    let prev = rehashed.hash;
+    for (let at = target.seq + 1; at <= Number(seq); at++) {
+      const { hash: _stale, ...rest } = { ...(await stored(at)), prev };
+      const relinked = { ...rest, hash: await auditEntryHash(rest) };
+      await redis.command(['SET', `aud:acme:${at}`, JSON.stringify(relinked), 'KEEPTTL']);
+      prev = relinked.hash;
+    }
+    await ok(['audit', 'verify']);
+    const rewritten = await runCli(['audit', 'verify', '--expect-head', kept], owner);
+    assert.equal(rewritten.code, 7, rewritten.stderr);
+    assert.match(rewritten.stderr, new RegExp(`rewritten since its head was kept: entry ${seq} is ${prev.slice(0, 12)}`));
+    assert.match(rewritten.stderr, new RegExp(`Its head is now ${seq}:${prev}`));
+    const fromFile = await runCli(['audit', 'verify', '--expect-head-file', keptFile, '--json'], owner);
+    assert.equal(fromFile.code, 7);
+    const verdict = JSON.parse(fromFile.stdout);
+    assert.deepEqual(
+      [verdict.ok, verdict.kept_head.hash, verdict.head.hash, verdict.error.code],
+      [false, head, prev, 'verification_failed'],
     );
   });
 });
