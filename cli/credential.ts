@@ -41,7 +41,7 @@ export async function resolveCredential(
     return { ...base, source: 'token-stdin', token };
   }
   if (deps.env.LATCHKEY_TOKEN) return { ...base, source: 'env', token: deps.env.LATCHKEY_TOKEN.trim() };
-  if (!selected) selectContext(config, global.context); // throws the "not logged in" message
+  if (!selected) throw noContext(config, global.context);
   const { name, context } = selected as { name: string; context: Context };
   const bound = boundServer(deps, global, name, context);
   return { ...base, server: bound, source: 'stored', token: await validStoredToken(deps, name, context, options.cacheAsked) };
@@ -74,6 +74,29 @@ export function boundServer(deps: CliDeps, global: GlobalOptions, name: string, 
       `Log in there (\`latchkey login --server ${requested} --name NAME\`) and pick that context, ` +
       'or pass a token for that server in LATCHKEY_TOKEN or with --token-stdin',
   );
+}
+
+/**
+ * Why no context was selected: the "not logged in" of selectContext, or — when contexts
+ * exist but none is current (the current one was logged out among several) — which exist
+ * and how to pick one.
+ */
+function noContext(config: Parameters<typeof selectContext>[0], requested: string | undefined): CliError {
+  const known = Object.keys(config.contexts);
+  if (requested === undefined && config.current === null && known.length > 0) {
+    return new CliError(
+      'not_logged_in',
+      `no context is current; there ${known.length === 1 ? 'is' : 'are'} ${known.map((name) => `"${name}"`).join(', ')}. ` +
+        'Choose one with `latchkey contexts use NAME` (or pass --context NAME)',
+    );
+  }
+  try {
+    selectContext(config, requested);
+  } catch (error) {
+    if (error instanceof CliError) return error;
+    throw error;
+  }
+  return new CliError('not_logged_in', 'not logged in; run `latchkey login --server URL`');
 }
 
 function safeSelect(config: Parameters<typeof selectContext>[0], requested: string | undefined) {

@@ -48,10 +48,10 @@ export async function contexts(deps: CliDeps, global: GlobalOptions, action: str
       if (!target) throw new CliError('usage', 'usage: latchkey contexts remove NAME (forgets locally; `logout` also revokes)');
       const { context } = selectContext(config, target);
       await openSecretStore(deps.secrets, context.secretStore).remove(target);
-      const { [target]: _removed, ...rest } = config.contexts;
-      await deps.config.write({ ...config, contexts: rest, current: config.current === target ? null : config.current });
-      if (global.json) return io.out(`${JSON.stringify({ removed: target })}\n`);
-      return io.err(`Removed context "${target}" (its token was not revoked; use \`latchkey logout\` for that).\n`);
+      const next = await forgetContext(deps, target);
+      if (global.json) io.out(`${JSON.stringify({ removed: target })}\n`);
+      io.err(`Removed context "${target}" (its token was not revoked; use \`latchkey logout\` for that).\n`);
+      return io.err(next);
     }
     default:
       throw new CliError('usage', `unknown action "contexts ${action}"; use list, use, show or remove`);
@@ -70,6 +70,24 @@ export function contextView(context: Context): Record<string, unknown> {
       return [snake, Number.isNaN(when) ? value : rfc3339(when / 1000)];
     }),
   );
+}
+
+/**
+ * Drops a context from config.json. When it was the current one, the one context left
+ * becomes current; with several left none does, and the note says which there are and
+ * how to choose. Returns that note for stderr ('' when there is nothing to say).
+ */
+export async function forgetContext(deps: CliDeps, name: string): Promise<string> {
+  const latest = await deps.config.read();
+  const { [name]: _removed, ...contexts } = latest.contexts;
+  const left = Object.keys(contexts);
+  const wasCurrent = latest.current === name;
+  const current = wasCurrent ? (left.length === 1 ? (left[0] as string) : null) : latest.current;
+  await deps.config.write({ ...latest, contexts, current });
+  if (!wasCurrent || left.length === 0) return '';
+  if (current !== null) return `Now using context "${current}".\n`;
+  const names = left.map((other) => `"${other}"`).join(', ');
+  return `No context is current now; the others are ${names}. Choose one with \`latchkey contexts use NAME\`.\n`;
 }
 
 export const command: Command = {
