@@ -15,6 +15,10 @@ export const Context = z.object({
   createdAt: z.string(),
   /** How the credential came: a sign-in (browser or device) or `login --with-token`; absent in older files. */
   via: z.optional(z.enum(['sign-in', 'with-token'])),
+  /** Hosts besides the server's that `latchkey credential-helper` answers git for (`setup-git --host`). */
+  gitHosts: z.optional(z.array(z.string())),
+  /** Registries `docker-credential-latchkey` answers for (`setup-docker --registry`). */
+  dockerRegistries: z.optional(z.array(z.string())),
 });
 export type Context = z.infer<typeof Context>;
 

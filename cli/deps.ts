@@ -42,6 +42,10 @@ export type CliDeps = {
   fetch: typeof fetch;
   /** Aborted on Ctrl-C. */
   signal: AbortSignal;
+  /** Runs a program to its end (`git config`), its output collected; loaded on first use. */
+  runProgram: (file: string, args: string[]) => Promise<{ code: number | null; stdout: string; stderr: string }>;
+  /** How to run this CLI again (what `setup-git` writes into git's config): its absolute path, compiled. */
+  self: string[];
 };
 
 export type GlobalOptions = { context?: string; server?: string; org?: string; project?: string; json: boolean };

@@ -174,6 +174,26 @@ function canOpenBrowser(env: Record<string, string | undefined>): boolean {
   return Boolean(env.DISPLAY || env.WAYLAND_DISPLAY);
 }
 
+/** A program run to its end with no terminal of its own; spawned through node:child_process, loaded only here. */
+async function runProgram(file: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const { spawn } = await import('node:child_process');
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.once('error', (error) =>
+      reject(new CliError('failed', `cannot run ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`)),
+    );
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
 /** The host name as the server accepts a device name (shared DeviceName): plain text, at most 64. */
 function deviceName(host: string): string | undefined {
   const cleaned = host.replace(/[^\p{L}\p{N} ._'()-]/gu, '-').slice(0, 64);
@@ -237,9 +257,17 @@ function realDeps(): CliDeps {
     openBrowser: async (url) => (await import('./open-browser.ts')).openBrowser(process.platform, env, url),
     fetch: (input, init) => fetch(input, init),
     signal: controller.signal,
+    runProgram,
+    // Compiled, argv[1] is the bundle inside the binary and execPath the binary (symlinks resolved); from source, node runs main.ts.
+    self: process.argv[1]?.startsWith('/$bunfs/') ? [process.execPath] : [process.execPath, process.argv[1] ?? ''],
   };
 }
 
+/** Docker runs `docker-credential-latchkey ACTION`: a symlink to this binary by that name is `latchkey docker-credential ACTION`. */
+function argvOf(argv0: string, rest: string[]): string[] {
+  return argv0.slice(argv0.lastIndexOf('/') + 1) === 'docker-credential-latchkey' ? ['docker-credential', ...rest] : rest;
+}
+
 if (import.meta.main ?? process.argv[1]?.endsWith('main.ts')) {
-  process.exitCode = await run(process.argv.slice(2), realDeps());
+  process.exitCode = await run(argvOf(process.argv0, process.argv.slice(2)), realDeps());
 }

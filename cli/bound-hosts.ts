@@ -1,0 +1,111 @@
+/**
+ * What the credential helpers (git, Docker, kubectl) share: which hosts a context's token
+ * may be handed to, the token as they write it, and when it expires.
+ *
+ * A helper is asked by a tool about whatever host that tool is talking to — a clone URL
+ * in a README, a registry in a Dockerfile — so the answer is the token only for a host the
+ * person bound: for git, the context's own server and what `setup-git --host` added; for
+ * Docker, what `setup-docker --registry` added. Everything else gets nothing.
+ */
+import type { Context } from './config.ts';
+import { cachedToken, resolveCredential } from './credential.ts';
+import type { CliDeps, GlobalOptions } from './deps.ts';
+import { CliError } from './errors.ts';
+
+/** `name` or `name:port`, the name a DNS name, an IPv4 address or a bracketed IPv6 one: no user, path, query or space. */
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::[0-9]{1,5})?$/;
+
+/** Plain http carries a token in the clear; it is answered only for this machine. */
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * `host[:port]` as URL normalises it under `protocol` (lower case, the default port
+ * dropped), so `Example.com:443` and `example.com` are one host over https; null for
+ * anything that is not a bare host.
+ */
+export function normalHost(protocol: 'http' | 'https', host: string): string | null {
+  if (!HOST.test(host)) return null;
+  const port = host.match(/:([0-9]+)$/)?.[1];
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) return null;
+  const text = `${protocol}://${host}/`;
+  return URL.canParse(text) ? new URL(text).host : null;
+}
+
+/** Whether the host names this machine (as URL reads it: `127.1` is 127.0.0.1). */
+export function isLoopback(host: string): boolean {
+  const normal = normalHost('http', host);
+  return normal !== null && LOOPBACK.has(normal.replace(/:[0-9]+$/, ''));
+}
+
+/** The host of the context's server: a git remote there is bound without asking. */
+export const serverHost = (context: Context): string => new URL(context.server).host;
+
+/** Hosts git may be given this context's token for. */
+export const gitHosts = (context: Context): string[] => [serverHost(context), ...(context.gitHosts ?? [])];
+
+/** Whether `host`, reached over `protocol`, is one of `bound` (each compared under that protocol's default port). */
+export function isBound(bound: readonly string[], protocol: string, host: string): boolean {
+  if (protocol !== 'https' && !(protocol === 'http' && isLoopback(host))) return false;
+  const asked = normalHost(protocol, host);
+  return asked !== null && bound.some((entry) => normalHost(protocol, entry) === asked);
+}
+
+/**
+ * A host the person names on the command line: `host[:port]`, or `http(s)://host[:port]`
+ * (nothing after the host). Plain http is for loopback only. Returns the host to store
+ * and the URL schemes a tool may reach it by: a bare loopback host, both.
+ */
+export function parseHostArgument(option: string, value: string): { host: string; protocols: ('http' | 'https')[] } {
+  const scheme = value.match(/^(https?):\/\/(.*?)\/?$/i);
+  const protocol = (scheme?.[1]?.toLowerCase() ?? 'https') as 'http' | 'https';
+  const bare = scheme ? (scheme[2] as string) : value;
+  const host = normalHost(protocol, bare);
+  if (host === null) throw new CliError('usage', `${option} takes a host, host:port or http(s)://host[:port]: "${value}"`);
+  if (protocol === 'http' && !isLoopback(host)) {
+    throw new CliError(
+      'usage',
+      `${option} ${value}: plain http would send the token in the clear; only 127.0.0.1, localhost and [::1] may use it`,
+    );
+  }
+  const protocols: ('http' | 'https')[] = scheme ? [protocol] : isLoopback(host) ? ['http', 'https'] : ['https'];
+  return { host, protocols };
+}
+
+/** `a,b` or `a`: the values of a host option (commas never occur in a host). */
+export const listArgument = (value: string): string[] => value.split(',').filter((part) => part !== '');
+
+/**
+ * A token as a helper writes it into a line-based protocol: visible ASCII only, so a
+ * token a hostile server issued cannot add a line (`host=…`) to what git reads.
+ */
+export function lineSafeToken(token: string): string {
+  if (!/^[\x21-\x7e]+$/.test(token))
+    throw new CliError('invalid_credential', 'the token holds characters no credential has; log in again');
+  return token;
+}
+
+/** The token `latchkey token` would print: the same cache, resolution and refresh under the lock. */
+export async function helperToken(deps: CliDeps, global: GlobalOptions): Promise<string> {
+  const quick = await cachedToken(deps, global);
+  return lineSafeToken(quick ?? (await resolveCredential(deps, global, { tokenStdin: false, cacheAsked: true })).token);
+}
+
+/** The last second RFC 3339 can write (9999-12-31T23:59:59Z). */
+const LAST_RFC3339_SECOND = 253402300799;
+
+/**
+ * The `exp` of a JWT access token, read without verifying: it is our own, just fetched
+ * from (or cached for) the server it came from, and only tells the tool when to ask
+ * again. Null for an API key (opaque, no expiry) or a claim no calendar can hold.
+ */
+export function tokenExpiry(token: string): number | null {
+  const parts = token.split('.');
+  if (parts.length !== 3) return null;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8'));
+    const exp = typeof claims === 'object' && claims !== null ? (claims as { exp?: unknown }).exp : undefined;
+    return typeof exp === 'number' && Number.isInteger(exp) && exp > 0 && exp <= LAST_RFC3339_SECOND ? exp : null;
+  } catch {
+    return null;
+  }
+}

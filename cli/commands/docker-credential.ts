@@ -1,0 +1,84 @@
+/**
+ * `latchkey docker-credential get|store|erase|list`, also run as `docker-credential-latchkey
+ * ACTION` through a symlink of that name (main.ts): the docker-credential-helpers protocol.
+ * `get` reads a registry's server URL on stdin and prints {ServerURL, Username, Secret}
+ * for a registry the person bound (`setup-docker --registry`); for any other, the
+ * protocol's "credentials not found in native keychain" and exit 1, as the spec's own
+ * helpers answer, so Docker goes on without credentials. `list` names the bound
+ * registries; `store` and `erase` do nothing: latchkey keeps its token itself.
+ */
+import { helperToken, isBound, normalHost } from '../bound-hosts.ts';
+import type { Command } from '../command.ts';
+import { type Context, selectContext } from '../config.ts';
+import type { CliDeps, GlobalOptions } from '../deps.ts';
+import { CliError } from '../errors.ts';
+import { printable } from '../printable.ts';
+import { HELPER_USERNAME } from './credential-helper.ts';
+
+/** The spec's words for an unknown server (credentials.ErrCredentialsNotFound); Docker matches them exactly. */
+export const NOT_FOUND = 'credentials not found in native keychain';
+
+/** The host of a server URL as Docker passes it (`https://index.docker.io/v1/`, `registry.example:5000`); null if none. */
+export function registryHost(serverUrl: string): string | null {
+  const rest = serverUrl.trim().replace(/^https?:\/\//i, '');
+  return normalHost('https', rest.split('/')[0] as string);
+}
+
+/** The context this run uses, or null when nothing is logged in (then no registry is bound). */
+async function boundContext(deps: CliDeps, global: GlobalOptions): Promise<Context | null> {
+  const config = await deps.config.read();
+  if (!global.context && !config.current) return null;
+  return selectContext(config, global.context).context;
+}
+
+async function get(deps: CliDeps, global: GlobalOptions): Promise<number> {
+  const serverUrl = (await deps.io.readStdin()).trim();
+  const host = registryHost(serverUrl);
+  const context = await boundContext(deps, global);
+  if (host === null || context === null || !isBound(context.dockerRegistries ?? [], 'https', host)) {
+    deps.io.out(`${NOT_FOUND}\n`);
+    return 1;
+  }
+  const token = await helperToken(deps, global);
+  deps.io.out(`${JSON.stringify({ ServerURL: serverUrl, Username: HELPER_USERNAME, Secret: token })}\n`);
+  return 0;
+}
+
+async function list(deps: CliDeps, global: GlobalOptions): Promise<number> {
+  const registries = (await boundContext(deps, global))?.dockerRegistries ?? [];
+  deps.io.out(`${JSON.stringify(Object.fromEntries(registries.map((registry) => [registry, HELPER_USERNAME])))}\n`);
+  return 0;
+}
+
+export async function dockerCredential(deps: CliDeps, global: GlobalOptions, action: string): Promise<number> {
+  try {
+    if (action === 'get') return await get(deps, global);
+    if (action === 'list') return await list(deps, global);
+    // Docker writes the credentials (store) or the URL (erase) on stdin; read, kept nowhere.
+    await deps.io.readStdin();
+    return 0;
+  } catch (error) {
+    // The protocol's errors are one line on stdout and exit 1: Docker shows that line.
+    if (!(error instanceof CliError)) throw error;
+    deps.io.out(`latchkey: ${printable(error.message)}\n`);
+    return 1;
+  }
+}
+
+export const command: Command = {
+  usage: ['docker-credential get|store|erase|list'],
+  help: `Docker's credential helper: Docker runs it as docker-credential-latchkey (a symlink to
+this binary; \`latchkey setup-docker\` says how), not you. \`get\` answers with the current
+context's access token for the registries \`setup-docker --registry\` bound, and with
+"${NOT_FOUND}" (exit 1) for any other. \`store\` and \`erase\` do nothing.`,
+  options: {},
+  subcommands: ['get', 'store', 'erase', 'list'],
+  maxArgs: 1,
+  run(deps, global, parsed) {
+    const [action] = parsed.args;
+    if (action === undefined || !['get', 'store', 'erase', 'list'].includes(action)) {
+      throw new CliError('usage', 'usage: docker-credential-latchkey get|store|erase|list');
+    }
+    return dockerCredential(deps, global, action);
+  },
+};

@@ -1,0 +1,106 @@
+/**
+ * `latchkey setup-docker --registry HOST`: binds the registry to the context (so
+ * docker-credential-latchkey answers for it) and names `latchkey` as its helper in
+ * Docker's config.json (`credHelpers`), keeping everything else in that file; the file is
+ * replaced atomically. Docker finds the helper as `docker-credential-latchkey` on PATH: if
+ * it is not there, the one `ln -s` that makes it is printed; nothing is written into PATH.
+ */
+import { listArgument, normalHost } from '../bound-hosts.ts';
+import { type Command, text } from '../command.ts';
+import { selectContext, writeFileAtomic } from '../config.ts';
+import type { CliDeps, GlobalOptions } from '../deps.ts';
+import { CliError } from '../errors.ts';
+import { readText } from '../host.ts';
+
+export const HELPER_PROGRAM = 'docker-credential-latchkey';
+
+/** Docker's config file: $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
+export const dockerConfigPath = (env: Record<string, string | undefined>) =>
+  `${env.DOCKER_CONFIG || `${env.HOME || process.getBuiltinModule('node:os').homedir()}/.docker`}/config.json`;
+
+/** config.json with `credHelpers[registry] = "latchkey"` for each registry, every other key as it was. */
+export function withCredHelpers(text: string | null, path: string, registries: string[]): string {
+  let parsed: unknown = {};
+  if (text !== null && text.trim() !== '') {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new CliError('failed', `${path} is not valid JSON; it was left as it is`);
+    }
+  }
+  const isObject = (value: unknown): value is Record<string, unknown> =>
+    typeof value === 'object' && value !== null && !Array.isArray(value);
+  if (!isObject(parsed)) throw new CliError('failed', `${path} is not a JSON object; it was left as it is`);
+  const helpers = parsed.credHelpers ?? {};
+  if (!isObject(helpers)) throw new CliError('failed', `${path}: credHelpers is not an object; it was left as it is`);
+  const added = Object.fromEntries(registries.map((registry) => [registry, 'latchkey']));
+  return `${JSON.stringify({ ...parsed, credHelpers: { ...helpers, ...added } }, null, '\t')}\n`;
+}
+
+/** Whether some PATH directory holds an executable `name`. */
+async function onPath(env: Record<string, string | undefined>, name: string): Promise<boolean> {
+  const { access, constants } = await import('node:fs/promises');
+  for (const dir of (env.PATH ?? '').split(':').filter((entry) => entry.startsWith('/'))) {
+    try {
+      await access(`${dir}/${name}`, constants.X_OK);
+      return true;
+    } catch {}
+  }
+  return false;
+}
+
+/** `ln -s` of this binary as the helper, into a PATH directory: beside the binary if that is on PATH, else ~/.local/bin. */
+function linkCommand(deps: CliDeps): string {
+  const self = deps.self[0] as string;
+  const beside = self.slice(0, self.lastIndexOf('/'));
+  const path = (deps.env.PATH ?? '').split(':');
+  const local = `${deps.env.HOME}/.local/bin`;
+  const dir = path.includes(beside) ? beside : path.includes(local) ? local : '/usr/local/bin';
+  const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
+  return `ln -s ${quote(self)} ${quote(`${dir}/${HELPER_PROGRAM}`)}`;
+}
+
+export async function setupDocker(deps: CliDeps, global: GlobalOptions, given: string[]): Promise<void> {
+  const registries = given.map((value) => {
+    const host = normalHost('https', value);
+    if (host === null) throw new CliError('usage', `--registry takes a registry host or host:port: "${value}"`);
+    return host;
+  });
+  const config = await deps.config.read();
+  const { name, context } = selectContext(config, global.context);
+  const path = dockerConfigPath(deps.env);
+  // Checked before anything is written: a config.json latchkey cannot read is left alone, and nothing is bound.
+  const edited = withCredHelpers(await readText(path), path, registries);
+  const bound = [...new Set([...(context.dockerRegistries ?? []), ...registries])];
+  await deps.config.write({ ...config, contexts: { ...config.contexts, [name]: { ...context, dockerRegistries: bound } } });
+  await writeFileAtomic(path, edited);
+
+  const missing = !(await onPath(deps.env, HELPER_PROGRAM));
+  const link = missing ? linkCommand(deps) : null;
+  if (global.json) {
+    deps.io.out(`${JSON.stringify({ context: name, docker_config: path, docker_registries: bound, link_command: link })}\n`);
+  }
+  deps.io.err(`Docker now asks latchkey (context "${name}") for ${registries.join(', ')} (${path}).\n`);
+  if (name !== config.current) {
+    deps.io.err(`Docker passes no arguments, so the helper answers with the current context; "${name}" is not it.\n`);
+  }
+  if (link) deps.io.err(`Docker runs ${HELPER_PROGRAM} from PATH, and there is none; make it with:\n  ${link}\n`);
+}
+
+export const command: Command = {
+  usage: ['setup-docker --registry HOST[,HOST…]'],
+  help: `Makes Docker use latchkey's token for the registries named and binds them to the
+context: docker-credential-latchkey answers for them and no other. Edits credHelpers in
+$DOCKER_CONFIG/config.json (else ~/.docker/config.json), keeping the rest of the file.
+Docker answers with the current context at the time it asks.`,
+  options: {
+    registry: { type: 'string', value: 'HOST', description: 'a registry host[:port] (or comma-separated ones) to bind' },
+  },
+  maxArgs: 0,
+  run: (deps, global, parsed) => {
+    const given = text(parsed, 'registry');
+    const registries = given === undefined ? [] : listArgument(given);
+    if (registries.length === 0) throw new CliError('usage', 'which registry? pass --registry HOST');
+    return setupDocker(deps, global, registries);
+  },
+};

@@ -1,0 +1,282 @@
+/**
+ * The credential helpers in process (test/fixtures/cli-fakes.ts), fed what a hostile tool
+ * or remote could make them read: git requests for hosts not bound, in odd framings, with
+ * paths, users, ports and control characters; Docker server URLs that only look like a
+ * bound registry; kubectl asking for another ExecCredential version. Whenever the answer
+ * is "not this host", nothing at all is printed and no secret is opened. The token comes
+ * from LATCHKEY_TOKEN, so no server is needed.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { Context } from '../../cli/config.ts';
+import { fakeConfigDir, type Ran, runWith } from '../fixtures/cli-fakes.ts';
+
+const SERVER = 'https://latchkey.example';
+/** An unsigned JWT shape with an exp: the helpers read exp, never verify (the token is their own). */
+const EXP = 1_900_000_000;
+const JWT = `eyJhbGciOiJub25lIn0.${Buffer.from(JSON.stringify({ sub: 'u', exp: EXP })).toString('base64url')}.c2ln`;
+
+/** A config dir holding one logged-in context, "work", with the given bindings. */
+async function loggedIn(extra: Partial<Context> = {}): Promise<string> {
+  const dir = await fakeConfigDir();
+  const context: Context = {
+    server: SERVER,
+    clientId: 'latchkey-cli',
+    secretStore: 'encrypted-file',
+    secretStoreReason: 'test',
+    user: { sub: 'u', email: 'u@example.com' },
+    kind: 'user',
+    org: null,
+    project: null,
+    createdAt: '2026-01-01T00:00:00.000Z',
+    ...extra,
+  };
+  await writeFile(join(dir, 'config.json'), JSON.stringify({ version: 1, current: 'work', contexts: { work: context } }));
+  return dir;
+}
+
+function helper(dir: string, stdin: string, token = JWT, argv = ['credential-helper', 'get']): Promise<Ran> {
+  return runWith(argv, { dir, stdin, env: { LATCHKEY_CONFIG_DIR: dir, LATCHKEY_TOKEN: token } });
+}
+
+const answer = `username=latchkey\npassword=${JWT}\npassword_expiry_utc=${EXP}\n`;
+const nothing: Ran = { code: 0, stdout: '', stderr: '' };
+
+describe('git credential-helper', () => {
+  test('a bound host gets the token: the server’s own host, and one setup-git added (http on loopback)', async () => {
+    const dir = await loggedIn({ gitHosts: ['127.0.0.1:8080', 'git.example.com'] });
+    for (const request of [
+      'protocol=https\nhost=latchkey.example\n\n',
+      'protocol=https\nhost=LATCHKEY.example:443\npath=org/repo.git\n\n',
+      'protocol=https\nhost=git.example.com\nwwwauth[]=Basic realm="x"\ncapability[]=authtype\n\n',
+      'protocol=http\nhost=127.0.0.1:8080\n\n',
+      // CR LF lines, as git's own reader accepts them
+      'protocol=https\r\nhost=latchkey.example\r\n\r\n',
+      // no blank line: the request ends where the input does
+      'protocol=https\nhost=latchkey.example',
+    ]) {
+      assert.deepEqual(await helper(dir, request), { code: 0, stdout: answer, stderr: '' }, JSON.stringify(request));
+    }
+    const opaque = await helper(dir, 'protocol=https\nhost=latchkey.example\n\n', 'lk_key_abc');
+    assert.equal(opaque.stdout, 'username=latchkey\npassword=lk_key_abc\n', 'an API key has no expiry to tell');
+  });
+
+  test('anything else gets nothing at all, exit 0, so git asks its next helper', async () => {
+    const dir = await loggedIn({ gitHosts: ['127.0.0.1:8080'] });
+    for (const request of [
+      'protocol=https\nhost=evil.example\n\n',
+      'protocol=https\nhost=latchkey.example.evil.example\n\n',
+      'protocol=https\nhost=evil-latchkey.example\n\n',
+      'protocol=https\nhost=latchkey.example/evil\n\n',
+      'protocol=https\nhost=user@latchkey.example\n\n',
+      'protocol=https\nhost=latchkey.example:8443\n\n',
+      'protocol=https\nhost=latchkey.example \n\n',
+      'protocol=http\nhost=latchkey.example\n\n',
+      'protocol=http\nhost=127.0.0.1:8081\n\n',
+      'protocol=ssh\nhost=latchkey.example\n\n',
+      'protocol=https\n\n',
+      'host=latchkey.example\n\n',
+      // what follows the blank line is another request's business, not this one's
+      'protocol=https\nhost=evil.example\n\nhost=latchkey.example\n',
+      // a second host that disagrees, a CR inside a value, a NUL, a line without "="
+      'protocol=https\nhost=evil.example\nhost=latchkey.example\n\n',
+      'protocol=https\nhost=evil.example\rhost=latchkey.example\n\n',
+      'protocol=https\nhost=latchkey.example\u0000.evil.example\n\n',
+      'protocol=https\nlatchkey.example\nhost=latchkey.example\n\n',
+      '',
+    ]) {
+      assert.deepEqual(await helper(dir, request), nothing, JSON.stringify(request));
+    }
+  });
+
+  test('not logged in: nothing is bound, nothing printed; store, erase and unknown operations do nothing', async () => {
+    const empty = await fakeConfigDir();
+    assert.deepEqual(await helper(empty, 'protocol=https\nhost=latchkey.example\n\n'), nothing);
+    const dir = await loggedIn();
+    for (const action of ['store', 'erase', 'frobnicate']) {
+      assert.deepEqual(
+        await helper(dir, 'protocol=https\nhost=latchkey.example\nusername=x\npassword=y\n\n', JWT, [
+          'credential-helper',
+          action,
+        ]),
+        nothing,
+        action,
+      );
+    }
+    assert.deepEqual(await helper(dir, '', JWT, ['credential-helper']), {
+      code: 2,
+      stdout: '',
+      stderr: 'latchkey: usage: latchkey credential-helper get|store|erase\n',
+    });
+  });
+
+  test('a token that could add a line to git’s input is refused, not printed', async () => {
+    const dir = await loggedIn();
+    const ran = await helper(dir, 'protocol=https\nhost=latchkey.example\n\n', 'tok\nhost=evil.example');
+    assert.equal(ran.code, 3);
+    assert.equal(ran.stdout, '');
+    assert.match(ran.stderr, /the token holds characters no credential has/);
+  });
+});
+
+describe('setup-git', () => {
+  test('binds the hosts to the context and writes gh-style URL-scoped helpers; refuses plain http elsewhere', async () => {
+    const dir = await loggedIn();
+    const calls: string[][] = [];
+    const runProgram = async (file: string, args: string[]) => {
+      calls.push([file, ...args]);
+      return { code: 0, stdout: '', stderr: '' };
+    };
+    const ran = await runWith(['setup-git', '--host', '127.0.0.1:9000,git.example.com'], { dir, runProgram });
+    assert.equal(ran.code, 0, ran.stderr);
+    const helperLine = "!'/opt/latchkey/bin/latchkey' credential-helper --context 'work'";
+    const expected = ['http://127.0.0.1:9000', 'https://127.0.0.1:9000', 'https://git.example.com'].flatMap((url) => [
+      ['git', 'config', '--global', '--replace-all', `credential.${url}.helper`, ''],
+      ['git', 'config', '--global', '--add', `credential.${url}.helper`, helperLine],
+    ]);
+    assert.deepEqual(calls, expected);
+    const config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8'));
+    assert.deepEqual(config.contexts.work.gitHosts, ['127.0.0.1:9000', 'git.example.com']);
+
+    calls.length = 0;
+    assert.equal((await runWith(['setup-git'], { dir, runProgram })).code, 0);
+    assert.deepEqual(
+      calls.map((call) => call[4]),
+      ['credential.https://latchkey.example.helper', 'credential.https://latchkey.example.helper'],
+    );
+
+    for (const [host, message] of [
+      ['http://git.example.com', /plain http would send the token in the clear/],
+      ['git.example.com/evil', /--host takes a host/],
+      ['user@git.example.com', /--host takes a host/],
+      ['', /--host needs a host/],
+    ] as const) {
+      calls.length = 0;
+      const refused = await runWith(['setup-git', '--host', host], { dir, runProgram });
+      assert.equal(refused.code, 2, host);
+      assert.match(refused.stderr, message);
+      assert.deepEqual(calls, [], 'git was not touched');
+    }
+    const failing = await runWith(['setup-git'], {
+      dir,
+      runProgram: async () => ({ code: 255, stdout: '', stderr: 'error: could not lock config file' }),
+    });
+    assert.equal(failing.code, 1);
+    assert.match(failing.stderr, /git config --global --replace-all failed: error: could not lock config file/);
+  });
+});
+
+describe('docker-credential', () => {
+  const docker = (dir: string, action: string, stdin: string, token = JWT) =>
+    runWith(['docker-credential', action], { dir, stdin, env: { LATCHKEY_CONFIG_DIR: dir, LATCHKEY_TOKEN: token } });
+  const notFound: Ran = { code: 1, stdout: 'credentials not found in native keychain\n', stderr: '' };
+
+  test('a bound registry gets the token; any other server, or no login, is the spec’s not found', async () => {
+    const dir = await loggedIn({ dockerRegistries: ['registry.example:5000', 'ghcr.example'] });
+    for (const serverUrl of ['registry.example:5000', 'https://registry.example:5000/v2/', 'https://GHCR.example']) {
+      const ran = await docker(dir, 'get', `${serverUrl}\n`);
+      assert.equal(ran.code, 0, serverUrl);
+      assert.deepEqual(JSON.parse(ran.stdout), { ServerURL: serverUrl, Username: 'latchkey', Secret: JWT });
+    }
+    for (const serverUrl of [
+      'latchkey.example',
+      'registry.example',
+      'registry.example:5001',
+      'registry.example:5000.evil.example',
+      'user@registry.example:5000',
+      'https://evil.example/registry.example:5000',
+      '',
+    ]) {
+      assert.deepEqual(await docker(dir, 'get', serverUrl), notFound, serverUrl);
+    }
+    assert.deepEqual(await docker(await fakeConfigDir(), 'get', 'registry.example:5000'), notFound);
+    assert.deepEqual(JSON.parse((await docker(dir, 'list', '')).stdout), {
+      'registry.example:5000': 'latchkey',
+      'ghcr.example': 'latchkey',
+    });
+    assert.deepEqual(await docker(await fakeConfigDir(), 'list', ''), { code: 0, stdout: '{}\n', stderr: '' });
+    assert.deepEqual(await docker(dir, 'store', '{"ServerURL":"x","Username":"u","Secret":"s"}'), nothing);
+    assert.deepEqual(await docker(dir, 'erase', 'registry.example:5000'), nothing);
+    assert.deepEqual(await docker(dir, 'get', 'registry.example:5000', 'tok\nen'), {
+      code: 1,
+      stdout: 'latchkey: the token holds characters no credential has; log in again\n',
+      stderr: '',
+    });
+    assert.equal((await docker(dir, 'delete', '')).code, 2);
+  });
+
+  test('setup-docker keeps every other key of config.json and leaves a file it cannot read alone', async () => {
+    const dir = await loggedIn();
+    const dockerDir = await mkdtemp(join(tmpdir(), 'latchkey-docker-'));
+    const env = { LATCHKEY_CONFIG_DIR: dir, DOCKER_CONFIG: dockerDir, HOME: dockerDir, PATH: '/nonexistent' };
+    await writeFile(join(dockerDir, 'config.json'), '{"auths":{"a.example":{}},"credHelpers":{"gcr.io":"gcloud"},"x":[1]}');
+    const ran = await runWith(['setup-docker', '--registry', 'Registry.example:5000'], { dir, env });
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.deepEqual(JSON.parse(await readFile(join(dockerDir, 'config.json'), 'utf8')), {
+      auths: { 'a.example': {} },
+      credHelpers: { 'gcr.io': 'gcloud', 'registry.example:5000': 'latchkey' },
+      x: [1],
+    });
+    assert.match(
+      ran.stderr,
+      /make it with:\n {2}ln -s '\/opt\/latchkey\/bin\/latchkey' '\/usr\/local\/bin\/docker-credential-latchkey'\n/,
+    );
+    const bound = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')).contexts.work.dockerRegistries;
+    assert.deepEqual(bound, ['registry.example:5000']);
+
+    for (const broken of ['{"auths":', '[1,2]', '{"credHelpers":"latchkey"}']) {
+      await writeFile(join(dockerDir, 'config.json'), broken);
+      const refused = await runWith(['setup-docker', '--registry', 'other.example'], { dir, env });
+      assert.equal(refused.code, 1, broken);
+      assert.match(refused.stderr, /it was left as it is/);
+      assert.equal(await readFile(join(dockerDir, 'config.json'), 'utf8'), broken);
+      const still = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')).contexts.work.dockerRegistries;
+      assert.deepEqual(still, ['registry.example:5000'], 'nothing was bound either');
+    }
+    assert.equal((await runWith(['setup-docker'], { dir, env })).code, 2);
+    assert.equal((await runWith(['setup-docker', '--registry', 'r.example/path'], { dir, env })).code, 2);
+  });
+});
+
+describe('kube-credential', () => {
+  const kube = (dir: string, info: string | undefined, token = JWT) =>
+    runWith(['kube-credential'], {
+      dir,
+      env: { LATCHKEY_CONFIG_DIR: dir, LATCHKEY_TOKEN: token, ...(info === undefined ? {} : { KUBERNETES_EXEC_INFO: info }) },
+    });
+
+  test('an ExecCredential v1 with the expiry read from the token; none for a token without one', async () => {
+    const dir = await loggedIn();
+    const v1 = '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","spec":{"interactive":false}}';
+    for (const info of [v1, undefined]) {
+      const ran = await kube(dir, info);
+      assert.equal(ran.code, 0, ran.stderr);
+      assert.deepEqual(JSON.parse(ran.stdout), {
+        apiVersion: 'client.authentication.k8s.io/v1',
+        kind: 'ExecCredential',
+        status: { token: JWT, expirationTimestamp: new Date(EXP * 1000).toISOString().replace('.000Z', 'Z') },
+      });
+    }
+    const bogusExp = `e30.${Buffer.from('{"exp":1e300}').toString('base64url')}.x`;
+    for (const token of ['lk_key_abc', bogusExp]) {
+      assert.deepEqual(JSON.parse((await kube(dir, undefined, token)).stdout).status, { token });
+    }
+  });
+
+  test('another ExecCredential version, or KUBERNETES_EXEC_INFO that is not JSON, is a usage error naming v1', async () => {
+    const dir = await loggedIn();
+    const beta = await kube(dir, '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential"}');
+    assert.deepEqual(beta, {
+      code: 2,
+      stdout: '',
+      stderr:
+        'latchkey: kubectl asked for an ExecCredential of client.authentication.k8s.io/v1beta1; latchkey kube-credential ' +
+        "speaks client.authentication.k8s.io/v1: set that apiVersion in the kubeconfig's exec stanza\n",
+    });
+    assert.equal((await kube(dir, 'nope')).code, 2);
+    assert.equal((await kube(dir, 'null')).code, 2);
+  });
+});
