@@ -27,7 +27,7 @@ const failing = Object.fromEntries(
       return (method as (...args: unknown[]) => unknown).apply(memory, args);
     },
   ]),
-) as Store;
+) as unknown as Store;
 let base: string;
 let close: () => void;
 
