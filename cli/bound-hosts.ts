@@ -8,7 +8,7 @@
  * Docker, what `setup-docker --registry` added. Everything else gets nothing.
  */
 import type { Context } from './config.ts';
-import { cachedToken, resolveCredential } from './credential.ts';
+import { cachedToken, resolveCredential, validStoredToken } from './credential.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import { CliError } from './errors.ts';
 
@@ -84,7 +84,18 @@ export function lineSafeToken(token: string): string {
   return token;
 }
 
-/** The token `latchkey token` would print: the same cache, resolution and refresh under the lock. */
+/**
+ * For git and Docker: the stored token of the context whose bindings were just checked —
+ * the session cache, else the sealed file, refreshed under the lock, as `latchkey token`
+ * reads it. Never LATCHKEY_TOKEN: a token passed in is bound to no host, and the one
+ * `latchkey exec --context OTHER` gives its child would otherwise reach every host bound
+ * here. Nor LATCHKEY_SERVER: the token goes to a bound host, not to a server named.
+ */
+export async function boundToken(deps: CliDeps, name: string, context: Context): Promise<string> {
+  return lineSafeToken(await validStoredToken(deps, name, context));
+}
+
+/** For kubectl, whose kubeconfig names where it goes: the token `latchkey token` would print (the same cache, resolution and refresh). */
 export async function helperToken(deps: CliDeps, global: GlobalOptions): Promise<string> {
   const quick = await cachedToken(deps, global);
   return lineSafeToken(quick ?? (await resolveCredential(deps, global, { tokenStdin: false, cacheAsked: true })).token);

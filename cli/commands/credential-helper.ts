@@ -6,7 +6,7 @@
  * for any other, or for input that is not plainly one request, nothing is printed and git
  * asks its next helper. `store` and `erase` do nothing: latchkey keeps its token itself.
  */
-import { gitHosts, helperToken, isBound, tokenExpiry } from '../bound-hosts.ts';
+import { boundToken, gitHosts, isBound, tokenExpiry } from '../bound-hosts.ts';
 import type { Command } from '../command.ts';
 import { selectContext } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
@@ -45,9 +45,9 @@ export async function credentialGet(deps: CliDeps, global: GlobalOptions): Promi
   // Which hosts are bound is read before the secret is opened: an unbound host costs no passphrase.
   const config = await deps.config.read();
   if (!global.context && !config.current) return; // not logged in: nothing is bound
-  const { context } = selectContext(config, global.context);
+  const { name, context } = selectContext(config, global.context);
   if (!isBound(gitHosts(context), protocol, host)) return;
-  const token = await helperToken(deps, global);
+  const token = await boundToken(deps, name, context);
   const expiry = tokenExpiry(token);
   // password_expiry_utc (git 2.41+): git will not reuse the token past it; older gits skip the line.
   deps.io.out(`username=${HELPER_USERNAME}\npassword=${token}\n${expiry === null ? '' : `password_expiry_utc=${expiry}\n`}`);

@@ -7,7 +7,7 @@
  * helpers answer, so Docker goes on without credentials. `list` names the bound
  * registries; `store` and `erase` do nothing: latchkey keeps its token itself.
  */
-import { helperToken, isBound, normalHost } from '../bound-hosts.ts';
+import { boundToken, isBound, normalHost } from '../bound-hosts.ts';
 import type { Command } from '../command.ts';
 import { type Context, selectContext } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
@@ -18,34 +18,45 @@ import { HELPER_USERNAME } from './credential-helper.ts';
 /** The spec's words for an unknown server (credentials.ErrCredentialsNotFound); Docker matches them exactly. */
 export const NOT_FOUND = 'credentials not found in native keychain';
 
-/** The host of a server URL as Docker passes it (`https://index.docker.io/v1/`, `registry.example:5000`); null if none. */
-export function registryHost(serverUrl: string): string | null {
-  const rest = serverUrl.trim().replace(/^https?:\/\//i, '');
-  return normalHost('https', rest.split('/')[0] as string);
+/**
+ * The registry a server URL names as Docker passes it (`https://index.docker.io/v1/`,
+ * `registry.example:5000`): its host, and the scheme only when one is written; null if
+ * none. `http://` is answered for loopback alone, as git's helper answers it.
+ */
+export function registryHost(serverUrl: string): { protocol: 'http' | 'https'; host: string } | null {
+  const scheme = serverUrl.trim().match(/^(https?):\/\//i);
+  const protocol = scheme?.[1]?.toLowerCase() === 'http' ? 'http' : 'https';
+  const rest = serverUrl.trim().slice(scheme?.[0].length ?? 0);
+  const host = normalHost(protocol, rest.split('/')[0] as string);
+  return host === null ? null : { protocol, host };
 }
 
 /** The context this run uses, or null when nothing is logged in (then no registry is bound). */
-async function boundContext(deps: CliDeps, global: GlobalOptions): Promise<Context | null> {
+async function boundContext(deps: CliDeps, global: GlobalOptions): Promise<{ name: string; context: Context } | null> {
   const config = await deps.config.read();
   if (!global.context && !config.current) return null;
-  return selectContext(config, global.context).context;
+  return selectContext(config, global.context);
 }
 
 async function get(deps: CliDeps, global: GlobalOptions): Promise<number> {
   const serverUrl = (await deps.io.readStdin()).trim();
-  const host = registryHost(serverUrl);
-  const context = await boundContext(deps, global);
-  if (host === null || context === null || !isBound(context.dockerRegistries ?? [], 'https', host)) {
+  const registry = registryHost(serverUrl);
+  const selected = await boundContext(deps, global);
+  if (
+    registry === null ||
+    selected === null ||
+    !isBound(selected.context.dockerRegistries ?? [], registry.protocol, registry.host)
+  ) {
     deps.io.out(`${NOT_FOUND}\n`);
     return 1;
   }
-  const token = await helperToken(deps, global);
+  const token = await boundToken(deps, selected.name, selected.context);
   deps.io.out(`${JSON.stringify({ ServerURL: serverUrl, Username: HELPER_USERNAME, Secret: token })}\n`);
   return 0;
 }
 
 async function list(deps: CliDeps, global: GlobalOptions): Promise<number> {
-  const registries = (await boundContext(deps, global))?.dockerRegistries ?? [];
+  const registries = (await boundContext(deps, global))?.context.dockerRegistries ?? [];
   deps.io.out(`${JSON.stringify(Object.fromEntries(registries.map((registry) => [registry, HELPER_USERNAME])))}\n`);
   return 0;
 }

@@ -3,8 +3,9 @@
  * or remote could make them read: git requests for hosts not bound, in odd framings, with
  * paths, users, ports and control characters; Docker server URLs that only look like a
  * bound registry; kubectl asking for another ExecCredential version. Whenever the answer
- * is "not this host", nothing at all is printed and no secret is opened. The token comes
- * from LATCHKEY_TOKEN, so no server is needed.
+ * is "not this host", nothing at all is printed and no secret is opened. git's and
+ * Docker's token is the context's stored one, here from a session cache that holds it (so
+ * no server is needed); kubectl's comes from LATCHKEY_TOKEN.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -12,6 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { Context } from '../../cli/config.ts';
+import type { CliDeps } from '../../cli/deps.ts';
+import { CliError } from '../../cli/errors.ts';
 import { fakeConfigDir, type Ran, runWith } from '../fixtures/cli-fakes.ts';
 
 const SERVER = 'https://latchkey.example';
@@ -38,8 +41,36 @@ async function loggedIn(extra: Partial<Context> = {}): Promise<string> {
   return dir;
 }
 
-function helper(dir: string, stdin: string, token = JWT, argv = ['credential-helper', 'get']): Promise<Ran> {
-  return runWith(argv, { dir, stdin, env: { LATCHKEY_CONFIG_DIR: dir, LATCHKEY_TOKEN: token } });
+/**
+ * Secrets whose session cache holds `token` for every context, as a cached `latchkey
+ * token` finds it; each context asked for is pushed on `asked` (a secret was opened).
+ */
+function storedToken(dir: string, env: Record<string, string>, token: string, asked: string[] = []): CliDeps['secrets'] {
+  return {
+    dir,
+    env,
+    keychain: {
+      probe: async () => ({ available: false, reason: 'no keychain in this test' }),
+      fileKey: async () => {
+        throw new CliError('secret_store_unavailable', 'no keychain in this test');
+      },
+    },
+    promptPassphrase: null,
+    tokenCache: {
+      get: async (context) => {
+        asked.push(context);
+        return { access_token: token, expires_at: EXP };
+      },
+      stamp: async () => null,
+      put: async () => {},
+      forget: async () => {},
+    },
+  };
+}
+
+function helper(dir: string, stdin: string, token = JWT, argv = ['credential-helper', 'get'], asked?: string[]): Promise<Ran> {
+  const env = { LATCHKEY_CONFIG_DIR: dir };
+  return runWith(argv, { dir, stdin, env, secrets: storedToken(dir, env, token, asked) });
 }
 
 const answer = `username=latchkey\npassword=${JWT}\npassword_expiry_utc=${EXP}\n`;
@@ -66,6 +97,7 @@ describe('git credential-helper', () => {
 
   test('anything else gets nothing at all, exit 0, so git asks its next helper', async () => {
     const dir = await loggedIn({ gitHosts: ['127.0.0.1:8080'] });
+    const asked: string[] = [];
     for (const request of [
       'protocol=https\nhost=evil.example\n\n',
       'protocol=https\nhost=latchkey.example.evil.example\n\n',
@@ -88,8 +120,9 @@ describe('git credential-helper', () => {
       'protocol=https\nlatchkey.example\nhost=latchkey.example\n\n',
       '',
     ]) {
-      assert.deepEqual(await helper(dir, request), nothing, JSON.stringify(request));
+      assert.deepEqual(await helper(dir, request, JWT, undefined, asked), nothing, JSON.stringify(request));
     }
+    assert.deepEqual(asked, [], 'no secret was opened for a host not bound');
   });
 
   test('not logged in: nothing is bound, nothing printed; store, erase and unknown operations do nothing', async () => {
@@ -119,6 +152,29 @@ describe('git credential-helper', () => {
     assert.equal(ran.code, 3);
     assert.equal(ran.stdout, '');
     assert.match(ran.stderr, /the token holds characters no credential has/);
+  });
+});
+
+describe('a token passed in is bound to no host', () => {
+  test('git and Docker get the stored token of the context they checked, not LATCHKEY_TOKEN (as `exec --context other` sets it)', async () => {
+    const dir = await loggedIn({ gitHosts: ['git.example.com'], dockerRegistries: ['registry.example'] });
+    // What `latchkey exec --context other -- …` gives its child, which then runs git or docker.
+    const env = { LATCHKEY_CONFIG_DIR: dir, LATCHKEY_TOKEN: 'token-of-other', LATCHKEY_SERVER: 'https://other.example' };
+    const git = await runWith(['credential-helper', '--context', 'work', 'get'], {
+      dir,
+      env,
+      stdin: 'protocol=https\nhost=git.example.com\n\n',
+      secrets: storedToken(dir, env, JWT),
+    });
+    assert.deepEqual(git, { code: 0, stdout: answer, stderr: '' });
+    const docker = await runWith(['docker-credential', 'get'], {
+      dir,
+      env,
+      stdin: 'registry.example\n',
+      secrets: storedToken(dir, env, JWT),
+    });
+    assert.equal(docker.code, 0, docker.stderr);
+    assert.equal(JSON.parse(docker.stdout).Secret, JWT);
   });
 });
 
@@ -170,8 +226,10 @@ describe('setup-git', () => {
 });
 
 describe('docker-credential', () => {
-  const docker = (dir: string, action: string, stdin: string, token = JWT) =>
-    runWith(['docker-credential', action], { dir, stdin, env: { LATCHKEY_CONFIG_DIR: dir, LATCHKEY_TOKEN: token } });
+  const docker = (dir: string, action: string, stdin: string, token = JWT) => {
+    const env = { LATCHKEY_CONFIG_DIR: dir };
+    return runWith(['docker-credential', action], { dir, stdin, env, secrets: storedToken(dir, env, token) });
+  };
   const notFound: Ran = { code: 1, stdout: 'credentials not found in native keychain\n', stderr: '' };
 
   test('a bound registry gets the token; any other server, or no login, is the spec’s not found', async () => {
@@ -188,6 +246,8 @@ describe('docker-credential', () => {
       'registry.example:5000.evil.example',
       'user@registry.example:5000',
       'https://evil.example/registry.example:5000',
+      // plain http carries the token in the clear: loopback only, as for git
+      'http://registry.example:5000',
       '',
     ]) {
       assert.deepEqual(await docker(dir, 'get', serverUrl), notFound, serverUrl);
