@@ -50,6 +50,14 @@ export function createClient(options: ClientOptions) {
     path: string,
     init: { form?: Record<string, string>; json?: Record<string, unknown>; bearer?: string; method?: string } = {},
   ) {
+    // A header value holds no line break; fetch would refuse one in words quoting the whole
+    // value (Node's do), and the token would end up on the terminal as a network error.
+    if (init.bearer !== undefined && !/^[\x21-\x7e]+$/.test(init.bearer)) {
+      throw new CliError(
+        'invalid_credential',
+        'the token is not one line of visible characters (a line break or space in what was passed?); it was not sent',
+      );
+    }
     let response: Response;
     try {
       response = await doFetch(`${server}${path}`, {

@@ -152,6 +152,23 @@ describe('passphrases asked at the terminal (the fakes’ queue)', () => {
   });
 });
 
+test('a token of two lines (pasted, in LATCHKEY_TOKEN, on --token-stdin) is refused before it is sent, and never echoed', async () => {
+  // The real fetch: it refuses such a header itself, in Node's words quoting the whole value.
+  const client = async (server: string, clientId: string) => createClient({ server, clientId });
+  const token = 'lk_secret_first_line\nsecond_line';
+  for (const [argv, env, stdin] of [
+    [paste, { LATCHKEY_SECRET_PASSPHRASE: 'correct horse battery' }, token],
+    [['status', '--server', SERVER], { LATCHKEY_TOKEN: token }, undefined],
+    [['status', '--token-stdin', '--server', SERVER], {}, token],
+  ] as const) {
+    const dir = await fakeConfigDir();
+    const ran = await runWith([...argv], { dir, env: { LATCHKEY_CONFIG_DIR: dir, ...env }, stdin, client });
+    assert.equal(ran.code, 3, ran.stderr);
+    assert.match(ran.stderr, /the token is not one line of visible characters .*; it was not sent/);
+    assert.doesNotMatch(ran.stdout + ran.stderr, /lk_secret_first_line/);
+  }
+});
+
 describe('login --with-token over "default" kept by an older latchkey (no `via`)', () => {
   test('an API key context counts as pasted and is replaced; a person’s is not', async () => {
     for (const [kind, replaced] of [
