@@ -96,10 +96,11 @@ export async function statusAll(deps: CliDeps, global: GlobalOptions): Promise<v
   const opened: Array<{ name: string; context: Context; token: string | Checked; stamp: string | null }> = [];
   for (const name of names) {
     const context = config.contexts[name] as Context;
-    const stamp = await stampOf(deps.config.dir, name);
     const token = await validStoredToken(deps, name, context).catch((error: unknown) =>
       failed(name, config.current === name, context, error),
     );
+    // Taken after the token: a renewal just now rewrote the sealed file, and a mark must name the file as it now is.
+    const stamp = await stampOf(deps.config.dir, name);
     opened.push({ name, context, token, stamp });
   }
   const checked = await Promise.all(
