@@ -6,8 +6,9 @@
  * goes there is the person's choice, written in that file.
  */
 import { isoTime } from '../api.ts';
-import { helperToken, tokenExpiry } from '../bound-hosts.ts';
+import { boundToken, helperToken, tokenExpiry } from '../bound-hosts.ts';
 import type { Command } from '../command.ts';
+import { selectContext } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 
@@ -33,7 +34,10 @@ export function checkExecInfo(info: string | undefined): void {
 
 export async function kubeCredential(deps: CliDeps, global: GlobalOptions): Promise<void> {
   checkExecInfo(deps.env.KUBERNETES_EXEC_INFO);
-  const token = await helperToken(deps, global);
+  // A context the kubeconfig names is the one whose token goes to that cluster, not a
+  // LATCHKEY_TOKEN around kubectl (`latchkey exec --context OTHER` sets one).
+  const named = global.context === undefined ? null : selectContext(await deps.config.read(), global.context);
+  const token = named ? await boundToken(deps, named.name, named.context) : await helperToken(deps, global);
   const exp = tokenExpiry(token);
   const status = exp === null ? { token } : { token, expirationTimestamp: isoTime(exp) };
   deps.io.out(`${JSON.stringify({ apiVersion: EXEC_API_VERSION, kind: 'ExecCredential', status })}\n`);

@@ -156,7 +156,7 @@ describe('git credential-helper', () => {
 });
 
 describe('a token passed in is bound to no host', () => {
-  test('git and Docker get the stored token of the context they checked, not LATCHKEY_TOKEN (as `exec --context other` sets it)', async () => {
+  test('git, Docker and kubectl (given --context) get the stored token of their context, not LATCHKEY_TOKEN (as `exec --context other` sets it)', async () => {
     const dir = await loggedIn({ gitHosts: ['git.example.com'], dockerRegistries: ['registry.example'] });
     // What `latchkey exec --context other -- …` gives its child, which then runs git or docker.
     const env = { LATCHKEY_CONFIG_DIR: dir, LATCHKEY_TOKEN: 'token-of-other', LATCHKEY_SERVER: 'https://other.example' };
@@ -175,6 +175,10 @@ describe('a token passed in is bound to no host', () => {
     });
     assert.equal(docker.code, 0, docker.stderr);
     assert.equal(JSON.parse(docker.stdout).Secret, JWT);
+    // kubectl: the context its kubeconfig names (without one, LATCHKEY_TOKEN still wins, as for `latchkey token`).
+    const kube = (argv: string[]) => runWith(argv, { dir, env, secrets: storedToken(dir, env, JWT) });
+    assert.equal(JSON.parse((await kube(['kube-credential', '--context', 'work'])).stdout).status.token, JWT);
+    assert.equal(JSON.parse((await kube(['kube-credential'])).stdout).status.token, 'token-of-other');
   });
 });
 
