@@ -9,6 +9,9 @@
  * (cli/token-cache.ts). "no session cache" is a run without it (no logind session, or
  * LATCHKEY_TOKEN_CACHE=0): every run opens the sealed file — a scrypt, or a Secret Service
  * round trip. The goals are read against the first; the second is printed beside it.
+ *
+ * "exec overhead" is what `latchkey exec -- true` costs over running `true` itself, in the
+ * same session: start-up, the cached token, and one more process start.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -109,6 +112,12 @@ try {
       { name: `latchkey token, ${store}, no session cache`, command: [BINARY, 'token'], env },
     );
   tokenCases('encrypted file', fileEnv, 1.25);
+  const DIRECT = 'true, run directly';
+  const EXEC = 'latchkey exec -- true, encrypted file, session';
+  cases.push(
+    { name: DIRECT, command: ['true'], env: cleanEnv({}) },
+    { name: EXEC, command: [BINARY, 'exec', '--', 'true'], env: { ...fileEnv, XDG_RUNTIME_DIR: runtimeDir } },
+  );
 
   if (spawnSync('which', ['gnome-keyring-daemon', 'dbus-run-session']).status === 0) {
     const keyHome = await tempConfigDir();
@@ -158,6 +167,10 @@ try {
       `  ${item.name.padEnd(48)} ${value.toFixed(1).padStart(7)} ms  ${(value / baseline).toFixed(2)}x hello${goal}${vsGh}`,
     );
   }
+  const [direct, viaExec] = [DIRECT, EXEC].map((name) => median(samples.get(name) as number[])) as [number, number];
+  console.log(
+    `  ${'exec overhead'.padEnd(48)} ${(viaExec - direct).toFixed(1).padStart(7)} ms  ${(viaExec / direct).toFixed(2)}x true run directly`,
+  );
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup();
 }

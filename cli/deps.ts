@@ -42,10 +42,19 @@ export type CliDeps = {
   fetch: typeof fetch;
   /** Aborted on Ctrl-C. */
   signal: AbortSignal;
+  /**
+   * Runs `exec`'s child: the program looked up in `env.PATH`, with exactly `env`, latchkey's
+   * stdin, stdout and stderr, and the signals latchkey gets passed on until it ends.
+   * node:child_process loads only here.
+   */
+  runChild: (file: string, args: string[], env: Record<string, string>) => Promise<ChildEnd>;
   /** Runs a program to its end (`git config`), its output collected; loaded on first use. */
   runProgram: (file: string, args: string[]) => Promise<{ code: number | null; stdout: string; stderr: string }>;
   /** How to run this CLI again (what `setup-git` writes into git's config): its absolute path, compiled. */
   self: string[];
 };
+
+/** How `exec`'s child ended: its exit code, the signal that killed it, or why it never started (errno: ENOENT, EACCES). */
+export type ChildEnd = { code: number } | { signal: NodeJS.Signals } | { notStarted: string };
 
 export type GlobalOptions = { context?: string; server?: string; org?: string; project?: string; json: boolean };

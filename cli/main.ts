@@ -7,7 +7,7 @@ import { type OptionSpec, parseArgv } from './args.ts';
 import { GLOBAL_OPTIONS } from './command.ts';
 import { COMMANDS, suggestion } from './commands/index.ts';
 import { configDir, configStore } from './config.ts';
-import type { CliDeps, GlobalOptions } from './deps.ts';
+import type { ChildEnd, CliDeps, GlobalOptions } from './deps.ts';
 import { CliError } from './errors.ts';
 import { output } from './host.ts';
 import { printable, printableOutput } from './printable.ts';
@@ -194,6 +194,54 @@ async function runProgram(file: string, args: string[]): Promise<{ code: number 
   });
 }
 
+/**
+ * `exec`'s child, run as a shell runs a command: same stdio, same process group, so the
+ * terminal's Ctrl-C reaches it directly. What latchkey alone is sent (`kill PID`, `timeout`,
+ * a CI runner, systemd) is passed on, and latchkey waits for the child instead of dying
+ * under it. SIGINT and SIGQUIT are kept back while stdin is a terminal: there they come
+ * from the keyboard, the terminal sent them to the child already, and a second one means
+ * "force" to many programs (docker compose, uv's fix for the same trap).
+ */
+async function runChild(file: string, args: string[], env: Record<string, string>): Promise<ChildEnd> {
+  const [{ spawn }, { isatty }] = await Promise.all([import('node:child_process'), import('node:tty')]);
+  const fromKeyboard: NodeJS.Signals[] = isatty(0) ? ['SIGINT', 'SIGQUIT'] : [];
+  return new Promise((resolve) => {
+    let child: ReturnType<typeof spawn> | undefined;
+    // Listening before the spawn: a signal that comes as the child starts must not kill
+    // latchkey (the default action) and leave the child running without it. The listener
+    // itself runs on the event loop, after the spawn below has returned.
+    const forwarding = (['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGQUIT'] as const).map((signal) => {
+      const forward = () => {
+        if (!fromKeyboard.includes(signal)) child?.kill(signal);
+      };
+      process.on(signal, forward);
+      return () => process.off(signal, forward);
+    });
+    let ended = false;
+    const end = (how: ChildEnd) => {
+      if (ended) return;
+      ended = true;
+      for (const stop of forwarding) stop();
+      resolve(how);
+    };
+    try {
+      child = spawn(file, args, { env, stdio: 'inherit' });
+    } catch (error) {
+      return end({ notStarted: (error as NodeJS.ErrnoException).code ?? 'error' });
+    }
+    // 'error' before 'spawn' is a start that failed (ENOENT, EACCES); after it, only a kill
+    // that failed, and the exit still comes.
+    let started = false;
+    child.once('spawn', () => {
+      started = true;
+    });
+    child.once('error', (error) => {
+      if (!started) end({ notStarted: (error as NodeJS.ErrnoException).code ?? 'error' });
+    });
+    child.once('exit', (code, signal) => end(signal ? { signal } : { code: code ?? 1 }));
+  });
+}
+
 /** The host name as the server accepts a device name (shared DeviceName): plain text, at most 64. */
 function deviceName(host: string): string | undefined {
   const cleaned = host.replace(/[^\p{L}\p{N} ._'()-]/gu, '-').slice(0, 64);
@@ -257,6 +305,7 @@ function realDeps(): CliDeps {
     openBrowser: async (url) => (await import('./open-browser.ts')).openBrowser(process.platform, env, url),
     fetch: (input, init) => fetch(input, init),
     signal: controller.signal,
+    runChild,
     runProgram,
     // Compiled, argv[1] is the bundle inside the binary and execPath the binary (symlinks resolved); from source, node runs main.ts.
     self: process.argv[1]?.startsWith('/$bunfs/') ? [process.execPath] : [process.execPath, process.argv[1] ?? ''],

@@ -51,6 +51,7 @@ export const COMMANDS: Record<string, Entry> = {
     group: 'tools',
     load: () => load(import('./ci-exchange.ts')),
   },
+  exec: { summary: 'run a command with a fresh token in LATCHKEY_TOKEN', group: 'tools', load: () => load(import('./exec.ts')) },
   'credential-helper': { summary: "git's credential helper", group: 'tools', load: () => load(import('./credential-helper.ts')) },
   'setup-git': { summary: 'make git use latchkey for bound hosts', group: 'tools', load: () => load(import('./setup-git.ts')) },
   'docker-credential': { summary: "Docker's helper", group: 'tools', load: () => load(import('./docker-credential.ts')) },
