@@ -87,15 +87,30 @@ function passphraseSource(deps: SecretDeps): KeySource {
     passphrase: async ({ path, purpose, attempt }) => {
       // Read when asked, not when the store opens: whether there is a terminal is a getter.
       const ask = deps.promptPassphrase;
-      if (!ask) {
-        throw new CliError(
-          'secret_store_unavailable',
-          'the encrypted file needs LATCHKEY_SECRET_PASSPHRASE (no terminal to ask on)',
-        );
-      }
+      if (!ask) throw new CliError('secret_store_unavailable', noTerminalMessage(deps, purpose));
       return purpose === 'create' ? chooseAtTerminal(ask, path) : ask(openQuestion(path, attempt));
     },
   };
+}
+
+/**
+ * No terminal: git, Docker and kubectl run the helpers without one. The session cache
+ * (token-cache.ts) is read before the sealed file is opened, so where there is one, a
+ * `latchkey token` at a terminal (which opens the file and leaves the access token it
+ * read there) lets the helpers answer without a passphrase until a minute before that
+ * token expires; then they need the file again to renew it. A token that run renewed is
+ * not cached by it (credential.ts says why) but by the run after. No cache, or a file
+ * still to be made: the variable is the only way.
+ */
+function noTerminalMessage(deps: SecretDeps, purpose: 'open' | 'create'): string {
+  const needs = 'the encrypted file needs LATCHKEY_SECRET_PASSPHRASE (no terminal to ask on)';
+  // A cache turned off (LATCHKEY_TOKEN_CACHE=0) is still there to forget with, but serves nothing.
+  if (purpose === 'create' || deps.tokenCache === null || deps.env.LATCHKEY_TOKEN_CACHE === '0') return needs;
+  return (
+    `${needs}, or run \`latchkey token\` at a terminal first: the access token it reads from the file stays in the ` +
+    'session cache ($XDG_RUNTIME_DIR) and serves the credential helpers until a minute before it expires ' +
+    '(one it had to renew is cached by the next run: run it twice then)'
+  );
 }
 
 /** `env` and `none`: the token lives outside latchkey (LATCHKEY_TOKEN, --token-stdin). */

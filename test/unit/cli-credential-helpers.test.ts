@@ -8,13 +8,15 @@
  * no server is needed); kubectl's comes from LATCHKEY_TOKEN.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import type { Context } from '../../cli/config.ts';
+import { type Context, sealedPath } from '../../cli/config.ts';
 import type { CliDeps } from '../../cli/deps.ts';
 import { CliError } from '../../cli/errors.ts';
+import { encryptedFileStore } from '../../cli/secrets/encrypted-file.ts';
+import { tokenCache } from '../../cli/token-cache.ts';
 import { fakeConfigDir, type Ran, runWith } from '../fixtures/cli-fakes.ts';
 
 const SERVER = 'https://latchkey.example';
@@ -72,6 +74,14 @@ function helper(dir: string, stdin: string, token = JWT, argv = ['credential-hel
   const env = { LATCHKEY_CONFIG_DIR: dir };
   return runWith(argv, { dir, stdin, env, secrets: storedToken(dir, env, token, asked) });
 }
+
+/** A session cache with nothing in it (as after a reboot): a helper must open the sealed file. */
+const emptyCache: NonNullable<CliDeps['secrets']['tokenCache']> = {
+  get: async () => null,
+  stamp: async () => null,
+  put: async () => {},
+  forget: async () => {},
+};
 
 const answer = `username=latchkey\npassword=${JWT}\npassword_expiry_utc=${EXP}\n`;
 const nothing: Ran = { code: 0, stdout: '', stderr: '' };
@@ -152,6 +162,70 @@ describe('git credential-helper', () => {
     assert.equal(ran.code, 3);
     assert.equal(ran.stdout, '');
     assert.match(ran.stderr, /the token holds characters no credential has/);
+  });
+});
+
+describe('a sealed file and no terminal (git, Docker and kubectl run the helpers without one)', () => {
+  /** A logged-in context whose token is in the encrypted file only; the helper has no passphrase and no terminal. */
+  async function sealedOnly(): Promise<string> {
+    const dir = await loggedIn();
+    const keySource = { source: 'scrypt' as const, passphrase: async () => PASSPHRASE };
+    await encryptedFileStore({ dir, name: 'encrypted-file', keySource }).write('work', {
+      access_token: JWT,
+      refresh_token: 'refresh',
+      expires_at: EXP,
+    });
+    return dir;
+  }
+  const request = 'protocol=https\nhost=latchkey.example\n\n';
+  const PASSPHRASE = 'violet kettle 42';
+
+  test('with a session cache, the error names `latchkey token` at a terminal, and after it the helper answers', async () => {
+    const dir = await sealedOnly();
+    const runtime = await mkdtemp(join(tmpdir(), 'latchkey-runtime-'));
+    await chmod(runtime, 0o700);
+    const env = { LATCHKEY_CONFIG_DIR: dir, XDG_RUNTIME_DIR: runtime };
+    // The session cache as main.ts makes it, empty yet: the helper must open the file, and cannot.
+    const cache = tokenCache({ env, configDir: dir, uid: process.getuid?.() });
+    assert.notEqual(cache, null);
+    const secrets = { ...storedToken(dir, env, JWT), tokenCache: cache };
+    const ran = await runWith(['credential-helper', 'get'], { dir, env, stdin: request, secrets });
+    assert.deepEqual(ran, {
+      code: 5,
+      stdout: '',
+      stderr:
+        'latchkey: the encrypted file needs LATCHKEY_SECRET_PASSPHRASE (no terminal to ask on), or run `latchkey token` ' +
+        'at a terminal first: the access token it reads from the file stays in the session cache ($XDG_RUNTIME_DIR) and ' +
+        'serves the credential helpers until a minute before it expires (one it had to renew is cached by the next run: ' +
+        'run it twice then)\n',
+    });
+    // What the message says, done: `latchkey token` at a terminal, then the helper without one.
+    const questions: string[] = [];
+    const atTerminal = async (question: string) => {
+      questions.push(question);
+      return PASSPHRASE;
+    };
+    const token = await runWith(['token'], { dir, env, secrets: { ...secrets, promptPassphrase: atTerminal } });
+    assert.deepEqual(token, { code: 0, stdout: `${JWT}\n`, stderr: '' });
+    assert.deepEqual(questions, [`Passphrase for the encrypted file ${sealedPath(dir, 'work')}: `]);
+    assert.deepEqual(await runWith(['credential-helper', 'get'], { dir, env, stdin: request, secrets }), {
+      code: 0,
+      stdout: answer,
+      stderr: '',
+    });
+  });
+
+  test('without one (no $XDG_RUNTIME_DIR, or LATCHKEY_TOKEN_CACHE=0), it does not promise what no cache can keep', async () => {
+    const dir = await sealedOnly();
+    const only = 'latchkey: the encrypted file needs LATCHKEY_SECRET_PASSPHRASE (no terminal to ask on)\n';
+    for (const [env, tokenCache] of [
+      [{ LATCHKEY_CONFIG_DIR: dir }, null],
+      [{ LATCHKEY_CONFIG_DIR: dir, LATCHKEY_TOKEN_CACHE: '0' }, { ...emptyCache }],
+    ] as const) {
+      const secrets = { ...storedToken(dir, env, JWT), tokenCache };
+      const ran = await runWith(['credential-helper', 'get'], { dir, env, stdin: request, secrets });
+      assert.deepEqual(ran, { code: 5, stdout: '', stderr: only }, JSON.stringify(env));
+    }
   });
 });
 
