@@ -2,7 +2,7 @@
  * `latchkey setup-docker --registry HOST`: binds the registry to the context (so
  * docker-credential-latchkey answers for it) and names `latchkey` as its helper in
  * Docker's config.json (`credHelpers`), keeping everything else in that file; the file is
- * replaced atomically. Docker finds the helper as `docker-credential-latchkey` on PATH: if
+ * replaced atomically (the file a symlink names, where it is one). Docker finds the helper as `docker-credential-latchkey` on PATH: if
  * it is not there, the one `ln -s` that makes it is printed; nothing is written into PATH.
  */
 import { listArgument, normalHost } from '../bound-hosts.ts';
@@ -18,8 +18,15 @@ export const HELPER_PROGRAM = 'docker-credential-latchkey';
 export const dockerConfigPath = (env: Record<string, string | undefined>) =>
   `${env.DOCKER_CONFIG || `${env.HOME || process.getBuiltinModule('node:os').homedir()}/.docker`}/config.json`;
 
-/** config.json with `credHelpers[registry] = "latchkey"` for each registry, every other key as it was. */
-export function withCredHelpers(text: string | null, path: string, registries: string[]): string {
+/** What setup-docker writes: the new config.json, and the helpers it took registries from. */
+type Edited = { text: string; replaced: Array<{ registry: string; helper: string }> };
+
+/**
+ * config.json with `credHelpers[registry] = "latchkey"` for each registry, every other key
+ * as it was. A registry another helper (gcloud, ecr-login) answered for is taken from it:
+ * `replaced` names them, so the person hears what Docker will no longer ask.
+ */
+export function withCredHelpers(text: string | null, path: string, registries: string[]): Edited {
   let parsed: unknown = {};
   if (text !== null && text.trim() !== '') {
     try {
@@ -33,8 +40,33 @@ export function withCredHelpers(text: string | null, path: string, registries: s
   if (!isObject(parsed)) throw new CliError('failed', `${path} is not a JSON object; it was left as it is`);
   const helpers = parsed.credHelpers ?? {};
   if (!isObject(helpers)) throw new CliError('failed', `${path}: credHelpers is not an object; it was left as it is`);
+  const replaced = registries
+    .filter((registry) => Object.hasOwn(helpers, registry) && helpers[registry] !== 'latchkey')
+    .map((registry) => {
+      const helper = helpers[registry];
+      return { registry, helper: typeof helper === 'string' ? helper : JSON.stringify(helper) };
+    });
   const added = Object.fromEntries(registries.map((registry) => [registry, 'latchkey']));
-  return `${JSON.stringify({ ...parsed, credHelpers: { ...helpers, ...added } }, null, '\t')}\n`;
+  return { text: `${JSON.stringify({ ...parsed, credHelpers: { ...helpers, ...added } }, null, '\t')}\n`, replaced };
+}
+
+/**
+ * The file a config.json path stands for. A symlink (a dotfiles repository's) is followed,
+ * so the atomic write replaces the file it points to and the link stays; a link to nothing
+ * is left alone rather than replaced by a file of its own.
+ */
+async function realFile(path: string): Promise<string> {
+  const { lstat, realpath } = await import('node:fs/promises');
+  try {
+    return await realpath(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const link = await lstat(path).catch(() => null);
+  if (link?.isSymbolicLink()) {
+    throw new CliError('failed', `${path} is a symbolic link to a file that does not exist; it was left as it is`);
+  }
+  return path;
 }
 
 /** Whether some PATH directory holds an executable `name`. */
@@ -69,17 +101,26 @@ export async function setupDocker(deps: CliDeps, global: GlobalOptions, given: s
   const config = await deps.config.read();
   const { name, context } = selectContext(config, global.context);
   const path = dockerConfigPath(deps.env);
+  const target = await realFile(path);
   // Checked before anything is written: a config.json latchkey cannot read is left alone, and nothing is bound.
-  const edited = withCredHelpers(await readText(path), path, registries);
+  const edited = withCredHelpers(await readText(target), path, registries);
   const bound = [...new Set([...(context.dockerRegistries ?? []), ...registries])];
   await deps.config.write({ ...config, contexts: { ...config.contexts, [name]: { ...context, dockerRegistries: bound } } });
-  await writeFileAtomic(path, edited);
+  await writeFileAtomic(target, edited.text);
 
   const missing = !(await onPath(deps.env, HELPER_PROGRAM));
   const link = missing ? linkCommand(deps) : null;
   if (global.json) {
-    deps.io.out(`${JSON.stringify({ context: name, docker_config: path, docker_registries: bound, link_command: link })}\n`);
+    const report = {
+      context: name,
+      docker_config: path,
+      docker_registries: bound,
+      replaced: edited.replaced,
+      link_command: link,
+    };
+    deps.io.out(`${JSON.stringify(report)}\n`);
   }
+  for (const { registry, helper } of edited.replaced) deps.io.err(`replacing ${helper} for ${registry}\n`);
   deps.io.err(`Docker now asks latchkey (context "${name}") for ${registries.join(', ')} (${path}).\n`);
   if (name !== config.current) {
     deps.io.err(`Docker passes no arguments, so the helper answers with the current context; "${name}" is not it.\n`);
@@ -91,8 +132,9 @@ export const command: Command = {
   usage: ['setup-docker --registry HOST[,HOST…]'],
   help: `Makes Docker use latchkey's token for the registries named and binds them to the
 context: docker-credential-latchkey answers for them and no other. Edits credHelpers in
-$DOCKER_CONFIG/config.json (else ~/.docker/config.json), keeping the rest of the file.
-Docker answers with the current context at the time it asks.`,
+$DOCKER_CONFIG/config.json (else ~/.docker/config.json, followed where it is a symlink),
+keeping the rest of the file; a registry another helper answered for is taken from it, and
+said so. Docker answers with the current context at the time it asks.`,
   options: {
     registry: { type: 'string', value: 'HOST', description: 'a registry host[:port] (or comma-separated ones) to bind' },
   },

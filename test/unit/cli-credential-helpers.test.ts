@@ -8,7 +8,7 @@
  * no server is needed); kubectl's comes from LATCHKEY_TOKEN.
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -376,6 +376,70 @@ describe('docker-credential', () => {
     }
     assert.equal((await runWith(['setup-docker'], { dir, env })).code, 2);
     assert.equal((await runWith(['setup-docker', '--registry', 'r.example/path'], { dir, env })).code, 2);
+  });
+});
+
+describe('setup-docker over a config.json it does not own alone', () => {
+  test('a symlinked config.json (dotfiles) stays a symlink: the file it names is written', async () => {
+    const dir = await loggedIn();
+    const home = await mkdtemp(join(tmpdir(), 'latchkey-docker-'));
+    await mkdir(join(home, 'dotfiles'));
+    await mkdir(join(home, '.docker'));
+    await writeFile(join(home, 'dotfiles', 'docker.json'), '{"auths":{"a.example":{}}}');
+    await symlink('../dotfiles/docker.json', join(home, '.docker', 'config.json'));
+    const env = { LATCHKEY_CONFIG_DIR: dir, HOME: home, PATH: '/nonexistent' };
+    const ran = await runWith(['setup-docker', '--registry', 'registry.example'], { dir, env });
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.equal((await lstat(join(home, '.docker', 'config.json'))).isSymbolicLink(), true);
+    assert.equal(await readlink(join(home, '.docker', 'config.json')), '../dotfiles/docker.json');
+    assert.deepEqual(JSON.parse(await readFile(join(home, 'dotfiles', 'docker.json'), 'utf8')), {
+      auths: { 'a.example': {} },
+      credHelpers: { 'registry.example': 'latchkey' },
+    });
+    assert.deepEqual(await readdir(join(home, 'dotfiles')), ['docker.json'], 'no temporary file left beside it');
+
+    // A link to nothing is not replaced by a file of its own, and nothing is bound.
+    const linkDir = await mkdtemp(join(tmpdir(), 'latchkey-docker-'));
+    await symlink(join(home, 'dotfiles', 'gone.json'), join(linkDir, 'config.json'));
+    const refused = await runWith(['setup-docker', '--registry', 'third.example'], {
+      dir,
+      env: { ...env, DOCKER_CONFIG: linkDir },
+    });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /config\.json is a symbolic link to a file that does not exist; it was left as it is/);
+    assert.equal((await lstat(join(linkDir, 'config.json'))).isSymbolicLink(), true);
+    const bound = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')).contexts.work.dockerRegistries;
+    assert.deepEqual(bound, ['registry.example'], 'nothing was bound either');
+  });
+
+  test('a registry another helper answered for is taken from it, and said so (stderr, and --json)', async () => {
+    const dir = await loggedIn();
+    const dockerDir = await mkdtemp(join(tmpdir(), 'latchkey-docker-'));
+    const env = { LATCHKEY_CONFIG_DIR: dir, DOCKER_CONFIG: dockerDir, HOME: dockerDir, PATH: '/nonexistent' };
+    await writeFile(
+      join(dockerDir, 'config.json'),
+      '{"credHelpers":{"gcr.io":"gcloud","ecr.example":"ecr-login","mine.example":"latchkey","kept.example":"other"}}',
+    );
+    const ran = await runWith(['setup-docker', '--json', '--registry', 'gcr.io,ecr.example,mine.example,new.example'], {
+      dir,
+      env,
+    });
+    assert.equal(ran.code, 0, ran.stderr);
+    assert.deepEqual(JSON.parse(ran.stdout).replaced, [
+      { registry: 'gcr.io', helper: 'gcloud' },
+      { registry: 'ecr.example', helper: 'ecr-login' },
+    ]);
+    assert.match(ran.stderr, /^replacing gcloud for gcr\.io\nreplacing ecr-login for ecr\.example\nDocker now asks latchkey/);
+    assert.deepEqual(JSON.parse(await readFile(join(dockerDir, 'config.json'), 'utf8')).credHelpers, {
+      'gcr.io': 'latchkey',
+      'ecr.example': 'latchkey',
+      'mine.example': 'latchkey',
+      'kept.example': 'other',
+      'new.example': 'latchkey',
+    });
+    const again = await runWith(['setup-docker', '--json', '--registry', 'gcr.io'], { dir, env });
+    assert.deepEqual(JSON.parse(again.stdout).replaced, [], 'already latchkey: nothing replaced');
+    assert.doesNotMatch(again.stderr, /replacing/);
   });
 });
 
