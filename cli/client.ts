@@ -230,6 +230,34 @@ export function createClient(options: ClientOptions) {
   };
 }
 
+/**
+ * A response body as text, read as it streams and refused past `maxBytes`: a server cannot
+ * make the CLI hold more than that, however much it sends or however long it keeps sending.
+ */
+export async function readCapped(response: Response, maxBytes: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length'));
+  const tooLarge = () => new CliError('server_error', `answered with more than ${maxBytes} bytes`);
+  if (declared > maxBytes) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  const reader = response.body?.getReader();
+  if (!reader) return '';
+  const decoder = new TextDecoder();
+  let text = '';
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return text + decoder.decode();
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    text += decoder.decode(value, { stream: true });
+  }
+}
+
 function describeNetworkError(cause: unknown): string {
   if (cause instanceof Error) {
     if (cause.name === 'TimeoutError') return 'timed out';

@@ -4,6 +4,7 @@
  */
 import { MeResponse } from '../../shared/schemas.ts';
 import { openApi, printJson, printTable, refusalListener, rfc3339, SESSION_REVOKED } from '../api.ts';
+import { readCapped } from '../client.ts';
 import { type Command, flag, oneOf } from '../command.ts';
 import type { Context } from '../config.ts';
 import { markSessionEnded, sessionEndedMessage, validStoredToken } from '../credential.ts';
@@ -21,6 +22,8 @@ const SOURCE_TEXT = {
 
 /** How long `status --all` waits for each server: one that does not answer is shown so, not waited for. */
 export const STATUS_ALL_TIMEOUT_MS = 3000;
+/** The most of a /v1/me answer `status --all` reads (a real one is under 1 KiB); more is a server error for that row. */
+export const STATUS_ALL_MAX_BODY = 64 * 1024;
 
 /**
  * Whether the CLI renews this credential by itself: only a stored login with a session
@@ -147,9 +150,18 @@ async function checkLive(
   } catch (error) {
     const timedOut = error instanceof Error && error.name === 'TimeoutError';
     const message = timedOut ? `no answer within ${STATUS_ALL_TIMEOUT_MS / 1000} s` : 'cannot reach the server';
-    return { ...base, state: 'unreachable', message, next_step: 'check the server, then `latchkey status --all` again' };
+    return { ...base, state: 'unreachable', message, next_step: checkServer };
   }
-  const body: unknown = await response.json().catch(() => null);
+  let body: unknown = null;
+  try {
+    body = JSON.parse(await readCapped(response, STATUS_ALL_MAX_BODY));
+  } catch (error) {
+    // Too large (readCapped's CliError): the server's fault, said so. Not JSON, or cut off: the shape check below says so.
+    if (error instanceof CliError) {
+      const message = `answered /v1/me with more than ${STATUS_ALL_MAX_BODY / 1024} KiB`;
+      return { ...base, state: 'server_error', message, next_step: checkServer };
+    }
+  }
   if (response.status === 401) {
     const description = (body as { error_description?: unknown } | null)?.error_description;
     const said = typeof description === 'string' ? description.slice(0, 200) : 'the server refused the credential';
@@ -163,7 +175,7 @@ async function checkLive(
   const me = MeResponse.safeParse(body);
   if (!response.ok || !me.success) {
     const message = response.ok ? 'answered /v1/me with an unexpected shape' : `answered HTTP ${response.status}`;
-    return { ...base, state: 'server_error', message, next_step: 'check the server, then `latchkey status --all` again' };
+    return { ...base, state: 'server_error', message, next_step: checkServer };
   }
   return {
     ...base,
@@ -176,6 +188,7 @@ async function checkLive(
   };
 }
 
+const checkServer = 'check the server, then `latchkey status --all` again';
 const loginAgain = (name: string) => `run \`latchkey login --name ${name}\``;
 
 const row = (name: string, current: boolean, context: Context): Checked => ({
