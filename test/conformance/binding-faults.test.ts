@@ -26,7 +26,7 @@ const VARS = { LATCHKEY_REFRESH_GRACE: `${GRACE_SECONDS}s`, LATCHKEY_SESSION_CAC
 type Mode = 'none' | 'fail' | 'hang' | 'after';
 /** Per target: its server, the name of the binding every token path uses, and the call that commits an atomic change. */
 const FAULTY = {
-  'workerd-kv': { start: () => startWorkerdServe(VARS, { faults: true }), store: 'do', commit: 'transact' },
+  'workerd-kv': { start: () => startWorkerdServe(VARS), store: 'do', commit: 'transact' },
   'deno-kv': {
     start: () => startWorker(VARS, { target: 'deno-kv', entry: 'test/fixtures/faulty-deno-entry.ts' }),
     store: 'store',
