@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { REQUEST_ID } from '../fixtures/bad-input.ts';
 import { deviceLogin } from '../fixtures/oauth-client.ts';
-import { type RunningWorker, startWorker, testTarget } from '../fixtures/worker-server.ts';
-import { startWorkerdServe } from '../fixtures/workerd-serve.ts';
+import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 let server: RunningWorker;
 let validBearer: string;
@@ -71,7 +70,7 @@ test('GET /v1/me is answered before the router, yet routes like any path: query,
  */
 async function raw(request: string, waitMs = 12_000) {
   const { connect } = await import('node:net');
-  const { port } = new URL(reached.url);
+  const { port } = new URL(server.url);
   const started = performance.now();
   const text = await new Promise<string>((resolve) => {
     const socket = connect(Number(port), '127.0.0.1');
@@ -100,21 +99,8 @@ async function raw(request: string, waitMs = 12_000) {
   return { status, header, body, ms: performance.now() - started };
 }
 
-/**
- * On workerd, a raw `workerd serve` of the production bundle: wrangler dev's proxy answers
- * malformed requests itself (a 500 of its own) before the Worker sees them. Elsewhere, the
- * target's own server.
- */
-let reached: { url: string; stop?: () => Promise<void> };
-
 describe('malformed HTTP that reaches the server: the app answers, never the runtime', () => {
-  const host = () => `Host: ${new URL(reached.url).host}`;
-  before(async () => {
-    reached = testTarget().startsWith('workerd') ? await startWorkerdServe() : server;
-  });
-  after(async () => {
-    await reached?.stop?.();
-  });
+  const host = () => `Host: ${new URL(server.url).host}`;
 
   test('a Host no URL parser reads: 400 from the app on the credential check and every route (or the runtime refuses it first), never a 5xx', async () => {
     for (const path of ['/v1/me', '/healthz', '/oauth/token', '/v1/orgs']) {
