@@ -152,9 +152,13 @@ function promptHidden(question: string): Promise<string> {
     const onData = (data: Buffer) => {
       for (const char of data.toString('utf8')) {
         if (char === '\r' || char === '\n') return finish(() => resolve(answer));
-        if (char === '\u0003') return finish(() => reject(new CliError('cancelled', 'cancelled')));
-        if (char === '\u007f') answer = answer.slice(0, -1);
-        else answer += char;
+        // Ctrl-C, and Ctrl-D (end of input, as getpass reads it): nothing typed is used.
+        if (char === '\u0003' || char === '\u0004') return finish(() => reject(new CliError('cancelled', 'cancelled')));
+        // Backspace arrives as DEL or as BS, by terminal; Ctrl-U clears the line.
+        if (char === '\u007f' || char === '\b') answer = [...answer].slice(0, -1).join('');
+        else if (char === '\u0015') answer = '';
+        // Other control characters (an arrow key's escape) are never part of a passphrase.
+        else if (char >= ' ') answer += char;
       }
     };
     const finish = (then: () => void) => {

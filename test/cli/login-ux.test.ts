@@ -141,6 +141,27 @@ describe('the encrypted file’s passphrase', { skip: !ptyAvailable && 'no `scri
     assert.ok(await sealed(dir, chosen).read('default'), 'the file opens with the passphrase chosen');
   });
 
+  test('at the prompt, backspace (DEL or BS) and Ctrl-U edit what is typed, and Ctrl-D cancels with nothing stored', {
+    timeout: 30_000,
+  }, async () => {
+    const typo = new Terminal(['token'], env);
+    await typo.expect(/Passphrase for the encrypted file .*default\.enc: /);
+    // A typo taken back with DEL, another with BS, a false start cleared with Ctrl-U.
+    typo.type(`false start\u0015${chosen}X\u007fY\b`);
+    const typed = await typo.done;
+    assert.equal(typed.code, 0, typo.screen);
+    assert.match(typed.stdout, /^ey|^lk_/m, 'the token, with the passphrase as corrected');
+
+    const fresh = await freshEnv();
+    const quit = new Terminal(['login', '--device', '--server', worker.url, '--secret-store', 'encrypted-file'], fresh.env);
+    await quit.expect(/Choose a passphrase for the encrypted file/);
+    quit.child.stdin?.write('half typed\u0004');
+    const result = await quit.done;
+    assert.equal(result.code, 130, quit.screen);
+    assert.doesNotMatch(quit.screen, /check that it shows the code/);
+    await assert.rejects(stat(join(fresh.dir, 'secrets', 'default.enc')));
+  });
+
   test('three passphrases that fail the rule or differ: exit 5, nothing stored, no code ever shown', async () => {
     const fresh = await freshEnv();
     const terminal = new Terminal(['login', '--device', '--server', worker.url, '--secret-store', 'encrypted-file'], fresh.env);
