@@ -11,6 +11,11 @@ import { CliError, EXIT_CODES } from '../errors.ts';
 
 /** The server's largest page. */
 const PAGE = 200;
+/**
+ * The most pages `audit verify` reads: a million entries, far beyond any org's trail, and
+ * a bound on the time and memory a server that never names the last page can take.
+ */
+export const MAX_VERIFY_PAGES = 5000;
 
 export async function audit(
   deps: CliDeps,
@@ -67,11 +72,25 @@ export async function audit(
     }
     case 'verify': {
       const entries: AuditEntry[] = [];
+      let pages = 0;
       for (let after: number | null = 0; after !== null; ) {
+        if (++pages > MAX_VERIFY_PAGES) {
+          throw new CliError(
+            'server_error',
+            `the audit trail of ${org} did not end within ${MAX_VERIFY_PAGES} pages (${entries.length} entries); ` +
+              'latchkey audit verify reads no more than that',
+          );
+        }
         const next: AuditPage = await page(after, PAGE);
         entries.push(...next.entries);
-        if (next.next_after !== null && next.next_after <= after)
-          throw new CliError('server_error', 'the audit trail did not page forward');
+        // Each page must bring entries and move the cursor: a server that does neither keeps a reader asking forever.
+        if (next.next_after !== null && (next.next_after <= after || next.entries.length === 0)) {
+          throw new CliError(
+            'server_error',
+            `the audit trail did not page forward: after entry ${after} the server answered ` +
+              `${next.entries.length === 0 ? 'no entries' : `${next.entries.length} entries`} and a next page after ${next.next_after}`,
+          );
+        }
         after = next.next_after;
       }
       const check = await verifyAuditChain(entries);

@@ -8,8 +8,15 @@ import { createCipheriv, randomBytes, scryptSync } from 'node:crypto';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { MAX_VERIFY_PAGES } from '../../cli/commands/audit.ts';
 import { buildCli, cleanEnv, runCli, runCliWithin, tempConfigDir, tempDir } from '../fixtures/cli-runner.ts';
-import { type HostileServer, meAnswer, serverMetadata, startHostileServer } from '../fixtures/hostile-server.ts';
+import {
+  type HostileServer,
+  meAnswer,
+  type SeenRequest,
+  serverMetadata,
+  startHostileServer,
+} from '../fixtures/hostile-server.ts';
 
 const PASSPHRASE = 'correct horse battery staple';
 /** What a terminal obeys: C0 but tab and newline, DEL, C1, line separators, bidi overrides and isolates. */
@@ -123,6 +130,64 @@ describe('server text never steers the terminal', () => {
       assert.ok(JSON.stringify(JSON.parse(result.stdout)).includes(JSON.stringify(EVIL).slice(1, -1)));
     }
     assert.equal(JSON.parse((await runCli(['status', '--json'], env)).stdout).email, EVIL);
+  });
+});
+
+describe('an audit trail that never ends: `audit verify` stops, with a server error', () => {
+  let server: HostileServer;
+  let env: Record<string, string>;
+  before(async () => {
+    server = await startHostileServer();
+    const home = await tempConfigDir();
+    env = cleanEnv({ HOME: home, LATCHKEY_CONFIG_DIR: home, LATCHKEY_SERVER: server.url, LATCHKEY_TOKEN: 'tok' });
+  });
+  after(() => server?.stop());
+  const cursor = (request: SeenRequest) => Number(request.query.get('after'));
+  const audits = () => server.requests.filter((request) => request.path === '/v1/orgs/acme/audit').length;
+
+  test('empty pages whose next cursor grows by one: refused at the first, one request', async () => {
+    server.requests.length = 0;
+    server.route('GET /v1/orgs/acme/audit', (request) => ({
+      json: { org: 'acme', entries: [], next_after: cursor(request) + 1 },
+    }));
+    const result = await runCliWithin(['audit', 'verify', '--org', 'acme'], env, 20_000);
+    assert.equal(result.timedOut, false, 'audit verify kept asking');
+    assert.deepEqual(result, {
+      code: 4,
+      stdout: '',
+      stderr:
+        'latchkey: the audit trail did not page forward: after entry 0 the server answered no entries and a next page after 1\n',
+      timedOut: false,
+    });
+    assert.equal(audits(), 1);
+  });
+
+  test(`pages of one entry each, never the last: at most ${MAX_VERIFY_PAGES} pages are read`, async () => {
+    server.requests.length = 0;
+    server.route('GET /v1/orgs/acme/audit', (request) => {
+      const seq = cursor(request) + 1;
+      const entry = {
+        seq,
+        time: 1_700_000_000_000 + seq,
+        action: 'org.created',
+        actor: 'latchkey',
+        subject: 'acme',
+        detail: null,
+        request_id: `req_${seq}`,
+        prev: 'a'.repeat(64),
+        hash: 'b'.repeat(64),
+      };
+      return { json: { org: 'acme', entries: [entry], next_after: seq } };
+    });
+    const result = await runCliWithin(['audit', 'verify', '--org', 'acme'], env, 120_000);
+    assert.equal(result.timedOut, false, 'audit verify kept asking');
+    assert.equal(result.code, 4, result.stderr);
+    assert.equal(
+      result.stderr,
+      `latchkey: the audit trail of acme did not end within ${MAX_VERIFY_PAGES} pages (${MAX_VERIFY_PAGES} entries); ` +
+        'latchkey audit verify reads no more than that\n',
+    );
+    assert.equal(audits(), MAX_VERIFY_PAGES);
   });
 });
 
