@@ -9,6 +9,7 @@ import { markSessionEnded, type Resolved, resolveCredential, sessionEndedMessage
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import { CliError } from './errors.ts';
 import { printable } from './printable.ts';
+import { rfc3339 } from './rfc3339.ts';
 import { stampOf } from './token-cache.ts';
 
 export type Api = {
@@ -83,24 +84,6 @@ export async function confirm(deps: CliDeps, confirmed: boolean, question: strin
 }
 
 export const path = (...parts: string[]) => parts.map((part) => encodeURIComponent(part)).join('/');
-
-/** The last second RFC 3339 can write (9999-12-31T23:59:59Z); past it toISOString() adds a sign and two digits. */
-const LAST_RFC3339_SECOND = 253402300799;
-
-/**
- * Seconds since the epoch as RFC 3339 in UTC, whole seconds: `2026-12-04T23:37:22Z`. A time
- * no calendar date can hold is the server's fault, said as such (not a crash of this CLI).
- */
-export function rfc3339(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0 || seconds > LAST_RFC3339_SECOND) {
-    throw new CliError('server_error', 'the server answered with a time out of range');
-  }
-  return new Date(Math.floor(seconds) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-/** Seconds since the epoch as an RFC 3339 time, or "-" for none (tables). */
-export const isoTime = (seconds: number | null | undefined) =>
-  seconds === null || seconds === undefined ? '-' : rfc3339(seconds);
 
 /**
  * Rows as aligned columns on stdout; the header in capitals, like `gh` and `kubectl`.

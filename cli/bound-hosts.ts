@@ -7,10 +7,12 @@
  * person bound: for git, the context's own server and what `setup-git --host` added; for
  * Docker, what `setup-docker --registry` added. Everything else gets nothing.
  */
-import type { Context } from './config.ts';
+import { type Context, selectContext } from './config.ts';
 import { cachedToken, resolveCredential, validStoredToken } from './credential.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import { CliError } from './errors.ts';
+import { LAST_RFC3339_SECOND } from './rfc3339.ts';
+import { isVisibleAscii, unverifiedClaim } from './token-text.ts';
 
 /** `name` or `name:port`, the name a DNS name, an IPv4 address or a bracketed IPv6 one: no user, path, query or space. */
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::[0-9]{1,5})?$/;
@@ -39,6 +41,16 @@ export function isLoopback(host: string): boolean {
 
 /** The host of the context's server: a git remote there is bound without asking. */
 export const serverHost = (context: Context): string => new URL(context.server).host;
+
+/**
+ * The context whose bindings a helper checks: --context, else the current one; null when
+ * nothing is logged in, and then no host is bound (the tool asks its next helper).
+ */
+export async function boundContext(deps: CliDeps, global: GlobalOptions): Promise<{ name: string; context: Context } | null> {
+  const config = await deps.config.read();
+  if (!global.context && !config.current) return null;
+  return selectContext(config, global.context);
+}
 
 /** Hosts git may be given this context's token for. */
 export const gitHosts = (context: Context): string[] => [serverHost(context), ...(context.gitHosts ?? [])];
@@ -79,7 +91,7 @@ export const listArgument = (value: string): string[] => value.split(',').filter
  * token a hostile server issued cannot add a line (`host=…`) to what git reads.
  */
 export function lineSafeToken(token: string): string {
-  if (!/^[\x21-\x7e]+$/.test(token))
+  if (!isVisibleAscii(token))
     throw new CliError('invalid_credential', 'the token holds characters no credential has; log in again');
   return token;
 }
@@ -101,22 +113,12 @@ export async function helperToken(deps: CliDeps, global: GlobalOptions): Promise
   return lineSafeToken(quick ?? (await resolveCredential(deps, global, { tokenStdin: false, cacheAsked: true })).token);
 }
 
-/** The last second RFC 3339 can write (9999-12-31T23:59:59Z). */
-const LAST_RFC3339_SECOND = 253402300799;
-
 /**
  * The `exp` of a JWT access token, read without verifying: it is our own, just fetched
  * from (or cached for) the server it came from, and only tells the tool when to ask
  * again. Null for an API key (opaque, no expiry) or a claim no calendar can hold.
  */
 export function tokenExpiry(token: string): number | null {
-  const parts = token.split('.');
-  if (parts.length !== 3) return null;
-  try {
-    const claims: unknown = JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8'));
-    const exp = typeof claims === 'object' && claims !== null ? (claims as { exp?: unknown }).exp : undefined;
-    return typeof exp === 'number' && Number.isInteger(exp) && exp > 0 && exp <= LAST_RFC3339_SECOND ? exp : null;
-  } catch {
-    return null;
-  }
+  const exp = unverifiedClaim(token, 'exp');
+  return typeof exp === 'number' && Number.isInteger(exp) && exp > 0 && exp <= LAST_RFC3339_SECOND ? exp : null;
 }

@@ -19,6 +19,7 @@ import {
 } from '../shared/schemas.ts';
 import { CliError } from './errors.ts';
 import { ownUrl } from './open-url.ts';
+import { isVisibleAscii } from './token-text.ts';
 
 export type ClientOptions = {
   server: string;
@@ -52,7 +53,7 @@ export function createClient(options: ClientOptions) {
   ) {
     // A header value holds no line break; fetch would refuse one in words quoting the whole
     // value (Node's do), and the token would end up on the terminal as a network error.
-    if (init.bearer !== undefined && !/^[\x21-\x7e]+$/.test(init.bearer)) {
+    if (init.bearer !== undefined && !isVisibleAscii(init.bearer)) {
       throw new CliError(
         'invalid_credential',
         'the token is not one line of visible characters (a line break or space in what was passed?); it was not sent',

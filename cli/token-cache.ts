@@ -13,6 +13,7 @@
  */
 import { sealedPath } from './config.ts';
 import { fileInfo, readText } from './host.ts';
+import { isVisibleAscii } from './token-text.ts';
 
 /**
  * An entry is five lines: this header, the sealed file's path, its stamp, the expiry
@@ -67,7 +68,7 @@ export function tokenCache(options: {
       const [header, sealed, stamp, expiry, token] = lines;
       const expiresAt = Number(expiry);
       const wellFormed =
-        header === HEADER && lines.length === 5 && Number.isSafeInteger(expiresAt) && /^[!-~]+$/.test(token ?? '');
+        header === HEADER && lines.length === 5 && Number.isSafeInteger(expiresAt) && isVisibleAscii(token ?? '');
       if (!wellFormed || sealed !== sealedPath(configDir, context) || stamp !== (await stampOf(configDir, context))) return null;
       return { access_token: token as string, expires_at: expiresAt };
     },

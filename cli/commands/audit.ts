@@ -3,11 +3,13 @@
  * recomputes the hash chain here, with the same code the server wrote it with
  * (shared/audit.ts), so it trusts nothing the server says about its own integrity.
  */
+
 import { AUDIT_GENESIS, type AuditEntry, AuditPage, verifyAuditChain } from '../../shared/audit.ts';
-import { chooseOrg, isoTime, openApi, path, printJson, printTable, rfc3339 } from '../api.ts';
+import { chooseOrg, openApi, path, printJson, printTable } from '../api.ts';
 import { type Command, oneOf, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError, EXIT_CODES } from '../errors.ts';
+import { isoTime, rfc3339 } from '../rfc3339.ts';
 
 /** The server's largest page. */
 const PAGE = 200;

@@ -13,6 +13,7 @@ import { type Command, flag, oneOf, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
+import { shellWord } from '../shell-word.ts';
 
 export type CiExchangeOptions = {
   project: string | undefined;
@@ -51,7 +52,7 @@ export async function ciExchange(deps: CliDeps, global: GlobalOptions, options: 
 
   if (global.json) deps.io.out(`${JSON.stringify({ ...result, source })}\n`);
   else if (options.export) {
-    deps.io.out(`export LATCHKEY_TOKEN=${result.access_token}\nexport LATCHKEY_SERVER=${shellQuote(client.server)}\n`);
+    deps.io.out(`export LATCHKEY_TOKEN=${result.access_token}\nexport LATCHKEY_SERVER=${shellWord(client.server)}\n`);
   } else deps.io.out(`${result.access_token}\n`);
   deps.io.err(`exchanged a ${source} ID token: scope "${printable(result.scope)}", valid ${result.expires_in} s\n`);
 }
@@ -110,10 +111,6 @@ async function fromGithub(deps: CliDeps, audience: string): Promise<string> {
 function requireJwt(value: string, from: string): string {
   if (!/^[\w-]+\.[\w-]+\.[\w-]*$/.test(value)) throw new CliError('usage', `${from} does not hold a JWT`);
   return value;
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 export const command: Command = {

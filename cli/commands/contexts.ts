@@ -1,11 +1,11 @@
 /** `latchkey contexts list | use | show | remove`: the named logins, metadata only. */
 
-import { rfc3339 } from '../api.ts';
 import type { Command } from '../command.ts';
 import { type Context, selectContext } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
+import { rfc3339 } from '../rfc3339.ts';
 import { openSecretStore } from '../secrets/select.ts';
 
 export async function contexts(deps: CliDeps, global: GlobalOptions, action: string | undefined, target: string | undefined) {

@@ -6,9 +6,8 @@
  * for any other, or for input that is not plainly one request, nothing is printed and git
  * asks its next helper. `store` and `erase` do nothing: latchkey keeps its token itself.
  */
-import { boundToken, gitHosts, isBound, tokenExpiry } from '../bound-hosts.ts';
+import { boundContext, boundToken, gitHosts, isBound, tokenExpiry } from '../bound-hosts.ts';
 import type { Command } from '../command.ts';
-import { selectContext } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 
@@ -43,10 +42,9 @@ export async function credentialGet(deps: CliDeps, global: GlobalOptions): Promi
   const host = request?.get('host');
   if (protocol === undefined || host === undefined) return;
   // Which hosts are bound is read before the secret is opened: an unbound host costs no passphrase.
-  const config = await deps.config.read();
-  if (!global.context && !config.current) return; // not logged in: nothing is bound
-  const { name, context } = selectContext(config, global.context);
-  if (!isBound(gitHosts(context), protocol, host)) return;
+  const selected = await boundContext(deps, global);
+  if (selected === null || !isBound(gitHosts(selected.context), protocol, host)) return;
+  const { name, context } = selected;
   const token = await boundToken(deps, name, context);
   const expiry = tokenExpiry(token);
   // password_expiry_utc (git 2.41+): git will not reuse the token past it; older gits skip the line.

@@ -7,9 +7,8 @@
  * helpers answer, so Docker goes on without credentials. `list` names the bound
  * registries; `store` and `erase` do nothing: latchkey keeps its token itself.
  */
-import { boundToken, isBound, normalHost } from '../bound-hosts.ts';
+import { boundContext, boundToken, isBound, normalHost } from '../bound-hosts.ts';
 import type { Command } from '../command.ts';
-import { type Context, selectContext } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
@@ -29,13 +28,6 @@ export function registryHost(serverUrl: string): { protocol: 'http' | 'https'; h
   const rest = serverUrl.trim().slice(scheme?.[0].length ?? 0);
   const host = normalHost(protocol, rest.split('/')[0] as string);
   return host === null ? null : { protocol, host };
-}
-
-/** The context this run uses, or null when nothing is logged in (then no registry is bound). */
-async function boundContext(deps: CliDeps, global: GlobalOptions): Promise<{ name: string; context: Context } | null> {
-  const config = await deps.config.read();
-  if (!global.context && !config.current) return null;
-  return selectContext(config, global.context);
 }
 
 async function get(deps: CliDeps, global: GlobalOptions): Promise<number> {

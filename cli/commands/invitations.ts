@@ -3,12 +3,14 @@
  * you are signed in as. Accepting makes you a member of the org with the invited role;
  * nothing of yours reaches an org before that.
  */
+
 import { Invitation, InvitationList } from '../../shared/schemas.ts';
-import { isoTime, openApi, path, printJson, printTable } from '../api.ts';
+import { openApi, path, printJson, printTable } from '../api.ts';
 import type { Command } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
+import { isoTime } from '../rfc3339.ts';
 
 /** An invitation table, as `invitations list` and `members invitations` print it. */
 export const printInvitations = (deps: CliDeps, list: Invitation[], who: 'org' | 'email') =>

@@ -5,12 +5,13 @@
  * kubectl asks again then. The API server is whatever the kubeconfig names; which token
  * goes there is the person's choice, written in that file.
  */
-import { isoTime } from '../api.ts';
+
 import { boundToken, helperToken, tokenExpiry } from '../bound-hosts.ts';
 import type { Command } from '../command.ts';
 import { selectContext } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
+import { isoTime } from '../rfc3339.ts';
 
 export const EXEC_API_VERSION = 'client.authentication.k8s.io/v1';
 

@@ -13,6 +13,7 @@ import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
 import type { StoredCredential } from '../secrets/secret-store.ts';
 import { openSecretStore } from '../secrets/select.ts';
+import { unverifiedClaim } from '../token-text.ts';
 import { forgetContext } from './contexts.ts';
 
 /**
@@ -21,14 +22,8 @@ import { forgetContext } from './contexts.ts';
  * a token without one, or a claim that is not a plain id.
  */
 export function sessionIdOf(accessToken: string): string | null {
-  const parts = accessToken.split('.');
-  if (parts.length !== 3) return null;
-  try {
-    const { sid } = JSON.parse(Buffer.from(parts[1] as string, 'base64url').toString('utf8')) as { sid?: unknown };
-    return typeof sid === 'string' && /^[\w-]{1,64}$/.test(sid) ? sid : null;
-  } catch {
-    return null;
-  }
+  const sid = unverifiedClaim(accessToken, 'sid');
+  return typeof sid === 'string' && /^[\w-]{1,64}$/.test(sid) ? sid : null;
 }
 
 /** What is left alive at the server when it was not told, and how to end it later from any other login. */

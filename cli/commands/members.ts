@@ -3,13 +3,15 @@
  * remove EMAIL`, in --org (or your one org). People join only by accepting an invitation
  * (`latchkey invitations accept`); `set` changes the role of an existing member.
  */
+
 import { Invitation, InvitationList, Org, ROLES } from '../../shared/schemas.ts';
-import { chooseOrg, confirm, isoTime, openApi, path, printJson, printTable } from '../api.ts';
+import { chooseOrg, confirm, openApi, path, printJson, printTable } from '../api.ts';
 import { type Command, flag, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { durationFlag, untilText } from '../durations.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
+import { isoTime } from '../rfc3339.ts';
 import { printInvitations } from './invitations.ts';
 
 export type MembersOptions = { confirm: boolean; role: string | undefined; expires: string | undefined };

@@ -3,17 +3,19 @@
  * policies. A policy is written as JSON in the form the server documents (a `preset` and
  * its claims); `test` asks the org's dry-run what the exchange would do with a CI token.
  */
+
 import {
   DryRunResponse,
   type TrustPolicyInfo,
   TrustPolicyList,
   TrustPolicyInfo as TrustPolicySchema,
 } from '../../shared/trust-policy.ts';
-import { chooseOrg, confirm, isoTime, openApi, path, printJson, printTable } from '../api.ts';
+import { chooseOrg, confirm, openApi, path, printJson, printTable } from '../api.ts';
 import { type Command, flag, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
+import { isoTime } from '../rfc3339.ts';
 
 export type PoliciesOptions = {
   file: string | undefined;

@@ -4,12 +4,14 @@
  * see or end; with --email, an operator's view of anyone's. Revoking ends the session's
  * refresh token at once and its access tokens on their next use.
  */
+
 import { type SessionInfo, SessionList, SessionInfo as SessionSchema } from '../../shared/schemas.ts';
-import { confirm, isoTime, openApi, path, printJson, printTable } from '../api.ts';
+import { confirm, openApi, path, printJson, printTable } from '../api.ts';
 import { type Command, flag, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
+import { isoTime } from '../rfc3339.ts';
 
 export type SessionsOptions = { member: string | undefined; email?: string | undefined; confirm: boolean };
 

@@ -11,6 +11,7 @@ import { selectContext, writeFileAtomic } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { readText } from '../host.ts';
+import { shellWord } from '../shell-word.ts';
 
 export const HELPER_PROGRAM = 'docker-credential-latchkey';
 
@@ -88,8 +89,7 @@ function linkCommand(deps: CliDeps): string {
   const path = (deps.env.PATH ?? '').split(':');
   const local = `${deps.env.HOME}/.local/bin`;
   const dir = path.includes(beside) ? beside : path.includes(local) ? local : '/usr/local/bin';
-  const quote = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
-  return `ln -s ${quote(self)} ${quote(`${dir}/${HELPER_PROGRAM}`)}`;
+  return `ln -s ${shellWord(self)} ${shellWord(`${dir}/${HELPER_PROGRAM}`)}`;
 }
 
 export async function setupDocker(deps: CliDeps, global: GlobalOptions, given: string[]): Promise<void> {

@@ -10,11 +10,9 @@ import { type Command, text } from '../command.ts';
 import { selectContext } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
+import { shellWord } from '../shell-word.ts';
 
 type Target = { host: string; protocols: ('http' | 'https')[] };
-
-/** A word for git's `!` helper line, which git runs through the shell. */
-const shellWord = (word: string) => `'${word.replaceAll("'", `'\\''`)}'`;
 
 export async function setupGit(deps: CliDeps, global: GlobalOptions, hosts: string[]): Promise<void> {
   const config = await deps.config.read();

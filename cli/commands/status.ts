@@ -2,8 +2,9 @@
  * `latchkey status` / `whoami`: which credential this invocation would use, why, and whose
  * it is. `status --all`: every context, each asked of its own server at once.
  */
+
 import { MeResponse } from '../../shared/schemas.ts';
-import { openApi, printJson, printTable, refusalListener, rfc3339, SESSION_REVOKED } from '../api.ts';
+import { openApi, printJson, printTable, refusalListener, SESSION_REVOKED } from '../api.ts';
 import { readCapped } from '../client.ts';
 import { type Command, flag, oneOf } from '../command.ts';
 import type { Context } from '../config.ts';
@@ -12,6 +13,7 @@ import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { untilText } from '../durations.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
+import { rfc3339 } from '../rfc3339.ts';
 import { stampOf } from '../token-cache.ts';
 
 const SOURCE_TEXT = {
