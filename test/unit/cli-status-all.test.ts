@@ -16,19 +16,22 @@ import { fakeConfigDir, runWith } from '../fixtures/cli-fakes.ts';
 const SERVER = 'https://latchkey.example';
 const PASSPHRASE = 'violet kettle 42';
 
+/** A context of `server` whose credential is in the encrypted file. */
+const contextOf = (server: string) => ({
+  server,
+  clientId: 'latchkey-cli',
+  secretStore: 'encrypted-file',
+  secretStoreReason: 'test',
+  user: { sub: 'usr_1', email: 'ada@example.com' },
+  kind: 'user',
+  org: null,
+  project: null,
+  createdAt: '2026-01-01T00:00:00.000Z',
+});
+
 test('a session /v1/me calls revoked right after this run renewed its token is marked: the next `token` exits 3', async () => {
   const dir = await fakeConfigDir();
-  const context = {
-    server: SERVER,
-    clientId: 'latchkey-cli',
-    secretStore: 'encrypted-file',
-    secretStoreReason: 'test',
-    user: { sub: 'usr_1', email: 'ada@example.com' },
-    kind: 'user',
-    org: null,
-    project: null,
-    createdAt: '2026-01-01T00:00:00.000Z',
-  };
+  const context = contextOf(SERVER);
   await writeFile(join(dir, 'config.json'), JSON.stringify({ version: 1, current: 'work', contexts: { work: context } }));
   const store = encryptedFileStore({
     dir,
@@ -77,19 +80,8 @@ test('an answer of more than 64 KiB is a server error for that row, read no furt
   timeout: 20_000,
 }, async () => {
   const dir = await fakeConfigDir();
-  const context = (server: string) => ({
-    server,
-    clientId: 'latchkey-cli',
-    secretStore: 'encrypted-file',
-    secretStoreReason: 'test',
-    user: { sub: 'usr_1', email: 'ada@example.com' },
-    kind: 'user',
-    org: null,
-    project: null,
-    createdAt: '2026-01-01T00:00:00.000Z',
-  });
   const servers = { padded: 'https://padded.example', endless: 'https://endless.example', fine: 'https://fine.example' };
-  const contexts = Object.fromEntries(Object.entries(servers).map(([name, server]) => [name, context(server)]));
+  const contexts = Object.fromEntries(Object.entries(servers).map(([name, server]) => [name, contextOf(server)]));
   await writeFile(join(dir, 'config.json'), JSON.stringify({ version: 1, current: 'fine', contexts }));
   const store = encryptedFileStore({
     dir,
