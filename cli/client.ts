@@ -42,6 +42,9 @@ export type DevicePoll =
 
 export type LatchkeyClient = ReturnType<typeof createClient>;
 
+/** The most any answer of a latchkey server may be; more is a server error, read no further. */
+export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
+
 export function createClient(options: ClientOptions) {
   const server = options.server.replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
@@ -76,7 +79,13 @@ export function createClient(options: ClientOptions) {
     } catch (cause) {
       throw new CliError('unreachable', `cannot reach ${server}: ${describeNetworkError(cause)}`, { cause });
     }
-    const text = await response.text();
+    // A server cannot make the CLI hold more than this (an audit page of 200 entries is ~100 KiB).
+    const text = await readCapped(response, MAX_ANSWER_BYTES).catch((error: unknown) => {
+      if (error instanceof CliError) throw new CliError(error.code, `${server}${path} ${error.message}`);
+      throw new CliError('unreachable', `${server}${path}: the answer broke off (${describeNetworkError(error)})`, {
+        cause: error,
+      });
+    });
     let body: unknown = null;
     try {
       body = text === '' ? null : JSON.parse(text);

@@ -10,6 +10,7 @@ import { resolveCredential } from '../credential.ts';
 import type { ChildEnd } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { printable } from '../printable.ts';
+import { isVisibleAscii } from '../token-text.ts';
 
 /**
  * What latchkey reads from the environment that the child must not inherit: the passphrase
@@ -66,7 +67,7 @@ Example: latchkey exec -- sh -c 'curl -H "Authorization: Bearer $LATCHKEY_TOKEN"
     const { token, server } = await resolveCredential(deps, global, { tokenStdin: false });
     // What the child does with it is put it in a header, as the client does: one line of
     // visible characters. A NUL from a hostile server would also fail the spawn as "cannot run".
-    if (!/^[\x21-\x7e]+$/.test(token)) {
+    if (!isVisibleAscii(token)) {
       throw new CliError('invalid_credential', 'the token is not one line of visible characters; nothing was run');
     }
     // As a shell answers `""`: no such command (spawn itself would refuse an empty name).

@@ -133,6 +133,24 @@ describe('server text never steers the terminal', () => {
   });
 });
 
+describe('an answer without end: the CLI reads at most 4 MiB of it', () => {
+  test('orgs list from a server answering 5 MiB: exit 4, a server error, nothing printed of it', async () => {
+    const server = await startHostileServer({
+      'GET /v1/orgs': { json: { orgs: [], padding: 'x'.repeat(5 * 1024 * 1024) } },
+    });
+    try {
+      const home = await tempConfigDir();
+      const env = cleanEnv({ HOME: home, LATCHKEY_CONFIG_DIR: home, LATCHKEY_SERVER: server.url, LATCHKEY_TOKEN: 'tok' });
+      const result = await runCli(['orgs', 'list'], env);
+      assert.equal(result.code, 4, result.stderr);
+      assert.match(result.stderr, /\/v1\/orgs answered with more than 4194304 bytes/);
+      assert.equal(result.stdout, '');
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('an audit trail that never ends: `audit verify` stops, with a server error', () => {
   let server: HostileServer;
   let env: Record<string, string>;
