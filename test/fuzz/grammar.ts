@@ -30,6 +30,8 @@ export type Live = {
   apiKey: string;
   sessionId: string;
   keyId: string;
+  /** A device code already approved, not yet redeemed: the first redemption may win, no second. */
+  deviceCode: string;
 };
 
 export type Endpoint = {
@@ -164,6 +166,7 @@ const fieldValue = (live: Live, field: string) => {
       'password',
     ],
     refresh_token: [live.refresh],
+    device_code: [live.deviceCode],
     token: [live.access, live.refresh, live.apiKey],
     subject_token: [live.access],
     subject_token_type: ['urn:ietf:params:oauth:token-type:access_token', 'urn:ietf:params:oauth:token-type:id_token'],
@@ -225,7 +228,7 @@ const credential = (live: Live) =>
   );
 
 /** Form, JSON or query parameters: a subset of the fields, some repeated, some unknown. */
-const params = (live: Live, endpoint: Endpoint) =>
+const mutated = (live: Live, endpoint: Endpoint) =>
   fc
     .tuple(
       fc
@@ -242,6 +245,38 @@ const params = (live: Live, endpoint: Endpoint) =>
       ),
     )
     .map(([known, extra]) => [...known, ...extra] as [string, string][]);
+
+/**
+ * Well-formed requests an endpoint serves, from the run's live values: a share of every
+ * run is one of these, as it is or with one hostile field added, so the fuzz reaches what
+ * happens after the parser (a redemption, a second one) and not only its refusals.
+ */
+const WELL_FORMED: Record<string, (live: Live) => [string, string][][]> = {
+  'POST /oauth/token': (live) => [
+    [
+      ['grant_type', 'refresh_token'],
+      ['refresh_token', live.refresh],
+      ['client_id', 'latchkey-cli'],
+    ],
+    [
+      ['grant_type', 'urn:ietf:params:oauth:grant-type:device_code'],
+      ['device_code', live.deviceCode],
+      ['client_id', 'latchkey-cli'],
+    ],
+  ],
+  'POST /oauth/introspect': (live) => [[['token', live.refresh]], [['token', live.apiKey]]],
+  'POST /v1/orgs/:org/projects': () => [[['slug', 'fuzzed']]],
+};
+
+/** Form, JSON or query parameters: mostly mutated (a subset of the fields, some repeated, some unknown), a share well formed. */
+const params = (live: Live, endpoint: Endpoint) => {
+  const formed = WELL_FORMED[`${endpoint.method} ${endpoint.route}`]?.(live);
+  if (!formed) return mutated(live, endpoint);
+  const wellFormed = fc
+    .tuple(fc.constantFrom(...formed), fc.option(fc.tuple(hostileText(live), hostileText(live)), { freq: 4 }))
+    .map(([fields, extra]) => (extra === null ? [...fields] : [...fields, extra]));
+  return fc.oneof({ weight: 3, arbitrary: mutated(live, endpoint) }, { weight: 1, arbitrary: wellFormed });
+};
 
 export function requestFor(live: Live, endpoint: Endpoint): fc.Arbitrary<Generated> {
   // `:name` segments get values; `:action{revoke|rotate}` one of its words.

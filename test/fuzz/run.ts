@@ -2,14 +2,15 @@
  * Sends generated requests (grammar.ts) to a running server and judges every answer:
  * never a 5xx; never a stack trace or an internal name; never one of the run's secrets in
  * a body; every refusal the same shape (RFC 6749 JSON with a request id; an HTML page on
- * the browser routes); and no token issued with a scope its grant did not have. A failure
+ * the browser routes); no token issued with a scope its grant did not have; and, over the
+ * whole run, no credential redeemed twice (`Redemptions`). A failure
  * is shrunk by fast-check to a minimal request, reported as a regression row for
  * test/fuzz/regressions.json, which every run replays first.
  */
 import fc from 'fast-check';
 import { decodeJwt } from 'jose';
 import { apiCall, ok } from '../fixtures/api-call.ts';
-import { deviceLogin } from '../fixtures/oauth-client.ts';
+import { deviceLogin, FormBrowser, startDeviceLogin } from '../fixtures/oauth-client.ts';
 import { type Endpoint, type Generated, type Live, requestFor } from './grammar.ts';
 
 /** What an HTTP server answers by itself: a malformed request, an URI or headers too long. */
@@ -91,23 +92,51 @@ export const abbreviated = (failure: Failure): string =>
  * `runs` generated requests for one endpoint, `concurrency` at a time; failures are shrunk
  * (one request at a time) to a minimal one each.
  */
+/**
+ * What the token endpoint issued for each credential presented (a device code, a code, a
+ * refresh token), across every request of a run: one credential must never yield two
+ * different refresh tokens — a device code or a code is redeemed once, and a refresh token
+ * presented again within its grace window gets the successor it already got.
+ */
+export type Redemptions = Map<string, string>;
+
+export function redeemedTwice(redemptions: Redemptions, request: Generated, answer: Answer): string | null {
+  if (answer.status !== 200 || request.body === undefined || !request.path.startsWith('/oauth/token')) return null;
+  const form = new URLSearchParams(request.body);
+  const presented = form.get('device_code') ?? form.get('code') ?? form.get('refresh_token');
+  const issued = (JSON.parse(answer.body) as { refresh_token?: string }).refresh_token;
+  if (!presented || !issued) return null;
+  const earlier = redemptions.get(presented);
+  if (earlier === undefined) redemptions.set(presented, issued);
+  else if (earlier !== issued)
+    return `one ${form.get('grant_type')} credential redeemed twice, with two different refresh tokens`;
+  return null;
+}
+
 export async function fuzzEndpoint(
   base: string,
   live: Live,
   granted: Set<string>,
   endpoint: Endpoint,
-  options: { seed: number; runs: number; concurrency: number },
+  options: { seed: number; runs: number; concurrency: number; redemptions?: Redemptions },
 ): Promise<{ sent: number; failures: Failure[] }> {
   const arbitrary = requestFor(live, endpoint);
   const requests = fc.sample(arbitrary, { seed: options.seed, numRuns: options.runs });
+  const redemptions = options.redemptions ?? new Map();
   let next = 0;
   let failed = false;
+  let twice: Failure | undefined;
   await Promise.all(
     Array.from({ length: options.concurrency }, async () => {
       while (next < requests.length && !failed) {
         const request = requests[next++] as Generated;
         const problem = await send(base, request).then(
-          (answer) => judge(endpoint, request, answer, live, granted),
+          (answer) => {
+            const again = redeemedTwice(redemptions, request, answer);
+            // A state invariant over the whole sequence: nothing to shrink, the request says it.
+            if (again) twice = { endpoint: label(endpoint), request, problem: again };
+            return again ?? judge(endpoint, request, answer, live, granted);
+          },
           (error: Error) => `no answer: ${error.message}`,
         );
         if (problem !== null) failed = true;
@@ -115,6 +144,7 @@ export async function fuzzEndpoint(
     }),
   );
   if (!failed) return { sent: requests.length, failures: [] };
+  if (twice) return { sent: next, failures: [twice] };
   // Shrink: the same generator and seed, one request at a time, to the smallest that fails.
   const details = await fc.check(
     fc.asyncProperty(arbitrary, async (request) => {
@@ -144,6 +174,8 @@ export async function fuzzEndpoint(
 /** A signed-in owner of an org with an API key: the live values requests are built from, and the scopes granted. */
 export async function prepareLive(base: string): Promise<{ live: Live; granted: Set<string> }> {
   const owner = await deviceLogin(base, 'owner@fuzz.example');
+  const approved = await startDeviceLogin(base);
+  await new FormBrowser(base).decide(approved.user_code, 'approve', 'owner@fuzz.example');
   await ok(apiCall(base, 'POST', '/v1/orgs', owner.access_token, { slug: 'fuzz' }));
   const key = await ok(apiCall(base, 'POST', '/v1/orgs/fuzz/keys', owner.access_token, { name: 'fuzz', role: 'admin' }));
   const claims = decodeJwt(owner.access_token);
@@ -154,6 +186,7 @@ export async function prepareLive(base: string): Promise<{ live: Live; granted: 
     apiKey: String(key.key),
     sessionId: String(claims.sid),
     keyId: String(key.id),
+    deviceCode: approved.device_code,
   };
   return { live, granted: new Set(String(claims.scope ?? '').split(' ')) };
 }
