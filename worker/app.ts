@@ -6,10 +6,12 @@ import { Hono } from 'hono';
 import { html } from 'hono/html';
 import { OAuthError } from '../shared/errors.ts';
 import type { Config } from './config.ts';
+import type { ConsoleUser } from './http/console.ts';
 import { newRequestId } from './http/request-id.ts';
 import { renderPage } from './pages/layout.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { authorizeRoutes } from './routes/authorize.ts';
+import { consoleRoutes } from './routes/console/index.ts';
 import { deviceAuthorizationRoutes } from './routes/device-authorization.ts';
 import { devicePageRoutes } from './routes/device-page.ts';
 import { discoveryRoutes } from './routes/discovery.ts';
@@ -26,7 +28,10 @@ import { trustPolicyRoutes } from './routes/trust-policies.ts';
 import { type Deps, type Services, servicesLoader } from './services.ts';
 import { StoreError } from './store/store.ts';
 
-export type AppEnv = { Variables: { services: Services; deps: Deps; requestId: string } };
+export type AppEnv = {
+  /** `consoleUser`: the signed-in person on a console page (routes/console/index.ts sets it). */
+  Variables: { services: Services; deps: Deps; requestId: string; consoleUser?: ConsoleUser };
+};
 export type App = { fetch: Hono<AppEnv>['fetch'] };
 
 /** Seconds a client should wait before retrying when the store is down. */
@@ -67,6 +72,7 @@ export function createApp(config: Config, deps: Deps): App {
     invitationRoutes,
     sessionRoutes,
     auditRoutes,
+    consoleRoutes,
   ]) {
     app.route('/', routes);
   }
@@ -79,15 +85,17 @@ export function createApp(config: Config, deps: Deps): App {
     // Hono's own reading of the path: it cannot throw, whatever the URL (see fetch below).
     const path = c.req.path;
     const rendered = renderedError(error, c.req.method, path);
-    if ((path.startsWith('/device') || path.startsWith('/signin') || path.startsWith('/oauth/authorize')) && c.get('services')) {
+    const pages = ['/device', '/signin', '/oauth/authorize', '/console'].find((prefix) => path.startsWith(prefix));
+    if (pages && c.get('services')) {
       for (const [name, value] of Object.entries(errorHeaders(rendered))) c.header(name, value);
       const page = Math.min(rendered.status, 503) as 400;
+      const back =
+        pages === '/console' ? html`<a href="/console">Back to the console</a>` : html`<a href="/device">Start again</a>`;
       return renderPage(
         c,
         page,
         'Something went wrong',
-        html`<p class="error" role="alert">${rendered.message}</p>
-<p><a href="/device">Start again</a></p>`,
+        html`<p class="error" role="alert">${rendered.message}</p><p>${back}</p>`,
       );
     }
     return c.json(rendered.toJSON(), rendered.status as 400, errorHeaders(rendered));

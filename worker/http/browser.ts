@@ -3,18 +3,15 @@
  * from, and, once signed in, a session cookie naming a short-lived web session.
  */
 import type { Context } from 'hono';
-import { getCookie, setCookie } from 'hono/cookie';
-import * as z from 'zod';
+import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { OAuthError } from '../../shared/errors.ts';
 import { TOKEN_PREFIX } from '../../shared/schemas.ts';
+import { type ActiveWebSession, createWebSession, readWebSessionRecord, WEB_SESSION_SECONDS } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
 import type { Person } from '../identity/users.ts';
-import { readRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { base64url, constantTimeEqual, generateSecret, randomBytes } from '../tokens/opaque.ts';
-
-const WEB_SESSION_SECONDS = 3600;
-const WebSession = z.object({ sub: z.string(), email: z.string().nullable() });
+import { requesterOf } from './caller.ts';
 
 function cookieName(c: Context<AppEnv>, name: string): string {
   // The __Host- prefix needs Secure, which browsers refuse on plain-http loopback issuers.
@@ -63,25 +60,36 @@ export async function assertCsrf(c: Context<AppEnv>, submitted: string | undefin
   }
 }
 
-export async function readWebSession(c: Context<AppEnv>): Promise<(Person & { id: string }) | null> {
+export async function readWebSession(c: Context<AppEnv>): Promise<(Person & ActiveWebSession & { id: string }) | null> {
+  const key = await sessionKey(c);
+  const found = key ? await readWebSessionRecord(c.var.services, key) : null;
+  // `id`: the record's key, which the pages bind a request to this browser's sign-in by.
+  return key && found ? { ...found, key, id: key } : null;
+}
+
+/** The stored key of the session cookie this request carries, if it is well formed. */
+async function sessionKey(c: Context<AppEnv>): Promise<string | null> {
   const secret = getCookie(c, cookieName(c, 'lk_session'));
   if (!secret?.startsWith(TOKEN_PREFIX.session) || secret.length > 100) return null;
-  const { store, hasher } = c.var.services;
-  const id = await hasher.hash('ws', secret);
-  const found = await readRecord(store, storeKey('webSession', id), WebSession);
-  return found ? { ...found.value, id } : null;
+  return c.var.services.hasher.hash('ws', secret);
 }
 
 export async function startWebSession(c: Context<AppEnv>, person: Person): Promise<void> {
-  const { store, hasher } = c.var.services;
+  const services = c.var.services;
   const secret = generateSecret(TOKEN_PREFIX.session);
-  const record: z.infer<typeof WebSession> = { sub: person.sub, email: person.email };
-  await store.put(storeKey('webSession', await hasher.hash('ws', secret)), JSON.stringify(record), WEB_SESSION_SECONDS);
+  await createWebSession(services, await services.hasher.hash('ws', secret), person, requesterOf(c));
   setCookie(c, cookieName(c, 'lk_session'), secret, cookieOptions(c, WEB_SESSION_SECONDS));
 }
 
+/** Signing out: the record goes, then the cookie. */
+export async function endThisWebSession(c: Context<AppEnv>): Promise<void> {
+  const key = await sessionKey(c);
+  if (key) await c.var.services.store.delete(storeKey('webSession', key));
+  deleteCookie(c, cookieName(c, 'lk_session'), { path: '/', secure: c.var.services.config.issuer.protocol === 'https:' });
+}
+
 /** For form posts that only make sense signed in. */
-export async function requireWebSession(c: Context<AppEnv>): Promise<Person & { id: string }> {
+export async function requireWebSession(c: Context<AppEnv>): Promise<Person & ActiveWebSession & { id: string }> {
   const session = await readWebSession(c);
   if (!session) throw new OAuthError('access_denied', 'your sign-in expired; start again from the link', { status: 403 });
   return session;

@@ -26,18 +26,21 @@ export const PAGE_HEADERS: Record<string, string> = {
  */
 export function renderPage(
   c: Context,
-  status: 200 | 400 | 403 | 404 | 429 | 503,
+  status: 200 | 201 | 400 | 403 | 404 | 409 | 429 | 503,
   title: string,
   body: Fragment,
-  options: { formAction?: string } = {},
+  options: {
+    formAction?: string;
+    /** The console's frame: a wider page, its navigation above the title, its one same-origin script. */
+    console?: { nav: Fragment };
+  } = {},
 ) {
   for (const [name, value] of Object.entries(PAGE_HEADERS)) c.header(name, value);
-  if (options.formAction) {
-    c.header(
-      'Content-Security-Policy',
-      PAGE_HEADERS['Content-Security-Policy']?.replace("form-action 'self'", `form-action 'self' ${options.formAction}`),
-    );
-  }
+  let policy = PAGE_HEADERS['Content-Security-Policy'] ?? '';
+  if (options.formAction) policy = policy.replace("form-action 'self'", `form-action 'self' ${options.formAction}`);
+  // Still no inline script anywhere: only the file below, from this origin.
+  if (options.console) policy = policy.replace("default-src 'none';", "default-src 'none'; script-src 'self';");
+  c.header('Content-Security-Policy', policy);
   return c.html(
     html`<!doctype html>
 <html lang="en">
@@ -46,10 +49,12 @@ export function renderPage(
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · latchkey</title>
 <link rel="stylesheet" href="/assets/latchkey.css">
+${options.console ? html`<script src="/assets/console.js" defer></script>` : ''}
 </head>
 <body>
-<main>
-<p class="brand">latchkey</p>
+${options.console ? options.console.nav : ''}
+<main${options.console ? html` class="wide"` : ''}>
+${options.console ? '' : html`<p class="brand">latchkey</p>`}
 <h1>${title}</h1>
 ${body}
 </main>
@@ -77,4 +82,34 @@ dt { color: var(--muted); }
 dd { margin: 0; overflow-wrap: anywhere; }
 .error { border-left: 4px solid #dc2626; padding: .5rem .75rem; background: rgba(220,38,38,.08); }
 .muted { color: var(--muted); font-size: .9rem; }
+main.wide { max-width: 64rem; }
+.skip { position: absolute; left: -999rem; }
+.skip:focus { left: 1rem; top: .5rem; background: Canvas; padding: .5rem; z-index: 2; }
+nav.top { border-bottom: 1px solid #d1d5db; }
+nav.top > div { max-width: 64rem; margin: 0 auto; padding: .5rem 1.25rem; display: flex; flex-wrap: wrap; gap: .25rem 1rem; align-items: center; }
+nav.top .brand { margin: 0 1rem 0 0; }
+nav.top a { color: inherit; text-decoration: none; padding: .5rem .25rem; }
+nav.top a[aria-current=page] { color: var(--accent); font-weight: 700; border-bottom: 2px solid var(--accent); }
+nav.top form { margin-left: auto; }
+nav.top form button { margin: 0; min-width: 0; padding: .375rem .75rem; }
+nav.tabs { display: flex; flex-wrap: wrap; gap: .25rem .75rem; margin: 0 0 1.5rem; border-bottom: 1px solid #d1d5db; }
+nav.tabs a { padding: .5rem .25rem; color: inherit; text-decoration: none; }
+nav.tabs a[aria-current=page] { color: var(--accent); font-weight: 700; border-bottom: 2px solid var(--accent); }
+h2 { font-size: 1.2rem; margin: 2rem 0 .75rem; }
+.table-wrap { overflow-x: auto; }
+table { border-collapse: collapse; width: 100%; font-size: .95rem; }
+th, td { text-align: left; padding: .5rem .5rem; border-bottom: 1px solid #e5e7eb; vertical-align: top; }
+th { color: var(--muted); font-weight: 600; }
+td form { display: inline; }
+td button, .inline button { margin: 0 .25rem .25rem 0; padding: .375rem .75rem; min-width: 0; font-size: .9rem; }
+select, textarea, input[type=number], input[type=search] { font: inherit; font-size: 1rem; padding: .5rem .625rem; border: 1px solid #9ca3af; border-radius: .5rem; width: 100%; }
+textarea { font-family: ui-monospace, monospace; min-height: 10rem; }
+fieldset { border: 1px solid #d1d5db; border-radius: .5rem; margin: 1rem 0; padding: .5rem 1rem 1rem; }
+.notice { border-left: 4px solid #16a34a; padding: .5rem .75rem; background: rgba(22,163,74,.08); }
+.secret { font: 600 1rem ui-monospace, monospace; padding: .75rem; border: 2px dashed var(--accent); border-radius: .5rem; overflow-wrap: anywhere; }
+.pass { color: #15803d; font-weight: 700; }
+.fail { color: #b91c1c; font-weight: 700; }
+.badge { display: inline-block; padding: 0 .5rem; border-radius: 1rem; border: 1px solid #9ca3af; font-size: .85rem; }
+code { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
+@media (max-width: 40rem) { th, td { padding: .375rem .25rem; } main { padding: 1.25rem .75rem; } }
 `;

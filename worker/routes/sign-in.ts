@@ -1,4 +1,5 @@
 import { type Context, Hono } from 'hono';
+import { html } from 'hono/html';
 import { OAuthError } from '../../shared/errors.ts';
 import type { AppEnv } from '../app.ts';
 import { assertCsrf, browserId, csrfToken, startWebSession } from '../http/browser.ts';
@@ -15,17 +16,21 @@ export const signInRoutes = new Hono<AppEnv>();
 
 /** Only our own pages may be returned to: never an absolute or protocol-relative URL. */
 export function safeReturnPath(value: string | undefined): string {
-  if (value && /^\/(device|oauth\/authorize)(\?|$)/.test(value) && !value.includes('\\')) return value;
+  if (value && /^\/(device|oauth\/authorize|console)([/?]|$)/.test(value) && !value.includes('\\')) return value;
   return '/device';
 }
 
-/** The sign-in page any page shows to a browser without a session. */
-export async function signInPage(c: Context<AppEnv>, returnTo: string) {
+/**
+ * The sign-in page any page shows to a browser without a session; `reason` says why a
+ * signed-in person is asked again (the console's sensitive actions want a recent sign-in).
+ */
+export async function signInPage(c: Context<AppEnv>, returnTo: string, reason?: string) {
   const { config } = c.var.services;
   const upstream = upstreamOrigin(config);
   const form = signInForm({ csrf: await csrfToken(c), returnTo, error: null, upstream: upstream?.host ?? null });
+  const body = reason ? html`<p id="reauth" role="alert">${reason}</p>${form}` : form;
   // The form's post ends in a redirect to the upstream provider, which CSP must allow.
-  return renderPage(c, 200, 'Sign in', form, upstream ? { formAction: upstream.origin } : {});
+  return renderPage(c, 200, reason ? 'Confirm it’s you' : 'Sign in', body, upstream ? { formAction: upstream.origin } : {});
 }
 
 signInRoutes.post('/signin', async (c) => {

@@ -1,0 +1,97 @@
+/**
+ * Browser sign-ins: what a person's `lk_session` cookie names. Each lives a bounded time
+ * and remembers when the person last proved who they are (`authTime`), which the console's
+ * sensitive actions ask to be recent. A per-person index lets the console list a person's
+ * signed-in browsers and end one; the record itself, keyed by a hash of the cookie, decides.
+ */
+import * as z from 'zod';
+import type { Services } from '../services.ts';
+import { readRecord, updateRecord } from '../store/records.ts';
+import { storeKey } from '../store/store.ts';
+import { generateId } from '../tokens/opaque.ts';
+import { type Requester, sessionOwner } from './sessions.ts';
+
+/** A browser sign-in's whole life; signing in again starts a new one. */
+export const WEB_SESSION_SECONDS = 8 * 3600;
+/** How recent a sign-in must be for a sensitive console action (keys of admin or above, roles, deleting policies). */
+export const RECENT_SIGN_IN_SECONDS = 10 * 60;
+const MAX_LISTED = 50;
+const INDEX_TTL_SECONDS = 10 * 365 * 86400;
+
+export const WebSession = z.object({
+  sub: z.string(),
+  email: z.string().nullable(),
+  // Added with the console; a record from before reads as signed in at its start, from nowhere.
+  publicId: z.string().default(''),
+  authTime: z.number().default(0),
+  createdAt: z.number().default(0),
+  expiresAt: z.number().default(0),
+  address: z.string().nullable().default(null),
+  userAgent: z.string().nullable().default(null),
+});
+export type WebSession = z.infer<typeof WebSession>;
+/** A web session as the request sees it: `key` is the hash its record lives under. */
+export type ActiveWebSession = WebSession & { key: string };
+
+const WebSessionIndex = z.array(z.object({ id: z.string(), key: z.string(), expiresAt: z.number() }));
+
+const indexKey = (owner: string) => storeKey('webSessionIndex', owner);
+
+export async function createWebSession(
+  services: Services,
+  key: string,
+  person: { sub: string; email: string | null },
+  requester: Requester,
+): Promise<WebSession> {
+  const now = services.now();
+  const session: WebSession = {
+    sub: person.sub,
+    email: person.email,
+    publicId: generateId('web_'),
+    authTime: now,
+    createdAt: now,
+    expiresAt: now + WEB_SESSION_SECONDS * 1000,
+    address: requester.address,
+    userAgent: requester.userAgent,
+  };
+  await services.store.put(storeKey('webSession', key), JSON.stringify(session), WEB_SESSION_SECONDS);
+  await updateRecord(
+    services.store,
+    indexKey(sessionOwner(session)),
+    WebSessionIndex,
+    { ifAbsent: () => [], ttlSeconds: INDEX_TTL_SECONDS, what: 'browser sign-in list' },
+    (index) =>
+      [...index.filter((entry) => entry.expiresAt > now), { id: session.publicId, key, expiresAt: session.expiresAt }].slice(
+        -MAX_LISTED,
+      ),
+  );
+  return session;
+}
+
+export async function readWebSessionRecord(services: Services, key: string): Promise<WebSession | null> {
+  return (await readRecord(services.store, storeKey('webSession', key), WebSession))?.value ?? null;
+}
+
+/** A person's signed-in browsers, newest first. */
+export async function listWebSessions(services: Services, owner: string): Promise<ActiveWebSession[]> {
+  const index = (await readRecord(services.store, indexKey(owner), WebSessionIndex))?.value ?? [];
+  const now = services.now();
+  const found = await Promise.all(
+    index
+      .filter((entry) => entry.expiresAt > now)
+      .map(async ({ key }) => {
+        const session = await readWebSessionRecord(services, key);
+        // The record decides: one that names someone else is not theirs.
+        return session && sessionOwner(session) === owner ? { ...session, key } : null;
+      }),
+  );
+  return found.filter((session) => session !== null).sort((a, b) => b.createdAt - a.createdAt);
+}
+
+/** Ends one of the owner's browser sign-ins by its public id; false when they have none by that id. */
+export async function endWebSession(services: Services, owner: string, id: string): Promise<boolean> {
+  const target = (await listWebSessions(services, owner)).find((session) => session.publicId === id);
+  if (!target) return false;
+  await services.store.delete(storeKey('webSession', target.key));
+  return true;
+}

@@ -1,0 +1,61 @@
+/**
+ * Who is at the console: the browser's sign-in turned into the same principal a person's
+ * whole sign-in is on the /v1 API (no org, no project), so every console action runs the
+ * same role checks and audit as its API route. Posts are CSRF-checked here, once.
+ */
+import type { Context } from 'hono';
+import { OAuthError } from '../../shared/errors.ts';
+import type { AuditSource } from '../accounts/audit.ts';
+import { type ActiveWebSession, RECENT_SIGN_IN_SECONDS } from '../accounts/web-sessions.ts';
+import type { AppEnv } from '../app.ts';
+import { isOperator, type Principal } from '../policy/roles.ts';
+import { assertCsrf, csrfToken, readWebSession } from './browser.ts';
+import { readForm } from './form.ts';
+
+export type ConsolePerson = Extract<Principal, { kind: 'user' }>;
+
+export type ConsoleUser = {
+  session: ActiveWebSession;
+  principal: ConsolePerson;
+  /** What the person's changes are recorded under in the audit trail. */
+  source: AuditSource;
+  /** The CSRF token every form on the page carries. */
+  csrf: string;
+  operator: boolean;
+};
+
+/** The signed-in person, or null (a page then shows the sign-in form). */
+export async function consoleUser(c: Context<AppEnv>): Promise<ConsoleUser | null> {
+  const session = await readWebSession(c);
+  if (!session) return null;
+  const principal: ConsolePerson = { kind: 'user', sub: session.sub, email: session.email, sid: null, org: null, project: null };
+  return {
+    session,
+    principal,
+    source: { actor: principal.email ?? principal.sub, requestId: c.var.requestId },
+    csrf: await csrfToken(c),
+    operator: isOperator(c.var.services.config.operators, principal),
+  };
+}
+
+/**
+ * A console form post: the CSRF token checked before anything else is read or done, then
+ * the sign-in. Every state-changing console route starts here.
+ */
+export async function consolePost(c: Context<AppEnv>): Promise<{ form: Record<string, string>; user: ConsoleUser }> {
+  const form = await readForm(c);
+  await assertCsrf(c, form.csrf);
+  const user = await consoleUser(c);
+  if (!user) throw new OAuthError('access_denied', 'your sign-in expired; sign in again and repeat the action', { status: 403 });
+  return { form, user };
+}
+
+/** Whether the person proved who they are recently enough for a sensitive action. */
+export const signedInRecently = (c: Context<AppEnv>, user: ConsoleUser): boolean =>
+  c.var.services.now() - user.session.authTime <= RECENT_SIGN_IN_SECONDS * 1000;
+
+/** The console's answer to a finished post: back to a page, with a notice from a fixed list (never free text from the URL). */
+export function backTo(c: Context<AppEnv>, path: string, notice?: string) {
+  c.header('Cache-Control', 'no-store');
+  return c.redirect(notice ? `${path}?notice=${encodeURIComponent(notice)}` : path, 303);
+}

@@ -1,0 +1,3 @@
+import { consoleSection } from './env.ts';
+
+export const orgsConsole = consoleSection();
