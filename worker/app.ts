@@ -79,6 +79,14 @@ export function createApp(config: Config, deps: Deps): App {
 
   app.notFound((c) => {
     c.header('Cache-Control', 'no-store');
+    if (c.req.path.startsWith('/console') && c.get('services')) {
+      return renderPage(
+        c,
+        404,
+        'Not found',
+        html`<p class="error" role="alert">There is no such page.</p><p><a href="/console">Back to the console</a></p>`,
+      );
+    }
     return c.json({ error: 'not_found', error_description: 'no such endpoint (or not with this method)' }, 404);
   });
   app.onError((error, c) => {
