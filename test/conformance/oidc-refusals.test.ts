@@ -90,3 +90,54 @@ describe('upstream ID tokens latchkey refuses', () => {
     assert.equal((await browser.request(tampered.href)).status, 400);
   });
 });
+
+describe('confirming who you are again (the console asks before sensitive actions)', () => {
+  /** A signed-in browser posts the sign-in form the console shows to confirm (its hidden `reauthenticate`). */
+  async function reauthenticate(idToken: Record<string, unknown>) {
+    upstream.setFlaw('none');
+    const browser = new FormBrowser(worker.url);
+    assert.equal((await browser.request(await upstreamAnswer(browser))).status, 303, 'the first sign-in');
+    upstream.setClaims({ idToken: { email: 'upstream@example.com', email_verified: true, ...idToken } });
+    const page = await browser.request('/device');
+    const posted = await browser.request('/signin', {
+      csrf: FormBrowser.field(page.html, 'csrf'),
+      return_to: '/console',
+      reauthenticate: '1',
+    });
+    const authorize = new URL(posted.headers.get('location') ?? '');
+    const callback = (await browser.request(authorize.href)).headers.get('location') ?? '';
+    return { authorize, result: await browser.request(callback) };
+  }
+  after(() => upstream.setClaims({ idToken: { email: 'upstream@example.com', email_verified: true } }));
+
+  test('the provider is asked to prompt (prompt=login, max_age=0), and a fresh auth_time signs in', async () => {
+    const { authorize, result } = await reauthenticate({ auth_time: Math.floor(Date.now() / 1000) });
+    assert.equal(authorize.searchParams.get('prompt'), 'login');
+    assert.equal(authorize.searchParams.get('max_age'), '0');
+    assert.equal(result.status, 303, result.html);
+    assert.equal(result.headers.get('location'), '/console');
+    assert.match(result.headers.get('set-cookie') ?? '', /lk_session=/);
+  });
+
+  for (const [what, claims] of [
+    ['an auth_time from before the confirmation', { auth_time: Math.floor(Date.now() / 1000) - 3600 }],
+    ['no auth_time at all', {}],
+  ] as const) {
+    test(`refused: ${what} (the provider answered from its own session without asking)`, async () => {
+      const { result } = await reauthenticate(claims);
+      assert.equal(result.status, 400);
+      assert.match(result.html, /did not ask you to sign in again/);
+      assert.doesNotMatch(result.headers.get('set-cookie') ?? '', /lk_session/);
+    });
+  }
+
+  test('a first sign-in asks no prompt and needs no auth_time', async () => {
+    upstream.setFlaw('none');
+    const browser = new FormBrowser(worker.url);
+    const page = await browser.request('/device');
+    const posted = await browser.request('/signin', { csrf: FormBrowser.field(page.html, 'csrf'), return_to: '/device' });
+    const authorize = new URL(posted.headers.get('location') ?? '');
+    assert.equal(authorize.searchParams.get('prompt'), null);
+    assert.equal(authorize.searchParams.get('max_age'), null);
+  });
+});

@@ -13,6 +13,8 @@ const Emails = z.array(z.object({ email: z.string(), primary: z.boolean(), verif
 
 export function githubProvider(github: NonNullable<Config['github']>): UpstreamProvider {
   return {
+    // GitHub has no parameter that makes a person enter their password again: a
+    // re-authentication there is a round trip through github.com, as its own sudo mode is.
     async authorizationUrl(_services, request) {
       const url = new URL(`${github.webUrl}/login/oauth/authorize`);
       const params = {

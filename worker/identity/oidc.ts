@@ -60,6 +60,8 @@ export function oidcProvider(oidc: NonNullable<Config['oidc']>): UpstreamProvide
         nonce: request.nonce,
         code_challenge: request.challenge,
         code_challenge_method: 'S256',
+        // OIDC Core §3.1.2.1: prompt for the credentials again, and say when in `auth_time`.
+        ...(request.reauthenticate ? { prompt: 'login', max_age: '0' } : {}),
       };
       for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
       return url.href;
@@ -89,6 +91,7 @@ export function oidcProvider(oidc: NonNullable<Config['oidc']>): UpstreamProvide
         nonce: answer.nonce,
         now: services.now(),
       });
+      if (answer.authenticatedSince !== null) assertReauthenticated(idClaims, answer.authenticatedSince);
       // Providers may keep the email for the userinfo endpoint (OIDC Core §5.4); ask there, for the same `sub`.
       const claims =
         typeof idClaims.email === 'string' ? idClaims : await userinfo(services, metadata, issued.data.access_token, idClaims);
@@ -97,6 +100,24 @@ export function oidcProvider(oidc: NonNullable<Config['oidc']>): UpstreamProvide
     },
   };
 }
+
+/**
+ * A re-authentication counts only if the provider says, in `auth_time` (which `max_age`
+ * makes it send), that the person signed in after it was asked: a provider that answered
+ * from its own session without asking has not confirmed anything.
+ */
+function assertReauthenticated(claims: JWTPayload, since: number): void {
+  const at = claims.auth_time;
+  if (typeof at !== 'number' || at * 1000 < since - REAUTH_CLOCK_SKEW_MS) {
+    throw new OAuthError(
+      'access_denied',
+      'the identity provider did not ask you to sign in again (its ID token’s auth_time is missing or older than this confirmation)',
+    );
+  }
+}
+
+/** How far the provider's clock may be behind ours when it says when the person signed in. */
+const REAUTH_CLOCK_SKEW_MS = 30_000;
 
 /**
  * The email to sign in as: only one the provider marks verified with a boolean `true`

@@ -22,32 +22,60 @@ export type UpstreamProvider = {
   /** The upstream's authorization URL for this sign-in. */
   authorizationUrl(
     services: Services,
-    request: { state: string; nonce: string; challenge: string; redirectUri: string },
+    request: {
+      state: string;
+      nonce: string;
+      challenge: string;
+      redirectUri: string;
+      /** Ask the provider to make the person prove who they are again (the console's recent sign-in). */
+      reauthenticate: boolean;
+    },
   ): Promise<string>;
   /** Redeems the upstream's code and says who signed in, with a verified email. */
   identify(
     services: Services,
-    answer: { code: string; verifier: string; nonce: string; redirectUri: string },
+    answer: {
+      code: string;
+      verifier: string;
+      nonce: string;
+      redirectUri: string;
+      /** A re-authentication's start (ms): the provider must say the person signed in since. Null: any sign-in. */
+      authenticatedSince: number | null;
+    },
   ): Promise<UpstreamIdentity>;
 };
 
-const PendingSignIn = z.object({ verifier: z.string(), nonce: z.string(), returnTo: z.string(), browser: z.string() });
+const PendingSignIn = z.object({
+  verifier: z.string(),
+  nonce: z.string(),
+  returnTo: z.string(),
+  browser: z.string(),
+  /** When a re-authentication began (ms); null for a first sign-in. */
+  reauthSince: z.number().nullable().default(null),
+});
 
 export const callbackUri = (config: Config) => `${config.base}/signin/callback`;
 
 export async function startUpstreamSignIn(
   services: Services,
   provider: UpstreamProvider,
-  request: { returnTo: string; browser: string },
+  request: { returnTo: string; browser: string; reauthenticate: boolean },
 ): Promise<string> {
   const state = base64url(randomBytes(24));
-  const pending = { verifier: base64url(randomBytes(32)), nonce: base64url(randomBytes(16)), ...request };
+  const pending: z.infer<typeof PendingSignIn> = {
+    verifier: base64url(randomBytes(32)),
+    nonce: base64url(randomBytes(16)),
+    returnTo: request.returnTo,
+    browser: request.browser,
+    reauthSince: request.reauthenticate ? services.now() : null,
+  };
   await services.store.put(storeKey('upstreamSignIn', state), JSON.stringify(pending), SIGN_IN_SECONDS);
   return provider.authorizationUrl(services, {
     state,
     nonce: pending.nonce,
     challenge: await pkceChallenge(pending.verifier),
     redirectUri: callbackUri(services.config),
+    reauthenticate: request.reauthenticate,
   });
 }
 
@@ -72,6 +100,7 @@ export async function finishUpstreamSignIn(
     verifier: pending.verifier,
     nonce: pending.nonce,
     redirectUri: callbackUri(services.config),
+    authenticatedSince: pending.reauthSince,
   });
   assertEmailAllowed(services.config, person.email);
   return { person, returnTo: pending.returnTo };

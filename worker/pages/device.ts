@@ -16,6 +16,8 @@ export function signInForm(input: {
   error: string | null;
   /** null: the dev provider's email form; else the upstream identity provider's host. */
   upstream: string | null;
+  /** A signed-in person asked to prove who they are again: the upstream is asked to prompt. */
+  reauthenticate?: boolean;
 }): Fragment {
   const fields = input.upstream
     ? html`<p>Sign in with your organisation’s account at <strong>${input.upstream}</strong>.</p>
@@ -28,6 +30,7 @@ export function signInForm(input: {
 <form method="post" action="/signin">
 <input type="hidden" name="csrf" value="${input.csrf}">
 <input type="hidden" name="return_to" value="${input.returnTo}">
+${input.reauthenticate ? html`<input type="hidden" name="reauthenticate" value="1">` : ''}
 ${fields}
 </form>`;
 }

@@ -27,7 +27,13 @@ export function safeReturnPath(value: string | undefined): string {
 export async function signInPage(c: Context<AppEnv>, returnTo: string, reason?: string) {
   const { config } = c.var.services;
   const upstream = upstreamOrigin(config);
-  const form = signInForm({ csrf: await csrfToken(c), returnTo, error: null, upstream: upstream?.host ?? null });
+  const form = signInForm({
+    csrf: await csrfToken(c),
+    returnTo,
+    error: null,
+    upstream: upstream?.host ?? null,
+    reauthenticate: reason !== undefined,
+  });
   const body = reason ? html`<p id="reauth" role="alert">${reason}</p>${form}` : form;
   // The form's post ends in a redirect to the upstream provider, which CSP must allow.
   return renderPage(c, 200, reason ? 'Confirm it’s you' : 'Sign in', body, upstream ? { formAction: upstream.origin } : {});
@@ -39,7 +45,13 @@ signInRoutes.post('/signin', async (c) => {
   await assertCsrf(c, form.csrf);
   const returnTo = safeReturnPath(form.return_to);
   const provider = upstreamProvider(services.config);
-  if (provider) return c.redirect(await startUpstreamSignIn(services, provider, { returnTo, browser: await browserId(c) }), 303);
+  if (provider) {
+    const reauthenticate = form.reauthenticate === '1';
+    return c.redirect(
+      await startUpstreamSignIn(services, provider, { returnTo, browser: await browserId(c), reauthenticate }),
+      303,
+    );
+  }
   const upstream = devSignIn(services.config, { email: form.email });
   await startWebSession(c, await resolvePerson(services, upstream));
   return c.redirect(returnTo, 303);
