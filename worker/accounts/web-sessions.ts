@@ -69,7 +69,11 @@ export async function createWebSession(
 }
 
 export async function readWebSessionRecord(services: Services, key: string): Promise<WebSession | null> {
-  return (await readRecord(services.store, storeKey('webSession', key), WebSession))?.value ?? null;
+  const session = (await readRecord(services.store, storeKey('webSession', key), WebSession))?.value ?? null;
+  // The record's own end decides, whatever a store's expiry lags; one from before the console
+  // has none (0), and its store TTL bounds it.
+  if (session && session.expiresAt !== 0 && session.expiresAt <= services.now()) return null;
+  return session;
 }
 
 /** A person's signed-in browsers, newest first. */
