@@ -14,6 +14,7 @@ export const AUDIT_ACTIONS = [
   'invitation.accepted',
   'invitation.declined',
   'invitation.withdrawn',
+  'invitation.resent',
   'session.created',
   'session.revoked',
   'session.reuse_detected',

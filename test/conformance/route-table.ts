@@ -446,6 +446,17 @@ export const ROWS: Row[] = [
     }),
   },
   {
+    route: 'POST /v1/orgs/:org/invitations/:id/resend',
+    does: 'resend a pending invitation with a new expiry',
+    sides: 'both',
+    target: (world, side) => world.newInvitation(side, 'member'),
+    expect: who({
+      allowed: ['owner', 'admin'],
+      forbidden: ['member', 'orgKey', 'projectKey', 'ci', 'narrowed'],
+      hidden: STRANGERS,
+    }),
+  },
+  {
     route: 'GET /v1/invitations',
     does: "list the caller's own invitations",
     sides: 'none',

@@ -10,8 +10,9 @@
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
-import { type Invitation, Role } from '../../shared/schemas.ts';
-import { atLeast } from '../policy/roles.ts';
+import { INVITATION_EXPIRES_IN, type Invitation, InvitationCreateRequest, InvitationId, Role } from '../../shared/schemas.ts';
+import { parseInput } from '../http/form.ts';
+import { atLeast, authorize, type Principal } from '../policy/roles.ts';
 import type { Services } from '../services.ts';
 import { readRecord, updateRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
@@ -299,4 +300,81 @@ async function forgetInPersonIndex(services: Services, email: string, id: string
       2 * MAX_PENDING_PER_PERSON,
     ),
   );
+}
+
+/*
+ * What an org's admins do with its invitations, each with the caller's role check, so the
+ * /v1 routes and the console run the same rules and write the same audit entries.
+ */
+
+/** Invites a person to org `slug`: members:write, and no higher than the caller's own role. */
+export async function invite(
+  services: Services,
+  principal: Principal,
+  slug: string,
+  body: () => Promise<Record<string, unknown>>,
+  source: AuditSource,
+): Promise<Invitation> {
+  const org = await readOrg(services, slug);
+  const mine = authorize(org, principal, 'members:write');
+  const input = parseInput(InvitationCreateRequest, await body());
+  return createInvitation(services, org, mine, { email: input.email, role: input.role, expiresIn: input.expires_in }, source);
+}
+
+/** The org's pending invitations, to whoever may see its members. */
+export async function pendingInvitations(services: Services, principal: Principal, slug: string): Promise<Invitation[]> {
+  authorize(await readOrg(services, slug), principal, 'members:read');
+  return listOrgInvitations(services, slug);
+}
+
+/** Withdraws invitation `id` of org `slug`. */
+export async function withdraw(
+  services: Services,
+  principal: Principal,
+  slug: string,
+  id: string,
+  source: AuditSource,
+): Promise<Invitation> {
+  const mine = authorize(await readOrg(services, slug), principal, 'members:write');
+  return withdrawInvitation(services, slug, parseInput(InvitationId, id), mine, source);
+}
+
+/**
+ * Sends invitation `id` of org `slug` again: the same invitation (id, email, role) with a new
+ * expiry, `expiresIn` seconds from now; one that expired but is still kept can be renewed so.
+ * The caller may resend only what it could invite.
+ */
+export async function resendInvitation(
+  services: Services,
+  principal: Principal,
+  slug: string,
+  id: string,
+  source: AuditSource,
+  expiresIn: number = INVITATION_EXPIRES_IN.default,
+): Promise<Invitation> {
+  const org = await readOrg(services, slug);
+  const mine = authorize(org, principal, 'members:write');
+  const wanted = parseInput(InvitationId, id);
+  const now = services.now();
+  const expiresAt = now + expiresIn * 1000;
+  let renewed: Pending | undefined;
+  await updateOrgInvitations(services, slug, (list) => {
+    const found = list.find((entry) => entry.id === wanted);
+    if (!found) throw new OAuthError('not_found', `no pending invitation "${wanted}" in org "${slug}"`);
+    mayInvite(mine, found.role, 'inviting');
+    renewed = { ...found, expiresAt };
+    return list.map((entry) => (entry.id === wanted ? (renewed as Pending) : entry));
+  });
+  const entry = renewed as Pending;
+  // The person's index names the invitation with its new expiry (one entry per org).
+  await updatePersonIndex(services, entry.email, (index) => [
+    ...index.filter((item) => item.org !== slug && item.id !== entry.id),
+    { id: entry.id, org: slug, expiresAt },
+  ]);
+  await appendAudit(services, slug, source, {
+    action: 'invitation.resent',
+    subject: entry.email,
+    detail: `${entry.id} as ${entry.role}, expires ${isoOf(expiresAt)}`,
+  });
+  return view(slug, entry);
 }

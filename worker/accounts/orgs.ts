@@ -5,10 +5,14 @@
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
-import { type Org, Role } from '../../shared/schemas.ts';
+import { type Org, OrgCreateRequest, ProjectCreateRequest, Role } from '../../shared/schemas.ts';
+import { parseInput } from '../http/form.ts';
+import { authorize, type Principal, wholePerson } from '../policy/roles.ts';
 import type { Services } from '../services.ts';
 import { readRecord, updateRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
+import { type AuditSource, appendAudit } from './audit.ts';
+import { endOrgSessions } from './sessions.ts';
 
 export const OrgRecord = z.object({
   slug: z.string(),
@@ -153,4 +157,102 @@ export function orgView(org: OrgRecord): Org {
     projects: org.projects,
     members: Object.entries(org.members).map(([email, role]) => ({ email, role })),
   };
+}
+
+/*
+ * What a caller does to an org, one function per act, so the /v1 routes and the console run
+ * the same role checks and write the same audit entries. `body` reads the request's fields,
+ * called only once the caller is let in, so an outsider learns nothing from a bad one.
+ */
+
+/** A person with a verified email makes an org and becomes its owner. */
+export async function createOrgAs(
+  services: Services,
+  principal: Principal,
+  body: () => Promise<Record<string, unknown>>,
+  source: AuditSource,
+): Promise<OrgRecord> {
+  const person = wholePerson(principal, 'create an org');
+  if (!person.email) throw new OAuthError('forbidden', 'only a person with a verified email can create an org');
+  const input = parseInput(OrgCreateRequest, await body());
+  const org = await createOrg(services, input, { sub: person.sub, email: person.email });
+  await appendAudit(services, org.slug, source, { action: 'org.created', subject: org.slug });
+  return org;
+}
+
+/** An admin adds a project to the org. */
+export async function createProject(
+  services: Services,
+  principal: Principal,
+  slug: string,
+  body: () => Promise<Record<string, unknown>>,
+  source: AuditSource,
+): Promise<OrgRecord> {
+  authorize(await readOrg(services, slug), principal, 'projects:create');
+  const input = parseInput(ProjectCreateRequest, await body());
+  const org = await updateOrg(services, slug, (current) => {
+    if (current.projects.includes(input.slug)) throw new OAuthError('conflict', `project "${input.slug}" exists`);
+    return { ...current, projects: [...current.projects, input.slug] };
+  });
+  await appendAudit(services, slug, source, { action: 'project.created', subject: input.slug });
+  return org;
+}
+
+/**
+ * Changes an existing member's role; only an owner makes or unmakes an owner. Nobody becomes
+ * a member here: a person joins only by accepting an invitation (accounts/invitations.ts).
+ */
+export async function changeMemberRole(
+  services: Services,
+  principal: Principal,
+  slug: string,
+  member: string,
+  role: Role,
+  source: AuditSource,
+): Promise<OrgRecord> {
+  const email = member.toLowerCase();
+  let before: string | undefined;
+  const org = await updateOrg(services, slug, (current) => {
+    const mine = authorize(current, principal, 'members:write');
+    before = current.members[email];
+    if (!before) {
+      throw new OAuthError(
+        'not_found',
+        `${email} is not a member of "${slug}"; invite them (POST /v1/orgs/${slug}/invitations, or \`latchkey members invite\`) and they join when they accept`,
+      );
+    }
+    if ((role === 'owner' || before === 'owner') && mine !== 'owner') {
+      throw new OAuthError('forbidden', 'lacks owner: only an owner can make or unmake an owner');
+    }
+    return { ...current, members: { ...current.members, [email]: role } };
+  });
+  if (before !== role) {
+    await appendAudit(services, slug, source, { action: 'member.changed', subject: email, detail: `${before} -> ${role}` });
+  }
+  return org;
+}
+
+/** Removes a member (only an owner removes an owner); what they signed in for this org ends with it. */
+export async function removeMember(
+  services: Services,
+  principal: Principal,
+  slug: string,
+  member: string,
+  source: AuditSource,
+): Promise<OrgRecord> {
+  const email = member.toLowerCase();
+  const org = await updateOrg(services, slug, (current) => {
+    const mine = authorize(current, principal, 'members:write');
+    const theirs = current.members[email];
+    if (!theirs) throw new OAuthError('not_found', `${email} is not a member`);
+    if (theirs === 'owner' && mine !== 'owner')
+      throw new OAuthError('forbidden', 'lacks owner: only an owner can remove an owner');
+    const { [email]: _removed, ...members } = current.members;
+    return { ...current, members };
+  });
+  await noteMembership(services, email, slug, false);
+  await appendAudit(services, slug, source, { action: 'member.removed', subject: email });
+  // Their other sessions only lose the membership.
+  await endOrgSessions(services, slug, email, source);
+  return org;
 }

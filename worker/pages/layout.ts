@@ -112,4 +112,6 @@ fieldset { border: 1px solid #d1d5db; border-radius: .5rem; margin: 1rem 0; padd
 .badge { display: inline-block; padding: 0 .5rem; border-radius: 1rem; border: 1px solid #9ca3af; font-size: .85rem; }
 code { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
 @media (max-width: 40rem) { th, td { padding: .375rem .25rem; } main { padding: 1.25rem .75rem; } }
+td select { width: auto; max-width: 100%; }
+.visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
 `;

@@ -1,18 +1,18 @@
 import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
-import { InvitationCreateRequest, InvitationId, type InvitationList } from '../../shared/schemas.ts';
+import { InvitationId, type InvitationList } from '../../shared/schemas.ts';
 import {
   answerInvitation,
-  createInvitation,
   invitationsFor,
-  listOrgInvitations,
-  withdrawInvitation,
+  invite,
+  pendingInvitations,
+  resendInvitation,
+  withdraw,
 } from '../accounts/invitations.ts';
-import { readOrg } from '../accounts/orgs.ts';
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput, readBody } from '../http/form.ts';
-import { authorize, wholePerson } from '../policy/roles.ts';
+import { wholePerson } from '../policy/roles.ts';
 
 /**
  * Invitations: an org's admins invite a verified email, list and withdraw pending
@@ -36,36 +36,25 @@ async function invitee(c: Context<AppEnv>) {
 
 invitationRoutes.post('/v1/orgs/:org/invitations', async (c) => {
   const principal = await caller(c);
-  const services = c.var.services;
-  const org = await readOrg(services, orgParam(c));
-  const mine = authorize(org, principal, 'members:write');
-  const input = parseInput(InvitationCreateRequest, await readBody(c));
-  const created = await createInvitation(
-    services,
-    org,
-    mine,
-    { email: input.email, role: input.role, expiresIn: input.expires_in },
-    auditSource(c, principal),
-  );
+  const created = await invite(c.var.services, principal, orgParam(c), () => readBody(c), auditSource(c, principal));
   return c.json(created, 201);
 });
 
 /** Pending invitations are shown to whoever may see the org's members. */
 invitationRoutes.get('/v1/orgs/:org/invitations', async (c) => {
-  const principal = await caller(c);
-  const services = c.var.services;
-  const org = await readOrg(services, orgParam(c));
-  authorize(org, principal, 'members:read');
-  const body: InvitationList = { invitations: await listOrgInvitations(services, org.slug) };
+  const body: InvitationList = { invitations: await pendingInvitations(c.var.services, await caller(c), orgParam(c)) };
   return c.json(body);
 });
 
 invitationRoutes.delete('/v1/orgs/:org/invitations/:id', async (c) => {
   const principal = await caller(c);
-  const services = c.var.services;
-  const org = await readOrg(services, orgParam(c));
-  const mine = authorize(org, principal, 'members:write');
-  return c.json(await withdrawInvitation(services, org.slug, idParam(c), mine, auditSource(c, principal)));
+  return c.json(await withdraw(c.var.services, principal, orgParam(c), c.req.param('id'), auditSource(c, principal)));
+});
+
+/** Sends a pending (or recently expired) invitation again: the same invitation, expiring 7 days from now. */
+invitationRoutes.post('/v1/orgs/:org/invitations/:id/resend', async (c) => {
+  const principal = await caller(c);
+  return c.json(await resendInvitation(c.var.services, principal, orgParam(c), c.req.param('id'), auditSource(c, principal)));
 });
 
 invitationRoutes.get('/v1/invitations', async (c) => {

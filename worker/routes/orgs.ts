@@ -6,28 +6,30 @@ import {
   KeyRotateRequest,
   MemberEmail,
   MemberPutRequest,
-  OrgCreateRequest,
   type OrgList,
-  ProjectCreateRequest,
 } from '../../shared/schemas.ts';
 import { createApiKey, findApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../accounts/api-keys.ts';
-import { appendAudit } from '../accounts/audit.ts';
-import { createOrg, noteMembership, orgsOf, orgView, readOrg, readOrgs, updateOrg } from '../accounts/orgs.ts';
-import { endOrgSessions } from '../accounts/sessions.ts';
+import {
+  changeMemberRole,
+  createOrgAs,
+  createProject,
+  orgsOf,
+  orgView,
+  readOrg,
+  readOrgs,
+  removeMember,
+} from '../accounts/orgs.ts';
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput, readBody } from '../http/form.ts';
-import { authorize, mayHoldKey, ownProject, roleIn, wholePerson } from '../policy/roles.ts';
+import { authorize, mayHoldKey, ownProject, roleIn } from '../policy/roles.ts';
 
 /** The /v1 org API: orgs, projects, members and API keys. Every route checks the caller's role. */
 export const orgRoutes = new Hono<AppEnv>();
 
 orgRoutes.post('/v1/orgs', async (c) => {
-  const principal = wholePerson(await caller(c), 'create an org');
-  if (!principal.email) throw new OAuthError('forbidden', 'only a person with a verified email can create an org');
-  const input = parseInput(OrgCreateRequest, await readBody(c));
-  const org = await createOrg(c.var.services, input, { sub: principal.sub, email: principal.email });
-  await appendAudit(c.var.services, org.slug, auditSource(c, principal), { action: 'org.created', subject: org.slug });
+  const principal = await caller(c);
+  const org = await createOrgAs(c.var.services, principal, () => readBody(c), auditSource(c, principal));
   return c.json(orgView(org), 201);
 });
 
@@ -54,15 +56,7 @@ orgRoutes.get('/v1/orgs/:org', async (c) => {
 
 orgRoutes.post('/v1/orgs/:org/projects', async (c) => {
   const principal = await caller(c);
-  const services = c.var.services;
-  const slug = orgParam(c);
-  authorize(await readOrg(services, slug), principal, 'projects:create');
-  const input = parseInput(ProjectCreateRequest, await readBody(c));
-  const org = await updateOrg(services, slug, (current) => {
-    if (current.projects.includes(input.slug)) throw new OAuthError('conflict', `project "${input.slug}" exists`);
-    return { ...current, projects: [...current.projects, input.slug] };
-  });
-  await appendAudit(services, slug, auditSource(c, principal), { action: 'project.created', subject: input.slug });
+  const org = await createProject(c.var.services, principal, orgParam(c), () => readBody(c), auditSource(c, principal));
   return c.json(orgView(org), 201);
 });
 
@@ -72,53 +66,17 @@ orgRoutes.post('/v1/orgs/:org/projects', async (c) => {
  */
 orgRoutes.put('/v1/orgs/:org/members/:email', async (c) => {
   const principal = await caller(c);
-  const services = c.var.services;
   const slug = orgParam(c);
   const email = parseInput(MemberEmail, c.req.param('email')).toLowerCase();
   const { role } = parseInput(MemberPutRequest, await readBody(c));
-  let before: string | undefined;
-  const org = await updateOrg(services, slug, (current) => {
-    const mine = authorize(current, principal, 'members:write');
-    before = current.members[email];
-    if (!before) {
-      throw new OAuthError(
-        'not_found',
-        `${email} is not a member of "${slug}"; invite them (POST /v1/orgs/${slug}/invitations, or \`latchkey members invite\`) and they join when they accept`,
-      );
-    }
-    if ((role === 'owner' || before === 'owner') && mine !== 'owner') {
-      throw new OAuthError('forbidden', 'lacks owner: only an owner can make or unmake an owner');
-    }
-    return { ...current, members: { ...current.members, [email]: role } };
-  });
-  if (before !== role) {
-    await appendAudit(services, slug, auditSource(c, principal), {
-      action: 'member.changed',
-      subject: email,
-      detail: `${before} -> ${role}`,
-    });
-  }
-  return c.json(orgView(org));
+  return c.json(orgView(await changeMemberRole(c.var.services, principal, slug, email, role, auditSource(c, principal))));
 });
 
 orgRoutes.delete('/v1/orgs/:org/members/:email', async (c) => {
   const principal = await caller(c);
   const slug = orgParam(c);
   const email = parseInput(MemberEmail, c.req.param('email')).toLowerCase();
-  const org = await updateOrg(c.var.services, slug, (current) => {
-    const mine = authorize(current, principal, 'members:write');
-    const theirs = current.members[email];
-    if (!theirs) throw new OAuthError('not_found', `${email} is not a member`);
-    if (theirs === 'owner' && mine !== 'owner')
-      throw new OAuthError('forbidden', 'lacks owner: only an owner can remove an owner');
-    const { [email]: _removed, ...members } = current.members;
-    return { ...current, members };
-  });
-  await noteMembership(c.var.services, email, slug, false);
-  await appendAudit(c.var.services, slug, auditSource(c, principal), { action: 'member.removed', subject: email });
-  // What they signed in for this org ends with their membership; their other sessions only lose it.
-  await endOrgSessions(c.var.services, slug, email, auditSource(c, principal));
-  return c.json(orgView(org));
+  return c.json(orgView(await removeMember(c.var.services, principal, slug, email, auditSource(c, principal))));
 });
 
 orgRoutes.post('/v1/orgs/:org/keys', async (c) => {

@@ -1,3 +1,74 @@
-import { consoleSection } from './env.ts';
+/**
+ * An org's members and invitations in the console. Each post runs the same account function
+ * as its /v1 route (accounts/orgs.ts, accounts/invitations.ts): the same role check, the
+ * owner rules, the same audit entry. Changing a role wants a recent sign-in.
+ */
+import type { Context } from 'hono';
+import { MemberEmail, MemberPutRequest } from '../../../shared/schemas.ts';
+import { invite, pendingInvitations, resendInvitation, withdraw } from '../../accounts/invitations.ts';
+import { changeMemberRole, readOrg, removeMember } from '../../accounts/orgs.ts';
+import type { AppEnv } from '../../app.ts';
+import { orgParam } from '../../http/caller.ts';
+import { backTo, consolePost, signedInRecently } from '../../http/console.ts';
+import { parseInput } from '../../http/form.ts';
+import { orgPath } from '../../pages/console/layout.ts';
+import { membersPage } from '../../pages/console/members.ts';
+import { authorize } from '../../policy/roles.ts';
+import { signInPage } from '../sign-in.ts';
+import { consoleSection, pageUser } from './env.ts';
+import { formFields, may } from './form-fields.ts';
 
 export const membersConsole = consoleSection();
+
+const emailParam = (c: Context<AppEnv>) => parseInput(MemberEmail, c.req.param('email')).toLowerCase();
+
+membersConsole.get('/console/orgs/:org/members', async (c) => {
+  const user = pageUser(c);
+  const services = c.var.services;
+  const org = await readOrg(services, orgParam(c));
+  authorize(org, user.principal, 'members:read');
+  const invitations = await pendingInvitations(services, user.principal, org.slug);
+  return membersPage(c, { user, org, invitations, mayManage: may(org, user.principal, 'members:write') });
+});
+
+membersConsole.post('/console/orgs/:org/members/:email/role', async (c) => {
+  const { form, user } = await consolePost(c);
+  const slug = orgParam(c);
+  const email = emailParam(c);
+  const { role } = parseInput(MemberPutRequest, formFields(form, ['role']));
+  if (!signedInRecently(c, user)) {
+    return signInPage(
+      c,
+      orgPath(slug, 'members'),
+      `Changing ${email}’s role needs a recent sign-in. Sign in again, then change the role again.`,
+    );
+  }
+  await changeMemberRole(c.var.services, user.principal, slug, email, role, user.source);
+  return backTo(c, orgPath(slug, 'members'), 'member-changed');
+});
+
+membersConsole.post('/console/orgs/:org/members/:email/remove', async (c) => {
+  const { user } = await consolePost(c);
+  const slug = orgParam(c);
+  await removeMember(c.var.services, user.principal, slug, emailParam(c), user.source);
+  return backTo(c, orgPath(slug, 'members'), 'member-removed');
+});
+
+membersConsole.post('/console/orgs/:org/invitations', async (c) => {
+  const { form, user } = await consolePost(c);
+  const slug = orgParam(c);
+  await invite(c.var.services, user.principal, slug, async () => formFields(form, ['email', 'role', 'expires_in']), user.source);
+  return backTo(c, orgPath(slug, 'members'), 'invitation-sent');
+});
+
+membersConsole.post('/console/orgs/:org/invitations/:id/:action{resend|withdraw}', async (c) => {
+  const { user } = await consolePost(c);
+  const slug = orgParam(c);
+  const id = c.req.param('id');
+  if (c.req.param('action') === 'resend') {
+    await resendInvitation(c.var.services, user.principal, slug, id, user.source);
+    return backTo(c, orgPath(slug, 'members'), 'invitation-resent');
+  }
+  await withdraw(c.var.services, user.principal, slug, id, user.source);
+  return backTo(c, orgPath(slug, 'members'), 'invitation-withdrawn');
+});
