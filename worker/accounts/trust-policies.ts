@@ -15,13 +15,15 @@
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { Slug } from '../../shared/schemas.ts';
-import { orgAudience, TrustPolicy, type TrustPolicyInfo, type TrustPolicyInput } from '../../shared/trust-policy.ts';
+import { orgAudience, TrustPolicy, type TrustPolicyInfo, TrustPolicyInput } from '../../shared/trust-policy.ts';
+import { parseInput } from '../http/form.ts';
+import { authorize, ownProject, type Principal } from '../policy/roles.ts';
 import { normalizePolicy, PolicyRejected } from '../policy/trust-policy.ts';
 import type { Services } from '../services.ts';
 import { readRecord, updateRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { type AuditSource, appendAudit } from './audit.ts';
-import type { OrgRecord } from './orgs.ts';
+import { type OrgRecord, readOrg } from './orgs.ts';
 
 const StoredPolicy = z.object({ policy: TrustPolicy, createdAt: z.number(), createdBy: z.string() });
 type StoredPolicy = z.infer<typeof StoredPolicy>;
@@ -169,4 +171,61 @@ export async function deleteOrgPolicy(
     detail: `${removed.policy.issuer} -> project ${removed.policy.grant.project}`,
   });
   return view(removed);
+}
+
+/**
+ * The policies a principal may see in an org (policies:read): a project key or a narrowed
+ * token its own project's, everyone else the whole org's. The org comes back too, for a
+ * page that offers its projects.
+ */
+export async function listTrustPolicies(
+  services: Services,
+  principal: Principal,
+  slug: string,
+): Promise<{ org: OrgRecord; policies: TrustPolicyInfo[] }> {
+  const org = await readOrg(services, slug);
+  const project = ownProject(principal);
+  authorize(org, principal, 'policies:read', project);
+  const policies = await orgPolicies(services, org.slug);
+  return { org, policies: project ? policies.filter((policy) => policy.grant.project === project) : policies };
+}
+
+/**
+ * `POST /v1/orgs/{org}/trust-policies` and the console's form: the body as the JSON API
+ * takes it (read only once the caller may see the org), checked, and created for an admin
+ * of the granted project's org (policies:write). The audience may be left out: an org's
+ * policies can only use the org's own.
+ */
+export async function createTrustPolicy(
+  services: Services,
+  principal: Principal,
+  slug: string,
+  body: () => Promise<object> | object,
+  source: AuditSource,
+): Promise<TrustPolicyInfo> {
+  const org = await readOrg(services, slug);
+  authorize(org, principal, 'policies:read', ownProject(principal));
+  const input = parseInput(TrustPolicyInput, { audience: orgAudience(services.config.base, org.slug), ...(await body()) });
+  authorize(org, principal, 'policies:write', input.grant.project);
+  return createOrgPolicy(services, org, input, source);
+}
+
+/**
+ * `DELETE /v1/orgs/{org}/trust-policies/{id}` and the console's Delete: an admin over the
+ * policy's project (policies:write) removes one of the org's own policies.
+ */
+export async function deleteTrustPolicy(
+  services: Services,
+  principal: Principal,
+  slug: string,
+  rawId: unknown,
+  source: AuditSource,
+): Promise<TrustPolicyInfo> {
+  const org = await readOrg(services, slug);
+  const id = parseInput(Slug, rawId);
+  authorize(org, principal, 'policies:read', ownProject(principal));
+  const target = (await orgPolicies(services, org.slug)).find((policy) => policy.id === id);
+  if (!target) throw new OAuthError('not_found', `no trust policy "${id}" in org "${org.slug}"`);
+  authorize(org, principal, 'policies:write', target.grant.project);
+  return deleteOrgPolicy(services, org.slug, id, source);
 }

@@ -1,9 +1,8 @@
 import { Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
-import { Slug } from '../../shared/schemas.ts';
-import { DryRunRequest, orgAudience, TrustPolicyInput, type TrustPolicyList } from '../../shared/trust-policy.ts';
+import { DryRunRequest, type TrustPolicyList } from '../../shared/trust-policy.ts';
 import { readOrg } from '../accounts/orgs.ts';
-import { createOrgPolicy, deleteOrgPolicy, orgPolicies } from '../accounts/trust-policies.ts';
+import { createTrustPolicy, deleteTrustPolicy, listTrustPolicies } from '../accounts/trust-policies.ts';
 import type { AppEnv } from '../app.ts';
 import { dryRunCiToken } from '../grants/token-exchange.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
@@ -29,26 +28,15 @@ trustPolicyRoutes.post('/v1/trust-policies/dry-run', async (c) => {
 
 trustPolicyRoutes.get('/v1/orgs/:org/trust-policies', async (c) => {
   const principal = await caller(c);
-  const services = c.var.services;
-  const org = await readOrg(services, orgParam(c));
-  // A project key sees its own project's policies; everyone else the whole org's.
-  const project = ownProject(principal);
-  authorize(org, principal, 'policies:read', project);
-  const policies = await orgPolicies(services, org.slug);
-  const body: TrustPolicyList = { policies: project ? policies.filter((policy) => policy.grant.project === project) : policies };
+  const { policies } = await listTrustPolicies(c.var.services, principal, orgParam(c));
+  const body: TrustPolicyList = { policies };
   return c.json(body);
 });
 
 trustPolicyRoutes.post('/v1/orgs/:org/trust-policies', async (c) => {
   const principal = await caller(c);
-  const services = c.var.services;
-  const org = await readOrg(services, orgParam(c));
-  authorize(org, principal, 'policies:read', ownProject(principal));
-  // The audience may be left out: an org's policies can only use the org's own.
-  const body = { audience: orgAudience(services.config.base, org.slug), ...(await readJson(c)) };
-  const input = parseInput(TrustPolicyInput, body);
-  authorize(org, principal, 'policies:write', input.grant.project);
-  return c.json(await createOrgPolicy(services, org, input, auditSource(c, principal)), 201);
+  const created = await createTrustPolicy(c.var.services, principal, orgParam(c), () => readJson(c), auditSource(c, principal));
+  return c.json(created, 201);
 });
 
 trustPolicyRoutes.post('/v1/orgs/:org/trust-policies/dry-run', async (c) => {
@@ -68,12 +56,6 @@ trustPolicyRoutes.post('/v1/orgs/:org/trust-policies/dry-run', async (c) => {
 
 trustPolicyRoutes.delete('/v1/orgs/:org/trust-policies/:id', async (c) => {
   const principal = await caller(c);
-  const services = c.var.services;
-  const org = await readOrg(services, orgParam(c));
-  const id = parseInput(Slug, c.req.param('id'));
-  authorize(org, principal, 'policies:read', ownProject(principal));
-  const target = (await orgPolicies(services, org.slug)).find((policy) => policy.id === id);
-  if (!target) throw new OAuthError('not_found', `no trust policy "${id}" in org "${org.slug}"`);
-  authorize(org, principal, 'policies:write', target.grant.project);
-  return c.json(await deleteOrgPolicy(services, org.slug, id, auditSource(c, principal)));
+  const slug = orgParam(c);
+  return c.json(await deleteTrustPolicy(c.var.services, principal, slug, c.req.param('id'), auditSource(c, principal)));
 });
