@@ -100,6 +100,23 @@ const updatePersonIndex = (services: Services, email: string, change: (index: Pe
     change,
   );
 
+/**
+ * A person's index with `entry` of `org` as that org's one entry (a re-invitation's, or a
+ * resent one's, replaces the one before), within MAX_PENDING_PER_PERSON.
+ */
+function indexedOnce(index: PersonIndex, org: string, entry: Pending, now: number): PersonIndex {
+  const kept = pruned(
+    index.filter((item) => item.org !== org),
+    now,
+    2 * MAX_PENDING_PER_PERSON - 1,
+  );
+  const live = kept.filter((item) => item.expiresAt > now);
+  // Full: the oldest live entries (first appended) make room; their orgs' records still
+  // hold them, and the org can invite again.
+  const evicted = new Set(live.slice(0, Math.max(0, live.length - MAX_PENDING_PER_PERSON + 1)));
+  return [...kept.filter((item) => !evicted.has(item)), { id: entry.id, org, expiresAt: entry.expiresAt }];
+}
+
 /** A caller invites (or withdraws an invitation) only up to its own role: an owner alone for an owner. */
 function mayInvite(mine: Role, role: Role, what: 'inviting' | 'withdrawing an invitation'): void {
   if (!atLeast(mine, role))
@@ -142,19 +159,7 @@ export async function createInvitation(
   };
   // The person's index first: if the org's write below fails, the index names an
   // invitation no org holds, which finds nothing, and the inviter, told so, invites again.
-  await updatePersonIndex(services, email, (index) => {
-    // One entry per org: a re-invitation's replaces the one before.
-    const kept = pruned(
-      index.filter((item) => item.org !== org.slug),
-      now,
-      2 * MAX_PENDING_PER_PERSON - 1,
-    );
-    const live = kept.filter((item) => item.expiresAt > now);
-    // Full: the oldest live entries (first appended) make room; their orgs' records still
-    // hold them, and the org can invite again.
-    const evicted = new Set(live.slice(0, Math.max(0, live.length - MAX_PENDING_PER_PERSON + 1)));
-    return [...kept.filter((item) => !evicted.has(item)), { id: entry.id, org: org.slug, expiresAt: entry.expiresAt }];
-  });
+  await updatePersonIndex(services, email, (index) => indexedOnce(index, org.slug, entry, now));
   let replaced: Pending | undefined;
   await updateOrgInvitations(services, org.slug, (list) => {
     replaced = list.find((item) => item.email === email);
@@ -366,11 +371,8 @@ export async function resendInvitation(
     return list.map((entry) => (entry.id === wanted ? (renewed as Pending) : entry));
   });
   const entry = renewed as Pending;
-  // The person's index names the invitation with its new expiry (one entry per org).
-  await updatePersonIndex(services, entry.email, (index) => [
-    ...index.filter((item) => item.org !== slug && item.id !== entry.id),
-    { id: entry.id, org: slug, expiresAt },
-  ]);
+  // The person's index names the invitation with its new expiry, within the same bounds.
+  await updatePersonIndex(services, entry.email, (index) => indexedOnce(index, slug, entry, now));
   await appendAudit(services, slug, source, {
     action: 'invitation.resent',
     subject: entry.email,

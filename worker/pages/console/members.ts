@@ -31,7 +31,7 @@ export function membersPage(
 <input type="hidden" name="csrf" value="${csrf}">
 <label for="role-${index}" class="visually-hidden">Role of ${email}</label>
 <select id="role-${index}" name="role">${roleOptions(role)}</select>
-<button type="submit" aria-label="Change the role of ${email}">Change role</button>
+<button type="submit" aria-label="Change role of ${email}">Change role</button>
 </form>
 <form method="post" action="${memberPath(org.slug, email)}/remove" data-confirm="Remove ${email} from ${org.slug}?">
 <input type="hidden" name="csrf" value="${csrf}">
