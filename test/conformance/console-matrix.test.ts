@@ -1,0 +1,787 @@
+/**
+ * The web console's authorization matrix and CSRF sweep, generated from the console's own
+ * route list (`consoleRoutes.routes`, worker/routes/console/index.ts): every route × every
+ * principal (browsers with cookies, signed in through the dev sign-in form) gets the outcome
+ * its row names, and every POST route refuses a form without its browser's CSRF token. The
+ * file fails on a console route without a row (a new route brings its rows) and on a row
+ * whose route is gone, as the API's matrix does (authorization-matrix.test.ts).
+ *
+ * Outcomes:
+ * - `allowed`: a GET answers 200 with the console's frame; a POST answers 303 back to a
+ *   console page, or 200/201 with the frame (a new key's page);
+ * - `forbidden`: 403 — in the org, but without the role;
+ * - `hidden`: the answer is exactly the same request's for an org (or a target) that does
+ *   not exist (404): nothing is learned;
+ * - `signin`: signed out: a GET shows the sign-in form (and comes back after it), a POST is 403;
+ * - `refused`: another 4xx (a 400 of bad input, a 409).
+ *
+ * Every GET answered to a signed-in person is checked for the page headers (CSP with
+ * `frame-ancestors 'none'` and no 'unsafe-inline', X-Frame-Options DENY, no-store), and no
+ * answer to someone outside acme shows acme's name or people.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { consoleRoutes } from '../../worker/routes/console/index.ts';
+import { type ApiAnswer, apiCall } from '../fixtures/api-call.ts';
+import { GITHUB, octoRepoPolicy } from '../fixtures/ci-claims.ts';
+import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
+import { addMember, deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
+import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
+
+export const PRINCIPALS = [
+  'owner',
+  'admin',
+  'member',
+  /** Invited to acme, not (yet) accepted. */
+  'invited',
+  /** Signed in, a member of no org. */
+  'outsider',
+  /** Listed in LATCHKEY_OPERATORS, a member of no org. */
+  'operator',
+  /** An admin of globex, another tenant; a member of no org of acme's. */
+  'otherAdmin',
+  /** A browser with no sign-in (it has its binding cookie, so a valid CSRF token). */
+  'anonymous',
+] as const;
+type Principal = (typeof PRINCIPALS)[number];
+const OUTCOMES = ['allowed', 'forbidden', 'hidden', 'signin', 'refused'] as const;
+type Outcome = (typeof OUTCOMES)[number];
+type Expect = Record<Principal, Outcome>;
+/** A thing a row acts on, made fresh by acme's owner through the API. */
+type Target = Record<string, string>;
+type Cell = { principal: Principal; n: number; org: string; target: Target; browser: Browser };
+
+type Row = {
+  /** `METHOD path` exactly as the console registers it. */
+  route: string;
+  does: string;
+  /** The request's path if not the route's; `:org` and the target's fields are filled in. */
+  path?: string;
+  /** A POST's fields but `csrf` (added per cell). */
+  form?: (cell: Cell) => Record<string, string>;
+  /** What the request acts on: fresh for each cell expected to succeed, shared by the refused ones. */
+  target?: () => Promise<Target>;
+  /** What stands in for the target on the request a hidden answer is compared with. */
+  ghost?: (target: Target) => Target;
+  /** A path that does not exist, to compare a hidden answer of a route naming no org with. */
+  ghostPath?: string;
+  /** Whether the target is as it was: unchanged if refused, changed if allowed. */
+  intact?: (target: Target) => Promise<boolean>;
+  /** Each cell signs in a browser of its own (the row ends the sign-in it is made with). */
+  freshBrowser?: boolean;
+  /** Further checks of an allowed answer; a message if one fails. */
+  shows?: (answer: Answer, cell: Cell) => string | null;
+  expect: Expect;
+};
+
+const ORG = 'acme';
+const GHOST_ORG = 'nowhere';
+const PEOPLE: Record<Exclude<Principal, 'anonymous'>, string> = {
+  owner: 'owner@acme.example',
+  admin: 'admin@acme.example',
+  member: 'member@acme.example',
+  invited: 'invited@example.net',
+  outsider: 'outsider@example.net',
+  operator: 'ops@example.net',
+  otherAdmin: 'admin@globex.example',
+};
+const GLOBEX_OWNER = 'boss@globex.example';
+/** What only acme's people (and the person it invited) may read. */
+const MARKERS = ['Acme Console Corp', PEOPLE.owner, PEOPLE.admin, PEOPLE.member];
+const INSIDERS: Principal[] = ['owner', 'admin', 'member', 'invited'];
+/** To these a thing of acme is what does not exist; to anyone else, acme itself. */
+const MEMBERS: Principal[] = ['owner', 'admin', 'member'];
+
+/** Builds an expectation naming every principal once; `anonymous` is `signin` unless named. */
+function who(spec: Partial<Record<Outcome, Principal[]>>): Expect {
+  const expect: Partial<Expect> = {};
+  for (const [outcome, principals] of Object.entries(spec) as [Outcome, Principal[]][]) {
+    for (const principal of principals) {
+      if (expect[principal]) throw new Error(`${principal} is named twice in an expectation`);
+      expect[principal] = outcome;
+    }
+  }
+  expect.anonymous ??= 'signin';
+  const missing = PRINCIPALS.filter((principal) => !expect[principal]);
+  if (missing.length > 0) throw new Error(`an expectation leaves out ${missing.join(', ')}`);
+  return expect as Expect;
+}
+const SIGNED_IN: Principal[] = PRINCIPALS.filter((principal) => principal !== 'anonymous');
+/** The people outside acme: an org page of acme is hidden from them. */
+const STRANGERS: Principal[] = ['invited', 'outsider', 'operator', 'otherAdmin'];
+
+// ---------------------------------------------------------------------------------------
+// The world: a running Worker, acme's owner on the API, one browser per principal.
+
+let server: RunningWorker;
+let github: FakeCiIssuer;
+let ownerToken = '';
+let counter = 0;
+const unique = () => ++counter;
+
+type Answer = { status: number; html: string; headers: Headers };
+type Browser = { email: string | null; form: FormBrowser; csrf: string };
+const browsers: Partial<Record<Principal, Browser>> = {};
+/** The browsers newBrowser made, by their public id. */
+const signedInBrowsers = new Map<string, Browser>();
+
+const api = (method: string, path: string, body?: Record<string, unknown>) => apiCall(server.url, method, path, ownerToken, body);
+async function ok(answer: Promise<ApiAnswer>): Promise<Record<string, unknown>> {
+  const result = await answer;
+  assert.ok(result.status < 300, `setup failed: ${result.status} ${result.text}`);
+  return result.json;
+}
+
+/** A browser signed in to the console as `email` through its sign-in form (null: left signed out). */
+async function signInBrowser(email: string | null): Promise<Browser> {
+  const form = new FormBrowser(server.url);
+  const page = await form.request('/console');
+  assert.equal(page.status, 200);
+  // The token is the browser's (derived from its binding cookie), the same before and after signing in.
+  const csrf = FormBrowser.field(page.html, 'csrf');
+  if (!email) return { email, form, csrf };
+  const signedIn = await form.submitSignIn(page.html, email);
+  assert.equal(signedIn.status, 303, `sign-in of ${email}: ${signedIn.status} ${signedIn.html.slice(0, 300)}`);
+  const you = await form.request('/console');
+  assert.match(you.html, /action="\/console\/signout"/, `${email} is not at the console after signing in`);
+  assert.equal(FormBrowser.field(you.html, 'csrf'), csrf, 'the CSRF token changed with the sign-in');
+  return { email, form, csrf };
+}
+
+/** Device-flow sign-ins one at a time: the device page's guess counter per address is one record, which they contend for. */
+let deviceQueue: Promise<unknown> = Promise.resolve();
+function oneAtATime<T>(run: () => Promise<T>): Promise<T> {
+  const turn = deviceQueue.then(run);
+  deviceQueue = turn.catch(() => {});
+  return turn;
+}
+
+/** Whether an access token or API key still works as a credential. */
+const works = async (credential: string) => (await apiCall(server.url, 'GET', '/v1/me', credential)).status === 200;
+async function membersOfAcme(): Promise<Record<string, string>> {
+  const org = await ok(api('GET', `/v1/orgs/${ORG}`));
+  return Object.fromEntries((org.members as { email: string; role: string }[]).map((m) => [m.email, m.role]));
+}
+
+const world = {
+  /** A fresh member of acme: invited by the owner through the API, accepted in their browser at the console. */
+  async newMember(role: 'member' | 'admin' = 'member'): Promise<Target> {
+    const email = `m${unique()}@acme.example`;
+    const invitation = await ok(api('POST', `/v1/orgs/${ORG}/invitations`, { email, role }));
+    const browser = await signInBrowser(email);
+    const accepted = await browser.form.request(`/console/invitations/${invitation.id}/accept`, { csrf: browser.csrf });
+    assert.equal(accepted.status, 303, `accepting at the console: ${accepted.status} ${text(accepted.html)}`);
+    return { email };
+  },
+  async newInvitation(role = 'member'): Promise<Target> {
+    const email = `i${unique()}@example.org`;
+    const created = await ok(api('POST', `/v1/orgs/${ORG}/invitations`, { email, role }));
+    return { id: String(created.id), email };
+  },
+  async newKey(role = 'member', project?: string): Promise<Target> {
+    const created = await ok(
+      api('POST', `/v1/orgs/${ORG}/keys`, { name: `k${unique()}`, role, ...(project ? { project } : {}) }),
+    );
+    return { id: String(created.id), key: String(created.key) };
+  },
+  /** A policy of acme's project web trusting the fake CI issuer's example repository. */
+  policyBody(id: string) {
+    return octoRepoPolicy(github.issuer, `${server.url}/orgs/${ORG}`, { id, grant: { project: 'web', scopes: ['read'] } });
+  },
+  async newPolicy(): Promise<Target> {
+    const created = await ok(api('POST', `/v1/orgs/${ORG}/trust-policies`, world.policyBody(`t${unique()}`)));
+    return { id: String(created.id) };
+  },
+  /** A fresh person's CLI sign-in (device flow): its session id and access token. */
+  async newSession(): Promise<Target> {
+    const access = (await oneAtATime(() => deviceLogin(server.url, `s${unique()}@example.org`))).access_token;
+    const me = await ok(apiCall(server.url, 'GET', '/v1/me', access));
+    return { sid: String(me.session_id), access };
+  },
+  /** A fresh person's signed-in browser, its public id as their You page shows it. */
+  async newBrowser(): Promise<Target> {
+    const browser = await signInBrowser(`b${unique()}@example.org`);
+    const you = await browser.form.request('/console');
+    const id = /\/console\/browsers\/(web_[\w-]{20})\/end/.exec(you.html)?.[1];
+    assert.ok(id, 'no signed-in browser listed on the You page');
+    signedInBrowsers.set(id, browser);
+    return { id };
+  },
+  async invitationIds(): Promise<string[]> {
+    const listed = await ok(api('GET', `/v1/orgs/${ORG}/invitations`));
+    return (listed.invitations as { id: string }[]).map((invitation) => invitation.id);
+  },
+  async policyIds(): Promise<string[]> {
+    const listed = await ok(api('GET', `/v1/orgs/${ORG}/trust-policies`));
+    return (listed.policies as { id: string }[]).map((policy) => policy.id);
+  },
+  /** The last sequence number of acme's audit trail: any change to acme is an entry. */
+  async auditHead(): Promise<number> {
+    let afterSeq = 0;
+    for (;;) {
+      const page = await ok(api('GET', `/v1/orgs/${ORG}/audit?after=${afterSeq}&limit=200`));
+      const entries = page.entries as { seq: number }[];
+      if (entries.length > 0) afterSeq = entries[entries.length - 1]?.seq ?? afterSeq;
+      if (page.next_after === null || page.next_after === undefined) return afterSeq;
+      afterSeq = Math.max(afterSeq, Number(page.next_after));
+    }
+  },
+  works,
+  membersOfAcme,
+};
+
+// ---------------------------------------------------------------------------------------
+// The table: one row or more per console route. A route a section adds needs its rows here.
+
+/** An org page of acme: its members read it, anyone else gets the 404 of an org that does not exist. */
+const MEMBERS_READ = who({ allowed: ['owner', 'admin', 'member'], hidden: STRANGERS });
+/** An admin's page or act in acme. */
+const ADMINS = who({ allowed: ['owner', 'admin'], forbidden: ['member'], hidden: STRANGERS });
+const ghostKey = (target: Target): Target => ({ ...target, id: `key_${'G'.repeat(20)}` });
+const ghostInvitation = (target: Target): Target => ({ ...target, id: `inv_${'G'.repeat(20)}` });
+const ghostMember = (target: Target): Target => ({ ...target, email: 'nobody@acme.example' });
+const memberIs = (role: string | undefined) => async (target: Target) =>
+  (await world.membersOfAcme())[target.email as string] === role;
+const keyIntact = (target: Target) => world.works(target.key as string);
+
+const ghostSession = (target: Target): Target => ({ ...target, sid: `ses_${'G'.repeat(20)}` });
+const sessionIntact = (target: Target) => world.works(target.access as string);
+/** Only an operator reaches the operator's pages; to anyone else they are a page that does not exist. */
+const OPERATOR_ONLY = who({ allowed: ['operator'], hidden: SIGNED_IN.filter((principal) => principal !== 'operator') });
+
+const ROWS: Row[] = [
+  // You (worker/routes/console/you.ts).
+  { route: 'GET /console', does: 'read one’s own page', expect: who({ allowed: SIGNED_IN }) },
+  {
+    route: 'POST /console/sessions/:sid/revoke',
+    does: "end another person's CLI session",
+    target: () => world.newSession(),
+    ghost: ghostSession,
+    intact: sessionIntact,
+    // As POST /v1/sessions/{sid}/revoke: someone else's session is none, but to an operator.
+    expect: who({ allowed: ['operator'], hidden: SIGNED_IN.filter((principal) => principal !== 'operator') }),
+  },
+  {
+    route: 'POST /console/browsers/:id/end',
+    does: "sign out another person's browser",
+    target: () => world.newBrowser(),
+    ghost: (target) => ({ ...target, id: `web_${'G'.repeat(20)}` }),
+    intact: async (target) =>
+      framed((await (signedInBrowsers.get(target.id as string) as Browser).form.request('/console')).html),
+    // Only one's own browsers: not even an operator ends another's here.
+    expect: who({ hidden: SIGNED_IN }),
+  },
+  {
+    route: 'POST /console/invitations/:id/:answer{accept|decline}',
+    path: '/console/invitations/:id/accept',
+    does: "accept someone else's invitation to acme",
+    target: () => world.newInvitation(),
+    ghost: ghostInvitation,
+    intact: async (target) => (await world.invitationIds()).includes(target.id as string),
+    expect: who({ hidden: SIGNED_IN }),
+  },
+  {
+    route: 'POST /console/invitations/:id/:answer{accept|decline}',
+    path: '/console/invitations/:id/decline',
+    does: "decline someone else's invitation to acme",
+    target: () => world.newInvitation(),
+    ghost: ghostInvitation,
+    intact: async (target) => (await world.invitationIds()).includes(target.id as string),
+    expect: who({ hidden: SIGNED_IN }),
+  },
+
+  // Operator (worker/routes/console/operator.ts).
+  { route: 'GET /console/operator', does: 'open the operator page', ghostPath: '/console/no-such-page', expect: OPERATOR_ONLY },
+  {
+    route: 'GET /console/operator',
+    path: `/console/operator?email=${encodeURIComponent(PEOPLE.owner)}`,
+    does: "list a person's sessions",
+    ghostPath: '/console/no-such-page',
+    expect: OPERATOR_ONLY,
+  },
+  {
+    route: 'POST /console/operator/sessions/:sid/revoke',
+    does: "end a person's CLI session",
+    target: () => world.newSession(),
+    ghostPath: '/console/operator/sessions/:sid/nothing',
+    intact: sessionIntact,
+    expect: OPERATOR_ONLY,
+  },
+
+  // CI trust policies (worker/routes/console/policies.ts).
+  { route: 'GET /console/orgs/:org/policies', does: "list the org's trust policies", ghost: (t) => t, expect: MEMBERS_READ },
+  ...['github', 'gitlab', 'json'].map(
+    (preset): Row => ({
+      route: 'GET /console/orgs/:org/policies/new',
+      path: `/console/orgs/:org/policies/new?preset=${preset}`,
+      does: `open the ${preset} policy form`,
+      ghost: (t) => t,
+      // The form is a page a member may read (posting it is an admin's); as the list is.
+      expect: MEMBERS_READ,
+    }),
+  ),
+  {
+    route: 'POST /console/orgs/:org/policies',
+    does: 'create a policy (JSON)',
+    form: (cell) => ({ preset: 'json', policy: JSON.stringify(world.policyBody(`made${cell.n}`)) }),
+    expect: ADMINS,
+    shows: (answer) => (answer.headers.get('location')?.includes('notice=policy-created') ? null : 'no policy-created notice'),
+  },
+  {
+    route: 'POST /console/orgs/:org/policies/:id/delete',
+    does: 'delete a policy',
+    target: () => world.newPolicy(),
+    ghost: (target) => ({ ...target, id: 'no-such-policy' }),
+    intact: async (target) => (await world.policyIds()).includes(target.id as string),
+    expect: ADMINS,
+  },
+  { route: 'GET /console/orgs/:org/policies/dry-run', does: 'open the dry-run form', ghost: (t) => t, expect: MEMBERS_READ },
+  {
+    route: 'POST /console/orgs/:org/policies/dry-run',
+    does: "try a CI token against the org's policies",
+    ghost: (t) => t,
+    target: async () => ({ token: await github.sign(GITHUB.branchPush, { audience: `${server.url}/orgs/${ORG}` }) }),
+    form: (cell) => ({ subject_token: cell.target.token as string, audience: 'web' }),
+    // As POST /v1/orgs/{org}/trust-policies/dry-run: any member.
+    expect: MEMBERS_READ,
+    shows: (answer, cell) =>
+      answer.html.includes(cell.target.token as string) ? 'the pasted CI token is written back into the page' : null,
+  },
+  // Orgs (worker/routes/console/orgs.ts).
+  { route: 'GET /console/orgs/new', does: 'open the new-org form', expect: who({ allowed: SIGNED_IN }) },
+  {
+    route: 'POST /console/orgs',
+    does: 'create an org',
+    form: (cell) => ({ slug: `made-${cell.n}`, name: `Made ${cell.n}` }),
+    // A person at the console is a whole sign-in: anyone may make an org, as on POST /v1/orgs.
+    expect: who({ allowed: SIGNED_IN }),
+    shows: (answer, cell) =>
+      answer.headers.get('location')?.startsWith(`/console/orgs/made-${cell.n}`) ? null : 'not sent to the new org',
+  },
+  { route: 'GET /console/orgs/:org', does: "read the org's overview", ghost: (t) => t, expect: MEMBERS_READ },
+  {
+    route: 'POST /console/orgs/:org/projects',
+    does: 'create a project',
+    form: (cell) => ({ slug: `p${cell.n}` }),
+    expect: ADMINS,
+  },
+
+  // Members and invitations (worker/routes/console/members.ts).
+  { route: 'GET /console/orgs/:org/members', does: 'read members and invitations', ghost: (t) => t, expect: MEMBERS_READ },
+  {
+    route: 'POST /console/orgs/:org/members/:email/role',
+    does: 'make a member an admin',
+    target: () => world.newMember('member'),
+    ghost: ghostMember,
+    form: () => ({ role: 'admin' }),
+    intact: memberIs('member'),
+    expect: ADMINS,
+  },
+  {
+    route: 'POST /console/orgs/:org/members/:email/role',
+    does: 'make a member an owner',
+    target: () => world.newMember('member'),
+    ghost: ghostMember,
+    form: () => ({ role: 'owner' }),
+    intact: memberIs('member'),
+    // Only an owner makes owners (the /v1 rule).
+    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
+  },
+  {
+    route: 'POST /console/orgs/:org/members/:email/remove',
+    does: 'remove a member',
+    target: () => world.newMember('member'),
+    ghost: ghostMember,
+    intact: memberIs('member'),
+    expect: ADMINS,
+  },
+  {
+    route: 'POST /console/orgs/:org/members/:email/remove',
+    does: 'remove an admin',
+    target: () => world.newMember('admin'),
+    ghost: ghostMember,
+    intact: memberIs('admin'),
+    expect: ADMINS,
+  },
+  {
+    route: 'POST /console/orgs/:org/invitations',
+    does: 'invite someone',
+    form: (cell) => ({ email: `new${cell.n}@example.org`, role: 'member' }),
+    expect: ADMINS,
+  },
+  {
+    route: 'POST /console/orgs/:org/invitations/:id/:action{resend|withdraw}',
+    path: '/console/orgs/:org/invitations/:id/withdraw',
+    does: 'withdraw an invitation',
+    target: () => world.newInvitation(),
+    ghost: ghostInvitation,
+    intact: async (target) => (await world.invitationIds()).includes(target.id as string),
+    expect: ADMINS,
+  },
+  {
+    route: 'POST /console/orgs/:org/invitations/:id/:action{resend|withdraw}',
+    path: '/console/orgs/:org/invitations/:id/resend',
+    does: 'send an invitation again',
+    target: () => world.newInvitation(),
+    ghost: ghostInvitation,
+    expect: ADMINS,
+  },
+
+  // API keys (worker/routes/console/keys.ts).
+  { route: 'GET /console/orgs/:org/keys', does: "list the org's keys", ghost: (t) => t, expect: ADMINS },
+  {
+    route: 'POST /console/orgs/:org/keys',
+    does: 'create a member key',
+    form: (cell) => ({ name: `made${cell.n}`, role: 'member' }),
+    expect: ADMINS,
+    shows: (answer) => (answer.status === 201 && /lk_/.test(answer.html) ? null : 'no new secret on the answer'),
+  },
+  {
+    route: 'POST /console/orgs/:org/keys',
+    does: 'create an owner key',
+    form: (cell) => ({ name: `made${cell.n}`, role: 'owner' }),
+    // An admin may not hold (so may not make) an owner key: mayHoldKey, as on /v1.
+    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
+  },
+  {
+    route: 'POST /console/orgs/:org/keys/:id/rotate',
+    does: 'rotate a member key (no grace)',
+    target: () => world.newKey('member'),
+    ghost: ghostKey,
+    form: () => ({ grace_seconds: '0' }),
+    intact: keyIntact,
+    expect: ADMINS,
+  },
+  {
+    route: 'POST /console/orgs/:org/keys/:id/rotate',
+    does: 'rotate an owner key (no grace)',
+    target: () => world.newKey('owner'),
+    ghost: ghostKey,
+    form: () => ({ grace_seconds: '0' }),
+    intact: keyIntact,
+    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
+  },
+  {
+    route: 'POST /console/orgs/:org/keys/:id/revoke',
+    does: 'revoke a member key',
+    target: () => world.newKey('member'),
+    ghost: ghostKey,
+    intact: keyIntact,
+    expect: ADMINS,
+  },
+  {
+    route: 'POST /console/orgs/:org/keys/:id/revoke',
+    does: 'revoke an owner key',
+    target: () => world.newKey('owner'),
+    ghost: ghostKey,
+    intact: keyIntact,
+    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
+  },
+
+  // Audit (worker/routes/console/audit.ts).
+  { route: 'GET /console/orgs/:org/audit', does: "read the org's audit trail", ghost: (t) => t, expect: ADMINS },
+
+  {
+    route: 'GET /assets/console.js',
+    does: 'read the console script (a static file)',
+    expect: who({ allowed: PRINCIPALS.slice() }),
+  },
+  {
+    route: 'POST /console/signout',
+    does: 'sign out this browser',
+    freshBrowser: true,
+    // Anyone signed in may end their own sign-in; signed out there is nothing to end.
+    expect: who({ allowed: SIGNED_IN }),
+    shows: (answer) => (answer.headers.get('location') === '/console' ? null : 'sign-out does not go back to /console'),
+  },
+];
+
+// ---------------------------------------------------------------------------------------
+// The routes the console really has.
+
+type Served = { method: string; path: string; handler: unknown };
+function servedRoutes(): string[] {
+  const routes = (consoleRoutes as unknown as { routes: Served[] }).routes;
+  // The sign-in middleware (GET/HEAD on /console and /console/*) is registered with
+  // `.on()`, so it is listed as routes; its handler is the one on the wildcard.
+  const middleware = new Set(routes.filter((route) => route.path === '/console/*').map((route) => route.handler));
+  const served = new Set<string>();
+  for (const { method, path, handler } of routes) {
+    if (middleware.has(handler)) continue;
+    if (method === 'ALL' && path.endsWith('*')) continue;
+    served.add(`${method} ${path}`);
+  }
+  return [...served].sort();
+}
+
+// ---------------------------------------------------------------------------------------
+// One cell: a request, its outcome, the checks around it.
+
+const framed = (html: string) => /action="\/console\/signout"/.test(html);
+const signInForm = (html: string) => /<form[^>]+action="\/signin"/.test(html);
+
+async function send(row: Row, cell: Cell, override?: { csrf?: string | null; browser?: Browser }): Promise<Answer> {
+  const [method, route] = row.route.split(' ') as [string, string];
+  const values: Record<string, string> = { ...cell.target, org: cell.org };
+  const path = (row.path ?? route).replace(/:([a-z]+)(\{[^}]*\})?/g, (whole, name: string) => {
+    const value = values[name];
+    if (value === undefined) throw new Error(`${row.route}: nothing fills ${whole}`);
+    return encodeURIComponent(value);
+  });
+  const browser = override?.browser ?? cell.browser;
+  if (method === 'GET') return browser.form.request(path);
+  const csrf = override && 'csrf' in override ? override.csrf : browser.csrf;
+  const fields = { ...(row.form?.(cell) ?? {}), ...(csrf === null || csrf === undefined ? {} : { csrf }) };
+  return browser.form.request(path, fields);
+}
+
+function outcomeOf(row: Row, answer: Answer, principal: Principal, want: Outcome): Outcome | 'error' {
+  const post = row.route.startsWith('POST ');
+  const { status, html } = answer;
+  if (status === 303 || status === 302) {
+    return (answer.headers.get('location') ?? '').startsWith('/console') ? 'allowed' : 'refused';
+  }
+  if (status === 200 || status === 201) {
+    if (row.route === 'GET /assets/console.js') return 'allowed';
+    if (framed(html)) return 'allowed';
+    // The sign-in form: to someone signed out, or asking a signed-in person to confirm.
+    if (signInForm(html)) return principal === 'anonymous' && !post ? 'signin' : 'refused';
+    return 'error';
+  }
+  if (status === 403) return principal === 'anonymous' && post ? 'signin' : 'forbidden';
+  if (status === 404) return want === 'refused' ? 'refused' : 'hidden';
+  return status < 500 ? 'refused' : 'error';
+}
+
+/** The answer with the org and target named alike, so a real one's and the ghost's compare. */
+function normalized(answer: Answer, cell: Cell): string {
+  let text = `${answer.status} ${answer.headers.get('location') ?? ''} ${answer.html}`;
+  text = text.replace(new RegExp(`\\b${cell.org}\\b`, 'g'), '<org>');
+  for (const [name, value] of Object.entries(cell.target)) if (value) text = text.replaceAll(value, `<${name}>`);
+  return text;
+}
+
+/** The page headers every console page a signed-in person gets must carry; a list of what is wrong. */
+export function pageHeaderProblems(headers: Headers): string[] {
+  const problems: string[] = [];
+  const csp = headers.get('content-security-policy') ?? '';
+  if (!/frame-ancestors 'none'/.test(csp)) problems.push(`CSP without frame-ancestors 'none': ${csp || '(none)'}`);
+  if (/unsafe-inline|unsafe-eval/.test(csp)) problems.push(`CSP allows inline or eval: ${csp}`);
+  if (/script-src[^;]*(\*|https?:)/.test(csp)) problems.push(`CSP allows scripts from elsewhere: ${csp}`);
+  if (headers.get('x-frame-options') !== 'DENY') problems.push(`X-Frame-Options ${headers.get('x-frame-options')}`);
+  if (!/no-store/.test(headers.get('cache-control') ?? '')) problems.push(`Cache-Control ${headers.get('cache-control')}`);
+  return problems;
+}
+
+const sharedTargets = new Map<string, Promise<Target>>();
+const queues = new Map<string, Promise<unknown>>();
+
+function runCell(row: Row, principal: Principal): Promise<void> {
+  const want = row.expect[principal];
+  const make = row.target;
+  if (!make) return check(row, principal, {});
+  const key = `${row.route} ${row.does}`;
+  const shared = () => {
+    let target = sharedTargets.get(key);
+    if (!target) sharedTargets.set(key, (target = make()));
+    return target;
+  };
+  if (!row.intact) return shared().then((target) => check(row, principal, target));
+  if (want === 'allowed') return make().then((target) => check(row, principal, target));
+  // Refused cells share a target, one at a time, so a change is the last cell's doing.
+  const turn = (queues.get(key) ?? Promise.resolve()).then(async () => {
+    const target = await shared();
+    try {
+      await check(row, principal, target);
+    } finally {
+      if (!(await row.intact?.(target))) sharedTargets.delete(key);
+    }
+  });
+  queues.set(
+    key,
+    turn.catch(() => {}),
+  );
+  return turn;
+}
+
+async function browserOf(row: Row, principal: Principal): Promise<Browser> {
+  if (row.freshBrowser) return signInBrowser(principal === 'anonymous' ? null : PEOPLE[principal]);
+  return browsers[principal] as Browser;
+}
+
+async function check(row: Row, principal: Principal, target: Target): Promise<void> {
+  const want = row.expect[principal];
+  const cell: Cell = { principal, n: unique(), org: ORG, target, browser: await browserOf(row, principal) };
+  const answer = await send(row, cell);
+  let got: Outcome | 'error' = outcomeOf(row, answer, principal, want);
+  const problems: string[] = [];
+
+  if (want === 'hidden' && got !== 'allowed') {
+    // To a member a target of acme is what does not exist; to anyone else, acme.
+    const member = MEMBERS.includes(principal) && !row.ghostPath;
+    if (member && !row.ghost) problems.push('the row needs a ghost target to show a member learns nothing');
+    const ghostTarget = row.ghost ? row.ghost(target) : target;
+    const ghostCell: Cell = { ...cell, org: member ? cell.org : GHOST_ORG, target: ghostTarget };
+    const ghost = await send(row.ghostPath ? { ...row, path: row.ghostPath } : row, ghostCell);
+    const [real, none] = [normalized(answer, cell), normalized(ghost, ghostCell)];
+    if (real === none) got = 'hidden';
+    else if (got === 'hidden')
+      problems.push(
+        `tells acme or the target apart from one that does not exist:\n  ${real.slice(0, 400)}\n  ${none.slice(0, 400)}`,
+      );
+  }
+  if (got !== want)
+    problems.push(`expected ${want}, got ${got}: ${answer.status} ${answer.headers.get('location') ?? ''} ${text(answer.html)}`);
+  if (got === 'allowed' && row.shows) {
+    const shown = row.shows(answer, cell);
+    if (shown) problems.push(shown);
+  }
+  if (row.route.startsWith('GET /console') && principal !== 'anonymous') {
+    problems.push(...pageHeaderProblems(answer.headers).map((problem) => `page headers: ${problem}`));
+  }
+  if (!INSIDERS.includes(principal) && !(principal === 'operator' && got === 'allowed')) {
+    const leaked = MARKERS.filter((marker) => answer.html.includes(marker));
+    if (leaked.length > 0) problems.push(`shows acme's ${leaked.join(', ')} to someone outside it`);
+  }
+  if (row.intact) {
+    const intact = await row.intact(target);
+    if (got === 'allowed' && intact && row.target) problems.push('answered as allowed but the target is unchanged');
+    if (got !== 'allowed' && !intact) problems.push(`refused (${answer.status}) but the target was changed`);
+  }
+  if (row.freshBrowser && principal !== 'anonymous' && row.route === 'POST /console/signout') {
+    const after = await cell.browser.form.request('/console');
+    if (framed(after.html)) problems.push('still signed in after signing out');
+  }
+  assert.deepEqual(problems, [], `${row.route} (${row.does}) · ${principal}`);
+}
+
+/** A page's main text, short, for a failure message. */
+function text(html: string): string {
+  const main = /<main[\s\S]*?<\/main>/.exec(html)?.[0] ?? html;
+  return main
+    .replace(/<[^>]+>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .slice(0, 300);
+}
+
+// ---------------------------------------------------------------------------------------
+
+before(async () => {
+  github = await startFakeCiIssuer();
+  server = await startWorker({
+    LATCHKEY_CI_ISSUERS: `${github.issuer}=repository_owner_id`,
+    LATCHKEY_OPERATORS: PEOPLE.operator,
+    // A revocation answers on the next request, no cache to wait out.
+    LATCHKEY_SESSION_CACHE: '0',
+  });
+  ownerToken = (await deviceLogin(server.url, PEOPLE.owner)).access_token;
+  await ok(api('POST', '/v1/orgs', { slug: ORG, name: 'Acme Console Corp' }));
+  await ok(api('POST', `/v1/orgs/${ORG}/projects`, { slug: 'web' }));
+  await addMember(server.url, ownerToken, ORG, PEOPLE.admin, 'admin');
+  await addMember(server.url, ownerToken, ORG, PEOPLE.member, 'member');
+  await ok(api('POST', `/v1/orgs/${ORG}/invitations`, { email: PEOPLE.invited, role: 'member' }));
+  const globex = (await deviceLogin(server.url, GLOBEX_OWNER)).access_token;
+  await ok(apiCall(server.url, 'POST', '/v1/orgs', globex, { slug: 'globex', name: 'Globex Console Inc' }));
+  await addMember(server.url, globex, 'globex', PEOPLE.otherAdmin, 'admin');
+  await Promise.all(
+    PRINCIPALS.map(async (principal) => {
+      browsers[principal] = await signInBrowser(principal === 'anonymous' ? null : PEOPLE[principal]);
+    }),
+  );
+});
+after(async () => {
+  await server?.stop();
+  await github?.stop();
+});
+
+describe('the console table covers every console route', () => {
+  test("each route of consoleRoutes has a row; each row's route is served", () => {
+    const served = servedRoutes();
+    assert.ok(served.includes('POST /console/signout'), `the route list looks wrong: ${served.join(', ')}`);
+    const tabled = new Set(ROWS.map((row) => row.route));
+    const missing = served.filter((route) => !tabled.has(route));
+    const gone = [...tabled].filter((route) => !served.includes(route));
+    assert.deepEqual({ missing, gone }, { missing: [], gone: [] });
+  });
+  test('every row names every principal, and rows of one route say different things', () => {
+    for (const row of ROWS) assert.deepEqual(Object.keys(row.expect).sort(), [...PRINCIPALS].sort(), row.route);
+    const names = ROWS.map((row) => `${row.route} ${row.does}`);
+    assert.equal(new Set(names).size, names.length);
+  });
+});
+
+describe('the browser sign-in cookie', () => {
+  test('HttpOnly, SameSite=Lax, a bounded life; Secure only on an https issuer (the unit test checks that one)', async () => {
+    const form = new FormBrowser(server.url);
+    const page = await form.request('/console');
+    const response = await fetch(`${server.url}/signin`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        cookie: (page.headers.getSetCookie()[0] ?? '').split(';')[0] ?? '',
+      },
+      body: new URLSearchParams({
+        csrf: FormBrowser.field(page.html, 'csrf'),
+        return_to: '/console',
+        email: 'cookie@example.net',
+      }),
+    });
+    assert.equal(response.status, 303);
+    const cookie = response.headers.getSetCookie().find((line) => /^lk_session=/.test(line));
+    assert.ok(cookie, `no session cookie in ${response.headers.getSetCookie().join(' | ')}`);
+    assert.match(cookie, /;\s*HttpOnly/i);
+    assert.match(cookie, /;\s*SameSite=Lax/i);
+    assert.doesNotMatch(cookie, /;\s*Secure/i, 'Secure on an http issuer: a browser would drop it');
+    const maxAge = Number(/Max-Age=(\d+)/i.exec(cookie)?.[1]);
+    assert.ok(maxAge > 0 && maxAge <= 8 * 3600, `Max-Age ${maxAge}`);
+  });
+});
+
+/**
+ * Every POST route refuses a forged form before it reads or does anything: no CSRF field,
+ * another browser's token, a valid token with no sign-in. Nothing of acme changes (its audit
+ * trail, where every change is an entry, has no new entry from the forged posts), nor the
+ * owner's orgs, nor a row's own target. Runs before the matrix, which changes things.
+ */
+describe('CSRF: every console form refuses a forged post', () => {
+  const posts = () => ROWS.filter((row) => row.route.startsWith('POST '));
+  let orgsBefore = '';
+  before(async () => {
+    orgsBefore = JSON.stringify((await ok(api('GET', '/v1/orgs'))).orgs);
+  });
+  const routes = [...new Map(ROWS.filter((row) => row.route.startsWith('POST ')).map((row) => [row.route, row])).values()];
+  for (const row of routes) {
+    test(`${row.route}: without csrf, with another browser's, and signed out with a valid one → 403`, async () => {
+      const target = row.target ? await row.target() : {};
+      const owner = row.freshBrowser ? await signInBrowser(PEOPLE.owner) : (browsers.owner as Browser);
+      const cell: Cell = { principal: 'owner', n: unique(), org: ORG, target, browser: owner };
+      const audited = await world.auditHead();
+      const forged = {
+        'no csrf field': await send(row, cell, { csrf: null }),
+        "the outsider's token": await send(row, cell, { csrf: (browsers.outsider as Browser).csrf }),
+        'a valid token, no sign-in': await send(row, cell, { browser: browsers.anonymous as Browser }),
+      };
+      for (const [how, answer] of Object.entries(forged)) {
+        assert.equal(answer.status, 403, `${how}: ${answer.status} ${text(answer.html)}`);
+      }
+      if (row.intact) assert.ok(await row.intact(target), 'the target was changed by a forged post');
+      assert.equal(await world.auditHead(), audited, "a forged post made an entry in acme's audit trail");
+      if (row.freshBrowser)
+        assert.ok(framed((await owner.form.request('/console')).html), 'the forged post signed the owner out');
+    });
+  }
+  test('the owner’s orgs are as they were', async () => {
+    assert.ok(posts().length > 0);
+    assert.equal(JSON.stringify((await ok(api('GET', '/v1/orgs'))).orgs), orgsBefore);
+  });
+});
+
+describe('console authorization matrix', { concurrency: 6 }, () => {
+  for (const row of ROWS) {
+    for (const principal of PRINCIPALS) {
+      test(`${row.route} · ${row.does} · ${principal} → ${row.expect[principal]}`, () => runCell(row, principal));
+    }
+  }
+});
