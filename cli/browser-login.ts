@@ -10,12 +10,41 @@ import type { TokenResponse } from '../shared/schemas.ts';
 import type { LatchkeyClient } from './client.ts';
 import type { CliDeps } from './deps.ts';
 import { CliError } from './errors.ts';
+import { printable } from './printable.ts';
 
 export const BROWSER_LOGIN_TIMEOUT_MS = 5 * 60_000;
 
-const page = (title: string, message: string) =>
-  `<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${title}</title>` +
-  `<body style="font:16px system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem"><h1>${title}</h1><p>${message}</p>`;
+/**
+ * The loopback reply page, in the look of the server's own pages. It cannot load the
+ * server's stylesheet (another origin), so it carries its own: a static style block allowed
+ * by its hash, and nothing else (no script, no image, no frame). Every text is escaped.
+ */
+const PAGE_STYLE = `:root{color-scheme:light dark;--accent:#2563eb;--muted:#6b7280}
+*{box-sizing:border-box}
+body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif}
+main{max-width:28rem;margin:0 auto;padding:2rem 1.25rem}
+.brand{font-weight:700;letter-spacing:.04em;color:var(--accent);margin:0 0 1rem}
+h1{font-size:1.5rem;margin:0 0 1rem}
+.error{border-left:4px solid #dc2626;padding:.5rem .75rem;background:rgba(220,38,38,.08);overflow-wrap:anywhere}
+.done{border-left:4px solid #16a34a;padding:.5rem .75rem;background:rgba(22,163,74,.08)}
+.muted{color:var(--muted);font-size:.9rem}`;
+export const PAGE_CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(PAGE_STYLE).digest('base64')}'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'`;
+
+const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+/** Text made safe for HTML: markup characters escaped, control characters shown as escapes, length bounded. */
+export const htmlText = (text: string, max = 300): string => {
+  const shown = printable(text.length > max ? `${text.slice(0, max)}…` : text);
+  return shown.replace(/[&<>"']/g, (char) => ESCAPES[char] ?? char);
+};
+
+/** `ok`: the sign-in finished; otherwise `detail` (the server's words, if it sent any) is shown as an error. */
+export const loopbackPage = (title: string, message: string, options: { ok: boolean; detail?: string | null }) =>
+  `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
+  `<title>${htmlText(title)} · latchkey</title><style>${PAGE_STYLE}</style></head>` +
+  `<body><main><p class="brand">latchkey</p><h1>${htmlText(title)}</h1>` +
+  `<p class="${options.ok ? 'done' : 'error'}" role="${options.ok ? 'status' : 'alert'}">${htmlText(message)}</p>` +
+  (options.detail ? `<p class="muted">The server said: ${htmlText(options.detail)}</p>` : '') +
+  `</main></body></html>`;
 
 const sameSecret = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
@@ -39,9 +68,15 @@ export async function browserLogin(
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://127.0.0.1');
     if (url.pathname !== '/callback') return void response.writeHead(404).end();
-    const reply = (status: number, title: string, message: string) => {
-      response.writeHead(status, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      response.end(page(title, message));
+    const reply = (status: number, title: string, message: string, outcome: { ok?: boolean; detail?: string } = {}) => {
+      response.writeHead(status, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'content-security-policy': PAGE_CSP,
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+      });
+      response.end(loopbackPage(title, message, { ok: outcome.ok === true, detail: outcome.detail ?? null }));
     };
     // A callback whose state is not ours was not started by this login: ignore it and keep waiting.
     if (!sameSecret(url.searchParams.get('state') ?? '', state)) {
@@ -53,7 +88,9 @@ export async function browserLogin(
     }
     const error = url.searchParams.get('error');
     if (error) {
-      reply(200, 'Sign-in not completed', 'You can close this tab and return to your terminal.');
+      reply(200, 'Sign-in not completed', 'You can close this tab and return to your terminal.', {
+        detail: url.searchParams.get('error_description') ?? error,
+      });
       return settle?.reject(
         error === 'access_denied'
           ? new CliError('access_denied', 'the sign-in was denied in the browser')
@@ -62,7 +99,7 @@ export async function browserLogin(
     }
     const code = url.searchParams.get('code');
     if (!code) return reply(400, 'Incomplete answer', 'The sign-in answer carried no code.');
-    reply(200, 'Signed in', 'You can close this tab and return to your terminal.');
+    reply(200, 'Signed in', 'You can close this tab and return to your terminal.', { ok: true });
     settle?.resolve(code);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -5,9 +5,9 @@
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
-import { type Org, OrgCreateRequest, ProjectCreateRequest, Role } from '../../shared/schemas.ts';
+import { type Org, OrgCreateRequest, type OrgList, ProjectCreateRequest, Role } from '../../shared/schemas.ts';
 import { parseInput } from '../http/form.ts';
-import { authorize, type Principal, wholePerson } from '../policy/roles.ts';
+import { authorize, type Principal, roleIn, wholePerson } from '../policy/roles.ts';
 import type { Services } from '../services.ts';
 import { readRecord, updateRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
@@ -63,6 +63,7 @@ export async function createOrg(
       return [...orgs, input.slug];
     },
   );
+  await registerOrg(services, input.slug, services.now());
   const org: OrgRecord = {
     slug: input.slug,
     name: input.name ?? input.slug,
@@ -85,6 +86,47 @@ export async function createOrg(
 }
 
 const MemberOrgs = z.array(z.string());
+
+/**
+ * Every org's slug, for the operator page (there is no other way to find all orgs). A hint
+ * written before the org itself, so an org never exists unlisted; a slug whose creation
+ * failed or was taken already is left out by the reader, whom the org records decide.
+ */
+const OrgRegistry = z.array(z.object({ slug: z.string(), createdAt: z.number() }));
+/** The registry keeps the newest this many; older orgs still work but no longer list there. */
+export const MAX_REGISTERED_ORGS = 5000;
+const registryKey = storeKey('orgRegistry', 'all');
+
+async function registerOrg(services: Services, slug: string, createdAt: number): Promise<void> {
+  await updateRecord(
+    services.store,
+    registryKey,
+    OrgRegistry,
+    { ifAbsent: () => [], ttlSeconds: ORG_TTL_SECONDS, what: 'org registry' },
+    (orgs) => (orgs.some((entry) => entry.slug === slug) ? orgs : [...orgs, { slug, createdAt }].slice(-MAX_REGISTERED_ORGS)),
+  );
+}
+
+/** The deployment's orgs, newest first, as far as the registry knows them (orgs made before it are not in it). */
+export async function registeredOrgs(services: Services): Promise<OrgRecord[]> {
+  const registry = (await readRecord(services.store, registryKey, OrgRegistry))?.value ?? [];
+  return (await readOrgs(services, registry.map((entry) => entry.slug).reverse())).sort((a, b) => b.createdAt - a.createdAt);
+}
+
+/**
+ * The orgs the caller belongs to and its role in each (`GET /v1/orgs`, the console's You
+ * page): a person's from their membership index, an API key's its own org.
+ */
+export async function orgsFor(services: Services, principal: Principal): Promise<OrgList['orgs']> {
+  const slugs = principal.kind === 'user' ? (principal.email ? await orgsOf(services, principal.email) : []) : [principal.org];
+  const orgs: OrgList['orgs'] = [];
+  for (const org of await readOrgs(services, slugs)) {
+    // The membership index is a hint; the org record decides.
+    const role = roleIn(org, principal);
+    if (role) orgs.push({ slug: org.slug, name: org.name, role });
+  }
+  return orgs;
+}
 
 /**
  * The orgs a person (by email) is in: an index kept beside the org records, so sign-ins

@@ -10,6 +10,7 @@
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { RevokeReason, type SessionInfo } from '../../shared/schemas.ts';
+import { isOperator, type Principal } from '../policy/roles.ts';
 import type { Services } from '../services.ts';
 import { readRecord, updateRecord, type Versioned } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
@@ -238,6 +239,48 @@ export async function announceEnded(
   } finally {
     await settled;
   }
+}
+
+/** A person acting on their own sessions: on /v1 their token's principal, at the console their whole person. */
+export type SessionHolder = Extract<Principal, { kind: 'user' }>;
+
+/**
+ * Whether `me` reaches this session of its own person: a sign-in established for an org
+ * reaches only the person's sessions established for that same org, never the others.
+ */
+export const reaches = (me: SessionHolder, family: { org: string | null }) => me.org === null || family.org === me.org;
+
+export const noSession = (sid: string) => new OAuthError('not_found', `no session "${sid.slice(0, 40)}"`);
+
+/**
+ * A person ends one of their sessions (`POST /v1/sessions/{sid}/revoke` and the console's
+ * Revoke): their own, within what their sign-in reaches, or, as an operator
+ * (LATCHKEY_OPERATORS), anyone's. Someone else's session answers as one that does not exist.
+ */
+export async function revokeSession(
+  services: Services,
+  me: SessionHolder,
+  sid: string,
+  source: AuditSource,
+): Promise<SessionInfo> {
+  const found = await readFamilyRecord(services, sid);
+  const mine = found !== null && sessionOwner(found.value) === sessionOwner(me) && reaches(me, found.value);
+  if (!found || !(mine || isOperator(services.config.operators, me))) throw noSession(sid);
+  const ended = await revokeFamily(services, sid, mine ? 'logout' : 'admin', source, found);
+  return sessionView(sid, ended ?? found.value, me.sid);
+}
+
+/**
+ * The sessions a person sees (`GET /v1/sessions`, the console): their own, within what
+ * their sign-in reaches; with `other` (an operator only), another person's. `other` gives
+ * that person's email and is called (and so validated) only once the caller is known to be
+ * an operator: anyone else hears "forbidden", whatever they sent.
+ */
+export async function sessionsSeenBy(services: Services, me: SessionHolder, other?: () => string): Promise<SessionInfo[]> {
+  if (other !== undefined && !isOperator(services.config.operators, me))
+    throw new OAuthError('forbidden', "only an operator (LATCHKEY_OPERATORS) lists another person's sessions");
+  const owner = other === undefined ? sessionOwner(me) : other().toLowerCase();
+  return (await listSessions(services, owner, me.sid)).filter((session) => reaches(me, session));
 }
 
 /** The sessions of one person, newest first, revoked ones included until they expire. */

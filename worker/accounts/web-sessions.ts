@@ -33,6 +33,9 @@ export type WebSession = z.infer<typeof WebSession>;
 /** A web session as the request sees it: `key` is the hash its record lives under. */
 export type ActiveWebSession = WebSession & { key: string };
 
+/** A browser sign-in's public id as the console names it (`generateId('web_')`). */
+export const WebSessionPublicId = z.string().regex(/^web_[\w-]{20}$/, 'not a signed-in browser id');
+
 const WebSessionIndex = z.array(z.object({ id: z.string(), key: z.string(), expiresAt: z.number() }));
 
 const indexKey = (owner: string) => storeKey('webSessionIndex', owner);

@@ -9,20 +9,11 @@ import {
   type OrgList,
 } from '../../shared/schemas.ts';
 import { createApiKey, findApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../accounts/api-keys.ts';
-import {
-  changeMemberRole,
-  createOrgAs,
-  createProject,
-  orgsOf,
-  orgView,
-  readOrg,
-  readOrgs,
-  removeMember,
-} from '../accounts/orgs.ts';
+import { changeMemberRole, createOrgAs, createProject, orgsFor, orgView, readOrg, removeMember } from '../accounts/orgs.ts';
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput, readBody } from '../http/form.ts';
-import { authorize, mayHoldKey, ownProject, roleIn } from '../policy/roles.ts';
+import { authorize, mayHoldKey, ownProject } from '../policy/roles.ts';
 
 /** The /v1 org API: orgs, projects, members and API keys. Every route checks the caller's role. */
 export const orgRoutes = new Hono<AppEnv>();
@@ -35,15 +26,7 @@ orgRoutes.post('/v1/orgs', async (c) => {
 
 /** The orgs the caller belongs to (an API key: its own org). */
 orgRoutes.get('/v1/orgs', async (c) => {
-  const principal = await caller(c);
-  const services = c.var.services;
-  const slugs = principal.kind === 'user' ? (principal.email ? await orgsOf(services, principal.email) : []) : [principal.org];
-  const body: OrgList = { orgs: [] };
-  for (const org of await readOrgs(services, slugs)) {
-    // The membership index is a hint; the org record decides.
-    const role = roleIn(org, principal);
-    if (role) body.orgs.push({ slug: org.slug, name: org.name, role });
-  }
+  const body: OrgList = { orgs: await orgsFor(c.var.services, await caller(c)) };
   return c.json(body);
 });
 

@@ -4,16 +4,18 @@ import { MemberEmail, SessionId, type SessionList } from '../../shared/schemas.t
 import { readOrg } from '../accounts/orgs.ts';
 import {
   listOrgSessions,
-  listSessions,
+  noSession,
   readFamilyRecord,
   revokeFamily,
-  sessionOwner,
+  revokeSession,
+  type SessionHolder,
+  sessionsSeenBy,
   sessionView,
 } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput } from '../http/form.ts';
-import { authorize, isOperator, ownSession, type Principal } from '../policy/roles.ts';
+import { authorize, ownSession } from '../policy/roles.ts';
 
 /**
  * Sessions (one per sign-in): a person lists and revokes their own, all of them; an org
@@ -25,9 +27,7 @@ import { authorize, isOperator, ownSession, type Principal } from '../policy/rol
  */
 export const sessionRoutes = new Hono<AppEnv>();
 
-type Person = Extract<Principal, { kind: 'user' }>;
-
-async function person(c: Context<AppEnv>): Promise<Person> {
+async function person(c: Context<AppEnv>): Promise<SessionHolder> {
   const principal = await caller(c);
   if (principal.kind !== 'user') throw new OAuthError('forbidden', 'only a signed-in person has sessions; API keys do not');
   // A token narrowed to a project acts for that project, not for the person's sign-ins.
@@ -36,39 +36,20 @@ async function person(c: Context<AppEnv>): Promise<Person> {
   return principal;
 }
 
-const operator = (c: Context<AppEnv>, me: Person) => isOperator(c.var.services.config.operators, me);
-
-/**
- * Whether `me` reaches this session of its own person: a sign-in established for an org
- * reaches only the person's sessions established for that same org, never the others.
- */
-const reaches = (me: Person, family: { org: string | null }) => me.org === null || family.org === me.org;
-
 const sessionParam = (c: Context<AppEnv>) => parseInput(SessionId, c.req.param('sid'));
-const noSession = (sid: string) => new OAuthError('not_found', `no session "${sid.slice(0, 40)}"`);
 
 /** The caller's sessions; an operator's `?email=ADDR`, that person's. */
 sessionRoutes.get('/v1/sessions', async (c) => {
   const me = await person(c);
   const email = c.req.query('email');
-  if (email !== undefined && !operator(c, me))
-    throw new OAuthError('forbidden', "only an operator (LATCHKEY_OPERATORS) lists another person's sessions");
-  const owner = email === undefined ? sessionOwner(me) : parseInput(MemberEmail, email).toLowerCase();
-  const sessions = await listSessions(c.var.services, owner, me.sid);
-  const body: SessionList = { sessions: sessions.filter((session) => reaches(me, session)) };
+  const other = email === undefined ? undefined : () => parseInput(MemberEmail, email);
+  const body: SessionList = { sessions: await sessionsSeenBy(c.var.services, me, other) };
   return c.json(body);
 });
 
 sessionRoutes.post('/v1/sessions/:sid/revoke', async (c) => {
   const me = await person(c);
-  const services = c.var.services;
-  const sid = sessionParam(c);
-  const found = await readFamilyRecord(services, sid);
-  const mine = found !== null && sessionOwner(found.value) === sessionOwner(me) && reaches(me, found.value);
-  // Someone else's session is answered like one that does not exist, but to an operator.
-  if (!found || !(mine || operator(c, me))) throw noSession(sid);
-  const ended = await revokeFamily(services, sid, mine ? 'logout' : 'admin', auditSource(c, me), found);
-  return c.json(sessionView(sid, ended ?? found.value, me.sid));
+  return c.json(await revokeSession(c.var.services, me, sessionParam(c), auditSource(c, me)));
 });
 
 /** Sessions established for the org; `?member=EMAIL` for one member's of them. */

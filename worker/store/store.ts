@@ -88,6 +88,8 @@ export const KEYSPACE = {
   generated: { prefix: 'gen:', placement: 'atomic', home: 'shard', legacyDays: 3650 },
   ciTokenId: { prefix: 'cij:', placement: 'atomic', home: 'shard', legacyDays: 3650 },
   org: { prefix: 'org:', placement: 'atomic', home: 'org', legacyDays: 3650 },
+  /** Every org's slug (the operator page); added after 0.2, so nothing to carry over. */
+  orgRegistry: { prefix: 'orgs:', placement: 'atomic', home: 'shard', legacyDays: 0 },
   apiKey: { prefix: 'key:', placement: 'atomic', home: 'shard', legacyDays: 3650 },
   apiKeyIndex: { prefix: 'keys:', placement: 'atomic', home: 'org', legacyDays: 3650 },
   memberOrgs: { prefix: 'mo:', placement: 'atomic', home: 'person', legacyDays: 3650 },

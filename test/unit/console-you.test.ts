@@ -1,0 +1,116 @@
+/**
+ * The You and Operator pages in process (the app over a memory store on a stepping clock,
+ * served on loopback for the cookie-carrying fixtures): the org registry the operator page
+ * lists, the sessions an operator finds by email, and the You page of a person without a
+ * verified email.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { serve } from '@hono/node-server';
+import { createApp } from '../../worker/app.ts';
+import { parseConfig } from '../../worker/config.ts';
+import { youBody } from '../../worker/pages/console/you.ts';
+import { memoryStore } from '../../worker/store/memory.ts';
+import { storeKey } from '../../worker/store/store.ts';
+import { apiJsonCall } from '../fixtures/api-call.ts';
+import { freePort } from '../fixtures/free-port.ts';
+import { deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
+
+let clock = Date.UTC(2026, 0, 5, 9);
+const now = () => clock;
+const store = memoryStore({ now });
+let base: string;
+let close: () => void;
+
+before(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const config = parseConfig({ LATCHKEY_ISSUER: base, LATCHKEY_IDENTITY: 'dev', LATCHKEY_OPERATORS: 'op@unit.example' });
+  const server = serve({ fetch: createApp(config, { store, now }).fetch, port, hostname: '127.0.0.1' });
+  close = () => server.close();
+});
+after(() => close?.());
+
+async function signedIn(email: string) {
+  const client = new FormBrowser(base);
+  await client.submitSignIn((await client.request('/console')).html, email);
+  return client;
+}
+
+const orgRows = (html: string) => [...html.matchAll(/<tr data-org="([^"]+)"/g)].map((match) => match[1]);
+
+test('the operator page lists the registry’s orgs, newest first, each once; an org from before the registry is not listed', async () => {
+  const owner = (await deviceLogin(base, 'owner@unit.example')).access_token;
+  for (const slug of ['first', 'second']) {
+    assert.equal((await apiJsonCall(base, 'POST', '/v1/orgs', owner, { slug })).status, 201);
+    clock += 60_000;
+  }
+  assert.equal((await apiJsonCall(base, 'POST', '/v1/orgs', owner, { slug: 'first' })).status, 409);
+  // An org as a deployment from before the registry holds it: its record only.
+  const old = {
+    slug: 'ancient',
+    name: 'ancient',
+    createdAt: clock,
+    createdBy: 'usr_x',
+    projects: [],
+    members: { 'x@unit.example': 'owner' },
+  };
+  await store.put(storeKey('org', 'ancient'), JSON.stringify(old), 3600);
+
+  const operator = await signedIn('op@unit.example');
+  const page = await operator.request('/console/operator');
+  assert.equal(page.status, 200);
+  assert.deepEqual(orgRows(page.html), ['second', 'first']);
+  assert.match(page.html, /orgs created before it are not listed/);
+});
+
+test('a creation refused by the person’s org limit is not registered', async () => {
+  const busy = (await deviceLogin(base, 'busy@unit.example')).access_token;
+  for (let n = 0; n < 50; n++)
+    assert.equal((await apiJsonCall(base, 'POST', '/v1/orgs', busy, { slug: `busy-${n}` })).status, 201);
+  const refused = await apiJsonCall(base, 'POST', '/v1/orgs', busy, { slug: 'busy-over' });
+  assert.equal(refused.status, 400);
+  const registry = (await store.get(storeKey('orgRegistry', 'all'))) ?? '';
+  assert.match(registry, /"busy-49"/);
+  assert.doesNotMatch(registry, /busy-over/);
+});
+
+test('an operator finds a person’s sessions by email, lower-cased; a bad email is the console’s error page', async () => {
+  const dan = (await deviceLogin(base, 'dan@unit.example')).access_token;
+  const me = await apiJsonCall(base, 'GET', '/v1/me', dan);
+  const operator = await signedIn('op@unit.example');
+  const page = await operator.request('/console/operator?email=DAN%40unit.example');
+  assert.equal(page.status, 200);
+  assert.ok(page.html.includes(`data-session="${me.json.session_id}"`));
+  assert.match(page.html, /Sessions of dan@unit\.example/);
+  const bad = await operator.request('/console/operator?email=not-an-email');
+  assert.equal(bad.status, 400);
+  assert.match(bad.html, /Something went wrong/);
+});
+
+test('a browser sign-in past its eight hours is neither listed nor let in', async () => {
+  const first = await signedIn('eight@unit.example');
+  clock += 4 * 3600_000;
+  const second = await signedIn('eight@unit.example');
+  assert.equal((await second.request('/console')).html.match(/<tr data-browser=/g)?.length, 2);
+  clock += 4 * 3600_000 + 1000;
+  assert.equal((await second.request('/console')).html.match(/<tr data-browser=/g)?.length, 1);
+  assert.match((await first.request('/console')).html, /id="email"/, 'the first browser is asked to sign in again');
+});
+
+test('without a verified email, the You page says so where orgs and invitations would be', async () => {
+  const html = String(
+    await youBody({
+      csrf: 'c',
+      email: null,
+      sessions: [],
+      browsers: [],
+      thisBrowser: 'web_x',
+      orgs: [],
+      invitations: [],
+      clientName: (id) => id,
+    }),
+  );
+  assert.equal(html.match(/no verified email address/g)?.length, 2);
+  assert.doesNotMatch(html, /Create an org/);
+});
