@@ -84,3 +84,36 @@ export async function readAuditPage(services: Services, org: string, after: numb
   const entries = found.filter((entry): entry is AuditEntry => entry !== null);
   return { org, entries, next_after: end <= headSeq ? end : null };
 }
+
+/**
+ * The most entries one request reads to check an org's chain: 50 pages of AUDIT_PAGE_MAX,
+ * so a console page answers in bounded time however long the trail grew. `latchkey audit
+ * verify` reads any length (up to a million entries).
+ */
+export const AUDIT_WALK_MAX = 10_000;
+
+/**
+ * An org's trail from entry 1, a page of AUDIT_PAGE_MAX at a time, as `audit verify` reads
+ * it, for shared/audit.ts `verifyAuditChain` to check; at most `max` entries. `complete`
+ * false: the trail goes on past them.
+ */
+export async function readAuditTrail(
+  services: Services,
+  org: string,
+  max: number = AUDIT_WALK_MAX,
+): Promise<{ entries: AuditEntry[]; complete: boolean }> {
+  const entries: AuditEntry[] = [];
+  let after = 0;
+  while (after < max) {
+    const page = await readAuditPage(services, org, after, Math.min(AUDIT_PAGE_MAX, max - after));
+    entries.push(...page.entries);
+    if (page.next_after === null) return { entries, complete: true };
+    after = page.next_after;
+  }
+  return { entries, complete: false };
+}
+
+/** Where an org's trail ends as its head record says (0: empty); the end may be one entry further. */
+export async function readAuditHeadSeq(services: Services, org: string): Promise<number> {
+  return (await readRecord(services.store, headKey(org), Head))?.value.seq ?? 0;
+}
