@@ -114,5 +114,10 @@ code { font-family: ui-monospace, monospace; overflow-wrap: anywhere; }
 @media (max-width: 40rem) { th, td { padding: .375rem .25rem; } main { padding: 1.25rem .75rem; } }
 td select { width: auto; max-width: 100%; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+form.filter .fields { display: grid; grid-template-columns: repeat(auto-fit, minmax(11rem, 1fr)); gap: 0 1rem; align-items: end; }
+table.audit { font-size: .85rem; }
+table.audit th, table.audit td { padding: .5rem .3rem; }
+table.audit td:nth-child(2) { white-space: nowrap; }
+table.audit td:last-child code { overflow-wrap: normal; }
 @media (max-width: 40rem) { table.stack thead { position: absolute; left: -999rem; } table.stack tr { display: block; border-bottom: 1px solid #e5e7eb; padding: .5rem 0; } table.stack td { display: block; border: 0; padding: .125rem 0; } table.stack td[data-label]::before { content: attr(data-label) ": "; color: var(--muted); font-weight: 600; } }
 `;
