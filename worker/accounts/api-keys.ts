@@ -6,13 +6,22 @@
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
-import { type AccessTokenClaims, type ApiKeyCreated, type ApiKeyInfo, Role } from '../../shared/schemas.ts';
+import {
+  type AccessTokenClaims,
+  type ApiKeyCreated,
+  type ApiKeyInfo,
+  type KeyCreateRequest,
+  ROLES,
+  Role,
+} from '../../shared/schemas.ts';
+import { authorize, mayHoldKey, ownProject, type Principal } from '../policy/roles.ts';
 import type { Services } from '../services.ts';
 import { readRecord, updateRecord, type Versioned } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { generateApiKey, isWellFormedApiKey } from '../tokens/api-key.ts';
 import { generateId } from '../tokens/opaque.ts';
 import { type AuditSource, appendAudit } from './audit.ts';
+import { readOrg } from './orgs.ts';
 
 const KeyRecord = z.object({
   id: z.string(),
@@ -113,6 +122,106 @@ export async function createApiKey(
     detail: detail ?? `"${record.name}", ${scope}`,
   });
   return { ...info(record), key: secret };
+}
+
+/**
+ * A front door's own condition on a key act, checked once the caller's rights are (the
+ * console asks a recent sign-in before an admin-or-higher key is made or rotated); it
+ * throws to stop the act before anything is written. The /v1 API has none.
+ */
+export type KeyActGate = (keyRole: z.infer<typeof Role>) => void;
+
+/**
+ * POST /v1/orgs/:org/keys and the console's key form: the org read, then the input (so a
+ * missing org is a 404 before a bad body is a 400), then the caller's right to make a key
+ * of that project and role (`mayHoldKey`: never one above its own), then the key.
+ */
+export async function createOrgApiKey(
+  services: Services,
+  principal: Principal,
+  slug: string,
+  readInput: () => Promise<z.infer<typeof KeyCreateRequest>>,
+  source: AuditSource,
+  gate?: KeyActGate,
+): Promise<ApiKeyCreated> {
+  const org = await readOrg(services, slug);
+  const input = await readInput();
+  const mine = authorize(org, principal, 'keys:write', input.project ?? null);
+  if (input.project && !org.projects.includes(input.project))
+    throw new OAuthError('not_found', `no project "${input.project}" in org "${org.slug}"`);
+  mayHoldKey(mine, input.role);
+  gate?.(input.role);
+  return createApiKey(
+    services,
+    { org: org.slug, project: input.project ?? null, role: input.role, name: input.name, expiresIn: input.expires_in },
+    source,
+  );
+}
+
+/**
+ * GET /v1/orgs/:org/keys and the console's key list: the keys the caller may see (a project
+ * key or a narrowed token: its project's; everyone else the whole org's), with the org and
+ * the caller's role there.
+ */
+export async function listOrgApiKeys(services: Services, principal: Principal, slug: string) {
+  const org = await readOrg(services, slug);
+  const project = ownProject(principal);
+  const role = authorize(org, principal, 'keys:read', project);
+  const keys = await listApiKeys(services, org.slug);
+  return { org, role, keys: project ? keys.filter((key) => key.project === project) : keys };
+}
+
+/** The roles a caller of role `mine` may make keys of: the rule of `mayHoldKey`, as a list for a form to offer. */
+export const keyRolesFor = (mine: z.infer<typeof Role>) =>
+  ROLES.filter((role) => {
+    try {
+      mayHoldKey(mine, role);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+
+/**
+ * The key `id` of org `slug` if the caller may revoke or rotate it: it sees the org's keys
+ * (a project key: its project's), and its role covers the key's project and role.
+ */
+async function manageableApiKey(services: Services, principal: Principal, slug: string, id: string) {
+  const org = await readOrg(services, slug);
+  authorize(org, principal, 'keys:read', ownProject(principal));
+  const target = await findApiKey(services, org.slug, id);
+  mayHoldKey(authorize(org, principal, 'keys:write', target.value.project), target.value.role);
+  return target;
+}
+
+/** POST /v1/orgs/:org/keys/:id/revoke and the console's Revoke button. */
+export async function revokeOrgApiKey(
+  services: Services,
+  principal: Principal,
+  slug: string,
+  id: string,
+  source: AuditSource,
+): Promise<ApiKeyInfo> {
+  const target = await manageableApiKey(services, principal, slug, id);
+  return revokeApiKey(services, target.value.org, target, source);
+}
+
+/**
+ * POST /v1/orgs/:org/keys/:id/rotate and the console's Rotate button: the rights first,
+ * then the grace period read (a refused caller's body is never looked at), then the successor.
+ */
+export async function rotateOrgApiKey(
+  services: Services,
+  principal: Principal,
+  slug: string,
+  id: string,
+  readGraceSeconds: () => Promise<number>,
+  source: AuditSource,
+  gate?: KeyActGate,
+): Promise<ApiKeyCreated> {
+  const target = await manageableApiKey(services, principal, slug, id);
+  gate?.(target.value.role);
+  return rotateApiKey(services, target.value.org, target, await readGraceSeconds(), source);
 }
 
 /** The key `id` of the org, with its record as read (for a later swap); not_found otherwise. */

@@ -120,4 +120,10 @@ table.audit th, table.audit td { padding: .5rem .3rem; }
 table.audit td:nth-child(2) { white-space: nowrap; }
 table.audit td:last-child code { overflow-wrap: normal; }
 @media (max-width: 40rem) { table.stack thead { position: absolute; left: -999rem; } table.stack tr { display: block; border-bottom: 1px solid #e5e7eb; padding: .5rem 0; } table.stack td { display: block; border: 0; padding: .125rem 0; } table.stack td[data-label]::before { content: attr(data-label) ": "; color: var(--muted); font-weight: 600; } }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; padding: .75rem; border: 1px solid #d1d5db; border-radius: .5rem; }
+table.keys code { font-size: .8rem; white-space: nowrap; overflow-wrap: normal; }
+table.keys .when { white-space: nowrap; }
+table.keys caption { text-align: left; }
+table.keys td.actions { min-width: 12rem; position: relative; }
+table.keys select { width: auto; }
 `;

@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import { OAuthError } from '../../shared/errors.ts';
 import {
   type ApiKeyList,
   KeyCreateRequest,
@@ -8,12 +7,12 @@ import {
   MemberPutRequest,
   type OrgList,
 } from '../../shared/schemas.ts';
-import { createApiKey, findApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '../accounts/api-keys.ts';
+import { createOrgApiKey, listOrgApiKeys, revokeOrgApiKey, rotateOrgApiKey } from '../accounts/api-keys.ts';
 import { changeMemberRole, createOrgAs, createProject, orgsFor, orgView, readOrg, removeMember } from '../accounts/orgs.ts';
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput, readBody } from '../http/form.ts';
-import { authorize, mayHoldKey, ownProject } from '../policy/roles.ts';
+import { authorize } from '../policy/roles.ts';
 
 /** The /v1 org API: orgs, projects, members and API keys. Every route checks the caller's role. */
 export const orgRoutes = new Hono<AppEnv>();
@@ -64,43 +63,21 @@ orgRoutes.delete('/v1/orgs/:org/members/:email', async (c) => {
 
 orgRoutes.post('/v1/orgs/:org/keys', async (c) => {
   const principal = await caller(c);
-  const services = c.var.services;
-  const org = await readOrg(services, orgParam(c));
-  const input = parseInput(KeyCreateRequest, await readBody(c));
-  const mine = authorize(org, principal, 'keys:write', input.project ?? null);
-  if (input.project && !org.projects.includes(input.project))
-    throw new OAuthError('not_found', `no project "${input.project}" in org "${org.slug}"`);
-  mayHoldKey(mine, input.role);
-  const created = await createApiKey(
-    services,
-    { org: org.slug, project: input.project ?? null, role: input.role, name: input.name, expiresIn: input.expires_in },
-    auditSource(c, principal),
-  );
-  return c.json(created, 201);
+  const readInput = async () => parseInput(KeyCreateRequest, await readBody(c));
+  return c.json(await createOrgApiKey(c.var.services, principal, orgParam(c), readInput, auditSource(c, principal)), 201);
 });
 
 orgRoutes.get('/v1/orgs/:org/keys', async (c) => {
-  const principal = await caller(c);
-  const services = c.var.services;
-  const org = await readOrg(services, orgParam(c));
-  // A project key sees its own project's keys; everyone else the whole org's.
-  const project = ownProject(principal);
-  authorize(org, principal, 'keys:read', project);
-  const keys = await listApiKeys(services, org.slug);
-  const body: ApiKeyList = { keys: project ? keys.filter((key) => key.project === project) : keys };
+  const { keys } = await listOrgApiKeys(c.var.services, await caller(c), orgParam(c));
+  const body: ApiKeyList = { keys };
   return c.json(body);
 });
 
 orgRoutes.post('/v1/orgs/:org/keys/:id/:action{revoke|rotate}', async (c) => {
   const principal = await caller(c);
   const services = c.var.services;
-  const org = await readOrg(services, orgParam(c));
-  const id = c.req.param('id');
-  authorize(org, principal, 'keys:read', ownProject(principal));
-  const target = await findApiKey(services, org.slug, id);
-  mayHoldKey(authorize(org, principal, 'keys:write', target.value.project), target.value.role);
-  const source = auditSource(c, principal);
-  if (c.req.param('action') === 'revoke') return c.json(await revokeApiKey(services, org.slug, target, source));
-  const { grace_seconds } = parseInput(KeyRotateRequest, await readBody(c));
-  return c.json(await rotateApiKey(services, org.slug, target, grace_seconds, source), 201);
+  const [slug, id, source] = [orgParam(c), c.req.param('id'), auditSource(c, principal)];
+  if (c.req.param('action') === 'revoke') return c.json(await revokeOrgApiKey(services, principal, slug, id, source));
+  const readGrace = async () => parseInput(KeyRotateRequest, await readBody(c)).grace_seconds;
+  return c.json(await rotateOrgApiKey(services, principal, slug, id, readGrace, source), 201);
 });

@@ -1,0 +1,107 @@
+/**
+ * The console's recent-sign-in gate on API keys, with the clock in the test's hand: making
+ * or rotating an admin-or-higher key more than 10 minutes after signing in answers the
+ * "confirm it's you" page and makes nothing; a member key, or the same act after signing in
+ * again, goes through. The app runs in process on a stepping clock (as time-windows.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { serve } from '@hono/node-server';
+import { RECENT_SIGN_IN_SECONDS } from '../../worker/accounts/web-sessions.ts';
+import { createApp } from '../../worker/app.ts';
+import { parseConfig } from '../../worker/config.ts';
+import { memoryStore } from '../../worker/store/memory.ts';
+import { apiCall, ok } from '../fixtures/api-call.ts';
+import { freePort } from '../fixtures/free-port.ts';
+import { addMember, deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
+
+let clock = Date.UTC(2026, 5, 1, 9);
+const now = () => clock;
+const step = (ms: number) => {
+  clock += ms;
+};
+let base: string;
+let close: () => void;
+let ownerToken: string;
+let ownerKey: string;
+const ORG = 'stale-co';
+const ADMIN = 'admin@stale.example';
+const keysPath = `/console/orgs/${ORG}/keys`;
+const RECENT_MS = RECENT_SIGN_IN_SECONDS * 1000;
+
+before(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  const config = parseConfig({ LATCHKEY_ISSUER: base, LATCHKEY_IDENTITY: 'dev', LATCHKEY_SESSION_CACHE: '0' });
+  const app = createApp(config, { store: memoryStore({ now }), now });
+  const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
+  close = () => server.close();
+  ownerToken = (await deviceLogin(base, 'owner@stale.example')).access_token;
+  await ok(apiCall(base, 'POST', '/v1/orgs', ownerToken, { slug: ORG }));
+  await addMember(base, ownerToken, ORG, ADMIN, 'admin');
+  // The owner's access token lives 15 minutes of the stepped clock; an owner key outlives the test.
+  ownerKey = String((await ok(apiCall(base, 'POST', `/v1/orgs/${ORG}/keys`, ownerToken, { name: 'test', role: 'owner' }))).key);
+});
+after(() => close?.());
+
+const keys = async () =>
+  (await ok(apiCall(base, 'GET', `/v1/orgs/${ORG}/keys`, ownerKey))).keys as { id: string; name: string; role: string }[];
+
+async function signedIn(email: string) {
+  const client = new FormBrowser(base);
+  const form = await client.request(keysPath);
+  assert.equal((await client.submitSignIn(form.html, email)).status, 303);
+  const page = await client.request(keysPath);
+  assert.equal(page.status, 200);
+  return { client, csrf: FormBrowser.field(page.html, 'csrf') };
+}
+
+const asksToSignInAgain = (answer: { status: number; html: string }) => {
+  assert.equal(answer.status, 200);
+  assert.match(answer.html, /<h1>Confirm it’s you<\/h1>/);
+  assert.match(answer.html, /id="reauth"/);
+  assert.match(answer.html, /name="return_to" value="\/console\/orgs\/stale-co\/keys"/);
+  assert.doesNotMatch(answer.html, /lk_(test|live)_/);
+};
+
+describe('an admin-or-higher key wants a recent sign-in', () => {
+  test('making one: fine at 10 minutes, refused a millisecond later, fine again after signing in', async () => {
+    const { client, csrf } = await signedIn(ADMIN);
+    step(RECENT_MS);
+    const onTime = await client.request(keysPath, { csrf, name: 'on time', role: 'admin' });
+    assert.equal(onTime.status, 201, 'at exactly 10 minutes');
+    assert.match(onTime.html, /class="secret"/);
+
+    step(1);
+    const before = (await keys()).length;
+    asksToSignInAgain(await client.request(keysPath, { csrf, name: 'late', role: 'admin' }));
+    assert.equal((await keys()).length, before, 'no key was made');
+    const member = await client.request(keysPath, { csrf, name: 'a member key', role: 'member' });
+    assert.equal(member.status, 201, 'a member key is not sensitive');
+
+    const again = await client.request(keysPath, { csrf, name: 'late', role: 'admin' });
+    asksToSignInAgain(again);
+    const back = await client.submitSignIn(again.html, ADMIN);
+    assert.equal(back.status, 303);
+    assert.equal(back.headers.get('location'), keysPath, 'the sign-in returns to the keys');
+    const made = await client.request(keysPath, { csrf, name: 'late', role: 'admin' });
+    assert.equal(made.status, 201);
+    assert.equal((await keys()).filter((key) => key.name === 'late' && key.role === 'admin').length, 1);
+  });
+
+  test('rotating one after 10 minutes: the confirm page, and the key is left as it was', async () => {
+    const target = await ok(apiCall(base, 'POST', `/v1/orgs/${ORG}/keys`, ownerKey, { name: 'admin target', role: 'admin' }));
+    const memberKey = await ok(apiCall(base, 'POST', `/v1/orgs/${ORG}/keys`, ownerKey, { name: 'member target' }));
+    const { client, csrf } = await signedIn(ADMIN);
+    step(RECENT_MS + 1);
+    const before = (await keys()).length;
+    asksToSignInAgain(await client.request(`${keysPath}/${target.id}/rotate`, { csrf, grace_seconds: '0' }));
+    assert.equal((await keys()).length, before, 'no successor');
+    const me = await apiCall(base, 'GET', '/v1/me', String(target.key));
+    assert.equal(me.status, 200, 'the old key still works');
+
+    const rotated = await client.request(`${keysPath}/${memberKey.id}/rotate`, { csrf, grace_seconds: '0' });
+    assert.equal(rotated.status, 201, 'a member key rotates without asking');
+    assert.equal((await apiCall(base, 'GET', '/v1/me', String(memberKey.key))).status, 401);
+  });
+});
