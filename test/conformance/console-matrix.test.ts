@@ -122,6 +122,10 @@ const unique = () => ++counter;
 type Answer = { status: number; html: string; headers: Headers };
 type Browser = { email: string | null; form: FormBrowser; csrf: string };
 const browsers: Partial<Record<Principal, Browser>> = {};
+/** Every key secret made in the run: no page may show one but the answer that made it. */
+const secrets = new Set<string>();
+const KEY_SECRET = /lk_(?:test|live)_[\w-]{20,}/g;
+const secretsIn = (text: string) => [...secrets].filter((secret) => text.includes(secret));
 /** The browsers newBrowser made, by their public id. */
 const signedInBrowsers = new Map<string, Browser>();
 
@@ -182,6 +186,7 @@ const world = {
     const created = await ok(
       api('POST', `/v1/orgs/${ORG}/keys`, { name: `k${unique()}`, role, ...(project ? { project } : {}) }),
     );
+    secrets.add(String(created.key));
     return { id: String(created.id), key: String(created.key) };
   },
   /** A policy of acme's project web trusting the fake CI issuer's example repository. */
@@ -636,6 +641,9 @@ async function check(row: Row, principal: Principal, target: Target): Promise<vo
     const shown = row.shows(answer, cell);
     if (shown) problems.push(shown);
   }
+  if (row.route.startsWith('POST ')) for (const [made] of answer.html.matchAll(KEY_SECRET)) secrets.add(made);
+  else if (secretsIn(answer.html).length > 0) problems.push('the page shows a key secret');
+  if (secretsIn(answer.headers.get('location') ?? '').length > 0) problems.push('a key secret in a redirect URL');
   if (row.route.startsWith('GET /console') && principal !== 'anonymous') {
     problems.push(...pageHeaderProblems(answer.headers).map((problem) => `page headers: ${problem}`));
   }
@@ -784,4 +792,18 @@ describe('console authorization matrix', { concurrency: 6 }, () => {
       test(`${row.route} · ${row.does} · ${principal} → ${row.expect[principal]}`, () => runCell(row, principal));
     }
   }
+});
+
+describe('a key secret is shown once, on the answer that made it', () => {
+  test("no console page shows any key secret made in the run, to acme's owner", async () => {
+    assert.ok(secrets.size > 5, `only ${secrets.size} secrets made: did the key rows run?`);
+    const owner = browsers.owner as Browser;
+    const pages = ROWS.filter((row) => row.route.startsWith('GET /console') && row.expect.owner === 'allowed');
+    for (const row of pages) {
+      const target = row.target ? await row.target() : {};
+      const answer = await send(row, { principal: 'owner', n: unique(), org: ORG, target, browser: owner });
+      assert.equal(answer.status, 200, row.route);
+      assert.deepEqual(secretsIn(answer.html), [], `${row.route} shows a key secret`);
+    }
+  });
 });
