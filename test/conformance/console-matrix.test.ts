@@ -116,6 +116,8 @@ const STRANGERS: Principal[] = ['invited', 'outsider', 'operator', 'otherAdmin']
 let server: RunningWorker;
 let github: FakeCiIssuer;
 let ownerToken = '';
+/** globex's owner on the API: another tenant's things, to aim acme's forms at. */
+let globexToken = '';
 let counter = 0;
 const unique = () => ++counter;
 
@@ -168,8 +170,45 @@ async function membersOfAcme(): Promise<Record<string, string>> {
 }
 
 const world = {
+  /** A thing of globex (the other tenant), made by its owner: a key, a policy or an invitation. */
+  async globexKey(): Promise<Target> {
+    const created = await ok(
+      apiCall(server.url, 'POST', '/v1/orgs/globex/keys', globexToken, { name: `g${unique()}`, role: 'member' }),
+    );
+    secrets.add(String(created.key));
+    return { id: String(created.id), key: String(created.key) };
+  },
+  async globexPolicy(): Promise<Target> {
+    // An id acme has too: the same id in two tenants must name two policies.
+    const id = `shared${unique()}`;
+    const body = (org: string) =>
+      octoRepoPolicy(github.issuer, `${server.url}/orgs/${org}`, { id, grant: { project: 'web', scopes: ['read'] } });
+    await ok(apiCall(server.url, 'POST', '/v1/orgs/globex/trust-policies', globexToken, body('globex')));
+    return { id };
+  },
+  async globexPolicyIds(): Promise<string[]> {
+    const listed = await ok(apiCall(server.url, 'GET', '/v1/orgs/globex/trust-policies', globexToken));
+    return (listed.policies as { id: string }[]).map((policy) => policy.id);
+  },
+  async globexInvitation(): Promise<Target> {
+    const created = await ok(
+      apiCall(server.url, 'POST', '/v1/orgs/globex/invitations', globexToken, {
+        email: `g${unique()}@example.org`,
+        role: 'member',
+      }),
+    );
+    return { id: String(created.id) };
+  },
+  async globexInvitationIds(): Promise<string[]> {
+    const listed = await ok(apiCall(server.url, 'GET', '/v1/orgs/globex/invitations', globexToken));
+    return (listed.invitations as { id: string }[]).map((invitation) => invitation.id);
+  },
+  /** A fresh owner of acme (invited as one by the owner). */
+  async newOwner(): Promise<Target> {
+    return world.newMember('owner');
+  },
   /** A fresh member of acme: invited by the owner through the API, accepted in their browser at the console. */
-  async newMember(role: 'member' | 'admin' = 'member'): Promise<Target> {
+  async newMember(role: 'member' | 'admin' | 'owner' = 'member'): Promise<Target> {
     const email = `m${unique()}@acme.example`;
     const invitation = await ok(api('POST', `/v1/orgs/${ORG}/invitations`, { email, role }));
     const browser = await signInBrowser(email);
@@ -340,6 +379,15 @@ const ROWS: Row[] = [
     intact: async (target) => (await world.policyIds()).includes(target.id as string),
     expect: ADMINS,
   },
+  {
+    route: 'POST /console/orgs/:org/policies/:id/delete',
+    does: "delete globex's policy (an id acme does not have) through acme's page",
+    target: () => world.globexPolicy(),
+    ghost: (target) => ({ ...target, id: 'no-such-policy' }),
+    intact: async (target) => (await world.globexPolicyIds()).includes(target.id as string),
+    // A member, who may read acme's policies, is told there is no such one (as DELETE /v1 tells them).
+    expect: who({ hidden: ['owner', 'admin', 'member', 'invited', 'outsider', 'operator', 'otherAdmin'] }),
+  },
   { route: 'GET /console/orgs/:org/policies/dry-run', does: 'open the dry-run form', ghost: (t) => t, expect: MEMBERS_READ },
   {
     route: 'POST /console/orgs/:org/policies/dry-run',
@@ -432,6 +480,40 @@ const ROWS: Row[] = [
     expect: ADMINS,
   },
 
+  // An owner is an owner's business (the /v1 rule): an admin neither demotes, removes nor invites one.
+  {
+    route: 'POST /console/orgs/:org/members/:email/role',
+    does: 'make an owner a member',
+    target: () => world.newOwner(),
+    ghost: ghostMember,
+    form: () => ({ role: 'member' }),
+    intact: memberIs('owner'),
+    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
+  },
+  {
+    route: 'POST /console/orgs/:org/members/:email/remove',
+    does: 'remove an owner',
+    target: () => world.newOwner(),
+    ghost: ghostMember,
+    intact: memberIs('owner'),
+    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
+  },
+  {
+    route: 'POST /console/orgs/:org/invitations',
+    does: 'invite an owner',
+    form: (cell) => ({ email: `owner${cell.n}@example.org`, role: 'owner' }),
+    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
+  },
+  {
+    route: 'POST /console/orgs/:org/invitations/:id/:action{resend|withdraw}',
+    path: '/console/orgs/:org/invitations/:id/withdraw',
+    does: "withdraw globex's invitation through acme's page",
+    target: () => world.globexInvitation(),
+    ghost: ghostInvitation,
+    intact: async (target) => (await world.globexInvitationIds()).includes(target.id as string),
+    expect: who({ hidden: ['owner', 'admin', 'invited', 'outsider', 'operator', 'otherAdmin'], forbidden: ['member'] }),
+  },
+
   // API keys (worker/routes/console/keys.ts).
   { route: 'GET /console/orgs/:org/keys', does: "list the org's keys", ghost: (t) => t, expect: ADMINS },
   {
@@ -482,6 +564,19 @@ const ROWS: Row[] = [
     intact: keyIntact,
     expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
   },
+
+  // Another tenant's key through acme's pages: no one reaches it, globex's own admin included.
+  ...(['revoke', 'rotate'] as const).map(
+    (action): Row => ({
+      route: `POST /console/orgs/:org/keys/:id/${action}`,
+      does: `${action} globex's key through acme's page`,
+      target: () => world.globexKey(),
+      ghost: ghostKey,
+      form: () => (action === 'rotate' ? { grace_seconds: '0' } : {}),
+      intact: keyIntact,
+      expect: who({ hidden: ['owner', 'admin', 'invited', 'outsider', 'operator', 'otherAdmin'], forbidden: ['member'] }),
+    }),
+  ),
 
   // Audit (worker/routes/console/audit.ts).
   { route: 'GET /console/orgs/:org/audit', does: "read the org's audit trail", ghost: (t) => t, expect: ADMINS },
@@ -690,7 +785,9 @@ before(async () => {
   await addMember(server.url, ownerToken, ORG, PEOPLE.member, 'member');
   await ok(api('POST', `/v1/orgs/${ORG}/invitations`, { email: PEOPLE.invited, role: 'member' }));
   const globex = (await deviceLogin(server.url, GLOBEX_OWNER)).access_token;
+  globexToken = globex;
   await ok(apiCall(server.url, 'POST', '/v1/orgs', globex, { slug: 'globex', name: 'Globex Console Inc' }));
+  await ok(apiCall(server.url, 'POST', '/v1/orgs/globex/projects', globex, { slug: 'web' }));
   await addMember(server.url, globex, 'globex', PEOPLE.otherAdmin, 'admin');
   await Promise.all(
     PRINCIPALS.map(async (principal) => {
