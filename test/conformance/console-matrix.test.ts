@@ -572,7 +572,7 @@ const ROWS: Row[] = [
       does: `${action} globex's key through acme's page`,
       target: () => world.globexKey(),
       ghost: ghostKey,
-      form: () => (action === 'rotate' ? { grace_seconds: '0' } : {}),
+      form: (): Record<string, string> => (action === 'rotate' ? { grace_seconds: '0' } : {}),
       intact: keyIntact,
       expect: who({ hidden: ['owner', 'admin', 'invited', 'outsider', 'operator', 'otherAdmin'], forbidden: ['member'] }),
     }),
