@@ -294,7 +294,12 @@ export const TOKEN_PREFIX = {
   session: 'lk_ws_',
 } as const;
 
-export const OrgCreateRequest = z.strictObject({ slug: Slug, name: z.string().min(1).max(100).optional() });
+/** Org slugs the console's own paths take (`/console/orgs/new`): an org by that name could never be opened there. */
+export const RESERVED_ORG_SLUGS = ['new'] as const;
+export const OrgCreateRequest = z.strictObject({
+  slug: Slug.refine((slug) => !(RESERVED_ORG_SLUGS as readonly string[]).includes(slug), 'that slug is reserved; choose another'),
+  name: z.string().min(1).max(100).optional(),
+});
 export const ProjectCreateRequest = z.strictObject({ slug: Slug });
 export const MemberPutRequest = z.strictObject({ role: Role });
 export const MemberEmail = z.string().email('members are named by their verified email').max(254);

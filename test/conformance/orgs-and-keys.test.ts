@@ -171,6 +171,10 @@ describe('org API: who may do what', () => {
     assert.equal(last.status, 400);
     assert.match(String(last.json.error_description), /at least one owner/);
     assert.equal((await call('POST', '/v1/orgs', tokens.member as string, { slug: 'Not A Slug' })).status, 400);
+    // The console's own path (/console/orgs/new) takes this one.
+    const reserved = await call('POST', '/v1/orgs', tokens.member as string, { slug: 'new' });
+    assert.equal(reserved.status, 400);
+    assert.match(String(reserved.json.error_description), /reserved/);
     assert.equal((await call('POST', '/v1/orgs', tokens.member as string, { slug: 'acme' })).status, 409);
     assert.equal((await call('POST', '/v1/orgs', tokens.orgKey as string, { slug: 'keyorg' })).status, 403);
   });
