@@ -159,7 +159,7 @@ async function visitAll(viewport: { width: number; height: number }, tag: string
         else await input.fill(value);
       }
       const [response] = await Promise.all([page.waitForNavigation(), scope.locator('button[type=submit]').first().click()]);
-      await check(`${name} (POST → ${response?.status()})`, response?.status() ?? 0);
+      await check(`${name} (form → ${response?.status()})`, response?.status() ?? 0);
     };
     await post('a new org', '/console/orgs/new', 'form[action="/console/orgs"]', { slug: `made-${tag}`, name: `Made ${tag}` });
     await post('a new key and its secret', `/console/orgs/${ORG}/keys`, `form[action="/console/orgs/${ORG}/keys"]`, {
@@ -186,6 +186,7 @@ async function visitAll(viewport: { width: number; height: number }, tag: string
       `form[action="/console/orgs/${ORG}/policies/dry-run"]`,
       { subject_token: token },
     );
+    await post('an audit trail filtered', `/console/orgs/${ORG}/audit`, 'form.filter', { actor: OWNER, limit: '5' });
     await post('an operator lookup', '/console/operator', 'form[action="/console/operator"]', { email: OWNER });
 
     // Error pages in the console look.
@@ -250,8 +251,9 @@ describe('every console page passes axe (no serious or critical violation)', () 
     ['desktop', DESKTOP],
     ['phone', PHONE],
   ] as const) {
-    test(`at ${viewport.width} px: the pages reached from /console and the pages answering its forms`, async () => {
+    test(`at ${viewport.width} px: the pages reached from /console and the pages answering its forms`, async (t) => {
       const visits = await visitAll(viewport, tag);
+      t.diagnostic(`${visits.length} pages: ${visits.map((visit) => visit.name).join(' · ')}`);
       assert.ok(visits.length >= 15, `only ${visits.length} pages visited`);
       assert.equal(report(visits), '', `${visits.length} pages checked`);
     });
