@@ -904,3 +904,52 @@ describe('a key secret is shown once, on the answer that made it', () => {
     }
   });
 });
+
+/**
+ * What a person types, and what a link carries, comes back escaped: every route as acme's
+ * owner with markup in each query parameter the pages read, in each path parameter and in
+ * each form field (an error message that quotes its input included).
+ */
+describe('no reflected markup', () => {
+  const MARKUP = '<b id="x">x</b>';
+  const FIELDS = [
+    'slug',
+    'name',
+    'email',
+    'role',
+    'project',
+    'expires_in',
+    'grace_seconds',
+    'preset',
+    'policy',
+    'subject_token',
+    'audience',
+    'id',
+    'description',
+    'repository',
+    'sub',
+    'ref',
+  ];
+  const QUERY = ['notice', 'preset', 'email', 'actor', 'action', 'limit', 'after', 'before'];
+  const routes = [...new Set(ROWS.map((row) => row.route))].filter((route) => route.includes(' /console'));
+  for (const route of routes) {
+    test(`${route}: markup in the URL and the form is escaped`, async (t) => {
+      const [method, path] = route.split(' ') as [string, string];
+      const owner = browsers.owner as Browser;
+      const filled = path.replace(/:([a-z]+)(\{[^}]*\})?/g, (_whole, name: string, choices?: string) =>
+        name === 'org' ? ORG : choices ? (choices.slice(1, -1).split('|')[0] as string) : encodeURIComponent(MARKUP),
+      );
+      const query = new URLSearchParams(QUERY.map((name) => [name, MARKUP])).toString();
+      const answer =
+        method === 'GET'
+          ? await owner.form.request(`${filled}?${query}`)
+          : await owner.form.request(`${filled}?${query}`, {
+              csrf: owner.csrf,
+              ...Object.fromEntries(FIELDS.map((name) => [name, MARKUP])),
+            });
+      assert.ok(answer.status < 500, `${answer.status} ${text(answer.html)}`);
+      assert.equal(answer.html.includes(MARKUP), false, `the markup came back unescaped: ${answer.status} ${text(answer.html)}`);
+      if (answer.html.includes('&lt;b id=')) t.diagnostic(`${answer.status}: shown escaped`);
+    });
+  }
+});
