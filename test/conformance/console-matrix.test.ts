@@ -15,9 +15,10 @@
  * - `signin`: signed out: a GET shows the sign-in form (and comes back after it), a POST is 403;
  * - `refused`: another 4xx (a 400 of bad input, a 409).
  *
- * Every GET answered to a signed-in person is checked for the page headers (CSP with
- * `frame-ancestors 'none'` and no 'unsafe-inline', X-Frame-Options DENY, no-store), and no
- * answer to someone outside acme shows acme's name or people.
+ * Every page answered (a signed-in person's, and any answer to a post, refusals included) is
+ * checked for the page headers (CSP with `frame-ancestors 'none'` and no 'unsafe-inline',
+ * X-Frame-Options DENY, no-store), every redirect for no-store, and no answer to someone
+ * outside acme shows acme's name or people.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -739,7 +740,10 @@ async function check(row: Row, principal: Principal, target: Target): Promise<vo
   if (row.route.startsWith('POST ')) for (const [made] of answer.html.matchAll(KEY_SECRET)) secrets.add(made);
   else if (secretsIn(answer.html).length > 0) problems.push('the page shows a key secret');
   if (secretsIn(answer.headers.get('location') ?? '').length > 0) problems.push('a key secret in a redirect URL');
-  if (row.route.startsWith('GET /console') && principal !== 'anonymous') {
+  // Every page (a form's answer, a refusal's page included) carries the page headers; a redirect is not kept either.
+  if (row.route.includes(' /console') && answer.status >= 300 && answer.status < 400) {
+    if (!/no-store/.test(answer.headers.get('cache-control') ?? '')) problems.push('a redirect without Cache-Control: no-store');
+  } else if (row.route.includes(' /console') && (principal !== 'anonymous' || row.route.startsWith('POST '))) {
     problems.push(...pageHeaderProblems(answer.headers).map((problem) => `page headers: ${problem}`));
   }
   if (!INSIDERS.includes(principal) && !(principal === 'operator' && got === 'allowed')) {
