@@ -204,6 +204,19 @@ const world = {
     const listed = await ok(apiCall(server.url, 'GET', '/v1/orgs/globex/invitations', globexToken));
     return (listed.invitations as { id: string }[]).map((invitation) => invitation.id);
   },
+  /** An invitation of the invited principal to a fresh org of globex's owner (acme's own stays pending). */
+  async invitationOfInvited(): Promise<Target> {
+    const org = `inv-${unique()}`;
+    await ok(apiCall(server.url, 'POST', '/v1/orgs', globexToken, { slug: org }));
+    const created = await ok(
+      apiCall(server.url, 'POST', `/v1/orgs/${org}/invitations`, globexToken, { email: PEOPLE.invited, role: 'member' }),
+    );
+    return { id: String(created.id), org };
+  },
+  async pendingIn(org: string): Promise<string[]> {
+    const listed = await ok(apiCall(server.url, 'GET', `/v1/orgs/${org}/invitations`, globexToken));
+    return (listed.invitations as { id: string }[]).map((invitation) => invitation.id);
+  },
   /** A fresh owner of acme (invited as one by the owner). */
   async newOwner(): Promise<Target> {
     return world.newMember('owner');
@@ -334,6 +347,19 @@ const ROWS: Row[] = [
     intact: async (target) => (await world.invitationIds()).includes(target.id as string),
     expect: who({ hidden: SIGNED_IN }),
   },
+
+  ...(['accept', 'decline'] as const).map(
+    (answer): Row => ({
+      route: 'POST /console/invitations/:id/:answer{accept|decline}',
+      path: `/console/invitations/:id/${answer}`,
+      does: `${answer} an invitation of the invited person's`,
+      target: () => world.invitationOfInvited(),
+      ghost: ghostInvitation,
+      intact: async (target) => (await world.pendingIn(target.org as string)).includes(target.id as string),
+      // Only the person it was made for answers it: not the org's people, not an operator.
+      expect: who({ allowed: ['invited'], hidden: SIGNED_IN.filter((principal) => principal !== 'invited') }),
+    }),
+  ),
 
   // Operator (worker/routes/console/operator.ts).
   { route: 'GET /console/operator', does: 'open the operator page', ghostPath: '/console/no-such-page', expect: OPERATOR_ONLY },
