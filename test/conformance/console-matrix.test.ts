@@ -265,6 +265,16 @@ const world = {
     signedInBrowsers.set(id, browser);
     return { id };
   },
+  /** Whether acme's audit trail has an entry of `action` about `subject`. */
+  async audited(action: string, subject: string): Promise<boolean> {
+    for (let afterSeq = 0; ; ) {
+      const page = await ok(api('GET', `/v1/orgs/${ORG}/audit?after=${afterSeq}&limit=200`));
+      const entries = page.entries as { seq: number; action: string; subject: string }[];
+      if (entries.some((entry) => entry.action === action && entry.subject === subject)) return true;
+      if (page.next_after === null || page.next_after === undefined) return false;
+      afterSeq = Number(page.next_after);
+    }
+  },
   async invitationIds(): Promise<string[]> {
     const listed = await ok(api('GET', `/v1/orgs/${ORG}/invitations`));
     return (listed.invitations as { id: string }[]).map((invitation) => invitation.id);
@@ -529,6 +539,25 @@ const ROWS: Row[] = [
     route: 'POST /console/orgs/:org/invitations',
     does: 'invite an owner',
     form: (cell) => ({ email: `owner${cell.n}@example.org`, role: 'owner' }),
+    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
+  },
+  {
+    route: 'POST /console/orgs/:org/invitations/:id/:action{resend|withdraw}',
+    path: '/console/orgs/:org/invitations/:id/withdraw',
+    does: "withdraw an owner's invitation",
+    target: () => world.newInvitation('owner'),
+    ghost: ghostInvitation,
+    intact: async (target) => (await world.invitationIds()).includes(target.id as string),
+    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
+  },
+  {
+    route: 'POST /console/orgs/:org/invitations/:id/:action{resend|withdraw}',
+    path: '/console/orgs/:org/invitations/:id/resend',
+    does: "send an owner's invitation again",
+    target: () => world.newInvitation('owner'),
+    ghost: ghostInvitation,
+    // A resend is its audit entry (its new expiry may fall in the same second as the old one).
+    intact: async (target) => !(await world.audited('invitation.resent', target.email as string)),
     expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
   },
   {
