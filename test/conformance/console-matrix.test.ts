@@ -792,6 +792,11 @@ async function check(row: Row, principal: Principal, target: Target): Promise<vo
     const shown = row.shows(answer, cell);
     if (shown) problems.push(shown);
   }
+  // Every form that posts carries this browser's CSRF token (a form without one is refused, so it would not work either).
+  for (const [form] of answer.html.matchAll(/<form\b[^>]*method="post"[\s\S]*?<\/form>/gi)) {
+    if (!form.includes(`name="csrf" value="${cell.browser.csrf}"`))
+      problems.push(`a form without the CSRF token: ${form.slice(0, 160)}`);
+  }
   if (row.route.startsWith('POST ')) for (const [made] of answer.html.matchAll(KEY_SECRET)) secrets.add(made);
   else if (secretsIn(answer.html).length > 0) problems.push('the page shows a key secret');
   if (secretsIn(answer.headers.get('location') ?? '').length > 0) problems.push('a key secret in a redirect URL');
