@@ -66,6 +66,8 @@ type Row = {
   ghost?: (target: Target) => Target;
   /** A path that does not exist, to compare a hidden answer of a route naming no org with. */
   ghostPath?: string;
+  /** Instead of `target`: a thing of the cell's own person (the owner's for a signed-out cell), fresh per cell. */
+  own?: (principal: Exclude<Principal, 'anonymous'>) => Promise<Target>;
   /** Whether the target is as it was: unchanged if refused, changed if allowed. */
   intact?: (target: Target) => Promise<boolean>;
   /** Each cell signs in a browser of its own (the row ends the sign-in it is made with). */
@@ -251,16 +253,16 @@ const world = {
     return { id: String(created.id) };
   },
   /** A fresh person's CLI sign-in (device flow): its session id and access token. */
-  async newSession(): Promise<Target> {
-    const access = (await oneAtATime(() => deviceLogin(server.url, `s${unique()}@example.org`))).access_token;
+  async newSession(email = `s${unique()}@example.org`): Promise<Target> {
+    const access = (await oneAtATime(() => deviceLogin(server.url, email))).access_token;
     const me = await ok(apiCall(server.url, 'GET', '/v1/me', access));
     return { sid: String(me.session_id), access };
   },
   /** A fresh person's signed-in browser, its public id as their You page shows it. */
-  async newBrowser(): Promise<Target> {
-    const browser = await signInBrowser(`b${unique()}@example.org`);
+  async newBrowser(email = `b${unique()}@example.org`): Promise<Target> {
+    const browser = await signInBrowser(email);
     const you = await browser.form.request('/console');
-    const id = /\/console\/browsers\/(web_[\w-]{20})\/end/.exec(you.html)?.[1];
+    const id = /data-browser="(web_[\w-]{20})" class="this-one"/.exec(you.html)?.[1];
     assert.ok(id, 'no signed-in browser listed on the You page');
     signedInBrowsers.set(id, browser);
     return { id };
@@ -328,6 +330,21 @@ const ROWS: Row[] = [
     intact: sessionIntact,
     // As POST /v1/sessions/{sid}/revoke: someone else's session is none, but to an operator.
     expect: who({ allowed: ['operator'], hidden: SIGNED_IN.filter((principal) => principal !== 'operator') }),
+  },
+  {
+    route: 'POST /console/sessions/:sid/revoke',
+    does: "end one's own CLI session",
+    own: (principal) => world.newSession(PEOPLE[principal]),
+    intact: sessionIntact,
+    expect: who({ allowed: SIGNED_IN }),
+  },
+  {
+    route: 'POST /console/browsers/:id/end',
+    does: "sign out one's own other browser",
+    own: (principal) => world.newBrowser(PEOPLE[principal]),
+    intact: async (target) =>
+      framed((await (signedInBrowsers.get(target.id as string) as Browser).form.request('/console')).html),
+    expect: who({ allowed: SIGNED_IN }),
   },
   {
     route: 'POST /console/browsers/:id/end',
@@ -734,6 +751,7 @@ const queues = new Map<string, Promise<unknown>>();
 
 function runCell(row: Row, principal: Principal): Promise<void> {
   const want = row.expect[principal];
+  if (row.own) return row.own(principal === 'anonymous' ? 'owner' : principal).then((target) => check(row, principal, target));
   const make = row.target;
   if (!make) return check(row, principal, {});
   const key = `${row.route} ${row.does}`;
@@ -812,7 +830,7 @@ async function check(row: Row, principal: Principal, target: Target): Promise<vo
   }
   if (row.intact) {
     const intact = await row.intact(target);
-    if (got === 'allowed' && intact && row.target) problems.push('answered as allowed but the target is unchanged');
+    if (got === 'allowed' && intact && (row.target || row.own)) problems.push('answered as allowed but the target is unchanged');
     if (got !== 'allowed' && !intact) problems.push(`refused (${answer.status}) but the target was changed`);
   }
   if (row.freshBrowser && principal !== 'anonymous' && row.route === 'POST /console/signout') {
@@ -923,7 +941,7 @@ describe('CSRF: every console form refuses a forged post', () => {
   const routes = [...new Map(ROWS.filter((row) => row.route.startsWith('POST ')).map((row) => [row.route, row])).values()];
   for (const row of routes) {
     test(`${row.route}: without csrf, with another browser's, and signed out with a valid one → 403`, async () => {
-      const target = row.target ? await row.target() : {};
+      const target = row.own ? await row.own('owner') : row.target ? await row.target() : {};
       const owner = row.freshBrowser ? await signInBrowser(PEOPLE.owner) : (browsers.owner as Browser);
       const cell: Cell = { principal: 'owner', n: unique(), org: ORG, target, browser: owner };
       const audited = await world.auditHead();
