@@ -27,7 +27,7 @@ export function membersPage(
   const members = Object.entries(org.members).sort(([a], [b]) => a.localeCompare(b));
   const memberRows = members.map(([email, role], index) => {
     const actions = mayManage
-      ? html`<td><form method="post" action="${memberPath(org.slug, email)}/role">
+      ? html`<td data-label="Actions"><form method="post" action="${memberPath(org.slug, email)}/role">
 <input type="hidden" name="csrf" value="${csrf}">
 <label for="role-${index}" class="visually-hidden">Role of ${email}</label>
 <select id="role-${index}" name="role">${roleOptions(role)}</select>
@@ -38,11 +38,11 @@ export function membersPage(
 <button type="submit" class="secondary" aria-label="Remove ${email}">Remove</button>
 </form></td>`
       : '';
-    return html`<tr><td>${email}${email === user.principal.email?.toLowerCase() ? html` <span class="muted">(you)</span>` : ''}</td><td><span class="badge">${role}</span></td>${actions}</tr>`;
+    return html`<tr><td data-label="Email">${email}${email === user.principal.email?.toLowerCase() ? html` <span class="muted">(you)</span>` : ''}</td><td data-label="Role"><span class="badge">${role}</span></td>${actions}</tr>`;
   });
   const invitationRows = view.invitations.map((invitation) => {
     const actions = mayManage
-      ? html`<td>${postButton({
+      ? html`<td data-label="Actions">${postButton({
           csrf,
           action: `/console/orgs/${org.slug}/invitations/${invitation.id}/resend`,
           label: 'Resend',
@@ -52,10 +52,10 @@ export function membersPage(
 <button type="submit" class="secondary" aria-label="Withdraw the invitation of ${invitation.email}">Withdraw</button>
 </form></td>`
       : '';
-    return html`<tr><td>${invitation.email}</td><td>${invitation.role}</td><td>${when(invitation.expires_at)}</td><td>${invitation.invited_by}</td>${actions}</tr>`;
+    return html`<tr><td data-label="Email">${invitation.email}</td><td data-label="Role">${invitation.role}</td><td data-label="Expires">${when(invitation.expires_at)}</td><td data-label="Invited by">${invitation.invited_by}</td>${actions}</tr>`;
   });
   const invitations = view.invitations.length
-    ? html`<div class="table-wrap"><table>
+    ? html`<div class="table-wrap"><table class="stack" aria-label="Pending invitations">
 <thead><tr><th scope="col">Email</th><th scope="col">Role</th><th scope="col">Expires</th><th scope="col">Invited by</th>${mayManage ? html`<th scope="col">Actions</th>` : ''}</tr></thead>
 <tbody>${invitationRows}</tbody>
 </table></div>`
@@ -79,7 +79,7 @@ export function membersPage(
 </form>`
     : '';
   const body = html`<h2>Members</h2>
-<div class="table-wrap"><table>
+<div class="table-wrap"><table class="stack" aria-label="Members">
 <thead><tr><th scope="col">Email</th><th scope="col">Role</th>${mayManage ? html`<th scope="col">Actions</th>` : ''}</tr></thead>
 <tbody>${memberRows}</tbody>
 </table></div>
