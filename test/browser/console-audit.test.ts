@@ -5,14 +5,13 @@
  * the JSON API's entries end with, which `latchkey audit verify --expect-head` accepts.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { apiCall, ok } from '../fixtures/api-call.ts';
 import { launchChromium } from '../fixtures/chromium.ts';
 import { BINARY, buildCli, cleanEnv, runCli, tempConfigDir } from '../fixtures/cli-runner.ts';
-import { consoleAs, open, PHONE, screenshot, submit } from '../fixtures/console.ts';
+import { assertAccessible, consoleAs, open, PHONE, screenshot, submit } from '../fixtures/console.ts';
 import { addMember, deviceLogin } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
@@ -40,16 +39,6 @@ const rowSeqs = (page: Page) =>
   page.$$eval('#audit-rows tbody tr', (rows) => rows.map((row) => Number(row.getAttribute('data-seq'))));
 const column = (page: Page, index: number) =>
   page.$$eval('#audit-rows tbody tr', (rows, at) => rows.map((row) => row.children[at]?.textContent ?? ''), index);
-
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-/** axe-core over the page as it stands: no serious or critical violation. */
-async function accessible(page: Page): Promise<void> {
-  const found = (await page.evaluate(
-    `${AXE}; axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', ')))`,
-  )) as string[];
-  assert.deepEqual(found, [], `${page.url()} has accessibility violations`);
-}
 
 before(async () => {
   [worker, browser] = await Promise.all([startWorker(), launchChromium()]);
@@ -81,7 +70,7 @@ describe('the audit trail in the console', () => {
       assert.equal(await page.getAttribute('[aria-current="page"][href$="/audit"]', 'href'), `/console/orgs/${ORG}/audit`);
       const overflow = await page.$eval('.table-wrap', (wrap) => wrap.scrollWidth - wrap.clientWidth);
       assert.ok(overflow <= 0, `at 1280 px the table fits its column (${overflow} px over)`);
-      await accessible(page);
+      await assertAccessible(page);
       await screenshot(page, 'console-audit-desktop');
     } finally {
       await context.close();
@@ -169,7 +158,7 @@ describe('the audit trail in the console', () => {
       await open(page, worker.url, `/console/orgs/${ORG}/audit?limit=8`);
       const width = Number(await page.evaluate('document.documentElement.scrollWidth'));
       assert.ok(width <= PHONE.width, `the page is ${width} px wide`);
-      await accessible(page);
+      await assertAccessible(page);
       await screenshot(page, 'console-audit-phone');
     } finally {
       await context.close();

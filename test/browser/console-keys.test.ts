@@ -8,28 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { Browser, Page } from 'playwright-core';
 import { apiCall, ok } from '../fixtures/api-call.ts';
 import { launchChromium } from '../fixtures/chromium.ts';
-import { consoleAs, DESKTOP, noticeOf, open, PHONE, screenshot, submit } from '../fixtures/console.ts';
+import { assertAccessible, consoleAs, DESKTOP, noticeOf, open, PHONE, screenshot, submit } from '../fixtures/console.ts';
 import { addMember, deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 const run = promisify(execFile);
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-/** axe-core over the page as it stands: no serious or critical violation. */
-async function accessible(page: Page): Promise<void> {
-  const found = await page.evaluate(
-    `${AXE}; axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', ')))`,
-  );
-  assert.deepEqual(found, [], `${page.url()} has accessibility violations`);
-}
-
 let worker: RunningWorker;
 let browser: Browser;
 let base: string;
@@ -129,7 +117,7 @@ describe('API keys in the console (Chromium)', () => {
       assert.equal(await createInPage(page, { name: 'deploy web', project: 'web', role: 'admin', days: 30 }), 201);
       assert.equal(await page.textContent('h1'), 'Your new key');
       const secret = await secretOnPage(page);
-      await accessible(page);
+      await assertAccessible(page);
 
       const me = await curlMe(secret);
       assert.equal(me.status, 200, JSON.stringify(me.json));
@@ -146,7 +134,7 @@ describe('API keys in the console (Chromium)', () => {
       await assertNoSecretOn(page, secret);
       await page.reload();
       await assertNoSecretOn(page, secret);
-      await accessible(page);
+      await assertAccessible(page);
       const row = page.locator('tr', { hasText: made.id });
       assert.notEqual(await row.locator('td.last-used').textContent(), 'never', 'curl’s use is its last use');
 

@@ -6,13 +6,11 @@
  * removes the member. What the pages did is checked through the JSON API as well.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { apiCall, ok } from '../fixtures/api-call.ts';
 import { launchChromium } from '../fixtures/chromium.ts';
-import { consoleAs, noticeOf, open, PHONE, screenshot, submit } from '../fixtures/console.ts';
+import { assertAccessible, consoleAs, noticeOf, open, PHONE, screenshot, submit } from '../fixtures/console.ts';
 import { deviceLogin } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
@@ -43,16 +41,6 @@ async function orgViaApi() {
   };
 }
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-/** axe-core over the page as it stands: no serious or critical violation. */
-async function accessible(page: Page): Promise<void> {
-  const found = (await page.evaluate(
-    `${AXE}; axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', ')))`,
-  )) as string[];
-  assert.deepEqual(found, [], `${page.url()} has accessibility violations`);
-}
-
 const memberRow = (page: Page, email: string) => page.locator('tbody tr', { hasText: email });
 /** The id of the pending invitation of `email`, read from its withdraw form on the members page. */
 async function invitationIdOn(page: Page, email: string): Promise<string> {
@@ -71,7 +59,7 @@ describe('orgs, projects and members in the console', () => {
       // An org from the form, reached from the You page.
       await submit(page, 'a[href="/console/orgs/new"]');
       assert.equal(await page.textContent('h1'), 'New org');
-      await accessible(page);
+      await assertAccessible(page);
       await page.fill('#slug', ORG);
       await page.fill('#name', 'Rocket Lab');
       await submit(page, 'form[action="/console/orgs"] button[type=submit]');
@@ -86,7 +74,7 @@ describe('orgs, projects and members in the console', () => {
       assert.match((await noticeOf(page)) ?? '', /Project created/);
       assert.equal(await page.textContent('main ul li code'), 'web');
       assert.deepEqual((await orgViaApi()).projects, ['web']);
-      await accessible(page);
+      await assertAccessible(page);
 
       // Invite Bob as a member.
       await submit(page, `nav.tabs a[href="/console/orgs/${ORG}/members"]`);
@@ -105,10 +93,10 @@ describe('orgs, projects and members in the console', () => {
         await open(bob.page, worker.url, `/console/orgs/${ORG}`);
         assert.match((await bob.page.textContent('dl')) ?? '', /Your role\s*member/);
         assert.equal(await bob.page.$('#project-slug'), null, 'a member gets no project form');
-        await accessible(bob.page);
+        await assertAccessible(bob.page);
         await open(bob.page, worker.url, `/console/orgs/${ORG}/members`);
         assert.equal(await bob.page.$('select[name="role"]'), null, 'a member changes no roles');
-        await accessible(bob.page);
+        await assertAccessible(bob.page);
       } finally {
         await bob.context.close();
       }
@@ -133,10 +121,10 @@ describe('orgs, projects and members in the console', () => {
       assert.match((await noticeOf(page)) ?? '', /sent again/);
       const resent = (await orgViaApi()).invitations.find((item) => item.id === carolInvitation);
       assert.ok(resent && resent.expires_at > sent.expires_at + 5 * 86400, 'the same invitation, now a week from now');
-      await accessible(page);
+      await assertAccessible(page);
       await screenshot(page, 'console-members-desktop');
       await page.setViewportSize(PHONE);
-      await accessible(page);
+      await assertAccessible(page);
       await screenshot(page, 'console-members-phone');
       await submit(page, `button[aria-label="Withdraw the invitation of ${CAROL}"]`);
       assert.match((await noticeOf(page)) ?? '', /Invitation withdrawn/);

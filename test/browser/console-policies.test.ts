@@ -8,14 +8,12 @@
  * no page the console sends back.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { apiCall } from '../fixtures/api-call.ts';
 import { launchChromium } from '../fixtures/chromium.ts';
 import { GITHUB } from '../fixtures/ci-claims.ts';
-import { consoleAs, noticeOf, open, PHONE, screenshot, submit } from '../fixtures/console.ts';
+import { assertAccessible, consoleAs, noticeOf, open, PHONE, screenshot, submit } from '../fixtures/console.ts';
 import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
 import { deviceLogin } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
@@ -46,16 +44,6 @@ after(async () => {
   await github?.stop();
 });
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-/** axe-core over the page as it stands: no serious or critical violation. */
-async function accessible(on: Page): Promise<void> {
-  const found = (await on.evaluate(
-    `${AXE}; axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', ')))`,
-  )) as string[];
-  assert.deepEqual(found, [], `${on.url()} has accessibility violations`);
-}
-
 /** Pastes a token into the dry-run form and returns the result page's HTML. */
 async function dryRun(token: string): Promise<string> {
   await open(page, worker.url, `${POLICIES}/dry-run`);
@@ -83,7 +71,7 @@ describe('CI trust policies in the console', () => {
     await submit(page, 'a[href$="/policies/new?preset=github"]');
     assert.equal(await page.textContent('h1'), 'New GitHub Actions policy');
     assert.match((await page.textContent('main')) ?? '', /new id/, 'the page says why the ids are pinned');
-    await accessible(page);
+    await assertAccessible(page);
 
     // A first try without the repository id: refused with the reason, nothing typed lost.
     await page.fill('#f-id', 'octo-main');
@@ -96,7 +84,7 @@ describe('CI trust policies in the console', () => {
     await page.selectOption('#f-scope', 'read write');
     await submit(page, 'form[action$="/policies"] button[type=submit]');
     assert.match((await page.textContent('#form-error')) ?? '', /give repository_id/);
-    await accessible(page);
+    await assertAccessible(page);
     assert.equal(await page.inputValue('#f-ref'), 'refs/heads/main');
     assert.equal(await page.inputValue('#f-issuer'), github.issuer);
     assert.equal(await page.inputValue('#f-scope'), 'read write');
@@ -135,7 +123,7 @@ describe('CI trust policies in the console', () => {
       '74',
       'the verified claims are shown',
     );
-    await accessible(page);
+    await assertAccessible(page);
     await screenshot(page, 'console-policies-desktop');
   });
 
@@ -157,9 +145,9 @@ describe('CI trust policies in the console', () => {
     await open(page, worker.url, `${POLICIES}/new?preset=gitlab`);
     assert.equal(await page.textContent('h1'), 'New GitLab policy');
     assert.match((await page.textContent('main')) ?? '', /namespace_id.*project_id/s);
-    await accessible(page);
+    await assertAccessible(page);
     await open(page, worker.url, `${POLICIES}/new?preset=json`);
-    await accessible(page);
+    await assertAccessible(page);
     const policy = {
       preset: 'github-actions',
       id: 'octo-tags',
@@ -174,7 +162,7 @@ describe('CI trust policies in the console', () => {
     await submit(page, 'form[action$="/policies"] button[type=submit]');
     assert.equal(await noticeOf(page), 'Trust policy created.');
     assert.match((await page.textContent('#policy-octo-tags')) ?? '', /refs\/tags\/\*.*docs/s);
-    await accessible(page);
+    await assertAccessible(page);
 
     page.once('dialog', (dialog) => void dialog.accept());
     await submit(page, 'button[aria-label="Delete trust policy octo-tags"]');
@@ -191,7 +179,7 @@ describe('CI trust policies in the console', () => {
     await submit(small, 'form[action$="/dry-run"] button[type=submit]');
     const width = Number(await small.evaluate('document.documentElement.scrollWidth'));
     assert.ok(width <= PHONE.width, `no sideways scrolling of the page: ${width}`);
-    await accessible(small);
+    await assertAccessible(small);
     await screenshot(small, 'console-policies-phone');
     await context.close();
   });

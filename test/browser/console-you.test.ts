@@ -6,8 +6,6 @@
  * someone else's ids, no operator, no or a foreign CSRF token.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
@@ -15,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import { apiCall, ok } from '../fixtures/api-call.ts';
 import { launchChromium } from '../fixtures/chromium.ts';
 import { buildCli, cleanEnv, cliDeviceLogin, runCli, tempConfigDir } from '../fixtures/cli-runner.ts';
-import { consoleAs, noticeOf, open, PHONE, screenshot, submit } from '../fixtures/console.ts';
+import { assertAccessible, consoleAs, noticeOf, open, PHONE, screenshot, submit } from '../fixtures/console.ts';
 import { deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
@@ -62,16 +60,6 @@ async function consoleClient(email: string): Promise<{ client: FormBrowser; csrf
   return { client, csrf: FormBrowser.field(page.html, 'csrf'), page: page.html };
 }
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-/** axe-core over the page as it stands: no serious or critical violation. */
-async function accessible(page: Page): Promise<void> {
-  const found = (await page.evaluate(
-    `${AXE}; axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id + ': ' + v.nodes.map((n) => n.target.join(' ')).join(', ')))`,
-  )) as string[];
-  assert.deepEqual(found, [], `${page.url()} has accessibility violations`);
-}
-
 const rowText = (page: Page, selector: string) => page.innerText(selector).then((text) => text.replace(/\s+/g, ' '));
 
 describe('the You page in Chromium', () => {
@@ -99,7 +87,7 @@ describe('the You page in Chromium', () => {
     assert.equal(await page.locator('tr[data-browser]').count(), 2);
     assert.equal(await page.locator('tr.this-one').count(), 1);
     await screenshot(page, 'console-you-1280');
-    await accessible(page);
+    await assertAccessible(page);
 
     await submit(page, `form[action="/console/sessions/${sid}/revoke"] button`);
     assert.match((await noticeOf(page)) ?? '', /The session was ended/);
@@ -123,7 +111,7 @@ describe('the You page in Chromium', () => {
     assert.match(await rowText(page, `tr[data-invitation="${accepted}"]`), /you-acme inc.*admin.*owner@you\.example/);
     assert.equal(await page.locator('a[href="/console/orgs/new"]').textContent(), 'Create an org');
     await screenshot(page, 'console-you-390');
-    await accessible(page);
+    await assertAccessible(page);
 
     await submit(page, `form[action="/console/invitations/${accepted}/accept"] button`);
     assert.match((await noticeOf(page)) ?? '', /Invitation accepted/);
@@ -174,7 +162,7 @@ describe('the You page in Chromium', () => {
     const sid = sidOf(dan);
     assert.match(await rowText(page, `tr[data-session="${sid}"]`), /live/);
     await screenshot(page, 'console-operator-1280');
-    await accessible(page);
+    await assertAccessible(page);
     await submit(page, `form[action="/console/operator/sessions/${sid}/revoke"] button`);
     assert.match((await noticeOf(page)) ?? '', /The session was ended/);
     assert.equal(new URL(page.url()).searchParams.get('email'), 'dan@you.example');
