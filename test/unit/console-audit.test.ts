@@ -5,38 +5,27 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { serve } from '@hono/node-server';
 import { auditEntryHash } from '../../shared/audit.ts';
 import { AUDIT_WALK_MAX } from '../../worker/accounts/audit.ts';
-import { createApp } from '../../worker/app.ts';
-import { parseConfig } from '../../worker/config.ts';
-import { memoryStore } from '../../worker/store/memory.ts';
 import { apiCall, ok } from '../fixtures/api-call.ts';
-import { freePort } from '../fixtures/free-port.ts';
+import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { addMember, deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
 
-let clock = Date.UTC(2026, 2, 2, 9);
-const now = () => clock;
-const store = memoryStore({ now });
+let app: InProcess;
 let base: string;
-let close: () => void;
 let owner: string;
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const config = parseConfig({ LATCHKEY_ISSUER: base, LATCHKEY_IDENTITY: 'dev', LATCHKEY_SESSION_CACHE: '0' });
-  const app = createApp(config, { store, now });
-  const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
-  close = () => server.close();
+  app = await startInProcess({}, Date.UTC(2026, 2, 2, 9));
+  base = app.base;
   owner = (await deviceLogin(base, 'owner@audit.example')).access_token;
   await ok(apiCall(base, 'POST', '/v1/orgs', owner, { slug: 'acme' }));
   for (const slug of ['web', 'api', 'docs']) {
-    clock += 1000;
+    app.step(1000);
     await ok(apiCall(base, 'POST', '/v1/orgs/acme/projects', owner, { slug }));
   }
 });
-after(() => close?.());
+after(() => app?.close());
 
 /** A browser signed in to the console as `email`. */
 async function signedIn(email: string): Promise<FormBrowser> {
@@ -65,9 +54,9 @@ describe('the audit page in process', () => {
 
   test('a stored entry changed behind the server: the page names the first bad entry, whatever the filter', async () => {
     const key = 'aud:acme:3';
-    const stored = await store.get(key);
-    assert.ok(stored, `no ${key} in the store: ${Object.keys(store.dump()).filter((name) => name.startsWith('aud'))}`);
-    await store.put(key, JSON.stringify({ ...JSON.parse(stored), actor: 'mallory@audit.example' }), 3600);
+    const stored = await app.store.get(key);
+    assert.ok(stored, `no ${key} in the store: ${Object.keys(app.store.dump()).filter((name) => name.startsWith('aud'))}`);
+    await app.store.put(key, JSON.stringify({ ...JSON.parse(stored), actor: 'mallory@audit.example' }), 3600);
     try {
       const browser = await signedIn('owner@audit.example');
       for (const query of ['', '?action=org.created', '?actor=nobody', '?limit=1&before=2']) {
@@ -81,21 +70,21 @@ describe('the audit page in process', () => {
       // The changed row is shown as stored: the verdict, not the rows, says it is bad.
       assert.match((await browser.request(auditPath('acme', '?actor=mallory'))).html, /<tr data-seq="3">/);
     } finally {
-      await store.put(key, stored, 3600);
+      await app.store.put(key, stored, 3600);
     }
   });
 
   test('a missing entry is a break at its number', async () => {
     const key = 'aud:acme:2';
-    const stored = await store.get(key);
+    const stored = await app.store.get(key);
     assert.ok(stored);
-    await store.delete(key);
+    await app.store.delete(key);
     try {
       const page = await (await signedIn('owner@audit.example')).request(auditPath('acme'));
       assert.match(page.html, /<span id="audit-break-seq">2<\/span>/);
       assert.match(page.html, /entry 2 is missing/);
     } finally {
-      await store.put(key, stored, 3600);
+      await app.store.put(key, stored, 3600);
     }
   });
 });
@@ -230,14 +219,14 @@ describe('a trail longer than one request checks', () => {
     const long = (await deviceLogin(base, 'long@audit.example')).access_token;
     await ok(apiCall(base, 'POST', '/v1/orgs', long, { slug: 'long' }));
     // Appended straight into the store as the server writes them (a chain of valid links): 50 past the cap.
-    const first = JSON.parse((await store.get('aud:long:1')) ?? 'null');
+    const first = JSON.parse((await app.store.get('aud:long:1')) ?? 'null');
     assert.ok(first);
     let prev = first.hash as string;
     const total = AUDIT_WALK_MAX + 50;
     for (let seq = 2; seq <= total; seq++) {
       const unhashed = {
         seq,
-        time: clock,
+        time: app.now(),
         action: 'project.created' as const,
         actor: seq === total ? 'last@audit.example' : 'long@audit.example',
         subject: `p${seq}`,
@@ -246,10 +235,10 @@ describe('a trail longer than one request checks', () => {
         prev,
       };
       const hash = await auditEntryHash(unhashed);
-      await store.put(`aud:long:${seq}`, JSON.stringify({ ...unhashed, hash }), 3600);
+      await app.store.put(`aud:long:${seq}`, JSON.stringify({ ...unhashed, hash }), 3600);
       prev = hash;
     }
-    await store.put('audh:long', JSON.stringify({ seq: total, hash: prev }), 3600);
+    await app.store.put('audh:long', JSON.stringify({ seq: total, hash: prev }), 3600);
     const browser = await signedIn('long@audit.example');
     const seqsOf = (html: string) => [...html.matchAll(/<tr data-seq="(\d+)">/g)].map((match) => Number(match[1]));
 

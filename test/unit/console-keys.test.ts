@@ -6,22 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { serve } from '@hono/node-server';
 import { RECENT_SIGN_IN_SECONDS } from '../../worker/accounts/web-sessions.ts';
-import { createApp } from '../../worker/app.ts';
-import { parseConfig } from '../../worker/config.ts';
-import { memoryStore } from '../../worker/store/memory.ts';
 import { apiCall, ok } from '../fixtures/api-call.ts';
-import { freePort } from '../fixtures/free-port.ts';
+import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { addMember, deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
 
-let clock = Date.UTC(2026, 5, 1, 9);
-const now = () => clock;
-const step = (ms: number) => {
-  clock += ms;
-};
+let app: InProcess;
 let base: string;
-let close: () => void;
 let ownerToken: string;
 let ownerKey: string;
 const ORG = 'stale-co';
@@ -30,19 +21,15 @@ const keysPath = `/console/orgs/${ORG}/keys`;
 const RECENT_MS = RECENT_SIGN_IN_SECONDS * 1000;
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const config = parseConfig({ LATCHKEY_ISSUER: base, LATCHKEY_IDENTITY: 'dev', LATCHKEY_SESSION_CACHE: '0' });
-  const app = createApp(config, { store: memoryStore({ now }), now });
-  const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
-  close = () => server.close();
+  app = await startInProcess({}, Date.UTC(2026, 5, 1, 9));
+  base = app.base;
   ownerToken = (await deviceLogin(base, 'owner@stale.example')).access_token;
   await ok(apiCall(base, 'POST', '/v1/orgs', ownerToken, { slug: ORG }));
   await addMember(base, ownerToken, ORG, ADMIN, 'admin');
   // The owner's access token lives 15 minutes of the stepped clock; an owner key outlives the test.
   ownerKey = String((await ok(apiCall(base, 'POST', `/v1/orgs/${ORG}/keys`, ownerToken, { name: 'test', role: 'owner' }))).key);
 });
-after(() => close?.());
+after(() => app?.close());
 
 const keys = async () =>
   (await ok(apiCall(base, 'GET', `/v1/orgs/${ORG}/keys`, ownerKey))).keys as { id: string; name: string; role: string }[];
@@ -67,12 +54,12 @@ const asksToSignInAgain = (answer: { status: number; html: string }) => {
 describe('an admin-or-higher key wants a recent sign-in', () => {
   test('making one: fine at 10 minutes, refused a millisecond later, fine again after signing in', async () => {
     const { client, csrf } = await signedIn(ADMIN);
-    step(RECENT_MS);
+    app.step(RECENT_MS);
     const onTime = await client.request(keysPath, { csrf, name: 'on time', role: 'admin' });
     assert.equal(onTime.status, 201, 'at exactly 10 minutes');
     assert.match(onTime.html, /class="secret"/);
 
-    step(1);
+    app.step(1);
     const before = (await keys()).length;
     asksToSignInAgain(await client.request(keysPath, { csrf, name: 'late', role: 'admin' }));
     assert.equal((await keys()).length, before, 'no key was made');
@@ -93,7 +80,7 @@ describe('an admin-or-higher key wants a recent sign-in', () => {
     const target = await ok(apiCall(base, 'POST', `/v1/orgs/${ORG}/keys`, ownerKey, { name: 'admin target', role: 'admin' }));
     const memberKey = await ok(apiCall(base, 'POST', `/v1/orgs/${ORG}/keys`, ownerKey, { name: 'member target' }));
     const { client, csrf } = await signedIn(ADMIN);
-    step(RECENT_MS + 1);
+    app.step(RECENT_MS + 1);
     const before = (await keys()).length;
     asksToSignInAgain(await client.request(`${keysPath}/${target.id}/rotate`, { csrf, grace_seconds: '0' }));
     assert.equal((await keys()).length, before, 'no successor');

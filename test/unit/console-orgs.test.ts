@@ -6,30 +6,20 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { serve } from '@hono/node-server';
 import { Invitation, InvitationList, Org } from '../../shared/schemas.ts';
-import { createApp } from '../../worker/app.ts';
-import { parseConfig } from '../../worker/config.ts';
-import { memoryStore } from '../../worker/store/memory.ts';
 import { apiJsonCall } from '../fixtures/api-call.ts';
-import { freePort } from '../fixtures/free-port.ts';
+import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
 
-let clock = Date.UTC(2026, 5, 1, 9);
-const now = () => clock;
+let app: InProcess;
 let base: string;
-let close: () => void;
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const config = parseConfig({ LATCHKEY_ISSUER: base, LATCHKEY_IDENTITY: 'dev', LATCHKEY_SESSION_CACHE: '0' });
-  const app = createApp(config, { store: memoryStore({ now }), now });
-  const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
-  close = () => server.close();
+  app = await startInProcess({}, Date.UTC(2026, 5, 1, 9));
+  base = app.base;
   await setUp();
 });
-after(() => close?.());
+after(() => app?.close());
 
 /** A person at the console in their own browser: GET a page, or post a form with their CSRF token. */
 class Person {
@@ -226,7 +216,7 @@ describe('the console org pages', () => {
   test('resend gives the same invitation a new expiry, audited; withdraw takes it out', async () => {
     const [first] = (await orgState('acme')).invitations.filter((item) => item.id === invitationId);
     assert.ok(first);
-    clock += 3600_000;
+    app.step(3600_000);
     const resent = await admin.post(`/console/orgs/acme/invitations/${invitationId}/resend`);
     assert.equal(resent.headers.get('location'), '/console/orgs/acme/members?notice=invitation-resent');
     const [again] = (await orgState('acme')).invitations.filter((item) => item.id === invitationId);
@@ -261,7 +251,7 @@ describe('the console org pages', () => {
     const id = await inviteFromConsole(owner, 'acme', 'api@acme.example', 'member');
     const [first] = (await orgState('acme')).invitations.filter((item) => item.id === id);
     assert.ok(first);
-    clock += 60_000;
+    app.step(60_000);
     const memberToken = (await deviceLogin(base, 'mem@acme.example')).access_token;
     const refused = await apiJsonCall(base, 'POST', `/v1/orgs/acme/invitations/${id}/resend`, memberToken);
     assert.equal(refused.status, 403);
@@ -283,11 +273,11 @@ describe('the console org pages', () => {
 
   test('a role change with a sign-in older than 10 minutes asks to confirm it is you, and changes nothing', async () => {
     const fresh = await signedIn('ann@acme.example');
-    clock += 10 * 60_000;
+    app.step(10 * 60_000);
     const edge = await fresh.post('/console/orgs/acme/members/mem%40acme.example/role', { role: 'admin' });
     assert.equal(edge.status, 303, 'at ten minutes it still counts as recent');
     assert.equal((await orgState('acme')).members['mem@acme.example'], 'admin');
-    clock += 1;
+    app.step(1);
     const before = await orgState('acme');
     const stale = await fresh.post('/console/orgs/acme/members/mem%40acme.example/role', { role: 'member' });
     assert.equal(stale.status, 200);

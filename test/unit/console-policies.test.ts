@@ -8,21 +8,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { serve } from '@hono/node-server';
-import { createApp } from '../../worker/app.ts';
-import { parseConfig } from '../../worker/config.ts';
-import { memoryStore } from '../../worker/store/memory.ts';
 import { apiCall } from '../fixtures/api-call.ts';
 import { GITHUB } from '../fixtures/ci-claims.ts';
 import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
-import { freePort } from '../fixtures/free-port.ts';
+import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { addMember, deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
 
-// The fake issuer signs with the real clock; the app's starts there and is stepped by hand.
-let clock = Date.now();
-const now = () => clock;
+let app: InProcess;
 let base: string;
-let close: () => void;
 let github: FakeCiIssuer;
 let ownerToken: string;
 
@@ -65,17 +58,9 @@ let stranger: FormBrowser;
 
 before(async () => {
   github = await startFakeCiIssuer();
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const config = parseConfig({
-    LATCHKEY_ISSUER: base,
-    LATCHKEY_IDENTITY: 'dev',
-    LATCHKEY_SESSION_CACHE: '0',
-    LATCHKEY_CI_ISSUERS: `${github.issuer}=repository_owner_id`,
-  });
-  const app = createApp(config, { store: memoryStore({ now }), now });
-  const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
-  close = () => server.close();
+  // The fake issuer signs with the real clock; the app's starts there and is stepped by hand.
+  app = await startInProcess({ LATCHKEY_CI_ISSUERS: `${github.issuer}=repository_owner_id` }, Date.now());
+  base = app.base;
 
   ownerToken = (await deviceLogin(base, 'owner@acme.example')).access_token;
   assert.equal((await apiCall(base, 'POST', '/v1/orgs', ownerToken, { slug: 'acme' })).status, 201);
@@ -92,7 +77,7 @@ before(async () => {
   assert.equal(made.status, 303, made.html.slice(0, 500));
 });
 after(async () => {
-  close?.();
+  app?.close();
   await github?.stop();
 });
 
@@ -223,7 +208,7 @@ describe('deleting wants a recent sign-in', () => {
     const made = await later.request(POLICIES, { csrf, ...githubForm({ id: 'old-sign-in' }) });
     assert.equal(made.status, 303);
 
-    clock += 10 * 60_000 + 1;
+    app.step(10 * 60_000 + 1);
     const asked = await later.request(`${POLICIES}/old-sign-in/delete`, { csrf });
     assert.equal(asked.status, 200);
     assert.match(asked.html, /Confirm it’s you/);
@@ -243,7 +228,7 @@ describe('deleting wants a recent sign-in', () => {
     const fresh = await consoleBrowser('owner@acme.example');
     const csrf = await csrfOn(fresh);
     assert.equal((await fresh.request(POLICIES, { csrf, ...githubForm({ id: 'edge' }) })).status, 303);
-    clock += 10 * 60_000;
+    app.step(10 * 60_000);
     assert.equal((await fresh.request(`${POLICIES}/edge/delete`, { csrf })).status, 303);
     assert.deepEqual(await policyIds(), ['octo-main']);
   });

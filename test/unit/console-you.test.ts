@@ -6,30 +6,20 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { serve } from '@hono/node-server';
-import { createApp } from '../../worker/app.ts';
-import { parseConfig } from '../../worker/config.ts';
 import { youBody } from '../../worker/pages/console/you.ts';
-import { memoryStore } from '../../worker/store/memory.ts';
 import { storeKey } from '../../worker/store/store.ts';
 import { apiJsonCall } from '../fixtures/api-call.ts';
-import { freePort } from '../fixtures/free-port.ts';
+import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
 
-let clock = Date.UTC(2026, 0, 5, 9);
-const now = () => clock;
-const store = memoryStore({ now });
+let app: InProcess;
 let base: string;
-let close: () => void;
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const config = parseConfig({ LATCHKEY_ISSUER: base, LATCHKEY_IDENTITY: 'dev', LATCHKEY_OPERATORS: 'op@unit.example' });
-  const server = serve({ fetch: createApp(config, { store, now }).fetch, port, hostname: '127.0.0.1' });
-  close = () => server.close();
+  app = await startInProcess({ LATCHKEY_OPERATORS: 'op@unit.example' }, Date.UTC(2026, 0, 5, 9));
+  base = app.base;
 });
-after(() => close?.());
+after(() => app?.close());
 
 async function signedIn(email: string) {
   const client = new FormBrowser(base);
@@ -43,19 +33,19 @@ test('the operator page lists the registry’s orgs, newest first, each once; an
   const owner = (await deviceLogin(base, 'owner@unit.example')).access_token;
   for (const slug of ['first', 'second']) {
     assert.equal((await apiJsonCall(base, 'POST', '/v1/orgs', owner, { slug })).status, 201);
-    clock += 60_000;
+    app.step(60_000);
   }
   assert.equal((await apiJsonCall(base, 'POST', '/v1/orgs', owner, { slug: 'first' })).status, 409);
   // An org as a deployment from before the registry holds it: its record only.
   const old = {
     slug: 'ancient',
     name: 'ancient',
-    createdAt: clock,
+    createdAt: app.now(),
     createdBy: 'usr_x',
     projects: [],
     members: { 'x@unit.example': 'owner' },
   };
-  await store.put(storeKey('org', 'ancient'), JSON.stringify(old), 3600);
+  await app.store.put(storeKey('org', 'ancient'), JSON.stringify(old), 3600);
 
   const operator = await signedIn('op@unit.example');
   const page = await operator.request('/console/operator');
@@ -70,7 +60,7 @@ test('a creation refused by the person’s org limit is not registered', async (
     assert.equal((await apiJsonCall(base, 'POST', '/v1/orgs', busy, { slug: `busy-${n}` })).status, 201);
   const refused = await apiJsonCall(base, 'POST', '/v1/orgs', busy, { slug: 'busy-over' });
   assert.equal(refused.status, 400);
-  const registry = (await store.get(storeKey('orgRegistry', 'all'))) ?? '';
+  const registry = (await app.store.get(storeKey('orgRegistry', 'all'))) ?? '';
   assert.match(registry, /"busy-49"/);
   assert.doesNotMatch(registry, /busy-over/);
 });
@@ -90,10 +80,10 @@ test('an operator finds a person’s sessions by email, lower-cased; a bad email
 
 test('a browser sign-in past its eight hours is neither listed nor let in', async () => {
   const first = await signedIn('eight@unit.example');
-  clock += 4 * 3600_000;
+  app.step(4 * 3600_000);
   const second = await signedIn('eight@unit.example');
   assert.equal((await second.request('/console')).html.match(/<tr data-browser=/g)?.length, 2);
-  clock += 4 * 3600_000 + 1000;
+  app.step(4 * 3600_000 + 1000);
   assert.equal((await second.request('/console')).html.match(/<tr data-browser=/g)?.length, 1);
   assert.match((await first.request('/console')).html, /id="email"/, 'the first browser is asked to sign in again');
 });

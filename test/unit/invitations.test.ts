@@ -6,31 +6,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { serve } from '@hono/node-server';
 import { AuditPage } from '../../shared/audit.ts';
 import { Invitation, InvitationList } from '../../shared/schemas.ts';
-import { createApp } from '../../worker/app.ts';
-import { parseConfig } from '../../worker/config.ts';
-import { memoryStore } from '../../worker/store/memory.ts';
 import { storeKey } from '../../worker/store/store.ts';
 import { apiJsonCall } from '../fixtures/api-call.ts';
-import { freePort } from '../fixtures/free-port.ts';
+import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { deviceLogin } from '../fixtures/oauth-client.ts';
 
-let clock = Date.UTC(2026, 0, 5, 9);
-const now = () => clock;
-const store = memoryStore({ now });
+let app: InProcess;
 let base: string;
-let close: () => void;
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const app = createApp(parseConfig({ LATCHKEY_ISSUER: base, LATCHKEY_IDENTITY: 'dev' }), { store, now });
-  const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
-  close = () => server.close();
+  app = await startInProcess({}, Date.UTC(2026, 0, 5, 9));
+  base = app.base;
 });
-after(() => close?.());
+after(() => app?.close());
 
 const call = (method: string, path: string, bearer: string, body?: Record<string, unknown>) =>
   apiJsonCall(base, method, path, bearer, body);
@@ -46,7 +36,7 @@ test('an invitation expires at its time: not listed, not accepted, and its perso
   assert.equal(made.status, 201, JSON.stringify(made));
   const invitation = Invitation.parse(made.json);
 
-  clock += 3599_000;
+  app.step(3599_000);
   const early = (await deviceLogin(base, 'late@else.example')).access_token;
   const listed = InvitationList.parse((await call('GET', '/v1/invitations', early)).json).invitations;
   assert.deepEqual(
@@ -55,7 +45,7 @@ test('an invitation expires at its time: not listed, not accepted, and its perso
     'still pending a second before',
   );
 
-  clock += 1000;
+  app.step(1000);
   const late = (await deviceLogin(base, 'late@else.example')).access_token;
   assert.deepEqual(InvitationList.parse((await call('GET', '/v1/invitations', late)).json).invitations, []);
   const refused = await call('POST', `/v1/invitations/${invitation.id}/accept`, late);
@@ -79,7 +69,7 @@ test('a sign-in is audited only in orgs whose own record lists the person, whate
   const owner = (await deviceLogin(base, 'owner@index.example')).access_token;
   assert.equal((await call('POST', '/v1/orgs', owner, { slug: 'indexed' })).status, 201);
   // A membership index naming an org that never had the person (a write cut off, an old bug).
-  await store.put(storeKey('memberOrgs', 'stranger@else.example'), JSON.stringify(['indexed']), 3600);
+  await app.store.put(storeKey('memberOrgs', 'stranger@else.example'), JSON.stringify(['indexed']), 3600);
   const stranger = (await deviceLogin(base, 'stranger@else.example')).access_token;
   const entries = AuditPage.parse((await call('GET', '/v1/orgs/indexed/audit', owner)).json).entries;
   assert.deepEqual(
@@ -128,7 +118,7 @@ test("bounds: no one is kept from being invited by strangers' orgs; an org makes
   for (let n = 0; n < 20; n++) {
     assert.equal((await call('POST', '/v1/orgs/b0-1/invitations', one, { email: 'popular@else.example' })).status, 201);
   }
-  const stored = (key: string) => store.dump()[key]?.length ?? 0;
+  const stored = (key: string) => app.store.dump()[key]?.length ?? 0;
   assert.ok(stored(storeKey('invitations', 'b0-1')) < 400, 're-invitations replace, they do not pile up');
   assert.ok(stored(storeKey('invitationIndex', 'popular@else.example')) < 200 * 100);
 
@@ -179,13 +169,13 @@ test('an accept the org cannot take (it kept changing, or filled up meanwhile) l
   const dan = (await deviceLogin(base, 'dan@else.example')).access_token;
   // The org record loses every swap, as under a burst of other changes to it: a race the
   // memory store cannot otherwise show, since it runs each request to completion.
-  const swap = store.swap;
-  store.swap = (key, expected, next, ttl) =>
+  const swap = app.store.swap;
+  app.store.swap = (key, expected, next, ttl) =>
     key === storeKey('org', 'standing') ? Promise.resolve(false) : swap(key, expected, next, ttl);
   try {
     assert.equal((await call('POST', `/v1/invitations/${made.id}/accept`, dan)).status, 503);
   } finally {
-    store.swap = swap;
+    app.store.swap = swap;
   }
   const listed = InvitationList.parse((await call('GET', '/v1/invitations', dan)).json).invitations;
   assert.deepEqual(

@@ -8,38 +8,18 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { serve } from '@hono/node-server';
-import { createApp } from '../../worker/app.ts';
-import { parseConfig } from '../../worker/config.ts';
-import { memoryStore } from '../../worker/store/memory.ts';
 import { apiCall } from '../fixtures/api-call.ts';
-import { freePort } from '../fixtures/free-port.ts';
+import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { deviceLogin, FormBrowser, pollToken, refresh, startDeviceLogin } from '../fixtures/oauth-client.ts';
 
-let clock = Date.UTC(2026, 2, 2, 9);
-const now = () => clock;
-const step = (ms: number) => {
-  clock += ms;
-};
+let app: InProcess;
 let base: string;
-let close: () => void;
 
 before(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  const config = parseConfig({
-    LATCHKEY_ISSUER: base,
-    LATCHKEY_IDENTITY: 'dev',
-    LATCHKEY_REFRESH_GRACE: '10s',
-    LATCHKEY_DEVICE_CODE_TTL: '600s',
-    // Each check reads the store, so what the clock says is what the answer says.
-    LATCHKEY_SESSION_CACHE: '0',
-  });
-  const app = createApp(config, { store: memoryStore({ now }), now });
-  const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
-  close = () => server.close();
+  app = await startInProcess({ LATCHKEY_REFRESH_GRACE: '10s', LATCHKEY_DEVICE_CODE_TTL: '600s' }, Date.UTC(2026, 2, 2, 9));
+  base = app.base;
 });
-after(() => close?.());
+after(() => app?.close());
 
 const me = (token: string) => apiCall(base, 'GET', '/v1/me', token);
 
@@ -50,12 +30,12 @@ describe('the refresh grace window', () => {
     assert.equal(rotated.status, 200);
     const successor = String(rotated.json.refresh_token);
 
-    step(10_000 - 1);
+    app.step(10_000 - 1);
     const retried = await refresh(base, login.refresh_token);
     assert.equal(retried.status, 200, 'at the edge of the window');
     assert.equal(retried.json.refresh_token, successor);
 
-    step(2);
+    app.step(2);
     const reuse = await refresh(base, login.refresh_token);
     assert.equal(reuse.status, 400);
     assert.equal(reuse.json.error, 'invalid_grant');
@@ -68,9 +48,9 @@ describe('the refresh grace window', () => {
 describe('a device code', () => {
   test('unapproved at the end of its life: expired_token, and its user code no longer opens a page', async () => {
     const started = await startDeviceLogin(base);
-    step(600_000 - 1);
+    app.step(600_000 - 1);
     assert.equal((await pollToken(base, started.device_code)).json.error, 'authorization_pending');
-    step(1);
+    app.step(1);
     assert.equal((await pollToken(base, started.device_code)).json.error, 'expired_token');
     const browser = new FormBrowser(base);
     await browser.signIn('late@time.example');
@@ -94,9 +74,9 @@ describe('API keys', () => {
 
   test('a key works until its expiry and is refused as expired from then on', async () => {
     const { key } = await create({ name: 'short', role: 'member', expires_in: 3600 });
-    step(3600_000 - 1);
+    app.step(3600_000 - 1);
     assert.equal((await me(key)).status, 200);
-    step(1);
+    app.step(1);
     const expired = await me(key);
     assert.equal(expired.status, 401);
     assert.match(String(expired.json.error_description), /expired/);
@@ -106,9 +86,9 @@ describe('API keys', () => {
     const first = await create({ name: 'rot', role: 'member' });
     const rotated = await apiCall(base, 'POST', `/v1/orgs/timekeys/keys/${first.id}/rotate`, owner, { grace_seconds: 60 });
     assert.equal(rotated.status, 201, JSON.stringify(rotated.json));
-    step(60_000 - 1);
+    app.step(60_000 - 1);
     assert.equal((await me(first.key)).status, 200, 'within the grace period');
-    step(1);
+    app.step(1);
     assert.equal((await me(first.key)).status, 401, 'after it');
     assert.equal((await me(String(rotated.json.key))).status, 200);
   });
