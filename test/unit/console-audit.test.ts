@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { auditEntryHash } from '../../shared/audit.ts';
 import { AUDIT_WALK_MAX } from '../../worker/accounts/audit.ts';
 import { apiCall, ok } from '../fixtures/api-call.ts';
+import { consolePerson } from '../fixtures/console-http.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { addMember, deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
 
@@ -27,21 +28,14 @@ before(async () => {
 });
 after(() => app?.close());
 
-/** A browser signed in to the console as `email`. */
-async function signedIn(email: string): Promise<FormBrowser> {
-  const browser = new FormBrowser(base);
-  const page = await browser.request('/console');
-  const signed = await browser.submitSignIn(page.html, email);
-  assert.equal(signed.status, 303, signed.html);
-  return browser;
-}
+const signedIn = (email: string) => consolePerson(base, email);
 
 const auditPath = (org: string, query = '') => `/console/orgs/${org}/audit${query}`;
 
 describe('the audit page in process', () => {
   test('an intact trail is verified whole and shows the head the JSON API ends with', async () => {
-    const browser = await signedIn('owner@audit.example');
-    const page = await browser.request(auditPath('acme'));
+    const person = await signedIn('owner@audit.example');
+    const page = await person.get(auditPath('acme'));
     assert.equal(page.status, 200, page.html);
     const api = await ok(apiCall(base, 'GET', '/v1/orgs/acme/audit?limit=200', owner));
     const entries = api.entries as { seq: number; hash: string }[];
@@ -58,9 +52,9 @@ describe('the audit page in process', () => {
     assert.ok(stored, `no ${key} in the store: ${Object.keys(app.store.dump()).filter((name) => name.startsWith('aud'))}`);
     await app.store.put(key, JSON.stringify({ ...JSON.parse(stored), actor: 'mallory@audit.example' }), 3600);
     try {
-      const browser = await signedIn('owner@audit.example');
+      const person = await signedIn('owner@audit.example');
       for (const query of ['', '?action=org.created', '?actor=nobody', '?limit=1&before=2']) {
-        const page = await browser.request(auditPath('acme', query));
+        const page = await person.get(auditPath('acme', query));
         assert.equal(page.status, 200, page.html);
         assert.match(page.html, /<span id="audit-break-seq">3<\/span>/, query);
         assert.match(page.html, /entry 3 was changed after it was written/, query);
@@ -68,7 +62,7 @@ describe('the audit page in process', () => {
         assert.doesNotMatch(page.html, /Chain verified/, query);
       }
       // The changed row is shown as stored: the verdict, not the rows, says it is bad.
-      assert.match((await browser.request(auditPath('acme', '?actor=mallory'))).html, /<tr data-seq="3">/);
+      assert.match((await person.get(auditPath('acme', '?actor=mallory'))).html, /<tr data-seq="3">/);
     } finally {
       await app.store.put(key, stored, 3600);
     }
@@ -80,7 +74,7 @@ describe('the audit page in process', () => {
     assert.ok(stored);
     await app.store.delete(key);
     try {
-      const page = await (await signedIn('owner@audit.example')).request(auditPath('acme'));
+      const page = await (await signedIn('owner@audit.example')).get(auditPath('acme'));
       assert.match(page.html, /<span id="audit-break-seq">2<\/span>/);
       assert.match(page.html, /entry 2 is missing/);
     } finally {
@@ -93,11 +87,11 @@ describe('who may open the audit page, and bad input', () => {
   test('a member (not admin) gets the 403 page; an admin the trail', async () => {
     await addMember(base, owner, 'acme', 'member@audit.example', 'member');
     await addMember(base, owner, 'acme', 'admin@audit.example', 'admin');
-    const member = await (await signedIn('member@audit.example')).request(auditPath('acme'));
+    const member = await (await signedIn('member@audit.example')).get(auditPath('acme'));
     assert.equal(member.status, 403);
     assert.match(member.html, /audit:read/);
     assert.doesNotMatch(member.html, /audit-rows|Chain verified/);
-    const admin = await (await signedIn('admin@audit.example')).request(auditPath('acme'));
+    const admin = await (await signedIn('admin@audit.example')).get(auditPath('acme'));
     assert.equal(admin.status, 200);
     assert.match(admin.html, /Chain verified/);
   });
@@ -107,14 +101,14 @@ describe('who may open the audit page, and bad input', () => {
     await ok(apiCall(base, 'POST', '/v1/orgs', other, { slug: 'other' }));
     await ok(apiCall(base, 'POST', '/v1/orgs/acme/invitations', owner, { email: 'invited@audit.example', role: 'admin' }));
     for (const email of ['other@audit.example', 'invited@audit.example', 'outsider@audit.example']) {
-      const page = await (await signedIn(email)).request(auditPath('acme'));
+      const page = await (await signedIn(email)).get(auditPath('acme'));
       assert.equal(page.status, 404, email);
       assert.match(page.html, /no org &quot;acme&quot;|no org "acme"/, email);
       assert.doesNotMatch(page.html, /audit-rows|Chain/, email);
     }
     // Their own org's page is theirs; a missing org is the same 404 as a foreign one.
-    assert.equal((await (await signedIn('other@audit.example')).request(auditPath('other'))).status, 200);
-    assert.equal((await (await signedIn('owner@audit.example')).request(auditPath('nope'))).status, 404);
+    assert.equal((await (await signedIn('other@audit.example')).get(auditPath('other'))).status, 200);
+    assert.equal((await (await signedIn('owner@audit.example')).get(auditPath('nope'))).status, 404);
   });
 
   test('signed out: the sign-in form, which comes back to the page', async () => {
@@ -133,7 +127,7 @@ describe('who may open the audit page, and bad input', () => {
   });
 
   test('bad after, before, limit and action values: the 400 page, never a 500', async () => {
-    const browser = await signedIn('owner@audit.example');
+    const person = await signedIn('owner@audit.example');
     for (const query of [
       '?after=-1',
       '?after=abc',
@@ -149,7 +143,7 @@ describe('who may open the audit page, and bad input', () => {
       '?unknown=1',
       `?actor=${'a'.repeat(400)}`,
     ]) {
-      const page = await browser.request(auditPath('acme', query));
+      const page = await person.get(auditPath('acme', query));
       assert.equal(page.status, 400, `${query}: ${page.html.slice(0, 300)}`);
       assert.match(page.html, /role="alert"/, query);
       assert.match(page.headers.get('content-type') ?? '', /text\/html/);
@@ -157,7 +151,7 @@ describe('who may open the audit page, and bad input', () => {
   });
 
   test('cursors at and past either end answer a page whose links all answer too', async () => {
-    const browser = await signedIn('owner@audit.example');
+    const person = await signedIn('owner@audit.example');
     for (const query of [
       '?before=0',
       '?before=1',
@@ -166,19 +160,19 @@ describe('who may open the audit page, and bad input', () => {
       '?before=999999999999999',
       '?limit=1&after=2',
     ]) {
-      const page = await browser.request(auditPath('acme', query));
+      const page = await person.get(auditPath('acme', query));
       assert.equal(page.status, 200, `${query}: ${page.html.slice(0, 300)}`);
       const links = [...page.html.matchAll(/id="audit-(?:older|newer|newest)" href="([^"]+)"/g)].map((match) =>
         String(match[1]).replace(/&amp;/g, '&'),
       );
-      for (const link of links) assert.equal((await browser.request(link)).status, 200, `${query} -> ${link}`);
+      for (const link of links) assert.equal((await person.get(link)).status, 200, `${query} -> ${link}`);
     }
   });
 
   test('the actor filter is shown escaped, never as markup', async () => {
-    const browser = await signedIn('owner@audit.example');
+    const person = await signedIn('owner@audit.example');
     const actor = '"><script>alert(1)</script>';
-    const page = await browser.request(auditPath('acme', `?actor=${encodeURIComponent(actor)}`));
+    const page = await person.get(auditPath('acme', `?actor=${encodeURIComponent(actor)}`));
     assert.equal(page.status, 200);
     assert.doesNotMatch(page.html, /<script>alert/);
     assert.match(page.html, /value="&quot;&gt;&lt;script&gt;alert\(1\)&lt;\/script&gt;"/);
@@ -188,29 +182,29 @@ describe('who may open the audit page, and bad input', () => {
 
 describe('paging and filtering in process', () => {
   test('newest first, pages of `limit`, older and newer links that carry the filter', async () => {
-    const browser = await signedIn('owner@audit.example');
+    const person = await signedIn('owner@audit.example');
     const api = await ok(apiCall(base, 'GET', '/v1/orgs/acme/audit?limit=200', owner));
     const all = (api.entries as { seq: number; action: string }[]).map((entry) => entry.seq);
     const seqsOf = (html: string) => [...html.matchAll(/<tr data-seq="(\d+)">/g)].map((match) => Number(match[1]));
-    const first = await browser.request(auditPath('acme', '?limit=2'));
+    const first = await person.get(auditPath('acme', '?limit=2'));
     assert.deepEqual(seqsOf(first.html), all.slice(-2).reverse());
     assert.doesNotMatch(first.html, /id="audit-newer"/);
     const olderHref = /id="audit-older" href="([^"]+)"/.exec(first.html)?.[1]?.replace(/&amp;/g, '&');
     assert.ok(olderHref);
-    const second = await browser.request(olderHref);
+    const second = await person.get(olderHref);
     assert.deepEqual(seqsOf(second.html), all.slice(-4, -2).reverse());
     const newerHref = /id="audit-newer" href="([^"]+)"/.exec(second.html)?.[1]?.replace(/&amp;/g, '&');
     assert.ok(newerHref);
-    assert.deepEqual(seqsOf((await browser.request(newerHref)).html), all.slice(-2).reverse());
+    assert.deepEqual(seqsOf((await person.get(newerHref)).html), all.slice(-2).reverse());
 
-    const projects = await browser.request(auditPath('acme', '?action=project.created&limit=1'));
+    const projects = await person.get(auditPath('acme', '?action=project.created&limit=1'));
     const projectSeqs = (api.entries as { seq: number; action: string }[])
       .filter((entry) => entry.action === 'project.created')
       .map((entry) => entry.seq);
     assert.deepEqual(seqsOf(projects.html), projectSeqs.slice(-1));
     const next = /id="audit-older" href="([^"]+)"/.exec(projects.html)?.[1]?.replace(/&amp;/g, '&') ?? '';
     assert.match(next, /action=project.created/);
-    assert.deepEqual(seqsOf((await browser.request(next)).html), projectSeqs.slice(-2, -1));
+    assert.deepEqual(seqsOf((await person.get(next)).html), projectSeqs.slice(-2, -1));
   });
 });
 
@@ -239,18 +233,18 @@ describe('a trail longer than one request checks', () => {
       prev = hash;
     }
     await app.store.put('audh:long', JSON.stringify({ seq: total, hash: prev }), 3600);
-    const browser = await signedIn('long@audit.example');
+    const person = await signedIn('long@audit.example');
     const seqsOf = (html: string) => [...html.matchAll(/<tr data-seq="(\d+)">/g)].map((match) => Number(match[1]));
 
-    const page = await browser.request(auditPath('long', '?limit=3'));
+    const page = await person.get(auditPath('long', '?limit=3'));
     assert.equal(page.status, 200, page.html.slice(0, 500));
     assert.match(page.html, new RegExp(`Chain verified for its first ${AUDIT_WALK_MAX} entries`));
     assert.match(page.html, new RegExp(`id="audit-partial">The trail is longer \\(its head record is at entry ${total}\\)`));
     assert.deepEqual(seqsOf(page.html), [total, total - 1, total - 2]);
     // Rows past what the check read, by filter, and the oldest, read on demand.
-    assert.deepEqual(seqsOf((await browser.request(auditPath('long', '?actor=last@'))).html), [total]);
-    assert.deepEqual(seqsOf((await browser.request(auditPath('long', '?action=org.created'))).html), [1]);
-    assert.deepEqual(seqsOf((await browser.request(auditPath('long', `?limit=2&after=${AUDIT_WALK_MAX - 1}`))).html), [
+    assert.deepEqual(seqsOf((await person.get(auditPath('long', '?actor=last@'))).html), [total]);
+    assert.deepEqual(seqsOf((await person.get(auditPath('long', '?action=org.created'))).html), [1]);
+    assert.deepEqual(seqsOf((await person.get(auditPath('long', `?limit=2&after=${AUDIT_WALK_MAX - 1}`))).html), [
       AUDIT_WALK_MAX + 1,
       AUDIT_WALK_MAX,
     ]);

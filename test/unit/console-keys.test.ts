@@ -8,8 +8,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { RECENT_SIGN_IN_SECONDS } from '../../worker/accounts/web-sessions.ts';
 import { apiCall, ok } from '../fixtures/api-call.ts';
+import { consolePerson } from '../fixtures/console-http.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
-import { addMember, deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
+import { addMember, deviceLogin } from '../fixtures/oauth-client.ts';
 
 let app: InProcess;
 let base: string;
@@ -34,15 +35,6 @@ after(() => app?.close());
 const keys = async () =>
   (await ok(apiCall(base, 'GET', `/v1/orgs/${ORG}/keys`, ownerKey))).keys as { id: string; name: string; role: string }[];
 
-async function signedIn(email: string) {
-  const client = new FormBrowser(base);
-  const form = await client.request(keysPath);
-  assert.equal((await client.submitSignIn(form.html, email)).status, 303);
-  const page = await client.request(keysPath);
-  assert.equal(page.status, 200);
-  return { client, csrf: FormBrowser.field(page.html, 'csrf') };
-}
-
 const asksToSignInAgain = (answer: { status: number; html: string }) => {
   assert.equal(answer.status, 200);
   assert.match(answer.html, /<h1>Confirm it’s you<\/h1>/);
@@ -53,25 +45,25 @@ const asksToSignInAgain = (answer: { status: number; html: string }) => {
 
 describe('an admin-or-higher key wants a recent sign-in', () => {
   test('making one: fine at 10 minutes, refused a millisecond later, fine again after signing in', async () => {
-    const { client, csrf } = await signedIn(ADMIN);
+    const admin = await consolePerson(base, ADMIN, keysPath);
     app.step(RECENT_MS);
-    const onTime = await client.request(keysPath, { csrf, name: 'on time', role: 'admin' });
+    const onTime = await admin.post(keysPath, { name: 'on time', role: 'admin' });
     assert.equal(onTime.status, 201, 'at exactly 10 minutes');
     assert.match(onTime.html, /class="secret"/);
 
     app.step(1);
     const before = (await keys()).length;
-    asksToSignInAgain(await client.request(keysPath, { csrf, name: 'late', role: 'admin' }));
+    asksToSignInAgain(await admin.post(keysPath, { name: 'late', role: 'admin' }));
     assert.equal((await keys()).length, before, 'no key was made');
-    const member = await client.request(keysPath, { csrf, name: 'a member key', role: 'member' });
+    const member = await admin.post(keysPath, { name: 'a member key', role: 'member' });
     assert.equal(member.status, 201, 'a member key is not sensitive');
 
-    const again = await client.request(keysPath, { csrf, name: 'late', role: 'admin' });
+    const again = await admin.post(keysPath, { name: 'late', role: 'admin' });
     asksToSignInAgain(again);
-    const back = await client.submitSignIn(again.html, ADMIN);
+    const back = await admin.browser.submitSignIn(again.html, ADMIN);
     assert.equal(back.status, 303);
     assert.equal(back.headers.get('location'), keysPath, 'the sign-in returns to the keys');
-    const made = await client.request(keysPath, { csrf, name: 'late', role: 'admin' });
+    const made = await admin.post(keysPath, { name: 'late', role: 'admin' });
     assert.equal(made.status, 201);
     assert.equal((await keys()).filter((key) => key.name === 'late' && key.role === 'admin').length, 1);
   });
@@ -79,15 +71,15 @@ describe('an admin-or-higher key wants a recent sign-in', () => {
   test('rotating one after 10 minutes: the confirm page, and the key is left as it was', async () => {
     const target = await ok(apiCall(base, 'POST', `/v1/orgs/${ORG}/keys`, ownerKey, { name: 'admin target', role: 'admin' }));
     const memberKey = await ok(apiCall(base, 'POST', `/v1/orgs/${ORG}/keys`, ownerKey, { name: 'member target' }));
-    const { client, csrf } = await signedIn(ADMIN);
+    const admin = await consolePerson(base, ADMIN, keysPath);
     app.step(RECENT_MS + 1);
     const before = (await keys()).length;
-    asksToSignInAgain(await client.request(`${keysPath}/${target.id}/rotate`, { csrf, grace_seconds: '0' }));
+    asksToSignInAgain(await admin.post(`${keysPath}/${target.id}/rotate`, { grace_seconds: '0' }));
     assert.equal((await keys()).length, before, 'no successor');
     const me = await apiCall(base, 'GET', '/v1/me', String(target.key));
     assert.equal(me.status, 200, 'the old key still works');
 
-    const rotated = await client.request(`${keysPath}/${memberKey.id}/rotate`, { csrf, grace_seconds: '0' });
+    const rotated = await admin.post(`${keysPath}/${memberKey.id}/rotate`, { grace_seconds: '0' });
     assert.equal(rotated.status, 201, 'a member key rotates without asking');
     assert.equal((await apiCall(base, 'GET', '/v1/me', String(memberKey.key))).status, 401);
   });

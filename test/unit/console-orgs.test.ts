@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Invitation, InvitationList, Org } from '../../shared/schemas.ts';
 import { apiJsonCall } from '../fixtures/api-call.ts';
+import { type ConsolePerson, consolePerson } from '../fixtures/console-http.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
 
@@ -21,31 +22,7 @@ before(async () => {
 });
 after(() => app?.close());
 
-/** A person at the console in their own browser: GET a page, or post a form with their CSRF token. */
-class Person {
-  readonly browser: FormBrowser;
-  readonly email: string;
-  csrf = '';
-  constructor(email: string) {
-    this.email = email;
-    this.browser = new FormBrowser(base);
-  }
-  async signIn() {
-    const page = await this.browser.request('/console');
-    const signedIn = await this.browser.submitSignIn(page.html, this.email);
-    assert.equal(signedIn.status, 303);
-    this.csrf = FormBrowser.field((await this.browser.request('/console/orgs/new')).html, 'csrf');
-    return this;
-  }
-  get(path: string) {
-    return this.browser.request(path);
-  }
-  post(path: string, fields: Record<string, string> = {}) {
-    return this.browser.request(path, { csrf: this.csrf, ...fields });
-  }
-}
-
-const signedIn = (email: string) => new Person(email).signIn();
+const signedIn = (email: string) => consolePerson(base, email);
 
 /** The owner's access token, fresh (the clock steps past an access token's life). */
 const ownerApi = async () => (await deviceLogin(base, 'ann@acme.example')).access_token;
@@ -56,15 +33,15 @@ const orgState = async (slug: string) => {
   return { members: Object.fromEntries(org.members.map((m) => [m.email, m.role])), org, invitations: invitations.invitations };
 };
 
-let owner: Person;
-let admin: Person;
-let member: Person;
-let invited: Person;
-let otherAdmin: Person;
+let owner: ConsolePerson;
+let admin: ConsolePerson;
+let member: ConsolePerson;
+let invited: ConsolePerson;
+let otherAdmin: ConsolePerson;
 let invitationId = '';
 
 /** Invites `email` from the console as `by` and returns the invitation's id (from the org's list). */
-async function inviteFromConsole(by: Person, slug: string, email: string, role: string) {
+async function inviteFromConsole(by: ConsolePerson, slug: string, email: string, role: string) {
   const answer = await by.post(`/console/orgs/${slug}/invitations`, { email, role, expires_in: '604800' });
   assert.equal(answer.status, 303, answer.html.slice(0, 400));
   assert.equal(answer.headers.get('location'), `/console/orgs/${slug}/members?notice=invitation-sent`);

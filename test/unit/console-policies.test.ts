@@ -10,9 +10,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { apiCall } from '../fixtures/api-call.ts';
 import { GITHUB } from '../fixtures/ci-claims.ts';
+import { type ConsolePerson, consolePerson } from '../fixtures/console-http.ts';
 import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
-import { addMember, deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
+import { addMember, deviceLogin } from '../fixtures/oauth-client.ts';
 
 let app: InProcess;
 let base: string;
@@ -20,16 +21,6 @@ let github: FakeCiIssuer;
 let ownerToken: string;
 
 const POLICIES = '/console/orgs/acme/policies';
-
-/** A browser signed in to the console as `email` (cookies kept). */
-async function consoleBrowser(email: string): Promise<FormBrowser> {
-  const browser = new FormBrowser(base);
-  const page = await browser.request('/console');
-  const signedIn = await browser.submitSignIn(page.html, email);
-  assert.equal(signedIn.status, 303, signedIn.html.slice(0, 300));
-  return browser;
-}
-const csrfOn = async (browser: FormBrowser, path = '/console') => FormBrowser.field((await browser.request(path)).html, 'csrf');
 
 const githubForm = (fields: Record<string, string> = {}) => ({
   preset: 'github',
@@ -52,9 +43,9 @@ async function policyIds(): Promise<string[]> {
   return (listed.json.policies as { id: string }[]).map((policy) => policy.id);
 }
 
-let owner: FormBrowser;
-let member: FormBrowser;
-let stranger: FormBrowser;
+let owner: ConsolePerson;
+let member: ConsolePerson;
+let stranger: ConsolePerson;
 
 before(async () => {
   github = await startFakeCiIssuer();
@@ -70,10 +61,10 @@ before(async () => {
   const strangerToken = (await deviceLogin(base, 'admin@other.example')).access_token;
   assert.equal((await apiCall(base, 'POST', '/v1/orgs', strangerToken, { slug: 'other' })).status, 201);
 
-  owner = await consoleBrowser('owner@acme.example');
-  member = await consoleBrowser('member@acme.example');
-  stranger = await consoleBrowser('admin@other.example');
-  const made = await owner.request(POLICIES, { csrf: await csrfOn(owner, POLICIES), ...githubForm() });
+  owner = await consolePerson(base, 'owner@acme.example');
+  member = await consolePerson(base, 'member@acme.example');
+  stranger = await consolePerson(base, 'admin@other.example');
+  const made = await owner.post(POLICIES, githubForm());
   assert.equal(made.status, 303, made.html.slice(0, 500));
 });
 after(async () => {
@@ -83,25 +74,23 @@ after(async () => {
 
 describe('a member (policies:read, not write)', () => {
   test('sees the policies and may dry-run, without a Delete button or create links', async () => {
-    const list = await member.request(POLICIES);
+    const list = await member.get(POLICIES);
     assert.equal(list.status, 200);
     assert.match(list.html, /octo-main/);
     assert.doesNotMatch(list.html, /\/delete"/);
     assert.doesNotMatch(list.html, /policies\/new/);
     const token = await github.sign(GITHUB.branchPush, { audience: `${base}/orgs/acme` });
-    const tried = await member.request(`${POLICIES}/dry-run`, { csrf: await csrfOn(member), subject_token: token, audience: '' });
+    const tried = await member.post(`${POLICIES}/dry-run`, { subject_token: token, audience: '' });
     assert.equal(tried.status, 200);
     assert.match(tried.html, /Decision: allowed/);
     assert.ok(!tried.html.includes(token), 'the pasted token is not in the page');
   });
 
   test('every create and delete post is 403 and changes nothing', async () => {
-    const csrf = await csrfOn(member);
-    const created = await member.request(POLICIES, { csrf, ...githubForm({ id: 'by-member' }) });
+    const created = await member.post(POLICIES, githubForm({ id: 'by-member' }));
     assert.equal(created.status, 403, created.html.slice(0, 300));
     assert.match(created.html, /policies:write/);
-    const json = await member.request(POLICIES, {
-      csrf,
+    const json = await member.post(POLICIES, {
       preset: 'json',
       policy: JSON.stringify({
         preset: 'github-actions',
@@ -114,7 +103,7 @@ describe('a member (policies:read, not write)', () => {
       }),
     });
     assert.equal(json.status, 403);
-    const deleted = await member.request(`${POLICIES}/octo-main/delete`, { csrf });
+    const deleted = await member.post(`${POLICIES}/octo-main/delete`);
     assert.equal(deleted.status, 403);
     assert.deepEqual(await policyIds(), ['octo-main']);
   });
@@ -122,25 +111,24 @@ describe('a member (policies:read, not write)', () => {
 
 describe("another org's admin", () => {
   test('finds no org at any of its policy pages or posts (404), and changes nothing', async () => {
-    const csrf = await csrfOn(stranger);
     for (const path of [POLICIES, `${POLICIES}/new?preset=github`, `${POLICIES}/dry-run`]) {
-      assert.equal((await stranger.request(path)).status, 404, path);
+      assert.equal((await stranger.get(path)).status, 404, path);
     }
-    assert.equal((await stranger.request(POLICIES, { csrf, ...githubForm({ id: 'stranger' }) })).status, 404);
-    assert.equal((await stranger.request(`${POLICIES}/octo-main/delete`, { csrf })).status, 404);
-    assert.equal((await stranger.request(`${POLICIES}/dry-run`, { csrf, subject_token: 'x.y.z' })).status, 404);
+    assert.equal((await stranger.post(POLICIES, githubForm({ id: 'stranger' }))).status, 404);
+    assert.equal((await stranger.post(`${POLICIES}/octo-main/delete`)).status, 404);
+    assert.equal((await stranger.post(`${POLICIES}/dry-run`, { subject_token: 'x.y.z' })).status, 404);
     assert.deepEqual(await policyIds(), ['octo-main']);
   });
 });
 
 describe('CSRF', () => {
   test('a create, delete or dry-run post without the token or with another browser’s is 403 and changes nothing', async () => {
-    const foreign = await csrfOn(member);
+    const foreign = member.csrf;
     for (const csrf of [undefined, foreign, '']) {
       const fields: Record<string, string> = csrf === undefined ? {} : { csrf };
-      assert.equal((await owner.request(POLICIES, { ...fields, ...githubForm({ id: 'forged' }) })).status, 403);
-      assert.equal((await owner.request(`${POLICIES}/octo-main/delete`, fields)).status, 403);
-      assert.equal((await owner.request(`${POLICIES}/dry-run`, { ...fields, subject_token: 'x.y.z' })).status, 403);
+      assert.equal((await owner.browser.request(POLICIES, { ...fields, ...githubForm({ id: 'forged' }) })).status, 403);
+      assert.equal((await owner.browser.request(`${POLICIES}/octo-main/delete`, fields)).status, 403);
+      assert.equal((await owner.browser.request(`${POLICIES}/dry-run`, { ...fields, subject_token: 'x.y.z' })).status, 403);
     }
     assert.deepEqual(await policyIds(), ['octo-main']);
   });
@@ -148,15 +136,14 @@ describe('CSRF', () => {
 
 describe('bad input', () => {
   test('malformed JSON: the form again with the message and the text kept, 400', async () => {
-    const page = await owner.request(POLICIES, { csrf: await csrfOn(owner), preset: 'json', policy: '{"preset": "custom",' });
+    const page = await owner.post(POLICIES, { preset: 'json', policy: '{"preset": "custom",' });
     assert.equal(page.status, 400);
     assert.match(page.html, /not valid JSON/);
     assert.match(page.html, /\{&quot;preset&quot;: &quot;custom&quot;,/);
   });
 
   test('a policy the server refuses: the preset form again, every field kept', async () => {
-    const page = await owner.request(POLICIES, {
-      csrf: await csrfOn(owner),
+    const page = await owner.post(POLICIES, {
       ...githubForm({ id: 'no-repo-id', repository_id: '', environment: 'prod', description: 'kept <b>' }),
     });
     assert.equal(page.status, 400);
@@ -164,37 +151,36 @@ describe('bad input', () => {
     assert.match(page.html, /name="environment" value="prod"/);
     assert.match(page.html, /name="description" value="kept &lt;b&gt;"/);
     assert.match(page.html, /<option value="read write" selected>/);
-    const unknown = await owner.request(POLICIES, { csrf: await csrfOn(owner), ...githubForm({ project: 'nope' }) });
+    const unknown = await owner.post(POLICIES, githubForm({ project: 'nope' }));
     assert.equal(unknown.status, 404);
     assert.match(unknown.html, /no project &quot;nope&quot;/);
-    const taken = await owner.request(POLICIES, { csrf: await csrfOn(owner), ...githubForm() });
+    const taken = await owner.post(POLICIES, githubForm());
     assert.equal(taken.status, 409);
     assert.match(taken.html, /already has a trust policy/);
   });
 
   test('an unknown preset, on the page or posted: 400 with the message', async () => {
-    const page = await owner.request(`${POLICIES}/new?preset=bitbucket`);
+    const page = await owner.get(`${POLICIES}/new?preset=bitbucket`);
     assert.equal(page.status, 400);
     assert.match(page.html, /unknown preset &quot;bitbucket&quot;/);
-    const posted = await owner.request(POLICIES, { csrf: await csrfOn(owner), ...githubForm({ preset: 'bitbucket' }) });
+    const posted = await owner.post(POLICIES, githubForm({ preset: 'bitbucket' }));
     assert.equal(posted.status, 400);
-    const json = await owner.request(POLICIES, {
-      csrf: await csrfOn(owner),
+    const json = await owner.post(POLICIES, {
       preset: 'json',
       policy: JSON.stringify({ preset: 'bitbucket', id: 'x' }),
     });
     assert.equal(json.status, 400);
     assert.match(json.html, /every policy needs &quot;preset&quot;/);
-    const array = await owner.request(POLICIES, { csrf: await csrfOn(owner), preset: 'json', policy: '[1]' });
+    const array = await owner.post(POLICIES, { preset: 'json', policy: '[1]' });
     assert.equal(array.status, 400);
     assert.deepEqual(await policyIds(), ['octo-main']);
   });
 
   test('an empty or oversized token on the dry-run: 400 with the message', async () => {
-    const empty = await owner.request(`${POLICIES}/dry-run`, { csrf: await csrfOn(owner), subject_token: ' ' });
+    const empty = await owner.post(`${POLICIES}/dry-run`, { subject_token: ' ' });
     assert.equal(empty.status, 400);
     assert.match(empty.html, /subject_token/);
-    const garbage = await owner.request(`${POLICIES}/dry-run`, { csrf: await csrfOn(owner), subject_token: 'not-a-jwt' });
+    const garbage = await owner.post(`${POLICIES}/dry-run`, { subject_token: 'not-a-jwt' });
     assert.equal(garbage.status, 200);
     assert.match(garbage.html, /Decision: refused/);
     assert.ok(!garbage.html.includes('not-a-jwt'));
@@ -203,33 +189,31 @@ describe('bad input', () => {
 
 describe('deleting wants a recent sign-in', () => {
   test('just over ten minutes after sign-in it asks to sign in again and deletes nothing; signed in again, it deletes', async () => {
-    const later = await consoleBrowser('owner@acme.example');
-    const csrf = await csrfOn(later);
-    const made = await later.request(POLICIES, { csrf, ...githubForm({ id: 'old-sign-in' }) });
+    const later = await consolePerson(base, 'owner@acme.example');
+    const made = await later.post(POLICIES, githubForm({ id: 'old-sign-in' }));
     assert.equal(made.status, 303);
 
     app.step(10 * 60_000 + 1);
-    const asked = await later.request(`${POLICIES}/old-sign-in/delete`, { csrf });
+    const asked = await later.post(`${POLICIES}/old-sign-in/delete`);
     assert.equal(asked.status, 200);
     assert.match(asked.html, /Confirm it’s you/);
     assert.match(asked.html, /needs a recent sign-in/);
     assert.match(asked.html, /name="return_to" value="\/console\/orgs\/acme\/policies"/);
     assert.deepEqual(await policyIds(), ['octo-main', 'old-sign-in']);
 
-    const again = await later.submitSignIn(asked.html, 'owner@acme.example');
+    const again = await later.browser.submitSignIn(asked.html, 'owner@acme.example');
     assert.equal(again.headers.get('location'), POLICIES);
-    const deleted = await later.request(`${POLICIES}/old-sign-in/delete`, { csrf: await csrfOn(later) });
+    const deleted = await later.post(`${POLICIES}/old-sign-in/delete`);
     assert.equal(deleted.status, 303);
     assert.equal(deleted.headers.get('location'), `${POLICIES}?notice=policy-deleted`);
     assert.deepEqual(await policyIds(), ['octo-main']);
   });
 
   test('exactly ten minutes after sign-in is still recent', async () => {
-    const fresh = await consoleBrowser('owner@acme.example');
-    const csrf = await csrfOn(fresh);
-    assert.equal((await fresh.request(POLICIES, { csrf, ...githubForm({ id: 'edge' }) })).status, 303);
+    const fresh = await consolePerson(base, 'owner@acme.example');
+    assert.equal((await fresh.post(POLICIES, githubForm({ id: 'edge' }))).status, 303);
     app.step(10 * 60_000);
-    assert.equal((await fresh.request(`${POLICIES}/edge/delete`, { csrf })).status, 303);
+    assert.equal((await fresh.post(`${POLICIES}/edge/delete`)).status, 303);
     assert.deepEqual(await policyIds(), ['octo-main']);
   });
 });

@@ -9,8 +9,9 @@ import { after, before, test } from 'node:test';
 import { youBody } from '../../worker/pages/console/you.ts';
 import { storeKey } from '../../worker/store/store.ts';
 import { apiJsonCall } from '../fixtures/api-call.ts';
+import { consolePerson } from '../fixtures/console-http.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
-import { deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
+import { deviceLogin } from '../fixtures/oauth-client.ts';
 
 let app: InProcess;
 let base: string;
@@ -21,11 +22,7 @@ before(async () => {
 });
 after(() => app?.close());
 
-async function signedIn(email: string) {
-  const client = new FormBrowser(base);
-  await client.submitSignIn((await client.request('/console')).html, email);
-  return client;
-}
+const signedIn = (email: string) => consolePerson(base, email);
 
 const orgRows = (html: string) => [...html.matchAll(/<tr data-org="([^"]+)"/g)].map((match) => match[1]);
 
@@ -48,7 +45,7 @@ test('the operator page lists the registry’s orgs, newest first, each once; an
   await app.store.put(storeKey('org', 'ancient'), JSON.stringify(old), 3600);
 
   const operator = await signedIn('op@unit.example');
-  const page = await operator.request('/console/operator');
+  const page = await operator.get('/console/operator');
   assert.equal(page.status, 200);
   assert.deepEqual(orgRows(page.html), ['second', 'first']);
   assert.match(page.html, /orgs created before it are not listed/);
@@ -69,11 +66,11 @@ test('an operator finds a person’s sessions by email, lower-cased; a bad email
   const dan = (await deviceLogin(base, 'dan@unit.example')).access_token;
   const me = await apiJsonCall(base, 'GET', '/v1/me', dan);
   const operator = await signedIn('op@unit.example');
-  const page = await operator.request('/console/operator?email=DAN%40unit.example');
+  const page = await operator.get('/console/operator?email=DAN%40unit.example');
   assert.equal(page.status, 200);
   assert.ok(page.html.includes(`data-session="${me.json.session_id}"`));
   assert.match(page.html, /Sessions of dan@unit\.example/);
-  const bad = await operator.request('/console/operator?email=not-an-email');
+  const bad = await operator.get('/console/operator?email=not-an-email');
   assert.equal(bad.status, 400);
   assert.match(bad.html, /Something went wrong/);
 });
@@ -82,10 +79,10 @@ test('a browser sign-in past its eight hours is neither listed nor let in', asyn
   const first = await signedIn('eight@unit.example');
   app.step(4 * 3600_000);
   const second = await signedIn('eight@unit.example');
-  assert.equal((await second.request('/console')).html.match(/<tr data-browser=/g)?.length, 2);
+  assert.equal((await second.get('/console')).html.match(/<tr data-browser=/g)?.length, 2);
   app.step(4 * 3600_000 + 1000);
-  assert.equal((await second.request('/console')).html.match(/<tr data-browser=/g)?.length, 1);
-  assert.match((await first.request('/console')).html, /id="email"/, 'the first browser is asked to sign in again');
+  assert.equal((await second.get('/console')).html.match(/<tr data-browser=/g)?.length, 1);
+  assert.match((await first.get('/console')).html, /id="email"/, 'the first browser is asked to sign in again');
 });
 
 test('without a verified email, the You page says so where orgs and invitations would be', async () => {
