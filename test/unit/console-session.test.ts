@@ -14,31 +14,18 @@ import { parseConfig } from '../../worker/config.ts';
 import { memoryStore } from '../../worker/store/memory.ts';
 import type { Store } from '../../worker/store/store.ts';
 import { freePort } from '../fixtures/free-port.ts';
+import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { FormBrowser } from '../fixtures/oauth-client.ts';
 
-let clock = Date.UTC(2026, 2, 2, 9);
-const now = () => clock;
-const step = (ms: number) => {
-  clock += ms;
-};
 const HOUR = 3600_000;
 const MINUTE = 60_000;
 
-type Served = { base: string; close: () => void };
-const servers: Served[] = [];
-
-/** The app on a loopback port; `store` defaults to a memory store on the test's clock. */
-async function serveApp(store?: Store): Promise<string> {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const config = parseConfig({ LATCHKEY_ISSUER: base, LATCHKEY_IDENTITY: 'dev', LATCHKEY_SESSION_CACHE: '0' });
-  const app = createApp(config, { store: store ?? memoryStore({ now }), now });
-  const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
-  servers.push({ base, close: () => server.close() });
-  return base;
-}
+let app: InProcess;
+const step = (ms: number) => app.step(ms);
+const closers: (() => void)[] = [];
 after(() => {
-  for (const server of servers) server.close();
+  app?.close();
+  for (const close of closers) close();
 });
 
 /** The raw exchange: a browser's cookies as a header we keep (to replay an old one), no redirects followed. */
@@ -81,7 +68,8 @@ const isConsole = (html: string) => /action="\/console\/signout"/.test(html);
 describe('a browser sign-in at the console', () => {
   let base: string;
   before(async () => {
-    base = await serveApp();
+    app = await startInProcess();
+    base = app.base;
   });
 
   test('lasts 8 h to the millisecond; then the page is the sign-in form again', async () => {
@@ -143,6 +131,7 @@ describe('a browser sign-in at the console', () => {
 describe('a sign-in record past its time', () => {
   test('is refused by the app itself, even from a store that has not dropped it yet', async () => {
     // A store that keeps every record forever: what a store whose expiry lags would show.
+    const now = app.now;
     const inner = memoryStore({ now });
     const lagging: Store = new Proxy(inner, {
       get(target, name, receiver) {
@@ -151,7 +140,12 @@ describe('a sign-in record past its time', () => {
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
-    const jar = new Jar(await serveApp(lagging));
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const config = parseConfig({ LATCHKEY_ISSUER: base, LATCHKEY_IDENTITY: 'dev', LATCHKEY_SESSION_CACHE: '0' });
+    const server = serve({ fetch: createApp(config, { store: lagging, now }).fetch, port, hostname: '127.0.0.1' });
+    closers.push(() => server.close());
+    const jar = new Jar(base);
     await jar.signIn('lagging@example.net');
     step(8 * HOUR);
     assert.ok(isSignInForm((await jar.request('/console')).html), 'the record says it ended; the app believes it');
@@ -162,12 +156,12 @@ describe('the session cookie on an https issuer', () => {
   test('HttpOnly, Secure, SameSite=Lax, __Host- named, Max-Age at most 8 h', async () => {
     const issuer = 'https://127.0.0.1:8443';
     const config = parseConfig({ LATCHKEY_ISSUER: issuer, LATCHKEY_IDENTITY: 'dev' });
-    const app = createApp(config, { store: memoryStore({ now }), now });
-    const page = await app.fetch(new Request(`${issuer}/console`));
+    const https = createApp(config, { store: memoryStore({ now: app.now }), now: app.now });
+    const page = await https.fetch(new Request(`${issuer}/console`));
     const binding = page.headers.getSetCookie().find((line) => line.startsWith('__Host-lk_b='));
     assert.ok(binding, `no __Host- binding cookie: ${page.headers.getSetCookie().join(' | ')}`);
     const csrf = FormBrowser.field(await page.text(), 'csrf');
-    const signedIn = await app.fetch(
+    const signedIn = await https.fetch(
       new Request(`${issuer}/signin`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', cookie: binding.split(';')[0] ?? '' },
