@@ -18,17 +18,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
-import { serve } from '@hono/node-server';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createApp } from '../../worker/app.ts';
-import { parseConfig } from '../../worker/config.ts';
-import { memoryStore } from '../../worker/store/memory.ts';
 import { apiCall } from '../fixtures/api-call.ts';
 import { launchChromium } from '../fixtures/chromium.ts';
 import { GITHUB, octoRepoPolicy } from '../fixtures/ci-claims.ts';
 import { consoleAs, DESKTOP, PHONE, screenshot, signInHere } from '../fixtures/console.ts';
 import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
-import { freePort } from '../fixtures/free-port.ts';
+import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { addMember, deviceLogin } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
@@ -284,30 +280,24 @@ describe('every console page passes axe (no serious or critical violation)', () 
  * stepping clock (as test/unit/console-session.test.ts), driven by the same Chromium.
  */
 describe('the confirm-it’s-you page', () => {
-  let clock = Date.UTC(2026, 2, 2, 9);
-  let base = '';
-  let close = () => {};
+  let app: InProcess;
   before(async () => {
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    const config = parseConfig({ LATCHKEY_ISSUER: base, LATCHKEY_IDENTITY: 'dev', LATCHKEY_SESSION_CACHE: '0' });
-    const app = createApp(config, { store: memoryStore({ now: () => clock }), now: () => clock });
-    const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' });
-    close = () => server.close();
+    app = await startInProcess();
   });
-  after(() => close());
+  after(() => app?.close());
 
   test('asked for an admin key 11 min after signing in, at both widths; confirming makes the key', async () => {
     for (const viewport of [DESKTOP, PHONE]) {
       let context: BrowserContext | undefined;
       try {
+        const base = app.base;
         ({ context } = await consoleAs(browser, base, `confirm${viewport.width}@example.net`, viewport));
         const page = context.pages()[0] as Page;
         const slug = `conf-${viewport.width}`;
         await page.goto(`${base}/console/orgs/new`);
         await page.fill('form[action="/console/orgs"] [name="slug"]', slug);
         await Promise.all([page.waitForNavigation(), page.click('form[action="/console/orgs"] button[type=submit]')]);
-        clock += 11 * 60_000;
+        app.step(11 * 60_000);
         await page.goto(`${base}/console/orgs/${slug}/keys`);
         const form = page.locator(`form[action="/console/orgs/${slug}/keys"]`);
         await form.locator('[name="name"]').fill('deployer');
