@@ -23,6 +23,7 @@ import { consolePage, orgPath } from '../../pages/console/layout.ts';
 import { atLeast } from '../../policy/roles.ts';
 import { signInPage } from '../sign-in.ts';
 import { consoleSection, pageUser } from './env.ts';
+import { formFields } from './form-fields.ts';
 
 export const keysConsole = consoleSection();
 
@@ -35,13 +36,6 @@ const recentSignInGate =
   (keyRole) => {
     if (atLeast(keyRole, 'admin') && !signedInRecently(c, user)) throw new NeedsRecentSignIn();
   };
-
-/** The posted form as the JSON API's fields: no CSRF token, and an empty select ("whole org") as absent. */
-function fieldsOf(form: Record<string, string>): Record<string, string> {
-  const { csrf: _csrf, ...fields } = form;
-  for (const [name, value] of Object.entries(fields)) if (value === '') delete fields[name];
-  return fields;
-}
 
 keysConsole.get('/console/orgs/:org/keys', async (c) => {
   const user = pageUser(c);
@@ -67,7 +61,7 @@ keysConsole.post('/console/orgs/:org/keys', async (c) => {
   const { form, user } = await consolePost(c);
   const services = c.var.services;
   const slug = orgParam(c);
-  const readInput = async () => parseInput(KeyCreateRequest, fieldsOf(form));
+  const readInput = async () => parseInput(KeyCreateRequest, formFields(form, ['name', 'project', 'role', 'expires_in']));
   try {
     const created = await createOrgApiKey(services, user.principal, slug, readInput, user.source, recentSignInGate(c, user));
     return newKeyAnswer(c, user, slug, created, null);
@@ -86,7 +80,7 @@ keysConsole.post('/console/orgs/:org/keys/:id/rotate', async (c) => {
   const services = c.var.services;
   const slug = orgParam(c);
   const id = c.req.param('id');
-  const readGrace = async () => parseInput(KeyRotateRequest, fieldsOf(form)).grace_seconds;
+  const readGrace = async () => parseInput(KeyRotateRequest, formFields(form, ['grace_seconds'])).grace_seconds;
   try {
     const created = await rotateOrgApiKey(services, user.principal, slug, id, readGrace, user.source, recentSignInGate(c, user));
     return newKeyAnswer(c, user, slug, created, id);

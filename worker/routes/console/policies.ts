@@ -9,7 +9,6 @@
 import type { Context } from 'hono';
 import { OAuthError } from '../../../shared/errors.ts';
 import { DryRunRequest, orgAudience } from '../../../shared/trust-policy.ts';
-import type { OrgRecord } from '../../accounts/orgs.ts';
 import { createTrustPolicy, deleteTrustPolicy, listTrustPolicies } from '../../accounts/trust-policies.ts';
 import type { AppEnv } from '../../app.ts';
 import { dryRunCiToken } from '../../grants/token-exchange.ts';
@@ -18,9 +17,9 @@ import { backTo, type ConsoleUser, consolePost, signedInRecently } from '../../h
 import { parseInput } from '../../http/form.ts';
 import { orgPath } from '../../pages/console/layout.ts';
 import { dryRunPage, FORM_PRESETS, type FormPreset, policiesPage, policyFormPage } from '../../pages/console/policies.ts';
-import { atLeast, PERMISSIONS, roleIn } from '../../policy/roles.ts';
 import { signInPage } from '../sign-in.ts';
 import { consoleSection, pageUser } from './env.ts';
+import { may } from './form-fields.ts';
 
 export const policiesConsole = consoleSection();
 
@@ -88,18 +87,18 @@ function bodyFromForm(preset: FormPreset, form: Record<string, string>): object 
   };
 }
 
-/** Whether the person may change the org's policies: only decides which buttons the page shows. */
-const mayWrite = (user: ConsoleUser, org: OrgRecord) => {
-  const role = roleIn(org, user.principal);
-  return role !== null && atLeast(role, PERMISSIONS['policies:write']);
-};
-
 const audienceOf = (c: Context<AppEnv>, org: string) => orgAudience(c.var.services.config.base, org);
 
 policiesConsole.get('/console/orgs/:org/policies', async (c) => {
   const user = pageUser(c);
   const { org, policies } = await listTrustPolicies(c.var.services, user.principal, orgParam(c));
-  return policiesPage(c, { user, org, policies, admin: mayWrite(user, org), audience: audienceOf(c, org.slug) });
+  return policiesPage(c, {
+    user,
+    org,
+    policies,
+    admin: may(org, user.principal, 'policies:write'),
+    audience: audienceOf(c, org.slug),
+  });
 });
 
 policiesConsole.get('/console/orgs/:org/policies/new', async (c) => {
