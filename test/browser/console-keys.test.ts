@@ -14,6 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { apiCall, ok } from '../fixtures/api-call.ts';
 import { launchChromium } from '../fixtures/chromium.ts';
 import { assertAccessible, consoleAs, DESKTOP, noticeOf, open, PHONE, screenshot, submit } from '../fixtures/console.ts';
+import { consolePerson } from '../fixtures/console-http.ts';
 import { addMember, deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
@@ -266,16 +267,6 @@ describe('API keys in the console (Chromium)', () => {
   });
 });
 
-/** A person's console in a cookie-carrying client, for posts Chromium's forms would never make. */
-async function consoleClient(email: string) {
-  const client = new FormBrowser(base);
-  const signIn = await client.request(keysPath);
-  const signedIn = await client.submitSignIn(signIn.html, email);
-  assert.equal(signedIn.status, 303);
-  // The token belongs to the browser (its binding cookie), which signing in keeps.
-  return { client, csrf: FormBrowser.field(signIn.html, 'csrf') };
-}
-
 async function apiKey(org: string, token: string, body: Record<string, unknown>) {
   const created = await ok(apiCall(base, 'POST', `/v1/orgs/${org}/keys`, token, body));
   return { id: String(created.id), key: String(created.key) };
@@ -285,11 +276,11 @@ describe('who must not use the key pages', () => {
   test('a member (not admin): 403 on the page and on every post, and nothing changes', async () => {
     const target = await apiKey(ORG, ownerToken, { name: 'member target', role: 'member' });
     const before = (await keysOf(ORG, ownerToken)).length;
-    const { client, csrf } = await consoleClient(MEMBER);
-    assert.equal((await client.request(keysPath)).status, 403);
-    assert.equal((await client.request(keysPath, { csrf, name: 'mine', role: 'member' })).status, 403);
-    assert.equal((await client.request(`${keysPath}/${target.id}/rotate`, { csrf, grace_seconds: '0' })).status, 403);
-    assert.equal((await client.request(`${keysPath}/${target.id}/revoke`, { csrf })).status, 403);
+    const person = await consolePerson(base, MEMBER);
+    assert.equal((await person.get(keysPath)).status, 403);
+    assert.equal((await person.post(keysPath, { name: 'mine', role: 'member' })).status, 403);
+    assert.equal((await person.post(`${keysPath}/${target.id}/rotate`, { grace_seconds: '0' })).status, 403);
+    assert.equal((await person.post(`${keysPath}/${target.id}/revoke`)).status, 403);
     assert.equal((await keysOf(ORG, ownerToken)).length, before);
     assert.equal((await curlMe(target.key)).status, 200);
   });
@@ -297,12 +288,12 @@ describe('who must not use the key pages', () => {
   test('another org’s admin: 404 on the page and on every post', async () => {
     const target = await apiKey(ORG, ownerToken, { name: 'outsider target', role: 'member' });
     const before = (await keysOf(ORG, ownerToken)).length;
-    const { client, csrf } = await consoleClient(OTHER_ADMIN);
-    assert.equal((await client.request(`/console/orgs/${OTHER}/keys`)).status, 200, 'their own org’s page opens');
-    assert.equal((await client.request(keysPath)).status, 404);
-    assert.equal((await client.request(keysPath, { csrf, name: 'theirs', role: 'member' })).status, 404);
-    assert.equal((await client.request(`${keysPath}/${target.id}/rotate`, { csrf, grace_seconds: '0' })).status, 404);
-    assert.equal((await client.request(`${keysPath}/${target.id}/revoke`, { csrf })).status, 404);
+    const person = await consolePerson(base, OTHER_ADMIN);
+    assert.equal((await person.get(`/console/orgs/${OTHER}/keys`)).status, 200, 'their own org’s page opens');
+    assert.equal((await person.get(keysPath)).status, 404);
+    assert.equal((await person.post(keysPath, { name: 'theirs', role: 'member' })).status, 404);
+    assert.equal((await person.post(`${keysPath}/${target.id}/rotate`, { grace_seconds: '0' })).status, 404);
+    assert.equal((await person.post(`${keysPath}/${target.id}/revoke`)).status, 404);
     assert.equal((await keysOf(ORG, ownerToken)).length, before);
     assert.equal((await curlMe(target.key)).status, 200);
   });
@@ -310,15 +301,15 @@ describe('who must not use the key pages', () => {
   test('an admin cannot make an owner key, nor rotate or revoke one', async () => {
     const owners = await apiKey(ORG, ownerToken, { name: 'owner key', role: 'owner' });
     const before = (await keysOf(ORG, ownerToken)).length;
-    const { client, csrf } = await consoleClient(ADMIN);
-    const page = await client.request(keysPath);
+    const person = await consolePerson(base, ADMIN);
+    const page = await person.get(keysPath);
     assert.ok(!page.html.includes('<option value="owner"'), 'the owner role is not offered');
     assert.ok(!page.html.includes('aria-label="Revoke key owner key"'), 'nor a button on an owner key');
-    const forged = await client.request(keysPath, { csrf, name: 'escalate', role: 'owner' });
+    const forged = await person.post(keysPath, { name: 'escalate', role: 'owner' });
     assert.equal(forged.status, 403);
     assert.match(forged.html, /lacks owner/);
-    assert.equal((await client.request(`${keysPath}/${owners.id}/rotate`, { csrf, grace_seconds: '0' })).status, 403);
-    assert.equal((await client.request(`${keysPath}/${owners.id}/revoke`, { csrf })).status, 403);
+    assert.equal((await person.post(`${keysPath}/${owners.id}/rotate`, { grace_seconds: '0' })).status, 403);
+    assert.equal((await person.post(`${keysPath}/${owners.id}/revoke`)).status, 403);
     assert.equal((await keysOf(ORG, ownerToken)).length, before);
     assert.equal((await curlMe(owners.key)).status, 200);
   });
@@ -341,34 +332,37 @@ describe('who must not use the key pages', () => {
       'it lists its own project’s keys only',
     );
 
-    const { client, csrf } = await consoleClient(ADMIN);
-    assert.equal((await client.request(keysPath)).status, 200);
-    assert.equal((await client.request(keysPath, { csrf, name: 'nowhere', role: 'member', project: 'nope' })).status, 404);
+    const person = await consolePerson(base, ADMIN);
+    assert.equal((await person.get(keysPath)).status, 200);
+    assert.equal((await person.post(keysPath, { name: 'nowhere', role: 'member', project: 'nope' })).status, 404);
     assert.equal((await keysOf(ORG, ownerToken)).length, before);
   });
 
   test('another org’s key id from this org’s page: 404, and the key still works', async () => {
     const foreign = await apiKey(OTHER, otherOwnerToken, { name: 'foreign', role: 'member' });
-    const { client, csrf } = await consoleClient(ADMIN);
-    assert.equal((await client.request(`${keysPath}/${foreign.id}/rotate`, { csrf, grace_seconds: '0' })).status, 404);
-    assert.equal((await client.request(`${keysPath}/${foreign.id}/revoke`, { csrf })).status, 404);
+    const person = await consolePerson(base, ADMIN);
+    assert.equal((await person.post(`${keysPath}/${foreign.id}/rotate`, { grace_seconds: '0' })).status, 404);
+    assert.equal((await person.post(`${keysPath}/${foreign.id}/revoke`)).status, 404);
     assert.equal((await curlMe(foreign.key)).status, 200);
     assert.equal((await keysOf(OTHER, otherOwnerToken)).length, 1, 'no successor was made');
     const own = await apiKey(ORG, ownerToken, { name: 'own', role: 'member' });
-    const rotated = await client.request(`${keysPath}/${own.id}/rotate`, { csrf, grace_seconds: '0' });
+    const rotated = await person.post(`${keysPath}/${own.id}/rotate`, { grace_seconds: '0' });
     assert.equal(rotated.status, 201, 'the same form on this org’s own key works');
   });
 
   test('a missing or foreign CSRF token: 403 and no key made, rotated or revoked', async () => {
     const target = await apiKey(ORG, ownerToken, { name: 'csrf target', role: 'member' });
     const before = (await keysOf(ORG, ownerToken)).length;
-    const { client } = await consoleClient(ADMIN);
-    const { csrf: foreign } = await consoleClient(ADMIN);
+    const person = await consolePerson(base, ADMIN);
+    const foreign = (await consolePerson(base, ADMIN)).csrf;
     for (const token of [undefined, foreign]) {
       const csrf: Record<string, string> = token === undefined ? {} : { csrf: token };
-      assert.equal((await client.request(keysPath, { ...csrf, name: 'forged', role: 'member' })).status, 403);
-      assert.equal((await client.request(`${keysPath}/${target.id}/rotate`, { ...csrf, grace_seconds: '0' })).status, 403);
-      assert.equal((await client.request(`${keysPath}/${target.id}/revoke`, csrf)).status, 403);
+      assert.equal((await person.browser.request(keysPath, { ...csrf, name: 'forged', role: 'member' })).status, 403);
+      assert.equal(
+        (await person.browser.request(`${keysPath}/${target.id}/rotate`, { ...csrf, grace_seconds: '0' })).status,
+        403,
+      );
+      assert.equal((await person.browser.request(`${keysPath}/${target.id}/revoke`, csrf)).status, 403);
     }
     assert.equal((await keysOf(ORG, ownerToken)).length, before);
     assert.equal((await curlMe(target.key)).status, 200);

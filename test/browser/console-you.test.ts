@@ -14,7 +14,8 @@ import { apiCall, ok } from '../fixtures/api-call.ts';
 import { launchChromium } from '../fixtures/chromium.ts';
 import { buildCli, cleanEnv, cliDeviceLogin, runCli, tempConfigDir } from '../fixtures/cli-runner.ts';
 import { assertAccessible, consoleAs, noticeOf, open, PHONE, screenshot, submit } from '../fixtures/console.ts';
-import { deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
+import { consolePerson } from '../fixtures/console-http.ts';
+import { deviceLogin } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 const OPERATOR = 'op@you.example';
@@ -48,16 +49,11 @@ async function pendingFor(token: string): Promise<string[]> {
   return (list.invitations as { id: string }[]).map((invitation) => invitation.id);
 }
 
-/** A cookie-carrying client signed in to the console through its own sign-in form; `page` is its You page. */
-async function consoleClient(email: string): Promise<{ client: FormBrowser; csrf: string; page: string }> {
-  const client = new FormBrowser(worker.url);
-  const signIn = await client.request('/console');
-  const signedIn = await client.submitSignIn(signIn.html, email);
-  assert.equal(signedIn.status, 303);
-  const page = await client.request('/console');
-  assert.equal(page.status, 200);
-  assert.match(page.html, /<h1>You<\/h1>/);
-  return { client, csrf: FormBrowser.field(page.html, 'csrf'), page: page.html };
+/** A person at the console in a cookie-carrying client; `page` is their You page. */
+async function consoleClient(email: string) {
+  const person = await consolePerson(worker.url, email);
+  assert.match(person.page, /<h1>You<\/h1>/);
+  return person;
 }
 
 const rowText = (page: Page, selector: string) => page.innerText(selector).then((text) => text.replace(/\s+/g, ' '));
@@ -176,7 +172,7 @@ describe('the You and Operator routes against an attacker', () => {
   test('another person’s session id answers as not found, and the session still works', async () => {
     const ada = (await deviceLogin(worker.url, 'ada2@you.example')).access_token;
     const eve = await consoleClient('eve@you.example');
-    const answer = await eve.client.request(`/console/sessions/${sidOf(ada)}/revoke`, { csrf: eve.csrf });
+    const answer = await eve.post(`/console/sessions/${sidOf(ada)}/revoke`);
     assert.equal(answer.status, 404);
     assert.match(answer.html, /no session/);
     assert.equal(await accepted(ada), true);
@@ -187,9 +183,9 @@ describe('the You and Operator routes against an attacker', () => {
     const id = /data-browser="(web_[\w-]+)"/.exec(ada.page)?.[1];
     assert.ok(id);
     const eve = await consoleClient('eve@you.example');
-    const answer = await eve.client.request(`/console/browsers/${id}/end`, { csrf: eve.csrf });
+    const answer = await eve.post(`/console/browsers/${id}/end`);
     assert.equal(answer.status, 404);
-    const still = await ada.client.request('/console');
+    const still = await ada.get('/console');
     assert.match(still.html, /<h1>You<\/h1>/);
     assert.ok(still.html.includes(`data-browser="${id}"`));
   });
@@ -198,12 +194,11 @@ describe('the You and Operator routes against an attacker', () => {
     const dan = (await deviceLogin(worker.url, 'dan2@you.example')).access_token;
     const eve = await consoleClient('eve@you.example');
     assert.doesNotMatch(eve.page, /href="\/console\/operator"/);
-    const page = await eve.client.request('/console/operator?email=dan2@you.example');
+    const page = await eve.get('/console/operator?email=dan2@you.example');
     assert.equal(page.status, 404);
     assert.match(page.html, /There is no such page/);
     assert.doesNotMatch(page.html, /dan2@you\.example/);
-    const post = await eve.client.request(`/console/operator/sessions/${sidOf(dan)}/revoke`, {
-      csrf: eve.csrf,
+    const post = await eve.post(`/console/operator/sessions/${sidOf(dan)}/revoke`, {
       email: 'dan2@you.example',
     });
     assert.equal(post.status, 404);
@@ -216,7 +211,7 @@ describe('the You and Operator routes against an attacker', () => {
     const id = await invite(owner, 'you-private', 'fay@you.example');
     const eve = await consoleClient('eve@you.example');
     for (const answer of ['accept', 'decline']) {
-      const refused = await eve.client.request(`/console/invitations/${id}/${answer}`, { csrf: eve.csrf });
+      const refused = await eve.post(`/console/invitations/${id}/${answer}`);
       assert.equal(refused.status, 404, answer);
     }
     const fay = (await deviceLogin(worker.url, 'fay@you.example')).access_token;
@@ -231,7 +226,7 @@ describe('the You and Operator routes against an attacker', () => {
     const gus = await consoleClient('gus@you.example');
     const gusToken = (await deviceLogin(worker.url, 'gus@you.example')).access_token;
     const invitation = await invite(owner, 'you-csrf', 'gus@you.example');
-    const gusBrowser = /data-browser="(web_[\w-]+)"/.exec((await gus.client.request('/console')).html)?.[1];
+    const gusBrowser = /data-browser="(web_[\w-]+)"/.exec((await gus.get('/console')).html)?.[1];
     assert.ok(gusBrowser);
     const attacker = await consoleClient('mal@you.example');
     const posts = [
@@ -243,12 +238,12 @@ describe('the You and Operator routes against an attacker', () => {
     ];
     for (const path of posts) {
       for (const csrf of [undefined, attacker.csrf, '']) {
-        const answer = await gus.client.request(path, csrf === undefined ? { email: 'x@you.example' } : { csrf });
+        const answer = await gus.browser.request(path, csrf === undefined ? { email: 'x@you.example' } : { csrf });
         assert.equal(answer.status, 403, `${path} with ${csrf === undefined ? 'no' : 'a foreign'} token`);
       }
     }
     assert.equal(await accepted(gusToken), true);
     assert.deepEqual(await pendingFor(gusToken), [invitation]);
-    assert.match((await gus.client.request('/console')).html, /<h1>You<\/h1>/);
+    assert.match((await gus.get('/console')).html, /<h1>You<\/h1>/);
   });
 });
