@@ -81,6 +81,7 @@ export const ENDPOINTS: Endpoint[] = [
   { method: 'POST', route: '/v1/orgs/:org/invitations', body: 'json', fields: keysOf(InvitationCreateRequest) },
   { method: 'GET', route: '/v1/orgs/:org/invitations', body: 'none', fields: [] },
   { method: 'DELETE', route: '/v1/orgs/:org/invitations/:id', body: 'none', fields: [] },
+  { method: 'POST', route: '/v1/orgs/:org/invitations/:id/resend', body: 'none', fields: [] },
   { method: 'GET', route: '/v1/invitations', body: 'none', fields: [] },
   { method: 'POST', route: '/v1/invitations/:id/:answer{accept|decline}', body: 'none', fields: [] },
   { method: 'GET', route: '/v1/sessions', body: 'none', fields: ['org', 'email'] },
