@@ -84,3 +84,53 @@ describe('an admin-or-higher key wants a recent sign-in', () => {
     assert.equal((await apiCall(base, 'GET', '/v1/me', String(memberKey.key))).status, 401);
   });
 });
+
+describe('a key form acts once: reloading the page that showed the secret makes nothing', () => {
+  /** The page's own form id, as a browser would post it back. */
+  const formIdOn = (html: string) => /name="form_id" value="(frm_[\w-]{20})"/.exec(html)?.[1] ?? assert.fail('no form_id');
+
+  test('creating: the repost answers 409 "already done", makes no key and shows no secret', async () => {
+    const admin = await consolePerson(base, ADMIN, keysPath);
+    const formId = formIdOn((await admin.get(keysPath)).html);
+    const first = await admin.post(keysPath, { name: 'once only', role: 'member', form_id: formId });
+    assert.equal(first.status, 201);
+    const reload = await admin.post(keysPath, { name: 'once only', role: 'member', form_id: formId });
+    assert.equal(reload.status, 409);
+    assert.match(reload.html, /sent before, and nothing more was made/);
+    assert.doesNotMatch(reload.html, /lk_(test|live)_/);
+    assert.equal((await keys()).filter((key) => key.name === 'once only').length, 1);
+    // A fresh page is a fresh form.
+    const next = await admin.post(keysPath, {
+      name: 'once only',
+      role: 'member',
+      form_id: formIdOn((await admin.get(keysPath)).html),
+    });
+    assert.equal(next.status, 201);
+  });
+
+  test('a refused post (bad input) spends nothing, so the corrected form goes through', async () => {
+    const admin = await consolePerson(base, ADMIN, keysPath);
+    const formId = formIdOn((await admin.get(keysPath)).html);
+    const refused = await admin.post(keysPath, { name: '', role: 'member', form_id: formId });
+    assert.equal(refused.status, 400);
+    const corrected = await admin.post(keysPath, { name: 'corrected', role: 'member', form_id: formId });
+    assert.equal(corrected.status, 201);
+  });
+
+  test('rotating: the repost makes no second successor', async () => {
+    const target = await ok(apiCall(base, 'POST', `/v1/orgs/${ORG}/keys`, ownerKey, { name: 'rotate once' }));
+    const admin = await consolePerson(base, ADMIN, keysPath);
+    const formId = formIdOn((await admin.get(keysPath)).html);
+    const rotate = () => admin.post(`${keysPath}/${target.id}/rotate`, { grace_seconds: '3600', form_id: formId });
+    assert.equal((await rotate()).status, 201);
+    assert.equal((await rotate()).status, 409);
+    assert.equal((await keys()).filter((key) => key.name === 'rotate once').length, 2, 'the key and one successor');
+  });
+
+  test('a malformed form id is refused before anything is made', async () => {
+    const admin = await consolePerson(base, ADMIN, keysPath);
+    const answer = await admin.post(keysPath, { name: 'forged id', role: 'member', form_id: 'frm_x' });
+    assert.equal(answer.status, 400);
+    assert.equal((await keys()).filter((key) => key.name === 'forged id').length, 0);
+  });
+});

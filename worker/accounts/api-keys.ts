@@ -129,7 +129,7 @@ export async function createApiKey(
  * console asks a recent sign-in before an admin-or-higher key is made or rotated); it
  * throws to stop the act before anything is written. The /v1 API has none.
  */
-export type KeyActGate = (keyRole: z.infer<typeof Role>) => void;
+export type KeyActGate = (keyRole: z.infer<typeof Role>) => void | Promise<void>;
 
 /**
  * POST /v1/orgs/:org/keys and the console's key form: the org read, then the input (so a
@@ -150,7 +150,7 @@ export async function createOrgApiKey(
   if (input.project && !org.projects.includes(input.project))
     throw new OAuthError('not_found', `no project "${input.project}" in org "${org.slug}"`);
   mayHoldKey(mine, input.role);
-  gate?.(input.role);
+  await gate?.(input.role);
   return createApiKey(
     services,
     { org: org.slug, project: input.project ?? null, role: input.role, name: input.name, expiresIn: input.expires_in },
@@ -220,7 +220,7 @@ export async function rotateOrgApiKey(
   gate?: KeyActGate,
 ): Promise<ApiKeyCreated> {
   const target = await manageableApiKey(services, principal, slug, id);
-  gate?.(target.value.role);
+  await gate?.(target.value.role);
   return rotateApiKey(services, target.value.org, target, await readGraceSeconds(), source);
 }
 

@@ -6,9 +6,11 @@
 import type { Context } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import type { AuditSource } from '../accounts/audit.ts';
-import { type ActiveWebSession, RECENT_SIGN_IN_SECONDS } from '../accounts/web-sessions.ts';
+import { type ActiveWebSession, RECENT_SIGN_IN_SECONDS, WEB_SESSION_SECONDS } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { isOperator, type Principal } from '../policy/roles.ts';
+import { storeKey } from '../store/store.ts';
+import { generateId } from '../tokens/opaque.ts';
 import { assertCsrf, csrfToken, readWebSession } from './browser.ts';
 import { readForm } from './form.ts';
 
@@ -53,6 +55,24 @@ export async function consolePost(c: Context<AppEnv>): Promise<{ form: Record<st
 /** Whether the person proved who they are recently enough for a sensitive action. */
 export const signedInRecently = (c: Context<AppEnv>, user: ConsoleUser): boolean =>
   c.var.services.now() - user.session.authTime <= RECENT_SIGN_IN_SECONDS * 1000;
+
+/** A fresh id for a form whose post must act once: a reload of its answer posts it again. */
+export const newFormId = () => generateId('frm_');
+
+/**
+ * True the first time this browser's sign-in posts the form with this id, false on any
+ * repost. Called just before the act (after every check that could send the person back to
+ * correct the form), so a refused post can be corrected and sent again. A post without an
+ * id (a script, not the page) acts as the API would: the id guards a reload, not a right.
+ */
+export async function firstPostOf(c: Context<AppEnv>, user: ConsoleUser, formId: string | undefined): Promise<boolean> {
+  if (formId === undefined) return true;
+  if (!/^frm_[\w-]{20}$/.test(formId))
+    throw new OAuthError('invalid_request', 'the form is out of date; reload the page and fill it in again');
+  const { store, hasher } = c.var.services;
+  const key = storeKey('consoleForm', await hasher.hash('cf', `${user.session.key}\0${formId}`));
+  return store.swap(key, null, '1', WEB_SESSION_SECONDS);
+}
 
 /** The console's answer to a finished post: back to a page, with a notice from a fixed list (never free text from the URL). */
 export function backTo(c: Context<AppEnv>, path: string, notice?: string) {

@@ -83,6 +83,7 @@ export const KEYSPACE = {
   revokedAccessToken: { prefix: 'rvk:', placement: 'atomic', home: 'shard', legacyDays: 2 },
   webSession: { prefix: 'ws:', placement: 'atomic', home: 'shard', legacyDays: 0 },
   webSessionIndex: { prefix: 'wsx:', placement: 'atomic', home: 'person', legacyDays: 0 },
+  consoleForm: { prefix: 'cf:', placement: 'atomic', home: 'shard', legacyDays: 0 },
   rateLimit: { prefix: 'rl:', placement: 'atomic', home: 'shard', legacyDays: 0 },
   identity: { prefix: 'idn:', placement: 'atomic', home: 'shard', legacyDays: 3650 },
   generated: { prefix: 'gen:', placement: 'atomic', home: 'shard', legacyDays: 3650 },

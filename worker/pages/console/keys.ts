@@ -30,6 +30,8 @@ function stateOf(key: ApiKeyInfo, now: number): 'revoked' | 'expired' | 'live' {
 export function keysPage(view: {
   org: string;
   csrf: string;
+  /** The id that lets this page's create and rotate forms act once each (a reload of the answer does nothing). */
+  formId: string;
   keys: ApiKeyInfo[];
   /** The roles the viewer may make (and so rotate and revoke) keys of. */
   roles: Role[];
@@ -46,6 +48,7 @@ export function keysPage(view: {
   const form = html`<h2 id="create-key">Create a key</h2>
 <form method="post" action="${action}" aria-labelledby="create-key">
 <input type="hidden" name="csrf" value="${view.csrf}">
+<input type="hidden" name="form_id" value="${view.formId}">
 <label for="key-name">Name</label>
 <input type="text" id="key-name" name="name" required maxlength="100" autocomplete="off" aria-describedby="key-name-hint">
 <p class="muted" id="key-name-hint">What uses it, e.g. “deploy from CI”.</p>
@@ -79,7 +82,7 @@ ${days.map(
   return html`${form}<h2>Keys</h2>${list}`;
 }
 
-function keyRow(key: ApiKeyInfo, view: { org: string; csrf: string; roles: Role[]; now: number }): Fragment {
+function keyRow(key: ApiKeyInfo, view: { org: string; csrf: string; formId: string; roles: Role[]; now: number }): Fragment {
   const state = stateOf(key, view.now);
   const base = `${orgPath(view.org, 'keys')}/${encodeURIComponent(key.id)}`;
   let actions: Fragment | string = '';
@@ -89,6 +92,7 @@ function keyRow(key: ApiKeyInfo, view: { org: string; csrf: string; roles: Role[
     const grace = `grace-${key.id}`;
     actions = html`<form method="post" action="${base}/rotate">
 <input type="hidden" name="csrf" value="${view.csrf}">
+<input type="hidden" name="form_id" value="${view.formId}">
 <label for="${grace}" class="muted">Grace period<span class="visually-hidden"> for ${key.name}</span></label>
 <select id="${grace}" name="grace_seconds">${GRACE_PERIODS.map(([seconds, text]) => html`<option value="${seconds}">${text}</option>`)}</select>
 <button type="submit" class="secondary" aria-label="Rotate key ${key.name}">Rotate</button>

@@ -5,6 +5,7 @@
  * the answer to the post that made it and nowhere else.
  */
 import type { Context } from 'hono';
+import { html } from 'hono/html';
 import { KeyCreateRequest, KeyRotateRequest } from '../../../shared/schemas.ts';
 import {
   createOrgApiKey,
@@ -16,7 +17,7 @@ import {
 } from '../../accounts/api-keys.ts';
 import type { AppEnv } from '../../app.ts';
 import { orgParam } from '../../http/caller.ts';
-import { backTo, type ConsoleUser, consolePost, signedInRecently } from '../../http/console.ts';
+import { backTo, type ConsoleUser, consolePost, firstPostOf, newFormId, signedInRecently } from '../../http/console.ts';
 import { parseInput } from '../../http/form.ts';
 import { keysPage, newKeyPage } from '../../pages/console/keys.ts';
 import { consolePage, orgPath } from '../../pages/console/layout.ts';
@@ -29,13 +30,32 @@ export const keysConsole = consoleSection();
 
 /** Thrown by the gate below to stop a sensitive key act before anything is written. */
 class NeedsRecentSignIn extends Error {}
+/** Thrown by the gate below when the form was posted before: a reload of the page that showed a secret. */
+class AlreadySent extends Error {}
 
-/** Making or rotating an admin-or-higher key wants a sign-in within RECENT_SIGN_IN_SECONDS. */
-const recentSignInGate =
-  (c: Context<AppEnv>, user: ConsoleUser): KeyActGate =>
-  (keyRole) => {
+/**
+ * What the console adds before a key is made or rotated, once every right is checked:
+ * making or rotating an admin-or-higher key wants a sign-in within RECENT_SIGN_IN_SECONDS,
+ * and the form acts once (reloading the answer re-posts it, which would make another key).
+ */
+const consoleGate =
+  (c: Context<AppEnv>, user: ConsoleUser, formId: string | undefined): KeyActGate =>
+  async (keyRole) => {
     if (atLeast(keyRole, 'admin') && !signedInRecently(c, user)) throw new NeedsRecentSignIn();
+    if (!(await firstPostOf(c, user, formId))) throw new AlreadySent();
   };
+
+/** The answer to a repost: nothing made, and the secret, shown once before, not again. */
+function alreadySent(c: Context<AppEnv>, user: ConsoleUser, org: string) {
+  return consolePage(c, {
+    user,
+    title: 'Already done',
+    at: { page: 'org', org, tab: 'keys' },
+    status: 409,
+    body: html`<p class="error" role="alert">This form was sent before, and nothing more was made now. Its key was made the first time, and its secret was shown then, once: it is not shown again. If you did not keep it, revoke that key and make another.</p>
+<p><a href="${orgPath(org, 'keys')}">Back to the keys of ${org}</a></p>`,
+  });
+}
 
 keysConsole.get('/console/orgs/:org/keys', async (c) => {
   const user = pageUser(c);
@@ -48,6 +68,7 @@ keysConsole.get('/console/orgs/:org/keys', async (c) => {
     body: keysPage({
       org: org.slug,
       csrf: user.csrf,
+      formId: newFormId(),
       keys,
       roles: keyRolesFor(role),
       projects: org.projects,
@@ -63,9 +84,17 @@ keysConsole.post('/console/orgs/:org/keys', async (c) => {
   const slug = orgParam(c);
   const readInput = async () => parseInput(KeyCreateRequest, formFields(form, ['name', 'project', 'role', 'expires_in']));
   try {
-    const created = await createOrgApiKey(services, user.principal, slug, readInput, user.source, recentSignInGate(c, user));
+    const created = await createOrgApiKey(
+      services,
+      user.principal,
+      slug,
+      readInput,
+      user.source,
+      consoleGate(c, user, form.form_id),
+    );
     return newKeyAnswer(c, user, slug, created, null);
   } catch (error) {
+    if (error instanceof AlreadySent) return alreadySent(c, user, slug);
     if (!(error instanceof NeedsRecentSignIn)) throw error;
     return signInPage(
       c,
@@ -82,9 +111,18 @@ keysConsole.post('/console/orgs/:org/keys/:id/rotate', async (c) => {
   const id = c.req.param('id');
   const readGrace = async () => parseInput(KeyRotateRequest, formFields(form, ['grace_seconds'])).grace_seconds;
   try {
-    const created = await rotateOrgApiKey(services, user.principal, slug, id, readGrace, user.source, recentSignInGate(c, user));
+    const created = await rotateOrgApiKey(
+      services,
+      user.principal,
+      slug,
+      id,
+      readGrace,
+      user.source,
+      consoleGate(c, user, form.form_id),
+    );
     return newKeyAnswer(c, user, slug, created, id);
   } catch (error) {
+    if (error instanceof AlreadySent) return alreadySent(c, user, slug);
     if (!(error instanceof NeedsRecentSignIn)) throw error;
     return signInPage(
       c,
