@@ -55,7 +55,9 @@ export const orgPath = (org: string, tab: OrgTab = 'overview') =>
 
 export function consolePage(c: Context, view: ConsoleView) {
   const { user, at } = view;
-  const notice = NOTICES[c.req.query('notice') as Notice] ?? null;
+  const asked = c.req.query('notice');
+  // An own key only: `constructor` or `__proto__` would show what every object inherits.
+  const notice = asked !== undefined && Object.hasOwn(NOTICES, asked) ? NOTICES[asked as Notice] : null;
   const nav = html`<a class="skip" href="#main">Skip to content</a>
 <nav class="top" aria-label="Console"><div>
 <span class="brand">latchkey</span>

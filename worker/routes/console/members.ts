@@ -1,10 +1,11 @@
 /**
  * An org's members and invitations in the console. Each post runs the same account function
  * as its /v1 route (accounts/orgs.ts, accounts/invitations.ts): the same role check, the
- * owner rules, the same audit entry. Changing a role wants a recent sign-in.
+ * owner rules, the same audit entry. Changing a role, or inviting someone as admin or owner,
+ * wants a recent sign-in.
  */
 import type { Context } from 'hono';
-import { MemberEmail, MemberPutRequest } from '../../../shared/schemas.ts';
+import { MemberEmail, MemberPutRequest, Role } from '../../../shared/schemas.ts';
 import { invite, pendingInvitations, resendInvitation, withdraw } from '../../accounts/invitations.ts';
 import { changeMemberRole, readOrg, removeMember } from '../../accounts/orgs.ts';
 import type { AppEnv } from '../../app.ts';
@@ -13,7 +14,7 @@ import { backTo, consolePost, signedInRecently } from '../../http/console.ts';
 import { parseInput } from '../../http/form.ts';
 import { orgPath } from '../../pages/console/layout.ts';
 import { membersPage } from '../../pages/console/members.ts';
-import { authorize } from '../../policy/roles.ts';
+import { atLeast, authorize } from '../../policy/roles.ts';
 import { signInPage } from '../sign-in.ts';
 import { consoleSection, pageUser } from './env.ts';
 import { formFields, may } from './form-fields.ts';
@@ -54,10 +55,30 @@ membersConsole.post('/console/orgs/:org/members/:email/remove', async (c) => {
   return backTo(c, orgPath(slug, 'members'), 'member-removed');
 });
 
+/** Thrown by the invitation's input below to stop before anything is written. */
+class NeedsRecentSignIn extends Error {}
+
 membersConsole.post('/console/orgs/:org/invitations', async (c) => {
   const { form, user } = await consolePost(c);
   const slug = orgParam(c);
-  await invite(c.var.services, user.principal, slug, async () => formFields(form, ['email', 'role', 'expires_in']), user.source);
+  const fields = formFields(form, ['email', 'role', 'expires_in']);
+  // Read once the right to invite is checked: inviting someone as admin or owner hands out that
+  // role, as changing a member's role does, so it wants the same recent sign-in.
+  const readInput = async () => {
+    const role = Role.safeParse(fields.role);
+    if (role.success && atLeast(role.data, 'admin') && !signedInRecently(c, user)) throw new NeedsRecentSignIn();
+    return fields;
+  };
+  try {
+    await invite(c.var.services, user.principal, slug, readInput, user.source);
+  } catch (error) {
+    if (!(error instanceof NeedsRecentSignIn)) throw error;
+    return signInPage(
+      c,
+      orgPath(slug, 'members'),
+      `Inviting ${fields.email ?? 'someone'} as ${fields.role} needs a recent sign-in. Sign in again, then send the invitation again.`,
+    );
+  }
   return backTo(c, orgPath(slug, 'members'), 'invitation-sent');
 });
 
