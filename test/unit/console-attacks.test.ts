@@ -10,6 +10,8 @@ import { after, before, describe, test } from 'node:test';
 import { RECENT_SIGN_IN_SECONDS } from '../../worker/accounts/web-sessions.ts';
 import { apiCall, ok } from '../fixtures/api-call.ts';
 import { type ConsolePerson, consolePerson } from '../fixtures/console-http.ts';
+import { startFakeOidc } from '../fixtures/fake-oidc.ts';
+import { freePort } from '../fixtures/free-port.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
 
@@ -169,5 +171,75 @@ describe('inviting someone as admin or owner hands out that role: it wants a rec
     const redone = await ann.post('/console/orgs/acme/invitations', { email: 'admin-to-be@acme.example', role: 'admin' });
     assert.equal(redone.status, 303);
     assert.ok((await invitedEmails('acme')).includes('admin-to-be@acme.example'));
+  });
+});
+
+describe('with an upstream OpenID provider, a sign-in is as recent as the provider says it is', () => {
+  let oidcApp: InProcess;
+  let upstream: Awaited<ReturnType<typeof startFakeOidc>>;
+  before(async () => {
+    upstream = await startFakeOidc(await freePort(), 'latchkey');
+    // The fake signs with the real clock, so the app's starts there.
+    oidcApp = await startInProcess(
+      { LATCHKEY_IDENTITY: 'oidc', LATCHKEY_OIDC_ISSUER: upstream.issuer, LATCHKEY_OIDC_CLIENT_ID: 'latchkey' },
+      Date.now(),
+    );
+  });
+  after(async () => {
+    oidcApp?.close();
+    await upstream?.stop();
+  });
+
+  /** Signs `browser` in through the upstream from the sign-in form of `at`, as the form is (no `reauthenticate`). */
+  async function signInThroughUpstream(browser: FormBrowser, at: string) {
+    const page = await browser.request(at);
+    const posted = await browser.request('/signin', {
+      csrf: FormBrowser.field(page.html, 'csrf'),
+      return_to: FReturn(page.html),
+    });
+    const callback = (await browser.request(posted.headers.get('location') ?? '')).headers.get('location') ?? '';
+    const signedIn = await browser.request(callback);
+    assert.equal(signedIn.status, 303, signedIn.html.slice(0, 400));
+  }
+  const FReturn = (html: string) => FormBrowser.field(html, 'return_to').replace(/&amp;/g, '&');
+
+  test('a stale browser that signs in again without being asked (the provider answers from its own session) is still not recent', async () => {
+    const hourAgo = Math.floor(Date.now() / 1000) - 3600;
+    upstream.setClaims({ idToken: { email: 'sso@acme.example', email_verified: true, auth_time: hourAgo } });
+    const browser = new FormBrowser(oidcApp.base);
+    await signInThroughUpstream(browser, '/console');
+    let csrf = FormBrowser.field((await browser.request('/console')).html, 'csrf');
+    assert.equal((await browser.request('/console/orgs', { csrf, slug: 'sso-co' })).status, 303);
+    await browser.request('/console/orgs/sso-co/projects', { csrf, slug: 'web' });
+    // An owner key wants a sign-in within ten minutes: the provider says this one was an hour ago.
+    const asked = await browser.request('/console/orgs/sso-co/keys', { csrf, name: 'k', role: 'owner', project: 'web' });
+    assert.equal(asked.status, 200);
+    assert.match(asked.html, /<h1>Confirm it’s you<\/h1>/);
+    // Signing out and in again through the ordinary form (not the confirmation's): the provider answers the same.
+    assert.equal((await browser.request('/console/signout', { csrf })).status, 303);
+    await signInThroughUpstream(browser, '/console');
+    csrf = FormBrowser.field((await browser.request('/console')).html, 'csrf');
+    const again = await browser.request('/console/orgs/sso-co/keys', { csrf, name: 'k', role: 'owner', project: 'web' });
+    assert.match(again.html, /<h1>Confirm it’s you<\/h1>/, 'no key made on an hour-old sign-in');
+    // A provider that says nothing of when is not taken to mean "just now" either.
+    upstream.setClaims({ idToken: { email: 'sso@acme.example', email_verified: true } });
+    assert.equal((await browser.request('/console/signout', { csrf })).status, 303);
+    await signInThroughUpstream(browser, '/console');
+    csrf = FormBrowser.field((await browser.request('/console')).html, 'csrf');
+    const silent = await browser.request('/console/orgs/sso-co/keys', { csrf, name: 'k', role: 'owner', project: 'web' });
+    assert.match(silent.html, /<h1>Confirm it’s you<\/h1>/);
+    // The confirmation (prompt=login, max_age=0) with a fresh auth_time is recent: the key is made.
+    upstream.setClaims({
+      idToken: { email: 'sso@acme.example', email_verified: true, auth_time: Math.floor(Date.now() / 1000) },
+    });
+    const confirm = await browser.request('/signin', {
+      csrf,
+      return_to: FReturn(silent.html),
+      reauthenticate: FormBrowser.field(silent.html, 'reauthenticate'),
+    });
+    const callback = (await browser.request(confirm.headers.get('location') ?? '')).headers.get('location') ?? '';
+    assert.equal((await browser.request(callback)).status, 303);
+    const made = await browser.request('/console/orgs/sso-co/keys', { csrf, name: 'k', role: 'owner', project: 'web' });
+    assert.equal(made.status, 201, made.html.slice(0, 400));
   });
 });

@@ -45,13 +45,15 @@ export async function createWebSession(
   key: string,
   person: { sub: string; email: string | null },
   requester: Requester,
+  /** When the identity provider says the person proved who they are (ms); absent, now (never later than now). */
+  authenticatedAt?: number,
 ): Promise<WebSession> {
   const now = services.now();
   const session: WebSession = {
     sub: person.sub,
     email: person.email,
     publicId: generateId('web_'),
-    authTime: now,
+    authTime: Math.min(now, authenticatedAt ?? now),
     createdAt: now,
     expiresAt: now + WEB_SESSION_SECONDS * 1000,
     address: requester.address,

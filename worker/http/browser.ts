@@ -74,10 +74,11 @@ async function sessionKey(c: Context<AppEnv>): Promise<string | null> {
   return c.var.services.hasher.hash('ws', secret);
 }
 
-export async function startWebSession(c: Context<AppEnv>, person: Person): Promise<void> {
+/** `authenticatedAt`: when the identity provider says the person proved who they are (ms); absent, now. */
+export async function startWebSession(c: Context<AppEnv>, person: Person, authenticatedAt?: number): Promise<void> {
   const services = c.var.services;
   const secret = generateSecret(TOKEN_PREFIX.session);
-  await createWebSession(services, await services.hasher.hash('ws', secret), person, requesterOf(c));
+  await createWebSession(services, await services.hasher.hash('ws', secret), person, requesterOf(c), authenticatedAt);
   setCookie(c, cookieName(c, 'lk_session'), secret, cookieOptions(c, WEB_SESSION_SECONDS));
 }
 

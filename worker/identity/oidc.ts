@@ -96,7 +96,11 @@ export function oidcProvider(oidc: NonNullable<Config['oidc']>): UpstreamProvide
       const claims =
         typeof idClaims.email === 'string' ? idClaims : await userinfo(services, metadata, issued.data.access_token, idClaims);
       const email = vouchedEmail(claims, oidc.emailsVerified);
-      return { provider: `oidc:${metadata.issuer}`, subject: String(claims.sub), email };
+      // A provider answering from its own session did not ask the person anything now: the sign-in
+      // is as recent as its `auth_time` says, and one that says nothing is not recent (0); the
+      // console's confirmation then asks with max_age=0, which makes auth_time required.
+      const authenticatedAt = typeof idClaims.auth_time === 'number' ? idClaims.auth_time * 1000 : 0;
+      return { provider: `oidc:${metadata.issuer}`, subject: String(claims.sub), email, authenticatedAt };
     },
   };
 }

@@ -16,7 +16,16 @@ import { assertEmailAllowed } from './dev.ts';
 const SIGN_IN_SECONDS = 600;
 export const UPSTREAM_TIMEOUT_MS = 10_000;
 
-export type UpstreamIdentity = { provider: string; subject: string; email: string };
+export type UpstreamIdentity = {
+  provider: string;
+  subject: string;
+  email: string;
+  /**
+   * When the provider says the person last proved who they are (ms), which the console's
+   * recent sign-in counts from; absent from a provider that cannot be asked to (GitHub).
+   */
+  authenticatedAt?: number;
+};
 
 export type UpstreamProvider = {
   /** The upstream's authorization URL for this sign-in. */

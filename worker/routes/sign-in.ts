@@ -68,7 +68,7 @@ signInRoutes.get('/signin/callback', async (c) => {
     error: query.error,
     browser: await browserId(c),
   });
-  await startWebSession(c, await resolvePerson(services, person));
+  await startWebSession(c, await resolvePerson(services, person), person.authenticatedAt);
   return c.redirect(safeReturnPath(returnTo), 303);
 });
 
