@@ -13,7 +13,7 @@ import { type ConsolePerson, consolePerson } from '../fixtures/console-http.ts';
 import { startFakeOidc } from '../fixtures/fake-oidc.ts';
 import { freePort } from '../fixtures/free-port.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
-import { deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
+import { deviceLogin, FormBrowser, startDeviceLogin } from '../fixtures/oauth-client.ts';
 
 let app: InProcess;
 let base: string;
@@ -241,5 +241,23 @@ describe('with an upstream OpenID provider, a sign-in is as recent as the provid
     assert.equal((await browser.request(callback)).status, 303);
     const made = await browser.request('/console/orgs/sso-co/keys', { csrf, name: 'k', role: 'owner', project: 'web' });
     assert.equal(made.status, 201, made.html.slice(0, 400));
+  });
+});
+
+describe('the recent-sign-in gate by another door', () => {
+  // Not fixed here (a change to the device and authorize consent, outside the console): a
+  // browser sign-in older than ten minutes still approves a device login, whose whole-person
+  // token then makes an owner key on the JSON API, which has no recent-sign-in rule.
+  test.todo('a stale browser sign-in approving a device login is asked to confirm it is you first', async () => {
+    const ann = await consolePerson(base, 'owner@acme.example');
+    app.step(RECENT_SIGN_IN_SECONDS * 1000 + 1);
+    const started = await startDeviceLogin(base);
+    const consent = await ann.get(`/device?user_code=${encodeURIComponent(String(started.user_code))}`);
+    const decided = await ann.browser.request('/device/decision', {
+      csrf: FormBrowser.field(consent.html, 'csrf'),
+      user_code: String(started.user_code),
+      decision: 'approve',
+    });
+    assert.match(decided.html, /<h1>Confirm it’s you<\/h1>/, 'no device approved on a stale sign-in');
   });
 });
