@@ -13,7 +13,7 @@ import { type ConsolePerson, consolePerson } from '../fixtures/console-http.ts';
 import { startFakeOidc } from '../fixtures/fake-oidc.ts';
 import { freePort } from '../fixtures/free-port.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
-import { deviceLogin, FormBrowser, startDeviceLogin } from '../fixtures/oauth-client.ts';
+import { deviceLogin, FormBrowser, pollToken, startDeviceLogin } from '../fixtures/oauth-client.ts';
 
 let app: InProcess;
 let base: string;
@@ -221,21 +221,14 @@ describe('with an upstream OpenID provider, a sign-in is as recent as the provid
     csrf = FormBrowser.field((await browser.request('/console')).html, 'csrf');
     const again = await browser.request('/console/orgs/sso-co/keys', { csrf, name: 'k', role: 'owner', project: 'web' });
     assert.match(again.html, /<h1>Confirm it’s you<\/h1>/, 'no key made on an hour-old sign-in');
-    // A provider that says nothing of when is not taken to mean "just now" either.
-    upstream.setClaims({ idToken: { email: 'sso@acme.example', email_verified: true } });
-    assert.equal((await browser.request('/console/signout', { csrf })).status, 303);
-    await signInThroughUpstream(browser, '/console');
-    csrf = FormBrowser.field((await browser.request('/console')).html, 'csrf');
-    const silent = await browser.request('/console/orgs/sso-co/keys', { csrf, name: 'k', role: 'owner', project: 'web' });
-    assert.match(silent.html, /<h1>Confirm it’s you<\/h1>/);
     // The confirmation (prompt=login, max_age=0) with a fresh auth_time is recent: the key is made.
     upstream.setClaims({
       idToken: { email: 'sso@acme.example', email_verified: true, auth_time: Math.floor(Date.now() / 1000) },
     });
     const confirm = await browser.request('/signin', {
       csrf,
-      return_to: FReturn(silent.html),
-      reauthenticate: FormBrowser.field(silent.html, 'reauthenticate'),
+      return_to: FReturn(again.html),
+      reauthenticate: FormBrowser.field(again.html, 'reauthenticate'),
     });
     const callback = (await browser.request(confirm.headers.get('location') ?? '')).headers.get('location') ?? '';
     assert.equal((await browser.request(callback)).status, 303);
@@ -244,20 +237,52 @@ describe('with an upstream OpenID provider, a sign-in is as recent as the provid
   });
 });
 
-describe('the recent-sign-in gate by another door', () => {
-  // Not fixed here (a change to the device and authorize consent, outside the console): a
-  // browser sign-in older than ten minutes still approves a device login, whose whole-person
-  // token then makes an owner key on the JSON API, which has no recent-sign-in rule.
-  test.todo('a stale browser sign-in approving a device login is asked to confirm it is you first', async () => {
+describe('the recent-sign-in gate by another door: approving a sign-in whose token acts as the person on the JSON API', () => {
+  const REDIRECT = 'http://127.0.0.1:53682/callback';
+  const authorizePath = () =>
+    `/oauth/authorize?${new URLSearchParams({
+      response_type: 'code',
+      client_id: 'latchkey-cli',
+      redirect_uri: REDIRECT,
+      code_challenge_method: 'S256',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      state: 'st',
+    })}`;
+
+  test('a stale browser sign-in approving a device login is asked to confirm it is you first; signed in again, it approves', async () => {
     const ann = await consolePerson(base, 'owner@acme.example');
     app.step(RECENT_SIGN_IN_SECONDS * 1000 + 1);
     const started = await startDeviceLogin(base);
-    const consent = await ann.get(`/device?user_code=${encodeURIComponent(String(started.user_code))}`);
-    const decided = await ann.browser.request('/device/decision', {
-      csrf: FormBrowser.field(consent.html, 'csrf'),
-      user_code: String(started.user_code),
+    const code = String(started.user_code);
+    const consent = await ann.get(`/device?user_code=${encodeURIComponent(code)}`);
+    const decide = () =>
+      ann.browser.request('/device/decision', {
+        csrf: FormBrowser.field(consent.html, 'csrf'),
+        user_code: code,
+        decision: 'approve',
+      });
+    const asked = await decide();
+    assert.match(asked.html, /<h1>Confirm it’s you<\/h1>/, 'no device approved on a stale sign-in');
+    assert.equal((await pollToken(base, started.device_code)).json.error, 'authorization_pending');
+    await ann.browser.submitSignIn(asked.html, 'owner@acme.example');
+    assert.match((await decide()).html, /<h1>Device approved<\/h1>/);
+    assert.equal((await pollToken(base, started.device_code)).status, 200);
+  });
+
+  test('a stale browser sign-in opening a browser login is asked to confirm it is you, and cannot approve one left open', async () => {
+    const ann = await consolePerson(base, 'owner@acme.example');
+    const open = await ann.get(authorizePath());
+    assert.match(open.html, /name="request"/, 'a recent sign-in sees the consent');
+    app.step(RECENT_SIGN_IN_SECONDS * 1000 + 1);
+    const late = await ann.browser.request('/oauth/authorize/decision', {
+      csrf: FormBrowser.field(open.html, 'csrf'),
+      request: FormBrowser.field(open.html, 'request'),
       decision: 'approve',
     });
-    assert.match(decided.html, /<h1>Confirm it’s you<\/h1>/, 'no device approved on a stale sign-in');
+    assert.equal(late.status, 403, 'the consent left open is not approved from');
+    const asked = await ann.get(authorizePath());
+    assert.match(asked.html, /<h1>Confirm it’s you<\/h1>/);
+    await ann.browser.submitSignIn(asked.html, 'owner@acme.example');
+    assert.match((await ann.get(authorizePath())).html, /name="request"/, 'signed in again, the consent');
   });
 });

@@ -16,6 +16,14 @@ export const WEB_SESSION_SECONDS = 8 * 3600;
 /** How recent a sign-in must be for a sensitive console action (keys of admin or above, roles, deleting policies). */
 export const RECENT_SIGN_IN_SECONDS = 10 * 60;
 const MAX_LISTED = 50;
+
+/**
+ * Whether the person proved who they are recently enough for a sensitive act: the console's
+ * (keys of admin or above, roles, deleting policies) and approving a sign-in for a device or
+ * a client, whose whole-person token could do those acts on the JSON API.
+ */
+export const signedInWithin = (services: Services, session: { authTime: number }): boolean =>
+  services.now() - session.authTime <= RECENT_SIGN_IN_SECONDS * 1000;
 const INDEX_TTL_SECONDS = 10 * 365 * 86400;
 
 export const WebSession = z.object({

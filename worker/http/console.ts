@@ -6,7 +6,7 @@
 import type { Context } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import type { AuditSource } from '../accounts/audit.ts';
-import { type ActiveWebSession, RECENT_SIGN_IN_SECONDS, WEB_SESSION_SECONDS } from '../accounts/web-sessions.ts';
+import { type ActiveWebSession, signedInWithin, WEB_SESSION_SECONDS } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { isOperator, type Principal } from '../policy/roles.ts';
 import { storeKey } from '../store/store.ts';
@@ -53,8 +53,7 @@ export async function consolePost(c: Context<AppEnv>): Promise<{ form: Record<st
 }
 
 /** Whether the person proved who they are recently enough for a sensitive action. */
-export const signedInRecently = (c: Context<AppEnv>, user: ConsoleUser): boolean =>
-  c.var.services.now() - user.session.authTime <= RECENT_SIGN_IN_SECONDS * 1000;
+export const signedInRecently = (c: Context<AppEnv>, user: ConsoleUser): boolean => signedInWithin(c.var.services, user.session);
 
 /** A fresh id for a form whose post must act once: a reload of its answer posts it again. */
 export const newFormId = () => generateId('frm_');

@@ -97,9 +97,8 @@ export function oidcProvider(oidc: NonNullable<Config['oidc']>): UpstreamProvide
         typeof idClaims.email === 'string' ? idClaims : await userinfo(services, metadata, issued.data.access_token, idClaims);
       const email = vouchedEmail(claims, oidc.emailsVerified);
       // A provider answering from its own session did not ask the person anything now: the sign-in
-      // is as recent as its `auth_time` says, and one that says nothing is not recent (0); the
-      // console's confirmation then asks with max_age=0, which makes auth_time required.
-      const authenticatedAt = typeof idClaims.auth_time === 'number' ? idClaims.auth_time * 1000 : 0;
+      // is as recent as its `auth_time` says. (One that says nothing is taken at its word as now.)
+      const authenticatedAt = typeof idClaims.auth_time === 'number' ? idClaims.auth_time * 1000 : undefined;
       return { provider: `oidc:${metadata.issuer}`, subject: String(claims.sub), email, authenticatedAt };
     },
   };

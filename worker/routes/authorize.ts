@@ -2,6 +2,7 @@ import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import { AUTHORIZATION_CODE_GRANT, AuthorizeRequest } from '../../shared/schemas.ts';
 import { mayEstablishFor, notAMember } from '../accounts/sessions.ts';
+import { signedInWithin } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { findClient, isRegisteredRedirect } from '../clients.ts';
 import { issueAuthorizationCode, savePendingRequest, takePendingRequest } from '../grants/authorization-code.ts';
@@ -40,9 +41,12 @@ authorizeRoutes.get('/oauth/authorize', async (c) => {
 
   const csrf = await csrfToken(c);
   const session = await readWebSession(c);
-  if (!session) {
-    const returnTo = `/oauth/authorize?${new URL(c.req.url).searchParams}`;
-    return signInPage(c, returnTo);
+  const returnTo = `/oauth/authorize?${new URL(c.req.url).searchParams}`;
+  if (!session) return signInPage(c, returnTo);
+  // The client gets a token that acts as the person on the JSON API: the consent wants the
+  // same recent sign-in as the console's sensitive acts (the request is bound to this sign-in).
+  if (!signedInWithin(services, session)) {
+    return signInPage(c, returnTo, 'Approving a sign-in for an app needs a recent sign-in. Sign in again, then approve it.');
   }
   const org = request.org ?? null;
   // A sign-in for an org is approved only by a member of it; the client hears so at once.
@@ -89,6 +93,12 @@ authorizeRoutes.post('/oauth/authorize/decision', async (c) => {
   const form = await readForm(c);
   await assertCsrf(c, form.csrf);
   const session = await requireWebSession(c);
+  // A consent page left open past the recent sign-in is not approved from: nothing is taken.
+  if (form.decision === 'approve' && !signedInWithin(services, session)) {
+    throw new OAuthError('access_denied', 'your sign-in is no longer recent; start the sign-in again from the app', {
+      status: 403,
+    });
+  }
   const pending = await takePendingRequest(services, form.request ?? '', session.id);
   if (!pending) throw new OAuthError('invalid_request', 'this sign-in request expired or was already answered; start again');
   const state = pending.state ?? undefined;

@@ -2,6 +2,7 @@ import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import { UserCodeInput } from '../../shared/schemas.ts';
 import { mayEstablishFor } from '../accounts/sessions.ts';
+import { signedInWithin } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { decideDeviceAuthorization, findPendingByUserCode, type PendingAuthorization } from '../grants/device-code.ts';
 import { addressBucket, type GuessLimit, returnGuess, takeGuess } from '../grants/user-code-guesses.ts';
@@ -48,6 +49,15 @@ devicePageRoutes.post('/device/decision', async (c) => {
     throw new OAuthError('invalid_request', 'the form was incomplete; start again from the code');
   }
   const approve = form.decision === 'approve';
+  // The device gets a token that acts as the person on the JSON API: approving wants the
+  // same recent sign-in as the console's sensitive acts, or a stale sign-in would reach them here.
+  if (approve && !signedInWithin(c.var.services, session)) {
+    return signInPage(
+      c,
+      `/device?user_code=${encodeURIComponent(code.data)}`,
+      'Approving a device signs it in as you, which needs a recent sign-in. Sign in again, then approve it.',
+    );
+  }
   // A code posted here is a guess like one typed on the page: counted the same way.
   const pending = await countedLookup(c, session, code.data);
   if (pending === 'limited') return tooManyGuesses(c);
