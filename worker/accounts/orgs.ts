@@ -63,7 +63,7 @@ export async function createOrg(
       return [...orgs, input.slug];
     },
   );
-  await registerOrg(services, input.slug, services.now());
+  await registerOrg(services, input.slug);
   const org: OrgRecord = {
     slug: input.slug,
     name: input.name ?? input.slug,
@@ -88,29 +88,30 @@ export async function createOrg(
 const MemberOrgs = z.array(z.string());
 
 /**
- * Every org's slug, for the operator page (there is no other way to find all orgs). A hint
- * written before the org itself, so an org never exists unlisted; a slug whose creation
- * failed or was taken already is left out by the reader, whom the org records decide.
+ * Every org's slug, for the operator page (there is no other way to find all orgs): a
+ * counter, and each creation's slug under its own number. Creations at once each take a
+ * number and write their own entry, so none waits on another (one shared list made them
+ * retry each other into a 503). A hint written before the org itself, so an org never
+ * exists unlisted; a slug whose creation failed or was taken already is left out by the
+ * reader, whom the org records decide.
  */
-const OrgRegistry = z.array(z.object({ slug: z.string(), createdAt: z.number() }));
-/** The registry keeps the newest this many; older orgs still work but no longer list there. */
-export const MAX_REGISTERED_ORGS = 5000;
-const registryKey = storeKey('orgRegistry', 'all');
+const registryCount = storeKey('orgRegistry', 'count');
+const registryEntry = (n: number) => storeKey('orgRegistry', String(n));
+/** The operator page lists the newest this many registrations. */
+export const LISTED_REGISTERED_ORGS = 500;
 
-async function registerOrg(services: Services, slug: string, createdAt: number): Promise<void> {
-  await updateRecord(
-    services.store,
-    registryKey,
-    OrgRegistry,
-    { ifAbsent: () => [], ttlSeconds: ORG_TTL_SECONDS, what: 'org registry' },
-    (orgs) => (orgs.some((entry) => entry.slug === slug) ? orgs : [...orgs, { slug, createdAt }].slice(-MAX_REGISTERED_ORGS)),
-  );
+async function registerOrg(services: Services, slug: string): Promise<void> {
+  const n = await services.store.increment(registryCount, ORG_TTL_SECONDS);
+  await services.store.put(registryEntry(n), slug, ORG_TTL_SECONDS);
 }
 
 /** The deployment's orgs, newest first, as far as the registry knows them (orgs made before it are not in it). */
 export async function registeredOrgs(services: Services): Promise<OrgRecord[]> {
-  const registry = (await readRecord(services.store, registryKey, OrgRegistry))?.value ?? [];
-  return (await readOrgs(services, registry.map((entry) => entry.slug).reverse())).sort((a, b) => b.createdAt - a.createdAt);
+  const count = Number((await services.store.get(registryCount)) ?? 0);
+  const numbers = Array.from({ length: Math.min(count, LISTED_REGISTERED_ORGS) }, (_, i) => count - i);
+  const slugs = await Promise.all(numbers.map((n) => services.store.get(registryEntry(n))));
+  const unique = [...new Set(slugs.filter((slug): slug is string => slug !== null))];
+  return (await readOrgs(services, unique)).sort((a, b) => b.createdAt - a.createdAt);
 }
 
 /**
