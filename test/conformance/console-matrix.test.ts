@@ -4,16 +4,8 @@
  * principal (browsers with cookies, signed in through the dev sign-in form) gets the outcome
  * its row names, and every POST route refuses a form without its browser's CSRF token. The
  * file fails on a console route without a row (a new route brings its rows) and on a row
- * whose route is gone, as the API's matrix does (authorization-matrix.test.ts).
- *
- * Outcomes:
- * - `allowed`: a GET answers 200 with the console's frame; a POST answers 303 back to a
- *   console page, or 200/201 with the frame (a new key's page);
- * - `forbidden`: 403 — in the org, but without the role;
- * - `hidden`: the answer is exactly the same request's for an org (or a target) that does
- *   not exist (404): nothing is learned;
- * - `signin`: signed out: a GET shows the sign-in form (and comes back after it), a POST is 403;
- * - `refused`: another 4xx (a 400 of bad input, a 409).
+ * whose route is gone, as the API's matrix does (authorization-matrix.test.ts). The rows,
+ * the principals and the outcomes they name are in console-route-table.ts.
  *
  * Every page answered (a signed-in person's, and any answer to a post, refusals included) is
  * checked for the page headers (CSP with `frame-ancestors 'none'` and no 'unsafe-inline',
@@ -28,90 +20,29 @@ import { GITHUB, octoRepoPolicy } from '../fixtures/ci-claims.ts';
 import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
 import { addMember, deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
-
-export const PRINCIPALS = [
-  'owner',
-  'admin',
-  'member',
-  /** Invited to acme, not (yet) accepted. */
-  'invited',
-  /** Signed in, a member of no org. */
-  'outsider',
-  /** Listed in LATCHKEY_OPERATORS, a member of no org. */
-  'operator',
-  /** An admin of globex, another tenant; a member of no org of acme's. */
-  'otherAdmin',
-  /** A browser with no sign-in (it has its binding cookie, so a valid CSRF token). */
-  'anonymous',
-] as const;
-type Principal = (typeof PRINCIPALS)[number];
-const OUTCOMES = ['allowed', 'forbidden', 'hidden', 'signin', 'refused'] as const;
-type Outcome = (typeof OUTCOMES)[number];
-type Expect = Record<Principal, Outcome>;
-/** A thing a row acts on, made fresh by acme's owner through the API. */
-type Target = Record<string, string>;
-type Cell = { principal: Principal; n: number; org: string; target: Target; browser: Browser };
-
-type Row = {
-  /** `METHOD path` exactly as the console registers it. */
-  route: string;
-  does: string;
-  /** The request's path if not the route's; `:org` and the target's fields are filled in. */
-  path?: string;
-  /** A POST's fields but `csrf` (added per cell). */
-  form?: (cell: Cell) => Record<string, string>;
-  /** What the request acts on: fresh for each cell expected to succeed, shared by the refused ones. */
-  target?: () => Promise<Target>;
-  /** What stands in for the target on the request a hidden answer is compared with. */
-  ghost?: (target: Target) => Target;
-  /** A path that does not exist, to compare a hidden answer of a route naming no org with. */
-  ghostPath?: string;
-  /** Instead of `target`: a thing of the cell's own person (the owner's for a signed-out cell), fresh per cell. */
-  own?: (principal: Exclude<Principal, 'anonymous'>) => Promise<Target>;
-  /** Whether the target is as it was: unchanged if refused, changed if allowed. */
-  intact?: (target: Target) => Promise<boolean>;
-  /** Each cell signs in a browser of its own (the row ends the sign-in it is made with). */
-  freshBrowser?: boolean;
-  /** Further checks of an allowed answer; a message if one fails. */
-  shows?: (answer: Answer, cell: Cell) => string | null;
-  expect: Expect;
-};
+import {
+  type Answer,
+  type Browser,
+  type Cell,
+  framed,
+  type Outcome,
+  PEOPLE,
+  PRINCIPALS,
+  type Principal,
+  ROWS,
+  type Row,
+  type Target,
+  type World,
+} from './console-route-table.ts';
 
 const ORG = 'acme';
 const GHOST_ORG = 'nowhere';
-const PEOPLE: Record<Exclude<Principal, 'anonymous'>, string> = {
-  owner: 'owner@acme.example',
-  admin: 'admin@acme.example',
-  member: 'member@acme.example',
-  invited: 'invited@example.net',
-  outsider: 'outsider@example.net',
-  operator: 'ops@example.net',
-  otherAdmin: 'admin@globex.example',
-};
 const GLOBEX_OWNER = 'boss@globex.example';
 /** What only acme's people (and the person it invited) may read. */
 const MARKERS = ['Acme Console Corp', PEOPLE.owner, PEOPLE.admin, PEOPLE.member];
 const INSIDERS: Principal[] = ['owner', 'admin', 'member', 'invited'];
 /** To these a thing of acme is what does not exist; to anyone else, acme itself. */
 const MEMBERS: Principal[] = ['owner', 'admin', 'member'];
-
-/** Builds an expectation naming every principal once; `anonymous` is `signin` unless named. */
-function who(spec: Partial<Record<Outcome, Principal[]>>): Expect {
-  const expect: Partial<Expect> = {};
-  for (const [outcome, principals] of Object.entries(spec) as [Outcome, Principal[]][]) {
-    for (const principal of principals) {
-      if (expect[principal]) throw new Error(`${principal} is named twice in an expectation`);
-      expect[principal] = outcome;
-    }
-  }
-  expect.anonymous ??= 'signin';
-  const missing = PRINCIPALS.filter((principal) => !expect[principal]);
-  if (missing.length > 0) throw new Error(`an expectation leaves out ${missing.join(', ')}`);
-  return expect as Expect;
-}
-const SIGNED_IN: Principal[] = PRINCIPALS.filter((principal) => principal !== 'anonymous');
-/** The people outside acme: an org page of acme is hidden from them. */
-const STRANGERS: Principal[] = ['invited', 'outsider', 'operator', 'otherAdmin'];
 
 // ---------------------------------------------------------------------------------------
 // The world: a running Worker, acme's owner on the API, one browser per principal.
@@ -124,8 +55,6 @@ let globexToken = '';
 let counter = 0;
 const unique = () => ++counter;
 
-type Answer = { status: number; html: string; headers: Headers };
-type Browser = { email: string | null; form: FormBrowser; csrf: string };
 const browsers: Partial<Record<Principal, Browser>> = {};
 /** Every key secret made in the run: no page may show one but the answer that made it. */
 const secrets = new Set<string>();
@@ -172,7 +101,20 @@ async function membersOfAcme(): Promise<Record<string, string>> {
   return Object.fromEntries((org.members as { email: string; role: string }[]).map((m) => [m.email, m.role]));
 }
 
-const world = {
+/** The last sequence number of acme's audit trail: any change to acme is an entry. */
+async function auditHead(): Promise<number> {
+  let afterSeq = 0;
+  for (;;) {
+    const page = await ok(api('GET', `/v1/orgs/${ORG}/audit?after=${afterSeq}&limit=200`));
+    const entries = page.entries as { seq: number }[];
+    if (entries.length > 0) afterSeq = entries[entries.length - 1]?.seq ?? afterSeq;
+    if (page.next_after === null || page.next_after === undefined) return afterSeq;
+    afterSeq = Math.max(afterSeq, Number(page.next_after));
+  }
+}
+
+const world: World = {
+  ciIdToken: () => github.sign(GITHUB.branchPush, { audience: `${server.url}/orgs/${ORG}` }),
   /** A thing of globex (the other tenant), made by its owner: a key, a policy or an invitation. */
   async globexKey(): Promise<Target> {
     const created = await ok(
@@ -285,389 +227,10 @@ const world = {
     const listed = await ok(api('GET', `/v1/orgs/${ORG}/trust-policies`));
     return (listed.policies as { id: string }[]).map((policy) => policy.id);
   },
-  /** The last sequence number of acme's audit trail: any change to acme is an entry. */
-  async auditHead(): Promise<number> {
-    let afterSeq = 0;
-    for (;;) {
-      const page = await ok(api('GET', `/v1/orgs/${ORG}/audit?after=${afterSeq}&limit=200`));
-      const entries = page.entries as { seq: number }[];
-      if (entries.length > 0) afterSeq = entries[entries.length - 1]?.seq ?? afterSeq;
-      if (page.next_after === null || page.next_after === undefined) return afterSeq;
-      afterSeq = Math.max(afterSeq, Number(page.next_after));
-    }
-  },
+  signedInBrowser: (id) => signedInBrowsers.get(id) as Browser,
   works,
   membersOfAcme,
 };
-
-// ---------------------------------------------------------------------------------------
-// The table: one row or more per console route. A route a section adds needs its rows here.
-
-/** An org page of acme: its members read it, anyone else gets the 404 of an org that does not exist. */
-const MEMBERS_READ = who({ allowed: ['owner', 'admin', 'member'], hidden: STRANGERS });
-/** An admin's page or act in acme. */
-const ADMINS = who({ allowed: ['owner', 'admin'], forbidden: ['member'], hidden: STRANGERS });
-const ghostKey = (target: Target): Target => ({ ...target, id: `key_${'G'.repeat(20)}` });
-const ghostInvitation = (target: Target): Target => ({ ...target, id: `inv_${'G'.repeat(20)}` });
-const ghostMember = (target: Target): Target => ({ ...target, email: 'nobody@acme.example' });
-const memberIs = (role: string | undefined) => async (target: Target) =>
-  (await world.membersOfAcme())[target.email as string] === role;
-const keyIntact = (target: Target) => world.works(target.key as string);
-
-const ghostSession = (target: Target): Target => ({ ...target, sid: `ses_${'G'.repeat(20)}` });
-const sessionIntact = (target: Target) => world.works(target.access as string);
-/** Only an operator reaches the operator's pages; to anyone else they are a page that does not exist. */
-const OPERATOR_ONLY = who({ allowed: ['operator'], hidden: SIGNED_IN.filter((principal) => principal !== 'operator') });
-
-const ROWS: Row[] = [
-  // You (worker/routes/console/you.ts).
-  { route: 'GET /console', does: 'read one’s own page', expect: who({ allowed: SIGNED_IN }) },
-  {
-    route: 'POST /console/sessions/:sid/revoke',
-    does: "end another person's CLI session",
-    target: () => world.newSession(),
-    ghost: ghostSession,
-    intact: sessionIntact,
-    // As POST /v1/sessions/{sid}/revoke: someone else's session is none, but to an operator.
-    expect: who({ allowed: ['operator'], hidden: SIGNED_IN.filter((principal) => principal !== 'operator') }),
-  },
-  {
-    route: 'POST /console/sessions/:sid/revoke',
-    does: "end one's own CLI session",
-    own: (principal) => world.newSession(PEOPLE[principal]),
-    intact: sessionIntact,
-    expect: who({ allowed: SIGNED_IN }),
-  },
-  {
-    route: 'POST /console/browsers/:id/end',
-    does: "sign out one's own other browser",
-    own: (principal) => world.newBrowser(PEOPLE[principal]),
-    intact: async (target) =>
-      framed((await (signedInBrowsers.get(target.id as string) as Browser).form.request('/console')).html),
-    expect: who({ allowed: SIGNED_IN }),
-  },
-  {
-    route: 'POST /console/browsers/:id/end',
-    does: "sign out another person's browser",
-    target: () => world.newBrowser(),
-    ghost: (target) => ({ ...target, id: `web_${'G'.repeat(20)}` }),
-    intact: async (target) =>
-      framed((await (signedInBrowsers.get(target.id as string) as Browser).form.request('/console')).html),
-    // Only one's own browsers: not even an operator ends another's here.
-    expect: who({ hidden: SIGNED_IN }),
-  },
-  {
-    route: 'POST /console/invitations/:id/:answer{accept|decline}',
-    path: '/console/invitations/:id/accept',
-    does: "accept someone else's invitation to acme",
-    target: () => world.newInvitation(),
-    ghost: ghostInvitation,
-    intact: async (target) => (await world.invitationIds()).includes(target.id as string),
-    expect: who({ hidden: SIGNED_IN }),
-  },
-  {
-    route: 'POST /console/invitations/:id/:answer{accept|decline}',
-    path: '/console/invitations/:id/decline',
-    does: "decline someone else's invitation to acme",
-    target: () => world.newInvitation(),
-    ghost: ghostInvitation,
-    intact: async (target) => (await world.invitationIds()).includes(target.id as string),
-    expect: who({ hidden: SIGNED_IN }),
-  },
-
-  ...(['accept', 'decline'] as const).map(
-    (answer): Row => ({
-      route: 'POST /console/invitations/:id/:answer{accept|decline}',
-      path: `/console/invitations/:id/${answer}`,
-      does: `${answer} an invitation of the invited person's`,
-      target: () => world.invitationOfInvited(),
-      ghost: ghostInvitation,
-      intact: async (target) => (await world.pendingIn(target.org as string)).includes(target.id as string),
-      // Only the person it was made for answers it: not the org's people, not an operator.
-      expect: who({ allowed: ['invited'], hidden: SIGNED_IN.filter((principal) => principal !== 'invited') }),
-    }),
-  ),
-
-  // Operator (worker/routes/console/operator.ts).
-  { route: 'GET /console/operator', does: 'open the operator page', ghostPath: '/console/no-such-page', expect: OPERATOR_ONLY },
-  {
-    route: 'GET /console/operator',
-    path: `/console/operator?email=${encodeURIComponent(PEOPLE.owner)}`,
-    does: "list a person's sessions",
-    ghostPath: '/console/no-such-page',
-    expect: OPERATOR_ONLY,
-  },
-  {
-    route: 'POST /console/operator/sessions/:sid/revoke',
-    does: "end a person's CLI session",
-    target: () => world.newSession(),
-    ghostPath: '/console/operator/sessions/:sid/nothing',
-    intact: sessionIntact,
-    expect: OPERATOR_ONLY,
-  },
-
-  // CI trust policies (worker/routes/console/policies.ts).
-  { route: 'GET /console/orgs/:org/policies', does: "list the org's trust policies", ghost: (t) => t, expect: MEMBERS_READ },
-  ...['github', 'gitlab', 'json'].map(
-    (preset): Row => ({
-      route: 'GET /console/orgs/:org/policies/new',
-      path: `/console/orgs/:org/policies/new?preset=${preset}`,
-      does: `open the ${preset} policy form`,
-      ghost: (t) => t,
-      // The form is a page a member may read (posting it is an admin's); as the list is.
-      expect: MEMBERS_READ,
-    }),
-  ),
-  {
-    route: 'POST /console/orgs/:org/policies',
-    does: 'create a policy (JSON)',
-    form: (cell) => ({ preset: 'json', policy: JSON.stringify(world.policyBody(`made${cell.n}`)) }),
-    expect: ADMINS,
-    shows: (answer) => (answer.headers.get('location')?.includes('notice=policy-created') ? null : 'no policy-created notice'),
-  },
-  {
-    route: 'POST /console/orgs/:org/policies/:id/delete',
-    does: 'delete a policy',
-    target: () => world.newPolicy(),
-    ghost: (target) => ({ ...target, id: 'no-such-policy' }),
-    intact: async (target) => (await world.policyIds()).includes(target.id as string),
-    expect: ADMINS,
-  },
-  {
-    route: 'POST /console/orgs/:org/policies/:id/delete',
-    does: "delete globex's policy (an id acme does not have) through acme's page",
-    target: () => world.globexPolicy(),
-    ghost: (target) => ({ ...target, id: 'no-such-policy' }),
-    intact: async (target) => (await world.globexPolicyIds()).includes(target.id as string),
-    // A member, who may read acme's policies, is told there is no such one (as DELETE /v1 tells them).
-    expect: who({ hidden: ['owner', 'admin', 'member', 'invited', 'outsider', 'operator', 'otherAdmin'] }),
-  },
-  { route: 'GET /console/orgs/:org/policies/dry-run', does: 'open the dry-run form', ghost: (t) => t, expect: MEMBERS_READ },
-  {
-    route: 'POST /console/orgs/:org/policies/dry-run',
-    does: "try a CI token against the org's policies",
-    ghost: (t) => t,
-    target: async () => ({ token: await github.sign(GITHUB.branchPush, { audience: `${server.url}/orgs/${ORG}` }) }),
-    form: (cell) => ({ subject_token: cell.target.token as string, audience: 'web' }),
-    // As POST /v1/orgs/{org}/trust-policies/dry-run: any member.
-    expect: MEMBERS_READ,
-    shows: (answer, cell) =>
-      answer.html.includes(cell.target.token as string) ? 'the pasted CI token is written back into the page' : null,
-  },
-  // Orgs (worker/routes/console/orgs.ts).
-  { route: 'GET /console/orgs/new', does: 'open the new-org form', expect: who({ allowed: SIGNED_IN }) },
-  {
-    route: 'POST /console/orgs',
-    does: 'create an org',
-    form: (cell) => ({ slug: `made-${cell.n}`, name: `Made ${cell.n}` }),
-    // A person at the console is a whole sign-in: anyone may make an org, as on POST /v1/orgs.
-    expect: who({ allowed: SIGNED_IN }),
-    shows: (answer, cell) =>
-      answer.headers.get('location')?.startsWith(`/console/orgs/made-${cell.n}`) ? null : 'not sent to the new org',
-  },
-  { route: 'GET /console/orgs/:org', does: "read the org's overview", ghost: (t) => t, expect: MEMBERS_READ },
-  {
-    route: 'POST /console/orgs/:org/projects',
-    does: 'create a project',
-    form: (cell) => ({ slug: `p${cell.n}` }),
-    expect: ADMINS,
-  },
-
-  // Members and invitations (worker/routes/console/members.ts).
-  { route: 'GET /console/orgs/:org/members', does: 'read members and invitations', ghost: (t) => t, expect: MEMBERS_READ },
-  {
-    route: 'POST /console/orgs/:org/members/:email/role',
-    does: 'make a member an admin',
-    target: () => world.newMember('member'),
-    ghost: ghostMember,
-    form: () => ({ role: 'admin' }),
-    intact: memberIs('member'),
-    expect: ADMINS,
-  },
-  {
-    route: 'POST /console/orgs/:org/members/:email/role',
-    does: 'make a member an owner',
-    target: () => world.newMember('member'),
-    ghost: ghostMember,
-    form: () => ({ role: 'owner' }),
-    intact: memberIs('member'),
-    // Only an owner makes owners (the /v1 rule).
-    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
-  },
-  {
-    route: 'POST /console/orgs/:org/members/:email/remove',
-    does: 'remove a member',
-    target: () => world.newMember('member'),
-    ghost: ghostMember,
-    intact: memberIs('member'),
-    expect: ADMINS,
-  },
-  {
-    route: 'POST /console/orgs/:org/members/:email/remove',
-    does: 'remove an admin',
-    target: () => world.newMember('admin'),
-    ghost: ghostMember,
-    intact: memberIs('admin'),
-    expect: ADMINS,
-  },
-  {
-    route: 'POST /console/orgs/:org/invitations',
-    does: 'invite someone',
-    form: (cell) => ({ email: `new${cell.n}@example.org`, role: 'member' }),
-    expect: ADMINS,
-  },
-  {
-    route: 'POST /console/orgs/:org/invitations/:id/:action{resend|withdraw}',
-    path: '/console/orgs/:org/invitations/:id/withdraw',
-    does: 'withdraw an invitation',
-    target: () => world.newInvitation(),
-    ghost: ghostInvitation,
-    intact: async (target) => (await world.invitationIds()).includes(target.id as string),
-    expect: ADMINS,
-  },
-  {
-    route: 'POST /console/orgs/:org/invitations/:id/:action{resend|withdraw}',
-    path: '/console/orgs/:org/invitations/:id/resend',
-    does: 'send an invitation again',
-    target: () => world.newInvitation(),
-    ghost: ghostInvitation,
-    expect: ADMINS,
-  },
-
-  // An owner is an owner's business (the /v1 rule): an admin neither demotes, removes nor invites one.
-  {
-    route: 'POST /console/orgs/:org/members/:email/role',
-    does: 'make an owner a member',
-    target: () => world.newOwner(),
-    ghost: ghostMember,
-    form: () => ({ role: 'member' }),
-    intact: memberIs('owner'),
-    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
-  },
-  {
-    route: 'POST /console/orgs/:org/members/:email/remove',
-    does: 'remove an owner',
-    target: () => world.newOwner(),
-    ghost: ghostMember,
-    intact: memberIs('owner'),
-    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
-  },
-  {
-    route: 'POST /console/orgs/:org/invitations',
-    does: 'invite an owner',
-    form: (cell) => ({ email: `owner${cell.n}@example.org`, role: 'owner' }),
-    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
-  },
-  {
-    route: 'POST /console/orgs/:org/invitations/:id/:action{resend|withdraw}',
-    path: '/console/orgs/:org/invitations/:id/withdraw',
-    does: "withdraw an owner's invitation",
-    target: () => world.newInvitation('owner'),
-    ghost: ghostInvitation,
-    intact: async (target) => (await world.invitationIds()).includes(target.id as string),
-    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
-  },
-  {
-    route: 'POST /console/orgs/:org/invitations/:id/:action{resend|withdraw}',
-    path: '/console/orgs/:org/invitations/:id/resend',
-    does: "send an owner's invitation again",
-    target: () => world.newInvitation('owner'),
-    ghost: ghostInvitation,
-    // A resend is its audit entry (its new expiry may fall in the same second as the old one).
-    intact: async (target) => !(await world.audited('invitation.resent', target.email as string)),
-    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
-  },
-  {
-    route: 'POST /console/orgs/:org/invitations/:id/:action{resend|withdraw}',
-    path: '/console/orgs/:org/invitations/:id/withdraw',
-    does: "withdraw globex's invitation through acme's page",
-    target: () => world.globexInvitation(),
-    ghost: ghostInvitation,
-    intact: async (target) => (await world.globexInvitationIds()).includes(target.id as string),
-    expect: who({ hidden: ['owner', 'admin', 'invited', 'outsider', 'operator', 'otherAdmin'], forbidden: ['member'] }),
-  },
-
-  // API keys (worker/routes/console/keys.ts).
-  { route: 'GET /console/orgs/:org/keys', does: "list the org's keys", ghost: (t) => t, expect: ADMINS },
-  {
-    route: 'POST /console/orgs/:org/keys',
-    does: 'create a member key',
-    form: (cell) => ({ name: `made${cell.n}`, role: 'member' }),
-    expect: ADMINS,
-    shows: (answer) => (answer.status === 201 && /lk_/.test(answer.html) ? null : 'no new secret on the answer'),
-  },
-  {
-    route: 'POST /console/orgs/:org/keys',
-    does: 'create an owner key',
-    form: (cell) => ({ name: `made${cell.n}`, role: 'owner' }),
-    // An admin may not hold (so may not make) an owner key: mayHoldKey, as on /v1.
-    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
-  },
-  {
-    route: 'POST /console/orgs/:org/keys/:id/rotate',
-    does: 'rotate a member key (no grace)',
-    target: () => world.newKey('member'),
-    ghost: ghostKey,
-    form: () => ({ grace_seconds: '0' }),
-    intact: keyIntact,
-    expect: ADMINS,
-  },
-  {
-    route: 'POST /console/orgs/:org/keys/:id/rotate',
-    does: 'rotate an owner key (no grace)',
-    target: () => world.newKey('owner'),
-    ghost: ghostKey,
-    form: () => ({ grace_seconds: '0' }),
-    intact: keyIntact,
-    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
-  },
-  {
-    route: 'POST /console/orgs/:org/keys/:id/revoke',
-    does: 'revoke a member key',
-    target: () => world.newKey('member'),
-    ghost: ghostKey,
-    intact: keyIntact,
-    expect: ADMINS,
-  },
-  {
-    route: 'POST /console/orgs/:org/keys/:id/revoke',
-    does: 'revoke an owner key',
-    target: () => world.newKey('owner'),
-    ghost: ghostKey,
-    intact: keyIntact,
-    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
-  },
-
-  // Another tenant's key through acme's pages: no one reaches it, globex's own admin included.
-  ...(['revoke', 'rotate'] as const).map(
-    (action): Row => ({
-      route: `POST /console/orgs/:org/keys/:id/${action}`,
-      does: `${action} globex's key through acme's page`,
-      target: () => world.globexKey(),
-      ghost: ghostKey,
-      form: (): Record<string, string> => (action === 'rotate' ? { grace_seconds: '0' } : {}),
-      intact: keyIntact,
-      expect: who({ hidden: ['owner', 'admin', 'invited', 'outsider', 'operator', 'otherAdmin'], forbidden: ['member'] }),
-    }),
-  ),
-
-  // Audit (worker/routes/console/audit.ts).
-  { route: 'GET /console/orgs/:org/audit', does: "read the org's audit trail", ghost: (t) => t, expect: ADMINS },
-
-  {
-    route: 'GET /assets/console.js',
-    does: 'read the console script (a static file)',
-    expect: who({ allowed: PRINCIPALS.slice() }),
-  },
-  {
-    route: 'POST /console/signout',
-    does: 'sign out this browser',
-    freshBrowser: true,
-    // Anyone signed in may end their own sign-in; signed out there is nothing to end.
-    expect: who({ allowed: SIGNED_IN }),
-    shows: (answer) => (answer.headers.get('location') === '/console' ? null : 'sign-out does not go back to /console'),
-  },
-];
 
 // ---------------------------------------------------------------------------------------
 // The routes the console really has.
@@ -690,7 +253,6 @@ function servedRoutes(): string[] {
 // ---------------------------------------------------------------------------------------
 // One cell: a request, its outcome, the checks around it.
 
-const framed = (html: string) => /action="\/console\/signout"/.test(html);
 const signInForm = (html: string) => /<form[^>]+action="\/signin"/.test(html);
 
 async function send(row: Row, cell: Cell, override?: { csrf?: string | null; browser?: Browser }): Promise<Answer> {
@@ -704,7 +266,7 @@ async function send(row: Row, cell: Cell, override?: { csrf?: string | null; bro
   const browser = override?.browser ?? cell.browser;
   if (method === 'GET') return browser.form.request(path);
   const csrf = override && 'csrf' in override ? override.csrf : browser.csrf;
-  const fields = { ...(row.form?.(cell) ?? {}), ...(csrf === null || csrf === undefined ? {} : { csrf }) };
+  const fields = { ...(row.form?.(cell, world) ?? {}), ...(csrf === null || csrf === undefined ? {} : { csrf }) };
   return browser.form.request(path, fields);
 }
 
@@ -751,24 +313,25 @@ const queues = new Map<string, Promise<unknown>>();
 
 function runCell(row: Row, principal: Principal): Promise<void> {
   const want = row.expect[principal];
-  if (row.own) return row.own(principal === 'anonymous' ? 'owner' : principal).then((target) => check(row, principal, target));
+  if (row.own)
+    return row.own(principal === 'anonymous' ? 'owner' : principal, world).then((target) => check(row, principal, target));
   const make = row.target;
   if (!make) return check(row, principal, {});
   const key = `${row.route} ${row.does}`;
   const shared = () => {
     let target = sharedTargets.get(key);
-    if (!target) sharedTargets.set(key, (target = make()));
+    if (!target) sharedTargets.set(key, (target = make(world)));
     return target;
   };
   if (!row.intact) return shared().then((target) => check(row, principal, target));
-  if (want === 'allowed') return make().then((target) => check(row, principal, target));
+  if (want === 'allowed') return make(world).then((target) => check(row, principal, target));
   // Refused cells share a target, one at a time, so a change is the last cell's doing.
   const turn = (queues.get(key) ?? Promise.resolve()).then(async () => {
     const target = await shared();
     try {
       await check(row, principal, target);
     } finally {
-      if (!(await row.intact?.(target))) sharedTargets.delete(key);
+      if (!(await row.intact?.(world, target))) sharedTargets.delete(key);
     }
   });
   queues.set(
@@ -829,7 +392,7 @@ async function check(row: Row, principal: Principal, target: Target): Promise<vo
     if (leaked.length > 0) problems.push(`shows acme's ${leaked.join(', ')} to someone outside it`);
   }
   if (row.intact) {
-    const intact = await row.intact(target);
+    const intact = await row.intact(world, target);
     if (got === 'allowed' && intact && (row.target || row.own)) problems.push('answered as allowed but the target is unchanged');
     if (got !== 'allowed' && !intact) problems.push(`refused (${answer.status}) but the target was changed`);
   }
@@ -941,10 +504,10 @@ describe('CSRF: every console form refuses a forged post', () => {
   const routes = [...new Map(ROWS.filter((row) => row.route.startsWith('POST ')).map((row) => [row.route, row])).values()];
   for (const row of routes) {
     test(`${row.route}: without csrf, with another browser's, and signed out with a valid one → 403`, async () => {
-      const target = row.own ? await row.own('owner') : row.target ? await row.target() : {};
+      const target = row.own ? await row.own('owner', world) : row.target ? await row.target(world) : {};
       const owner = row.freshBrowser ? await signInBrowser(PEOPLE.owner) : (browsers.owner as Browser);
       const cell: Cell = { principal: 'owner', n: unique(), org: ORG, target, browser: owner };
-      const audited = await world.auditHead();
+      const audited = await auditHead();
       const forged = {
         'no csrf field': await send(row, cell, { csrf: null }),
         "the outsider's token": await send(row, cell, { csrf: (browsers.outsider as Browser).csrf }),
@@ -953,8 +516,8 @@ describe('CSRF: every console form refuses a forged post', () => {
       for (const [how, answer] of Object.entries(forged)) {
         assert.equal(answer.status, 403, `${how}: ${answer.status} ${text(answer.html)}`);
       }
-      if (row.intact) assert.ok(await row.intact(target), 'the target was changed by a forged post');
-      assert.equal(await world.auditHead(), audited, "a forged post made an entry in acme's audit trail");
+      if (row.intact) assert.ok(await row.intact(world, target), 'the target was changed by a forged post');
+      assert.equal(await auditHead(), audited, "a forged post made an entry in acme's audit trail");
       if (row.freshBrowser)
         assert.ok(framed((await owner.form.request('/console')).html), 'the forged post signed the owner out');
     });
@@ -979,7 +542,7 @@ describe('a key secret is shown once, on the answer that made it', () => {
     const owner = browsers.owner as Browser;
     const pages = ROWS.filter((row) => row.route.startsWith('GET /console') && row.expect.owner === 'allowed');
     for (const row of pages) {
-      const target = row.target ? await row.target() : {};
+      const target = row.target ? await row.target(world) : {};
       const answer = await send(row, { principal: 'owner', n: unique(), org: ORG, target, browser: owner });
       assert.equal(answer.status, 200, row.route);
       assert.deepEqual(secretsIn(answer.html), [], `${row.route} shows a key secret`);
