@@ -1,6 +1,6 @@
 /**
- * `latchkey members list | invite EMAIL | invitations | withdraw ID | set EMAIL ROLE |
- * remove EMAIL`, in --org (or your one org). People join only by accepting an invitation
+ * `latchkey members list | invite EMAIL | invitations | resend ID | withdraw ID | set EMAIL
+ * ROLE | remove EMAIL`, in --org (or your one org). People join only by accepting an invitation
  * (`latchkey invitations accept`); `set` changes the role of an existing member.
  */
 
@@ -58,6 +58,14 @@ export async function members(deps: CliDeps, global: GlobalOptions, args: string
       if (list.length === 0) return deps.io.err(`No pending invitations in ${printable(org)}.\n`);
       return printInvitations(deps, list, 'email');
     }
+    case 'resend': {
+      if (!email) throw new CliError('usage', 'usage: latchkey members resend INVITATION_ID');
+      const resent = await api.call(Invitation, 'POST', `/v1/orgs/${path(org)}/invitations/${path(email)}/resend`);
+      if (global.json) return printJson(deps, resent);
+      return deps.io.err(
+        `Sent the invitation of ${printable(resent.email)} to ${printable(org)} again: it now expires ${isoTime(resent.expires_at)} (${untilText(resent.expires_at, deps.now())}).\n`,
+      );
+    }
     case 'withdraw': {
       if (!email) throw new CliError('usage', 'usage: latchkey members withdraw INVITATION_ID');
       const withdrawn = await api.call(Invitation, 'DELETE', `/v1/orgs/${path(org)}/invitations/${path(email)}`);
@@ -76,7 +84,10 @@ export async function members(deps: CliDeps, global: GlobalOptions, args: string
       return done(await api.call(Org, 'DELETE', `${base}/${path(email)}`), `Removed ${email} from ${org}.`);
     }
     default:
-      throw new CliError('usage', `unknown action "members ${action}"; use list, invite, invitations, withdraw, set or remove`);
+      throw new CliError(
+        'usage',
+        `unknown action "members ${action}"; use list, invite, invitations, resend, withdraw, set or remove`,
+      );
   }
 }
 
@@ -87,17 +98,19 @@ export const command: Command = {
     'members remove EMAIL [--confirm]',
     'members invite EMAIL [--role ROLE] [--expires 7d]',
     'members invitations',
+    'members resend INVITATION_ID',
     'members withdraw INVITATION_ID',
   ],
   help: `\`members set\` changes the role of an existing member; people join only by accepting an
 invitation made for the email they sign in as. Removing a member asks first at a terminal;
-elsewhere pass --confirm.`,
+elsewhere pass --confirm. \`members resend\` gives a pending invitation (or one expired within
+the last week) a new expiry, seven days from now.`,
   options: {
     role: { type: 'string', value: 'ROLE', description: 'the role an invitation gives', choices: ['member', 'admin', 'owner'] },
     expires: { type: 'string', value: 'DURATION', description: 'how long an invitation stays open (e.g. 7d)' },
     confirm: { type: 'boolean', description: 'do it without asking' },
   },
-  subcommands: ['list', 'set', 'remove', 'invite', 'invitations', 'withdraw'],
+  subcommands: ['list', 'set', 'remove', 'invite', 'invitations', 'resend', 'withdraw'],
   maxArgs: 3,
   run: (deps, global, parsed) =>
     members(deps, global, parsed.args, {

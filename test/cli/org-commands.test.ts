@@ -108,7 +108,14 @@ describe('invitations', () => {
     assert.equal(first.role, 'member');
     const declined = await ok(['invitations', 'decline', first.id], nope);
     assert.match(declined.stderr, /Declined the invitation to acme/);
-    const second = await json(['members', 'invite', 'nope@cli.example', '--org', 'acme']);
+    const second = await json(['members', 'invite', 'nope@cli.example', '--org', 'acme', '--expires', '1h']);
+    const resent = await ok(['members', 'resend', second.id]);
+    assert.match(resent.stderr, /Sent the invitation of nope@cli\.example to acme again: it now expires \S+ \(in [67] days\)/);
+    const [again] = await json(['members', 'invitations']);
+    assert.equal(again.id, second.id, 'the same invitation');
+    // RFC 3339 times in --json: the resent one a week out, the first an hour.
+    assert.ok(Date.parse(again.expires_at) - Date.parse(second.expires_at) > 6 * 86400_000, 'a new expiry, a week out');
+    assert.equal((await runCli(['members', 'resend'], owner)).code, 2);
     const withdrawn = await ok(['members', 'withdraw', second.id]);
     assert.match(withdrawn.stderr, /Withdrew the invitation of nope@cli\.example to acme/);
     assert.deepEqual(await json(['invitations', 'list'], nope), []);
