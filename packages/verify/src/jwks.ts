@@ -13,7 +13,7 @@ type Key = { alg: Algorithm; key: CryptoKey };
 
 export type JwksCache = {
   /** The key for a JWS header, refetching on an unknown kid when the cooldown allows. */
-  keyFor(header: { kid?: string; alg?: string }): Promise<CryptoKey>;
+  keyFor(header: { kid?: string; alg?: string }): CryptoKey | Promise<CryptoKey>;
   /** How many times the JWKS was fetched (for tests and metrics). */
   readonly fetches: number;
 };
@@ -63,22 +63,32 @@ export function jwksCache(options: {
     return inflight;
   }
 
+  async function slowPath(header: { kid?: string; alg?: string }): Promise<CryptoKey> {
+    if (options.now() - fetchedAt >= options.maxAgeMs) await refresh();
+    else if (inflight) await inflight;
+    let found = header.kid === undefined ? undefined : keys.get(header.kid);
+    if (!found && options.now() - fetchedAt >= options.cooldownMs) {
+      await refresh();
+      found = header.kid === undefined ? undefined : keys.get(header.kid);
+    }
+    return checked(found, header);
+  }
+
   return {
     get fetches() {
       return fetches;
     },
-    async keyFor(header) {
-      const age = options.now() - fetchedAt;
-      if (age >= options.maxAgeMs) await refresh();
-      else if (inflight) await inflight;
-      let found = header.kid === undefined ? undefined : keys.get(header.kid);
-      if (!found && options.now() - fetchedAt >= options.cooldownMs) {
-        await refresh();
-        found = header.kid === undefined ? undefined : keys.get(header.kid);
-      }
-      if (!found) throw new VerifyError('invalid_token', 'the token is signed by a key the issuer does not publish');
-      if (found.alg !== header.alg) throw new VerifyError('invalid_token', 'the token algorithm does not match its key');
-      return found.key;
+    keyFor(header) {
+      // The hot path answers synchronously: a known kid from a fresh set costs no await.
+      const found = header.kid === undefined || inflight ? undefined : keys.get(header.kid);
+      if (found && options.now() - fetchedAt < options.maxAgeMs) return checked(found, header);
+      return slowPath(header);
     },
   };
+}
+
+function checked(found: Key | undefined, header: { alg?: string }): CryptoKey {
+  if (!found) throw new VerifyError('invalid_token', 'the token is signed by a key the issuer does not publish');
+  if (found.alg !== header.alg) throw new VerifyError('invalid_token', 'the token algorithm does not match its key');
+  return found.key;
 }
