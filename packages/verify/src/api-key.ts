@@ -5,10 +5,13 @@
  * invented key be refused here with no network call. Only the server says a key is valid.
  */
 
+import { sha256Hex } from './sha256.ts';
+
 export const DEFAULT_API_KEY_PREFIXES = ['lk_live_', 'lk_test_'] as const;
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const BODY = /^[0-9A-Za-z]{36}$/;
 const CHECKSUM_LENGTH = 6;
+const encoder = new TextEncoder();
 
 const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
   let c = n;
@@ -46,9 +49,6 @@ export function isWellFormedApiKey(token: string, prefixes: readonly string[] = 
 }
 
 /** The cache key for an API key: hex SHA-256, so the cache never holds a usable secret. */
-export async function apiKeyDigest(token: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token)));
-  let hex = '';
-  for (const byte of digest) hex += byte.toString(16).padStart(2, '0');
-  return hex;
+export function apiKeyDigest(token: string): string {
+  return sha256Hex(encoder.encode(token));
 }
