@@ -175,6 +175,34 @@ describe('verify: forged tokens', () => {
     assert.equal(fetched.length, 2);
   });
 
+  test('a JWKS down: 503 asked again only after the cooldown, and keys already held still serve when a refresh fails', async () => {
+    let clock = START;
+    let up = false;
+    let fetches = 0;
+    const verifier = createVerifier({
+      issuer: ISSUER,
+      audience: ISSUER,
+      now: () => clock,
+      jwks: { cooldownSeconds: 30, maxAgeSeconds: 60 },
+      fetch: async () => {
+        fetches++;
+        return up ? Response.json({ keys: [publicJwk] }) : new Response('no', { status: 502 });
+      },
+    });
+    const token = await sign({ exp: Math.floor(START / 1000) + 3600 });
+    await assert.rejects(verifier.verify(`Bearer ${token}`), { code: 'server_unavailable', status: 503 });
+    up = true;
+    await assert.rejects(verifier.verify(`Bearer ${token}`), { code: 'server_unavailable' });
+    assert.equal(fetches, 1, 'not asked again within the cooldown');
+    clock += 30_000;
+    await verifier.verify(`Bearer ${token}`);
+    assert.equal(fetches, 2);
+    up = false;
+    clock += 60_000; // past maxAge: a refresh is due, and fails
+    await verifier.verify(`Bearer ${token}`);
+    assert.equal(fetches, 3);
+  });
+
   test('a JWKS that cannot be fetched is a 503, and an HS or private key in it is ignored', async () => {
     const down = createVerifier({
       issuer: ISSUER,

@@ -29,18 +29,22 @@ export function jwksCache(options: {
   let fetchedAt = Number.NEGATIVE_INFINITY;
   let inflight: Promise<void> | null = null;
   let fetches = 0;
+  /** Why the last fetch failed (null: it did not). The keys from before it are kept. */
+  let failure: unknown = null;
 
   async function load(): Promise<void> {
     fetches++;
-    // Started now, so a failing JWKS is not hammered either.
+    // Counted from the start, so a failing JWKS is asked again only after the cooldown too.
     fetchedAt = options.now();
     let body: unknown;
     try {
       const response = await options.fetch(options.uri, { headers: { accept: 'application/json' } });
       if (!response.ok) throw new Error(`JWKS answered ${response.status}`);
       body = await response.json();
+      failure = null;
     } catch (cause) {
-      throw new VerifyError('server_unavailable', 'the issuer JWKS could not be fetched', { cause });
+      failure = cause;
+      return;
     }
     const next = new Map<string, Key>();
     const list = (body as { keys?: unknown })?.keys;
@@ -71,6 +75,8 @@ export function jwksCache(options: {
       await refresh();
       found = header.kid === undefined ? undefined : keys.get(header.kid);
     }
+    if (!found && failure !== null)
+      throw new VerifyError('server_unavailable', 'the issuer JWKS could not be fetched', { cause: failure });
     return checked(found, header);
   }
 
