@@ -6,21 +6,38 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createVerifier, isWellFormedApiKey, requireOrg, requireRole, VerifyError } from '../../packages/verify/src/index.ts';
+import {
+  createVerifier,
+  isWellFormedApiKey,
+  requireOrg,
+  requireProject,
+  requireRole,
+  requireScope,
+  type VerifyError,
+} from '../../packages/verify/src/index.ts';
 import { generateApiKey, isWellFormedApiKey as serverWellFormed } from '../../worker/tokens/api-key.ts';
 import { apiJsonCall, ok } from '../fixtures/api-call.ts';
+import { GITHUB, octoRepoPolicy } from '../fixtures/ci-claims.ts';
+import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
-import { deviceLogin } from '../fixtures/oauth-client.ts';
+import { deviceLogin, postForm } from '../fixtures/oauth-client.ts';
 
 let app: InProcess;
+let github: FakeCiIssuer;
 let owner: string;
 
 before(async () => {
-  app = await startInProcess();
+  github = await startFakeCiIssuer();
+  // The fake CI issuer signs on the real clock, so the app's starts there too.
+  app = await startInProcess({ LATCHKEY_CI_ISSUERS: `${github.issuer}=repository_owner_id` }, Date.now());
   owner = (await deviceLogin(app.base, 'owner@example.com')).access_token;
   await ok(apiJsonCall(app.base, 'POST', '/v1/orgs', owner, { slug: 'acme', name: 'Acme' }));
+  await ok(apiJsonCall(app.base, 'POST', '/v1/orgs/acme/projects', owner, { slug: 'web' }));
 });
-after(() => app?.close());
+after(async () => {
+  app?.close();
+  await github?.stop();
+});
 
 /** The issuer calls a verifier makes, by path. */
 function countingFetch() {
@@ -54,6 +71,31 @@ describe('verify: a real latchkey', () => {
     assert.ok(principal.exp * 1000 > app.now());
     await verifier.verify(`Bearer ${owner}`);
     assert.deepEqual(calls, ['/.well-known/jwks.json']);
+  });
+
+  test('a CI token from the token exchange: kind ci, confined to its project, with its scope', async () => {
+    await ok(
+      apiJsonCall(
+        app.base,
+        'POST',
+        '/v1/orgs/acme/trust-policies',
+        owner,
+        octoRepoPolicy(github.issuer, `${app.base}/orgs/acme`, { id: 'deploy-web', grant: { project: 'web', scopes: ['read'] } }),
+      ),
+    );
+    const exchanged = await postForm(`${app.base}/oauth/token`, {
+      grant_type: 'urn:ietf:params:oauth:grant-type:token-exchange',
+      subject_token: await github.sign(GITHUB.branchPush, { audience: `${app.base}/orgs/acme` }),
+      subject_token_type: 'urn:ietf:params:oauth:token-type:id_token',
+      audience: `${app.base}/orgs/acme/projects/web`,
+    });
+    assert.equal(exchanged.status, 200, exchanged.text);
+    const verifier = createVerifier({ issuer: app.base, audience: app.base, now: app.now });
+    const principal = await verifier.verify(`Bearer ${exchanged.json.access_token}`);
+    assert.deepEqual([principal.kind, principal.org, principal.project, principal.scope], ['ci', 'acme', 'web', ['read']]);
+    requireProject(principal, 'web', 'acme');
+    assert.throws(() => requireProject(principal, 'api', 'acme'), { code: 'wrong_project' });
+    assert.throws(() => requireScope(principal, 'write'), { code: 'insufficient_scope' });
   });
 
   test('the token is refused once expired, by the injected clock', async () => {
