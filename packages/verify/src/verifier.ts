@@ -98,10 +98,11 @@ export function createVerifier(options: VerifierOptions): Verifier {
         requiredClaims: ['exp', 'sub'],
       }));
     } catch (error) {
-      if (error instanceof VerifyError) throw error.code === 'server_unavailable' ? error : refuse(error.code, error.message);
+      // The key cache's refusals, with this verifier's realm in their challenge.
+      if (error instanceof VerifyError) throw refuse(error.code, error.message, error.cause);
       if (error instanceof errors.JWTExpired) throw refuse('expired_token', 'the token has expired');
       if (error instanceof errors.JWTClaimValidationFailed)
-        throw refuse('invalid_token', `the token's "${error.claim}" claim check failed`);
+        throw refuse('invalid_token', `the token's ${error.claim} claim check failed`);
       throw refuse('invalid_token', 'the token signature, algorithm or format is invalid', error);
     }
     const principal = principalFrom(payload);
