@@ -5,8 +5,6 @@
  * invented key be refused here with no network call. Only the server says a key is valid.
  */
 
-import { sha256Hex } from './sha256.ts';
-
 export const DEFAULT_API_KEY_PREFIXES = ['lk_live_', 'lk_test_'] as const;
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const BODY = /^[0-9A-Za-z]{36}$/;
@@ -48,7 +46,12 @@ export function isWellFormedApiKey(token: string, prefixes: readonly string[] = 
   return base62Checksum(token.slice(0, -CHECKSUM_LENGTH)) === token.slice(-CHECKSUM_LENGTH);
 }
 
-/** The cache key for an API key: hex SHA-256, so the cache never holds a usable secret. */
-export function apiKeyDigest(token: string): string {
-  return sha256Hex(encoder.encode(token));
+/**
+ * The cache key for an API key: hex SHA-256, so the cache never holds a usable secret.
+ * WebCrypto's, on every runtime: a digest written here would be one more thing to trust,
+ * for some 40 µs a check.
+ */
+export async function apiKeyDigest(token: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', encoder.encode(token)));
+  return Array.from(digest, (byte) => byte.toString(16).padStart(2, '0')).join('');
 }

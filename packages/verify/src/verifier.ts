@@ -154,7 +154,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
   async function verifyApiKey(token: string): Promise<Principal> {
     if (!isWellFormedApiKey(token, prefixes)) throw refuse('malformed_token', 'the API key is malformed (its checksum fails)');
     if (options.introspection === false) throw refuse('invalid_token', 'API keys are not accepted here');
-    const digest = apiKeyDigest(token);
+    const digest = await apiKeyDigest(token);
     const hit = cache.get(digest);
     let principal: Principal | null;
     if (hit && hit.until > now()) {
