@@ -3,11 +3,10 @@
  * Object is sent the name and runs the code it was built with, so a procedure missing here
  * fails on Cloudflare alone. Imported only by the entries.
  */
-import { auditPageRead } from './accounts/audit.ts';
 import { devicePoll } from './grants/device-code.ts';
 import { rotation } from './grants/refresh-token.ts';
 import type { Procedures } from './store/durable-object.ts';
 
 export const PROCEDURES: Procedures = Object.fromEntries(
-  [rotation, devicePoll, auditPageRead].map((procedure) => [procedure.name, procedure]),
+  [rotation, devicePoll].map((procedure) => [procedure.name, procedure]),
 ) as Procedures;
