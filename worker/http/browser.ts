@@ -60,11 +60,10 @@ export async function assertCsrf(c: Context<AppEnv>, submitted: string | undefin
   }
 }
 
-export async function readWebSession(c: Context<AppEnv>): Promise<(Person & ActiveWebSession & { id: string }) | null> {
+export async function readWebSession(c: Context<AppEnv>): Promise<ActiveWebSession | null> {
   const key = await sessionKey(c);
   const found = key ? await readWebSessionRecord(c.var.services, key) : null;
-  // `id`: the record's key, which the pages bind a request to this browser's sign-in by.
-  return key && found ? { ...found, key, id: key } : null;
+  return key && found ? { ...found, key } : null;
 }
 
 /** The stored key of the session cookie this request carries, if it is well formed. */
@@ -90,7 +89,7 @@ export async function endThisWebSession(c: Context<AppEnv>): Promise<void> {
 }
 
 /** For form posts that only make sense signed in. */
-export async function requireWebSession(c: Context<AppEnv>): Promise<Person & ActiveWebSession & { id: string }> {
+export async function requireWebSession(c: Context<AppEnv>): Promise<ActiveWebSession> {
   const session = await readWebSession(c);
   if (!session) throw new OAuthError('access_denied', 'your sign-in expired; start again from the link', { status: 403 });
   return session;

@@ -63,7 +63,7 @@ authorizeRoutes.get('/oauth/authorize', async (c) => {
     codeChallenge: request.code_challenge,
     state: request.state ?? null,
     scope,
-    webSession: session.id,
+    webSession: session.key,
     requester,
     org,
   });
@@ -99,7 +99,7 @@ authorizeRoutes.post('/oauth/authorize/decision', async (c) => {
       status: 403,
     });
   }
-  const pending = await takePendingRequest(services, form.request ?? '', session.id);
+  const pending = await takePendingRequest(services, form.request ?? '', session.key);
   if (!pending) throw new OAuthError('invalid_request', 'this sign-in request expired or was already answered; start again');
   const state = pending.state ?? undefined;
   if (form.decision !== 'approve') {

@@ -2,7 +2,7 @@ import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import { UserCodeInput } from '../../shared/schemas.ts';
 import { mayEstablishFor } from '../accounts/sessions.ts';
-import { signedInWithin } from '../accounts/web-sessions.ts';
+import { type ActiveWebSession, signedInWithin } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { decideDeviceAuthorization, findPendingByUserCode, type PendingAuthorization } from '../grants/device-code.ts';
 import { addressBucket, type GuessLimit, returnGuess, takeGuess } from '../grants/user-code-guesses.ts';
@@ -91,8 +91,6 @@ devicePageRoutes.post('/device/decision', async (c) => {
 const notMember = (c: Context<AppEnv>, email: string | null, org: string) =>
   renderPage(c, 403, 'Not a member', notMemberMessage(email, org));
 
-type WebSession = { id: string; sub: string; email: string | null };
-
 /**
  * Looks up a code a person typed or posted. Wrong guesses are limited per browser session
  * and per address (RFC 8628 §5.1); a code's 34 bits only hold if guessing stays slow. Each
@@ -101,7 +99,7 @@ type WebSession = { id: string; sub: string; email: string | null };
  */
 async function countedLookup(
   c: Context<AppEnv>,
-  session: WebSession,
+  session: ActiveWebSession,
   normalized: string | null,
 ): Promise<PendingAuthorization | null | 'limited'> {
   const services = c.var.services;
@@ -127,7 +125,7 @@ const tooManyGuesses = (c: Context<AppEnv>) =>
     resultMessage('Too many wrong codes. Wait 15 minutes, then start again on your device.'),
   );
 
-async function verifyCode(c: Context<AppEnv>, session: WebSession, typed: string, csrf: string) {
+async function verifyCode(c: Context<AppEnv>, session: ActiveWebSession, typed: string, csrf: string) {
   const services = c.var.services;
   const code = UserCodeInput.safeParse(typed);
   const pending = await countedLookup(c, session, code.success ? code.data : null);
