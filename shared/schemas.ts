@@ -8,6 +8,7 @@ export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const REFRESH_TOKEN_GRANT = 'refresh_token';
 export const AUTHORIZATION_CODE_GRANT = 'authorization_code';
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+/** latchkey's own CLI. A deployment may name its built-in client otherwise (LATCHKEY_CLI_CLIENT_ID); this one stays known. */
 export const BUILTIN_CLIENT_ID = 'latchkey-cli';
 
 /** RFC 8693 §3 token type identifiers. */
@@ -286,7 +287,7 @@ export const UserCodeInput = z
   .transform((value) => value.toUpperCase().replace(/[\s-]/g, ''))
   .pipe(z.string().regex(new RegExp(`^[${USER_CODE_ALPHABET}]{8}$`), 'malformed user code'));
 
-/** Token prefixes, so that secret scanners can find leaked ones. */
+/** Token prefixes, so that secret scanners can find leaked ones: latchkey's defaults (a deployment may brand them, worker/branding.ts). */
 export const TOKEN_PREFIX = {
   refreshToken: 'lk_rt_',
   deviceCode: 'lk_dc_',

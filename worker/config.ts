@@ -6,6 +6,7 @@ import * as z from 'zod';
 import { DURATION_HINT, durationSeconds } from '../shared/duration.ts';
 import { AUTHORIZATION_CODE_GRANT, DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT } from '../shared/schemas.ts';
 import { ClaimName, GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER, type TrustPolicy, TrustPolicyInput } from '../shared/trust-policy.ts';
+import { Accent, type Branding, branding, ClientId, ClientName, ProductName, SecretPrefixesSetting } from './branding.ts';
 import { DEFAULT_OWNER_CLAIMS, normalizePolicy, type OwnerClaims, PolicyRejected } from './policy/trust-policy.ts';
 import { checkSigningKeys, parseSigningKeys } from './tokens/signing-keys.ts';
 
@@ -28,7 +29,7 @@ const duration = (fallback: string) =>
 
 /** One entry of LATCHKEY_CLIENTS: an operator's own public client. */
 export const ClientConfig = z.strictObject({
-  id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'client ids are lower-case letters, digits, ".", "_" and "-"'),
+  id: ClientId,
   name: z.string().min(1).max(80),
   grants: z
     .array(z.enum([DEVICE_CODE_GRANT, AUTHORIZATION_CODE_GRANT, REFRESH_TOKEN_GRANT]))
@@ -170,6 +171,12 @@ const RawConfig = z.object({
   // A Cloudflare deployment upgraded from the per-key layout (one Durable Object per key)
   // reads each key's old object once (worker/store/durable-object.ts).
   LATCHKEY_MIGRATE_FROM: z.enum(['per-key']).optional(),
+  // A deployment's brand (worker/branding.ts); each absent is latchkey's own.
+  LATCHKEY_PRODUCT_NAME: ProductName.optional(),
+  LATCHKEY_ACCENT: Accent.optional(),
+  LATCHKEY_SECRET_PREFIXES: SecretPrefixesSetting.optional(),
+  LATCHKEY_CLI_CLIENT_ID: ClientId.optional(),
+  LATCHKEY_CLI_CLIENT_NAME: ClientName.optional(),
 });
 
 export type Config = {
@@ -213,6 +220,8 @@ export type Config = {
   sessionCacheMs: number;
   /** `per-key`: read through to the Durable Object layout before 0.2 (Cloudflare only). */
   migrateFrom: 'per-key' | undefined;
+  /** Product name, accent, secret prefixes and built-in client; latchkey's own unless configured. */
+  branding: Branding;
 };
 
 export class ConfigError extends Error {
@@ -344,6 +353,13 @@ export function parseConfig(env: Record<string, unknown>): Config {
   if (raw.LATCHKEY_API_KEY_TTL > raw.LATCHKEY_API_KEY_MAX_TTL) {
     throw new ConfigError(['LATCHKEY_API_KEY_TTL'], 'LATCHKEY_API_KEY_TTL must not exceed LATCHKEY_API_KEY_MAX_TTL');
   }
+  const clashing = raw.LATCHKEY_CLI_CLIENT_ID && raw.LATCHKEY_CLIENTS.find((client) => client.id === raw.LATCHKEY_CLI_CLIENT_ID);
+  if (clashing) {
+    throw new ConfigError(
+      ['LATCHKEY_CLI_CLIENT_ID', 'LATCHKEY_CLIENTS'],
+      `LATCHKEY_CLI_CLIENT_ID "${clashing.id}" is also in LATCHKEY_CLIENTS: the built-in client's id must be its own`,
+    );
+  }
   if (raw.LATCHKEY_REFRESH_IDLE_TTL > raw.LATCHKEY_REFRESH_TOKEN_TTL) {
     throw new ConfigError(['LATCHKEY_REFRESH_IDLE_TTL'], 'LATCHKEY_REFRESH_IDLE_TTL must not exceed LATCHKEY_REFRESH_TOKEN_TTL');
   }
@@ -393,6 +409,12 @@ export function parseConfig(env: Record<string, unknown>): Config {
     limits: { userCodeAttempts: raw.LATCHKEY_USER_CODE_ATTEMPTS, addressAttempts: raw.LATCHKEY_ADDRESS_ATTEMPTS },
     sessionCacheMs: raw.LATCHKEY_SESSION_CACHE,
     migrateFrom: raw.LATCHKEY_MIGRATE_FROM,
+    branding: branding({
+      productName: raw.LATCHKEY_PRODUCT_NAME,
+      accent: raw.LATCHKEY_ACCENT,
+      prefixes: raw.LATCHKEY_SECRET_PREFIXES,
+      cliClient: { id: raw.LATCHKEY_CLI_CLIENT_ID, name: raw.LATCHKEY_CLI_CLIENT_NAME },
+    }),
   };
 }
 

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   createVerifier,
+  DEFAULT_API_KEY_PREFIXES,
   isWellFormedApiKey,
   requireOrg,
   requireProject,
@@ -231,11 +232,11 @@ describe('verify: a real latchkey', () => {
 
 test("the package's key check agrees with the server's on generated and damaged keys", () => {
   for (let i = 0; i < 200; i++) {
-    const key = generateApiKey(i % 2 ? 'live' : 'test');
+    const key = generateApiKey(i % 2 ? 'lk_live_' : 'lk_test_');
     assert.ok(isWellFormedApiKey(key));
     const damaged = key.slice(0, 10 + (i % 20)) + (key[10 + (i % 20)] === 'x' ? 'y' : 'x') + key.slice(11 + (i % 20));
-    assert.equal(isWellFormedApiKey(damaged), serverWellFormed(damaged));
+    assert.equal(isWellFormedApiKey(damaged), serverWellFormed(damaged, DEFAULT_API_KEY_PREFIXES));
   }
   // A branded deployment's verifier knows only its own prefixes.
-  assert.equal(isWellFormedApiKey(generateApiKey('live'), ['rsk_live_']), false);
+  assert.equal(isWellFormedApiKey(generateApiKey('lk_live_'), ['rsk_live_']), false);
 });

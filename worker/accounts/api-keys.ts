@@ -99,7 +99,12 @@ export async function createApiKey(
       `expires_in may be at most ${config.ttl.apiKeyMax} seconds (LATCHKEY_API_KEY_MAX_TTL)`,
     );
   }
-  const secret = generateApiKey(config.loopback ? 'test' : 'live');
+  const { prefixes } = config.branding;
+  const secret = generateApiKey(
+    input.project === null
+      ? prefixes[config.loopback ? 'org_key_test' : 'org_key_live']
+      : prefixes[config.loopback ? 'project_key_test' : 'project_key_live'],
+  );
   const record: KeyRecord = {
     id: generateId('key_'),
     name: input.name,
@@ -294,7 +299,7 @@ export async function revokeApiKey(
  * expired key is nothing to do. Unlike authenticating, this records no use of the key.
  */
 export async function revokeApiKeyHeldBy(services: Services, secret: string, requestId: string): Promise<void> {
-  if (!isWellFormedApiKey(secret)) return;
+  if (!isWellFormedApiKey(secret, services.config.branding.accepted.apiKey)) return;
   const key = await recordKey(services, secret);
   const found = await readRecord(services.store, key, KeyRecord);
   if (!found || found.value.expiresAt <= services.now()) return;
@@ -350,7 +355,8 @@ export async function rotateApiKey(
  * minute.
  */
 export async function authenticateApiKey(services: Services, secret: string): Promise<AccessTokenClaims> {
-  if (!isWellFormedApiKey(secret)) throw new OAuthError('invalid_token', 'malformed API key (bad checksum)');
+  if (!isWellFormedApiKey(secret, services.config.branding.accepted.apiKey))
+    throw new OAuthError('invalid_token', 'malformed API key (bad checksum)');
   const key = await recordKey(services, secret);
   const found = await services.apiKeys.get(key, () => readRecord(services.store, key, KeyRecord));
   if (!found) throw new OAuthError('invalid_token', 'unknown API key');

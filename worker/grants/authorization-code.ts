@@ -5,7 +5,6 @@
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
-import { TOKEN_PREFIX } from '../../shared/schemas.ts';
 import { Requester } from '../accounts/sessions.ts';
 import type { Services } from '../services.ts';
 import { parseRecord } from '../store/records.ts';
@@ -56,7 +55,7 @@ export async function takePendingRequest(services: Services, id: string, webSess
 }
 
 export async function issueAuthorizationCode(services: Services, record: CodeRecord): Promise<string> {
-  const code = generateSecret(TOKEN_PREFIX.authorizationCode);
+  const code = generateSecret(services.config.branding.prefixes.authorization_code);
   const key = storeKey('authorizationCode', await services.hasher.hash('ac', code));
   await services.store.put(key, JSON.stringify(record), AUTHORIZATION_CODE_SECONDS);
   return code;

@@ -4,7 +4,7 @@
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
-import { TOKEN_PREFIX, USER_CODE_ALPHABET } from '../../shared/schemas.ts';
+import { USER_CODE_ALPHABET } from '../../shared/schemas.ts';
 import { Requester } from '../accounts/sessions.ts';
 import type { Client } from '../clients.ts';
 import type { Services } from '../services.ts';
@@ -55,7 +55,7 @@ export async function startDeviceAuthorization(
   request: { client: Client; scope: string; requester: Requester; org: string | null },
 ): Promise<{ deviceCode: string; userCode: string; expiresIn: number; interval: number }> {
   const { config, store, now } = services;
-  const deviceCode = generateSecret(TOKEN_PREFIX.deviceCode);
+  const deviceCode = generateSecret(config.branding.prefixes.device_code);
   const dcKey = await deviceKey(services, deviceCode);
   const ttl = config.ttl.deviceCode;
   const record: DeviceRecord = {

@@ -4,13 +4,12 @@
  * (sealed under the old token, so the store alone cannot open it); any other reuse of a
  * spent token revokes the whole family (RFC 9700 §4.14.2).
  *
- * A refresh token names its session (`lk_rt_` + the session id's 20 characters + 43 of
- * secret), so the token, the family and the grace record are all in the session's home
+ * A refresh token names its session (`lk_rt_`, or the deployment's prefix, + the session
+ * id's 20 characters + 43 of secret), so the token, the family and the grace record are all in the session's home
  * and a rotation is one procedure there: one round trip, atomic, no object created.
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
-import { TOKEN_PREFIX } from '../../shared/schemas.ts';
 import type { AuditSource } from '../accounts/audit.ts';
 import {
   announceEnded,
@@ -23,6 +22,7 @@ import {
   seconds,
   touched,
 } from '../accounts/sessions.ts';
+import { prefixOf } from '../branding.ts';
 import type { Services } from '../services.ts';
 import { parseRecord, readRecord } from '../store/records.ts';
 import { KEYSPACE, type Procedure, storeKey } from '../store/store.ts';
@@ -40,7 +40,7 @@ const SID_PREFIX = 'ses_';
 const SID_BODY = 20; // generateId's 15 bytes, base64url
 const SECRET_LENGTH = 43; // 32 bytes, base64url
 
-/** What follows `lk_rt_`: the session id's 20 characters and 43 of secret, or (before 0.2) the 43 alone. */
+/** What follows the prefix: the session id's 20 characters and 43 of secret, or (before 0.2) the 43 alone. */
 const TOKEN_BODY = /^(?:[\w-]{20})?[\w-]{43}$/;
 
 /**
@@ -48,15 +48,17 @@ const TOKEN_BODY = /^(?:[\w-]{20})?[\w-]{43}$/;
  * token of neither form is `malformed`, refused before any store is asked (and before its
  * made-up session id addresses any object).
  */
-function sessionOf(token: string): string | null | 'malformed' {
-  const body = token.slice(TOKEN_PREFIX.refreshToken.length);
-  if (!token.startsWith(TOKEN_PREFIX.refreshToken) || !TOKEN_BODY.test(body)) return 'malformed';
+function sessionOf(services: Services, token: string): string | null | 'malformed' {
+  // The deployment's prefix or latchkey's: tokens issued before a rebrand keep working.
+  const prefix = prefixOf(token, services.config.branding.accepted.refreshToken);
+  const body = prefix === undefined ? '' : token.slice(prefix.length);
+  if (!TOKEN_BODY.test(body)) return 'malformed';
   return body.length === SID_BODY + SECRET_LENGTH ? SID_PREFIX + body.slice(0, SID_BODY) : null;
 }
 
-/** A refresh token of `sid` around 32 bytes of secret. */
-function refreshToken(sid: string, secret: Uint8Array = randomBytes(32)): string {
-  return TOKEN_PREFIX.refreshToken + sid.slice(SID_PREFIX.length) + base64url(secret);
+/** A refresh token of `sid` around 32 bytes of secret, under the deployment's prefix. */
+function refreshToken(services: Services, sid: string, secret: Uint8Array = randomBytes(32)): string {
+  return services.config.branding.prefixes.refresh_token + sid.slice(SID_PREFIX.length) + base64url(secret);
 }
 
 /** A sign-in: a new session and its first refresh token. */
@@ -66,7 +68,7 @@ export async function startFamily(
   source: AuditSource,
 ): Promise<{ sid: string; family: Family; refreshToken: string }> {
   const { sid, family } = await createFamily(services, init, source);
-  const token = refreshToken(sid);
+  const token = refreshToken(services, sid);
   const record: RefreshRecord = { sid, issuedAt: services.now(), spentAt: null };
   const ttl = seconds(Math.min(services.config.ttl.refreshIdle * 1000, family.expiresAt - services.now()));
   await services.store.put(recordKey(sid, await tokenHash(services, token)), JSON.stringify(record), ttl);
@@ -87,7 +89,7 @@ async function locate(
   services: Services,
   token: string,
 ): Promise<{ sid: string; key: string; legacy: RefreshRecord | null; legacyGrace: string | null } | null> {
-  const sid = sessionOf(token);
+  const sid = sessionOf(services, token);
   if (sid === 'malformed') return null;
   const hash = await tokenHash(services, token);
   if (sid !== null) return { sid, key: recordKey(sid, hash), legacy: null, legacyGrace: null };
@@ -180,15 +182,15 @@ export async function rotateRefreshToken(
   // The successor is made before knowing whether it is needed, and its hashes beside the
   // presented token's: they need no store, and this way the rotation is one call.
   const secret = randomBytes(32);
-  const named = sessionOf(presented);
+  const named = sessionOf(services, presented);
   const [found, sealedSuccessor, successorHash] = await Promise.all([
     locate(services, presented),
     hasher.seal(presented, secret),
-    named === null || named === 'malformed' ? null : tokenHash(services, refreshToken(named, secret)),
+    named === null || named === 'malformed' ? null : tokenHash(services, refreshToken(services, named, secret)),
   ]);
   if (!found) throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
   const { sid } = found;
-  const candidate = refreshToken(sid, secret);
+  const candidate = refreshToken(services, sid, secret);
   const successorKey = recordKey(sid, successorHash ?? (await tokenHash(services, candidate)));
   const result = await services.store.transact(rotation, {
     sid,
@@ -219,7 +221,7 @@ export async function rotateRefreshToken(
     case 'retried': {
       const successor = result.legacy
         ? await hasher.openLegacy(presented, result.sealed)
-        : await hasher.open(presented, result.sealed).then((bytes) => bytes && refreshToken(sid, bytes));
+        : await hasher.open(presented, result.sealed).then((bytes) => bytes && refreshToken(services, sid, bytes));
       if (!successor) throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
       return { sid, family: result.family, refreshToken: successor, scope: result.scope };
     }

@@ -5,9 +5,9 @@
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { OAuthError } from '../../shared/errors.ts';
-import { TOKEN_PREFIX } from '../../shared/schemas.ts';
 import { type ActiveWebSession, createWebSession, readWebSessionRecord, WEB_SESSION_SECONDS } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
+import { prefixOf } from '../branding.ts';
 import type { Person } from '../identity/users.ts';
 import { storeKey } from '../store/store.ts';
 import { base64url, constantTimeEqual, generateSecret, randomBytes } from '../tokens/opaque.ts';
@@ -69,14 +69,15 @@ export async function readWebSession(c: Context<AppEnv>): Promise<ActiveWebSessi
 /** The stored key of the session cookie this request carries, if it is well formed. */
 async function sessionKey(c: Context<AppEnv>): Promise<string | null> {
   const secret = getCookie(c, cookieName(c, 'lk_session'));
-  if (!secret?.startsWith(TOKEN_PREFIX.session) || secret.length > 100) return null;
+  // The deployment's prefix or latchkey's: a browser signed in before a rebrand stays signed in.
+  if (!secret || !prefixOf(secret, c.var.services.config.branding.accepted.browserSession) || secret.length > 100) return null;
   return c.var.services.hasher.hash('ws', secret);
 }
 
 /** `authenticatedAt`: when the identity provider says the person proved who they are (ms); absent, now. */
 export async function startWebSession(c: Context<AppEnv>, person: Person, authenticatedAt?: number): Promise<void> {
   const services = c.var.services;
-  const secret = generateSecret(TOKEN_PREFIX.session);
+  const secret = generateSecret(services.config.branding.prefixes.browser_session);
   await createWebSession(services, await services.hasher.hash('ws', secret), person, requesterOf(c), authenticatedAt);
   setCookie(c, cookieName(c, 'lk_session'), secret, cookieOptions(c, WEB_SESSION_SECONDS));
 }

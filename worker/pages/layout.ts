@@ -1,10 +1,13 @@
 /**
  * The frame every page shares. No script at all, one same-origin stylesheet, and headers
  * that keep the pages out of frames (clickjacking a consent button is the classic attack).
+ * The deployment's product name is the wordmark and ends every title; its accent is in
+ * the stylesheet, which stays a file (CSP `style-src 'self'`: no inline style to hash).
  */
 import type { Context } from 'hono';
 import { html } from 'hono/html';
 import type { HtmlEscapedString } from 'hono/utils/html';
+import { type Branding, DEFAULT_BRANDING } from '../branding.ts';
 
 export type Fragment = HtmlEscapedString | Promise<HtmlEscapedString>;
 
@@ -24,6 +27,12 @@ export const PAGE_HEADERS: Record<string, string> = {
  * form-action to the redirect after a post, and browser login's consent ends in a
  * redirect to the client's loopback address.
  */
+/** The brand of the deployment serving `c` (every page is rendered after services are set). */
+export function brandOf(c: Context): Branding {
+  const services: { config: { branding: Branding } } | undefined = c.get('services');
+  return services?.config.branding ?? DEFAULT_BRANDING;
+}
+
 export function renderPage(
   c: Context,
   status: 200 | 201 | 400 | 403 | 404 | 409 | 429 | 503,
@@ -41,20 +50,21 @@ export function renderPage(
   // Still no inline script anywhere: only the file below, from this origin.
   if (options.console) policy = policy.replace("default-src 'none';", "default-src 'none'; script-src 'self';");
   c.header('Content-Security-Policy', policy);
+  const brand = brandOf(c);
   return c.html(
     html`<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · latchkey</title>
-<link rel="stylesheet" href="/assets/latchkey.css">
+<title>${title} · ${brand.productName}</title>
+<link rel="stylesheet" href="${stylesheetPath(brand)}">
 ${options.console ? html`<script src="/assets/console.js" defer></script>` : ''}
 </head>
 <body>
 ${options.console ? options.console.nav : ''}
 <main${options.console ? html` class="wide"` : ''}>
-${options.console ? '' : html`<p class="brand">latchkey</p>`}
+${options.console ? '' : html`<p class="brand">${brand.productName}</p>`}
 <h1>${title}</h1>
 ${body}
 </main>
@@ -64,7 +74,39 @@ ${body}
   );
 }
 
-export const STYLESHEET = `
+export const STYLESHEET_PATH = '/assets/latchkey.css';
+
+/**
+ * Where a page links the stylesheet: the accent rides in the query, so a browser that
+ * cached the stylesheet before a change of accent fetches the new one (it is cached an hour).
+ */
+export const stylesheetPath = (brand: Branding) => `${STYLESHEET_PATH}?v=${brand.accent.slice(1)}`;
+
+/**
+ * The stylesheet in the deployment's accent, made once per accent (one per isolate), not
+ * per request. Button text stays white while it reads (WCAG AA, 4.5:1), else near-black.
+ */
+export function stylesheet(accent: string): string {
+  let css = stylesheets.get(accent);
+  if (css === undefined) {
+    css = STYLESHEET.replace('--accent: #2563eb;', `--accent: ${accent}; --on-accent: ${onAccent(accent)};`);
+    stylesheets.set(accent, css);
+  }
+  return css;
+}
+const stylesheets = new Map<string, string>();
+
+/** White when its WCAG 2 contrast on the accent is at least 4.5:1 (latchkey's own blue: 5.2). */
+function onAccent(accent: string): string {
+  const channel = (offset: number) => {
+    const value = Number.parseInt(accent.slice(offset, offset + 2), 16) / 255;
+    return value <= 0.04045 ? value / 12.92 : ((value + 0.055) / 1.055) ** 2.4;
+  };
+  const luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
+  return 1.05 / (luminance + 0.05) >= 4.5 ? '#fff' : '#111827';
+}
+
+const STYLESHEET = `
 :root { color-scheme: light dark; --accent: #2563eb; --muted: #6b7280; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; }
@@ -74,7 +116,7 @@ h1 { font-size: 1.5rem; margin: 0 0 1rem; }
 label { display: block; font-weight: 600; margin: 1rem 0 .25rem; }
 input[type=email], input[type=text] { width: 100%; font-size: 1.125rem; padding: .625rem .75rem; border: 1px solid #9ca3af; border-radius: .5rem; }
 input.code { font-family: ui-monospace, monospace; letter-spacing: .15em; text-transform: uppercase; }
-button { font: inherit; font-size: 1rem; padding: .75rem 1.25rem; border-radius: .5rem; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; margin: 1rem .5rem 0 0; min-width: 8rem; }
+button { font: inherit; font-size: 1rem; padding: .75rem 1.25rem; border-radius: .5rem; border: 1px solid var(--accent); background: var(--accent); color: var(--on-accent); cursor: pointer; margin: 1rem .5rem 0 0; min-width: 8rem; }
 button.secondary { background: transparent; color: inherit; border-color: #9ca3af; }
 .code-box { font: 700 1.75rem ui-monospace, monospace; letter-spacing: .2em; padding: .75rem; border: 2px dashed var(--accent); border-radius: .5rem; text-align: center; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem; }

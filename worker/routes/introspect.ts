@@ -1,8 +1,9 @@
 import { Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
-import { type AccessTokenClaims, type IntrospectionResponse, TOKEN_PREFIX, TokenLookupRequest } from '../../shared/schemas.ts';
+import { type AccessTokenClaims, type IntrospectionResponse, TokenLookupRequest } from '../../shared/schemas.ts';
 import { readOrg } from '../accounts/orgs.ts';
 import type { AppEnv } from '../app.ts';
+import { prefixOf } from '../branding.ts';
 import { lookupRefreshToken } from '../grants/refresh-token.ts';
 import { bearerToken, parseInput, readForm } from '../http/form.ts';
 import { authorize, principalOf } from '../policy/roles.ts';
@@ -26,7 +27,7 @@ introspectRoutes.post('/oauth/introspect', async (c) => {
   const { token } = parseInput(TokenLookupRequest, await readForm(c));
   c.header('Cache-Control', 'no-store');
 
-  if (token.startsWith(TOKEN_PREFIX.refreshToken)) {
+  if (prefixOf(token, services.config.branding.accepted.refreshToken)) {
     const found = await lookupRefreshToken(services, token);
     if (!found?.live) return c.json(INACTIVE);
     const { family } = found;

@@ -9,7 +9,7 @@ import { upstreamOrigin, upstreamProvider } from '../identity/providers.ts';
 import { finishUpstreamSignIn, startUpstreamSignIn } from '../identity/upstream.ts';
 import { resolvePerson } from '../identity/users.ts';
 import { signInForm } from '../pages/device.ts';
-import { renderPage, STYLESHEET } from '../pages/layout.ts';
+import { renderPage, STYLESHEET_PATH, stylesheet } from '../pages/layout.ts';
 
 /** Signing a person in — the dev provider's form or an upstream OpenID provider — then back to the page that asked. */
 export const signInRoutes = new Hono<AppEnv>();
@@ -72,8 +72,8 @@ signInRoutes.get('/signin/callback', async (c) => {
   return c.redirect(safeReturnPath(returnTo), 303);
 });
 
-signInRoutes.get('/assets/latchkey.css', (c) => {
+signInRoutes.get(STYLESHEET_PATH, (c) => {
   c.header('Cache-Control', 'public, max-age=3600');
   c.header('Content-Type', 'text/css; charset=utf-8');
-  return c.body(STYLESHEET);
+  return c.body(stylesheet(c.var.services.config.branding.accent));
 });

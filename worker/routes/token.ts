@@ -2,7 +2,6 @@ import { Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import {
   AUTHORIZATION_CODE_GRANT,
-  BUILTIN_CLIENT_ID,
   DEVICE_CODE_GRANT,
   REFRESH_TOKEN_GRANT,
   SUPPORTED_GRANTS,
@@ -35,7 +34,7 @@ tokenRoutes.post('/oauth/token', async (c) => {
   const input = parseInput(TokenRequest, form);
   if (input.grant_type === TOKEN_EXCHANGE_GRANT) {
     // The subject token is the credential here; a client id, if sent, must still be known.
-    const clientId = input.client_id ?? BUILTIN_CLIENT_ID;
+    const clientId = input.client_id ?? services.config.branding.cliClient.id;
     findClient(services.config, clientId);
     if (input.audience && input.resource && input.audience !== input.resource) {
       throw new OAuthError('invalid_target', 'audience and resource name different projects');

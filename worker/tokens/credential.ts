@@ -29,7 +29,7 @@ export async function verifyOwnAccessToken(services: Services, token: string): P
  * records of itself and of the tokens it was narrowed from, read every time, side by side.
  */
 export async function authenticate(services: Services, token: string): Promise<AccessTokenClaims> {
-  if (looksLikeApiKey(token)) return authenticateApiKey(services, token);
+  if (looksLikeApiKey(token, services.config.branding.accepted.apiKey)) return authenticateApiKey(services, token);
   const claims = await verifyOwnAccessToken(services, token);
   const ancestors = claims.narrowed_from ?? [];
   const sid = claims.sid;

@@ -3,6 +3,9 @@
  * (`lk_live_…`, `lk_test_…` on a loopback issuer, or a deployment's own prefixes). The
  * checksum is public: it proves nothing about a key but lets a typo, a truncation or an
  * invented key be refused here with no network call. Only the server says a key is valid.
+ *
+ * The latchkey server generates and checks its keys with this module too (one checksum,
+ * written once), so it imports nothing but web standards: the package is published alone.
  */
 
 export const DEFAULT_API_KEY_PREFIXES = ['lk_live_', 'lk_test_'] as const;
@@ -17,14 +20,15 @@ const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
   return c >>> 0;
 });
 
-/** CRC-32 (IEEE, as zlib's) of an ASCII string. */
-function crc32(ascii: string): number {
+/** CRC-32 (IEEE, as zlib's) of an ASCII string (a key is ASCII once its prefix and body are checked). */
+export function crc32(ascii: string): number {
   let crc = 0xffffffff;
   for (let i = 0; i < ascii.length; i++) crc = (CRC_TABLE[(crc ^ ascii.charCodeAt(i)) & 0xff] as number) ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
 
-function base62Checksum(body: string): string {
+/** The 6 base62 characters that end a key whose first 44 are `body` (prefix included). */
+export function apiKeyChecksum(body: string): string {
   let value = crc32(body);
   let out = '';
   for (let i = 0; i < CHECKSUM_LENGTH; i++) {
@@ -39,11 +43,13 @@ export function apiKeyPrefixOf(token: string, prefixes: readonly string[]): stri
   return prefixes.find((prefix) => token.startsWith(prefix));
 }
 
-/** Right prefix, length, alphabet and checksum: no I/O. */
+/**
+ * Right prefix, length, alphabet and checksum: no I/O. Every prefix the token starts with
+ * is tried, so a list in which one starts another (`rsk_`, `rsk_live_`) still reads each.
+ */
 export function isWellFormedApiKey(token: string, prefixes: readonly string[] = DEFAULT_API_KEY_PREFIXES): boolean {
-  const prefix = apiKeyPrefixOf(token, prefixes);
-  if (prefix === undefined || !BODY.test(token.slice(prefix.length))) return false;
-  return base62Checksum(token.slice(0, -CHECKSUM_LENGTH)) === token.slice(-CHECKSUM_LENGTH);
+  if (!prefixes.some((prefix) => token.startsWith(prefix) && BODY.test(token.slice(prefix.length)))) return false;
+  return apiKeyChecksum(token.slice(0, -CHECKSUM_LENGTH)) === token.slice(-CHECKSUM_LENGTH);
 }
 
 /**

@@ -5,7 +5,7 @@
 import type { Context } from 'hono';
 import { html } from 'hono/html';
 import type { ConsoleUser } from '../../http/console.ts';
-import { type Fragment, renderPage } from '../layout.ts';
+import { brandOf, type Fragment, renderPage } from '../layout.ts';
 
 export type OrgTab = 'overview' | 'members' | 'keys' | 'policies' | 'audit';
 
@@ -60,7 +60,7 @@ export function consolePage(c: Context, view: ConsoleView) {
   const notice = asked !== undefined && Object.hasOwn(NOTICES, asked) ? NOTICES[asked as Notice] : null;
   const nav = html`<a class="skip" href="#main">Skip to content</a>
 <nav class="top" aria-label="Console"><div>
-<span class="brand">latchkey</span>
+<span class="brand">${brandOf(c).productName}</span>
 <a href="/console"${current(at.page === 'you')}>You</a>
 ${user.operator ? html`<a href="/console/operator"${current(at.page === 'operator')}>Operator</a>` : ''}
 <form method="post" action="/console/signout"><input type="hidden" name="csrf" value="${user.csrf}"><button type="submit" class="secondary">Sign out ${user.principal.email ?? ''}</button></form>
