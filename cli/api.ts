@@ -3,14 +3,14 @@
  * credential this invocation uses, which org it means, and asking before destroying.
  */
 import type * as z from 'zod';
+import type { LatchkeyClient } from '../packages/client/src/client.ts';
+import { markSessionEnded, type Resolved, resolveCredential, sessionEndedMessage } from '../packages/client/src/credential.ts';
+import { printable } from '../packages/client/src/printable.ts';
+import { stampOf } from '../packages/client/src/token-cache.ts';
 import { BUILTIN_CLIENT_ID, OrgList } from '../shared/schemas.ts';
-import type { LatchkeyClient } from './client.ts';
-import { markSessionEnded, type Resolved, resolveCredential, sessionEndedMessage } from './credential.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import { CliError } from './errors.ts';
-import { printable } from './printable.ts';
 import { rfc3339 } from './rfc3339.ts';
-import { stampOf } from './token-cache.ts';
 
 export type Api = {
   /** The credential this invocation uses, and why (see credential.ts). */

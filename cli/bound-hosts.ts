@@ -7,12 +7,12 @@
  * person bound: for git, the context's own server and what `setup-git --host` added; for
  * Docker, what `setup-docker --registry` added. Everything else gets nothing.
  */
-import { type Context, selectContext } from './config.ts';
-import { cachedToken, resolveCredential, validStoredToken } from './credential.ts';
+import { type Context, selectContext } from '../packages/client/src/config.ts';
+import { cachedToken, resolveCredential, validStoredToken } from '../packages/client/src/credential.ts';
+import { isVisibleAscii, unverifiedClaim } from '../packages/client/src/token-text.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import { CliError } from './errors.ts';
 import { LAST_RFC3339_SECOND } from './rfc3339.ts';
-import { isVisibleAscii, unverifiedClaim } from './token-text.ts';
 
 /** `name` or `name:port`, the name a DNS name, an IPv4 address or a bracketed IPv6 one: no user, path, query or space. */
 const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::[0-9]{1,5})?$/;

@@ -1,7 +1,5 @@
 /** What every command is given instead of reaching for globals, so tests can fake any of it. */
-import type { LatchkeyClient } from './client.ts';
-import type { ConfigStore } from './config.ts';
-import type { SecretDeps } from './secrets/select.ts';
+import type { ClientDeps, Selection } from '../packages/client/src/deps.ts';
 
 export type Io = {
   /** Data: what a script reads. */
@@ -22,15 +20,9 @@ export type Io = {
   ask: ((question: string) => Promise<string>) | null;
 };
 
-export type CliDeps = {
+/** The client library's dependencies (packages/client/src/deps.ts) and what only a terminal program has. */
+export type CliDeps = ClientDeps & {
   io: Io;
-  env: Record<string, string | undefined>;
-  now: () => number;
-  config: ConfigStore;
-  secrets: SecretDeps;
-  /** Loaded on first use, so commands that never touch the network start faster. */
-  client: (server: string, clientId: string) => Promise<LatchkeyClient>;
-  sleep: (ms: number, signal: AbortSignal) => Promise<void>;
   /** Whether a browser can be shown here (a display, not an SSH session, or LATCHKEY_BROWSER). */
   canOpenBrowser: () => boolean;
   /**
@@ -38,10 +30,6 @@ export type CliDeps = {
    * failed), or false with nothing to say; login then falls back to the device flow.
    */
   openBrowser: (url: string) => Promise<boolean | string>;
-  /** Plain HTTP, for what is not a latchkey server (a CI runner's ID-token endpoint). */
-  fetch: typeof fetch;
-  /** Aborted on Ctrl-C. */
-  signal: AbortSignal;
   /**
    * Runs `exec`'s child: the program looked up in `env.PATH`, with exactly `env`, latchkey's
    * stdin, stdout and stderr, and the signals latchkey gets passed on until it ends.
@@ -57,4 +45,4 @@ export type CliDeps = {
 /** How `exec`'s child ended: its exit code, the signal that killed it, or why it never started (errno: ENOENT, EACCES). */
 export type ChildEnd = { code: number } | { signal: NodeJS.Signals } | { notStarted: string };
 
-export type GlobalOptions = { context?: string; server?: string; org?: string; project?: string; json: boolean };
+export type GlobalOptions = Selection & { org?: string; project?: string; json: boolean };

@@ -1,7 +1,11 @@
 /**
- * Every way a CLI invocation can fail, each with a stable code and one exit status.
- * Only main.ts turns these into exit codes; commands throw.
+ * The CLI's side of the client library's errors (packages/client/src/errors.ts): one exit
+ * status per code. Only main.ts turns errors into exit codes; commands throw.
  */
+import type { ErrorCode } from '../packages/client/src/errors.ts';
+
+export { type ErrorCode as CliErrorCode, LatchkeyError as CliError } from '../packages/client/src/errors.ts';
+
 export const EXIT_CODES = {
   failed: 1,
   usage: 2,
@@ -9,7 +13,6 @@ export const EXIT_CODES = {
   session_expired: 3,
   access_denied: 3,
   invalid_credential: 3,
-  /** A stored credential asked to go to a server other than the one that issued it. */
   server_mismatch: 3,
   unreachable: 4,
   server_error: 4,
@@ -20,22 +23,10 @@ export const EXIT_CODES = {
   timed_out: 6,
   verification_failed: 7,
   cancelled: 130,
-} as const;
+} as const satisfies Record<ErrorCode, number>;
 
-export type CliErrorCode = keyof typeof EXIT_CODES;
-
-export class CliError extends Error {
-  override readonly name = 'CliError';
-  readonly code: CliErrorCode;
-  constructor(code: CliErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
-    this.code = code;
-  }
-  get exitCode(): number {
-    return EXIT_CODES[this.code];
-  }
-}
-
+/** The exit status of an error's code. */
+export const exitCodeOf = (code: ErrorCode): number => EXIT_CODES[code];
 /** The exit-status table printed by `latchkey --help`. */
 export const EXIT_HELP = `Exit status:
   0    success

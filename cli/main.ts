@@ -1,4 +1,9 @@
 #!/usr/bin/env node
+import { configDir, configStore } from '../packages/client/src/config.ts';
+import { output } from '../packages/client/src/host.ts';
+import { printable, printableOutput } from '../packages/client/src/printable.ts';
+import { osKeychain } from '../packages/client/src/secrets/keychain.ts';
+import { tokenCache } from '../packages/client/src/token-cache.ts';
 /**
  * latchkey — finding the command in argv (cli/commands/index.ts names them all), parsing
  * its options, the real dependencies, and the one place that turns errors into exit codes.
@@ -6,13 +11,8 @@
 import { type OptionSpec, parseArgv } from './args.ts';
 import { GLOBAL_OPTIONS } from './command.ts';
 import { COMMANDS, suggestion } from './commands/index.ts';
-import { configDir, configStore } from './config.ts';
 import type { ChildEnd, CliDeps, GlobalOptions } from './deps.ts';
-import { CliError } from './errors.ts';
-import { output } from './host.ts';
-import { printable, printableOutput } from './printable.ts';
-import { osKeychain } from './secrets/keychain.ts';
-import { tokenCache } from './token-cache.ts';
+import { CliError, exitCodeOf } from './errors.ts';
 
 export const VERSION = '0.2.0';
 
@@ -104,7 +104,7 @@ export async function run(argv: string[], given: CliDeps): Promise<number> {
       // Under --json a script reads stdout: the same error, by its stable code.
       if (json && !printed)
         deps.io.out(`${JSON.stringify({ error: { code: error.code, message: printable(error.message) } })}\n`);
-      return error.exitCode;
+      return exitCodeOf(error.code);
     }
     // Anything else is a bug; say so without echoing data that might hold a secret.
     deps.io.err(`latchkey: internal error (${error instanceof Error ? error.name : typeof error}); please report it\n`);
@@ -288,7 +288,7 @@ function realDeps(): CliDeps {
       tokenCache: tokenCache({ env, configDir: dir, uid: process.getuid?.() }),
     },
     client: async (server, clientId) => {
-      const [{ createClient }, { hostname }] = await Promise.all([import('./client.ts'), import('node:os')]);
+      const [{ createClient }, { hostname }] = await Promise.all([import('../packages/client/src/client.ts'), import('node:os')]);
       return createClient({ server, clientId, userAgent: `latchkey-cli/${VERSION}`, deviceName: deviceName(hostname()) });
     },
     sleep: (ms, signal) =>

@@ -5,7 +5,7 @@
  * fails at once. Either comes back as a reason, and login falls back to the device flow,
  * saying it, instead of waiting five minutes for a page nobody sees.
  */
-import { browserCommand } from './open-url.ts';
+import { browserCommand } from '../packages/client/src/open-url.ts';
 
 /** How long an opener may take to fail; one still running then (or done with 0) is taken to have shown the page. */
 export const OPENER_GRACE_MS = 1000;

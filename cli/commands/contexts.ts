@@ -1,12 +1,13 @@
 /** `latchkey contexts list | use | show | remove`: the named logins, metadata only. */
 
+import { type Context, selectContext } from '../../packages/client/src/config.ts';
+import { forgetContext } from '../../packages/client/src/contexts.ts';
+import { printable } from '../../packages/client/src/printable.ts';
+import { openSecretStore } from '../../packages/client/src/secrets/select.ts';
 import type { Command } from '../command.ts';
-import { type Context, selectContext } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
-import { printable } from '../printable.ts';
 import { rfc3339 } from '../rfc3339.ts';
-import { openSecretStore } from '../secrets/select.ts';
 
 export async function contexts(deps: CliDeps, global: GlobalOptions, action: string | undefined, target: string | undefined) {
   const { io } = deps;
@@ -70,24 +71,6 @@ export function contextView(context: Context): Record<string, unknown> {
       return [snake, Number.isNaN(when) ? value : rfc3339(when / 1000)];
     }),
   );
-}
-
-/**
- * Drops a context from config.json. When it was the current one, the one context left
- * becomes current; with several left none does, and the note says which there are and
- * how to choose. Returns that note for stderr ('' when there is nothing to say).
- */
-export async function forgetContext(deps: CliDeps, name: string): Promise<string> {
-  const latest = await deps.config.read();
-  const { [name]: _removed, ...contexts } = latest.contexts;
-  const left = Object.keys(contexts);
-  const wasCurrent = latest.current === name;
-  const current = wasCurrent ? (left.length === 1 ? (left[0] as string) : null) : latest.current;
-  await deps.config.write({ ...latest, contexts, current });
-  if (!wasCurrent || left.length === 0) return '';
-  if (current !== null) return `Now using context "${current}".\n`;
-  const names = left.map((other) => `"${other}"`).join(', ');
-  return `No context is current now; the others are ${names}. Choose one with \`latchkey contexts use NAME\`.\n`;
 }
 
 export const command: Command = {

@@ -7,11 +7,12 @@
  * helpers answer, so Docker goes on without credentials. `list` names the bound
  * registries; `store` and `erase` do nothing: latchkey keeps its token itself.
  */
+
+import { printable } from '../../packages/client/src/printable.ts';
 import { boundContext, boundToken, isBound, normalHost } from '../bound-hosts.ts';
 import type { Command } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
-import { printable } from '../printable.ts';
 import { HELPER_USERNAME } from './credential-helper.ts';
 
 /** The spec's words for an unknown server (credentials.ErrCredentialsNotFound); Docker matches them exactly. */

@@ -5,12 +5,12 @@
  * way a shell reports a command.
  */
 import { constants } from 'node:os';
+import { resolveCredential } from '../../packages/client/src/credential.ts';
+import { printable } from '../../packages/client/src/printable.ts';
+import { isVisibleAscii } from '../../packages/client/src/token-text.ts';
 import type { Command } from '../command.ts';
-import { resolveCredential } from '../credential.ts';
 import type { ChildEnd } from '../deps.ts';
 import { CliError } from '../errors.ts';
-import { printable } from '../printable.ts';
-import { isVisibleAscii } from '../token-text.ts';
 
 /**
  * What latchkey reads from the environment that the child must not inherit: the passphrase

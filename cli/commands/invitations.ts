@@ -4,12 +4,12 @@
  * nothing of yours reaches an org before that.
  */
 
+import { printable } from '../../packages/client/src/printable.ts';
 import { Invitation, InvitationList } from '../../shared/schemas.ts';
 import { openApi, path, printJson, printTable } from '../api.ts';
 import type { Command } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
-import { printable } from '../printable.ts';
 import { isoTime } from '../rfc3339.ts';
 
 /** An invitation table, as `invitations list` and `members invitations` print it. */

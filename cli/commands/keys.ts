@@ -3,13 +3,13 @@
  * printed once, at creation or rotation, on stdout; everything else goes to stderr.
  */
 
+import { printable } from '../../packages/client/src/printable.ts';
 import { ApiKeyCreated, ApiKeyInfo, ApiKeyList, ROLES } from '../../shared/schemas.ts';
 import { chooseOrg, confirm, openApi, path, printJson, printTable } from '../api.ts';
 import { type Command, flag, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { durationFlag, spokenDuration, untilText } from '../durations.ts';
 import { CliError } from '../errors.ts';
-import { printable } from '../printable.ts';
 import { isoTime } from '../rfc3339.ts';
 
 export type KeysOptions = {

@@ -6,9 +6,9 @@
  * goes there is the person's choice, written in that file.
  */
 
+import { selectContext } from '../../packages/client/src/config.ts';
 import { boundToken, helperToken, tokenExpiry } from '../bound-hosts.ts';
 import type { Command } from '../command.ts';
-import { selectContext } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { isoTime } from '../rfc3339.ts';

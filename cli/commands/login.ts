@@ -6,18 +6,17 @@
  * end that session, and no other of yours).
  */
 import qrcode from 'qrcode-terminal';
-import { BUILTIN_CLIENT_ID, type TokenResponse } from '../../shared/schemas.ts';
-import { browserLogin } from '../browser-login.ts';
-import type { LatchkeyClient } from '../client.ts';
+import type { LatchkeyClient } from '../../packages/client/src/client.ts';
+import { CONTEXT_NAME, type ConfigFile, SECRET_STORES, type SecretStoreName } from '../../packages/client/src/config.ts';
+import { serverOrigin } from '../../packages/client/src/credential.ts';
+import { interactiveLogin, keepLogin, loginStore } from '../../packages/client/src/login.ts';
+import { printable } from '../../packages/client/src/printable.ts';
+import { PASSPHRASE_RULE } from '../../packages/client/src/secrets/passphrase.ts';
+import type { StoredCredential } from '../../packages/client/src/secrets/secret-store.ts';
+import { BUILTIN_CLIENT_ID } from '../../shared/schemas.ts';
 import { type Command, flag, oneOf, text } from '../command.ts';
-import { CONTEXT_NAME, type ConfigFile, type Context, SECRET_STORES, type SecretStoreName } from '../config.ts';
-import { serverOrigin } from '../credential.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
-import { printable } from '../printable.ts';
-import { PASSPHRASE_RULE } from '../secrets/passphrase.ts';
-import type { StoredCredential } from '../secrets/secret-store.ts';
-import { chooseSecretStore, openSecretStore } from '../secrets/select.ts';
 
 export type LoginOptions = {
   name: string | undefined;
@@ -43,37 +42,18 @@ export async function login(deps: CliDeps, global: GlobalOptions, options: Login
     throw new CliError('usage', '--org signs in for an org; with --with-token the credential already says which it is for');
   const replacing =
     options.withToken && options.name === undefined && global.context === undefined ? pastedOver(config, name, server) : null;
-  // Choose where the secret goes before anyone approves anything, so a refusal costs nothing.
-  const chosen = await chooseSecretStore(deps.secrets, options.secretStore);
-  if (chosen.name === 'env' || chosen.name === 'none') {
-    throw new CliError('usage', `--secret-store ${chosen.name} keeps no token; set LATCHKEY_TOKEN instead of logging in`);
-  }
-  const store = openSecretStore(deps.secrets, chosen.name);
-  // A new encrypted file's passphrase is chosen and confirmed now, before anyone approves anything.
-  await store.prepare?.(name);
+  // Choose where the secret goes before anyone approves anything, so a refusal costs nothing
+  // (a new encrypted file's passphrase is chosen and confirmed now too).
+  const chosen = await loginStore(deps, name, options.secretStore);
   const client = await deps.client(server, BUILTIN_CLIENT_ID);
-  const credential = options.withToken ? await fromStdin(deps) : await interactiveLogin(deps, client, options, global.org);
-  const me = await client.me(credential.access_token);
-  const stored: StoredCredential = {
-    ...credential,
-    expires_at: credential.expires_at ?? (me.kind === 'api_key' ? null : me.exp),
-  };
-
-  await store.write(name, stored);
-  const context: Context = {
-    server: client.server,
-    clientId: BUILTIN_CLIENT_ID,
-    secretStore: chosen.name,
-    secretStoreReason: chosen.reason,
-    user: { sub: me.sub, email: me.email },
-    kind: me.kind,
-    org: me.org,
-    project: me.project,
-    createdAt: new Date(deps.now()).toISOString(),
+  const credential = options.withToken ? await fromStdin(deps) : await signIn(deps, client, options, global.org);
+  const { me } = await keepLogin(deps, {
+    name,
+    client,
+    chosen,
+    credential,
     via: options.withToken ? 'with-token' : 'sign-in',
-  };
-  const latest = await deps.config.read();
-  await deps.config.write({ ...latest, current: name, contexts: { ...latest.contexts, [name]: context } });
+  });
 
   const summary = {
     context: name,
@@ -116,76 +96,54 @@ function pastedOver(config: ConfigFile, name: string, server: string): string | 
 }
 
 /**
- * Browser login where a browser can open (or `--browser`), else the device flow; a browser
- * that fails to start falls back to the device flow rather than leaving the person stuck.
+ * Browser login where a browser can open (or `--browser`), else the device flow, with the
+ * library's events shown on stderr: the URL, the code and a QR code of it, a countdown.
  */
-async function interactiveLogin(
+async function signIn(
   deps: CliDeps,
   client: LatchkeyClient,
   options: LoginOptions,
   org: string | undefined,
 ): Promise<StoredCredential> {
-  const flow = options.flow ?? (deps.canOpenBrowser() || !options.open ? 'browser' : 'device');
-  if (flow === 'browser') {
-    const result = await browserLogin(deps, client, { scope: options.scope, open: options.open, org });
-    if (result.opened) return fromTokens(deps, result.tokens);
-    const why = result.reason ? ` (${result.reason})` : '';
-    deps.io.err(`Could not open a browser; using the device flow instead${why}.\n`);
+  const { io } = deps;
+  // The countdown's line is cleared once a device code was shown, however the wait ends.
+  let shown = false;
+  try {
+    return await interactiveLogin(deps, client, {
+      flow: options.flow ?? (deps.canOpenBrowser() || !options.open ? 'browser' : 'device'),
+      open: options.open,
+      scope: options.scope,
+      org,
+      openBrowser: deps.openBrowser,
+      onBrowserEvent: (event) => {
+        if (event.type === 'opened') io.err(`Opened your browser to sign in. If nothing appeared, open:\n\n  ${event.url}\n\n`);
+        else if (event.type === 'open-yourself')
+          io.err(`Open this URL in a browser on this computer to sign in:\n\n  ${event.url}\n\n`);
+        else io.err('Waiting for the browser (Ctrl-C to cancel)…\n');
+      },
+      onFallback: (reason) => io.err(`Could not open a browser; using the device flow instead${reason ? ` (${reason})` : ''}.\n`),
+      onDeviceCode: (code) => {
+        shown = true;
+        const url = code.verificationUriComplete ?? code.verificationUri;
+        io.err(`To sign in, open this URL on any device:\n\n  ${url}\n\n`);
+        io.err(`and check that it shows the code  ${printable(code.userCode)}\n\n`);
+        qrcode.generate(url, { small: true }, (art: string) => io.err(`${art}\n`));
+      },
+      onTick: (seconds) => {
+        if (!io.interactive) return;
+        const left = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
+        io.progress(`Waiting for approval… ${left} left (Ctrl-C to cancel) `);
+      },
+    });
+  } finally {
+    if (shown && io.interactive) io.progress(null);
   }
-  return deviceFlow(deps, client, options.scope, org);
-}
-
-function fromTokens(deps: CliDeps, tokens: TokenResponse): StoredCredential {
-  return {
-    access_token: tokens.access_token,
-    refresh_token: tokens.refresh_token ?? null,
-    expires_at: Math.floor(deps.now() / 1000) + tokens.expires_in,
-  };
 }
 
 async function fromStdin(deps: CliDeps): Promise<StoredCredential> {
   const token = (await deps.io.readStdin()).trim();
   if (!token) throw new CliError('usage', '--with-token reads the token from standard input, and it was empty');
   return { access_token: token, refresh_token: null, expires_at: null };
-}
-
-async function deviceFlow(
-  deps: CliDeps,
-  client: LatchkeyClient,
-  scope: string | undefined,
-  org: string | undefined,
-): Promise<StoredCredential> {
-  const { io } = deps;
-  const started = await client.startDeviceLogin(scope, org);
-  io.err(`To sign in, open this URL on any device:\n\n  ${started.verification_uri_complete}\n\n`);
-  io.err(`and check that it shows the code  ${printable(started.user_code)}\n\n`);
-  qrcode.generate(started.verification_uri_complete, { small: true }, (art: string) => io.err(`${art}\n`));
-
-  const deadline = deps.now() + started.expires_in * 1000;
-  let interval = started.interval;
-  const countdown = (seconds: number) => {
-    if (!io.interactive) return;
-    const left = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, '0')}`;
-    io.progress(`Waiting for approval… ${left} left (Ctrl-C to cancel) `);
-  };
-  try {
-    for (;;) {
-      const remaining = Math.ceil((deadline - deps.now()) / 1000);
-      if (remaining <= 0) throw new CliError('timed_out', 'the code expired before it was approved; run `latchkey login` again');
-      for (let waited = 0; waited < interval; waited++) {
-        countdown(Math.max(0, remaining - waited));
-        await deps.sleep(1000, deps.signal);
-      }
-      const poll = await client.pollDeviceLogin(started.device_code);
-      if (poll.status === 'approved') return fromTokens(deps, poll.tokens);
-      if (poll.status === 'slow_down') interval += 5;
-      if (poll.status === 'denied') throw new CliError('access_denied', 'the sign-in was denied in the browser');
-      if (poll.status === 'expired')
-        throw new CliError('timed_out', 'the code expired before it was approved; run `latchkey login` again');
-    }
-  } finally {
-    if (io.interactive) io.progress(null);
-  }
 }
 
 export const command: Command = {

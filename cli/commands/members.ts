@@ -4,13 +4,13 @@
  * (`latchkey invitations accept`); `set` changes the role of an existing member.
  */
 
+import { printable } from '../../packages/client/src/printable.ts';
 import { Invitation, InvitationList, Org, ROLES } from '../../shared/schemas.ts';
 import { chooseOrg, confirm, openApi, path, printJson, printTable } from '../api.ts';
 import { type Command, flag, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { durationFlag, untilText } from '../durations.ts';
 import { CliError } from '../errors.ts';
-import { printable } from '../printable.ts';
 import { isoTime } from '../rfc3339.ts';
 import { printInvitations } from './invitations.ts';
 

@@ -1,11 +1,11 @@
 /** `latchkey orgs list | create SLUG [--name NAME] | show [SLUG]`. */
 
+import { printable } from '../../packages/client/src/printable.ts';
 import { Org, OrgList } from '../../shared/schemas.ts';
 import { chooseOrg, openApi, path, printJson, printTable } from '../api.ts';
 import { type Command, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
-import { printable } from '../printable.ts';
 import { isoTime } from '../rfc3339.ts';
 import { printMembers } from './members.ts';
 

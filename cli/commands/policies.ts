@@ -4,6 +4,7 @@
  * its claims); `test` asks the org's dry-run what the exchange would do with a CI token.
  */
 
+import { printable } from '../../packages/client/src/printable.ts';
 import {
   DryRunResponse,
   type TrustPolicyInfo,
@@ -14,7 +15,6 @@ import { chooseOrg, confirm, openApi, path, printJson, printTable } from '../api
 import { type Command, flag, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
-import { printable } from '../printable.ts';
 import { isoTime } from '../rfc3339.ts';
 
 export type PoliciesOptions = {

@@ -1,10 +1,11 @@
 /** `latchkey projects list | create SLUG`, in --org (or the one org you are in). */
+
+import { printable } from '../../packages/client/src/printable.ts';
 import { Org } from '../../shared/schemas.ts';
 import { chooseOrg, openApi, path, printJson } from '../api.ts';
 import type { Command } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
-import { printable } from '../printable.ts';
 
 export async function projects(deps: CliDeps, global: GlobalOptions, action: string | undefined, slug: string | undefined) {
   const api = await openApi(deps, global);

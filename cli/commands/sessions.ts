@@ -5,12 +5,12 @@
  * refresh token at once and its access tokens on their next use.
  */
 
+import { printable } from '../../packages/client/src/printable.ts';
 import { type SessionInfo, SessionList, SessionInfo as SessionSchema } from '../../shared/schemas.ts';
 import { confirm, openApi, path, printJson, printTable } from '../api.ts';
 import { type Command, flag, text } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
-import { printable } from '../printable.ts';
 import { isoTime } from '../rfc3339.ts';
 
 export type SessionsOptions = { member: string | undefined; email?: string | undefined; confirm: boolean };

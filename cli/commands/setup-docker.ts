@@ -5,12 +5,13 @@
  * replaced atomically (the file a symlink names, where it is one). Docker finds the helper as `docker-credential-latchkey` on PATH: if
  * it is not there, the one `ln -s` that makes it is printed; nothing is written into PATH.
  */
+
+import { selectContext, writeFileAtomic } from '../../packages/client/src/config.ts';
+import { readText } from '../../packages/client/src/host.ts';
 import { listArgument, normalHost } from '../bound-hosts.ts';
 import { type Command, text } from '../command.ts';
-import { selectContext, writeFileAtomic } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
-import { readText } from '../host.ts';
 import { shellWord } from '../shell-word.ts';
 
 export const HELPER_PROGRAM = 'docker-credential-latchkey';

@@ -5,9 +5,10 @@
  * URL-scoped helper list in the global git config (GIT_CONFIG_GLOBAL honoured by git):
  * an empty entry first, which clears helpers configured before for that URL, then ours.
  */
+
+import { selectContext } from '../../packages/client/src/config.ts';
 import { isLoopback, listArgument, parseHostArgument, serverHost } from '../bound-hosts.ts';
 import { type Command, text } from '../command.ts';
-import { selectContext } from '../config.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
 import { shellWord } from '../shell-word.ts';

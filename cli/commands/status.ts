@@ -3,18 +3,18 @@
  * it is. `status --all`: every context, each asked of its own server at once.
  */
 
+import { readCapped } from '../../packages/client/src/client.ts';
+import type { Context } from '../../packages/client/src/config.ts';
+import { markSessionEnded, sessionEndedMessage, validStoredToken } from '../../packages/client/src/credential.ts';
+import { printable } from '../../packages/client/src/printable.ts';
+import { stampOf } from '../../packages/client/src/token-cache.ts';
 import { MeResponse } from '../../shared/schemas.ts';
 import { openApi, printJson, printTable, refusalListener, SESSION_REVOKED } from '../api.ts';
-import { readCapped } from '../client.ts';
 import { type Command, flag, oneOf } from '../command.ts';
-import type { Context } from '../config.ts';
-import { markSessionEnded, sessionEndedMessage, validStoredToken } from '../credential.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { untilText } from '../durations.ts';
 import { CliError } from '../errors.ts';
-import { printable } from '../printable.ts';
 import { rfc3339 } from '../rfc3339.ts';
-import { stampOf } from '../token-cache.ts';
 
 const SOURCE_TEXT = {
   'token-stdin': 'read from standard input (--token-stdin)',

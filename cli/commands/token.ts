@@ -1,7 +1,7 @@
 /** `latchkey token`: a valid access token on stdout and nothing else, refreshed if need be. */
 
+import { cachedToken, resolveCredential } from '../../packages/client/src/credential.ts';
 import { type Command, flag } from '../command.ts';
-import { cachedToken, resolveCredential } from '../credential.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 
 export async function token(deps: CliDeps, global: GlobalOptions, options: { tokenStdin: boolean }): Promise<void> {

@@ -8,7 +8,7 @@ import { chmod, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
-import { encryptedFileStore } from '../../cli/secrets/encrypted-file.ts';
+import { encryptedFileStore } from '../../packages/client/src/secrets/encrypted-file.ts';
 import { buildCli, cleanEnv, exitOf, runCli, startCli, tempConfigDir, tempDir, waitForStderr } from '../fixtures/cli-runner.ts';
 import { startCountingProxy } from '../fixtures/counting-proxy.ts';
 import { deviceLogin, FormBrowser, refresh } from '../fixtures/oauth-client.ts';

@@ -13,7 +13,7 @@ import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
-import { encryptedFileStore } from '../../cli/secrets/encrypted-file.ts';
+import { encryptedFileStore } from '../../packages/client/src/secrets/encrypted-file.ts';
 import { BINARY, buildCli, cleanEnv, cliDeviceLogin, runCli, tempDir } from '../fixtures/cli-runner.ts';
 import { NAMESPACES, startFakeKubeApi } from '../fixtures/fake-kube-api.ts';
 import { type GitHttpServer, startGitHttpServer } from '../fixtures/git-http-server.ts';

@@ -15,8 +15,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { decodeJwt } from 'jose';
-import { encryptedFileStore } from '../../cli/secrets/encrypted-file.ts';
-import { PASSPHRASE_RULE } from '../../cli/secrets/passphrase.ts';
+import { encryptedFileStore } from '../../packages/client/src/secrets/encrypted-file.ts';
+import { PASSPHRASE_RULE } from '../../packages/client/src/secrets/passphrase.ts';
 import {
   BINARY,
   buildCli,

@@ -12,7 +12,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createTcpServer, type Socket, type Server as TcpServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { encryptedFileStore } from '../../cli/secrets/encrypted-file.ts';
+import { encryptedFileStore } from '../../packages/client/src/secrets/encrypted-file.ts';
 import { apiCall } from '../fixtures/api-call.ts';
 import { buildCli, cleanEnv, cliDeviceLogin, runCli, tempDir } from '../fixtures/cli-runner.ts';
 import { deviceLogin } from '../fixtures/oauth-client.ts';

@@ -12,11 +12,11 @@ import { chmod, lstat, mkdir, mkdtemp, readdir, readFile, readlink, symlink, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { type Context, sealedPath } from '../../cli/config.ts';
 import type { CliDeps } from '../../cli/deps.ts';
 import { CliError } from '../../cli/errors.ts';
-import { encryptedFileStore } from '../../cli/secrets/encrypted-file.ts';
-import { tokenCache } from '../../cli/token-cache.ts';
+import { type Context, sealedPath } from '../../packages/client/src/config.ts';
+import { encryptedFileStore } from '../../packages/client/src/secrets/encrypted-file.ts';
+import { tokenCache } from '../../packages/client/src/token-cache.ts';
 import { fakeConfigDir, type Ran, runWith } from '../fixtures/cli-fakes.ts';
 
 const SERVER = 'https://latchkey.example';

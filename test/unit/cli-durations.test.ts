@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createClient } from '../../cli/client.ts';
 import { durationFlag, spokenDuration, untilText } from '../../cli/durations.ts';
 import { CliError } from '../../cli/errors.ts';
+import { createClient } from '../../packages/client/src/client.ts';
 import { runWith } from '../fixtures/cli-fakes.ts';
 
 const NOW = Date.UTC(2026, 0, 10, 12, 0, 0);

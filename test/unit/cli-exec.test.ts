@@ -7,10 +7,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { LatchkeyClient } from '../../cli/client.ts';
-import { configStore } from '../../cli/config.ts';
 import type { ChildEnd, CliDeps } from '../../cli/deps.ts';
-import { openSecretStore } from '../../cli/secrets/select.ts';
+import type { LatchkeyClient } from '../../packages/client/src/client.ts';
+import { configStore } from '../../packages/client/src/config.ts';
+import { openSecretStore } from '../../packages/client/src/secrets/select.ts';
 import { fakeConfigDir, runWith } from '../fixtures/cli-fakes.ts';
 
 const SERVER = 'https://auth.example';

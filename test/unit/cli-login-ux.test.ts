@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { createClient } from '../../cli/client.ts';
-import { sessionIdOf } from '../../cli/commands/logout.ts';
 import { displayProblem, type SocketTarget, xTargets } from '../../cli/open-browser.ts';
-import { encryptedFileStore } from '../../cli/secrets/encrypted-file.ts';
-import { passphraseWeakness } from '../../cli/secrets/passphrase.ts';
+import { createClient } from '../../packages/client/src/client.ts';
+import { sessionIdOf } from '../../packages/client/src/logout.ts';
+import { encryptedFileStore } from '../../packages/client/src/secrets/encrypted-file.ts';
+import { passphraseWeakness } from '../../packages/client/src/secrets/passphrase.ts';
 import { fakeConfigDir, runWith } from '../fixtures/cli-fakes.ts';
 
 const SERVER = 'http://127.0.0.1:9';

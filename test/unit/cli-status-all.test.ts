@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { createClient } from '../../cli/client.ts';
-import { encryptedFileStore } from '../../cli/secrets/encrypted-file.ts';
+import { createClient } from '../../packages/client/src/client.ts';
+import { encryptedFileStore } from '../../packages/client/src/secrets/encrypted-file.ts';
 import { fakeConfigDir, runWith } from '../fixtures/cli-fakes.ts';
 
 const SERVER = 'https://latchkey.example';

@@ -7,10 +7,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { tokenExpiry } from '../../cli/bound-hosts.ts';
-import { sessionIdOf } from '../../cli/commands/logout.ts';
 import { isoTime, LAST_RFC3339_SECOND } from '../../cli/rfc3339.ts';
 import { shellWord } from '../../cli/shell-word.ts';
-import { isVisibleAscii, unverifiedClaim } from '../../cli/token-text.ts';
+import { sessionIdOf } from '../../packages/client/src/logout.ts';
+import { isVisibleAscii, unverifiedClaim } from '../../packages/client/src/token-text.ts';
 
 const jwt = (payload: unknown) => `eyJhbGciOiJub25lIn0.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.c2ln`;
 

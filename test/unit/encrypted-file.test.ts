@@ -7,7 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { CliError } from '../../cli/errors.ts';
-import { encryptedFileStore, SCRYPT, scryptParamsAllowed } from '../../cli/secrets/encrypted-file.ts';
+import { encryptedFileStore, SCRYPT, scryptParamsAllowed } from '../../packages/client/src/secrets/encrypted-file.ts';
 import { tempDir } from '../fixtures/cli-runner.ts';
 
 test('the floor is today’s cost; the cap bounds memory and time; N is a power of two', () => {

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CliError } from '../../cli/errors.ts';
-import { browserCommand, ownUrl } from '../../cli/open-url.ts';
+import { browserCommand, ownUrl } from '../../packages/client/src/open-url.ts';
 
 // A query a hostile server could put in its authorization endpoint: under `cmd /c start`,
 // everything after `&` ran as a second command.

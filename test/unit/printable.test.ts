@@ -1,7 +1,7 @@
 /** cli/printable.ts: what a server says reaches the terminal with every control character escaped. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { printable, printableOutput } from '../../cli/printable.ts';
+import { printable, printableOutput } from '../../packages/client/src/printable.ts';
 
 const CONTROLS = [
   ...Array.from({ length: 0x20 }, (_, code) => code),

@@ -4,7 +4,7 @@
  * The rule applies where a file is made; a file sealed before it keeps opening with what
  * it was sealed with.
  */
-import { CliError } from '../errors.ts';
+import { LatchkeyError } from '../errors.ts';
 
 export const MIN_PASSPHRASE_LENGTH = 12;
 /** Tries at a terminal, for choosing a new passphrase and for opening a file alike. */
@@ -47,12 +47,12 @@ export function passphraseWeakness(passphrase: string): string | null {
  * A passphrase for a file being made, from LATCHKEY_SECRET_PASSPHRASE: held to the rule,
  * so a one-letter variable never seals a token.
  */
-export function strongFromEnv(passphrase: string, path: string): string {
+export function strongFromEnv(passphrase: string, path: string, variable = 'LATCHKEY_SECRET_PASSPHRASE'): string {
   const weakness = passphraseWeakness(passphrase);
   if (weakness === null) return passphrase;
-  throw new CliError(
+  throw new LatchkeyError(
     'wrong_passphrase',
-    `LATCHKEY_SECRET_PASSPHRASE is too weak to seal a new file ${path} (${weakness}); ` +
+    `${variable} is too weak to seal a new file ${path} (${weakness}); ` +
       `a new passphrase needs ${PASSPHRASE_RULE}. Nothing was stored`,
   );
 }
@@ -79,7 +79,7 @@ export async function chooseAtTerminal(ask: Ask, path: string): Promise<string> 
     last = 'the two entries differed';
     said = 'The two entries differ.\n';
   }
-  throw new CliError(
+  throw new LatchkeyError(
     'wrong_passphrase',
     `no passphrase chosen for ${path} in ${TERMINAL_TRIES} tries (${last}); nothing was stored`,
   );

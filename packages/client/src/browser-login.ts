@@ -6,11 +6,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { TokenResponse } from '../shared/schemas.ts';
+import type { TokenResponse } from '../../../shared/schemas.ts';
 import type { LatchkeyClient } from './client.ts';
-import type { CliDeps } from './deps.ts';
-import { CliError } from './errors.ts';
+import type { ClientDeps } from './deps.ts';
+import { LatchkeyError } from './errors.ts';
 import { printable } from './printable.ts';
+import { productOf } from './product.ts';
 
 export const BROWSER_LOGIN_TIMEOUT_MS = 5 * 60_000;
 
@@ -38,10 +39,14 @@ export const htmlText = (text: string, max = 300): string => {
 };
 
 /** `ok`: the sign-in finished; otherwise `detail` (the server's words, if it sent any) is shown as an error. */
-export const loopbackPage = (title: string, message: string, options: { ok: boolean; detail?: string | null }) =>
+export const loopbackPage = (
+  title: string,
+  message: string,
+  options: { ok: boolean; detail?: string | null; appName?: string },
+) =>
   `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">` +
-  `<title>${htmlText(title)} · latchkey</title><style>${PAGE_STYLE}</style></head>` +
-  `<body><main><p class="brand">latchkey</p><h1>${htmlText(title)}</h1>` +
+  `<title>${htmlText(title)} · ${htmlText(options.appName ?? 'latchkey')}</title><style>${PAGE_STYLE}</style></head>` +
+  `<body><main><p class="brand">${htmlText(options.appName ?? 'latchkey')}</p><h1>${htmlText(title)}</h1>` +
   `<p class="${options.ok ? 'done' : 'error'}" role="${options.ok ? 'status' : 'alert'}">${htmlText(message)}</p>` +
   (options.detail ? `<p class="muted">The server said: ${htmlText(options.detail)}</p>` : '') +
   `</main></body></html>`;
@@ -51,11 +56,29 @@ const sameSecret = (a: string, b: string) => a.length === b.length && timingSafe
 /** Not opened: why, where the opener said (no display, an opener that failed); the caller falls back to the device flow. */
 export type BrowserLoginResult = { opened: false; reason: string | null } | { opened: true; tokens: TokenResponse };
 
+/**
+ * What a browser login tells its caller, for its UI: the browser was sent to `url` (shown
+ * too, in case nothing appeared); or, not asked to open one, the `url` to open by hand;
+ * then it waits for the callback.
+ */
+export type BrowserLoginEvent = { type: 'opened'; url: string } | { type: 'open-yourself'; url: string } | { type: 'waiting' };
+
+export type BrowserLoginOptions = {
+  scope: string | undefined;
+  /** false: no browser is opened; the `open-yourself` event hands the URL over instead. */
+  open: boolean;
+  org?: string | undefined;
+  /** Opens the system browser: true, or false / why not (the caller then falls back to the device flow). */
+  openBrowser: (url: string) => Promise<boolean | string>;
+  onEvent?: (event: BrowserLoginEvent) => void;
+};
+
 export async function browserLogin(
-  deps: CliDeps,
+  deps: Pick<ClientDeps, 'sleep' | 'signal' | 'product'>,
   client: LatchkeyClient,
-  options: { scope: string | undefined; open: boolean; org?: string | undefined },
+  options: BrowserLoginOptions,
 ): Promise<BrowserLoginResult> {
+  const { appName, loginCommand } = productOf(deps);
   const metadata = await client.discover();
   const done = new AbortController();
   const verifier = randomBytes(32).toString('base64url');
@@ -76,15 +99,15 @@ export async function browserLogin(
         'x-content-type-options': 'nosniff',
         'referrer-policy': 'no-referrer',
       });
-      response.end(loopbackPage(title, message, { ok: outcome.ok === true, detail: outcome.detail ?? null }));
+      response.end(loopbackPage(title, message, { ok: outcome.ok === true, detail: outcome.detail ?? null, appName }));
     };
     // A callback whose state is not ours was not started by this login: ignore it and keep waiting.
     if (!sameSecret(url.searchParams.get('state') ?? '', state)) {
-      return reply(400, 'Not this login', 'This sign-in answer does not belong to the latchkey command that is waiting.');
+      return reply(400, 'Not this login', `This sign-in answer does not belong to the ${appName} command that is waiting.`);
     }
     if (url.searchParams.get('iss') !== metadata.issuer) {
-      reply(400, 'Wrong server', 'The answer came from a different server than the one latchkey asked.');
-      return settle?.reject(new CliError('server_error', 'the sign-in answer named another issuer; not trusting it'));
+      reply(400, 'Wrong server', `The answer came from a different server than the one ${appName} asked.`);
+      return settle?.reject(new LatchkeyError('server_error', 'the sign-in answer named another issuer; not trusting it'));
     }
     const error = url.searchParams.get('error');
     if (error) {
@@ -93,8 +116,11 @@ export async function browserLogin(
       });
       return settle?.reject(
         error === 'access_denied'
-          ? new CliError('access_denied', 'the sign-in was denied in the browser')
-          : new CliError('server_error', `the server refused the sign-in: ${url.searchParams.get('error_description') ?? error}`),
+          ? new LatchkeyError('access_denied', 'the sign-in was denied in the browser')
+          : new LatchkeyError(
+              'server_error',
+              `the server refused the sign-in: ${url.searchParams.get('error_description') ?? error}`,
+            ),
       );
     }
     const code = url.searchParams.get('code');
@@ -120,18 +146,18 @@ export async function browserLogin(
     for (const [name, value] of Object.entries(params)) url.searchParams.set(name, value);
 
     if (options.open) {
-      const opened = await deps.openBrowser(url.href);
+      const opened = await options.openBrowser(url.href);
       if (opened !== true) return { opened: false, reason: opened === false ? null : opened };
-      deps.io.err(`Opened your browser to sign in. If nothing appeared, open:\n\n  ${url.href}\n\n`);
+      options.onEvent?.({ type: 'opened', url: url.href });
     } else {
-      deps.io.err(`Open this URL in a browser on this computer to sign in:\n\n  ${url.href}\n\n`);
+      options.onEvent?.({ type: 'open-yourself', url: url.href });
     }
-    deps.io.err('Waiting for the browser (Ctrl-C to cancel)…\n');
+    options.onEvent?.({ type: 'waiting' });
 
     const code = await Promise.race([
       callback,
       deps.sleep(BROWSER_LOGIN_TIMEOUT_MS, AbortSignal.any([deps.signal, done.signal])).then(() => {
-        throw new CliError('timed_out', 'no answer from the browser within 5 minutes; run `latchkey login` again');
+        throw new LatchkeyError('timed_out', `no answer from the browser within 5 minutes; run \`${loginCommand}\` again`);
       }),
     ]);
     return { opened: true, tokens: await client.exchangeCode({ code, verifier, redirectUri }) };

@@ -5,7 +5,7 @@
  * source on Node, the same operations go through node:fs and process.stdout.
  */
 
-import { CliError } from './errors.ts';
+import { LatchkeyError } from './errors.ts';
 
 /** The slice of Bun's API used here (the project does not depend on Bun's types). */
 type BunApi = {
@@ -70,7 +70,7 @@ export function output(fd: 1 | 2): (text: string) => void {
       // full disk is, and must not pass for success.
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'EPIPE')
-        throw new CliError('failed', `cannot write to standard ${fd === 1 ? 'output' : 'error'} (${code ?? 'error'})`);
+        throw new LatchkeyError('failed', `cannot write to standard ${fd === 1 ? 'output' : 'error'} (${code ?? 'error'})`);
     }
   };
 }

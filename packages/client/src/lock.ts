@@ -5,12 +5,12 @@
  */
 import { open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CliError } from './errors.ts';
+import { LatchkeyError } from './errors.ts';
 
 const STALE_MS = 30_000;
 const WAIT_MS = 35_000;
 
-export async function withLock<T>(dir: string, name: string, work: () => Promise<T>): Promise<T> {
+export async function withLock<T>(dir: string, name: string, work: () => Promise<T>, appName = 'latchkey'): Promise<T> {
   const path = join(dir, `${name}.lock`);
   const deadline = Date.now() + WAIT_MS;
   for (;;) {
@@ -26,7 +26,8 @@ export async function withLock<T>(dir: string, name: string, work: () => Promise
         () => 0,
       );
       if (age > STALE_MS) await rm(path, { force: true });
-      else if (Date.now() > deadline) throw new CliError('timed_out', `another latchkey holds ${path}; remove it if none runs`);
+      else if (Date.now() > deadline)
+        throw new LatchkeyError('timed_out', `another ${appName} holds ${path}; remove it if none runs`);
       else await new Promise((resolve) => setTimeout(resolve, 25 + Math.random() * 25));
     }
   }

@@ -4,9 +4,8 @@
  * the encrypted credential files. A keychain that is locked, or does not answer in time,
  * is an error — never a reason to fall back to something weaker.
  */
-import { CliError } from '../errors.ts';
+import { LatchkeyError } from '../errors.ts';
 
-const SERVICE = 'latchkey';
 const ACCOUNT = 'file-key';
 /** Long enough for a healthy daemon, short enough that a prompt nobody answers fails. */
 const KEYCHAIN_TIMEOUT_MS = 5000;
@@ -28,13 +27,18 @@ export function osKeychain(options: {
   platform: NodeJS.Platform;
   env: Record<string, string | undefined>;
   entry?: () => Promise<KeyringEntry>;
+  /** The keychain service the file key is kept under, and the name in messages (default `latchkey`). */
+  appName?: string;
+  /** How to sign in again, for a missing key (default `latchkey login`). */
+  loginCommand?: string;
 }): Keychain {
   const { platform, env } = options;
+  const appName = options.appName ?? 'latchkey';
   const openEntry =
     options.entry ??
     (async () => {
       const { AsyncEntry } = await import('@napi-rs/keyring');
-      return new AsyncEntry(SERVICE, ACCOUNT);
+      return new AsyncEntry(appName, ACCOUNT);
     });
 
   const unavailableHere = (): string | null => {
@@ -48,12 +52,12 @@ export function osKeychain(options: {
 
   const call = async <T>(run: (entry: KeyringEntry, signal: AbortSignal) => Promise<T>): Promise<T> => {
     const reason = unavailableHere();
-    if (reason) throw new CliError('secret_store_unavailable', `keychain unavailable: ${reason}`);
+    if (reason) throw new LatchkeyError('secret_store_unavailable', `keychain unavailable: ${reason}`);
     let entry: KeyringEntry;
     try {
       entry = await openEntry();
     } catch (cause) {
-      throw new CliError('secret_store_unavailable', 'keychain unavailable: the keyring library did not load', { cause });
+      throw new LatchkeyError('secret_store_unavailable', 'keychain unavailable: the keyring library did not load', { cause });
     }
     try {
       return await run(entry, AbortSignal.timeout(KEYCHAIN_TIMEOUT_MS));
@@ -63,9 +67,13 @@ export function osKeychain(options: {
         (cause instanceof Error && (cause.name === 'TimeoutError' || cause.name === 'AbortError')) ||
         /lock|prompt|dismiss|interaction/i.test(message)
       ) {
-        throw new CliError('keychain_locked', 'the keychain is locked or waiting for a prompt; unlock it and retry', { cause });
+        throw new LatchkeyError('keychain_locked', 'the keychain is locked or waiting for a prompt; unlock it and retry', {
+          cause,
+        });
       }
-      throw new CliError('secret_store_unavailable', `keychain unavailable: ${message.split('\n')[0]?.slice(0, 200)}`, { cause });
+      throw new LatchkeyError('secret_store_unavailable', `keychain unavailable: ${message.split('\n')[0]?.slice(0, 200)}`, {
+        cause,
+      });
     }
   };
 
@@ -75,7 +83,7 @@ export function osKeychain(options: {
         await call((entry, signal) => entry.getPassword(signal));
         return { available: true };
       } catch (error) {
-        if (error instanceof CliError && error.code === 'secret_store_unavailable')
+        if (error instanceof LatchkeyError && error.code === 'secret_store_unavailable')
           return { available: false, reason: error.message };
         throw error;
       }
@@ -85,12 +93,16 @@ export function osKeychain(options: {
       if (existing) {
         const key = Buffer.from(existing, 'base64');
         if (key.length === 32) return key;
-        throw new CliError(
+        throw new LatchkeyError(
           'secret_file_corrupt',
-          'the key latchkey keeps in the keychain is malformed; delete it and log in again',
+          `the key ${appName} keeps in the keychain is malformed; delete it and log in again`,
         );
       }
-      if (!create) throw new CliError('not_logged_in', 'no latchkey key in the keychain; run `latchkey login`');
+      if (!create)
+        throw new LatchkeyError(
+          'not_logged_in',
+          `no ${appName} key in the keychain; run \`${options.loginCommand ?? 'latchkey login'}\``,
+        );
       const value = Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString('base64');
       await call((entry, signal) => entry.setPassword(value, signal));
       return Buffer.from(value, 'base64');

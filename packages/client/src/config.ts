@@ -5,8 +5,9 @@
  */
 
 import type { ConfigFile, Context } from './config-schema.ts';
-import { CliError } from './errors.ts';
+import { LatchkeyError } from './errors.ts';
 import { readText } from './host.ts';
+import { LATCHKEY, loginWith, type Product } from './product.ts';
 
 export const SECRET_STORES = ['keychain', 'encrypted-file', 'env', 'none'] as const;
 export type SecretStoreName = (typeof SECRET_STORES)[number];
@@ -15,11 +16,13 @@ export type { ConfigFile, Context } from './config-schema.ts';
 
 export const CONTEXT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-export function configDir(env: Record<string, string | undefined>): string {
-  if (env.LATCHKEY_CONFIG_DIR) return env.LATCHKEY_CONFIG_DIR;
+/** `env[product.env.configDir]`, else `$XDG_CONFIG_HOME/<appName>`, else `~/.config/<appName>`. */
+export function configDir(env: Record<string, string | undefined>, product: Product = LATCHKEY): string {
+  const named = env[product.env.configDir];
+  if (named) return named;
   // node:os only when HOME is unset: every run computes this, and each module loaded costs.
   const home = env.HOME || process.getBuiltinModule('node:os').homedir();
-  return `${env.XDG_CONFIG_HOME || `${home}/.config`}/latchkey`;
+  return `${env.XDG_CONFIG_HOME || `${home}/.config`}/${product.appName}`;
 }
 
 /** Where a context's sealed credential lives (the keychain and encrypted-file stores). */
@@ -48,12 +51,12 @@ export function configStore(dir: string): ConfigStore {
       try {
         json = JSON.parse(text);
       } catch {
-        throw new CliError('failed', `${path} is not valid JSON; fix or remove it`);
+        throw new LatchkeyError('failed', `${path} is not valid JSON; fix or remove it`);
       }
       // The schema (and zod) load here, not at start-up: a cached `latchkey token` never needs them.
       const { ConfigFile } = await import('./config-schema.ts');
       const parsed = ConfigFile.safeParse(json);
-      if (!parsed.success) throw new CliError('failed', `${path} has an unexpected shape; fix or remove it`);
+      if (!parsed.success) throw new LatchkeyError('failed', `${path} has an unexpected shape; fix or remove it`);
       return parsed.data;
     },
     async quickContext(requested) {
@@ -99,15 +102,19 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 }
 
 /** The context a command runs under: `--context`, else the current one. */
-export function selectContext(config: ConfigFile, requested: string | undefined): { name: string; context: Context } {
+export function selectContext(
+  config: ConfigFile,
+  requested: string | undefined,
+  product: Product = LATCHKEY,
+): { name: string; context: Context } {
   const name = requested ?? config.current;
-  if (!name) throw new CliError('not_logged_in', 'not logged in; run `latchkey login --server URL`');
+  if (!name) throw new LatchkeyError('not_logged_in', `not logged in; run \`${product.loginCommand} --server URL\``);
   const context = config.contexts[name];
   if (!context) {
     const known = Object.keys(config.contexts);
-    throw new CliError(
+    throw new LatchkeyError(
       'not_logged_in',
-      `no context named "${name}"${known.length ? ` (known: ${known.join(', ')})` : ''}; run \`latchkey login --name ${name}\``,
+      `no context named "${name}"${known.length ? ` (known: ${known.join(', ')})` : ''}; run \`${loginWith(product, name)}\``,
     );
   }
   return { name, context };

@@ -13,6 +13,7 @@
  */
 import { sealedPath } from './config.ts';
 import { fileInfo, readText } from './host.ts';
+import { LATCHKEY, type Product } from './product.ts';
 import { isVisibleAscii } from './token-text.ts';
 
 /**
@@ -39,13 +40,16 @@ export function tokenCache(options: {
   env: Record<string, string | undefined>;
   configDir: string;
   uid: number | undefined;
+  /** Whose variable turns it off and whose directory it keeps (`$XDG_RUNTIME_DIR/<appName>`); latchkey's when absent. */
+  product?: Product;
 }): TokenCache | null {
   const { env, configDir, uid } = options;
+  const product = options.product ?? LATCHKEY;
   const runtime = env.XDG_RUNTIME_DIR;
   if (!runtime?.startsWith('/') || uid === undefined) return null;
   // Off still forgets: an entry a run left before the cache was turned off goes at logout.
-  const off = env.LATCHKEY_TOKEN_CACHE === '0';
-  const dir = `${runtime}/latchkey`;
+  const off = env[product.env.tokenCache] === '0';
+  const dir = `${runtime}/${product.appName}`;
   // One directory may serve several config dirs (LATCHKEY_CONFIG_DIR); keep them apart.
   const pathOf = (context: string) => `${dir}/${fnv1a(configDir)}-${context}.json`;
   // $XDG_RUNTIME_DIR as the XDG spec promises it: a directory of this user, closed to others.

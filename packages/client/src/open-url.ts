@@ -4,12 +4,12 @@
  * trusted to send people to its own pages and nowhere else: not to another origin (a
  * look-alike sign-in page), never to javascript:, file: or any scheme but http(s).
  */
-import { CliError } from './errors.ts';
+import { LatchkeyError } from './errors.ts';
 
 const web = (url: URL) => url.protocol === 'http:' || url.protocol === 'https:';
 
 /** `url`, if it is http(s) and on `server`'s origin; else a refusal naming `what` the server sent. */
-export function ownUrl(server: string, url: string, what: string): URL {
+export function ownUrl(server: string, url: string, what: string, appName = 'latchkey'): URL {
   const origin = new URL(server).origin;
   let parsed: URL | null = null;
   try {
@@ -18,9 +18,9 @@ export function ownUrl(server: string, url: string, what: string): URL {
   if (!parsed || !web(parsed) || parsed.origin !== origin) {
     // Where it points, not the URL itself: a refusal should not hand the person the link after all.
     const where = parsed ? (web(parsed) ? parsed.origin : parsed.protocol) : 'no URL';
-    throw new CliError(
+    throw new LatchkeyError(
       'server_error',
-      `the server's ${what} points to ${where}, not to an http(s) page of ${origin}; latchkey neither opens nor shows it`,
+      `the server's ${what} points to ${where}, not to an http(s) page of ${origin}; ${appName} neither opens nor shows it`,
     );
   }
   return parsed;
@@ -35,7 +35,7 @@ export function ownUrl(server: string, url: string, what: string): URL {
  */
 export function browserCommand(platform: string, env: Record<string, string | undefined>, url: string): [string, ...string[]] {
   const parsed = new URL(url);
-  if (!web(parsed)) throw new CliError('server_error', `latchkey opens only http(s) URLs, not ${parsed.protocol}`);
+  if (!web(parsed)) throw new LatchkeyError('server_error', `latchkey opens only http(s) URLs, not ${parsed.protocol}`);
   if (env.LATCHKEY_BROWSER) return [env.LATCHKEY_BROWSER, parsed.href];
   if (platform === 'darwin') return ['open', parsed.href];
   if (platform === 'win32') return ['rundll32', 'url.dll,FileProtocolHandler', parsed.href];

@@ -4,7 +4,8 @@
  * else fail closed with what to install or set — never plain text.
  */
 import type { SecretStoreName } from '../config.ts';
-import { CliError } from '../errors.ts';
+import { LatchkeyError } from '../errors.ts';
+import { type Product, productOf } from '../product.ts';
 import type { TokenCache } from '../token-cache.ts';
 import { encryptedFileStore, type KeySource } from './encrypted-file.ts';
 import type { Keychain } from './keychain.ts';
@@ -19,24 +20,27 @@ export type SecretDeps = {
   promptPassphrase: ((question: string) => Promise<string>) | null;
   /** The session's access-token cache; null where there is none (see token-cache.ts). */
   tokenCache: TokenCache | null;
+  /** Whose variables and words; latchkey's when absent (product.ts). */
+  product?: Product;
 };
 
 export async function chooseSecretStore(
   deps: SecretDeps,
   requested: SecretStoreName | undefined,
 ): Promise<{ name: SecretStoreName; reason: string }> {
+  const { env } = productOf(deps);
   if (requested) return { name: requested, reason: 'chosen with --secret-store' };
   const probe = await deps.keychain.probe();
   if (probe.available) return { name: 'keychain', reason: 'the OS keychain answered' };
-  if (deps.env.LATCHKEY_SECRET_PASSPHRASE) {
-    return { name: 'encrypted-file', reason: `no keychain (${probe.reason}); LATCHKEY_SECRET_PASSPHRASE is set` };
+  if (deps.env[env.passphrase]) {
+    return { name: 'encrypted-file', reason: `no keychain (${probe.reason}); ${env.passphrase} is set` };
   }
   if (deps.promptPassphrase)
     return { name: 'encrypted-file', reason: `no keychain (${probe.reason}); passphrase from the terminal` };
-  throw new CliError(
+  throw new LatchkeyError(
     'secret_store_unavailable',
     `nowhere safe to keep the token: ${probe.reason}. Install and unlock a keychain (Linux: gnome-keyring and libsecret-tools), ` +
-      'or set LATCHKEY_SECRET_PASSPHRASE for an encrypted file, or use --secret-store none and pass LATCHKEY_TOKEN yourself',
+      `or set ${env.passphrase} for an encrypted file, or use --secret-store none and pass ${env.token} yourself`,
   );
 }
 
@@ -47,11 +51,11 @@ export function openSecretStore(deps: SecretDeps, name: SecretStoreName): Secret
       // The same sealed file either way; only where its key comes from differs.
       const keySource: KeySource =
         name === 'keychain' ? { source: 'keychain', key: (create) => deps.keychain.fileKey({ create }) } : passphraseSource(deps);
-      return forgetsCached(deps, encryptedFileStore({ dir: deps.dir, name, keySource }));
+      return forgetsCached(deps, encryptedFileStore({ dir: deps.dir, name, keySource, product: productOf(deps) }));
     }
     case 'env':
     case 'none':
-      return nothingStored(name);
+      return nothingStored(name, productOf(deps));
   }
 }
 
@@ -72,12 +76,13 @@ function forgetsCached(deps: SecretDeps, store: SecretStore): SecretStore {
  * existing file opens with what it was sealed with.
  */
 function passphraseSource(deps: SecretDeps): KeySource {
-  const fromEnv = deps.env.LATCHKEY_SECRET_PASSPHRASE;
+  const variable = productOf(deps).env.passphrase;
+  const fromEnv = deps.env[variable];
   if (fromEnv) {
     return {
       source: 'scrypt',
-      origin: 'from LATCHKEY_SECRET_PASSPHRASE',
-      passphrase: async ({ path, purpose }) => (purpose === 'create' ? strongFromEnv(fromEnv, path) : fromEnv),
+      origin: `from ${variable}`,
+      passphrase: async ({ path, purpose }) => (purpose === 'create' ? strongFromEnv(fromEnv, path, variable) : fromEnv),
     };
   }
   return {
@@ -87,7 +92,7 @@ function passphraseSource(deps: SecretDeps): KeySource {
     passphrase: async ({ path, purpose, attempt }) => {
       // Read when asked, not when the store opens: whether there is a terminal is a getter.
       const ask = deps.promptPassphrase;
-      if (!ask) throw new CliError('secret_store_unavailable', noTerminalMessage(deps, purpose));
+      if (!ask) throw new LatchkeyError('secret_store_unavailable', noTerminalMessage(deps, purpose));
       return purpose === 'create' ? chooseAtTerminal(ask, path) : ask(openQuestion(path, attempt));
     },
   };
@@ -103,27 +108,28 @@ function passphraseSource(deps: SecretDeps): KeySource {
  * still to be made: the variable is the only way.
  */
 function noTerminalMessage(deps: SecretDeps, purpose: 'open' | 'create'): string {
-  const needs = 'the encrypted file needs LATCHKEY_SECRET_PASSPHRASE (no terminal to ask on)';
+  const product = productOf(deps);
+  const needs = `the encrypted file needs ${product.env.passphrase} (no terminal to ask on)`;
   // A cache turned off (LATCHKEY_TOKEN_CACHE=0) is still there to forget with, but serves nothing.
-  if (purpose === 'create' || deps.tokenCache === null || deps.env.LATCHKEY_TOKEN_CACHE === '0') return needs;
+  if (purpose === 'create' || deps.tokenCache === null || deps.env[product.env.tokenCache] === '0') return needs;
   return (
-    `${needs}, or run \`latchkey token\` at a terminal first: the access token it reads from the file stays in the ` +
+    `${needs}, or run \`${product.command} token\` at a terminal first: the access token it reads from the file stays in the ` +
     'session cache ($XDG_RUNTIME_DIR) and serves the credential helpers until a minute before it expires ' +
     '(one it had to renew is cached by the next run: run it twice then)'
   );
 }
 
 /** `env` and `none`: the token lives outside latchkey (LATCHKEY_TOKEN, --token-stdin). */
-function nothingStored(name: 'env' | 'none'): SecretStore {
+function nothingStored(name: 'env' | 'none', product: Product): SecretStore {
   return {
     name,
     async read(): Promise<StoredCredential | null> {
       return null;
     },
     async write() {
-      throw new CliError(
+      throw new LatchkeyError(
         'usage',
-        `the "${name}" secret store keeps nothing; pass the token with LATCHKEY_TOKEN or --token-stdin`,
+        `the "${name}" secret store keeps nothing; pass the token with ${product.env.token} or --token-stdin`,
       );
     },
     async remove() {},

@@ -16,9 +16,10 @@ import {
   TOKEN_TYPE,
   TokenExchangeResponse,
   TokenResponse,
-} from '../shared/schemas.ts';
-import { CliError } from './errors.ts';
+} from '../../../shared/schemas.ts';
+import { LatchkeyError } from './errors.ts';
 import { ownUrl } from './open-url.ts';
+import { LATCHKEY, type Product } from './product.ts';
 import { isVisibleAscii } from './token-text.ts';
 
 export type ClientOptions = {
@@ -30,6 +31,8 @@ export type ClientOptions = {
   timeoutMs?: number;
   /** Sent at sign-in so the person can tell their sessions apart (`latchkey sessions list`). */
   deviceName?: string;
+  /** Whose words the messages use (`run `acme auth login` again`); latchkey's when absent. */
+  product?: Product;
 };
 
 /** One poll of the token endpoint, as a small tagged union (RFC 8628 §3.5). */
@@ -48,7 +51,8 @@ export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
 export function createClient(options: ClientOptions) {
   const server = options.server.replace(/\/+$/, '');
   const doFetch = options.fetch ?? fetch;
-  const headers = { 'user-agent': options.userAgent ?? 'latchkey-cli', accept: 'application/json' };
+  const product = options.product ?? LATCHKEY;
+  const headers = { 'user-agent': options.userAgent ?? product.userAgent, accept: 'application/json' };
 
   async function call(
     path: string,
@@ -57,7 +61,7 @@ export function createClient(options: ClientOptions) {
     // A header value holds no line break; fetch would refuse one in words quoting the whole
     // value (Node's do), and the token would end up on the terminal as a network error.
     if (init.bearer !== undefined && !isVisibleAscii(init.bearer)) {
-      throw new CliError(
+      throw new LatchkeyError(
         'invalid_credential',
         'the token is not one line of visible characters (a line break or space in what was passed?); it was not sent',
       );
@@ -77,12 +81,12 @@ export function createClient(options: ClientOptions) {
         signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
       });
     } catch (cause) {
-      throw new CliError('unreachable', `cannot reach ${server}: ${describeNetworkError(cause)}`, { cause });
+      throw new LatchkeyError('unreachable', `cannot reach ${server}: ${describeNetworkError(cause)}`, { cause });
     }
     // A server cannot make the CLI hold more than this (an audit page of 200 entries is ~100 KiB).
     const text = await readCapped(response, MAX_ANSWER_BYTES).catch((error: unknown) => {
-      if (error instanceof CliError) throw new CliError(error.code, `${server}${path} ${error.message}`);
-      throw new CliError('unreachable', `${server}${path}: the answer broke off (${describeNetworkError(error)})`, {
+      if (error instanceof LatchkeyError) throw new LatchkeyError(error.code, `${server}${path} ${error.message}`);
+      throw new LatchkeyError('unreachable', `${server}${path}: the answer broke off (${describeNetworkError(error)})`, {
         cause: error,
       });
     });
@@ -90,7 +94,7 @@ export function createClient(options: ClientOptions) {
     try {
       body = text === '' ? null : JSON.parse(text);
     } catch {
-      if (response.ok) throw new CliError('server_error', `${server}${path} answered with something that is not JSON`);
+      if (response.ok) throw new LatchkeyError('server_error', `${server}${path} answered with something that is not JSON`);
     }
     return { status: response.status, body };
   }
@@ -101,9 +105,9 @@ export function createClient(options: ClientOptions) {
     return { error: 'server_error', description: `HTTP ${status}` };
   }
 
-  function unexpected(path: string, status: number, body: unknown): CliError {
+  function unexpected(path: string, status: number, body: unknown): LatchkeyError {
     const { error, description } = oauthError(status, body);
-    return new CliError('server_error', `${path}: ${error}: ${description}`);
+    return new LatchkeyError('server_error', `${path}: ${error}: ${description}`);
   }
 
   /**
@@ -121,13 +125,13 @@ export function createClient(options: ClientOptions) {
     const { status, body } = await call(path, { method, bearer, ...(json ? { json } : {}) });
     if (status >= 200 && status < 300) {
       const parsed = schema.safeParse(body);
-      if (!parsed.success) throw new CliError('server_error', `${path} answered with an unexpected shape`);
+      if (!parsed.success) throw new LatchkeyError('server_error', `${path} answered with an unexpected shape`);
       return parsed.data;
     }
     const { error, description } = oauthError(status, body);
-    if (status === 401) throw new CliError('invalid_credential', `the server refused the credential: ${description}`);
-    if (status === 403) throw new CliError('access_denied', `not allowed: ${description}`);
-    if (status >= 400 && status < 500) throw new CliError('failed', `${description} (${error})`);
+    if (status === 401) throw new LatchkeyError('invalid_credential', `the server refused the credential: ${description}`);
+    if (status === 403) throw new LatchkeyError('access_denied', `not allowed: ${description}`);
+    if (status >= 400 && status < 500) throw new LatchkeyError('failed', `${description} (${error})`);
     throw unexpected(path, status, body);
   }
 
@@ -141,10 +145,10 @@ export function createClient(options: ClientOptions) {
       const { status, body } = await call('/.well-known/oauth-authorization-server');
       const parsed = ServerMetadata.safeParse(body);
       if (status !== 200 || !parsed.success) {
-        throw new CliError('server_error', `${server} does not look like a latchkey server (no OAuth metadata)`);
+        throw new LatchkeyError('server_error', `${server} does not look like a ${product.appName} server (no OAuth metadata)`);
       }
       // What a browser login opens: the server's own page, or nothing.
-      ownUrl(server, parsed.data.authorization_endpoint, 'authorization_endpoint');
+      ownUrl(server, parsed.data.authorization_endpoint, 'authorization_endpoint', product.appName);
       return parsed.data;
     },
 
@@ -154,8 +158,8 @@ export function createClient(options: ClientOptions) {
       const parsed = DeviceAuthorizationResponse.safeParse(body);
       if (status !== 200 || !parsed.success) throw unexpected('device authorization', status, body);
       // What the person is told to open (and the QR code): the server's own page, or nothing.
-      ownUrl(server, parsed.data.verification_uri, 'verification_uri');
-      ownUrl(server, parsed.data.verification_uri_complete, 'verification_uri_complete');
+      ownUrl(server, parsed.data.verification_uri, 'verification_uri', product.appName);
+      ownUrl(server, parsed.data.verification_uri_complete, 'verification_uri_complete', product.appName);
       return parsed.data;
     },
 
@@ -164,7 +168,7 @@ export function createClient(options: ClientOptions) {
       const { status, body } = await call('/oauth/token', { form });
       if (status === 200) {
         const tokens = TokenResponse.safeParse(body);
-        if (!tokens.success) throw new CliError('server_error', 'token endpoint answered with a malformed token response');
+        if (!tokens.success) throw new LatchkeyError('server_error', 'token endpoint answered with a malformed token response');
         return { status: 'approved', tokens: tokens.data };
       }
       const { error } = oauthError(status, body);
@@ -199,7 +203,10 @@ export function createClient(options: ClientOptions) {
         if (tokens.success) return tokens.data;
       }
       if (oauthError(status, body).error === 'invalid_grant') {
-        throw new CliError('session_expired', 'your session has expired or was revoked; run `latchkey login` again');
+        throw new LatchkeyError(
+          'session_expired',
+          `your session has expired or was revoked; run \`${product.loginCommand}\` again`,
+        );
       }
       throw unexpected('refresh', status, body);
     },
@@ -222,7 +229,7 @@ export function createClient(options: ClientOptions) {
       if (status === 200 && parsed.success) return parsed.data;
       const { error, description } = oauthError(status, body);
       if (['invalid_grant', 'invalid_scope', 'invalid_target', 'invalid_request'].includes(error)) {
-        throw new CliError('access_denied', `the exchange was refused: ${description}`);
+        throw new LatchkeyError('access_denied', `the exchange was refused: ${description}`);
       }
       throw unexpected('token exchange', status, body);
     },
@@ -246,7 +253,7 @@ export function createClient(options: ClientOptions) {
  */
 export async function readCapped(response: Response, maxBytes: number): Promise<string> {
   const declared = Number(response.headers.get('content-length'));
-  const tooLarge = () => new CliError('server_error', `answered with more than ${maxBytes} bytes`);
+  const tooLarge = () => new LatchkeyError('server_error', `answered with more than ${maxBytes} bytes`);
   if (declared > maxBytes) {
     await response.body?.cancel().catch(() => {});
     throw tooLarge();

@@ -7,9 +7,10 @@
  * (--token-stdin, LATCHKEY_TOKEN) goes where they say.
  */
 import { type Context, selectContext, writeFileAtomic } from './config.ts';
-import type { CliDeps, GlobalOptions } from './deps.ts';
-import { CliError } from './errors.ts';
+import type { ClientDeps, Selection } from './deps.ts';
+import { LatchkeyError } from './errors.ts';
 import { readText } from './host.ts';
+import { loginWith, type Product, productOf } from './product.ts';
 import type { StoredCredential } from './secrets/secret-store.ts';
 import { revokedMarkPath, stampOf } from './token-cache.ts';
 
@@ -23,32 +24,39 @@ export type Resolved = {
   server: string | null;
 };
 
+/** The dependencies credential resolution needs; `io` only for --token-stdin. */
+type Deps = ClientDeps & { io?: { readStdin(): Promise<string> } };
+
 export async function resolveCredential(
-  deps: CliDeps,
-  global: GlobalOptions,
+  deps: Deps,
+  global: Selection,
   /** `cacheAsked`: the caller asked the session cache already (cachedToken) and got nothing. */
   options: { tokenStdin: boolean; cacheAsked?: boolean },
 ): Promise<Resolved> {
+  const product = productOf(deps);
   const config = await deps.config.read();
-  const selected = global.context || config.current ? safeSelect(config, global.context) : null;
+  const selected = global.context || config.current ? safeSelect(config, global.context, product) : null;
   const requested = requestedServer(deps, global);
   const server = requested ?? selected?.context.server ?? null;
   const base = { contextName: selected?.name ?? null, context: selected?.context ?? null, server };
 
   if (options.tokenStdin) {
+    if (!deps.io) throw new LatchkeyError('usage', '--token-stdin needs standard input');
     const token = (await deps.io.readStdin()).trim();
-    if (!token) throw new CliError('usage', '--token-stdin read nothing from standard input');
+    if (!token) throw new LatchkeyError('usage', '--token-stdin read nothing from standard input');
     return { ...base, source: 'token-stdin', token };
   }
-  if (deps.env.LATCHKEY_TOKEN) return { ...base, source: 'env', token: deps.env.LATCHKEY_TOKEN.trim() };
-  if (!selected) throw noContext(config, global.context);
+  const fromEnv = deps.env[product.env.token];
+  if (fromEnv) return { ...base, source: 'env', token: fromEnv.trim() };
+  if (!selected) throw noContext(config, global.context, product);
   const { name, context } = selected as { name: string; context: Context };
   const bound = boundServer(deps, global, name, context);
   return { ...base, server: bound, source: 'stored', token: await validStoredToken(deps, name, context, options.cacheAsked) };
 }
 
 /** The server this run names: --server, else LATCHKEY_SERVER; undefined when neither does. */
-const requestedServer = (deps: CliDeps, global: GlobalOptions) => global.server ?? (deps.env.LATCHKEY_SERVER || undefined);
+const requestedServer = (deps: ClientDeps, global: Selection) =>
+  global.server ?? (deps.env[productOf(deps).env.server] || undefined);
 
 /** Scheme, host and port as URL normalises them (case, default port, trailing slash); null for what is not an http(s) URL. */
 export function serverOrigin(server: unknown): string | null {
@@ -62,17 +70,19 @@ export function serverOrigin(server: unknown): string | null {
  * naming another (--server, LATCHKEY_SERVER) is refused with `server_mismatch`, whatever
  * the command; the credential is never sent there.
  */
-export function boundServer(deps: CliDeps, global: GlobalOptions, name: string, context: Context): string {
+export function boundServer(deps: ClientDeps, global: Selection, name: string, context: Context): string {
+  const product = productOf(deps);
   const requested = requestedServer(deps, global);
   if (requested === undefined) return context.server;
   const origin = serverOrigin(requested);
-  if (origin === null) throw new CliError('usage', `--server (or LATCHKEY_SERVER) must be an http(s) URL: "${requested}"`);
+  if (origin === null)
+    throw new LatchkeyError('usage', `--server (or ${product.env.server}) must be an http(s) URL: "${requested}"`);
   if (origin === serverOrigin(context.server)) return context.server;
-  throw new CliError(
+  throw new LatchkeyError(
     'server_mismatch',
-    `context "${name}" holds a credential of ${context.server}; latchkey does not send it to ${requested}. ` +
-      `Log in there (\`latchkey login --server ${requested} --name NAME\`) and pick that context, ` +
-      'or pass a token for that server in LATCHKEY_TOKEN or with --token-stdin',
+    `context "${name}" holds a credential of ${context.server}; ${product.appName} does not send it to ${requested}. ` +
+      `Log in there (\`${product.loginCommand} --server ${requested} --name NAME\`) and pick that context, ` +
+      `or pass a token for that server in ${product.env.token} or with --token-stdin`,
   );
 }
 
@@ -81,27 +91,27 @@ export function boundServer(deps: CliDeps, global: GlobalOptions, name: string, 
  * exist but none is current (the current one was logged out among several) — which exist
  * and how to pick one.
  */
-function noContext(config: Parameters<typeof selectContext>[0], requested: string | undefined): CliError {
+function noContext(config: Parameters<typeof selectContext>[0], requested: string | undefined, product: Product): LatchkeyError {
   const known = Object.keys(config.contexts);
   if (requested === undefined && config.current === null && known.length > 0) {
-    return new CliError(
+    return new LatchkeyError(
       'not_logged_in',
       `no context is current; there ${known.length === 1 ? 'is' : 'are'} ${known.map((name) => `"${name}"`).join(', ')}. ` +
-        'Choose one with `latchkey contexts use NAME` (or pass --context NAME)',
+        `Choose one with \`${product.command} contexts use NAME\` (or pass --context NAME)`,
     );
   }
   try {
-    selectContext(config, requested);
+    selectContext(config, requested, product);
   } catch (error) {
-    if (error instanceof CliError) return error;
+    if (error instanceof LatchkeyError) return error;
     throw error;
   }
-  return new CliError('not_logged_in', 'not logged in; run `latchkey login --server URL`');
+  return new LatchkeyError('not_logged_in', `not logged in; run \`${product.loginCommand} --server URL\``);
 }
 
-function safeSelect(config: Parameters<typeof selectContext>[0], requested: string | undefined) {
+function safeSelect(config: Parameters<typeof selectContext>[0], requested: string | undefined, product: Product) {
   try {
-    return selectContext(config, requested);
+    return selectContext(config, requested, product);
   } catch (error) {
     if (requested) throw error;
     return null;
@@ -116,9 +126,9 @@ const fresh = (credential: Pick<StoredCredential, 'expires_at'>, nowSeconds: num
  * would use, when no stronger source is given and it is fresh; else null, and the full
  * resolution runs. Of config.json it checks only that the context is there.
  */
-export async function cachedToken(deps: CliDeps, global: GlobalOptions): Promise<string | null> {
+export async function cachedToken(deps: ClientDeps, global: Selection): Promise<string | null> {
   const cache = deps.secrets.tokenCache;
-  if (!cache || deps.env.LATCHKEY_TOKEN) return null;
+  if (!cache || deps.env[productOf(deps).env.token]) return null;
   const quick = await deps.config.quickContext(global.context);
   if (quick === null) return null;
   // Another server named: the full resolution refuses it (boundServer).
@@ -129,7 +139,8 @@ export async function cachedToken(deps: CliDeps, global: GlobalOptions): Promise
 }
 
 /** The stored access token, refreshed first when it expires within a minute. */
-export async function validStoredToken(deps: CliDeps, name: string, context: Context, cacheAsked = false): Promise<string> {
+export async function validStoredToken(deps: ClientDeps, name: string, context: Context, cacheAsked = false): Promise<string> {
+  const product = productOf(deps);
   const nowSeconds = () => Math.floor(deps.now() / 1000);
   const cache = deps.secrets.tokenCache;
   const cached = cacheAsked ? null : await cache?.get(name);
@@ -143,44 +154,50 @@ export async function validStoredToken(deps: CliDeps, name: string, context: Con
   const stamp = (await cache?.stamp(name)) ?? null;
   const seen = await store.read(name);
   if (!seen)
-    throw new CliError('not_logged_in', `no stored credential for context "${name}"; run \`latchkey login --name ${name}\``);
+    throw new LatchkeyError('not_logged_in', `no stored credential for context "${name}"; run \`${loginWith(product, name)}\``);
   if (fresh(seen, nowSeconds(), REFRESH_MARGIN_SECONDS)) {
     await cache?.put(name, stamp, seen);
     return seen.access_token;
   }
-  if (!seen.refresh_token) throw new CliError('session_expired', `the token of context "${name}" expired; log in again`);
+  if (!seen.refresh_token) throw new LatchkeyError('session_expired', `the token of context "${name}" expired; log in again`);
 
   const { withLock } = await import('./lock.ts');
-  return withLock(deps.config.dir, `refresh-${name}`, async () => {
-    // Another process may have refreshed while this one waited for the lock.
-    const lockedStamp = await stampOf(deps.config.dir, name);
-    const current = await store.read(name);
-    if (!current) throw new CliError('not_logged_in', `context "${name}" was logged out meanwhile`);
-    if (current.access_token !== seen.access_token && fresh(current, nowSeconds(), 5)) return current.access_token;
-    if (!current.refresh_token) throw new CliError('session_expired', `the token of context "${name}" expired; log in again`);
-    const client = await deps.client(context.server, context.clientId);
-    const tokens = await client.refresh(current.refresh_token).catch(async (error: unknown) => {
-      // invalid_grant: the server will not renew this session again, whatever this run does.
-      if (!(error instanceof CliError && error.code === 'session_expired')) throw error;
-      await markSessionEnded(deps, name, lockedStamp);
-      throw new CliError('session_expired', sessionEndedMessage(name), { cause: error });
-    });
-    const next: StoredCredential = {
-      access_token: tokens.access_token,
-      refresh_token: tokens.refresh_token ?? current.refresh_token,
-      expires_at: nowSeconds() + tokens.expires_in,
-    };
-    await store.write(name, next);
-    // Not cached here: a login could replace the file between this write and any stamp
-    // taken now, binding this token to it. The next run caches it through the read path.
-    return next.access_token;
-  });
+  return withLock(
+    deps.config.dir,
+    `refresh-${name}`,
+    async () => {
+      // Another process may have refreshed while this one waited for the lock.
+      const lockedStamp = await stampOf(deps.config.dir, name);
+      const current = await store.read(name);
+      if (!current) throw new LatchkeyError('not_logged_in', `context "${name}" was logged out meanwhile`);
+      if (current.access_token !== seen.access_token && fresh(current, nowSeconds(), 5)) return current.access_token;
+      if (!current.refresh_token)
+        throw new LatchkeyError('session_expired', `the token of context "${name}" expired; log in again`);
+      const client = await deps.client(context.server, context.clientId);
+      const tokens = await client.refresh(current.refresh_token).catch(async (error: unknown) => {
+        // invalid_grant: the server will not renew this session again, whatever this run does.
+        if (!(error instanceof LatchkeyError && error.code === 'session_expired')) throw error;
+        await markSessionEnded(deps, name, lockedStamp);
+        throw new LatchkeyError('session_expired', sessionEndedMessage(name, product), { cause: error });
+      });
+      const next: StoredCredential = {
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token ?? current.refresh_token,
+        expires_at: nowSeconds() + tokens.expires_in,
+      };
+      await store.write(name, next);
+      // Not cached here: a login could replace the file between this write and any stamp
+      // taken now, binding this token to it. The next run caches it through the read path.
+      return next.access_token;
+    },
+    product.appName,
+  );
 }
 
 /** What to do once the server has ended a context's session: sign in again, into the same context. */
-export const sessionEndedMessage = (name: string) =>
+export const sessionEndedMessage = (name: string, product?: Product) =>
   `the server ended the session of context "${name}" (revoked, or its refresh token refused); ` +
-  `run \`latchkey login${name === 'default' ? '' : ` --name ${name}`}\` again`;
+  `run \`${loginWith(productOf({ product }), name === 'default' ? undefined : name)}\` again`;
 
 /**
  * Remembers that the server ended this context's session (it said so at /v1, or refused
@@ -189,7 +206,7 @@ export const sessionEndedMessage = (name: string) =>
  * sealed file, until that token expired. The cached access token goes; the mark holds the
  * sealed file's stamp, so a new login (which rewrites the file) clears it by itself.
  */
-export async function markSessionEnded(deps: CliDeps, name: string, stamp: string | null): Promise<void> {
+export async function markSessionEnded(deps: ClientDeps, name: string, stamp: string | null): Promise<void> {
   // `stamp`: the sealed file as it was when the refused token was read from it; a login since is not marked.
   if (stamp !== null && stamp === (await stampOf(deps.config.dir, name))) {
     // Best effort: failing to remember costs a later run only the server's own refusal.
@@ -199,9 +216,9 @@ export async function markSessionEnded(deps: CliDeps, name: string, stamp: strin
 }
 
 /** Exit 3 (`session_expired`) if the server ended this context's session and no login has happened since. */
-export async function refuseEndedSession(deps: CliDeps, name: string): Promise<void> {
+export async function refuseEndedSession(deps: ClientDeps, name: string): Promise<void> {
   const mark = await readText(revokedMarkPath(deps.config.dir, name)).catch(() => null);
   if (mark !== null && mark === (await stampOf(deps.config.dir, name))) {
-    throw new CliError('session_expired', sessionEndedMessage(name));
+    throw new LatchkeyError('session_expired', sessionEndedMessage(name, productOf(deps)));
   }
 }

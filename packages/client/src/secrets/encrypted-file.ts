@@ -8,7 +8,8 @@
 import { readFile, rm } from 'node:fs/promises';
 import * as z from 'zod/mini';
 import { type SecretStoreName, sealedPath, writeFileAtomic } from '../config.ts';
-import { CliError } from '../errors.ts';
+import { LatchkeyError } from '../errors.ts';
+import { LATCHKEY, loginWith, type Product } from '../product.ts';
 import { type SecretStore, StoredCredential } from './secret-store.ts';
 
 /** scrypt cost: 2^15 x 8 x 1 is 32 MiB and tens of milliseconds, paid once per invocation. */
@@ -63,8 +64,14 @@ export type KeySource =
     }
   | { source: 'keychain'; key: (create: boolean) => Promise<Buffer> };
 
-export function encryptedFileStore(options: { dir: string; name: SecretStoreName; keySource: KeySource }): SecretStore {
+export function encryptedFileStore(options: {
+  dir: string;
+  name: SecretStoreName;
+  keySource: KeySource;
+  product?: Product;
+}): SecretStore {
   const { dir, keySource } = options;
+  const product = options.product ?? LATCHKEY;
   const pathOf = (context: string) => sealedPath(dir, context);
   /**
    * The passphrase each file opened (or was sealed) with in this process, so a refresh —
@@ -106,7 +113,10 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
     if (keySource.source === 'keychain' || header.source === 'keychain') {
       const plain = keySource.source === 'keychain' ? await decrypt(sealed, await keySource.key(false)) : null;
       if (plain !== null) return plain;
-      throw new CliError('secret_file_corrupt', `${path} does not open with the key in the keychain; remove it and log in again`);
+      throw new LatchkeyError(
+        'secret_file_corrupt',
+        `${path} does not open with the key in the keychain; remove it and log in again`,
+      );
     }
     const remembered = known.get(path);
     if (remembered !== undefined) {
@@ -123,10 +133,10 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
         return plain;
       }
     }
-    throw new CliError(
+    throw new LatchkeyError(
       'wrong_passphrase',
       `wrong passphrase for ${path}${keySource.origin ? ` (${keySource.origin})` : ''}; if it is lost, ` +
-        `\`latchkey contexts remove ${context}\` forgets the file and \`latchkey login --name ${context}\` makes a new one`,
+        `\`${product.command} contexts remove ${context}\` forgets the file and \`${loginWith(product, context)}\` makes a new one`,
     );
   };
 
@@ -142,7 +152,7 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
     try {
       return Sealed.parse(JSON.parse(text));
     } catch {
-      throw new CliError('secret_file_corrupt', `${path} is corrupt; it was left as it is — remove it and log in again`);
+      throw new LatchkeyError('secret_file_corrupt', `${path} is corrupt; it was left as it is — remove it and log in again`);
     }
   };
 
@@ -173,7 +183,7 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
       const sealed = await readSealed(path);
       if (!sealed) return null;
       if (sealed.key.source !== keySource.source) {
-        throw new CliError(
+        throw new LatchkeyError(
           'secret_file_corrupt',
           `${path} was sealed with a ${sealed.key.source} key, not a ${keySource.source} one`,
         );
@@ -181,16 +191,16 @@ export function encryptedFileStore(options: { dir: string; name: SecretStoreName
       if (sealed.key.source === 'scrypt' && !scryptParamsAllowed(sealed.key)) {
         const { N, r, p } = sealed.key;
         const { minN, minR, minP, maxNr, maxP } = SCRYPT_LIMITS;
-        throw new CliError(
+        throw new LatchkeyError(
           'secret_file_corrupt',
-          `${path} asks for scrypt N=${N} r=${r} p=${p}, outside what latchkey accepts ` +
+          `${path} asks for scrypt N=${N} r=${r} p=${p}, outside what ${product.appName} accepts ` +
             `(N a power of two >= ${minN}, r >= ${minR}, p ${minP}-${maxP}, N*r <= ${maxNr}); ` +
             'it was not opened and may have been tampered with — remove it and log in again',
         );
       }
       const plain = await open(context, path, sealed);
       const credential = StoredCredential.safeParse(JSON.parse(plain));
-      if (!credential.success) throw new CliError('secret_file_corrupt', `${path} holds an unexpected credential shape`);
+      if (!credential.success) throw new LatchkeyError('secret_file_corrupt', `${path} holds an unexpected credential shape`);
       return credential.data;
     },
     async write(context, credential) {
