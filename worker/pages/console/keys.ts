@@ -122,7 +122,13 @@ const daysText = (seconds: number) => (seconds % DAY === 0 ? `${seconds / DAY} d
  * with a copy button (shown by /assets/console.js) and how to use it without the secret
  * written out a second time.
  */
-export function newKeyPage(view: { org: string; created: ApiKeyCreated; issuer: string; rotated: string | null }): Fragment {
+export function newKeyPage(view: {
+  org: string;
+  created: ApiKeyCreated;
+  issuer: string;
+  rotated: string | null;
+  productName: string;
+}): Fragment {
   const { created } = view;
   return html`${view.rotated ? html`<p class="notice" role="status">Key <code>${view.rotated}</code> was rotated: this is its successor.</p>` : ''}
 <dl>
@@ -133,7 +139,7 @@ export function newKeyPage(view: { org: string; created: ApiKeyCreated; issuer: 
 <dt>Expires</dt><dd>${when(created.expires_at)}</dd>
 </dl>
 <h2 id="secret-heading">Secret</h2>
-<p class="error" id="secret-warning"><strong>Copy it now: it will not be shown again.</strong> latchkey keeps only a keyed hash of it. If it is lost, rotate or revoke the key and make another.</p>
+<p class="error" id="secret-warning"><strong>Copy it now: it will not be shown again.</strong> ${view.productName} keeps only a keyed hash of it. If it is lost, rotate or revoke the key and make another.</p>
 <p class="secret" id="new-key-secret">${created.key}</p>
 <button type="button" data-copy="new-key-secret" hidden>Copy</button>
 <h2>Use it</h2>

@@ -151,7 +151,13 @@ function newKeyAnswer(
     user,
     title: rotated ? 'Key rotated: its new secret' : 'Your new key',
     at: { page: 'org', org, tab: 'keys' },
-    body: newKeyPage({ org, created, issuer: c.var.services.config.base, rotated }),
+    body: newKeyPage({
+      org,
+      created,
+      issuer: c.var.services.config.base,
+      rotated,
+      productName: c.var.services.config.branding.productName,
+    }),
     status: 201,
   });
 }
