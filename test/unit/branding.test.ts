@@ -286,3 +286,50 @@ test('the accent is in the stylesheet (made once), never inline; the CSP is unch
   const plain = await pages({})('/assets/latchkey.css');
   assert.match(plain.text, /--accent: #2563eb; --on-accent: #fff;/, 'latchkey’s blue keeps white button text');
 });
+
+/** A browser against in-process apps: keeps cookies across them, as one browser across a redeploy. */
+function browserOf() {
+  const cookies = new Map<string, string>();
+  return async (app: ReturnType<typeof createApp>, path: string, form?: Record<string, string>) => {
+    const response = await app.fetch(
+      new Request(`${ISSUER}${path}`, {
+        method: form ? 'POST' : 'GET',
+        headers: {
+          cookie: [...cookies].map(([name, value]) => `${name}=${value}`).join('; '),
+          ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+        },
+        ...(form ? { body: new URLSearchParams(form) } : {}),
+      }),
+    );
+    for (const line of response.headers.getSetCookie()) {
+      const [name, ...value] = (line.split(';')[0] ?? '').split('=');
+      if (name) cookies.set(name.trim(), value.join('='));
+    }
+    return { status: response.status, text: await response.text(), cookies };
+  };
+}
+
+test('a browser signed in before a rebrand stays signed in after it; one signed in after gets the new prefix', async () => {
+  const store = memoryStore();
+  const deps = { store, clientAddress: () => '127.0.0.1' };
+  const latchkey = createApp(parseConfig({ LATCHKEY_ISSUER: ISSUER }), deps);
+  const acme = createApp(parseConfig({ LATCHKEY_ISSUER: ISSUER, ...ACME }), deps);
+  const field = (html: string, name: string) => new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1] ?? '';
+
+  for (const [signedInAt, prefix] of [
+    [latchkey, /^lk_ws_/],
+    [acme, /^rsw_/],
+  ] as const) {
+    const browse = browserOf();
+    const form = await browse(signedInAt, '/device');
+    const signedIn = await browse(signedInAt, '/signin', {
+      csrf: field(form.text, 'csrf'),
+      return_to: '/device',
+      email: 'ada@example.com',
+    });
+    assert.equal(signedIn.status, 303, signedIn.text);
+    assert.match(signedIn.cookies.get('lk_session') ?? '', prefix);
+    const after = await browse(acme, '/device');
+    assert.match(after.text, /<title>Connect a device · Acme<\/title>/, 'still signed in, on Acme’s pages');
+  }
+});

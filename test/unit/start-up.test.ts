@@ -169,7 +169,16 @@ async function treeModes(dir: string): Promise<string[]> {
  */
 async function checkout(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'latchkey-checkout-'));
-  for (const name of ['worker', 'shared', 'scripts', 'node_modules', 'package.json', 'wrangler.toml', 'tsconfig.json']) {
+  for (const name of [
+    'worker',
+    'shared',
+    'packages',
+    'scripts',
+    'node_modules',
+    'package.json',
+    'wrangler.toml',
+    'tsconfig.json',
+  ]) {
     await symlink(join(ROOT, name), join(dir, name));
   }
   return dir;
