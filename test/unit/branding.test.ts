@@ -333,3 +333,30 @@ test('a browser signed in before a rebrand stays signed in after it; one signed 
     assert.match(after.text, /<title>Connect a device · Acme<\/title>/, 'still signed in, on Acme’s pages');
   }
 });
+
+test('a refresh retried within the grace window across a rebrand gets the successor that was stored', async () => {
+  const store = memoryStore();
+  const before = await servicesLoader(parseConfig({ LATCHKEY_ISSUER: ISSUER }), { store })();
+  const after = await servicesLoader(parseConfig({ LATCHKEY_ISSUER: ISSUER, ...ACME }), { store })();
+  const request = { clientId: 'latchkey-cli', scope: undefined };
+  const family = {
+    sub: 'usr_ada',
+    email: 'ada@example.com',
+    clientId: 'latchkey-cli',
+    scope: 'read write',
+    device: { address: null, userAgent: null },
+    org: null,
+    deviceName: null,
+  };
+  const { refreshToken } = await startFamily(before, family, source);
+  const rotated = await rotateRefreshToken(before, refreshToken, request, source); // its answer lost in the deploy
+  const retried = await rotateRefreshToken(after, refreshToken, request, source);
+  assert.equal(retried.refreshToken, rotated.refreshToken, 'the lk_rt_ successor the old deployment stored');
+  assert.match((await rotateRefreshToken(after, retried.refreshToken, request, source)).refreshToken, /^rsr_/);
+
+  // Within one branded deployment a retry gets its rsr_ successor back as before.
+  const branded = await startFamily(after, family, source);
+  const first = await rotateRefreshToken(after, branded.refreshToken, request, source);
+  assert.equal((await rotateRefreshToken(after, branded.refreshToken, request, source)).refreshToken, first.refreshToken);
+  assert.match((await rotateRefreshToken(after, first.refreshToken, request, source)).refreshToken, /^rsr_/);
+});

@@ -56,9 +56,30 @@ function sessionOf(services: Services, token: string): string | null | 'malforme
   return body.length === SID_BODY + SECRET_LENGTH ? SID_PREFIX + body.slice(0, SID_BODY) : null;
 }
 
-/** A refresh token of `sid` around 32 bytes of secret, under the deployment's prefix. */
-function refreshToken(services: Services, sid: string, secret: Uint8Array = randomBytes(32)): string {
-  return services.config.branding.prefixes.refresh_token + sid.slice(SID_PREFIX.length) + base64url(secret);
+/** A refresh token of `sid` around 32 bytes of secret, under the deployment's prefix (or `prefix`). */
+function refreshToken(
+  services: Services,
+  sid: string,
+  secret: Uint8Array = randomBytes(32),
+  prefix = services.config.branding.prefixes.refresh_token,
+): string {
+  return prefix + sid.slice(SID_PREFIX.length) + base64url(secret);
+}
+
+/**
+ * The successor a retry gets back. Unbranded there is one prefix it can carry. Branded, a
+ * token rotated just before a deploy that changed the prefix has its successor stored
+ * under the old one: each accepted prefix is tried against the store (a read each, on a
+ * retry only), so the retry gets the successor that exists.
+ */
+async function storedSuccessor(services: Services, sid: string, secret: Uint8Array): Promise<string | null> {
+  const prefixes = services.config.branding.accepted.refreshToken;
+  if (prefixes.length === 1) return refreshToken(services, sid, secret);
+  for (const prefix of prefixes) {
+    const successor = refreshToken(services, sid, secret, prefix);
+    if ((await services.store.get(recordKey(sid, await tokenHash(services, successor)))) !== null) return successor;
+  }
+  return null;
 }
 
 /** A sign-in: a new session and its first refresh token. */
@@ -221,7 +242,7 @@ export async function rotateRefreshToken(
     case 'retried': {
       const successor = result.legacy
         ? await hasher.openLegacy(presented, result.sealed)
-        : await hasher.open(presented, result.sealed).then((bytes) => bytes && refreshToken(services, sid, bytes));
+        : await hasher.open(presented, result.sealed).then((bytes) => bytes && storedSuccessor(services, sid, bytes));
       if (!successor) throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
       return { sid, family: result.family, refreshToken: successor, scope: result.scope };
     }
