@@ -18,6 +18,9 @@ import { servicesLoader } from '../../worker/services.ts';
 import { memoryStore } from '../../worker/store/memory.ts';
 import type { Store } from '../../worker/store/store.ts';
 import { generateSigningKey } from '../../worker/tokens/signing-keys.ts';
+import { apiJsonCall, ok } from '../fixtures/api-call.ts';
+import { startInProcess } from '../fixtures/in-process.ts';
+import { deviceLogin } from '../fixtures/oauth-client.ts';
 
 const ISSUER = 'http://127.0.0.1:8787';
 const source = { actor: 'ada@example.com', requestId: 'req_test' };
@@ -359,4 +362,33 @@ test('a refresh retried within the grace window across a rebrand gets the succes
   const first = await rotateRefreshToken(after, branded.refreshToken, request, source);
   assert.equal((await rotateRefreshToken(after, branded.refreshToken, request, source)).refreshToken, first.refreshToken);
   assert.match((await rotateRefreshToken(after, first.refreshToken, request, source)).refreshToken, /^rsr_/);
+});
+
+test('@latchkey/verify given the deployment’s per-kind prefixes accepts its org and project keys; without them, refuses with no call', async () => {
+  const app = await startInProcess(ACME);
+  try {
+    const owner = (await deviceLogin(app.base, 'owner@acme.example')).access_token;
+    await ok(apiJsonCall(app.base, 'POST', '/v1/orgs', owner, { slug: 'acme' }));
+    await ok(apiJsonCall(app.base, 'POST', '/v1/orgs/acme/projects', owner, { slug: 'web' }));
+    const make = async (body: Record<string, unknown>) =>
+      String((await ok(apiJsonCall(app.base, 'POST', '/v1/orgs/acme/keys', owner, { name: 'k', ...body }))).key);
+    const orgKey = await make({ role: 'admin' });
+    const projectKey = await make({ role: 'member', project: 'web' });
+    let calls = 0;
+    const counting: typeof fetch = (input, init) => {
+      calls++;
+      return fetch(input, init);
+    };
+    const options = { issuer: app.base, audience: app.base, fetch: counting, now: app.now };
+    const branded = createVerifier({ ...options, apiKeyPrefixes: ['rsk_test_', 'rsp_test_', 'lk_live_', 'lk_test_'] });
+    const org = await branded.verify(`Bearer ${orgKey}`);
+    const project = await branded.verify(`Bearer ${projectKey}`);
+    assert.deepEqual([org.kind, org.org, org.project, org.role], ['api_key', 'acme', null, 'admin']);
+    assert.deepEqual([project.kind, project.org, project.project], ['api_key', 'acme', 'web']);
+    assert.equal(calls, 2);
+    await assert.rejects(createVerifier(options).verify(`Bearer ${orgKey}`), { code: 'malformed_token' });
+    assert.equal(calls, 2, 'a verifier that does not know the prefix asks nobody');
+  } finally {
+    app.close();
+  }
 });
