@@ -4,9 +4,8 @@
  */
 import type * as z from 'zod';
 import type { LatchkeyClient } from '../packages/client/src/client.ts';
-import { markSessionEnded, type Resolved, resolveCredential, sessionEndedMessage } from '../packages/client/src/credential.ts';
+import { type Resolved, refusalListener, resolveCredential } from '../packages/client/src/credential.ts';
 import { printable } from '../packages/client/src/printable.ts';
-import { stampOf } from '../packages/client/src/token-cache.ts';
 import { BUILTIN_CLIENT_ID, OrgList } from '../shared/schemas.ts';
 import type { CliDeps, GlobalOptions } from './deps.ts';
 import { CliError } from './errors.ts';
@@ -34,31 +33,6 @@ export async function openApi(deps: CliDeps, global: GlobalOptions, options = { 
     resolved: { ...resolved, server },
     client,
     call: (schema, method, path, body) => client.v1(schema, method, path, resolved.token, body).catch(heard),
-  };
-}
-
-/** How the /v1 API words a session it ended (worker/tokens/credential.ts). */
-export const SESSION_REVOKED = /\bthe session was revoked\b/;
-
-/**
- * What a refusal of a stored credential teaches this context: a session the server says
- * it revoked is marked ended (credential.ts), so `latchkey token` stops handing out its
- * access token, and the error names the next step. Any other refusal (401) of a stored
- * token drops it from the session cache, so the next run reads the sealed file again.
- * Returns the handler that rethrows.
- */
-export async function refusalListener(deps: CliDeps, resolved: Resolved): Promise<(error: unknown) => Promise<never>> {
-  const name = resolved.source === 'stored' ? resolved.contextName : null;
-  // The sealed file as the token was read from it: a login that rewrites it meanwhile is not marked.
-  const stamp = name === null ? null : await stampOf(deps.config.dir, name);
-  return async (error: unknown): Promise<never> => {
-    if (name === null || !(error instanceof CliError) || error.code !== 'invalid_credential') throw error;
-    if (!SESSION_REVOKED.test(error.message)) {
-      await deps.secrets.tokenCache?.forget(name);
-      throw error;
-    }
-    await markSessionEnded(deps, name, stamp);
-    throw new CliError('session_expired', sessionEndedMessage(name), { cause: error });
   };
 }
 

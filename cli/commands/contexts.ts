@@ -1,9 +1,8 @@
 /** `latchkey contexts list | use | show | remove`: the named logins, metadata only. */
 
 import { type Context, selectContext } from '../../packages/client/src/config.ts';
-import { forgetContext } from '../../packages/client/src/contexts.ts';
+import { removeContext, useContext } from '../../packages/client/src/contexts.ts';
 import { printable } from '../../packages/client/src/printable.ts';
-import { openSecretStore } from '../../packages/client/src/secrets/select.ts';
 import type { Command } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { CliError } from '../errors.ts';
@@ -31,8 +30,7 @@ export async function contexts(deps: CliDeps, global: GlobalOptions, action: str
     }
     case 'use': {
       if (!target) throw new CliError('usage', 'usage: latchkey contexts use NAME');
-      selectContext(config, target);
-      await deps.config.write({ ...config, current: target });
+      await useContext(deps, target);
       if (global.json) return io.out(`${JSON.stringify({ current: target })}\n`);
       return io.err(`Now using context "${target}".\n`);
     }
@@ -47,9 +45,7 @@ export async function contexts(deps: CliDeps, global: GlobalOptions, action: str
     }
     case 'remove': {
       if (!target) throw new CliError('usage', 'usage: latchkey contexts remove NAME (forgets locally; `logout` also revokes)');
-      const { context } = selectContext(config, target);
-      await openSecretStore(deps.secrets, context.secretStore).remove(target);
-      const next = await forgetContext(deps, target);
+      const next = await removeContext(deps, target);
       if (global.json) io.out(`${JSON.stringify({ removed: target })}\n`);
       io.err(`Removed context "${target}" (its token was not revoked; use \`latchkey logout\` for that).\n`);
       return io.err(next);

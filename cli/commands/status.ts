@@ -5,11 +5,17 @@
 
 import { readCapped } from '../../packages/client/src/client.ts';
 import type { Context } from '../../packages/client/src/config.ts';
-import { markSessionEnded, sessionEndedMessage, validStoredToken } from '../../packages/client/src/credential.ts';
+import {
+  markSessionEnded,
+  refusalListener,
+  SESSION_REVOKED,
+  sessionEndedMessage,
+  validStoredToken,
+} from '../../packages/client/src/credential.ts';
 import { printable } from '../../packages/client/src/printable.ts';
 import { stampOf } from '../../packages/client/src/token-cache.ts';
 import { MeResponse } from '../../shared/schemas.ts';
-import { openApi, printJson, printTable, refusalListener, SESSION_REVOKED } from '../api.ts';
+import { openApi, printJson, printTable } from '../api.ts';
 import { type Command, flag, oneOf } from '../command.ts';
 import type { CliDeps, GlobalOptions } from '../deps.ts';
 import { untilText } from '../durations.ts';

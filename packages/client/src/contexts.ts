@@ -1,6 +1,26 @@
-/** Named logins in config.json: forgetting one, and which becomes current after. */
+/** Named logins in config.json: listing, switching, forgetting one, and which becomes current after. */
+import { selectContext } from './config.ts';
 import type { ClientDeps } from './deps.ts';
 import { productOf } from './product.ts';
+import { openSecretStore } from './secrets/select.ts';
+
+/** Makes the context `name` current; one that does not exist is refused with the ones that do. */
+export async function useContext(deps: Pick<ClientDeps, 'config' | 'product'>, name: string): Promise<void> {
+  const config = await deps.config.read();
+  selectContext(config, name, productOf(deps));
+  await deps.config.write({ ...config, current: name });
+}
+
+/**
+ * Forgets the context `name` here: its secret, then its entry. Nothing is revoked at the
+ * server (logout does that). Returns the note forgetContext returns.
+ */
+export async function removeContext(deps: Pick<ClientDeps, 'config' | 'secrets' | 'product'>, name: string): Promise<string> {
+  const config = await deps.config.read();
+  const { context } = selectContext(config, name, productOf(deps));
+  await openSecretStore(deps.secrets, context.secretStore).remove(name);
+  return forgetContext(deps, name);
+}
 
 /**
  * Drops a context from config.json. When it was the current one, the one context left

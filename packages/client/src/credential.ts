@@ -222,3 +222,28 @@ export async function refuseEndedSession(deps: ClientDeps, name: string): Promis
     throw new LatchkeyError('session_expired', sessionEndedMessage(name, productOf(deps)));
   }
 }
+
+/** How the /v1 API words a session it ended (worker/tokens/credential.ts). */
+export const SESSION_REVOKED = /\bthe session was revoked\b/;
+
+/**
+ * What a refusal of a stored credential teaches this context: a session the server says
+ * it revoked is marked ended (credential.ts), so `latchkey token` stops handing out its
+ * access token, and the error names the next step. Any other refusal (401) of a stored
+ * token drops it from the session cache, so the next run reads the sealed file again.
+ * Returns the handler that rethrows.
+ */
+export async function refusalListener(deps: ClientDeps, resolved: Resolved): Promise<(error: unknown) => Promise<never>> {
+  const name = resolved.source === 'stored' ? resolved.contextName : null;
+  // The sealed file as the token was read from it: a login that rewrites it meanwhile is not marked.
+  const stamp = name === null ? null : await stampOf(deps.config.dir, name);
+  return async (error: unknown): Promise<never> => {
+    if (name === null || !(error instanceof LatchkeyError) || error.code !== 'invalid_credential') throw error;
+    if (!SESSION_REVOKED.test(error.message)) {
+      await deps.secrets.tokenCache?.forget(name);
+      throw error;
+    }
+    await markSessionEnded(deps, name, stamp);
+    throw new LatchkeyError('session_expired', sessionEndedMessage(name, productOf(deps)), { cause: error });
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * @latchkey/client as a user gets it: `npm pack` of packages/client, installed into a fresh
+ * project, imported by plain `node` (JavaScript from dist/, no type stripping: node does not
+ * strip types inside node_modules), and asked through its public API where acme's files go
+ * and which variables it reads.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const NODE = join(ROOT, 'node_modules/.bin/node');
+
+/** What the installed package answers, run as a user's script would run it. */
+const SCRIPT = `
+import { createLatchkey, LatchkeyError, ERROR_CODES } from '@latchkey/client';
+const out = { exports: Object.keys(await import('@latchkey/client')).sort() };
+const home = process.argv[2];
+const xdg = createLatchkey({ appName: 'acme', environment: { HOME: home, XDG_CONFIG_HOME: home + '/xdg' } });
+out.xdgDir = xdg.configDir;
+out.homeDir = createLatchkey({ appName: 'acme', environment: { HOME: home } }).configDir;
+out.named = createLatchkey({ appName: 'acme', environment: { HOME: home, ACME_CONFIG_DIR: home + '/mine' } }).configDir;
+out.env = xdg.product.env;
+const withToken = createLatchkey({ appName: 'acme', environment: { HOME: home, ACME_TOKEN: 'from-acme', LATCHKEY_TOKEN: 'from-latchkey' } });
+out.token = await withToken.token();
+const error = await createLatchkey({ appName: 'acme', loginCommand: 'acme auth login', environment: { HOME: home, LATCHKEY_TOKEN: 'x' } })
+  .token().catch((caught) => caught);
+out.error = { isLatchkeyError: error instanceof LatchkeyError, code: error.code, message: error.message };
+out.codes = ERROR_CODES.length;
+console.log(JSON.stringify(out));
+`;
+
+test('npm pack, install into a temp project, import with plain node: acme’s config dir and variables', async () => {
+  const work = await mkdtemp(join(tmpdir(), 'latchkey-client-pack-'));
+  const tarballs = join(work, 'tarballs');
+  const project = join(work, 'project');
+  const home = join(work, 'home');
+  execFileSync('mkdir', ['-p', tarballs, project, home]);
+
+  const packed = execFileSync('npm', ['pack', '--silent', '--pack-destination', tarballs], {
+    cwd: join(ROOT, 'packages/client'),
+    encoding: 'utf8',
+  }).trim();
+  assert.equal(packed.split('\n').at(-1), 'latchkey-client-0.1.0.tgz');
+  assert.deepEqual(await readdir(tarballs), ['latchkey-client-0.1.0.tgz']);
+  assert.ok(!existsSync(join(ROOT, 'packages/client/dist')), 'postpack removed dist/');
+
+  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'user-project', private: true, type: 'module' }));
+  execFileSync(
+    'npm',
+    ['install', '--no-audit', '--no-fund', '--prefer-offline', '--silent', join(tarballs, 'latchkey-client-0.1.0.tgz')],
+    { cwd: project, stdio: 'pipe' },
+  );
+  const installed = join(project, 'node_modules/@latchkey/client');
+  assert.ok(existsSync(join(installed, 'dist/index.js')));
+  assert.ok(existsSync(join(installed, 'dist/types/packages/client/src/index.d.ts')));
+  assert.ok(existsSync(join(project, 'node_modules/zod')), 'zod installed as its dependency');
+
+  await writeFile(join(project, 'check.mjs'), SCRIPT);
+  const out = JSON.parse(execFileSync(NODE, ['check.mjs', home], { cwd: project, encoding: 'utf8' }));
+  assert.deepEqual(out.exports, ['ERROR_CODES', 'LATCHKEY', 'LatchkeyError', 'createClient', 'createLatchkey']);
+  assert.equal(out.xdgDir, join(home, 'xdg/acme'));
+  assert.equal(out.homeDir, join(home, '.config/acme'));
+  assert.equal(out.named, join(home, 'mine'));
+  assert.deepEqual(out.env, {
+    token: 'ACME_TOKEN',
+    server: 'ACME_SERVER',
+    configDir: 'ACME_CONFIG_DIR',
+    secretStore: 'ACME_SECRET_STORE',
+    passphrase: 'ACME_SECRET_PASSPHRASE',
+    tokenCache: 'ACME_TOKEN_CACHE',
+  });
+  assert.equal(out.token, 'from-acme');
+  assert.equal(out.error.isLatchkeyError, true);
+  assert.equal(out.error.code, 'not_logged_in');
+  assert.match(out.error.message, /acme auth login/);
+  assert.doesNotMatch(out.error.message, /latchkey/i);
+  assert.equal(out.codes, 16);
+  // Reading acme's config made nothing of latchkey's.
+  assert.ok(!existsSync(join(home, '.config/latchkey')));
+});
