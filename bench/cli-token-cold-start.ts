@@ -12,9 +12,14 @@
  *
  * "exec overhead" is what `latchkey exec -- true` costs over running `true` itself, in the
  * same session: start-up, the cached token, and one more process start.
+ *
+ * "after the move vs before": the CLI as it was at BASELINE_COMMIT, before its reusable
+ * parts moved into @latchkey/client (packages/client), built the same way into
+ * .bench/baseline and timed in the same interleaved runs on the same stored login. Goal:
+ * unchanged (1.00x, within the noise).
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { type ChildProcess, execSync, spawn, spawnSync } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BINARY,
@@ -32,6 +37,10 @@ import { startWorker } from '../test/fixtures/worker-server.ts';
 const ROOT = new URL('../', import.meta.url).pathname;
 const RUNS = Number(process.env.BENCH_RUNS ?? 40);
 const HELLO = join(ROOT, 'dist/bench/hello');
+/** The last commit before the CLI moved onto @latchkey/client. */
+const BASELINE_COMMIT = '2bec595';
+const BASELINE_SOURCE = join(ROOT, '.bench/baseline');
+const BEFORE = join(ROOT, 'dist/bench/latchkey-before-move');
 
 function timeOnce(command: string[], env: Record<string, string>): number {
   const started = process.hrtime.bigint();
@@ -83,6 +92,26 @@ const built = spawnSync(
   { cwd: ROOT },
 );
 if (built.status !== 0) throw new Error('could not compile the hello-world baseline');
+// The CLI before the move, from git; node_modules resolve from the repository root upward.
+await rm(BASELINE_SOURCE, { recursive: true, force: true });
+await mkdir(BASELINE_SOURCE, { recursive: true });
+execSync(`git archive ${BASELINE_COMMIT} cli shared packages | tar -x -C ${BASELINE_SOURCE}`, { cwd: ROOT });
+const builtBefore = spawnSync(
+  join(ROOT, 'node_modules/.bin/bun'),
+  [
+    'build',
+    join(BASELINE_SOURCE, 'cli/main.ts'),
+    '--compile',
+    '--minify',
+    '--bytecode',
+    '--format=esm',
+    '--splitting',
+    '--outfile',
+    BEFORE,
+  ],
+  { cwd: ROOT },
+);
+if (builtBefore.status !== 0) throw new Error(`could not compile the CLI at ${BASELINE_COMMIT}: ${builtBefore.stderr}`);
 
 const worker = await startWorker({ LATCHKEY_DEVICE_POLL_INTERVAL: '1s' });
 const cleanups: (() => Promise<void> | void)[] = [() => worker.stop()];
@@ -101,16 +130,21 @@ try {
   const cases: { name: string; command: string[]; env: Record<string, string>; goal?: number }[] = [
     { name: 'hello-world (baseline)', command: [HELLO], env: cleanEnv({}) },
   ];
-  const tokenCases = (store: string, env: Record<string, string>, goal: number) =>
+  /** Pairs of the same run, after the move and before it, for the ratio printed last. */
+  const moved: [string, string][] = [];
+  const tokenCases = (store: string, env: Record<string, string>, goal: number) => {
+    const session = { ...env, XDG_RUNTIME_DIR: runtimeDir };
     cases.push(
-      {
-        name: `latchkey token, ${store}, session`,
-        command: [BINARY, 'token'],
-        env: { ...env, XDG_RUNTIME_DIR: runtimeDir },
-        goal,
-      },
+      { name: `latchkey token, ${store}, session`, command: [BINARY, 'token'], env: session, goal },
       { name: `latchkey token, ${store}, no session cache`, command: [BINARY, 'token'], env },
+      { name: `  before the move: ${store}, session`, command: [BEFORE, 'token'], env: session },
+      { name: `  before the move: ${store}, no session cache`, command: [BEFORE, 'token'], env },
     );
+    moved.push(
+      [`latchkey token, ${store}, session`, `  before the move: ${store}, session`],
+      [`latchkey token, ${store}, no session cache`, `  before the move: ${store}, no session cache`],
+    );
+  };
   tokenCases('encrypted file', fileEnv, 1.25);
   const DIRECT = 'true, run directly';
   const EXEC = 'latchkey exec -- true, encrypted file, session';
@@ -171,6 +205,11 @@ try {
   console.log(
     `  ${'exec overhead'.padEnd(48)} ${(viaExec - direct).toFixed(1).padStart(7)} ms  ${(viaExec / direct).toFixed(2)}x true run directly`,
   );
+  console.log(`latchkey token, after the move onto @latchkey/client vs before (${BASELINE_COMMIT}), same runs (goal 1.00x)`);
+  for (const [after, before] of moved) {
+    const ratio = median(samples.get(after) as number[]) / median(samples.get(before) as number[]);
+    console.log(`  ${after.slice('latchkey token, '.length).padEnd(48)} ${ratio.toFixed(2)}x`);
+  }
 } finally {
   for (const cleanup of cleanups.reverse()) await cleanup();
 }

@@ -211,6 +211,79 @@ describe('@latchkey/client facade against the in-process latchkey', () => {
     assert.doesNotMatch(error.message, /latchkey/i);
   });
 
+  test('browser login: openBrowser gets the authorize URL; the loopback answer page is acme’s; events in order', async () => {
+    const home = await tempDir();
+    const env = { HOME: home, ACME_CONFIG_DIR: join(home, 'acme'), ACME_SECRET_PASSPHRASE: PASSPHRASE };
+    const acme = acmeOver(env);
+    const events: string[] = [];
+    let person: Promise<{ status: number; html: string }> | undefined;
+    const result = await acme.login({
+      openBrowser: async (url) => {
+        events.push('openBrowser');
+        // The person's browser: sign in, approve, and follow the redirect to the loopback port.
+        person = (async () => {
+          const browser = new FormBrowser(app.base);
+          const signInPage = await browser.request(url);
+          const signedIn = await browser.submitSignIn(signInPage.html, 'eve@example.com');
+          const consent = await browser.request(signedIn.headers.get('location') ?? '');
+          const answered = await browser.request('/oauth/authorize/decision', {
+            csrf: FormBrowser.field(consent.html, 'csrf'),
+            request: FormBrowser.field(consent.html, 'request'),
+            decision: 'approve',
+          });
+          return browser.request(answered.headers.get('location') ?? '');
+        })();
+        const authorize = new URL(url);
+        assert.equal(authorize.origin, app.base);
+        assert.equal(authorize.searchParams.get('client_id'), 'acme-cli');
+        assert.equal(authorize.searchParams.get('code_challenge_method'), 'S256');
+        assert.match(authorize.searchParams.get('redirect_uri') ?? '', /^http:\/\/127\.0\.0\.1:\d+\/callback$/);
+        return true;
+      },
+      onBrowserEvent: (event) => events.push(event.type),
+      onDeviceCode: () => assert.fail('no device code when the browser opened'),
+    });
+    const page = await person;
+    assert.deepEqual(events, ['openBrowser', 'opened', 'waiting']);
+    assert.equal(result.user.email, 'eve@example.com');
+    assert.equal(result.user.client_id, 'acme-cli');
+    assert.equal(page?.status, 200);
+    assert.match(page?.html ?? '', /<title>Signed in · acme<\/title>/);
+    assert.match(page?.html ?? '', /<p class="brand">acme<\/p>/);
+    assert.doesNotMatch(page?.html ?? '', /latchkey/);
+    assert.equal((await acme.status()).user.email, 'eve@example.com');
+  });
+
+  test('a browser that does not open falls back to the device flow, saying why', async () => {
+    const home = await tempDir();
+    const env = { HOME: home, ACME_CONFIG_DIR: join(home, 'acme'), ACME_SECRET_PASSPHRASE: PASSPHRASE };
+    const acme = acmeOver(env, { sleep: steppingSleep });
+    const fallbacks: (string | null)[] = [];
+    const result = await acme.login({
+      openBrowser: async () => 'no display',
+      onFallback: (reason) => fallbacks.push(reason),
+      onDeviceCode: (code) => {
+        approval = new FormBrowser(app.base).decide(code.userCode, 'approve', 'fay@example.com');
+      },
+    });
+    assert.deepEqual(fallbacks, ['no display']);
+    assert.equal(result.user.email, 'fay@example.com');
+  });
+
+  test('a login cancelled through its signal while waiting keeps nothing', async () => {
+    const home = await tempDir();
+    const dir = join(home, 'acme');
+    const acme = acmeOver({ HOME: home, ACME_CONFIG_DIR: dir, ACME_SECRET_PASSPHRASE: PASSPHRASE });
+    const controller = new AbortController();
+    const error = await acme
+      .login({ signal: controller.signal, onDeviceCode: () => controller.abort() })
+      .catch((caught: unknown) => caught);
+    assert.ok(error instanceof LatchkeyError);
+    assert.equal(error.code, 'cancelled');
+    assert.ok(!existsSync(join(dir, 'config.json')));
+    assert.ok(!existsSync(join(dir, 'secrets', 'default.enc')));
+  });
+
   test('a login with no safe place for the token is refused before any sign-in, in acme’s words', async () => {
     const home = await tempDir();
     const acme = acmeOver({ HOME: home, ACME_CONFIG_DIR: join(home, 'acme') });
