@@ -12,6 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createLatchkey, LatchkeyError, type LatchkeyOptions } from '../../packages/client/src/index.ts';
+import { GITLAB, myProjectPolicy } from '../fixtures/ci-claims.ts';
+import { type FakeCiIssuer, startFakeCiIssuer } from '../fixtures/fake-ci-issuer.ts';
 import { type HostileServer, serverMetadata, startHostileServer } from '../fixtures/hostile-server.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { FormBrowser } from '../fixtures/oauth-client.ts';
@@ -366,5 +368,63 @@ describe('@latchkey/client facade against a hostile server', () => {
     assert.equal(error.code, 'server_error');
     assert.match(error.message, /answered with more than 4194304 bytes/);
     assert.deepEqual(shown, []);
+  });
+});
+
+describe('@latchkey/client facade: the CI exchange', () => {
+  const AUDIENCE = 'https://latchkey.test';
+  let gitlab: FakeCiIssuer;
+  let ci: InProcess;
+  before(async () => {
+    gitlab = await startFakeCiIssuer();
+    // The fake issuer signs on the real clock, so this server's starts there too.
+    ci = await startInProcess(
+      {
+        LATCHKEY_CI_ISSUERS: `${gitlab.issuer}=namespace_id`,
+        LATCHKEY_CI_POLICIES: JSON.stringify([
+          myProjectPolicy(gitlab.issuer, AUDIENCE, {
+            id: 'gitlab-main',
+            ref_protected: true,
+            grant: { project: 'web', scopes: ['read'] },
+          }),
+        ]),
+      },
+      Date.now(),
+    );
+  });
+  after(async () => {
+    ci?.close();
+    await gitlab?.stop();
+  });
+
+  test('GitLab: the ID token from ACME_ID_TOKEN (not LATCHKEY_ID_TOKEN), both tokens handed to onSecret first, nothing stored', async () => {
+    const home = await tempDir();
+    const idToken = await gitlab.sign(GITLAB.protectedBranch);
+    const acme = createLatchkey({
+      appName: 'acme',
+      environment: {
+        HOME: home,
+        ACME_CONFIG_DIR: join(home, 'acme'),
+        ACME_SERVER: ci.base,
+        GITLAB_CI: 'true',
+        ACME_ID_TOKEN: idToken,
+        LATCHKEY_ID_TOKEN: 'not.acmes.token',
+      },
+    });
+    const secrets: string[] = [];
+    const result = await acme.exchangeCi({ project: 'web', onSecret: (secret) => secrets.push(secret) });
+    assert.equal(result.source, 'gitlab');
+    assert.equal(result.server, ci.base);
+    assert.deepEqual(secrets, [idToken, result.access_token]);
+    const me = await fetch(`${ci.base}/v1/me`, { headers: { authorization: `Bearer ${result.access_token}` } });
+    const who = (await me.json()) as Record<string, unknown>;
+    assert.deepEqual([who.kind, who.project, who.scope], ['ci', 'web', 'read']);
+    assert.ok(!existsSync(join(home, 'acme')), 'nothing written');
+
+    // An ID token handed in goes first; one that is not a JWT is refused before anything is sent.
+    const given = await acme.exchangeCi({ project: 'web', idToken: await gitlab.sign(GITLAB.protectedBranch) });
+    assert.equal(given.source, 'stdin');
+    const refused = await acme.exchangeCi({ idToken: 'not a jwt' }).catch((caught: unknown) => caught);
+    assert.ok(refused instanceof LatchkeyError && refused.code === 'usage');
   });
 });
