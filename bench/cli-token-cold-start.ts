@@ -6,7 +6,7 @@
  *
  * Each store is timed twice. "session" is how it runs at a desktop or over SSH: a login
  * session has $XDG_RUNTIME_DIR, where the first run leaves the access token for the next
- * (cli/token-cache.ts). "no session cache" is a run without it (no logind session, or
+ * (packages/client/src/token-cache.ts). "no session cache" is a run without it (no logind session, or
  * LATCHKEY_TOKEN_CACHE=0): every run opens the sealed file — a scrypt, or a Secret Service
  * round trip. The goals are read against the first; the second is printed beside it.
  *

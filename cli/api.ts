@@ -12,7 +12,7 @@ import { CliError } from './errors.ts';
 import { rfc3339 } from './rfc3339.ts';
 
 export type Api = {
-  /** The credential this invocation uses, and why (see credential.ts). */
+  /** The credential this invocation uses, and why (see packages/client/src/credential.ts). */
   resolved: Resolved & { server: string };
   client: LatchkeyClient;
   call<T extends z.ZodType>(

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-import { configDir, configStore } from '../packages/client/src/config.ts';
-import { output } from '../packages/client/src/host.ts';
-import { printable, printableOutput } from '../packages/client/src/printable.ts';
-import { osKeychain } from '../packages/client/src/secrets/keychain.ts';
-import { tokenCache } from '../packages/client/src/token-cache.ts';
 /**
  * latchkey — finding the command in argv (cli/commands/index.ts names them all), parsing
  * its options, the real dependencies, and the one place that turns errors into exit codes.
  */
+import { configDir, configStore } from '../packages/client/src/config.ts';
+import { output } from '../packages/client/src/host.ts';
+import { printable, printableOutput } from '../packages/client/src/printable.ts';
+import { LATCHKEY } from '../packages/client/src/product.ts';
+import { osKeychain } from '../packages/client/src/secrets/keychain.ts';
+import { tokenCache } from '../packages/client/src/token-cache.ts';
 import { type OptionSpec, parseArgv } from './args.ts';
 import { GLOBAL_OPTIONS } from './command.ts';
 import { COMMANDS, suggestion } from './commands/index.ts';
@@ -254,11 +255,12 @@ function deviceName(host: string): string | undefined {
 
 function realDeps(): CliDeps {
   const env = process.env;
-  // Getters: in the compiled CLI, touching process.stdin or process.stderr costs ~8 ms (host.ts).
+  // Getters: in the compiled CLI, touching process.stdin or process.stderr costs ~8 ms (packages/client/src/host.ts).
   const terminal = () => Boolean(process.stdin.isTTY && process.stderr.isTTY);
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
-  const dir = configDir(env);
+  const product = LATCHKEY;
+  const dir = configDir(env, product);
   // Everything a command prints passes printableOutput: no server text steers the terminal.
   const [stdout, stderr] = [output(1), output(2)];
   return {
@@ -281,15 +283,23 @@ function realDeps(): CliDeps {
     secrets: {
       dir,
       env,
-      keychain: osKeychain({ platform: process.platform, env }),
+      keychain: osKeychain({ platform: process.platform, env, appName: product.appName, loginCommand: product.loginCommand }),
       get promptPassphrase() {
         return terminal() ? promptHidden : null;
       },
-      tokenCache: tokenCache({ env, configDir: dir, uid: process.getuid?.() }),
+      tokenCache: tokenCache({ env, configDir: dir, uid: process.getuid?.(), product }),
+      product,
     },
+    product,
     client: async (server, clientId) => {
       const [{ createClient }, { hostname }] = await Promise.all([import('../packages/client/src/client.ts'), import('node:os')]);
-      return createClient({ server, clientId, userAgent: `latchkey-cli/${VERSION}`, deviceName: deviceName(hostname()) });
+      return createClient({
+        server,
+        clientId,
+        userAgent: `${product.userAgent}/${VERSION}`,
+        deviceName: deviceName(hostname()),
+        product,
+      });
     },
     sleep: (ms, signal) =>
       new Promise((resolve, reject) => {

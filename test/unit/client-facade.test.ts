@@ -272,6 +272,28 @@ describe('@latchkey/client facade against the in-process latchkey', () => {
     assert.equal(result.user.email, 'fay@example.com');
   });
 
+  test('a keychain that answers the probe but is locked at the write fails closed: no fallback to a file, nothing kept', async () => {
+    const home = await tempDir();
+    const dir = join(home, 'acme');
+    const acme = acmeOver(
+      { HOME: home, ACME_CONFIG_DIR: dir, ACME_SECRET_PASSPHRASE: PASSPHRASE },
+      {
+        sleep: steppingSleep,
+        keychain: {
+          probe: async () => ({ available: true }),
+          fileKey: async () => {
+            throw new LatchkeyError('keychain_locked', 'the keychain is locked or waiting for a prompt; unlock it and retry');
+          },
+        },
+      },
+    );
+    const error = await deviceLogin(acme, 'gus@example.com').catch((caught: unknown) => caught);
+    assert.ok(error instanceof LatchkeyError);
+    assert.equal(error.code, 'keychain_locked');
+    assert.ok(!existsSync(join(dir, 'config.json')));
+    assert.ok(!existsSync(join(dir, 'secrets', 'default.enc')), 'not sealed with the passphrase instead');
+  });
+
   test('a login cancelled through its signal while waiting keeps nothing', async () => {
     const home = await tempDir();
     const dir = join(home, 'acme');
