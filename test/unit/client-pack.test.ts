@@ -5,7 +5,7 @@
  * and which variables it reads.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -82,4 +82,36 @@ test('npm pack, install into a temp project, import with plain node: acme’s co
   assert.equal(out.codes, 16);
   // Reading acme's config made nothing of latchkey's.
   assert.ok(!existsSync(join(home, '.config/latchkey')));
+
+  // The shipped declarations type a user's TypeScript: a wrong use is an error, a right one is not.
+  await writeFile(
+    join(project, 'typed.ts'),
+    [
+      "import { createLatchkey, LatchkeyError, type ErrorCode } from '@latchkey/client';",
+      "const acme = createLatchkey({ appName: 'acme', server: 'https://auth.acme.dev', env: { token: 'ACME_TOKEN' } });",
+      'const token: Promise<string> = acme.token({ context: "work" });',
+      "const code: ErrorCode = new LatchkeyError('usage', 'x').code;",
+      'const who = acme.login({ onDeviceCode: (c) => c.userCode.toUpperCase() }).then((r) => r.user.email);',
+      '// @ts-expect-error: not a secret store',
+      "acme.login({ secretStore: 'plaintext' });",
+      'void token; void code; void who;',
+    ].join('\n'),
+  );
+  await writeFile(
+    join(project, 'tsconfig.json'),
+    JSON.stringify({
+      compilerOptions: {
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        types: ['node'],
+        typeRoots: [join(ROOT, 'node_modules/@types')],
+      },
+      files: ['typed.ts'],
+    }),
+  );
+  const checked = spawnSync(join(ROOT, 'node_modules/.bin/tsc'), ['-p', project], { encoding: 'utf8' });
+  assert.equal(checked.status, 0, checked.stdout + checked.stderr);
 });
