@@ -17,16 +17,21 @@ const NODE = join(ROOT, 'node_modules/.bin/node');
 
 /** What the installed package answers, run as a user's script would run it. */
 const SCRIPT = `
-import { createLatchkey, LatchkeyError, ERROR_CODES } from '@latchkey/client';
+import { registerHooks } from 'node:module';
+// Every module the package asks for, to see what a token() run loads.
+const asked = [];
+registerHooks({ resolve: (specifier, context, next) => (asked.push(specifier), next(specifier, context)) });
+const { createLatchkey, LatchkeyError, ERROR_CODES } = await import('@latchkey/client');
 const out = { exports: Object.keys(await import('@latchkey/client')).sort() };
 const home = process.argv[2];
+const withToken = createLatchkey({ appName: 'acme', environment: { HOME: home, ACME_TOKEN: 'from-acme', LATCHKEY_TOKEN: 'from-latchkey' } });
+out.token = await withToken.token();
+out.zodForToken = asked.some((specifier) => specifier === 'zod' || specifier.startsWith('zod/'));
 const xdg = createLatchkey({ appName: 'acme', environment: { HOME: home, XDG_CONFIG_HOME: home + '/xdg' } });
 out.xdgDir = xdg.configDir;
 out.homeDir = createLatchkey({ appName: 'acme', environment: { HOME: home } }).configDir;
 out.named = createLatchkey({ appName: 'acme', environment: { HOME: home, ACME_CONFIG_DIR: home + '/mine' } }).configDir;
 out.env = xdg.product.env;
-const withToken = createLatchkey({ appName: 'acme', environment: { HOME: home, ACME_TOKEN: 'from-acme', LATCHKEY_TOKEN: 'from-latchkey' } });
-out.token = await withToken.token();
 const error = await createLatchkey({ appName: 'acme', loginCommand: 'acme auth login', environment: { HOME: home, LATCHKEY_TOKEN: 'x' } })
   .token().catch((caught) => caught);
 out.error = { isLatchkeyError: error instanceof LatchkeyError, code: error.code, message: error.message };
@@ -62,7 +67,7 @@ test('npm pack, install into a temp project, import with plain node: acme’s co
 
   await writeFile(join(project, 'check.mjs'), SCRIPT);
   const out = JSON.parse(execFileSync(NODE, ['check.mjs', home], { cwd: project, encoding: 'utf8' }));
-  assert.deepEqual(out.exports, ['ERROR_CODES', 'LATCHKEY', 'LatchkeyError', 'createClient', 'createLatchkey']);
+  assert.deepEqual(out.exports, ['ERROR_CODES', 'LATCHKEY', 'LatchkeyError', 'createLatchkey']);
   assert.equal(out.xdgDir, join(home, 'xdg/acme'));
   assert.equal(out.homeDir, join(home, '.config/acme'));
   assert.equal(out.named, join(home, 'mine'));
@@ -75,6 +80,7 @@ test('npm pack, install into a temp project, import with plain node: acme’s co
     tokenCache: 'ACME_TOKEN_CACHE',
   });
   assert.equal(out.token, 'from-acme');
+  assert.equal(out.zodForToken, false, 'token() from ACME_TOKEN loads neither zod nor the login flows');
   assert.equal(out.error.isLatchkeyError, true);
   assert.equal(out.error.code, 'not_logged_in');
   assert.match(out.error.message, /acme auth login/);

@@ -1,21 +1,21 @@
 /**
  * @latchkey/client: sign a product's CLI in to a latchkey server and hand out its tokens —
  * the same code the latchkey CLI runs on, with the product's own names. `createLatchkey`
- * builds the dependencies once (config dir, secret stores, session cache, HTTP client);
- * each method is one of the CLI's steps, its events left to the caller's UI.
+ * builds the dependencies once (config dir, secret stores, session cache); each method is
+ * one of the CLI's steps, its events left to the caller's UI.
+ *
+ * Only what `token()` needs loads with the package: the HTTP client, the login flows, the
+ * secret stores and zod load when a call first needs them, so a product's `acme auth token`
+ * with a cached token starts as fast as the latchkey CLI's.
  */
-import type { MeResponse } from '../../../shared/schemas.ts';
-import { orgAudience } from '../../../shared/trust-policy.ts';
+import type { MeResponse, ServerMetadata } from '../../../shared/schemas.ts';
 import type { BrowserLoginEvent } from './browser-login.ts';
-import { type CiExchangeResult, exchangeCi } from './ci-exchange.ts';
-import { createClient } from './client.ts';
+import type { CiExchangeResult } from './ci-exchange.ts';
+import type { LatchkeyClient } from './client.ts';
 import { CONTEXT_NAME, configDir, configStore, SECRET_STORES, type SecretStoreName } from './config.ts';
-import { removeContext, useContext } from './contexts.ts';
-import { cachedToken, refusalListener, resolveCredential } from './credential.ts';
+import { cachedToken, resolveCredential } from './credential.ts';
 import type { ClientDeps } from './deps.ts';
 import { LatchkeyError } from './errors.ts';
-import { interactiveLogin, keepLogin, loginStore } from './login.ts';
-import { logout } from './logout.ts';
 import type { Product } from './product.ts';
 import { type Keychain, osKeychain } from './secrets/keychain.ts';
 import { tokenCache } from './token-cache.ts';
@@ -23,7 +23,7 @@ import { tokenCache } from './token-cache.ts';
 export type { MeResponse, ServerMetadata } from '../../../shared/schemas.ts';
 export type { BrowserLoginEvent } from './browser-login.ts';
 export type { CiExchangeResult, CiTokenSource } from './ci-exchange.ts';
-export { createClient, type LatchkeyClient } from './client.ts';
+export type { LatchkeyClient } from './client.ts';
 export type { SecretStoreName } from './config.ts';
 export type { DeviceCode } from './device-login.ts';
 export { ERROR_CODES, type ErrorCode, LatchkeyError } from './errors.ts';
@@ -145,8 +145,9 @@ export function createLatchkey(options: LatchkeyOptions) {
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const ask = options.ask;
   const noAbort = new AbortController().signal;
-  const makeClient = (server: string, clientId: string, deviceName?: string) =>
-    createClient({
+  const makeClient = async (server: string, clientId: string, deviceName?: string): Promise<LatchkeyClient> => {
+    const { createClient } = await import('./client.ts');
+    return createClient({
       server,
       clientId,
       fetch: doFetch,
@@ -154,6 +155,7 @@ export function createLatchkey(options: LatchkeyOptions) {
       product,
       ...(deviceName ? { deviceName } : {}),
     });
+  };
 
   const base: ClientDeps = {
     env,
@@ -178,7 +180,7 @@ export function createLatchkey(options: LatchkeyOptions) {
       tokenCache: tokenCache({ env, configDir: dir, uid: process.getuid?.(), product }),
       product,
     },
-    client: async (server, clientId) => makeClient(server, clientId),
+    client: (server, clientId) => makeClient(server, clientId),
     sleep: options.sleep ?? sleep,
     fetch: doFetch,
     signal: noAbort,
@@ -195,10 +197,10 @@ export function createLatchkey(options: LatchkeyOptions) {
     configDir: dir,
 
     /** The server's OAuth metadata (RFC 8414). */
-    async discover(server?: string) {
+    async discover(server?: string): Promise<ServerMetadata> {
       const target = server ?? namedServer();
       if (!target) throw new LatchkeyError('usage', `which server? pass one or set ${product.env.server}`);
-      return makeClient(target, product.clientId).discover();
+      return (await makeClient(target, product.clientId)).discover();
     },
 
     /** Signs in (device flow, or a browser where `openBrowser` is given) and keeps the login as a context, made current. */
@@ -215,8 +217,9 @@ export function createLatchkey(options: LatchkeyOptions) {
       if (requested !== undefined && !(SECRET_STORES as readonly string[]).includes(requested)) {
         throw new LatchkeyError('usage', `${product.env.secretStore} takes ${SECRET_STORES.join(', ')}`);
       }
+      const { interactiveLogin, keepLogin, loginStore } = await import('./login.ts');
       const chosen = await loginStore(deps, name, requested as SecretStoreName | undefined);
-      const client = makeClient(server, product.clientId, login.deviceName);
+      const client = await makeClient(server, product.clientId, login.deviceName);
       const method = login.method ?? 'auto';
       const credential = await interactiveLogin(deps, client, {
         flow: method === 'auto' ? (login.openBrowser ? 'browser' : 'device') : method,
@@ -247,7 +250,8 @@ export function createLatchkey(options: LatchkeyOptions) {
       const resolved = await resolveCredential(base, selection, { tokenStdin: false });
       const server = resolved.server ?? options.server;
       if (!server) throw new LatchkeyError('usage', `which server? set ${product.env.server}`);
-      const client = makeClient(server, resolved.context?.clientId ?? product.clientId);
+      const client = await makeClient(server, resolved.context?.clientId ?? product.clientId);
+      const { refusalListener } = await import('./credential.ts');
       const user = await client.me(resolved.token).catch(await refusalListener(base, resolved));
       return {
         source: resolved.source as 'env' | 'stored',
@@ -259,6 +263,7 @@ export function createLatchkey(options: LatchkeyOptions) {
 
     /** Revokes the session at the server, then forgets the context here (even when the server cannot be told). */
     async logout(selection: { context?: string } = {}): Promise<{ context: string; revoked: boolean; warning: string | null }> {
+      const { logout } = await import('./logout.ts');
       const { name, revoked, warning } = await logout(base, {}, selection.context);
       return { context: name, revoked, warning };
     },
@@ -274,9 +279,13 @@ export function createLatchkey(options: LatchkeyOptions) {
         }));
       },
       /** Makes `name` the current context. */
-      use: (name: string): Promise<void> => useContext(base, name),
+      async use(name: string): Promise<void> {
+        const { useContext } = await import('./contexts.ts');
+        await useContext(base, name);
+      },
       /** Forgets `name` here without revoking it (logout revokes). */
-      remove: async (name: string): Promise<void> => {
+      async remove(name: string): Promise<void> {
+        const { removeContext } = await import('./contexts.ts');
         await removeContext(base, name);
       },
     },
@@ -286,6 +295,10 @@ export function createLatchkey(options: LatchkeyOptions) {
       const server = ci.server ?? namedServer();
       if (!server) throw new LatchkeyError('usage', `which server? pass one or set ${product.env.server}`);
       const idToken = ci.idToken;
+      const [{ exchangeCi }, { orgAudience }] = await Promise.all([
+        import('./ci-exchange.ts'),
+        import('../../../shared/trust-policy.ts'),
+      ]);
       return exchangeCi(base, {
         server,
         audience: ci.audience ?? (ci.org ? orgAudience(server, ci.org) : server.replace(/\/+$/, '')),
