@@ -93,15 +93,18 @@ export const SecretPrefixesSetting = z
 const related = (a: string, b: string) => a.startsWith(b) || b.startsWith(a);
 
 /**
- * Why these prefixes would make a token's kind ambiguous, or null. Configured prefixes
- * must differ from each other and not start one another; and since latchkey's defaults
- * stay accepted, none may be related to a default of another kind either (an API-key
- * prefix may equal an API-key default: those are one kind when presented).
+ * Why these prefixes would make a token's kind ambiguous, or null. Prefixes of kinds told
+ * apart when presented must differ and not start one another; and since latchkey's
+ * defaults stay accepted, none may be related to a default of another kind either. API
+ * keys are one kind when presented (the record says org or project, live or test), so they
+ * may share a prefix, with each other or with latchkey's (`rbtk_sk_` for every key, or the
+ * defaults written out), but not have one that starts another's (`rsk_`, `rsk_live_`).
  */
 function overlap(configured: Partial<SecretPrefixes>): string | null {
   const entries = Object.entries(configured).filter((entry): entry is [SecretKind, string] => entry[1] !== undefined);
   for (const [i, [kind, prefix]] of entries.entries()) {
     for (const [other, otherPrefix] of entries.slice(i + 1)) {
+      if (prefix === otherPrefix && family(other) === family(kind)) continue;
       if (prefix === otherPrefix) return `${kind} and ${other} are both "${prefix}": each kind needs its own prefix`;
       if (related(prefix, otherPrefix))
         return `${kind} "${prefix}" and ${other} "${otherPrefix}": one starts the other, so a token's kind would be ambiguous`;

@@ -6,7 +6,16 @@ import * as z from 'zod';
 import { DURATION_HINT, durationSeconds } from '../shared/duration.ts';
 import { AUTHORIZATION_CODE_GRANT, DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT } from '../shared/schemas.ts';
 import { ClaimName, GITHUB_ACTIONS_ISSUER, GITLAB_ISSUER, type TrustPolicy, TrustPolicyInput } from '../shared/trust-policy.ts';
-import { Accent, type Branding, branding, ClientId, ClientName, ProductName, SecretPrefixesSetting } from './branding.ts';
+import {
+  Accent,
+  type Branding,
+  branding,
+  ClientId,
+  ClientName,
+  DEFAULT_CLI_CLIENT,
+  ProductName,
+  SecretPrefixesSetting,
+} from './branding.ts';
 import { DEFAULT_OWNER_CLAIMS, normalizePolicy, type OwnerClaims, PolicyRejected } from './policy/trust-policy.ts';
 import { checkSigningKeys, parseSigningKeys } from './tokens/signing-keys.ts';
 
@@ -358,6 +367,14 @@ export function parseConfig(env: Record<string, unknown>): Config {
     throw new ConfigError(
       ['LATCHKEY_CLI_CLIENT_ID', 'LATCHKEY_CLIENTS'],
       `LATCHKEY_CLI_CLIENT_ID "${clashing.id}" is also in LATCHKEY_CLIENTS: the built-in client's id must be its own`,
+    );
+  }
+  // latchkey's own CLI stays known whatever the brand, answered before LATCHKEY_CLIENTS
+  // (clients.ts): an entry there meant to rename it or take grants from it would be ignored.
+  if (raw.LATCHKEY_CLIENTS.some((client) => client.id === DEFAULT_CLI_CLIENT.id)) {
+    throw new ConfigError(
+      ['LATCHKEY_CLIENTS'],
+      `LATCHKEY_CLIENTS names "${DEFAULT_CLI_CLIENT.id}", latchkey's built-in client, which it cannot redefine or restrict`,
     );
   }
   if (raw.LATCHKEY_REFRESH_IDLE_TTL > raw.LATCHKEY_REFRESH_TOKEN_TTL) {

@@ -89,7 +89,7 @@ test('bad, unknown, duplicate and overlapping prefixes are refused naming LATCHK
     refused(prefixes({ org_key_live: bad }), setting);
   }
   refused(prefixes({ org_key: 'rsk_live_' }), setting); // not a kind: a typo must not fall back silently
-  refused(prefixes({ org_key_live: 'rsk_live_', project_key_live: 'rsk_live_' }), setting, /both/);
+  refused(prefixes({ org_key_live: 'rsk_live_', refresh_token: 'rsk_live_' }), setting, /both/);
   refused(prefixes({ org_key_live: 'rsk_', project_key_live: 'rsk_live_' }), setting, /ambiguous/);
   refused(prefixes({ refresh_token: 'rsk_live_', org_key_live: 'rsk_' }), setting);
   // latchkey's own prefixes stay accepted, so a new one may not start one of them or be started by one.

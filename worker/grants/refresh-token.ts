@@ -22,7 +22,7 @@ import {
   seconds,
   touched,
 } from '../accounts/sessions.ts';
-import { prefixOf } from '../branding.ts';
+import { DEFAULT_SECRET_PREFIXES, prefixOf } from '../branding.ts';
 import type { Services } from '../services.ts';
 import { parseRecord, readRecord } from '../store/records.ts';
 import { KEYSPACE, type Procedure, storeKey } from '../store/store.ts';
@@ -53,7 +53,9 @@ function sessionOf(services: Services, token: string): string | null | 'malforme
   const prefix = prefixOf(token, services.config.branding.accepted.refreshToken);
   const body = prefix === undefined ? '' : token.slice(prefix.length);
   if (!TOKEN_BODY.test(body)) return 'malformed';
-  return body.length === SID_BODY + SECRET_LENGTH ? SID_PREFIX + body.slice(0, SID_BODY) : null;
+  if (body.length === SID_BODY + SECRET_LENGTH) return SID_PREFIX + body.slice(0, SID_BODY);
+  // Tokens that did not name their session were issued before any brand, under latchkey's prefix only.
+  return prefix === DEFAULT_SECRET_PREFIXES.refresh_token ? null : 'malformed';
 }
 
 /** A refresh token of `sid` around 32 bytes of secret, under the deployment's prefix (or `prefix`). */

@@ -22,16 +22,17 @@ export const PAGE_HEADERS: Record<string, string> = {
   'Cache-Control': 'no-store',
 };
 
-/**
- * `formAction` adds one origin the page's form may lead to: Chromium applies CSP
- * form-action to the redirect after a post, and browser login's consent ends in a
- * redirect to the client's loopback address.
- */
 /** The brand of the deployment serving `c` (every page is rendered after services are set). */
 export function brandOf(c: Context): Branding {
   const services: { config: { branding: Branding } } | undefined = c.get('services');
   return services?.config.branding ?? DEFAULT_BRANDING;
 }
+
+/**
+ * `formAction` adds one origin the page's form may lead to: Chromium applies CSP
+ * form-action to the redirect after a post, and browser login's consent ends in a
+ * redirect to the client's loopback address.
+ */
 
 export function renderPage(
   c: Context,
@@ -80,7 +81,10 @@ export const STYLESHEET_PATH = '/assets/latchkey.css';
  * Where a page links the stylesheet: the accent rides in the query, so a browser that
  * cached the stylesheet before a change of accent fetches the new one (it is cached an hour).
  */
-export const stylesheetPath = (brand: Branding) => `${STYLESHEET_PATH}?v=${brand.accent.slice(1)}`;
+export const stylesheetPath = (brand: Branding) => `${STYLESHEET_PATH}?v=${stylesheetVersion(brand.accent)}`;
+
+/** The `v` of the stylesheet in `accent`; the route caches only the stylesheet it was asked for. */
+export const stylesheetVersion = (accent: string) => accent.slice(1);
 
 /**
  * The stylesheet in the deployment's accent, made once per accent (one per isolate), not

@@ -9,7 +9,7 @@ import { upstreamOrigin, upstreamProvider } from '../identity/providers.ts';
 import { finishUpstreamSignIn, startUpstreamSignIn } from '../identity/upstream.ts';
 import { resolvePerson } from '../identity/users.ts';
 import { signInForm } from '../pages/device.ts';
-import { renderPage, STYLESHEET_PATH, stylesheet } from '../pages/layout.ts';
+import { renderPage, STYLESHEET_PATH, stylesheet, stylesheetVersion } from '../pages/layout.ts';
 
 /** Signing a person in — the dev provider's form or an upstream OpenID provider — then back to the page that asked. */
 export const signInRoutes = new Hono<AppEnv>();
@@ -73,7 +73,12 @@ signInRoutes.get('/signin/callback', async (c) => {
 });
 
 signInRoutes.get(STYLESHEET_PATH, (c) => {
-  c.header('Cache-Control', 'public, max-age=3600');
+  const { accent } = c.var.services.config.branding;
+  // Asked for another accent's `v` (a page from an isolate already on a new accent, during
+  // a rollout, or anyone guessing it ahead), this answer is the wrong stylesheet for that
+  // address: no cache may keep it there for the hour the right one would be kept.
+  const v = c.req.query('v');
+  c.header('Cache-Control', v === undefined || v === stylesheetVersion(accent) ? 'public, max-age=3600' : 'no-store');
   c.header('Content-Type', 'text/css; charset=utf-8');
-  return c.body(stylesheet(c.var.services.config.branding.accent));
+  return c.body(stylesheet(accent));
 });
