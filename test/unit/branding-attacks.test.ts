@@ -16,6 +16,7 @@ import { ConfigError, parseConfig } from '../../worker/config.ts';
 import { memoryStore } from '../../worker/store/memory.ts';
 import type { Store } from '../../worker/store/store.ts';
 import { apiJsonCall, ok } from '../fixtures/api-call.ts';
+import { counted } from '../fixtures/counted-store.ts';
 import { freePort } from '../fixtures/free-port.ts';
 import { FormBrowser, postForm } from '../fixtures/oauth-client.ts';
 
@@ -34,22 +35,6 @@ const ACME = {
   LATCHKEY_SECRET_PREFIXES: JSON.stringify(PREFIXES),
   LATCHKEY_CLI_CLIENT_ID: 'acme-cli',
 };
-
-/** A store that records the name of every call made through it. */
-function counted(store: Store) {
-  const calls: string[] = [];
-  const proxy = new Proxy(store, {
-    get(target, name, receiver) {
-      const value = Reflect.get(target, name, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        calls.push(String(name));
-        return value.apply(target, args);
-      };
-    },
-  });
-  return { store: proxy, calls };
-}
 
 type Served = { base: string; calls: string[]; step(ms: number): void; close(): void };
 

@@ -19,6 +19,7 @@ import { memoryStore } from '../../worker/store/memory.ts';
 import type { Store } from '../../worker/store/store.ts';
 import { generateSigningKey } from '../../worker/tokens/signing-keys.ts';
 import { apiJsonCall, ok } from '../fixtures/api-call.ts';
+import { counted } from '../fixtures/counted-store.ts';
 import { startInProcess } from '../fixtures/in-process.ts';
 import { deviceLogin } from '../fixtures/oauth-client.ts';
 
@@ -118,22 +119,6 @@ test('the configured built-in client is named as configured; latchkey-cli stays 
   const unnamed = parseConfig({ LATCHKEY_ISSUER: ISSUER, LATCHKEY_PRODUCT_NAME: 'Rensei', LATCHKEY_CLI_CLIENT_ID: 'rensei' });
   assert.equal(findClient(unnamed, 'rensei').name, 'Rensei CLI');
 });
-
-/** A store that counts every call made through it. */
-function counted(store: Store) {
-  const calls: string[] = [];
-  const proxy = new Proxy(store, {
-    get(target, name, receiver) {
-      const value = Reflect.get(target, name, receiver);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        calls.push(String(name));
-        return value.apply(target, args);
-      };
-    },
-  });
-  return { store: proxy, calls };
-}
 
 const me = (app: ReturnType<typeof createApp>, bearer: string) =>
   app.fetch(new Request(`${ISSUER}/v1/me`, { headers: { authorization: `Bearer ${bearer}` } }));
