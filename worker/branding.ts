@@ -26,7 +26,7 @@ export type SecretKind = keyof typeof DEFAULT_SECRET_PREFIXES;
 export type SecretPrefixes = Record<SecretKind, string>;
 
 const API_KEY_KINDS: readonly SecretKind[] = ['org_key_live', 'org_key_test', 'project_key_live', 'project_key_test'];
-/** Two kinds a presented token is told apart as: API keys are one (the record says org or project, live or test). */
+/** The kind a presented token is told apart as: all API keys are one (the record says org or project, live or test). */
 const family = (kind: SecretKind) => (API_KEY_KINDS.includes(kind) ? 'api_key' : kind);
 
 export const DEFAULT_PRODUCT_NAME = 'latchkey';

@@ -9,7 +9,8 @@ import { upstreamOrigin, upstreamProvider } from '../identity/providers.ts';
 import { finishUpstreamSignIn, startUpstreamSignIn } from '../identity/upstream.ts';
 import { resolvePerson } from '../identity/users.ts';
 import { signInForm } from '../pages/device.ts';
-import { renderPage, STYLESHEET_PATH, stylesheet, stylesheetVersion } from '../pages/layout.ts';
+import { renderPage } from '../pages/layout.ts';
+import { STYLESHEET_PATH, stylesheet, stylesheetVersion } from '../pages/stylesheet.ts';
 
 /** Signing a person in — the dev provider's form or an upstream OpenID provider — then back to the page that asked. */
 export const signInRoutes = new Hono<AppEnv>();
