@@ -100,7 +100,7 @@ describe('a branded deployment under attack', () => {
   });
   after(() => app?.close());
 
-  test('a damaged key costs no store call on /v1/me, introspection (as caller and as token), revocation and token exchange', async () => {
+  test('a damaged key costs no store call on /v1/me, introspection (as caller and as token), revocation and both token exchanges', async () => {
     // The branded kinds and latchkey's own prefix (accepted after a rebrand), each damaged three ways.
     for (const key of [orgKey, projectKey, `lk_live_${orgKey.slice(9)}`]) {
       for (const at of [10, 25, key.length - 1]) {
@@ -120,6 +120,16 @@ describe('a branded deployment under attack', () => {
                 grant_type: TOKEN_EXCHANGE_GRANT,
                 subject_token: bad,
                 subject_token_type: TOKEN_TYPE.accessToken,
+              }),
+            400,
+          ],
+          [
+            'CI exchange',
+            () =>
+              postForm(`${app.base}/oauth/token`, {
+                grant_type: TOKEN_EXCHANGE_GRANT,
+                subject_token: bad,
+                subject_token_type: TOKEN_TYPE.idToken,
               }),
             400,
           ],
