@@ -7,6 +7,8 @@
  * A deployment that names its own built-in client still knows `latchkey-cli`, with the
  * same grants: a session records its client and refreshes only as it, so sessions signed
  * in before the rebrand keep refreshing, and latchkey's own CLI keeps working there.
+ * Both ids are answered before LATCHKEY_CLIENTS, so config.ts refuses an entry there
+ * under either (it would be shadowed, its grants ignored).
  */
 import { OAuthError } from '../shared/errors.ts';
 import { AUTHORIZATION_CODE_GRANT, DEFAULT_SCOPE, DEVICE_CODE_GRANT, REFRESH_TOKEN_GRANT } from '../shared/schemas.ts';
