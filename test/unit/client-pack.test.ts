@@ -67,7 +67,7 @@ test('npm pack, install into a temp project, import with plain node: acme’s co
 
   await writeFile(join(project, 'check.mjs'), SCRIPT);
   const out = JSON.parse(execFileSync(NODE, ['check.mjs', home], { cwd: project, encoding: 'utf8' }));
-  assert.deepEqual(out.exports, ['ERROR_CODES', 'LATCHKEY', 'LatchkeyError', 'createLatchkey']);
+  assert.deepEqual(out.exports, ['ERROR_CODES', 'LATCHKEY', 'LatchkeyError', 'createLatchkey', 'printable']);
   assert.equal(out.xdgDir, join(home, 'xdg/acme'));
   assert.equal(out.homeDir, join(home, '.config/acme'));
   assert.equal(out.named, join(home, 'mine'));

@@ -19,6 +19,7 @@ import {
 } from '../../../shared/schemas.ts';
 import { LatchkeyError } from './errors.ts';
 import { ownUrl } from './open-url.ts';
+import { printable } from './printable.ts';
 import { LATCHKEY, type Product } from './product.ts';
 import { isVisibleAscii } from './token-text.ts';
 
@@ -79,9 +80,22 @@ export function createClient(options: ClientOptions) {
         ...(init.form ? { body: new URLSearchParams(init.form) } : {}),
         ...(init.json ? { body: JSON.stringify(init.json) } : {}),
         signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+        // A redirect is never followed: a 307 or 308 would carry the form (a refresh token, a
+        // device code) to wherever it points, another origin or plain http, and a credential
+        // goes only to the server that issued it.
+        redirect: 'manual',
       });
     } catch (cause) {
       throw new LatchkeyError('unreachable', `cannot reach ${server}: ${describeNetworkError(cause)}`, { cause });
+    }
+    if ((response.type as string) === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
+      await response.body?.cancel().catch(() => {});
+      const location = response.headers.get('location');
+      const to = location !== null && URL.canParse(location, server) ? ` to ${new URL(location, server).origin}` : '';
+      throw new LatchkeyError(
+        'server_error',
+        `${server}${path} answered with a redirect${to} (HTTP ${response.status}); ${product.appName} follows none: use the server's own URL`,
+      );
     }
     // A server cannot make the CLI hold more than this (an audit page of 200 entries is ~100 KiB).
     const text = await readCapped(response, MAX_ANSWER_BYTES).catch((error: unknown) => {
@@ -157,10 +171,19 @@ export function createClient(options: ClientOptions) {
       const { status, body } = await call('/oauth/device_authorization', { form });
       const parsed = DeviceAuthorizationResponse.safeParse(body);
       if (status !== 200 || !parsed.success) throw unexpected('device authorization', status, body);
-      // What the person is told to open (and the QR code): the server's own page, or nothing.
-      ownUrl(server, parsed.data.verification_uri, 'verification_uri', product.appName);
-      ownUrl(server, parsed.data.verification_uri_complete, 'verification_uri_complete', product.appName);
-      return parsed.data;
+      // What the person is told to open (and the QR code): the server's own page, or nothing;
+      // handed on as URL serialises it, so a control character in it arrives percent-encoded.
+      const uri = ownUrl(server, parsed.data.verification_uri, 'verification_uri', product.appName).href;
+      const complete = ownUrl(server, parsed.data.verification_uri_complete, 'verification_uri_complete', product.appName).href;
+      // What the person is told to type: a short code, nothing a terminal would obey (RFC 8628 §6.1).
+      const code = parsed.data.user_code;
+      if (code === '' || code.length > 64 || printable(code) !== code) {
+        throw new LatchkeyError(
+          'server_error',
+          `the server's user code is not a short line of text; ${product.appName} does not show it`,
+        );
+      }
+      return { ...parsed.data, verification_uri: uri, verification_uri_complete: complete };
     },
 
     async pollDeviceLogin(deviceCode: string): Promise<DevicePoll> {

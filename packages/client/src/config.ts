@@ -109,7 +109,8 @@ export function selectContext(
 ): { name: string; context: Context } {
   const name = requested ?? config.current;
   if (!name) throw new LatchkeyError('not_logged_in', `not logged in; run \`${product.loginCommand} --server URL\``);
-  const context = config.contexts[name];
+  // Own keys only: `constructor` or `__proto__` is no context, whatever Object.prototype holds.
+  const context = Object.hasOwn(config.contexts, name) ? config.contexts[name] : undefined;
   if (!context) {
     const known = Object.keys(config.contexts);
     throw new LatchkeyError(

@@ -3,6 +3,8 @@
  * library throws; a CLI built on it decides what each code means to its caller (latchkey's
  * main.ts alone turns them into exit codes, cli/errors.ts). A token never appears in a message.
  */
+import { printable } from './printable.ts';
+
 export const ERROR_CODES = [
   'failed',
   'usage',
@@ -29,7 +31,9 @@ export class LatchkeyError extends Error {
   override readonly name = 'LatchkeyError';
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string, options: { cause?: unknown } = {}) {
-    super(message, { cause: options.cause });
+    // A message quotes what servers say (error descriptions, names): a caller prints it as
+    // it is, so nothing in it may steer a terminal. Escaping again changes nothing.
+    super(printable(message), { cause: options.cause });
     this.code = code;
   }
 }

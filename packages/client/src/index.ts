@@ -27,6 +27,7 @@ export type { LatchkeyClient } from './client.ts';
 export type { SecretStoreName } from './config.ts';
 export type { DeviceCode } from './device-login.ts';
 export { ERROR_CODES, type ErrorCode, LatchkeyError } from './errors.ts';
+export { printable } from './printable.ts';
 export { LATCHKEY, type Product } from './product.ts';
 export type { Keychain } from './secrets/keychain.ts';
 
@@ -118,10 +119,50 @@ export type CiExchangeOptions = {
 /** `acme` -> `ACME`, `my-app` -> `MY_APP`. */
 const envPrefix = (appName: string) => appName.toUpperCase().replace(/[^A-Z0-9]+/g, '_');
 
+/** An environment variable's name as a shell writes one. */
+const VARIABLE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * The variables, each a proper name and no two the same: with the token variable also the
+ * server's, a server URL would go out as a Bearer credential; with the passphrase's also
+ * the config dir's, a path would seal the secrets.
+ */
+function checkedEnvNames(names: EnvNames): EnvNames {
+  const seen = new Map<string, string>();
+  for (const [key, name] of Object.entries(names) as [keyof EnvNames, unknown][]) {
+    if (typeof name !== 'string' || !VARIABLE_NAME.test(name)) {
+      throw new LatchkeyError('usage', `env.${key} must be a variable name (letters, digits, "_"): "${String(name)}"`);
+    }
+    const other = seen.get(name);
+    if (other !== undefined) throw new LatchkeyError('usage', `${name} cannot be both env.${other} and env.${key}`);
+    seen.set(name, key);
+  }
+  return names;
+}
+
+/**
+ * Every call fails with a LatchkeyError: a file system refusal (a config dir that cannot be
+ * written) or anything unforeseen becomes `failed`, the original its cause.
+ */
+async function guarded<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof LatchkeyError) throw error;
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    const why = error instanceof Error ? error.message : String(error);
+    throw new LatchkeyError('failed', typeof code === 'string' && !why.includes(code) ? `${code}: ${why}` : why, {
+      cause: error,
+    });
+  }
+}
+
 export function createLatchkey(options: LatchkeyOptions) {
-  const { appName } = options;
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(appName)) {
-    throw new LatchkeyError('usage', `appName must be letters, digits, ".", "_" and "-": "${appName}"`);
+  const appName: unknown = options?.appName;
+  // The app name becomes a directory under ~/.config and $XDG_RUNTIME_DIR and a keychain
+  // service: one plain name, never a path (`../latchkey` would be latchkey's own files).
+  if (typeof appName !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(appName)) {
+    throw new LatchkeyError('usage', `appName must be letters, digits, ".", "_" and "-": "${String(appName)}"`);
   }
   const prefix = envPrefix(appName);
   const product: Product = {
@@ -130,7 +171,7 @@ export function createLatchkey(options: LatchkeyOptions) {
     userAgent: options.userAgent ?? `${appName}-cli`,
     command: options.command ?? appName,
     loginCommand: options.loginCommand ?? `${appName} login`,
-    env: {
+    env: checkedEnvNames({
       token: `${prefix}_TOKEN`,
       server: `${prefix}_SERVER`,
       configDir: `${prefix}_CONFIG_DIR`,
@@ -138,7 +179,7 @@ export function createLatchkey(options: LatchkeyOptions) {
       passphrase: `${prefix}_SECRET_PASSPHRASE`,
       tokenCache: `${prefix}_TOKEN_CACHE`,
       ...options.env,
-    },
+    }),
   };
   const env = options.environment ?? process.env;
   const dir = configDir(env, product);
@@ -197,117 +238,135 @@ export function createLatchkey(options: LatchkeyOptions) {
     configDir: dir,
 
     /** The server's OAuth metadata (RFC 8414). */
-    async discover(server?: string): Promise<ServerMetadata> {
-      const target = server ?? namedServer();
-      if (!target) throw new LatchkeyError('usage', `which server? pass one or set ${product.env.server}`);
-      return (await makeClient(target, product.clientId)).discover();
+    discover(server?: string): Promise<ServerMetadata> {
+      return guarded(async () => {
+        const target = server ?? namedServer();
+        if (!target) throw new LatchkeyError('usage', `which server? pass one or set ${product.env.server}`);
+        return (await makeClient(target, product.clientId)).discover();
+      });
     },
 
     /** Signs in (device flow, or a browser where `openBrowser` is given) and keeps the login as a context, made current. */
-    async login(login: LoginOptions = {}): Promise<{ context: string; server: string; user: MeResponse }> {
-      const deps = withSignal(login.signal);
-      const name = login.context ?? 'default';
-      if (!CONTEXT_NAME.test(name))
-        throw new LatchkeyError('usage', `context names are letters, digits, ".", "_" and "-": "${name}"`);
-      const config = await deps.config.read();
-      const server = login.server ?? namedServer() ?? config.contexts[name]?.server;
-      if (!server) throw new LatchkeyError('usage', `which server? pass one or set ${product.env.server}`);
-      if (!/^https?:\/\//.test(server)) throw new LatchkeyError('usage', `the server must be an http(s) URL: "${server}"`);
-      const requested = login.secretStore ?? (env[product.env.secretStore] || undefined);
-      if (requested !== undefined && !(SECRET_STORES as readonly string[]).includes(requested)) {
-        throw new LatchkeyError('usage', `${product.env.secretStore} takes ${SECRET_STORES.join(', ')}`);
-      }
-      const { interactiveLogin, keepLogin, loginStore } = await import('./login.ts');
-      const chosen = await loginStore(deps, name, requested as SecretStoreName | undefined);
-      const client = await makeClient(server, product.clientId, login.deviceName);
-      const method = login.method ?? 'auto';
-      const credential = await interactiveLogin(deps, client, {
-        flow: method === 'auto' ? (login.openBrowser ? 'browser' : 'device') : method,
-        open: login.openBrowser !== undefined,
-        openBrowser: login.openBrowser ?? (async () => false),
-        scope: login.scope,
-        org: login.org,
-        ...(login.onBrowserEvent ? { onBrowserEvent: login.onBrowserEvent } : {}),
-        ...(login.onFallback ? { onFallback: login.onFallback } : {}),
-        ...(login.onDeviceCode ? { onDeviceCode: login.onDeviceCode } : {}),
-        ...(login.onTick ? { onTick: login.onTick } : {}),
+    login(login: LoginOptions = {}): Promise<{ context: string; server: string; user: MeResponse }> {
+      return guarded(async () => {
+        const deps = withSignal(login.signal);
+        const name = login.context ?? 'default';
+        if (!CONTEXT_NAME.test(name))
+          throw new LatchkeyError('usage', `context names are letters, digits, ".", "_" and "-": "${name}"`);
+        const config = await deps.config.read();
+        const server = login.server ?? namedServer() ?? config.contexts[name]?.server;
+        if (!server) throw new LatchkeyError('usage', `which server? pass one or set ${product.env.server}`);
+        if (!/^https?:\/\//.test(server)) throw new LatchkeyError('usage', `the server must be an http(s) URL: "${server}"`);
+        const requested = login.secretStore ?? (env[product.env.secretStore] || undefined);
+        if (requested !== undefined && !(SECRET_STORES as readonly string[]).includes(requested)) {
+          throw new LatchkeyError('usage', `${product.env.secretStore} takes ${SECRET_STORES.join(', ')}`);
+        }
+        const { interactiveLogin, keepLogin, loginStore } = await import('./login.ts');
+        const chosen = await loginStore(deps, name, requested as SecretStoreName | undefined);
+        const client = await makeClient(server, product.clientId, login.deviceName);
+        const method = login.method ?? 'auto';
+        const credential = await interactiveLogin(deps, client, {
+          flow: method === 'auto' ? (login.openBrowser ? 'browser' : 'device') : method,
+          open: login.openBrowser !== undefined,
+          openBrowser: login.openBrowser ?? (async () => false),
+          scope: login.scope,
+          org: login.org,
+          ...(login.onBrowserEvent ? { onBrowserEvent: login.onBrowserEvent } : {}),
+          ...(login.onFallback ? { onFallback: login.onFallback } : {}),
+          ...(login.onDeviceCode ? { onDeviceCode: login.onDeviceCode } : {}),
+          ...(login.onTick ? { onTick: login.onTick } : {}),
+        });
+        const { me } = await keepLogin(deps, { name, client, chosen, credential, via: 'sign-in' });
+        return { context: name, server: client.server, user: me };
       });
-      const { me } = await keepLogin(deps, { name, client, chosen, credential, via: 'sign-in' });
-      return { context: name, server: client.server, user: me };
     },
 
     /**
      * A valid access token: the token variable (ACME_TOKEN) first, else the stored one,
      * refreshed under the cross-process lock when it expires within a minute.
      */
-    async token(selection: { context?: string } = {}): Promise<string> {
-      const quick = await cachedToken(base, selection);
-      return quick ?? (await resolveCredential(base, selection, { tokenStdin: false, cacheAsked: true })).token;
+    token(selection: { context?: string } = {}): Promise<string> {
+      return guarded(async () => {
+        const quick = await cachedToken(base, selection);
+        return quick ?? (await resolveCredential(base, selection, { tokenStdin: false, cacheAsked: true })).token;
+      });
     },
 
     /** Which credential a call would use and whose it is, as the server says (GET /v1/me). */
-    async status(selection: { context?: string } = {}) {
-      const resolved = await resolveCredential(base, selection, { tokenStdin: false });
-      const server = resolved.server ?? options.server;
-      if (!server) throw new LatchkeyError('usage', `which server? set ${product.env.server}`);
-      const client = await makeClient(server, resolved.context?.clientId ?? product.clientId);
-      const { refusalListener } = await import('./credential.ts');
-      const user = await client.me(resolved.token).catch(await refusalListener(base, resolved));
-      return {
-        source: resolved.source as 'env' | 'stored',
-        context: resolved.contextName,
-        server: client.server,
-        user,
-      };
+    status(selection: { context?: string } = {}) {
+      return guarded(async () => {
+        const resolved = await resolveCredential(base, selection, { tokenStdin: false });
+        const server = resolved.server ?? options.server;
+        if (!server) throw new LatchkeyError('usage', `which server? set ${product.env.server}`);
+        const client = await makeClient(server, resolved.context?.clientId ?? product.clientId);
+        const { refusalListener } = await import('./credential.ts');
+        const user = await client.me(resolved.token).catch(await refusalListener(base, resolved));
+        return {
+          source: resolved.source as 'env' | 'stored',
+          context: resolved.contextName,
+          server: client.server,
+          user,
+        };
+      });
     },
 
     /** Revokes the session at the server, then forgets the context here (even when the server cannot be told). */
-    async logout(selection: { context?: string } = {}): Promise<{ context: string; revoked: boolean; warning: string | null }> {
-      const { logout } = await import('./logout.ts');
-      const { name, revoked, warning } = await logout(base, {}, selection.context);
-      return { context: name, revoked, warning };
+    logout(selection: { context?: string } = {}): Promise<{ context: string; revoked: boolean; warning: string | null }> {
+      return guarded(async () => {
+        const { logout } = await import('./logout.ts');
+        const { name, revoked, warning } = await logout(base, {}, selection.context);
+        return { context: name, revoked, warning };
+      });
     },
 
     contexts: {
-      async list(): Promise<{ name: string; server: string; current: boolean; user: string | null }[]> {
-        const config = await base.config.read();
-        return Object.entries(config.contexts).map(([name, context]) => ({
-          name,
-          server: context.server,
-          current: name === config.current,
-          user: context.user?.email ?? context.user?.sub ?? null,
-        }));
+      list(): Promise<{ name: string; server: string; current: boolean; user: string | null }[]> {
+        return guarded(async () => {
+          const config = await base.config.read();
+          return Object.entries(config.contexts).map(([name, context]) => ({
+            name,
+            server: context.server,
+            current: name === config.current,
+            user: context.user?.email ?? context.user?.sub ?? null,
+          }));
+        });
       },
       /** Makes `name` the current context. */
-      async use(name: string): Promise<void> {
-        const { useContext } = await import('./contexts.ts');
-        await useContext(base, name);
+      use(name: string): Promise<void> {
+        return guarded(async () => {
+          const { useContext } = await import('./contexts.ts');
+          await useContext(base, name);
+        });
       },
       /** Forgets `name` here without revoking it (logout revokes). */
-      async remove(name: string): Promise<void> {
-        const { removeContext } = await import('./contexts.ts');
-        await removeContext(base, name);
+      remove(name: string): Promise<void> {
+        return guarded(async () => {
+          const { removeContext } = await import('./contexts.ts');
+          await removeContext(base, name);
+        });
       },
     },
 
     /** The CI exchange (RFC 8693): the job's OIDC ID token for a short-lived token; stores nothing. */
-    async exchangeCi(ci: CiExchangeOptions = {}): Promise<CiExchangeResult> {
-      const server = ci.server ?? namedServer();
-      if (!server) throw new LatchkeyError('usage', `which server? pass one or set ${product.env.server}`);
-      const idToken = ci.idToken;
-      const [{ exchangeCi }, { orgAudience }] = await Promise.all([
-        import('./ci-exchange.ts'),
-        import('../../../shared/trust-policy.ts'),
-      ]);
-      return exchangeCi(base, {
-        server,
-        audience: ci.audience ?? (ci.org ? orgAudience(server, ci.org) : server.replace(/\/+$/, '')),
-        project: ci.project,
-        scope: ci.scope,
-        idTokenStdin: idToken === undefined ? undefined : async () => idToken,
-        idTokenVar: ci.idTokenVar,
-        gitlabVariable: ci.gitlabVariable ?? `${prefix}_ID_TOKEN`,
-        onSecret: ci.onSecret,
+    exchangeCi(ci: CiExchangeOptions = {}): Promise<CiExchangeResult> {
+      return guarded(async () => {
+        const server = ci.server ?? namedServer();
+        if (!server) throw new LatchkeyError('usage', `which server? pass one or set ${product.env.server}`);
+        const idToken = ci.idToken;
+        const [{ exchangeCi }, { orgAudience }] = await Promise.all([
+          import('./ci-exchange.ts'),
+          import('../../../shared/trust-policy.ts'),
+        ]);
+        return exchangeCi(base, {
+          server,
+          audience: ci.audience ?? (ci.org ? orgAudience(server, ci.org) : server.replace(/\/+$/, '')),
+          project: ci.project,
+          scope: ci.scope,
+          idTokenStdin: idToken === undefined ? undefined : async () => idToken,
+          idTokenVar: ci.idTokenVar,
+          gitlabVariable: ci.gitlabVariable ?? `${prefix}_ID_TOKEN`,
+          onSecret: ci.onSecret,
+        });
       });
     },
   };

@@ -1,0 +1,316 @@
+/**
+ * @latchkey/client attacked through its facade, the way a product CLI (acme) would meet the
+ * attacks: a server that redirects the token endpoint elsewhere, puts terminal escapes in
+ * what the caller's UI shows, a JS caller passing no app name or colliding variables,
+ * context names that are Object.prototype's keys, a config dir that cannot be written, and
+ * several real processes refreshing one session at once against a server that ends a
+ * session whose refresh token is used twice.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { createLatchkey, LatchkeyError, type LatchkeyOptions, printable } from '../../packages/client/src/index.ts';
+import { meAnswer, serverMetadata } from '../fixtures/hostile-server.ts';
+
+const PASSPHRASE = 'acme attack passphrase 9';
+const tempDir = () => mkdtemp(join(tmpdir(), 'latchkey-client-attacks-'));
+/** Anything a terminal would obey: C0 (tab and newline too), DEL, C1, bidi controls. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
+type Handler = (request: IncomingMessage, body: URLSearchParams, response: ServerResponse) => unknown;
+
+/** A loopback HTTP server whose answers the test writes, counting what it was sent. */
+async function startServer(handler: Handler) {
+  const seen: { path: string; body: string }[] = [];
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      seen.push({ path: new URL(request.url ?? '/', 'http://x').pathname, body });
+      void handler(request, new URLSearchParams(body), response);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const json = (response: ServerResponse, value: unknown, status = 200): void =>
+  void response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(value));
+
+/**
+ * A latchkey-like server: device authorization approved at once, access tokens that
+ * expire in 30 s (inside token()'s one-minute margin, so the next token() refreshes),
+ * refresh tokens rotated with reuse detection (a used one refused: invalid_grant), and
+ * `refresh` deciding how a refresh is answered.
+ */
+async function startIssuer(options: { refresh?: Handler; refreshDelayMs?: number } = {}) {
+  let serial = 0;
+  const live = new Set<string>();
+  const counted = { refreshes: 0, reused: 0 };
+  const issue = (response: ServerResponse, expiresIn: number) => {
+    serial++;
+    const refresh = `rt_${serial}`;
+    live.add(refresh);
+    json(response, {
+      access_token: `at_${serial}`,
+      token_type: 'Bearer',
+      expires_in: expiresIn,
+      refresh_token: refresh,
+      scope: 'read',
+    });
+  };
+  const issuer = await startServer(async (request, body, response) => {
+    const path = new URL(request.url ?? '/', 'http://x').pathname;
+    if (path === '/.well-known/oauth-authorization-server') return json(response, serverMetadata(issuer.url));
+    if (path === '/oauth/device_authorization') {
+      return json(response, {
+        device_code: 'dc_1',
+        user_code: 'WDJB-MJHT',
+        verification_uri: `${issuer.url}/device`,
+        verification_uri_complete: `${issuer.url}/device?user_code=WDJB-MJHT`,
+        expires_in: 600,
+        interval: 1,
+      });
+    }
+    if (path === '/v1/me') return json(response, meAnswer('cy@example.com'));
+    if (path === '/oauth/revoke') return json(response, {});
+    if (path === '/oauth/token' && body.get('grant_type') === 'urn:ietf:params:oauth:grant-type:device_code') {
+      return issue(response, 30);
+    }
+    if (path === '/oauth/token' && body.get('grant_type') === 'refresh_token') {
+      counted.refreshes++;
+      if (options.refresh) return options.refresh(request, body, response);
+      await new Promise((resolve) => setTimeout(resolve, options.refreshDelayMs ?? 0));
+      const presented = body.get('refresh_token') ?? '';
+      if (!live.delete(presented)) {
+        counted.reused++;
+        return json(response, { error: 'invalid_grant', error_description: 'refresh token reused; session ended' }, 400);
+      }
+      return issue(response, 900);
+    }
+    json(response, { error: 'not_found', error_description: 'nothing here' }, 404);
+  });
+  return { ...issuer, counted };
+}
+
+async function acmeLoggedIn(server: string, extra: Partial<LatchkeyOptions> = {}) {
+  const home = await tempDir();
+  const environment = { HOME: home, ACME_CONFIG_DIR: join(home, 'acme'), ACME_SECRET_PASSPHRASE: PASSPHRASE };
+  const acme = createLatchkey({
+    appName: 'acme',
+    server,
+    clientId: 'acme-cli',
+    loginCommand: 'acme auth login',
+    environment,
+    sleep: async () => {},
+    ...extra,
+  });
+  await acme.login({});
+  return { acme, home, environment };
+}
+
+describe('@latchkey/client attacked through its facade', () => {
+  test('createLatchkey refuses, as a LatchkeyError, what a JS caller can pass: no app name, variables empty or shared', () => {
+    const refused = (options: unknown, pattern: RegExp) =>
+      assert.throws(
+        () => createLatchkey(options as LatchkeyOptions),
+        (error: unknown) => error instanceof LatchkeyError && error.code === 'usage' && pattern.test(error.message),
+      );
+    refused({}, /appName/);
+    refused({ appName: null }, /appName/);
+    refused({ appName: 42 }, /appName/);
+    refused({ appName: '../latchkey' }, /appName/);
+    refused({ appName: '' }, /appName/);
+    // ACME_SERVER read as the token: a URL would go out as a Bearer credential.
+    refused({ appName: 'acme', env: { token: 'ACME_SERVER' } }, /ACME_SERVER.*both/);
+    refused({ appName: 'acme', env: { passphrase: '' } }, /env\.passphrase/);
+    refused({ appName: 'acme', env: { token: 7 } }, /env\.token/);
+  });
+
+  test('context names that are Object.prototype keys are no contexts: refused as LatchkeyErrors, config.json untouched', async () => {
+    const issuer = await startIssuer();
+    try {
+      const { acme, environment } = await acmeLoggedIn(issuer.url);
+      const configPath = join(environment.ACME_CONFIG_DIR, 'config.json');
+      const before = await readFile(configPath, 'utf8');
+      for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+        for (const [what, call] of [
+          ['use', () => acme.contexts.use(name)],
+          ['remove', () => acme.contexts.remove(name)],
+          ['token', () => acme.token({ context: name })],
+          ['status', () => acme.status({ context: name })],
+          ['logout', () => acme.logout({ context: name })],
+        ] as const) {
+          const error = await (call as () => Promise<unknown>)().then(
+            () => null,
+            (caught: unknown) => caught,
+          );
+          assert.ok(error instanceof LatchkeyError, `${what} ${name}: a LatchkeyError, not ${String(error)}`);
+          assert.equal(error.code, 'not_logged_in', `${what} ${name}`);
+        }
+      }
+      assert.equal(await readFile(configPath, 'utf8'), before, 'no prototype key made current');
+      assert.match(await acme.token(), /^at_\d+$/, 'the real context still answers');
+    } finally {
+      await issuer.stop();
+    }
+  });
+
+  test('a refresh redirected to another origin is not followed: the refresh token goes nowhere else', async () => {
+    const elsewhere = await startServer((_request, _body, response) =>
+      json(response, { error: 'x', error_description: 'y' }, 400),
+    );
+    const issuer = await startIssuer({
+      refresh: (_request, _body, response) => {
+        response.writeHead(307, { location: `${elsewhere.url}/steal` }).end();
+      },
+    });
+    try {
+      const { acme } = await acmeLoggedIn(issuer.url);
+      const error = await acme.token().catch((caught: unknown) => caught);
+      assert.equal(issuer.counted.refreshes, 1);
+      assert.deepEqual(elsewhere.seen, [], 'nothing reached the other origin');
+      assert.ok(error instanceof LatchkeyError, `a LatchkeyError, not ${String(error)}`);
+      assert.equal(error.code, 'server_error');
+      assert.match(error.message, /redirect/);
+      assert.doesNotMatch(error.message, /steal|rt_/);
+    } finally {
+      await issuer.stop();
+      await elsewhere.stop();
+    }
+  });
+
+  test('server text reaches the caller with no terminal controls: error descriptions, the user code, the URIs', async () => {
+    let mode: 'description' | 'user-code' | 'uri' = 'description';
+    const evil = '\u001b]0;pwned\u0007\u001b[2J\nacme: Signed in as root\u202e';
+    const server = await startServer((request, _body, response) => {
+      const path = new URL(request.url ?? '/', 'http://x').pathname;
+      if (path !== '/oauth/device_authorization') return json(response, { error: 'nope', error_description: 'nope' }, 404);
+      if (mode === 'description') return json(response, { error: `bad${evil}`, error_description: evil }, 400);
+      return json(response, {
+        device_code: 'dc',
+        user_code: mode === 'user-code' ? `WDJB${evil}` : 'WDJB-MJHT',
+        verification_uri: `${server.url}/device${mode === 'uri' ? '\u001b[2J\u202e' : ''}`,
+        verification_uri_complete: `${server.url}/device?user_code=WDJB${mode === 'uri' ? '\u001b]0;x\u0007' : ''}`,
+        expires_in: 600,
+        interval: 1,
+      });
+    });
+    try {
+      const home = await tempDir();
+      const acme = createLatchkey({
+        appName: 'acme',
+        server: server.url,
+        environment: { HOME: home, ACME_CONFIG_DIR: join(home, 'acme'), ACME_SECRET_PASSPHRASE: PASSPHRASE },
+        sleep: async () => {},
+      });
+      const shown: string[] = [];
+      const attempt = () =>
+        acme
+          .login({
+            onDeviceCode: (code) =>
+              shown.push(code.userCode, code.verificationUri, code.verificationUriComplete ?? '', String(code.expiresAt)),
+          })
+          .catch((caught: unknown) => caught);
+
+      const described = await attempt();
+      assert.ok(described instanceof LatchkeyError);
+      assert.equal(described.code, 'server_error');
+      assert.doesNotMatch(described.message, CONTROL, 'the message is safe to print as it is');
+      assert.match(described.message, /\\u001b\]0;pwned/, 'the server’s words are still there, escaped');
+
+      mode = 'user-code';
+      const coded = await attempt();
+      assert.ok(coded instanceof LatchkeyError);
+      assert.equal(coded.code, 'server_error');
+      assert.match(coded.message, /user code/);
+      assert.deepEqual(shown, [], 'a user code with controls is never shown');
+
+      mode = 'uri';
+      await attempt();
+      assert.equal(shown.length, 4, 'the URIs parse; they are handed over as URLs, escapes percent-encoded');
+      for (const text of shown) assert.doesNotMatch(text, CONTROL);
+      assert.equal(shown[1], `${server.url}/device%1B[2J%E2%80%AE`);
+
+      // What the library hands back as data (an email, an org) is the server's exact text: printable is exported for the UI.
+      assert.equal(printable(`cy${evil}`), 'cy\\u001b]0;pwned\\u0007\\u001b[2J\\u000aacme: Signed in as root\\u202e');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a config dir that cannot be written fails the login as a LatchkeyError, nothing half-kept', async () => {
+    const issuer = await startIssuer();
+    try {
+      const home = await tempDir();
+      await writeFile(join(home, 'a-file'), 'not a directory');
+      const acme = createLatchkey({
+        appName: 'acme',
+        server: issuer.url,
+        environment: { HOME: home, ACME_CONFIG_DIR: join(home, 'a-file', 'acme'), ACME_SECRET_PASSPHRASE: PASSPHRASE },
+        sleep: async () => {},
+      });
+      const error = await acme.login({}).catch((caught: unknown) => caught);
+      assert.ok(error instanceof LatchkeyError, `a LatchkeyError, not ${String(error)}`);
+      assert.equal(error.code, 'failed');
+      assert.match(error.message, /ENOTDIR/);
+    } finally {
+      await issuer.stop();
+    }
+  });
+
+  test('four processes refreshing one session at once refresh it once (the lock), all with the same token', async () => {
+    // A slow refresh: a process that did not wait for the lock would present the same refresh token again.
+    const issuer = await startIssuer({ refreshDelayMs: 400 });
+    try {
+      const { environment } = await acmeLoggedIn(issuer.url);
+      const script = [
+        `import { createLatchkey } from ${JSON.stringify(join(import.meta.dirname, '../../packages/client/src/index.ts'))};`,
+        `const acme = createLatchkey({ appName: 'acme', server: ${JSON.stringify(issuer.url)}, clientId: 'acme-cli' });`,
+        'process.stdout.write(await acme.token());',
+      ].join('\n');
+      const run = () =>
+        new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+          const child = spawn(process.execPath, ['--input-type=module', '--eval', script], {
+            env: { PATH: process.env.PATH, ...environment },
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          let out = '';
+          let err = '';
+          child.stdout.on('data', (chunk) => {
+            out += chunk;
+          });
+          child.stderr.on('data', (chunk) => {
+            err += chunk;
+          });
+          child.on('close', (code) => resolve({ code, out, err }));
+        });
+      const results = await Promise.all([run(), run(), run(), run()]);
+      for (const result of results) assert.equal(result.code, 0, result.err);
+      assert.equal(issuer.counted.refreshes, 1, 'one refresh for four processes');
+      assert.equal(issuer.counted.reused, 0);
+      assert.deepEqual(
+        results.map((result) => result.out),
+        ['at_2', 'at_2', 'at_2', 'at_2'],
+      );
+      assert.ok(!existsSync(join(environment.ACME_CONFIG_DIR, 'refresh-default.lock')), 'the lock is gone');
+    } finally {
+      await issuer.stop();
+    }
+  });
+});
