@@ -269,10 +269,20 @@ test('the accent is in the stylesheet (made once), never inline; the CSP is unch
   const css = await get(href);
   assert.match(css.text, /--accent: #fde047;/);
   assert.match(css.text, /--on-accent: #111827;/, 'dark text on a light accent');
+  // Text never in a colour it cannot be read in: the wordmark and current tab in the page's text colour.
+  assert.match(css.text, /--accent-text: CanvasText;/);
+  for (const rule of ['.brand', 'nav.top a[aria-current=page]', 'nav.tabs a[aria-current=page]']) {
+    const body = css.text.split('\n').find((line) => line.startsWith(`${rule} {`)) ?? '';
+    assert.match(body, /[{;] color: var\(--accent-text\)/, rule);
+  }
   assert.equal((await get(href)).text, css.text);
 
   const plain = await pages({})('/assets/latchkey.css');
-  assert.match(plain.text, /--accent: #2563eb; --on-accent: #fff;/, 'latchkey’s blue keeps white button text');
+  assert.match(
+    plain.text,
+    /--accent: #2563eb; --on-accent: #fff; --accent-text: #2563eb;/,
+    'latchkey’s blue: white button text, blue wordmark',
+  );
 });
 
 /** A browser against in-process apps: keeps cookies across them, as one browser across a redeploy. */

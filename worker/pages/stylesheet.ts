@@ -18,26 +18,31 @@ export const stylesheetVersion = (accent: string) => accent.slice(1);
 
 /**
  * The stylesheet in the deployment's accent, made once per accent (one per isolate), not
- * per request. Button text stays white while it reads (WCAG AA, 4.5:1), else near-black.
+ * per request. An accent too light to read on white (under WCAG AA's 4.5:1) gets
+ * near-black button text, and text that would be in it (the wordmark, the current tab)
+ * is in the page's own text colour instead: the accent stays in borders and buttons.
  */
 export function stylesheet(accent: string): string {
   let css = stylesheets.get(accent);
   if (css === undefined) {
-    css = `\n:root { color-scheme: light dark; --accent: ${accent}; --on-accent: ${onAccent(accent)}; --muted: #6b7280; }${RULES}`;
+    const reads = contrastWithWhite(accent) >= 4.5;
+    const onAccent = reads ? '#fff' : '#111827';
+    const accentText = reads ? accent : 'CanvasText';
+    css = `\n:root { color-scheme: light dark; --accent: ${accent}; --on-accent: ${onAccent}; --accent-text: ${accentText}; --muted: #6b7280; }${RULES}`;
     stylesheets.set(accent, css);
   }
   return css;
 }
 const stylesheets = new Map<string, string>();
 
-/** White when its WCAG 2 contrast on the accent is at least 4.5:1 (latchkey's own blue: 5.2). */
-function onAccent(accent: string): string {
+/** WCAG 2 contrast ratio of white and `#rrggbb` (latchkey's own blue: 5.2). */
+function contrastWithWhite(accent: string): number {
   const channel = (offset: number) => {
     const value = Number.parseInt(accent.slice(offset, offset + 2), 16) / 255;
     return value <= 0.04045 ? value / 12.92 : ((value + 0.055) / 1.055) ** 2.4;
   };
   const luminance = 0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5);
-  return 1.05 / (luminance + 0.05) >= 4.5 ? '#fff' : '#111827';
+  return 1.05 / (luminance + 0.05);
 }
 
 /** Everything but the :root variables, which the accent sets. */
@@ -45,7 +50,7 @@ const RULES = `
 * { box-sizing: border-box; }
 body { margin: 0; font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; }
 main { max-width: 28rem; margin: 0 auto; padding: 2rem 1.25rem; }
-.brand { font-weight: 700; letter-spacing: .04em; color: var(--accent); margin: 0 0 1rem; }
+.brand { font-weight: 700; letter-spacing: .04em; color: var(--accent-text); margin: 0 0 1rem; }
 h1 { font-size: 1.5rem; margin: 0 0 1rem; }
 label { display: block; font-weight: 600; margin: 1rem 0 .25rem; }
 input[type=email], input[type=text] { width: 100%; font-size: 1.125rem; padding: .625rem .75rem; border: 1px solid #9ca3af; border-radius: .5rem; }
@@ -65,12 +70,12 @@ nav.top { border-bottom: 1px solid #d1d5db; }
 nav.top > div { max-width: 64rem; margin: 0 auto; padding: .5rem 1.25rem; display: flex; flex-wrap: wrap; gap: .25rem 1rem; align-items: center; }
 nav.top .brand { margin: 0 1rem 0 0; }
 nav.top a { color: inherit; text-decoration: none; padding: .5rem .25rem; }
-nav.top a[aria-current=page] { color: var(--accent); font-weight: 700; border-bottom: 2px solid var(--accent); }
+nav.top a[aria-current=page] { color: var(--accent-text); font-weight: 700; border-bottom: 2px solid var(--accent); }
 nav.top form { margin-left: auto; }
 nav.top form button { margin: 0; min-width: 0; padding: .375rem .75rem; }
 nav.tabs { display: flex; flex-wrap: wrap; gap: .25rem .75rem; margin: 0 0 1.5rem; border-bottom: 1px solid #d1d5db; }
 nav.tabs a { padding: .5rem .25rem; color: inherit; text-decoration: none; }
-nav.tabs a[aria-current=page] { color: var(--accent); font-weight: 700; border-bottom: 2px solid var(--accent); }
+nav.tabs a[aria-current=page] { color: var(--accent-text); font-weight: 700; border-bottom: 2px solid var(--accent); }
 h2 { font-size: 1.2rem; margin: 2rem 0 .75rem; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: .95rem; }
