@@ -8,6 +8,7 @@ import { output } from '../packages/client/src/host.ts';
 import { printable, printableOutput } from '../packages/client/src/printable.ts';
 import { LATCHKEY } from '../packages/client/src/product.ts';
 import { osKeychain } from '../packages/client/src/secrets/keychain.ts';
+import { abortableSleep } from '../packages/client/src/sleep.ts';
 import { tokenCache } from '../packages/client/src/token-cache.ts';
 import { type OptionSpec, parseArgv } from './args.ts';
 import { GLOBAL_OPTIONS } from './command.ts';
@@ -301,19 +302,7 @@ function realDeps(): CliDeps {
         product,
       });
     },
-    sleep: (ms, signal) =>
-      new Promise((resolve, reject) => {
-        if (signal.aborted) return reject(new CliError('cancelled', 'cancelled'));
-        const timer = setTimeout(resolve, ms);
-        signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            reject(new CliError('cancelled', 'cancelled; nothing was stored'));
-          },
-          { once: true },
-        );
-      }),
+    sleep: abortableSleep,
     canOpenBrowser: () => canOpenBrowser(env),
     // Loaded only by a browser login: it starts a process and may probe the display.
     openBrowser: async (url) => (await import('./open-browser.ts')).openBrowser(process.platform, env, url),

@@ -15,8 +15,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+// The package's HTTP client is an internal (its factory is not exported); its type is not part of the surface either.
+// @ts-expect-error LatchkeyClient is not exported
+import type { LatchkeyClient } from '../../packages/client/src/index.ts';
 import { createLatchkey, LatchkeyError, type LatchkeyOptions, printable } from '../../packages/client/src/index.ts';
 import { meAnswer, serverMetadata } from '../fixtures/hostile-server.ts';
+
+type _Internal = LatchkeyClient;
 
 const PASSPHRASE = 'acme attack passphrase 9';
 const tempDir = () => mkdtemp(join(tmpdir(), 'latchkey-client-attacks-'));
@@ -140,6 +145,13 @@ describe('@latchkey/client attacked through its facade', () => {
     refused({ appName: 'acme', env: { token: 'ACME_SERVER' } }, /ACME_SERVER.*both/);
     refused({ appName: 'acme', env: { passphrase: '' } }, /env\.passphrase/);
     refused({ appName: 'acme', env: { token: 7 } }, /env\.token/);
+
+    // What a product reads is fixed at creation: its names cannot be pointed at another's variables later.
+    const acme = createLatchkey({ appName: 'acme', environment: {} });
+    assert.throws(() => {
+      (acme.product.env as { token: string }).token = 'LATCHKEY_TOKEN';
+    }, TypeError);
+    assert.equal(acme.product.env.token, 'ACME_TOKEN');
   });
 
   test('context names that are Object.prototype keys are no contexts: refused as LatchkeyErrors, config.json untouched', async () => {
@@ -271,6 +283,64 @@ describe('@latchkey/client attacked through its facade', () => {
       assert.match(error.message, /ENOTDIR/);
     } finally {
       await issuer.stop();
+    }
+  });
+
+  test('held: ACME_SERVER naming another origin never receives the stored credential; LATCHKEY_TOKEN is not acme’s', async () => {
+    const elsewhere = await startServer((_request, _body, response) => json(response, meAnswer('mallory@example.com')));
+    const issuer = await startIssuer();
+    try {
+      const { environment } = await acmeLoggedIn(issuer.url);
+      const acme = createLatchkey({
+        appName: 'acme',
+        server: issuer.url,
+        environment: { ...environment, ACME_SERVER: elsewhere.url, LATCHKEY_TOKEN: 'latchkeys_own_token' },
+      });
+      for (const call of [() => acme.token(), () => acme.status(), () => acme.logout()]) {
+        const error = await call().catch((caught: unknown) => caught);
+        assert.ok(error instanceof LatchkeyError && error.code === 'server_mismatch', String(error));
+      }
+      assert.deepEqual(elsewhere.seen, []);
+      const own = createLatchkey({ appName: 'acme', server: issuer.url, environment: { ...environment, LATCHKEY_TOKEN: 'x' } });
+      assert.notEqual(await own.token(), 'x');
+    } finally {
+      await issuer.stop();
+      await elsewhere.stop();
+    }
+  });
+
+  test('held: a token response with an absurd expires_in (negative, text, fractional, not a number) keeps nothing', async () => {
+    for (const expiresIn of [-1, 0, '900', 1.5, 1e400, null]) {
+      const server = await startServer((request, _body, response) => {
+        const path = new URL(request.url ?? '/', 'http://x').pathname;
+        if (path === '/oauth/device_authorization') {
+          return json(response, {
+            device_code: 'dc',
+            user_code: 'WDJB-MJHT',
+            verification_uri: `${server.url}/device`,
+            verification_uri_complete: `${server.url}/device?user_code=WDJB-MJHT`,
+            expires_in: 600,
+            interval: 1,
+          });
+        }
+        if (path === '/oauth/token') return json(response, { access_token: 'at', token_type: 'Bearer', expires_in: expiresIn });
+        return json(response, meAnswer('cy@example.com'));
+      });
+      try {
+        const home = await tempDir();
+        const dir = join(home, 'acme');
+        const acme = createLatchkey({
+          appName: 'acme',
+          server: server.url,
+          environment: { HOME: home, ACME_CONFIG_DIR: dir, ACME_SECRET_PASSPHRASE: PASSPHRASE },
+          sleep: async () => {},
+        });
+        const error = await acme.login({}).catch((caught: unknown) => caught);
+        assert.ok(error instanceof LatchkeyError && error.code === 'server_error', `${expiresIn}: ${String(error)}`);
+        assert.ok(!existsSync(join(dir, 'config.json')));
+      } finally {
+        await server.stop();
+      }
     }
   });
 

@@ -18,12 +18,12 @@ import type { ClientDeps } from './deps.ts';
 import { LatchkeyError } from './errors.ts';
 import type { Product } from './product.ts';
 import { type Keychain, osKeychain } from './secrets/keychain.ts';
+import { abortableSleep } from './sleep.ts';
 import { tokenCache } from './token-cache.ts';
 
 export type { MeResponse, ServerMetadata } from '../../../shared/schemas.ts';
 export type { BrowserLoginEvent } from './browser-login.ts';
 export type { CiExchangeResult, CiTokenSource } from './ci-exchange.ts';
-export type { LatchkeyClient } from './client.ts';
 export type { SecretStoreName } from './config.ts';
 export type { DeviceCode } from './device-login.ts';
 export { ERROR_CODES, type ErrorCode, LatchkeyError } from './errors.ts';
@@ -137,7 +137,7 @@ function checkedEnvNames(names: EnvNames): EnvNames {
     if (other !== undefined) throw new LatchkeyError('usage', `${name} cannot be both env.${other} and env.${key}`);
     seen.set(name, key);
   }
-  return names;
+  return Object.freeze(names);
 }
 
 /**
@@ -165,7 +165,8 @@ export function createLatchkey(options: LatchkeyOptions) {
     throw new LatchkeyError('usage', `appName must be letters, digits, ".", "_" and "-": "${String(appName)}"`);
   }
   const prefix = envPrefix(appName);
-  const product: Product = {
+  // Frozen: a caller changing a variable's name after the fact would read another's token.
+  const product: Product = Object.freeze({
     appName,
     clientId: options.clientId ?? 'latchkey-cli',
     userAgent: options.userAgent ?? `${appName}-cli`,
@@ -180,7 +181,7 @@ export function createLatchkey(options: LatchkeyOptions) {
       tokenCache: `${prefix}_TOKEN_CACHE`,
       ...options.env,
     }),
-  };
+  });
   const env = options.environment ?? process.env;
   const dir = configDir(env, product);
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
@@ -222,7 +223,7 @@ export function createLatchkey(options: LatchkeyOptions) {
       product,
     },
     client: (server, clientId) => makeClient(server, clientId),
-    sleep: options.sleep ?? sleep,
+    sleep: options.sleep ?? abortableSleep,
     fetch: doFetch,
     signal: noAbort,
     product,
@@ -373,18 +374,3 @@ export function createLatchkey(options: LatchkeyOptions) {
 }
 
 export type Latchkey = ReturnType<typeof createLatchkey>;
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(new LatchkeyError('cancelled', 'cancelled'));
-    const timer = setTimeout(resolve, ms);
-    signal.addEventListener(
-      'abort',
-      () => {
-        clearTimeout(timer);
-        reject(new LatchkeyError('cancelled', 'cancelled; nothing was stored'));
-      },
-      { once: true },
-    );
-  });
-}
