@@ -286,6 +286,42 @@ describe('@latchkey/client attacked through its facade', () => {
     }
   });
 
+  test('a poll interval longer than the code lives does not hold the login past the code’s expiry', async () => {
+    const server = await startServer((request, _body, response) => {
+      const path = new URL(request.url ?? '/', 'http://x').pathname;
+      if (path === '/oauth/device_authorization') {
+        return json(response, {
+          device_code: 'dc',
+          user_code: 'WDJB-MJHT',
+          verification_uri: `${server.url}/device`,
+          verification_uri_complete: `${server.url}/device?user_code=WDJB-MJHT`,
+          expires_in: 5,
+          interval: 3600,
+        });
+      }
+      return json(response, { error: 'authorization_pending', error_description: 'waiting' }, 400);
+    });
+    try {
+      const home = await tempDir();
+      let clock = 1_000_000;
+      const ticks: number[] = [];
+      const acme = createLatchkey({
+        appName: 'acme',
+        server: server.url,
+        environment: { HOME: home, ACME_CONFIG_DIR: join(home, 'acme'), ACME_SECRET_PASSPHRASE: PASSPHRASE },
+        now: () => clock,
+        sleep: async (ms) => {
+          clock += ms;
+        },
+      });
+      const error = await acme.login({ onTick: (seconds) => ticks.push(seconds) }).catch((caught: unknown) => caught);
+      assert.ok(error instanceof LatchkeyError && error.code === 'timed_out', String(error));
+      assert.deepEqual(ticks, [5, 4, 3, 2, 1], 'the countdown ends with the code, not an hour later');
+    } finally {
+      await server.stop();
+    }
+  });
+
   test('held: ACME_SERVER naming another origin never receives the stored credential; LATCHKEY_TOKEN is not acme’s', async () => {
     const elsewhere = await startServer((_request, _body, response) => json(response, meAnswer('mallory@example.com')));
     const issuer = await startIssuer();

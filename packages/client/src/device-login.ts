@@ -56,8 +56,10 @@ export async function deviceLogin(
   for (;;) {
     const remaining = Math.ceil((deadline - deps.now()) / 1000);
     if (remaining <= 0) throw expired();
-    for (let waited = 0; waited < interval; waited++) {
-      options.onTick?.(Math.max(0, remaining - waited));
+    // Never past the code's expiry: a server asking for an interval longer than the code
+    // lives would otherwise hold the login (and the countdown at 0) for as long as it liked.
+    for (let waited = 0; waited < Math.min(interval, remaining); waited++) {
+      options.onTick?.(remaining - waited);
       await deps.sleep(1000, deps.signal);
     }
     const poll = await client.pollDeviceLogin(started.device_code);
