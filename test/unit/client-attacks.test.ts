@@ -322,6 +322,17 @@ describe('@latchkey/client attacked through its facade', () => {
     }
   });
 
+  test('secret store none or env: the login is refused before any sign-in, in acme’s words (no latchkey flag)', async () => {
+    const home = await tempDir();
+    for (const store of ['none', 'env']) {
+      const acme = createLatchkey({ appName: 'acme', environment: { HOME: home, ACME_SECRET_STORE: store } });
+      const error = await acme.login({ server: 'http://127.0.0.1:9' }).catch((caught: unknown) => caught);
+      assert.ok(error instanceof LatchkeyError && error.code === 'usage', String(error));
+      assert.match(error.message, /keeps no token; set ACME_TOKEN instead/);
+      assert.doesNotMatch(error.message, /--secret-store|latchkey/);
+    }
+  });
+
   test('held: ACME_SERVER naming another origin never receives the stored credential; LATCHKEY_TOKEN is not acme’s', async () => {
     const elsewhere = await startServer((_request, _body, response) => json(response, meAnswer('mallory@example.com')));
     const issuer = await startIssuer();

@@ -23,7 +23,7 @@ export async function loginStore(deps: ClientDeps, name: string, requested: Secr
   if (chosen.name === 'env' || chosen.name === 'none') {
     throw new LatchkeyError(
       'usage',
-      `--secret-store ${chosen.name} keeps no token; set ${productOf(deps).env.token} instead of logging in`,
+      `the secret store "${chosen.name}" keeps no token; set ${productOf(deps).env.token} instead of logging in`,
     );
   }
   const store = openSecretStore(deps.secrets, chosen.name);
