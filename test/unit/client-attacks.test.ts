@@ -333,6 +333,40 @@ describe('@latchkey/client attacked through its facade', () => {
     }
   });
 
+  test('a login cancelled while the server holds a request ends at once as cancelled, not at the time limit as unreachable', async () => {
+    const cancel = new AbortController();
+    const server = await startServer((request, _body, response) => {
+      const path = new URL(request.url ?? '/', 'http://x').pathname;
+      if (path === '/oauth/device_authorization') {
+        return json(response, {
+          device_code: 'dc',
+          user_code: 'WDJB-MJHT',
+          verification_uri: `${server.url}/device`,
+          verification_uri_complete: `${server.url}/device?user_code=WDJB-MJHT`,
+          expires_in: 600,
+          interval: 1,
+        });
+      }
+      // The poll is held open; the person gives up meanwhile.
+      cancel.abort();
+    });
+    try {
+      const home = await tempDir();
+      const acme = createLatchkey({
+        appName: 'acme',
+        server: server.url,
+        environment: { HOME: home, ACME_CONFIG_DIR: join(home, 'acme'), ACME_SECRET_PASSPHRASE: PASSPHRASE },
+        sleep: async () => {},
+      });
+      const error = await acme.login({ signal: cancel.signal }).catch((caught: unknown) => caught);
+      assert.ok(error instanceof LatchkeyError, String(error));
+      assert.equal(error.code, 'cancelled');
+      assert.ok(!existsSync(join(home, 'acme', 'config.json')));
+    } finally {
+      await server.stop();
+    }
+  });
+
   test('held: ACME_SERVER naming another origin never receives the stored credential; LATCHKEY_TOKEN is not acme’s', async () => {
     const elsewhere = await startServer((_request, _body, response) => json(response, meAnswer('mallory@example.com')));
     const issuer = await startIssuer();

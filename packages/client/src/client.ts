@@ -34,6 +34,8 @@ export type ClientOptions = {
   deviceName?: string;
   /** Whose words the messages use (`run `acme auth login` again`); latchkey's when absent. */
   product?: Product;
+  /** A cancelled login: a request in flight ends at once (`cancelled`) instead of at its time limit. */
+  signal?: AbortSignal;
 };
 
 /** One poll of the token endpoint, as a small tagged union (RFC 8628 §3.5). */
@@ -45,6 +47,8 @@ export type DevicePoll =
   | { status: 'expired' };
 
 export type LatchkeyClient = ReturnType<typeof createClient>;
+
+const cancelled = (cause: unknown) => new LatchkeyError('cancelled', 'cancelled; nothing was stored', { cause });
 
 /** The most any answer of a latchkey server may be; more is a server error, read no further. */
 export const MAX_ANSWER_BYTES = 4 * 1024 * 1024;
@@ -79,13 +83,16 @@ export function createClient(options: ClientOptions) {
         },
         ...(init.form ? { body: new URLSearchParams(init.form) } : {}),
         ...(init.json ? { body: JSON.stringify(init.json) } : {}),
-        signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
+        signal: options.signal
+          ? AbortSignal.any([options.signal, AbortSignal.timeout(options.timeoutMs ?? 15_000)])
+          : AbortSignal.timeout(options.timeoutMs ?? 15_000),
         // A redirect is never followed: a 307 or 308 would carry the form (a refresh token, a
         // device code) to wherever it points, another origin or plain http, and a credential
         // goes only to the server that issued it.
         redirect: 'manual',
       });
     } catch (cause) {
+      if (options.signal?.aborted) throw cancelled(cause);
       throw new LatchkeyError('unreachable', `cannot reach ${server}: ${describeNetworkError(cause)}`, { cause });
     }
     if ((response.type as string) === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
@@ -100,6 +107,7 @@ export function createClient(options: ClientOptions) {
     // A server cannot make the CLI hold more than this (an audit page of 200 entries is ~100 KiB).
     const text = await readCapped(response, MAX_ANSWER_BYTES).catch((error: unknown) => {
       if (error instanceof LatchkeyError) throw new LatchkeyError(error.code, `${server}${path} ${error.message}`);
+      if (options.signal?.aborted) throw cancelled(error);
       throw new LatchkeyError('unreachable', `${server}${path}: the answer broke off (${describeNetworkError(error)})`, {
         cause: error,
       });

@@ -187,7 +187,12 @@ export function createLatchkey(options: LatchkeyOptions) {
   const doFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const ask = options.ask;
   const noAbort = new AbortController().signal;
-  const makeClient = async (server: string, clientId: string, deviceName?: string): Promise<LatchkeyClient> => {
+  const makeClient = async (
+    server: string,
+    clientId: string,
+    deviceName?: string,
+    signal?: AbortSignal,
+  ): Promise<LatchkeyClient> => {
     const { createClient } = await import('./client.ts');
     return createClient({
       server,
@@ -196,6 +201,7 @@ export function createLatchkey(options: LatchkeyOptions) {
       userAgent: product.userAgent,
       product,
       ...(deviceName ? { deviceName } : {}),
+      ...(signal ? { signal } : {}),
     });
   };
 
@@ -264,7 +270,7 @@ export function createLatchkey(options: LatchkeyOptions) {
         }
         const { interactiveLogin, keepLogin, loginStore } = await import('./login.ts');
         const chosen = await loginStore(deps, name, requested as SecretStoreName | undefined);
-        const client = await makeClient(server, product.clientId, login.deviceName);
+        const client = await makeClient(server, product.clientId, login.deviceName, login.signal);
         const method = login.method ?? 'auto';
         const credential = await interactiveLogin(deps, client, {
           flow: method === 'auto' ? (login.openBrowser ? 'browser' : 'device') : method,
