@@ -130,7 +130,7 @@ async function acmeLoggedIn(server: string, extra: Partial<LatchkeyOptions> = {}
 }
 
 describe('@latchkey/client attacked through its facade', () => {
-  test('createLatchkey refuses, as a LatchkeyError, what a JS caller can pass: no app name, variables empty or shared', () => {
+  test('createLatchkey refuses, as a LatchkeyError, what a JS caller can pass: no app name, variables empty or shared, a server that is no http(s) URL', async () => {
     const refused = (options: unknown, pattern: RegExp) =>
       assert.throws(
         () => createLatchkey(options as LatchkeyOptions),
@@ -145,6 +145,18 @@ describe('@latchkey/client attacked through its facade', () => {
     refused({ appName: 'acme', env: { token: 'ACME_SERVER' } }, /ACME_SERVER.*both/);
     refused({ appName: 'acme', env: { passphrase: '' } }, /env\.passphrase/);
     refused({ appName: 'acme', env: { token: 7 } }, /env\.token/);
+
+    // A server that is no http(s) URL is the caller's mistake, refused before anything is sent (fetch reads data: URLs).
+    const noServer = createLatchkey({ appName: 'acme', environment: { ACME_SECRET_PASSPHRASE: PASSPHRASE } });
+    for (const [what, call] of [
+      ['discover', () => noServer.discover('data:application/json,{}')],
+      ['discover', () => noServer.discover('not a url')],
+      ['exchangeCi', () => noServer.exchangeCi({ server: 'data:text/plain,x', idToken: 'a.b.c' })],
+      ['login', () => noServer.login({ server: 'http://[::1' })],
+    ] as const) {
+      const error = await (call as () => Promise<unknown>)().catch((caught: unknown) => caught);
+      assert.ok(error instanceof LatchkeyError && error.code === 'usage', `${what}: ${String(error)}`);
+    }
 
     // What a product reads is fixed at creation: its names cannot be pointed at another's variables later.
     const acme = createLatchkey({ appName: 'acme', environment: {} });
@@ -331,6 +343,19 @@ describe('@latchkey/client attacked through its facade', () => {
       assert.match(error.message, /keeps no token; set ACME_TOKEN instead/);
       assert.doesNotMatch(error.message, /--secret-store|latchkey/);
     }
+    // No keychain (a fake that does not answer) and no passphrase: refused, and the way out named in acme's words.
+    const nowhere = createLatchkey({
+      appName: 'acme',
+      environment: { HOME: home },
+      keychain: {
+        probe: async () => ({ available: false, reason: 'no keychain here' }),
+        fileKey: async () => assert.fail('no key is asked of a keychain that is not there'),
+      },
+    });
+    const error = await nowhere.login({ server: 'http://127.0.0.1:9' }).catch((caught: unknown) => caught);
+    assert.ok(error instanceof LatchkeyError && error.code === 'secret_store_unavailable', String(error));
+    assert.match(error.message, /ACME_SECRET_PASSPHRASE/);
+    assert.doesNotMatch(error.message, /--secret-store|latchkey/);
   });
 
   test('a login cancelled while the server holds a request ends at once as cancelled, not at the time limit as unreachable', async () => {

@@ -13,7 +13,7 @@ import type { BrowserLoginEvent } from './browser-login.ts';
 import type { CiExchangeResult } from './ci-exchange.ts';
 import type { LatchkeyClient } from './client.ts';
 import { CONTEXT_NAME, configDir, configStore, SECRET_STORES, type SecretStoreName } from './config.ts';
-import { cachedToken, resolveCredential } from './credential.ts';
+import { cachedToken, resolveCredential, serverOrigin } from './credential.ts';
 import type { ClientDeps } from './deps.ts';
 import { LatchkeyError } from './errors.ts';
 import type { Product } from './product.ts';
@@ -193,6 +193,9 @@ export function createLatchkey(options: LatchkeyOptions) {
     deviceName?: string,
     signal?: AbortSignal,
   ): Promise<LatchkeyClient> => {
+    // Only an http(s) server is ever called: fetch would also read a data: URL, and a
+    // name that is no URL at all is the caller's mistake (`usage`), not an unreachable server.
+    if (serverOrigin(server) === null) throw new LatchkeyError('usage', `the server must be an http(s) URL: "${server}"`);
     const { createClient } = await import('./client.ts');
     return createClient({
       server,
@@ -263,7 +266,7 @@ export function createLatchkey(options: LatchkeyOptions) {
         const config = await deps.config.read();
         const server = login.server ?? namedServer() ?? config.contexts[name]?.server;
         if (!server) throw new LatchkeyError('usage', `which server? pass one or set ${product.env.server}`);
-        if (!/^https?:\/\//.test(server)) throw new LatchkeyError('usage', `the server must be an http(s) URL: "${server}"`);
+        if (serverOrigin(server) === null) throw new LatchkeyError('usage', `the server must be an http(s) URL: "${server}"`);
         const requested = login.secretStore ?? (env[product.env.secretStore] || undefined);
         if (requested !== undefined && !(SECRET_STORES as readonly string[]).includes(requested)) {
           throw new LatchkeyError('usage', `${product.env.secretStore} takes ${SECRET_STORES.join(', ')}`);

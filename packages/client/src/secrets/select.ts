@@ -40,7 +40,7 @@ export async function chooseSecretStore(
   throw new LatchkeyError(
     'secret_store_unavailable',
     `nowhere safe to keep the token: ${probe.reason}. Install and unlock a keychain (Linux: gnome-keyring and libsecret-tools), ` +
-      `or set ${env.passphrase} for an encrypted file, or use --secret-store none and pass ${env.token} yourself`,
+      `or set ${env.passphrase} for an encrypted file, or choose the secret store "none" and pass ${env.token} yourself`,
   );
 }
 
