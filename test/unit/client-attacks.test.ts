@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -412,6 +412,25 @@ describe('@latchkey/client attacked through its facade', () => {
     } finally {
       await issuer.stop();
       await elsewhere.stop();
+    }
+  });
+
+  test('held: acme’s files are its own: 0700 directories, 0600 files, no token in config.json, nothing under latchkey’s names', async () => {
+    const issuer = await startIssuer();
+    try {
+      const { acme, home, environment } = await acmeLoggedIn(issuer.url);
+      const token = await acme.token();
+      const dir = environment.ACME_CONFIG_DIR;
+      const mode = async (path: string) => (await stat(path)).mode & 0o777;
+      assert.equal(await mode(dir), 0o700);
+      assert.equal(await mode(join(dir, 'secrets')), 0o700);
+      assert.equal(await mode(join(dir, 'config.json')), 0o600);
+      assert.equal(await mode(join(dir, 'secrets', 'default.enc')), 0o600);
+      const config = await readFile(join(dir, 'config.json'), 'utf8');
+      assert.ok(!config.includes(token) && !/rt_\d/.test(config), 'no token in config.json');
+      assert.ok(!existsSync(join(home, '.config', 'latchkey')));
+    } finally {
+      await issuer.stop();
     }
   });
 
