@@ -469,7 +469,7 @@ describe('@latchkey/client attacked through its facade', () => {
     }
   });
 
-  test('four processes refreshing one session at once refresh it once (the lock), all with the same token', async () => {
+  test('held: four processes refreshing one session at once refresh it once (the lock), all with the same token', async () => {
     // A slow refresh: a process that did not wait for the lock would present the same refresh token again.
     const issuer = await startIssuer({ refreshDelayMs: 400 });
     try {
