@@ -28,6 +28,17 @@ const tempDir = () => mkdtemp(join(tmpdir(), 'latchkey-client-attacks-'));
 /** Anything a terminal would obey: C0 (tab and newline too), DEL, C1, bidi controls. */
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
+/** RFC 8628's device authorization answer from `base`, a code approved by nobody yet. */
+const deviceAnswer = (base: string, overrides: Record<string, unknown> = {}) => ({
+  device_code: 'dc_1',
+  user_code: 'WDJB-MJHT',
+  verification_uri: `${base}/device`,
+  verification_uri_complete: `${base}/device?user_code=WDJB-MJHT`,
+  expires_in: 600,
+  interval: 1,
+  ...overrides,
+});
+
 type Handler = (request: IncomingMessage, body: URLSearchParams, response: ServerResponse) => unknown;
 
 /** A loopback HTTP server whose answers the test writes, counting what it was sent. */
@@ -83,14 +94,7 @@ async function startIssuer(options: { refresh?: Handler; refreshDelayMs?: number
     const path = new URL(request.url ?? '/', 'http://x').pathname;
     if (path === '/.well-known/oauth-authorization-server') return json(response, serverMetadata(issuer.url));
     if (path === '/oauth/device_authorization') {
-      return json(response, {
-        device_code: 'dc_1',
-        user_code: 'WDJB-MJHT',
-        verification_uri: `${issuer.url}/device`,
-        verification_uri_complete: `${issuer.url}/device?user_code=WDJB-MJHT`,
-        expires_in: 600,
-        interval: 1,
-      });
+      return json(response, deviceAnswer(issuer.url));
     }
     if (path === '/v1/me') return json(response, meAnswer('cy@example.com'));
     if (path === '/oauth/revoke') return json(response, {});
@@ -226,14 +230,14 @@ describe('@latchkey/client attacked through its facade', () => {
       const path = new URL(request.url ?? '/', 'http://x').pathname;
       if (path !== '/oauth/device_authorization') return json(response, { error: 'nope', error_description: 'nope' }, 404);
       if (mode === 'description') return json(response, { error: `bad${evil}`, error_description: evil }, 400);
-      return json(response, {
-        device_code: 'dc',
-        user_code: mode === 'user-code' ? `WDJB${evil}` : 'WDJB-MJHT',
-        verification_uri: `${server.url}/device${mode === 'uri' ? '\u001b[2J\u202e' : ''}`,
-        verification_uri_complete: `${server.url}/device?user_code=WDJB${mode === 'uri' ? '\u001b]0;x\u0007' : ''}`,
-        expires_in: 600,
-        interval: 1,
-      });
+      if (mode === 'user-code') return json(response, deviceAnswer(server.url, { user_code: `WDJB${evil}` }));
+      return json(
+        response,
+        deviceAnswer(server.url, {
+          verification_uri: `${server.url}/device\u001b[2J\u202e`,
+          verification_uri_complete: `${server.url}/device?user_code=WDJB\u001b]0;x\u0007`,
+        }),
+      );
     });
     try {
       const home = await tempDir();
@@ -302,14 +306,7 @@ describe('@latchkey/client attacked through its facade', () => {
     const server = await startServer((request, _body, response) => {
       const path = new URL(request.url ?? '/', 'http://x').pathname;
       if (path === '/oauth/device_authorization') {
-        return json(response, {
-          device_code: 'dc',
-          user_code: 'WDJB-MJHT',
-          verification_uri: `${server.url}/device`,
-          verification_uri_complete: `${server.url}/device?user_code=WDJB-MJHT`,
-          expires_in: 5,
-          interval: 3600,
-        });
+        return json(response, deviceAnswer(server.url, { expires_in: 5, interval: 3600 }));
       }
       return json(response, { error: 'authorization_pending', error_description: 'waiting' }, 400);
     });
@@ -363,14 +360,7 @@ describe('@latchkey/client attacked through its facade', () => {
     const server = await startServer((request, _body, response) => {
       const path = new URL(request.url ?? '/', 'http://x').pathname;
       if (path === '/oauth/device_authorization') {
-        return json(response, {
-          device_code: 'dc',
-          user_code: 'WDJB-MJHT',
-          verification_uri: `${server.url}/device`,
-          verification_uri_complete: `${server.url}/device?user_code=WDJB-MJHT`,
-          expires_in: 600,
-          interval: 1,
-        });
+        return json(response, deviceAnswer(server.url));
       }
       // The poll is held open; the person gives up meanwhile.
       cancel.abort();
@@ -439,14 +429,7 @@ describe('@latchkey/client attacked through its facade', () => {
       const server = await startServer((request, _body, response) => {
         const path = new URL(request.url ?? '/', 'http://x').pathname;
         if (path === '/oauth/device_authorization') {
-          return json(response, {
-            device_code: 'dc',
-            user_code: 'WDJB-MJHT',
-            verification_uri: `${server.url}/device`,
-            verification_uri_complete: `${server.url}/device?user_code=WDJB-MJHT`,
-            expires_in: 600,
-            interval: 1,
-          });
+          return json(response, deviceAnswer(server.url));
         }
         if (path === '/oauth/token') return json(response, { access_token: 'at', token_type: 'Bearer', expires_in: expiresIn });
         return json(response, meAnswer('cy@example.com'));
