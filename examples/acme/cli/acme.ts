@@ -11,7 +11,7 @@
  * ACME_TOKEN, when set, is used instead of the stored sign-in (CI, scripts); ACME_SERVER
  * names another deployment; the sign-in lives in ~/.config/acme (ACME_CONFIG_DIR).
  */
-import { createLatchkey, LatchkeyError } from '@latchkey/client';
+import { createLatchkey, LatchkeyError, printable } from '@latchkey/client';
 
 const acme = createLatchkey({
   appName: 'acme',
@@ -38,14 +38,15 @@ async function login() {
       say(`Confirm it at: ${code.verificationUriComplete ?? code.verificationUri}`);
     },
   });
-  say(`Signed in to ${server} as ${user.email ?? user.sub}`);
+  // What the server says goes through printable: no terminal escape of its reaches the screen.
+  say(`Signed in to ${server} as ${printable(user.email ?? user.sub)}`);
 }
 
 async function status() {
   const { user, source, server } = await acme.status();
   if (flag('json')) return console.log(JSON.stringify({ server, source, ...user }, null, 2));
   const via = source === 'env' ? ' (from ACME_TOKEN)' : '';
-  console.log(`${user.email ?? user.sub} on ${server}${via}, org ${user.org ?? 'none'}, scope ${user.scope}`);
+  console.log(printable(`${user.email ?? user.sub} on ${server}${via}, org ${user.org ?? 'none'}, scope ${user.scope}`));
 }
 
 async function whoami() {
@@ -53,7 +54,7 @@ async function whoami() {
   const response = await fetch(`${api}/v1/whoami`, { headers: { authorization: `Bearer ${await acme.token()}` } });
   const body = await response.text();
   if (!response.ok) throw new Error(`the Acme API said ${response.status}: ${body.slice(0, 300)}`);
-  console.log(body);
+  console.log(printable(body));
 }
 
 const commands: Record<string, () => Promise<unknown>> = {
@@ -73,6 +74,6 @@ if (!run) {
   process.exit(2);
 }
 run().catch((error: unknown) => {
-  say(`acme: ${error instanceof Error ? error.message : String(error)}`);
+  say(`acme: ${printable(error instanceof Error ? error.message : String(error))}`);
   process.exit(error instanceof LatchkeyError ? 1 : 70);
 });
