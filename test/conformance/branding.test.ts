@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { DEVICE_CODE_GRANT } from '../../shared/schemas.ts';
 import { apiJsonCall, ok } from '../fixtures/api-call.ts';
+import { LOOPBACK_ACME_PREFIXES } from '../fixtures/branding.ts';
 import { consolePerson } from '../fixtures/console-http.ts';
 import { FormBrowser, postForm } from '../fixtures/oauth-client.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
@@ -20,17 +21,7 @@ before(async () => {
   worker = await startWorker({
     LATCHKEY_PRODUCT_NAME: 'Acme',
     LATCHKEY_ACCENT: ACCENT,
-    // A loopback issuer makes test keys: the test kinds carry the names a public deployment's live ones would.
-    LATCHKEY_SECRET_PREFIXES: JSON.stringify({
-      org_key_live: 'rsk_prod_',
-      org_key_test: 'rsk_live_',
-      project_key_live: 'rsp_prod_',
-      project_key_test: 'rsp_live_',
-      refresh_token: 'rsr_',
-      device_code: 'rsd_',
-      authorization_code: 'rsa_',
-      browser_session: 'rsw_',
-    }),
+    LATCHKEY_SECRET_PREFIXES: JSON.stringify(LOOPBACK_ACME_PREFIXES),
     LATCHKEY_CLI_CLIENT_ID: 'acme-cli',
     LATCHKEY_CLI_CLIENT_NAME: 'Acme CLI',
   });

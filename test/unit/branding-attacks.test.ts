@@ -16,20 +16,12 @@ import { ConfigError, parseConfig } from '../../worker/config.ts';
 import { memoryStore } from '../../worker/store/memory.ts';
 import type { Store } from '../../worker/store/store.ts';
 import { apiJsonCall, ok } from '../fixtures/api-call.ts';
+import { LOOPBACK_ACME_PREFIXES } from '../fixtures/branding.ts';
 import { counted } from '../fixtures/counted-store.ts';
 import { freePort } from '../fixtures/free-port.ts';
 import { FormBrowser, postForm } from '../fixtures/oauth-client.ts';
 
-const PREFIXES = {
-  org_key_live: 'rsk_prod_',
-  org_key_test: 'rsk_live_',
-  project_key_live: 'rsp_prod_',
-  project_key_test: 'rsp_live_',
-  refresh_token: 'rsr_',
-  device_code: 'rsd_',
-  authorization_code: 'rsa_',
-  browser_session: 'rsw_',
-};
+const PREFIXES = LOOPBACK_ACME_PREFIXES;
 const ACME = {
   LATCHKEY_PRODUCT_NAME: 'Acme',
   LATCHKEY_SECRET_PREFIXES: JSON.stringify(PREFIXES),
