@@ -23,6 +23,9 @@ export const AUDIT_ACTIONS = [
   'key.revoked',
   'policy.created',
   'policy.deleted',
+  'domain.claimed',
+  'domain.verified',
+  'domain.removed',
 ] as const;
 export const AuditAction = z.enum(AUDIT_ACTIONS);
 export type AuditAction = z.infer<typeof AuditAction>;

@@ -420,3 +420,48 @@ export const Invitation = z.object({
 export type Invitation = z.infer<typeof Invitation>;
 export const InvitationList = z.object({ invitations: z.array(Invitation) });
 export type InvitationList = z.infer<typeof InvitationList>;
+
+/**
+ * An email domain an org claims (`/v1/orgs/{org}/domains`), as DNS knows it: lower-case,
+ * internationalized names in their ASCII (punycode) form as URL's hostname gives them, no
+ * trailing dot, at least two labels, no IP address, at most 253 characters. Anything that
+ * would make URL read a different host (a `/`, `@`, `:`, `%`, a space) is refused first.
+ */
+export const MAX_DOMAIN_LENGTH = 253;
+const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+export const DomainName = z
+  .string()
+  .max(MAX_DOMAIN_LENGTH + 1, `a domain is at most ${MAX_DOMAIN_LENGTH} characters`)
+  .transform((value, ctx) => {
+    const refuse = (message: string) => {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    };
+    if (!/^[^\s/\\?#@:%[\]\p{Cc}]+$/u.test(value)) return refuse('a domain is a bare DNS name, such as example.com');
+    const host = URL.canParse(`http://${value}/`) ? new URL(`http://${value}/`).hostname : null;
+    if (host === null) return refuse('not a valid domain name');
+    const name = host.endsWith('.') ? host.slice(0, -1) : host;
+    if (/^[\d.]+$/.test(name) || name.startsWith('[')) return refuse('a domain is a name, not an IP address');
+    if (!name.includes('.')) return refuse('a domain has at least two labels (example.com, not example)');
+    if (!DNS_NAME.test(name) || /^\d+$/.test(name.slice(name.lastIndexOf('.') + 1))) {
+      return refuse(
+        `not a valid domain name (labels of letters, digits and inner hyphens, at most ${MAX_DOMAIN_LENGTH} characters)`,
+      );
+    }
+    return name;
+  });
+export const DomainClaimRequest = z.strictObject({ domain: DomainName });
+export const DomainState = z.enum(['pending', 'verified']);
+/** A claimed domain and the TXT record that proves it; times in seconds. */
+export const DomainInfo = z.object({
+  domain: z.string(),
+  state: DomainState,
+  claimed_at: z.number().int(),
+  claimed_by: z.string(),
+  verified_at: z.number().int().nullable(),
+  /** What to publish in DNS: a TXT record of this name holding exactly this value. */
+  record: z.object({ type: z.literal('TXT'), name: z.string(), value: z.string() }),
+});
+export type DomainInfo = z.infer<typeof DomainInfo>;
+export const DomainList = z.object({ domains: z.array(DomainInfo) });
+export type DomainList = z.infer<typeof DomainList>;

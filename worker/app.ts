@@ -15,6 +15,7 @@ import { consoleRoutes } from './routes/console/index.ts';
 import { deviceAuthorizationRoutes } from './routes/device-authorization.ts';
 import { devicePageRoutes } from './routes/device-page.ts';
 import { discoveryRoutes } from './routes/discovery.ts';
+import { domainRoutes } from './routes/domains.ts';
 import { healthRoutes } from './routes/health.ts';
 import { introspectRoutes } from './routes/introspect.ts';
 import { invitationRoutes } from './routes/invitations.ts';
@@ -69,6 +70,7 @@ export function createApp(config: Config, deps: Deps): App {
     meRoutes,
     trustPolicyRoutes,
     orgRoutes,
+    domainRoutes,
     invitationRoutes,
     sessionRoutes,
     auditRoutes,

@@ -142,6 +142,8 @@ const RawConfig = z.object({
   LATCHKEY_GITHUB_URL: upstreamUrl.default(new URL('https://github.com')),
   /** Derived from LATCHKEY_GITHUB_URL when absent (see githubApiUrl). */
   LATCHKEY_GITHUB_API_URL: upstreamUrl.optional(),
+  /** The DNS-over-HTTPS resolver (RFC 8484's JSON form) that checks an org's domain TXT records; a loopback one in tests. */
+  LATCHKEY_DOH_URL: upstreamUrl.default(new URL('https://cloudflare-dns.com/dns-query')),
   LATCHKEY_ALLOWED_EMAIL_DOMAINS: commaList('')
     .transform((domains) => domains.map((domain) => domain.toLowerCase()))
     .pipe(z.array(z.string().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/, 'expected comma-separated domain names'))),
@@ -202,6 +204,8 @@ export type Config = {
   /** The GitHub OAuth app when `identity` is `github`. */
   github: { clientId: string; clientSecret: string; webUrl: string; apiUrl: string } | null;
   allowedEmailDomains: string[];
+  /** Where an org's domain verification looks up TXT records (DNS-over-HTTPS, JSON API). */
+  dohUrl: string;
   clients: ClientConfig[];
   /** Issuers whose CI tokens may be exchanged; empty trusts none. */
   ciIssuers: string[];
@@ -407,6 +411,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
           }
         : null,
     allowedEmailDomains: raw.LATCHKEY_ALLOWED_EMAIL_DOMAINS,
+    dohUrl: raw.LATCHKEY_DOH_URL.href,
     clients: raw.LATCHKEY_CLIENTS,
     ciIssuers,
     ciOwnerClaims,

@@ -14,7 +14,7 @@
  * - `unauthenticated`: 401, no (valid) credential;
  * - `refused`: any other 4xx (400, 404 of a thing that is not there, 409).
  */
-import type { ApiAnswer } from '../fixtures/api-call.ts';
+import { type ApiAnswer, apiCall } from '../fixtures/api-call.ts';
 import { octoRepoPolicy } from '../fixtures/ci-claims.ts';
 
 export const PRINCIPALS = [
@@ -238,6 +238,37 @@ const memberIs = (role: string | undefined) => async (world: World, side: Side, 
 const sessionIntact = (world: World, _side: Side, target: Target) => world.tokenWorks(target.access as string);
 const ghostSession = (target: Target): Target => ({ ...target, sid: `ses_${'G'.repeat(20)}` });
 const ghostInvitation = (target: Target): Target => ({ ...target, id: `inv_${'G'.repeat(20)}` });
+
+/** Claiming, verifying and removing a domain: a person who is an owner or admin, never a key. */
+const DOMAIN_WRITERS = who({
+  allowed: ['owner', 'admin'],
+  forbidden: ['member', 'orgKey', 'projectKey', 'ci', 'narrowed'],
+  hidden: STRANGERS,
+});
+const domainsPath = (world: World, side: Side) => `/v1/orgs/${world.org(side)}/domains`;
+/** A domain the side's owner claimed (pending: nothing is published for it). */
+async function claimedDomain(world: World, side: Side): Promise<Target> {
+  const domain = `t${world.unique()}.${world.org(side)}.example`;
+  const claimed = await apiCall(world.base, 'POST', domainsPath(world, side), world.ownerOf(side), { domain });
+  if (claimed.status !== 201) throw new Error(`claiming ${domain}: ${claimed.status} ${claimed.text}`);
+  return { domain };
+}
+async function domainsOf(world: World, side: Side): Promise<string[]> {
+  const listed = await apiCall(world.base, 'GET', domainsPath(world, side), world.ownerOf(side));
+  return ((listed.json.domains ?? []) as { domain: string }[]).map((entry) => entry.domain);
+}
+async function dropDomain(world: World, side: Side, domain: string): Promise<void> {
+  await apiCall(world.base, 'DELETE', `${domainsPath(world, side)}/${domain}`, world.ownerOf(side));
+}
+/**
+ * A verification that got past the role check to the DNS lookup: refused for want of the
+ * record, or (no resolver reachable from the test) the resolver's 503 or 502.
+ */
+function lookedUp(answer: ApiAnswer): Outcome | null {
+  if (answer.status === 502 || answer.status === 503) return 'allowed';
+  const described = String(answer.json.error_description ?? '');
+  return answer.status === 400 && /TXT record/.test(described) ? 'allowed' : null;
+}
 
 /** Key operations on keys of three kinds: org-wide member, project web member, owner. */
 function keyRows(action: 'revoke' | 'rotate'): Row[] {
@@ -599,6 +630,44 @@ export const ROWS: Row[] = [
     body: async (cell, world) => form({ subject_token: await world.ciIdToken(cell.side) }),
     expect: OPERATOR_ONLY,
     other: OPERATOR_ONLY,
+  },
+
+  // Email domains: an org's owners and admins claim, prove and remove them; its keys only list them.
+  {
+    route: 'GET /v1/orgs/:org/domains',
+    does: "list the org's domains",
+    sides: 'both',
+    expect: who({
+      allowed: ['owner', 'admin', 'orgKey'],
+      forbidden: ['member', 'projectKey', 'ci', 'narrowed'],
+      hidden: STRANGERS,
+    }),
+  },
+  {
+    route: 'POST /v1/orgs/:org/domains',
+    does: 'claim a domain',
+    sides: 'both',
+    body: (cell) => ({ domain: `d${cell.n}.${cell.org}.example` }),
+    tidy: async (world, side, _target, answer) => {
+      if (answer.status < 300) await dropDomain(world, side, String(answer.json.domain));
+    },
+    expect: DOMAIN_WRITERS,
+  },
+  {
+    route: 'POST /v1/orgs/:org/domains/:domain/verify',
+    does: 'verify a claimed domain (its TXT record was never published)',
+    sides: 'both',
+    target: claimedDomain,
+    judge: lookedUp,
+    expect: DOMAIN_WRITERS,
+  },
+  {
+    route: 'DELETE /v1/orgs/:org/domains/:domain',
+    does: 'remove a claimed domain',
+    sides: 'both',
+    target: claimedDomain,
+    intact: async (world, side, target) => (await domainsOf(world, side)).includes(target.domain as string),
+    expect: DOMAIN_WRITERS,
   },
 
   // Audit.

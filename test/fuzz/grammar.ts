@@ -11,6 +11,7 @@ import type { z } from 'zod';
 import {
   AuthorizeRequest,
   DeviceAuthorizationRequest,
+  DomainClaimRequest,
   InvitationCreateRequest,
   KeyCreateRequest,
   KeyRotateRequest,
@@ -99,6 +100,10 @@ export const ENDPOINTS: Endpoint[] = [
   },
   { method: 'POST', route: '/v1/orgs/:org/trust-policies/dry-run', body: 'form', fields: ['subject_token', 'audience'] },
   { method: 'DELETE', route: '/v1/orgs/:org/trust-policies/:id', body: 'none', fields: [] },
+  { method: 'GET', route: '/v1/orgs/:org/domains', body: 'none', fields: [] },
+  { method: 'POST', route: '/v1/orgs/:org/domains', body: 'json', fields: keysOf(DomainClaimRequest) },
+  { method: 'POST', route: '/v1/orgs/:org/domains/:domain/verify', body: 'none', fields: [] },
+  { method: 'DELETE', route: '/v1/orgs/:org/domains/:domain', body: 'none', fields: [] },
 ];
 
 export type Generated = {
@@ -176,6 +181,7 @@ const fieldValue = (live: Live, field: string) => {
     role: ['member', 'admin', 'owner'],
     name: ['deploy'],
     email: ['fuzz@example.com'],
+    domain: ['fuzz.example', 'Fuzz.Example.'],
     response_type: ['code'],
     code_challenge_method: ['S256', 'plain'],
     decision: ['approve', 'deny'],

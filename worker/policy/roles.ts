@@ -45,6 +45,8 @@ export const PERMISSIONS = {
   'audit:read': 'admin',
   'policies:read': 'member',
   'policies:write': 'admin',
+  'domains:read': 'admin',
+  'domains:write': 'admin',
 } as const satisfies Record<string, Role>;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -108,6 +110,10 @@ export function authorize(org: OrgMembers, principal: Principal, permission: Per
   if (role === null) throw new OAuthError('not_found', `no org "${org.slug}"`);
   if (principal.kind === 'api_key' && permission === 'members:write')
     throw new OAuthError('forbidden', `lacks ${permission}: API keys cannot manage members`);
+  // A verified domain decides whose sign-ins an org's provider takes and who may join it:
+  // a person's say, as membership is, never a key's (a key may still list them).
+  if (principal.kind === 'api_key' && permission === 'domains:write')
+    throw new OAuthError('forbidden', `lacks ${permission}: API keys cannot claim, verify or remove domains`);
   // A narrowed token reads and changes nothing beyond its subject's reach at narrowing and
   // its own life: it may read its project, never change the org (a key or a policy it
   // made would outlive it and its revocation).

@@ -101,6 +101,10 @@ export const KEYSPACE = {
   auditEntry: { prefix: 'aud:', placement: 'atomic', home: 'org', legacyDays: 3650 },
   auditHead: { prefix: 'audh:', placement: 'atomic', home: 'org', legacyDays: 3650 },
   trustPolicies: { prefix: 'tp:', placement: 'atomic', home: 'org', legacyDays: 3650 },
+  /** An org's claimed email domains; added after 0.2, so nothing to carry over. */
+  domains: { prefix: 'dom:', placement: 'atomic', home: 'org', legacyDays: 0 },
+  /** Which org a domain is verified for: one at a time, taken create-if-absent. */
+  domainClaim: { prefix: 'domc:', placement: 'atomic', home: 'shard', legacyDays: 0 },
   user: { prefix: 'usr:', placement: 'plain', home: 'shard', legacyDays: 0 },
   health: { prefix: 'hc:', placement: 'plain', home: 'shard', legacyDays: 0 },
 } as const;

@@ -1,0 +1,265 @@
+/**
+ * Email domains an org claims and proves by DNS: a claim hands out a TXT record
+ * (`_latchkey-challenge.<domain>`, a value random per claim), and the domain is verified
+ * once a DNS-over-HTTPS lookup finds exactly that value there.
+ *
+ * A domain is verified for one org at a time. Two records say so: the org's own list
+ * (`dom:<org>`, the claim and its state) and the domain's claim (`domc:<domain>`, which org
+ * holds it), taken create-if-absent, so of two orgs verifying at once only one swap
+ * succeeds. The claim is taken before the org's list is marked and given back if the claim
+ * went away meanwhile, so a domain is verified for an org only when both agree. A claim
+ * left by an org whose list no longer names the domain (a removal cut off halfway) is
+ * stale: the next org to prove the domain takes it over.
+ */
+import * as z from 'zod';
+import { OAuthError } from '../../shared/errors.ts';
+import { DomainClaimRequest, type DomainInfo, DomainName } from '../../shared/schemas.ts';
+import { DohError, lookupTxt } from '../dns/doh.ts';
+import { parseInput } from '../http/form.ts';
+import { authorize, type Permission, type Principal } from '../policy/roles.ts';
+import type { Services } from '../services.ts';
+import { parseRecord, readRecord, updateRecord } from '../store/records.ts';
+import { storeKey } from '../store/store.ts';
+import { base64url, randomBytes } from '../tokens/opaque.ts';
+import { type AuditSource, appendAudit } from './audit.ts';
+import { type OrgRecord, readOrg } from './orgs.ts';
+
+const StoredDomain = z.object({
+  domain: z.string(),
+  /** Published in DNS by the org, so no secret: kept as it is. */
+  token: z.string(),
+  claimedAt: z.number(),
+  claimedBy: z.string(),
+  verifiedAt: z.number().nullable(),
+});
+type StoredDomain = z.infer<typeof StoredDomain>;
+const OrgDomains = z.array(StoredDomain);
+const Claim = z.object({ org: z.string(), verifiedAt: z.number() });
+
+/** Kept as long as the org (ten years); the store needs some TTL. */
+const DOMAIN_TTL_SECONDS = 10 * 365 * 86400;
+/** An org's list stays a few KiB, far under the smallest value limit of the stores (Deno KV: 64 KiB). */
+export const MAX_DOMAINS_PER_ORG = 50;
+/** Where the proof is published: under the domain, so only who controls its DNS can put it there. */
+export const CHALLENGE_LABEL = '_latchkey-challenge';
+export const CHALLENGE_PREFIX = 'latchkey-domain-verification=';
+
+const listKey = (org: string) => storeKey('domains', org);
+const claimKey = (domain: string) => storeKey('domainClaim', domain);
+
+const view = (stored: StoredDomain): DomainInfo => ({
+  domain: stored.domain,
+  state: stored.verifiedAt === null ? 'pending' : 'verified',
+  claimed_at: Math.floor(stored.claimedAt / 1000),
+  claimed_by: stored.claimedBy,
+  verified_at: stored.verifiedAt === null ? null : Math.floor(stored.verifiedAt / 1000),
+  record: { type: 'TXT', name: `${CHALLENGE_LABEL}.${stored.domain}`, value: `${CHALLENGE_PREFIX}${stored.token}` },
+});
+
+async function readDomains(services: Services, org: string): Promise<StoredDomain[]> {
+  return (await readRecord(services.store, listKey(org), OrgDomains))?.value ?? [];
+}
+
+const updateDomains = (services: Services, org: string, change: (current: StoredDomain[]) => StoredDomain[]) =>
+  updateRecord(
+    services.store,
+    listKey(org),
+    OrgDomains,
+    { ifAbsent: () => [], ttlSeconds: DOMAIN_TTL_SECONDS, what: "org's domains" },
+    change,
+  );
+
+async function orgFor(services: Services, principal: Principal, slug: string, permission: Permission): Promise<OrgRecord> {
+  const org = await readOrg(services, slug);
+  authorize(org, principal, permission);
+  return org;
+}
+
+/** `GET /v1/orgs/{org}/domains`: the org's domains, oldest claim first. */
+export async function listDomains(services: Services, principal: Principal, slug: string): Promise<DomainInfo[]> {
+  const org = await orgFor(services, principal, slug, 'domains:read');
+  return (await readDomains(services, org.slug)).map(view);
+}
+
+/**
+ * `POST /v1/orgs/{org}/domains`: claims a domain (pending) and gives the TXT record that
+ * proves it. Claiming one the org already claimed gives that claim again (`created` false).
+ * A domain verified for another org may still be claimed; it is verified here only once
+ * that org lets it go.
+ */
+export async function claimDomain(
+  services: Services,
+  principal: Principal,
+  slug: string,
+  body: () => Promise<unknown>,
+  source: AuditSource,
+): Promise<{ created: boolean; domain: DomainInfo }> {
+  const org = await orgFor(services, principal, slug, 'domains:write');
+  const { domain } = parseInput(DomainClaimRequest, await body());
+  const fresh: StoredDomain = {
+    domain,
+    token: base64url(randomBytes(24)),
+    claimedAt: services.now(),
+    claimedBy: source.actor,
+    verifiedAt: null,
+  };
+  let existing: StoredDomain | undefined;
+  await updateDomains(services, org.slug, (current) => {
+    existing = current.find((stored) => stored.domain === domain);
+    if (existing) return current;
+    if (current.length >= MAX_DOMAINS_PER_ORG)
+      throw new OAuthError('invalid_request', `an org claims at most ${MAX_DOMAINS_PER_ORG} domains; remove one first`);
+    return [...current, fresh];
+  });
+  if (existing) return { created: false, domain: view(existing) };
+  await appendAudit(services, org.slug, source, {
+    action: 'domain.claimed',
+    subject: domain,
+    detail: `TXT ${CHALLENGE_LABEL}.${domain}`,
+  });
+  return { created: true, domain: view(fresh) };
+}
+
+/**
+ * `POST /v1/orgs/{org}/domains/{domain}/verify`: looks the TXT record up and, when it holds
+ * this claim's exact value and no other org holds the domain, marks it verified. A domain
+ * already verified here answers as it is.
+ */
+export async function verifyDomain(
+  services: Services,
+  principal: Principal,
+  slug: string,
+  rawDomain: unknown,
+  source: AuditSource,
+): Promise<DomainInfo> {
+  const org = await orgFor(services, principal, slug, 'domains:write');
+  const domain = parseInput(DomainName, rawDomain);
+  const claimed = (await readDomains(services, org.slug)).find((stored) => stored.domain === domain);
+  if (!claimed) throw notClaimed(org.slug, domain);
+  if (claimed.verifiedAt !== null) return view(claimed);
+  // Checked before the lookup too: a domain held elsewhere is refused without asking DNS.
+  await refuseIfHeldElsewhere(services, org.slug, domain);
+
+  const { record } = view(claimed);
+  const values = await txtValues(services, record.name);
+  if (!values.includes(record.value)) {
+    const found = values.filter((value) => value.startsWith(CHALLENGE_PREFIX)).length;
+    throw new OAuthError(
+      'invalid_request',
+      values.length === 0
+        ? `no TXT record ${record.name} was found; publish one with the value "${record.value}" and try again (DNS changes can take a few minutes to be seen)`
+        : `the TXT record ${record.name} does not hold "${record.value}" (it holds ${values.length} other value${values.length === 1 ? '' : 's'}${found ? `, ${found} of them another claim's` : ''}); publish this org's value and try again`,
+    );
+  }
+
+  const now = services.now();
+  const taken = await takeClaim(services, org.slug, domain, now);
+  let verified: StoredDomain | undefined;
+  await updateDomains(services, org.slug, (current) => {
+    // The same claim (its token), not one removed and made again since the lookup.
+    verified = current.find((stored) => stored.domain === domain && stored.token === claimed.token);
+    if (!verified || verified.verifiedAt !== null) return current;
+    verified = { ...verified, verifiedAt: now };
+    return current.map((stored) => (stored.domain === domain ? (verified as StoredDomain) : stored));
+  });
+  if (!verified) {
+    // Removed while it was being verified: the claim just taken goes back.
+    if (taken) await services.store.swap(claimKey(domain), taken, null, DOMAIN_TTL_SECONDS);
+    throw notClaimed(org.slug, domain);
+  }
+  await appendAudit(services, org.slug, source, { action: 'domain.verified', subject: domain, detail: `TXT ${record.name}` });
+  return view(verified);
+}
+
+/** `DELETE /v1/orgs/{org}/domains/{domain}`: the claim goes, and with it the domain, for any org to prove. */
+export async function removeDomain(
+  services: Services,
+  principal: Principal,
+  slug: string,
+  rawDomain: unknown,
+  source: AuditSource,
+): Promise<DomainInfo> {
+  const org = await orgFor(services, principal, slug, 'domains:write');
+  const domain = parseInput(DomainName, rawDomain);
+  let removed: StoredDomain | undefined;
+  await updateDomains(services, org.slug, (current) => {
+    removed = current.find((stored) => stored.domain === domain);
+    return current.filter((stored) => stored !== removed);
+  });
+  if (!removed) throw notClaimed(org.slug, domain);
+  const held = await readClaim(services, domain);
+  // Compared and swapped: a claim another org took over meanwhile stays theirs.
+  if (held?.value.org === org.slug) await services.store.swap(claimKey(domain), held.raw, null, DOMAIN_TTL_SECONDS);
+  await appendAudit(services, org.slug, source, {
+    action: 'domain.removed',
+    subject: domain,
+    detail: removed.verifiedAt === null ? 'was pending' : 'was verified',
+  });
+  return view(removed);
+}
+
+/** The org a domain is verified for, if any (the claim and that org's list agree). */
+export async function verifiedOwnerOf(services: Services, domain: string): Promise<string | null> {
+  const held = await readClaim(services, domain);
+  if (!held) return null;
+  const listed = (await readDomains(services, held.value.org)).find((stored) => stored.domain === domain);
+  return listed?.verifiedAt != null ? held.value.org : null;
+}
+
+const notClaimed = (org: string, domain: string) =>
+  new OAuthError('not_found', `org "${org}" has not claimed the domain ${domain}; claim it first`);
+
+function heldElsewhere(domain: string): OAuthError {
+  // Which org is not said: a domain's holder is no business of another tenant.
+  return new OAuthError(
+    'conflict',
+    `the domain ${domain} is verified by another org; it can be verified here only once that org removes it`,
+  );
+}
+
+async function readClaim(services: Services, domain: string) {
+  const raw = await services.store.get(claimKey(domain));
+  return raw === null ? null : { raw, value: parseRecord(Claim, raw) };
+}
+
+/** Whether another org's claim is live: its list still names the domain (pending or verified). */
+async function liveElsewhere(services: Services, org: string, held: { org: string }, domain: string): Promise<boolean> {
+  if (held.org === org) return false;
+  return (await readDomains(services, held.org)).some((stored) => stored.domain === domain);
+}
+
+async function refuseIfHeldElsewhere(services: Services, org: string, domain: string): Promise<void> {
+  const held = await readClaim(services, domain);
+  if (held && (await liveElsewhere(services, org, held.value, domain))) throw heldElsewhere(domain);
+}
+
+/**
+ * Takes the domain's claim for `org`: create-if-absent, or over a stale claim by compare
+ * and swap. Returns the text written (null: the org held it already); 409 if another org
+ * holds it.
+ */
+async function takeClaim(services: Services, org: string, domain: string, now: number): Promise<string | null> {
+  const mine = JSON.stringify({ org, verifiedAt: now });
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const held = await readClaim(services, domain);
+    if (held?.value.org === org) return null;
+    if (held && (await liveElsewhere(services, org, held.value, domain))) throw heldElsewhere(domain);
+    if (await services.store.swap(claimKey(domain), held?.raw ?? null, mine, DOMAIN_TTL_SECONDS)) return mine;
+  }
+  throw new OAuthError('temporarily_unavailable', `the claim on ${domain} kept changing; retry`);
+}
+
+/** The TXT values at `name`; a resolver that fails is the server's trouble (502/503), never a 500. */
+async function txtValues(services: Services, name: string): Promise<string[]> {
+  try {
+    return await lookupTxt(services.fetch, services.config.dohUrl, name);
+  } catch (error) {
+    if (!(error instanceof DohError)) throw error;
+    const down = error.code === 'unreachable' || error.code === 'timeout';
+    throw new OAuthError('temporarily_unavailable', `could not check the TXT record ${name}: ${error.message}; try again later`, {
+      status: down ? 503 : 502,
+      cause: error,
+      ...(down ? { headers: { 'Retry-After': '30' } } : {}),
+    });
+  }
+}
