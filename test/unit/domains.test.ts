@@ -1,0 +1,99 @@
+/**
+ * The domain claim record (worker/accounts/domains.ts) where HTTP alone cannot reach: the
+ * app in process over a memory store (test/fixtures/in-process.ts) and a loopback DoH
+ * resolver. A claim left by a removal cut off halfway is taken over by the next org that
+ * proves the domain; a claim whose org still lists the domain is not; a domain removed
+ * while its verification waited on DNS is not verified, and the claim just taken goes
+ * back; `verifiedOwnerOf` answers only when the claim and the org's list agree.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { verifiedOwnerOf } from '../../worker/accounts/domains.ts';
+import { parseConfig } from '../../worker/config.ts';
+import { servicesLoader } from '../../worker/services.ts';
+import { storeKey } from '../../worker/store/store.ts';
+import { type ApiAnswer, apiCall } from '../fixtures/api-call.ts';
+import { type DohResolver, startDohResolver } from '../fixtures/doh-resolver.ts';
+import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
+import { deviceLogin } from '../fixtures/oauth-client.ts';
+
+let resolver: DohResolver;
+let app: InProcess;
+const owners: Record<'acme' | 'globex', string> = { acme: '', globex: '' };
+
+type Org = keyof typeof owners;
+const call = (org: Org, method: string, suffix = '', body?: Record<string, unknown>) =>
+  apiCall(app.base, method, `/v1/orgs/${org}/domains${suffix}`, owners[org], body);
+const claim = (org: Org, domain: string) => call(org, 'POST', '', { domain });
+const verify = (org: Org, domain: string) => call(org, 'POST', `/${domain}/verify`);
+const valueOf = (answer: ApiAnswer) => (answer.json.record as { value: string }).value;
+const challenge = (domain: string) => `_latchkey-challenge.${domain}`;
+const claimKey = (domain: string) => storeKey('domainClaim', domain);
+async function ownerOf(domain: string) {
+  const config = parseConfig({ LATCHKEY_ISSUER: app.base, LATCHKEY_IDENTITY: 'dev' });
+  return verifiedOwnerOf(await servicesLoader(config, { store: app.store, now: app.now })(), domain);
+}
+
+before(async () => {
+  resolver = await startDohResolver();
+  app = await startInProcess({ LATCHKEY_DOH_URL: resolver.url });
+  for (const org of ['acme', 'globex'] as const) {
+    owners[org] = (await deviceLogin(app.base, `owner@${org}.example`)).access_token;
+    assert.equal((await apiCall(app.base, 'POST', '/v1/orgs', owners[org], { slug: org })).status, 201);
+  }
+});
+after(async () => {
+  app?.close();
+  await resolver?.stop();
+});
+
+describe('the claim record', () => {
+  test('a claim whose org no longer lists the domain is stale: the next org to prove it takes it over', async () => {
+    // What a removal cut off between its two writes leaves: acme's list without the
+    // domain, the claim still acme's.
+    await app.store.put(claimKey('stale.example'), JSON.stringify({ org: 'acme', verifiedAt: app.now() }), 3600);
+    const globex = await claim('globex', 'stale.example');
+    resolver.set(challenge('stale.example'), { txt: [[valueOf(globex)]] });
+    const verified = await verify('globex', 'stale.example');
+    assert.equal(verified.status, 200, verified.text);
+    assert.equal(JSON.parse((await app.store.get(claimKey('stale.example'))) ?? '{}').org, 'globex');
+    assert.equal(await ownerOf('stale.example'), 'globex');
+  });
+
+  test("a claim whose org still lists the domain (pending: its verify was cut off) is not taken; that org's own verify finishes", async () => {
+    const acme = await claim('acme', 'halfway.example');
+    await app.store.put(claimKey('halfway.example'), JSON.stringify({ org: 'acme', verifiedAt: app.now() }), 3600);
+    assert.equal(await ownerOf('halfway.example'), null, 'the claim alone verifies nothing');
+    const globex = await claim('globex', 'halfway.example');
+    resolver.set(challenge('halfway.example'), { txt: [[valueOf(acme)], [valueOf(globex)]] });
+    assert.equal((await verify('globex', 'halfway.example')).status, 409);
+    assert.equal((await verify('acme', 'halfway.example')).status, 200);
+    assert.equal(await ownerOf('halfway.example'), 'acme');
+  });
+
+  test('removed while its lookup waited on DNS: not verified, and the claim goes back', async () => {
+    const acme = await claim('acme', 'gone.example');
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    resolver.set(challenge('gone.example'), { after: released, then: { txt: [[valueOf(acme)]] } });
+    const verifying = verify('acme', 'gone.example');
+    await resolver.askedFor(challenge('gone.example'));
+    assert.equal((await call('acme', 'DELETE', '/gone.example')).status, 200);
+    release();
+    const answer = await verifying;
+    assert.equal(answer.status, 404, answer.text);
+    assert.equal(await app.store.get(claimKey('gone.example')), null);
+    assert.equal(await ownerOf('gone.example'), null);
+  });
+
+  test('removal gives back only its own claim', async () => {
+    const acme = await claim('acme', 'kept.example');
+    resolver.set(challenge('kept.example'), { txt: [[valueOf(acme)]] });
+    assert.equal((await verify('acme', 'kept.example')).status, 200);
+    await claim('globex', 'kept.example');
+    assert.equal((await call('globex', 'DELETE', '/kept.example')).status, 200);
+    assert.equal(await ownerOf('kept.example'), 'acme');
+  });
+});
