@@ -63,6 +63,11 @@ export const COMMANDS: Record<string, Entry> = {
   keys: { summary: "create, list, rotate and revoke an org's API keys", group: 'org', load: () => load(import('./keys.ts')) },
   audit: { summary: "read and verify an org's audit trail", group: 'org', load: () => load(import('./audit.ts')) },
   policies: { summary: "manage and dry-run an org's CI trust policies", group: 'org', load: () => load(import('./policies.ts')) },
+  domains: {
+    summary: "claim and verify an org's email domains (DNS TXT)",
+    group: 'org',
+    load: () => load(import('./domains.ts')),
+  },
   invitations: {
     summary: 'your invitations: list, accept, decline',
     group: 'yours',
