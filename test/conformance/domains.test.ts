@@ -115,6 +115,11 @@ describe('claiming a domain', () => {
       expectStatus(answer, 400, JSON.stringify(bad));
       assert.equal(answer.json.error, 'invalid_request');
     }
+    // A valid name whose record name (_latchkey-challenge.<domain>) would pass DNS's 253.
+    const long = `${Array(4).fill('a'.repeat(60)).join('.')}.example`;
+    const tooLong = await claim('acme', long);
+    expectStatus(tooLong, 400, `${long.length} characters`);
+    assert.match(String(tooLong.json.error_description), /at most 233 characters/);
     const wrongType = await call('POST', '/v1/orgs/acme/domains', tokens.acme, { domain: 5 });
     expectStatus(wrongType, 400, 'a number');
     const extra = await call('POST', '/v1/orgs/acme/domains', tokens.acme, { domain: 'x.example', org: 'globex' });

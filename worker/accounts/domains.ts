@@ -13,7 +13,7 @@
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
-import { DomainClaimRequest, type DomainInfo, DomainName } from '../../shared/schemas.ts';
+import { DomainClaimRequest, type DomainInfo, DomainName, MAX_DOMAIN_LENGTH } from '../../shared/schemas.ts';
 import { DohError, lookupTxt } from '../dns/doh.ts';
 import { parseInput } from '../http/form.ts';
 import { authorize, type Permission, type Principal } from '../policy/roles.ts';
@@ -96,6 +96,14 @@ export async function claimDomain(
 ): Promise<{ created: boolean; domain: DomainInfo }> {
   const org = await orgFor(services, principal, slug, 'domains:write');
   const { domain } = parseInput(DomainClaimRequest, await body());
+  // The record's name must itself be a DNS name, or the claim could never be proven.
+  const longest = MAX_DOMAIN_LENGTH - CHALLENGE_LABEL.length - 1;
+  if (domain.length > longest) {
+    throw new OAuthError(
+      'invalid_request',
+      `a claimed domain is at most ${longest} characters, so that its TXT record's name (${CHALLENGE_LABEL}.<domain>) fits in DNS`,
+    );
+  }
   const fresh: StoredDomain = {
     domain,
     token: base64url(randomBytes(24)),
@@ -203,7 +211,7 @@ export async function verifiedOwnerOf(services: Services, domain: string): Promi
   const held = await readClaim(services, domain);
   if (!held) return null;
   const listed = (await readDomains(services, held.value.org)).find((stored) => stored.domain === domain);
-  return listed?.verifiedAt != null ? held.value.org : null;
+  return listed && listed.verifiedAt !== null ? held.value.org : null;
 }
 
 const notClaimed = (org: string, domain: string) =>
