@@ -194,7 +194,10 @@ describe('verifying a domain', () => {
     for (let round = 0; round < 4; round++) {
       const domain = `race${round}.example`;
       const [acme, globex] = await Promise.all([claim('acme', domain), claim('globex', domain)]);
-      resolver.set(challenge(domain), { txt: [[valueOf(acme)], [valueOf(globex)]] });
+      // Both lookups are held until both have been asked, then answered together, so the
+      // two verifications reach the claim at the same moment.
+      const both = resolver.askedFor(challenge(domain), 2);
+      resolver.set(challenge(domain), { after: both, then: { txt: [[valueOf(acme)], [valueOf(globex)]] } });
       const answers = await Promise.all([verify('acme', domain), verify('globex', domain)]);
       assert.deepEqual(
         answers.map((answer) => answer.status).sort(),
