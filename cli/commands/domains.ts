@@ -35,6 +35,7 @@ export async function domains(
     throw new CliError('usage', `unknown action "domains ${action}"; use list, add, verify or remove`);
   }
   if (action !== undefined && action !== 'list' && !name) throw new CliError('usage', USAGE[action as keyof typeof USAGE]);
+  if ((action === undefined || action === 'list') && name) throw new CliError('usage', 'usage: latchkey domains list');
   const api = await openApi(deps, global);
   const org = await chooseOrg(deps, global, api);
   const base = `/v1/orgs/${path(org)}/domains`;

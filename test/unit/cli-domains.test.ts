@@ -47,6 +47,7 @@ describe('latchkey domains', () => {
       [['domains', 'verify'], 'latchkey: usage: latchkey domains verify DOMAIN\n'],
       [['domains', 'remove'], 'latchkey: usage: latchkey domains remove DOMAIN [--confirm]\n'],
       [['domains', 'claim', 'x.example'], 'latchkey: unknown action "domains claim"; use list, add, verify or remove\n'],
+      [['domains', 'list', 'x.example'], 'latchkey: usage: latchkey domains list\n'],
     ] as const) {
       assert.deepEqual(await runWith([...argv], { env, client: server.client }), { code: 2, stdout: '', stderr }, argv.join(' '));
     }
