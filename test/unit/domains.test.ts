@@ -4,11 +4,12 @@
  * resolver. A claim left by a removal cut off halfway is taken over by the next org that
  * proves the domain; a claim whose org still lists the domain is not; a domain removed
  * while its verification waited on DNS is not verified, and the claim just taken goes
- * back; `verifiedOwnerOf` answers only when the claim and the org's list agree.
+ * back; `verifiedOwnerOf` answers only when the claim and the org's list agree. An org's
+ * lookups are counted per hour (a stepping clock crosses the window).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { verifiedOwnerOf } from '../../worker/accounts/domains.ts';
+import { LOOKUPS_PER_WINDOW, verifiedOwnerOf } from '../../worker/accounts/domains.ts';
 import { parseConfig } from '../../worker/config.ts';
 import { servicesLoader } from '../../worker/services.ts';
 import { storeKey } from '../../worker/store/store.ts';
@@ -34,11 +35,18 @@ async function ownerOf(domain: string) {
   return verifiedOwnerOf(await servicesLoader(config, { store: app.store, now: app.now })(), domain);
 }
 
+/** Fresh access tokens for both owners (after the clock stepped past their 15 minutes). */
+async function signIn() {
+  for (const org of ['acme', 'globex'] as const) {
+    owners[org] = (await deviceLogin(app.base, `owner@${org}.example`)).access_token;
+  }
+}
+
 before(async () => {
   resolver = await startDohResolver();
   app = await startInProcess({ LATCHKEY_DOH_URL: resolver.url });
+  await signIn();
   for (const org of ['acme', 'globex'] as const) {
-    owners[org] = (await deviceLogin(app.base, `owner@${org}.example`)).access_token;
     assert.equal((await apiCall(app.base, 'POST', '/v1/orgs', owners[org], { slug: org })).status, 201);
   }
 });
@@ -95,5 +103,32 @@ describe('the claim record', () => {
     await claim('globex', 'kept.example');
     assert.equal((await call('globex', 'DELETE', '/kept.example')).status, 200);
     assert.equal(await ownerOf('kept.example'), 'acme');
+  });
+});
+
+describe('lookups per org', () => {
+  test(`an org asks DNS at most ${LOOKUPS_PER_WINDOW} times an hour; then 429 with Retry-After, until the next hour`, async () => {
+    // A fresh hour, and a domain whose record is never published.
+    app.step(3_600_000 - (app.now() % 3_600_000));
+    await signIn();
+    await claim('acme', 'busy.example');
+    await claim('globex', 'busy.example');
+    for (let n = 0; n < LOOKUPS_PER_WINDOW; n++) assert.equal((await verify('acme', 'busy.example')).status, 400, `lookup ${n}`);
+    const asked = resolver.asked().length;
+    app.step(60_000);
+    const limited = await verify('acme', 'busy.example');
+    assert.equal(limited.status, 429, limited.text);
+    assert.equal(limited.json.error, 'rate_limited');
+    assert.equal(resolver.asked().length, asked, 'the refused one asked nothing');
+    const retryAfter = await fetch(`${app.base}/v1/orgs/acme/domains/busy.example/verify`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${owners.acme}` },
+    });
+    assert.equal(retryAfter.headers.get('retry-after'), String(3600 - 60));
+    // Another org's count is its own.
+    assert.equal((await verify('globex', 'busy.example')).status, 400);
+    app.step(3_600_000 - 60_000);
+    await signIn();
+    assert.equal((await verify('acme', 'busy.example')).status, 400, 'the next hour');
   });
 });

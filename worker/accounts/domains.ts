@@ -43,6 +43,9 @@ export const MAX_DOMAINS_PER_ORG = 50;
 /** Where the proof is published: under the domain, so only who controls its DNS can put it there. */
 export const CHALLENGE_LABEL = '_latchkey-challenge';
 export const CHALLENGE_PREFIX = 'latchkey-domain-verification=';
+/** DNS lookups an org's verifications may make per fixed window (see countLookup). */
+export const LOOKUPS_PER_WINDOW = 30;
+const LOOKUP_WINDOW_SECONDS = 3600;
 
 const listKey = (org: string) => storeKey('domains', org);
 const claimKey = (domain: string) => storeKey('domainClaim', domain);
@@ -148,6 +151,7 @@ export async function verifyDomain(
   // Checked before the lookup too: a domain held elsewhere is refused without asking DNS.
   await refuseIfHeldElsewhere(services, org.slug, domain);
 
+  await countLookup(services, org.slug);
   const { record } = view(claimed);
   const values = await txtValues(services, record.name);
   if (!values.includes(record.value)) {
@@ -255,6 +259,24 @@ async function takeClaim(services: Services, org: string, domain: string, now: n
     if (await services.store.swap(claimKey(domain), held?.raw ?? null, mine, DOMAIN_TTL_SECONDS)) return mine;
   }
   throw new OAuthError('temporarily_unavailable', `the claim on ${domain} kept changing; retry`);
+}
+
+/**
+ * Each verification costs a request to the resolver; an org makes at most
+ * LOOKUPS_PER_WINDOW of them per fixed window, so nobody turns the server into a client
+ * that gets its address refused by the resolver everyone's verifications use.
+ */
+async function countLookup(services: Services, org: string): Promise<void> {
+  const windowMs = LOOKUP_WINDOW_SECONDS * 1000;
+  const window = Math.floor(services.now() / windowMs);
+  const made = await services.store.increment(storeKey('rateLimit', `dv:${org}:${window}`), 2 * LOOKUP_WINDOW_SECONDS);
+  if (made <= LOOKUPS_PER_WINDOW) return;
+  const wait = Math.ceil(((window + 1) * windowMs - services.now()) / 1000);
+  throw new OAuthError(
+    'rate_limited',
+    `org "${org}" has asked DNS ${LOOKUPS_PER_WINDOW} times this hour; verify again in ${Math.ceil(wait / 60)} min`,
+    { headers: { 'Retry-After': String(wait) } },
+  );
 }
 
 /** The TXT values at `name`; a resolver that fails is the server's trouble (502/503), never a 500. */
