@@ -96,6 +96,25 @@ describe('the claim record', () => {
     assert.equal(await ownerOf('gone.example'), null);
   });
 
+  test("one org's two verifications at once: both answer verified, the trail says it once", async () => {
+    const acme = await claim('acme', 'twice.example');
+    const both = resolver.askedFor(challenge('twice.example'), 2);
+    resolver.set(challenge('twice.example'), { after: both, then: { txt: [[valueOf(acme)]] } });
+    const answers = await Promise.all([verify('acme', 'twice.example'), verify('acme', 'twice.example')]);
+    assert.deepEqual(
+      answers.map((answer) => [answer.status, answer.json.state]),
+      [
+        [200, 'verified'],
+        [200, 'verified'],
+      ],
+    );
+    const trail = await apiCall(app.base, 'GET', '/v1/orgs/acme/audit?limit=200', owners.acme);
+    const entries = (trail.json.entries as { action: string; subject: string }[]).filter(
+      (entry) => entry.subject === 'twice.example' && entry.action === 'domain.verified',
+    );
+    assert.equal(entries.length, 1);
+  });
+
   test('removal gives back only its own claim', async () => {
     const acme = await claim('acme', 'kept.example');
     resolver.set(challenge('kept.example'), { txt: [[valueOf(acme)]] });

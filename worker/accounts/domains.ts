@@ -167,10 +167,13 @@ export async function verifyDomain(
   const now = services.now();
   const taken = await takeClaim(services, org.slug, domain, now);
   let verified: StoredDomain | undefined;
+  let marked = false;
   await updateDomains(services, org.slug, (current) => {
     // The same claim (its token), not one removed and made again since the lookup.
     verified = current.find((stored) => stored.domain === domain && stored.token === claimed.token);
-    if (!verified || verified.verifiedAt !== null) return current;
+    // Already verified: by this org's other verification running at the same time.
+    marked = verified !== undefined && verified.verifiedAt === null;
+    if (!verified || !marked) return current;
     verified = { ...verified, verifiedAt: now };
     return current.map((stored) => (stored.domain === domain ? (verified as StoredDomain) : stored));
   });
@@ -179,7 +182,9 @@ export async function verifyDomain(
     if (taken) await services.store.swap(claimKey(domain), taken, null, DOMAIN_TTL_SECONDS);
     throw notClaimed(org.slug, domain);
   }
-  await appendAudit(services, org.slug, source, { action: 'domain.verified', subject: domain, detail: `TXT ${record.name}` });
+  if (marked) {
+    await appendAudit(services, org.slug, source, { action: 'domain.verified', subject: domain, detail: `TXT ${record.name}` });
+  }
   return view(verified);
 }
 
