@@ -15,7 +15,9 @@ export const DOH_MAX_BYTES = 64 * 1024;
 /** DNS RCODEs (RFC 1035 §4.1.1) that mean "no such record", which is an answer, not a failure. */
 const NOERROR = 0;
 const NXDOMAIN = 3;
+/** Record types (RFC 1035 §3.2.2). */
 const TXT = 16;
+const CNAME = 5;
 
 const DohAnswer = z.object({
   Status: z.number().int().nonnegative(),
@@ -82,11 +84,34 @@ export async function lookupTxt(
   const { Status: status, Answer: answers = [] } = parsed.data;
   if (status === NXDOMAIN) return [];
   if (status !== NOERROR) throw new DohError('failed', `the DNS resolver could not look the name up (DNS status ${status})`);
+  const chain = chainFrom(name, answers);
   return answers.flatMap((answer) => {
-    if (answer.type !== TXT) return []; // the CNAMEs on the way to the record
+    // Only records at the name asked or along its CNAME chain: a TXT for some other name
+    // riding in the answer (a resolver's bug, a poisoned cache) proves nothing about this one.
+    if (answer.type !== TXT || !chain.has(canonical(answer.name))) return [];
     const joined = joinCharacterStrings(answer.data);
     return joined === null ? [] : [joined];
   });
+}
+
+/** DNS names compare without case and without the root's dot, which resolvers add or not. */
+const canonical = (name: string) => (name.endsWith('.') ? name.slice(0, -1) : name).toLowerCase();
+
+/**
+ * The name asked and every name a CNAME in the answer leads to from it, in any order the
+ * resolver lists them; a CNAME that does not start on the chain adds nothing.
+ */
+function chainFrom(name: string, answers: { name: string; type: number; data: string }[]): Set<string> {
+  const chain = new Set([canonical(name)]);
+  for (let grown = true; grown; ) {
+    grown = false;
+    for (const answer of answers) {
+      if (answer.type !== CNAME || !chain.has(canonical(answer.name)) || chain.has(canonical(answer.data))) continue;
+      chain.add(canonical(answer.data));
+      grown = true;
+    }
+  }
+  return chain;
 }
 
 async function answerText(fetcher: typeof fetch, url: URL, signal: AbortSignal, maxBytes: number): Promise<string> {
