@@ -34,7 +34,15 @@ const StoredDomain = z.object({
 });
 type StoredDomain = z.infer<typeof StoredDomain>;
 const OrgDomains = z.array(StoredDomain);
-const Claim = z.object({ org: z.string(), verifiedAt: z.number() });
+const Claim = z.object({
+  org: z.string(),
+  verifiedAt: z.number(),
+  /**
+   * The org's claim (its token) that proved the domain: two claims' writes never compare
+   * equal, so a verification giving back what it wrote cannot give back another's.
+   */
+  token: z.string().optional(),
+});
 
 /** Kept as long as the org (ten years); the store needs some TTL. */
 const DOMAIN_TTL_SECONDS = 10 * 365 * 86400;
@@ -165,7 +173,7 @@ export async function verifyDomain(
   }
 
   const now = services.now();
-  const taken = await takeClaim(services, org.slug, domain, now);
+  const taken = await takeClaim(services, org.slug, domain, claimed.token, now);
   let verified: StoredDomain | undefined;
   let marked = false;
   await updateDomains(services, org.slug, (current) => {
@@ -178,8 +186,9 @@ export async function verifyDomain(
     return current.map((stored) => (stored.domain === domain ? (verified as StoredDomain) : stored));
   });
   if (!verified) {
-    // Removed while it was being verified: the claim just taken goes back.
-    if (taken) await services.store.swap(claimKey(domain), taken, null, DOMAIN_TTL_SECONDS);
+    // Removed while it was being verified: the claim goes back to what it was (nothing, a
+    // stale one, or this org's next claim verified meanwhile), unless it changed since.
+    await services.store.swap(claimKey(domain), taken.written, taken.previous, DOMAIN_TTL_SECONDS);
     throw notClaimed(org.slug, domain);
   }
   if (marked) {
@@ -252,16 +261,24 @@ async function refuseIfHeldElsewhere(services: Services, org: string, domain: st
 
 /**
  * Takes the domain's claim for `org`: create-if-absent, or over a stale claim by compare
- * and swap. Returns the text written (null: the org held it already); 409 if another org
- * holds it.
+ * and swap. Returns the text written and what it replaced; 409 if another org holds it. A claim the org holds
+ * already is written again too: another org that found it stale and is about to take it
+ * over then fails its swap and looks again (finding this org's list naming the domain),
+ * where leaving it as it is would let both orgs mark the domain verified.
  */
-async function takeClaim(services: Services, org: string, domain: string, now: number): Promise<string | null> {
-  const mine = JSON.stringify({ org, verifiedAt: now });
+async function takeClaim(
+  services: Services,
+  org: string,
+  domain: string,
+  token: string,
+  now: number,
+): Promise<{ written: string; previous: string | null }> {
+  const mine = JSON.stringify({ org, verifiedAt: now, token });
   for (let attempt = 0; attempt < 5; attempt++) {
     const held = await readClaim(services, domain);
-    if (held?.value.org === org) return null;
     if (held && (await liveElsewhere(services, org, held.value, domain))) throw heldElsewhere(domain);
-    if (await services.store.swap(claimKey(domain), held?.raw ?? null, mine, DOMAIN_TTL_SECONDS)) return mine;
+    const previous = held?.raw ?? null;
+    if (await services.store.swap(claimKey(domain), previous, mine, DOMAIN_TTL_SECONDS)) return { written: mine, previous };
   }
   throw new OAuthError('temporarily_unavailable', `the claim on ${domain} kept changing; retry`);
 }
