@@ -167,6 +167,46 @@ describe('the claim record', () => {
     assert.equal((await verify('globex', domain)).status, 409);
   });
 
+  test("a removal finishing after the domain was claimed and verified again gives back only the removed claim's hold", async () => {
+    const domain = 'removed-race.example';
+    const first = await claim('acme', domain);
+    resolver.set(challenge(domain), { txt: [[valueOf(first)]] });
+    assert.equal((await verify('acme', domain)).status, 200);
+    // The removal is held just before it reads the claim (its list entry is already gone);
+    // meanwhile the org claims the domain again and verifies it.
+    const get = app.store.get.bind(app.store);
+    let armed = true;
+    let reached = () => {};
+    const atRead = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    app.store.get = async (key) => {
+      if (armed && key === claimKey(domain)) {
+        armed = false;
+        reached();
+        await released;
+      }
+      return get(key);
+    };
+    try {
+      const removing = remove('acme', domain);
+      await atRead;
+      const second = await claim('acme', domain);
+      resolver.set(challenge(domain), { txt: [[valueOf(second)]] });
+      assert.equal((await verify('acme', domain)).status, 200);
+      release();
+      assert.equal((await removing).status, 200);
+      assert.equal(await stateIn('acme', domain), 'verified');
+      assert.equal(await ownerOf(domain), 'acme', 'the new claim keeps its hold on the domain');
+    } finally {
+      app.store.get = get;
+    }
+  });
+
   test('pending claims block nobody: a squatter claiming a domain it cannot prove does not stop its owner', async () => {
     await claim('acme', 'squatted.example');
     const globex = await claim('globex', 'squatted.example');

@@ -214,8 +214,11 @@ export async function removeDomain(
   });
   if (!removed) throw notClaimed(org.slug, domain);
   const held = await readClaim(services, domain);
-  // Compared and swapped: a claim another org took over meanwhile stays theirs.
-  if (held?.value.org === org.slug) await services.store.swap(claimKey(domain), held.raw, null, DOMAIN_TTL_SECONDS);
+  // Compared and swapped: a claim another org took over meanwhile stays theirs, and one
+  // this org's next claim of the domain took (claimed and verified again since the entry
+  // went) stays that claim's. One without a token is given back as its org's.
+  const ours = held?.value.org === org.slug && (held.value.token ?? removed.token) === removed.token;
+  if (held && ours) await services.store.swap(claimKey(domain), held.raw, null, DOMAIN_TTL_SECONDS);
   await appendAudit(services, org.slug, source, {
     action: 'domain.removed',
     subject: domain,
