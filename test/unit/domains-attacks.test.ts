@@ -207,6 +207,32 @@ describe('the claim record', () => {
     }
   });
 
+  test('a stale claim is not brought back to life by its org claiming the domain again (pending) without proving it', async () => {
+    const domain = 'revived.example';
+    const first = await claim('acme', domain);
+    resolver.set(challenge(domain), { txt: [[valueOf(first)]] });
+    assert.equal((await verify('acme', domain)).status, 200);
+    // A removal cut off between its two writes: the entry is gone, the claim stays.
+    const swap = app.store.swap.bind(app.store);
+    app.store.swap = async (key, expected, next, ttl) => {
+      if (key === claimKey(domain) && next === null) throw new Error('cut off');
+      return swap(key, expected, next, ttl);
+    };
+    try {
+      assert.equal((await remove('acme', domain)).status, 500);
+    } finally {
+      app.store.swap = swap;
+    }
+    assert.equal(await stateIn('acme', domain), undefined);
+    // The domain changes hands; acme claims it again but can no longer prove it.
+    assert.equal((await claim('acme', domain)).status, 201);
+    const globex = await claim('globex', domain);
+    resolver.set(challenge(domain), { txt: [[valueOf(globex)]] });
+    const verified = await verify('globex', domain);
+    assert.equal(verified.status, 200, verified.text);
+    assert.equal(await ownerOf(domain), 'globex');
+  });
+
   test('pending claims block nobody: a squatter claiming a domain it cannot prove does not stop its owner', async () => {
     await claim('acme', 'squatted.example');
     const globex = await claim('globex', 'squatted.example');

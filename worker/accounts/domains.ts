@@ -8,8 +8,9 @@
  * holds it), taken create-if-absent, so of two orgs verifying at once only one swap
  * succeeds. The claim is taken before the org's list is marked and given back if the claim
  * went away meanwhile, so a domain is verified for an org only when both agree. A claim
- * left by an org whose list no longer names the domain (a removal cut off halfway) is
- * stale: the next org to prove the domain takes it over.
+ * left by an org whose list no longer holds the entry that proved it (a removal cut off
+ * halfway; an entry made again since is a new claim, not yet proven) is stale: the next
+ * org to prove the domain takes it over.
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
@@ -43,6 +44,7 @@ const Claim = z.object({
    */
   token: z.string().optional(),
 });
+type Claim = z.infer<typeof Claim>;
 
 /** Kept as long as the org (ten years); the store needs some TTL. */
 const DOMAIN_TTL_SECONDS = 10 * 365 * 86400;
@@ -231,9 +233,17 @@ export async function removeDomain(
 export async function verifiedOwnerOf(services: Services, domain: string): Promise<string | null> {
   const held = await readClaim(services, domain);
   if (!held) return null;
-  const listed = (await readDomains(services, held.value.org)).find((stored) => stored.domain === domain);
+  const listed = (await readDomains(services, held.value.org)).find((stored) => holds(held.value, stored, domain));
   return listed && listed.verifiedAt !== null ? held.value.org : null;
 }
+
+/**
+ * Whether an org's list entry is the claim's: the same domain and, when the claim says which
+ * claim proved it, that one. An entry made again after a removal cut off halfway is a new,
+ * unproven claim, and does not make the old claim live.
+ */
+const holds = (claim: Claim, stored: StoredDomain, domain: string) =>
+  stored.domain === domain && (claim.token ?? stored.token) === stored.token;
 
 const notClaimed = (org: string, domain: string) =>
   new OAuthError('not_found', `org "${org}" has not claimed the domain ${domain}; claim it first`);
@@ -251,10 +261,10 @@ async function readClaim(services: Services, domain: string) {
   return raw === null ? null : { raw, value: parseRecord(Claim, raw) };
 }
 
-/** Whether another org's claim is live: its list still names the domain (pending or verified). */
-async function liveElsewhere(services: Services, org: string, held: { org: string }, domain: string): Promise<boolean> {
+/** Whether another org's claim is live: its list still holds the claim's entry (pending or verified). */
+async function liveElsewhere(services: Services, org: string, held: Claim, domain: string): Promise<boolean> {
   if (held.org === org) return false;
-  return (await readDomains(services, held.org)).some((stored) => stored.domain === domain);
+  return (await readDomains(services, held.org)).some((stored) => holds(held, stored, domain));
 }
 
 async function refuseIfHeldElsewhere(services: Services, org: string, domain: string): Promise<void> {
