@@ -2,7 +2,9 @@
  * A second reader's attacks on org email domains (worker/accounts/domains.ts,
  * worker/dns/doh.ts), in process over a memory store and a loopback DoH resolver:
  * a resolver answer that carries a TXT record for some other name; the stale-claim
- * takeover racing the claim's own org; pending claims that must block nobody; a
+ * takeover racing the claim's own org; a removal, or a removed claim's verification,
+ * finishing after the domain was claimed and verified again; a stale claim its org tries
+ * to revive by claiming again without proof; pending claims that must block nobody; a
  * domain's spellings (case, trailing dot, IDNA) that must be one domain; a parent
  * domain that says nothing of its subdomains; a value left in DNS by a removed claim;
  * a lookup name that would smuggle query parameters into the resolver's URL.
