@@ -22,6 +22,7 @@ import { invitationRoutes } from './routes/invitations.ts';
 import { describeCredential, meRoutes } from './routes/me.ts';
 import { orgRoutes } from './routes/orgs.ts';
 import { revokeRoutes } from './routes/revoke.ts';
+import { secondStepRoutes } from './routes/second-step.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { signInRoutes } from './routes/sign-in.ts';
 import { tokenRoutes } from './routes/token.ts';
@@ -63,6 +64,7 @@ export function createApp(config: Config, deps: Deps): App {
     deviceAuthorizationRoutes,
     devicePageRoutes,
     signInRoutes,
+    secondStepRoutes,
     authorizeRoutes,
     tokenRoutes,
     revokeRoutes,

@@ -1083,6 +1083,26 @@ const rows: Row[] = [
     page: true,
   },
   { name: 'sign-in: GET /signin', path: '/signin', status: 404, error: 'not_found' },
+  // The second step (two-step sign-in): the same form reading and CSRF check, then the pending first step.
+  { name: 'two-step: no CSRF token', ...post('/signin/two-step', FORM, form({ code: '123456' })), status: 403, page: true },
+  { name: 'two-step: JSON', ...post('/signin/two-step', JSON_TYPE, '{"code":"123456"}'), status: 415, page: true },
+  { name: 'two-step: duplicated code', ...post('/signin/two-step', FORM, 'code=1&code=2'), status: 400, page: true },
+  {
+    name: 'two-step: 100 KB code',
+    ...post('/signin/two-step', FORM, form({ code: HUNDRED_KB })),
+    browser: 'bound',
+    status: 413,
+    page: true,
+  },
+  {
+    name: 'two-step: no first step in this browser',
+    ...post('/signin/two-step', FORM, form({ code: '123456' })),
+    browser: 'bound',
+    csrf: true,
+    status: 400,
+    page: true,
+  },
+  { name: 'two-step: GET without a first step', path: '/signin/two-step', status: 400, page: true },
   { name: 'sign-in: GET /device/sign-in', path: '/device/sign-in', status: 404, error: 'not_found' },
   { name: 'device page: POST /device', ...post('/device', FORM, 'user_code=BCDF-GHJK'), status: 404, error: 'not_found' },
   {

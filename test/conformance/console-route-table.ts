@@ -13,6 +13,7 @@
  * - `signin`: signed out: a GET shows the sign-in form (and comes back after it), a POST is 403;
  * - `refused`: another 4xx (a 400 of bad input, a 409).
  */
+import { base32Decode, totpCodeAt } from '../../worker/mfa/totp.ts';
 import type { FormBrowser } from '../fixtures/oauth-client.ts';
 
 export const PRINCIPALS = [
@@ -159,6 +160,40 @@ const sessionIntact = (world: World, target: Target) => world.works(target.acces
 /** Only an operator reaches the operator's pages; to anyone else they are a page that does not exist. */
 const OPERATOR_ONLY = who({ allowed: ['operator'], hidden: SIGNED_IN.filter((principal) => principal !== 'operator') });
 
+/** Adds an authenticator app in `browser`, pending until its first code: its id and base32 secret from the page. */
+async function pendingAuthenticator(browser: Browser): Promise<{ id: string; secret: string }> {
+  const added = await browser.form.request('/console/two-step/totp', { csrf: browser.csrf });
+  const id = /\/console\/two-step\/totp\/(mfa_[\w-]{20})\/confirm/.exec(added.html)?.[1];
+  const secret = /<code id="totp-secret">([A-Z2-7]+)<\/code>/.exec(added.html)?.[1];
+  if (!id || !secret) throw new Error(`no authenticator added: ${added.status}`);
+  return { id, secret };
+}
+/** A code for a base32 secret at the Worker's clock (the real one). */
+const codeOf = (secret: string) => totpCodeAt(base32Decode(secret) as Uint8Array, Date.now());
+/** A fresh person's pending authenticator (`id`), with the code that would confirm it (`code`). */
+async function strangersPendingAuthenticator(world: World): Promise<Target> {
+  const browser = (await world.newBrowser()).id as string;
+  const { id, secret } = await pendingAuthenticator(world.signedInBrowser(browser));
+  return { id, code: await codeOf(secret), browser };
+}
+/** A fresh person's confirmed authenticator (`id`) and their browser (`browser`), which lists it. */
+async function strangersAuthenticator(world: World): Promise<Target> {
+  const browserId = (await world.newBrowser()).id as string;
+  const browser = world.signedInBrowser(browserId);
+  const { id, secret } = await pendingAuthenticator(browser);
+  const confirmed = await browser.form.request(`/console/two-step/totp/${id}/confirm`, {
+    csrf: browser.csrf,
+    code: await codeOf(secret),
+  });
+  if (confirmed.status !== 303) throw new Error(`the authenticator was not confirmed: ${confirmed.status}`);
+  return { id, browser: browserId };
+}
+const ghostFactor = (target: Target): Target => ({ ...target, id: `mfa_${'G'.repeat(20)}` });
+const factorListed = async (world: World, target: Target) =>
+  (await world.signedInBrowser(target.browser as string).form.request('/console/two-step')).html.includes(
+    `data-factor="${target.id}"`,
+  );
+
 export const ROWS: Row[] = [
   // You (worker/routes/console/you.ts).
   { route: 'GET /console', does: 'read one’s own page', expect: who({ allowed: SIGNED_IN }) },
@@ -225,6 +260,50 @@ export const ROWS: Row[] = [
       expect: who({ allowed: ['invited'], hidden: SIGNED_IN.filter((principal) => principal !== 'invited') }),
     }),
   ),
+
+  // Two-step sign-in (worker/routes/console/two-step.ts): a person's own factors only. No
+  // row confirms a principal's own authenticator: that would turn on two-step sign-in for
+  // them, and the rows sign them in again in one step (recovery codes alone turn nothing on).
+  { route: 'GET /console/two-step', does: 'read one’s own sign-in factors', expect: who({ allowed: SIGNED_IN }) },
+  {
+    route: 'POST /console/two-step/totp',
+    does: 'add an authenticator app, pending until its first code',
+    expect: who({ allowed: SIGNED_IN }),
+    shows: (answer) =>
+      /<svg [^>]*class="qr"/.test(answer.html) && /<code id="totp-secret">/.test(answer.html) ? null : 'no QR code or secret',
+  },
+  {
+    route: 'POST /console/two-step/recovery',
+    does: 'make one’s own recovery codes',
+    expect: who({ allowed: SIGNED_IN }),
+    shows: (answer) => ((answer.html.match(/<li><code>/g) ?? []).length === 10 ? null : 'not ten recovery codes'),
+  },
+  {
+    route: 'POST /console/two-step/totp/:id/confirm',
+    does: "confirm another person's pending authenticator with its right code",
+    target: strangersPendingAuthenticator,
+    ghost: ghostFactor,
+    form: (cell) => ({ code: cell.target.code as string }),
+    expect: who({ hidden: SIGNED_IN }),
+  },
+  {
+    route: 'POST /console/two-step/:id/remove',
+    does: "remove another person's authenticator",
+    target: strangersAuthenticator,
+    ghost: ghostFactor,
+    intact: factorListed,
+    expect: who({ hidden: SIGNED_IN }),
+  },
+  {
+    route: 'POST /console/two-step/:id/remove',
+    does: "remove one's own pending authenticator",
+    own: async (principal, world) => {
+      const browser = (await world.newBrowser(PEOPLE[principal])).id as string;
+      return { id: (await pendingAuthenticator(world.signedInBrowser(browser))).id };
+    },
+    expect: who({ allowed: SIGNED_IN }),
+    shows: (answer) => (answer.headers.get('location')?.endsWith('notice=factor-removed') ? null : 'no factor-removed notice'),
+  },
 
   // Operator (worker/routes/console/operator.ts).
   { route: 'GET /console/operator', does: 'open the operator page', ghostPath: '/console/no-such-page', expect: OPERATOR_ONLY },

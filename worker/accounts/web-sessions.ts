@@ -36,6 +36,14 @@ export const WebSession = z.object({
   expiresAt: z.number().default(0),
   address: z.string().nullable().default(null),
   userAgent: z.string().nullable().default(null),
+  /**
+   * How the person signed in (RFC 8176 values): `pwd` for the first step (what the identity
+   * provider or the dev form proved), then `mfa` and `otp` once a second factor was proven
+   * (two-step sign-in, issue #22). A record from before reads as the first step only.
+   */
+  amr: z.array(z.string()).default(['pwd']),
+  /** When the second factor was proven (ms); null when it was not. */
+  mfaAt: z.number().nullable().default(null),
 });
 export type WebSession = z.infer<typeof WebSession>;
 /** A web session as the request sees it: `key` is the hash its record lives under. */
@@ -55,6 +63,8 @@ export async function createWebSession(
   requester: Requester,
   /** When the identity provider says the person proved who they are (ms); absent, now (never later than now). */
   authenticatedAt?: number,
+  /** What the sign-in proved: absent, the first step alone. */
+  proof: { amr: string[]; mfaAt: number | null } = { amr: ['pwd'], mfaAt: null },
 ): Promise<WebSession> {
   const now = services.now();
   const session: WebSession = {
@@ -66,6 +76,8 @@ export async function createWebSession(
     expiresAt: now + WEB_SESSION_SECONDS * 1000,
     address: requester.address,
     userAgent: requester.userAgent,
+    amr: proof.amr,
+    mfaAt: proof.mfaAt,
   };
   await services.store.put(storeKey('webSession', key), JSON.stringify(session), WEB_SESSION_SECONDS);
   await updateRecord(

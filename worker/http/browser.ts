@@ -74,11 +74,20 @@ async function sessionKey(c: Context<AppEnv>): Promise<string | null> {
   return c.var.services.hasher.hash('ws', secret);
 }
 
-/** `authenticatedAt`: when the identity provider says the person proved who they are (ms); absent, now. */
-export async function startWebSession(c: Context<AppEnv>, person: Person, authenticatedAt?: number): Promise<void> {
+/**
+ * `authenticatedAt`: when the identity provider says the person proved who they are (ms);
+ * absent, now. `proof`: what the sign-in proved (absent, the first step alone). Called for
+ * a person with a second factor only once it is proven (http/second-step.ts).
+ */
+export async function startWebSession(
+  c: Context<AppEnv>,
+  person: Person,
+  authenticatedAt?: number,
+  proof?: { amr: string[]; mfaAt: number | null },
+): Promise<void> {
   const services = c.var.services;
   const secret = generateSecret(services.config.branding.prefixes.browser_session);
-  await createWebSession(services, await services.hasher.hash('ws', secret), person, requesterOf(c), authenticatedAt);
+  await createWebSession(services, await services.hasher.hash('ws', secret), person, requesterOf(c), authenticatedAt, proof);
   setCookie(c, cookieName(c, 'lk_session'), secret, cookieOptions(c, WEB_SESSION_SECONDS));
 }
 

@@ -99,7 +99,7 @@ export function oidcProvider(oidc: NonNullable<Config['oidc']>): UpstreamProvide
       // A provider answering from its own session did not ask the person anything now: the sign-in
       // is as recent as its `auth_time` says. (One that says nothing is taken at its word as now.)
       const authenticatedAt = typeof idClaims.auth_time === 'number' ? idClaims.auth_time * 1000 : undefined;
-      return { provider: `oidc:${metadata.issuer}`, subject: String(claims.sub), email, authenticatedAt };
+      return { provider: `oidc:${metadata.issuer}`, subject: String(claims.sub), email, authenticatedAt, ...statedAmr(idClaims) };
     },
   };
 }
@@ -183,4 +183,11 @@ export async function verifyIdToken(
     if (error instanceof errors.JWTExpired) throw new OAuthError('access_denied', 'the ID token has expired');
     throw new OAuthError('access_denied', 'the ID token’s signature does not verify');
   }
+}
+
+/** The ID token's `amr` when it is a short list of short names (RFC 8176 values), else nothing. */
+function statedAmr(claims: JWTPayload): { amr?: string[] } {
+  const amr = claims.amr;
+  if (!Array.isArray(amr) || amr.length === 0 || amr.length > 8) return {};
+  return amr.every((value) => typeof value === 'string' && /^[\w.-]{1,32}$/.test(value)) ? { amr: amr as string[] } : {};
 }

@@ -25,6 +25,12 @@ export type UpstreamIdentity = {
    * recent sign-in counts from; absent from a provider that cannot be asked to (GitHub).
    */
   authenticatedAt?: number;
+  /**
+   * How the provider says the person signed in (its ID token's `amr`, RFC 8176), recorded on
+   * the browser sign-in as said. Trusted for nothing yet: an operator's trust in a provider's
+   * `amr` in place of latchkey's own second step is later work of issue #22.
+   */
+  amr?: string[];
 };
 
 export type UpstreamProvider = {

@@ -2,8 +2,9 @@ import { type Context, Hono } from 'hono';
 import { html } from 'hono/html';
 import { OAuthError } from '../../shared/errors.ts';
 import type { AppEnv } from '../app.ts';
-import { assertCsrf, browserId, csrfToken, startWebSession } from '../http/browser.ts';
+import { assertCsrf, browserId, csrfToken } from '../http/browser.ts';
 import { readForm, readQuery } from '../http/form.ts';
+import { finishFirstStep } from '../http/second-step.ts';
 import { devSignIn } from '../identity/dev.ts';
 import { upstreamOrigin, upstreamProvider } from '../identity/providers.ts';
 import { finishUpstreamSignIn, startUpstreamSignIn } from '../identity/upstream.ts';
@@ -54,8 +55,8 @@ signInRoutes.post('/signin', async (c) => {
     );
   }
   const upstream = devSignIn(services.config, { email: form.email });
-  await startWebSession(c, await resolvePerson(services, upstream));
-  return c.redirect(returnTo, 303);
+  // A person with a second factor is asked for it before any browser sign-in exists.
+  return finishFirstStep(c, await resolvePerson(services, upstream), { amr: ['pwd'], returnTo });
 });
 
 signInRoutes.get('/signin/callback', async (c) => {
@@ -69,8 +70,11 @@ signInRoutes.get('/signin/callback', async (c) => {
     error: query.error,
     browser: await browserId(c),
   });
-  await startWebSession(c, await resolvePerson(services, person), person.authenticatedAt);
-  return c.redirect(safeReturnPath(returnTo), 303);
+  return finishFirstStep(c, await resolvePerson(services, person), {
+    authenticatedAt: person.authenticatedAt,
+    amr: person.amr ?? ['pwd'],
+    returnTo: safeReturnPath(returnTo),
+  });
 });
 
 signInRoutes.get(STYLESHEET_PATH, (c) => {

@@ -105,6 +105,10 @@ export const KEYSPACE = {
   domains: { prefix: 'dom:', placement: 'atomic', home: 'org', legacyDays: 0 },
   /** Which org a domain is verified for: one at a time, taken create-if-absent. */
   domainClaim: { prefix: 'domc:', placement: 'atomic', home: 'shard', legacyDays: 0 },
+  /** A person's second factors (issue #22); added after 0.2, so nothing to carry over. */
+  factors: { prefix: 'mfa:', placement: 'atomic', home: 'person', legacyDays: 0 },
+  /** A browser sign-in waiting for its second step (a code), minutes long. */
+  secondStep: { prefix: 'mfp:', placement: 'atomic', home: 'shard', legacyDays: 0 },
   user: { prefix: 'usr:', placement: 'plain', home: 'shard', legacyDays: 0 },
   health: { prefix: 'hc:', placement: 'plain', home: 'shard', legacyDays: 0 },
 } as const;

@@ -37,6 +37,8 @@ export const NOTICES = {
   'key-revoked': 'Key revoked. It is refused from the next request.',
   'policy-created': 'Trust policy created.',
   'policy-deleted': 'Trust policy deleted.',
+  'totp-added': 'Authenticator app added: signing in now asks for its code.',
+  'factor-removed': 'Sign-in factor removed.',
 } as const;
 export type Notice = keyof typeof NOTICES;
 

@@ -75,7 +75,7 @@ function browsersTable(view: YouView): Fragment {
 <tbody>${view.browsers.map((browser) => {
     const here = browser.publicId === view.thisBrowser;
     return html`<tr data-browser="${browser.publicId}"${here ? html` class="this-one"` : ''}>
-<td data-label="Signed in">${when(seconds(browser.createdAt))}${here ? html` <span class="badge">this browser</span>` : ''}</td>
+<td data-label="Signed in">${when(seconds(browser.createdAt))}${here ? html` <span class="badge">this browser</span>` : ''}${browser.mfaAt === null ? '' : html` <span class="badge" data-two-step>with a code</span>`}</td>
 <td data-label="Address">${browser.address ?? 'unknown'}</td>
 <td data-label="User agent">${browser.userAgent ?? 'unknown'}</td>
 <td>${postButton({
@@ -147,6 +147,9 @@ ${sessionsTable({
   label: 'Your sessions',
   revoke: (session) => ({ action: `/console/sessions/${session.id}/revoke` }),
 })}</section>
+<section aria-labelledby="two-step"><h2 id="two-step">Two-step sign-in</h2>
+<p class="muted">An authenticator app and recovery codes, asked for after your identity provider when you sign in here.</p>
+<p><a href="/console/two-step">Set up two-step sign-in</a></p></section>
 <section aria-labelledby="browsers"><h2 id="browsers">Signed-in browsers</h2>
 <p class="muted">Where you are signed in to these pages. Signing out another browser ends its sign-in at once.</p>
 ${browsersTable(view)}</section>`;

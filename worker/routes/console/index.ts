@@ -9,6 +9,7 @@ import { membersConsole } from './members.ts';
 import { operatorConsole } from './operator.ts';
 import { orgsConsole } from './orgs.ts';
 import { policiesConsole } from './policies.ts';
+import { twoStepConsole } from './two-step.ts';
 import { youConsole } from './you.ts';
 
 /**
@@ -42,6 +43,15 @@ consoleRoutes.get('/assets/console.js', (c) => {
   return c.body(CONSOLE_SCRIPT);
 });
 
-for (const section of [youConsole, orgsConsole, membersConsole, keysConsole, policiesConsole, auditConsole, operatorConsole]) {
+for (const section of [
+  youConsole,
+  twoStepConsole,
+  orgsConsole,
+  membersConsole,
+  keysConsole,
+  policiesConsole,
+  auditConsole,
+  operatorConsole,
+]) {
   consoleRoutes.route('/', section);
 }

@@ -1,0 +1,286 @@
+/**
+ * A person's second factors (issue #22): authenticator apps (TOTP) and one set of ten
+ * recovery codes (a stand-in for a lost authenticator), in one record per person (`mfa:<owner>`, the person's home). Enrolled at
+ * the console, proven at sign-in before any browser sign-in exists.
+ *
+ * What makes a code count once: a TOTP factor keeps the last time step it accepted, and a
+ * recovery code its use, and each is spent by a compare-and-set of the whole record, so of
+ * two submissions of one code exactly one wins (the other reads the spent step and is
+ * refused). Wrong codes are limited per person by the same counted guesses as user codes
+ * (grants/user-code-guesses.ts): a guess is taken before the code is looked at, and given
+ * back only if it was right, so the sixth code in a window is refused even when right.
+ */
+import * as z from 'zod';
+import { OAuthError } from '../../shared/errors.ts';
+import { returnGuess, takeGuess } from '../grants/user-code-guesses.ts';
+import { normalizeRecoveryCode, RECOVERY_CODE_COUNT } from '../mfa/recovery-codes.ts';
+import { openTotpSecret, sealTotpSecret } from '../mfa/seal.ts';
+import { base32Decode, generateTotpSecret, matchTotp } from '../mfa/totp.ts';
+import type { Services } from '../services.ts';
+import { parseRecord } from '../store/records.ts';
+import { storeKey } from '../store/store.ts';
+import { generateId } from '../tokens/opaque.ts';
+
+/** Wrong codes a person may type per 15-minute window (user-code-guesses' window) before every code is refused. */
+export const WRONG_CODE_LIMIT = 5;
+/** An authenticator added but not confirmed with a first code is forgotten after this. */
+export const PENDING_TOTP_SECONDS = 15 * 60;
+/** Authenticator apps per person, pending ones included. */
+export const MAX_TOTP_FACTORS = 5;
+/** A person's factors last as long as the store keeps anything (as their orgs and sessions index). */
+const FACTORS_TTL_SECONDS = 10 * 365 * 86400;
+
+export const FactorId = z.string().regex(/^mfa_[\w-]{20}$/, 'not a factor id');
+
+const TotpFactor = z.object({
+  id: z.string(),
+  /** The base32 secret, AES-GCM under a key derived from the hash secret (mfa/seal.ts), bound to owner and id. */
+  sealed: z.string(),
+  createdAt: z.number(),
+  confirmedAt: z.number().nullable(),
+  /** The last time step whose code was accepted: only a later one is accepted next. */
+  lastStep: z.number().nullable(),
+  lastUsedAt: z.number().nullable(),
+});
+const RecoveryCodes = z.object({
+  id: z.string(),
+  createdAt: z.number(),
+  /** Keyed hashes of the codes (label `mfa-rc`, with the owner): the codes themselves were shown once. */
+  codes: z.array(z.object({ hash: z.string(), usedAt: z.number().nullable() })),
+});
+const Factors = z.object({ totp: z.array(TotpFactor), recovery: RecoveryCodes.nullable() });
+type Factors = z.infer<typeof Factors>;
+type TotpFactor = z.infer<typeof TotpFactor>;
+
+/** A factor as the console lists it. */
+export type FactorView =
+  | { id: string; kind: 'totp'; createdAt: number; lastUsedAt: number | null }
+  | { id: string; kind: 'recovery'; createdAt: number; left: number; total: number };
+
+const EMPTY: Factors = { totp: [], recovery: null };
+const factorsKey = (owner: string) => storeKey('factors', owner);
+
+async function readFactors(services: Services, owner: string): Promise<{ raw: string | null; value: Factors }> {
+  const raw = await services.store.get(factorsKey(owner));
+  return { raw, value: raw === null ? EMPTY : parseRecord(Factors, raw) };
+}
+
+/**
+ * Read, decide, compare-and-set, from a fresh read when another writer got there first.
+ * `decide` says what to write (null: nothing) and what to answer; it may run more than once.
+ */
+async function changeFactors<T>(
+  services: Services,
+  owner: string,
+  decide: (current: Factors) => { next: Factors | null; answer: T },
+): Promise<T> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const { raw, value } = await readFactors(services, owner);
+    const { next, answer } = decide(value);
+    if (next === null) return answer;
+    const text = next.totp.length === 0 && next.recovery === null ? null : JSON.stringify(next);
+    if (text === raw || (await services.store.swap(factorsKey(owner), raw, text, FACTORS_TTL_SECONDS))) return answer;
+  }
+  throw new OAuthError('temporarily_unavailable', 'your sign-in factors kept changing; try again');
+}
+
+const confirmed = (factor: TotpFactor) => factor.confirmedAt !== null;
+const pendingLive = (services: Services, factor: TotpFactor) =>
+  factor.confirmedAt === null && services.now() - factor.createdAt < PENDING_TOTP_SECONDS * 1000;
+/** Pending authenticators past their time are dropped by whichever write comes next. */
+const withoutStale = (services: Services, factors: Factors): Factors => ({
+  ...factors,
+  totp: factors.totp.filter((factor) => confirmed(factor) || pendingLive(services, factor)),
+});
+const recoveryLeft = (factors: Factors) => factors.recovery?.codes.filter((code) => code.usedAt === null).length ?? 0;
+
+/**
+ * Whether signing in asks for a code: while the person has a confirmed authenticator.
+ * Recovery codes stand in for a lost authenticator at that prompt but do not turn it on by
+ * themselves (as at most services), so making codes alone changes nothing at sign-in, and
+ * removing the last authenticator turns two-step sign-in off.
+ */
+const hasFactor = (factors: Factors) => factors.totp.some(confirmed);
+
+/** Whether this person must prove a second factor to sign in. */
+export async function needsSecondFactor(services: Services, owner: string): Promise<boolean> {
+  return hasFactor((await readFactors(services, owner)).value);
+}
+
+/**
+ * Whether the person's orgs require MFA, so their last factor may not be removed. Org
+ * policy ("require MFA", owner only, audited) is later work of issue #22: until then no
+ * one is required to keep a factor.
+ */
+export function mfaRequiredFor(_person: { sub: string; email: string | null }): boolean {
+  return false;
+}
+
+/** The person's factors as the console lists them: confirmed authenticators, then the recovery codes. */
+export async function listFactors(services: Services, owner: string): Promise<FactorView[]> {
+  const { value } = await readFactors(services, owner);
+  const views: FactorView[] = value.totp.filter(confirmed).map((factor) => ({
+    id: factor.id,
+    kind: 'totp',
+    createdAt: factor.confirmedAt ?? factor.createdAt,
+    lastUsedAt: factor.lastUsedAt,
+  }));
+  if (value.recovery) {
+    views.push({
+      id: value.recovery.id,
+      kind: 'recovery',
+      createdAt: value.recovery.createdAt,
+      left: recoveryLeft(value),
+      total: value.recovery.codes.length,
+    });
+  }
+  return views;
+}
+
+/** Adds an authenticator, pending until its first code: its id and the base32 secret, to be shown to the person now. */
+export async function startTotpEnrollment(services: Services, owner: string): Promise<{ id: string; secret: string }> {
+  const id = generateId('mfa_');
+  const secret = generateTotpSecret();
+  const factor: TotpFactor = {
+    id,
+    sealed: await sealTotpSecret(services.hasher, owner, id, secret),
+    createdAt: services.now(),
+    confirmedAt: null,
+    lastStep: null,
+    lastUsedAt: null,
+  };
+  const added = await changeFactors(services, owner, (current) => {
+    const live = withoutStale(services, current);
+    if (live.totp.length >= MAX_TOTP_FACTORS) return { next: null, answer: false };
+    return { next: { ...live, totp: [...live.totp, factor] }, answer: true };
+  });
+  if (!added)
+    throw new OAuthError('conflict', `you have ${MAX_TOTP_FACTORS} authenticator apps already; remove one before adding another`);
+  return { id, secret };
+}
+
+/** The secret of an authenticator still waiting for its first code (to show the QR code again); null when there is none such. */
+export async function pendingTotpSecret(services: Services, owner: string, id: string): Promise<string | null> {
+  const factor = (await readFactors(services, owner)).value.totp.find((found) => found.id === id);
+  if (!factor || !pendingLive(services, factor)) return null;
+  return openTotpSecret(services.hasher, owner, id, factor.sealed);
+}
+
+export type CodeOutcome = 'ok' | 'wrong' | 'limited';
+
+/** Runs `check` under the person's wrong-code limit: the guess is taken first and given back only when right. */
+async function limited(services: Services, owner: string, check: () => Promise<boolean>): Promise<CodeOutcome> {
+  const taken = await takeGuess(services, [{ name: `mfa:${owner}`, limit: WRONG_CODE_LIMIT }]);
+  if (!taken) return 'limited';
+  if (!(await check())) return 'wrong';
+  await returnGuess(services, taken);
+  return 'ok';
+}
+
+/**
+ * Spends `step` on the authenticator `id` (whose secret was `sealed` when the code was
+ * matched): true for the one caller that moves its last step forward, false for any other
+ * (a replay, or a second submission of the same code at the same time).
+ */
+function spendStep(services: Services, owner: string, id: string, sealed: string, step: number, confirm: boolean) {
+  return changeFactors(services, owner, (current) => {
+    const factor = current.totp.find((found) => found.id === id && found.sealed === sealed);
+    const usable = factor && (confirm ? pendingLive(services, factor) : confirmed(factor));
+    if (!factor || !usable || (factor.lastStep !== null && step <= factor.lastStep)) return { next: null, answer: false };
+    const now = services.now();
+    const spent: TotpFactor = { ...factor, lastStep: step, lastUsedAt: now, confirmedAt: factor.confirmedAt ?? now };
+    return { next: { ...current, totp: current.totp.map((found) => (found.id === id ? spent : found)) }, answer: true };
+  });
+}
+
+async function matchingStep(services: Services, owner: string, factor: TotpFactor, code: string): Promise<number | null> {
+  const secret = await openTotpSecret(services.hasher, owner, factor.id, factor.sealed);
+  const bytes = secret === null ? null : base32Decode(secret);
+  return bytes ? matchTotp(bytes, code, services.now(), factor.lastStep) : null;
+}
+
+/** Confirms a pending authenticator with its first code; from then on it is asked for at sign-in. */
+export async function confirmTotp(services: Services, owner: string, id: string, typed: string): Promise<CodeOutcome> {
+  const code = typed.replace(/\s/g, '');
+  return limited(services, owner, async () => {
+    const factor = (await readFactors(services, owner)).value.totp.find((found) => found.id === id);
+    if (!factor || !pendingLive(services, factor)) return false;
+    const step = await matchingStep(services, owner, factor, code);
+    return step !== null && spendStep(services, owner, id, factor.sealed, step, true);
+  });
+}
+
+/** A second factor proven at sign-in, and how. */
+export type Proof = { outcome: 'ok'; method: 'totp' | 'recovery' } | { outcome: 'wrong' | 'limited' };
+
+/**
+ * Proves the person's second factor with what they typed: six digits are tried against
+ * each confirmed authenticator, anything shaped like a recovery code against the unused
+ * ones. Either way one guess is taken first.
+ */
+export async function proveSecondFactor(services: Services, owner: string, typed: string): Promise<Proof> {
+  const digits = typed.replace(/\s/g, '');
+  const recovery = /^\d{6}$/.test(digits) ? null : normalizeRecoveryCode(typed);
+  let method: 'totp' | 'recovery' = 'totp';
+  const outcome = await limited(services, owner, async () => {
+    const { value } = await readFactors(services, owner);
+    if (recovery !== null) {
+      method = 'recovery';
+      return spendRecoveryCode(services, owner, await recoveryHash(services, owner, recovery));
+    }
+    for (const factor of value.totp.filter(confirmed)) {
+      const step = await matchingStep(services, owner, factor, digits);
+      if (step !== null) return spendStep(services, owner, factor.id, factor.sealed, step, false);
+    }
+    return false;
+  });
+  return outcome === 'ok' ? { outcome, method } : { outcome };
+}
+
+const recoveryHash = (services: Services, owner: string, code: string) => services.hasher.hash('mfa-rc', `${owner}\0${code}`);
+
+function spendRecoveryCode(services: Services, owner: string, hash: string): Promise<boolean> {
+  return changeFactors(services, owner, (current) => {
+    const codes = current.recovery?.codes ?? [];
+    // Every entry is compared (a keyed hash, so timing tells nothing of the code).
+    const index = codes.findIndex((code) => code.usedAt === null && code.hash === hash);
+    if (!current.recovery || index < 0) return { next: null, answer: false };
+    const spent = codes.map((code, i) => (i === index ? { ...code, usedAt: services.now() } : code));
+    return { next: { ...current, recovery: { ...current.recovery, codes: spent } }, answer: true };
+  });
+}
+
+/** Ten new recovery codes, replacing any before them; the codes are returned to be shown once and kept only as hashes. */
+export async function replaceRecoveryCodes(services: Services, owner: string, codes: string[]): Promise<void> {
+  if (codes.length !== RECOVERY_CODE_COUNT) throw new RangeError(`expected ${RECOVERY_CODE_COUNT} recovery codes`);
+  const hashes = await Promise.all(
+    codes.map(async (code) => ({ hash: await recoveryHash(services, owner, normalizeRecoveryCode(code) ?? ''), usedAt: null })),
+  );
+  const recovery = { id: generateId('mfa_'), createdAt: services.now(), codes: hashes };
+  await changeFactors(services, owner, (current) => ({ next: { ...withoutStale(services, current), recovery }, answer: true }));
+}
+
+/**
+ * Removes one of the person's factors (an authenticator, pending or not, or the recovery
+ * codes). Another person's id, or one that does not exist, answers not found; the last
+ * factor of someone who must keep one is refused.
+ */
+export async function removeFactor(services: Services, person: { sub: string; email: string | null }, owner: string, id: string) {
+  const answer = await changeFactors(services, owner, (current) => {
+    const isTotp = current.totp.some((factor) => factor.id === id);
+    if (!isTotp && current.recovery?.id !== id) return { next: null, answer: 'not_found' as const };
+    const next = withoutStale(services, {
+      totp: current.totp.filter((factor) => factor.id !== id),
+      recovery: current.recovery?.id === id ? null : current.recovery,
+    });
+    if (hasFactor(current) && !hasFactor(next) && mfaRequiredFor(person)) return { next: null, answer: 'required' as const };
+    return { next, answer: 'removed' as const };
+  });
+  if (answer === 'not_found')
+    throw new OAuthError('not_found', 'no such sign-in factor of yours; it may have been removed already');
+  if (answer === 'required')
+    throw new OAuthError(
+      'forbidden',
+      'an org you are in requires two-step sign-in: add another factor before removing your last one',
+    );
+}

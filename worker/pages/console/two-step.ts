@@ -1,0 +1,80 @@
+/**
+ * The console's Two-step sign-in page: the person's factors, adding an authenticator app
+ * (its QR code, URI and secret, then a first code to confirm it), recovery codes shown
+ * once on the page that made them, and removing a factor.
+ */
+import { html, raw } from 'hono/html';
+import type { FactorView } from '../../accounts/factors.ts';
+import type { Fragment } from '../layout.ts';
+import { postButton } from './layout.ts';
+
+export const TWO_STEP_PATH = '/console/two-step';
+
+const day = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+const errorBox = (message: string | null) => (message ? html`<p class="error" role="alert">${message}</p>` : '');
+
+function factorRow(csrf: string, factor: FactorView): Fragment {
+  const [kind, detail] =
+    factor.kind === 'totp'
+      ? ['Authenticator app', factor.lastUsedAt === null ? 'never used' : `last used ${day(factor.lastUsedAt)}`]
+      : ['Recovery codes', `${factor.left} of ${factor.total} left`];
+  return html`<tr data-factor="${factor.id}" data-kind="${factor.kind}">
+<td data-label="Factor">${kind}</td>
+<td data-label="Added">${day(factor.createdAt)}</td>
+<td data-label="State">${detail}</td>
+<td>${postButton({ csrf, action: `${TWO_STEP_PATH}/${factor.id}/remove`, label: 'Remove', secondary: true, ariaLabel: `Remove ${kind.toLowerCase()} added ${day(factor.createdAt)}` })}</td>
+</tr>`;
+}
+
+export function twoStepPage(view: { csrf: string; formId: string; factors: FactorView[] }): Fragment {
+  const { csrf, factors } = view;
+  const hasRecovery = factors.some((factor) => factor.kind === 'recovery');
+  const on = factors.some((factor) => factor.kind === 'totp');
+  const state = on
+    ? html`<p id="factors-on">Two-step sign-in is on: after your identity provider, signing in asks for a code.</p>`
+    : html`<p class="muted" id="no-factors">Two-step sign-in is off: signing in asks for nothing after your identity provider. Add an authenticator app to turn it on.</p>`;
+  const list =
+    factors.length === 0
+      ? state
+      : html`${state}
+<div class="table-wrap"><table class="stack" aria-label="Your sign-in factors">
+<thead><tr><th scope="col">Factor</th><th scope="col">Added</th><th scope="col">State</th><th scope="col"><span class="skip">Action</span></th></tr></thead>
+<tbody>${factors.map((factor) => factorRow(csrf, factor))}</tbody></table></div>`;
+  return html`${list}
+<section aria-labelledby="add-app"><h2 id="add-app">Authenticator app</h2>
+<p class="muted">Any TOTP app (1Password, Google Authenticator, Authy, …): scan a QR code, then type its first code.</p>
+${postButton({ csrf, action: `${TWO_STEP_PATH}/totp`, label: 'Add an authenticator app', fields: { form_id: view.formId } })}</section>
+<section aria-labelledby="recovery"><h2 id="recovery">Recovery codes</h2>
+<p class="muted">Ten codes, each working once in place of a code from your app, for when it is lost (they are asked for only while you have an authenticator app). They are shown once; ${hasRecovery ? 'making new ones ends the old ones.' : 'keep them somewhere safe.'}</p>
+${postButton({ csrf, action: `${TWO_STEP_PATH}/recovery`, label: hasRecovery ? 'Replace recovery codes' : 'Generate recovery codes', fields: { form_id: view.formId } })}</section>`;
+}
+
+/** The page that answers "add an authenticator app" (and a wrong first code, again). */
+export function enrollTotpPage(view: {
+  csrf: string;
+  id: string;
+  secret: string;
+  uri: string;
+  qr: string;
+  error: string | null;
+}): Fragment {
+  return html`${errorBox(view.error)}
+<p>Scan this code with your authenticator app, then type the 6-digit code it shows. Until you do, nothing changes at sign-in.</p>
+<figure id="totp-qr">${raw(view.qr)}</figure>
+<p>Or add it by hand: <code id="totp-secret">${view.secret}</code> (time-based, 6 digits, every 30 seconds)</p>
+<details><summary>The whole setup link</summary><p><code id="totp-uri">${view.uri}</code></p></details>
+<form method="post" action="${TWO_STEP_PATH}/totp/${view.id}/confirm">
+<input type="hidden" name="csrf" value="${view.csrf}">
+<label for="code">Code from the app</label>
+<input id="code" name="code" type="text" class="code" inputmode="numeric" autocomplete="one-time-code" maxlength="16" required>
+<button type="submit">Confirm</button>
+</form>
+<p><a href="${TWO_STEP_PATH}">Cancel</a></p>`;
+}
+
+/** The one page the recovery codes are ever shown on. */
+export function recoveryCodesPage(codes: string[]): Fragment {
+  return html`<p>Your recovery codes. Each works once, in place of a code from your app. Save them now: they are not shown again, and any codes you had before no longer work.</p>
+<ol id="recovery-codes">${codes.map((code) => html`<li><code>${code}</code></li>`)}</ol>
+<p><a href="${TWO_STEP_PATH}">Done</a></p>`;
+}

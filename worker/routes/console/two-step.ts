@@ -1,0 +1,136 @@
+/**
+ * Two-step sign-in at /console/two-step (issue #22): a person's own factors, reached from
+ * the You page. Every post is CSRF-checked first (consolePost); adding or removing a factor
+ * and making recovery codes want a recent sign-in, since each changes what signing in
+ * asks for. A person acts on their own record only (`mfa:<owner>`), so another person's
+ * factor id answers as one that does not exist.
+ */
+import type { Context } from 'hono';
+import { html } from 'hono/html';
+import {
+  confirmTotp,
+  FactorId,
+  listFactors,
+  pendingTotpSecret,
+  removeFactor,
+  replaceRecoveryCodes,
+  startTotpEnrollment,
+} from '../../accounts/factors.ts';
+import { sessionOwner } from '../../accounts/sessions.ts';
+import type { AppEnv } from '../../app.ts';
+import { backTo, type ConsoleUser, consolePost, firstPostOf, newFormId, signedInRecently } from '../../http/console.ts';
+import { parseInput } from '../../http/form.ts';
+import { qrSvg } from '../../mfa/qr-svg.ts';
+import { generateRecoveryCodes } from '../../mfa/recovery-codes.ts';
+import { otpauthUri } from '../../mfa/totp.ts';
+import { consolePage } from '../../pages/console/layout.ts';
+import { enrollTotpPage, recoveryCodesPage, TWO_STEP_PATH, twoStepPage } from '../../pages/console/two-step.ts';
+import { signInPage } from '../sign-in.ts';
+import { consoleSection, pageUser } from './env.ts';
+
+export const twoStepConsole = consoleSection();
+
+const TITLE = 'Two-step sign-in';
+const owner = (user: ConsoleUser) => sessionOwner(user.principal);
+
+/** The "confirm it's you" page when the sign-in is older than the gate allows; null when recent. */
+function unlessRecent(c: Context<AppEnv>, user: ConsoleUser, what: string) {
+  if (signedInRecently(c, user)) return null;
+  return signInPage(c, TWO_STEP_PATH, `${what} needs a recent sign-in. Sign in again, then do it again.`);
+}
+
+/** The answer to a reload of a page that answered a post: nothing done twice, nothing shown twice. */
+function alreadyDone(c: Context<AppEnv>, user: ConsoleUser) {
+  return consolePage(c, {
+    user,
+    title: 'Already done',
+    at: { page: 'you' },
+    status: 409,
+    body: html`<p>This form was sent already; nothing more was done. What it showed is not shown again.</p>
+<p><a href="${TWO_STEP_PATH}">Back to two-step sign-in</a></p>`,
+  });
+}
+
+twoStepConsole.get(TWO_STEP_PATH, async (c) => {
+  const user = pageUser(c);
+  const factors = await listFactors(c.var.services, owner(user));
+  return consolePage(c, {
+    user,
+    title: TITLE,
+    at: { page: 'you' },
+    body: twoStepPage({ csrf: user.csrf, formId: newFormId(), factors }),
+  });
+});
+
+async function enrollmentAnswer(
+  c: Context<AppEnv>,
+  user: ConsoleUser,
+  enrollment: { id: string; secret: string },
+  error: string | null,
+) {
+  const account = user.principal.email ?? user.principal.sub;
+  const uri = otpauthUri({ issuer: c.var.services.config.branding.productName, account, secret: enrollment.secret });
+  return consolePage(c, {
+    user,
+    title: 'Add an authenticator app',
+    at: { page: 'you' },
+    status: error ? 400 : 201,
+    body: enrollTotpPage({
+      csrf: user.csrf,
+      ...enrollment,
+      uri,
+      qr: qrSvg(uri, 'QR code to scan with your authenticator app'),
+      error,
+    }),
+  });
+}
+
+twoStepConsole.post(`${TWO_STEP_PATH}/totp`, async (c) => {
+  const { form, user } = await consolePost(c);
+  const stale = unlessRecent(c, user, 'Adding an authenticator app');
+  if (stale) return stale;
+  if (!(await firstPostOf(c, user, form.form_id))) return alreadyDone(c, user);
+  return enrollmentAnswer(c, user, await startTotpEnrollment(c.var.services, owner(user)), null);
+});
+
+twoStepConsole.post(`${TWO_STEP_PATH}/totp/:id/confirm`, async (c) => {
+  const { form, user } = await consolePost(c);
+  const id = parseInput(FactorId, c.req.param('id'));
+  const outcome = await confirmTotp(c.var.services, owner(user), id, (form.code ?? '').slice(0, 64));
+  if (outcome === 'ok') return backTo(c, TWO_STEP_PATH, 'totp-added');
+  const secret = await pendingTotpSecret(c.var.services, owner(user), id);
+  if (secret === null) {
+    return consolePage(c, {
+      user,
+      title: TITLE,
+      at: { page: 'you' },
+      status: 404,
+      body: html`<p class="error" role="alert">That authenticator is not waiting to be confirmed: it was confirmed, removed, or not confirmed within 15 minutes. Add it again.</p>
+<p><a href="${TWO_STEP_PATH}">Back to two-step sign-in</a></p>`,
+    });
+  }
+  const error =
+    outcome === 'limited'
+      ? 'Too many wrong codes. Wait 15 minutes, then try again.'
+      : 'That code is not right. Check the app’s clock and type the code it shows now.';
+  return enrollmentAnswer(c, user, { id, secret }, error);
+});
+
+twoStepConsole.post(`${TWO_STEP_PATH}/recovery`, async (c) => {
+  const { form, user } = await consolePost(c);
+  const stale = unlessRecent(c, user, 'Making recovery codes');
+  if (stale) return stale;
+  if (!(await firstPostOf(c, user, form.form_id))) return alreadyDone(c, user);
+  const codes = generateRecoveryCodes();
+  await replaceRecoveryCodes(c.var.services, owner(user), codes);
+  return consolePage(c, { user, title: 'Your recovery codes', at: { page: 'you' }, status: 201, body: recoveryCodesPage(codes) });
+});
+
+twoStepConsole.post(`${TWO_STEP_PATH}/:id/remove`, async (c) => {
+  const { user } = await consolePost(c);
+  const id = parseInput(FactorId, c.req.param('id'));
+  const stale = unlessRecent(c, user, 'Removing a sign-in factor');
+  if (stale) return stale;
+  await removeFactor(c.var.services, user.principal, owner(user), id);
+  return backTo(c, TWO_STEP_PATH, 'factor-removed');
+});
