@@ -97,8 +97,9 @@ const recoveryLeft = (factors: Factors) => factors.recovery?.codes.filter((code)
 /**
  * Whether signing in asks for a code: while the person has a confirmed authenticator.
  * Recovery codes stand in for a lost authenticator at that prompt but do not turn it on by
- * themselves (as at most services), so making codes alone changes nothing at sign-in, and
- * removing the last authenticator turns two-step sign-in off.
+ * themselves (as at most services), so making codes alone changes nothing at sign-in (and
+ * such codes end when an authenticator turns it on: spendStep), and removing the last
+ * authenticator turns two-step sign-in off.
  */
 const hasFactor = (factors: Factors) => factors.totp.some(confirmed);
 
@@ -181,6 +182,12 @@ async function limited(services: Services, owner: string, check: () => Promise<b
  * Spends `step` on the authenticator `id` (whose secret was `sealed` when the code was
  * matched): true for the one caller that moves its last step forward, false for any other
  * (a replay, or a second submission of the same code at the same time).
+ *
+ * Confirming the first authenticator turns two-step sign-in on, and ends any recovery codes
+ * made before: while it was off, anyone with the first step alone could make them (the
+ * console asks nothing more then), and codes planted so would get past the very step the
+ * person turns on to keep that someone out. Codes made while it is on outlive adding
+ * another authenticator.
  */
 function spendStep(services: Services, owner: string, id: string, sealed: string, step: number, confirm: boolean) {
   return changeFactors(services, owner, (current) => {
@@ -189,7 +196,8 @@ function spendStep(services: Services, owner: string, id: string, sealed: string
     if (!factor || !usable || (factor.lastStep !== null && step <= factor.lastStep)) return { next: null, answer: false };
     const now = services.now();
     const spent: TotpFactor = { ...factor, lastStep: step, lastUsedAt: now, confirmedAt: factor.confirmedAt ?? now };
-    return { next: { ...current, totp: current.totp.map((found) => (found.id === id ? spent : found)) }, answer: true };
+    const totp = current.totp.map((found) => (found.id === id ? spent : found));
+    return { next: { totp, recovery: hasFactor(current) ? current.recovery : null }, answer: true };
   });
 }
 

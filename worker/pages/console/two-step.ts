@@ -45,7 +45,7 @@ export function twoStepPage(view: { csrf: string; formId: string; factors: Facto
 <p class="muted">Any TOTP app (1Password, Google Authenticator, Authy, …): scan a QR code, then type its first code.</p>
 ${postButton({ csrf, action: `${TWO_STEP_PATH}/totp`, label: 'Add an authenticator app', fields: { form_id: view.formId } })}</section>
 <section aria-labelledby="recovery"><h2 id="recovery">Recovery codes</h2>
-<p class="muted">Ten codes, each working once in place of a code from your app, for when it is lost (they are asked for only while you have an authenticator app). They are shown once; ${hasRecovery ? 'making new ones ends the old ones.' : 'keep them somewhere safe.'}</p>
+<p class="muted">Ten codes, each working once in place of a code from your app, for when it is lost (they are asked for only while you have an authenticator app). They are shown once; ${hasRecovery ? 'making new ones ends the old ones.' : 'keep them somewhere safe.'}${on ? '' : ' Codes made while two-step sign-in is off end when you add an authenticator app: make them after.'}</p>
 ${postButton({ csrf, action: `${TWO_STEP_PATH}/recovery`, label: hasRecovery ? 'Replace recovery codes' : 'Generate recovery codes', fields: { form_id: view.formId } })}</section>`;
 }
 
