@@ -13,12 +13,14 @@ import { storeKey } from '../store/store.ts';
 import { base64url, constantTimeEqual, generateSecret, randomBytes } from '../tokens/opaque.ts';
 import { requesterOf } from './caller.ts';
 
-function cookieName(c: Context<AppEnv>, name: string): string {
+/** A browser cookie's name: every cookie of ours is `__Host-` named on an https issuer. */
+export function cookieName(c: Context<AppEnv>, name: string): string {
   // The __Host- prefix needs Secure, which browsers refuse on plain-http loopback issuers.
   return c.var.services.config.issuer.protocol === 'https:' ? `__Host-${name}` : name;
 }
 
-function cookieOptions(c: Context<AppEnv>, maxAge: number) {
+/** What every cookie of ours is set with: HttpOnly, SameSite=Lax, the whole site, Secure on https. */
+export function cookieOptions(c: Context<AppEnv>, maxAge: number) {
   return {
     path: '/',
     httpOnly: true,

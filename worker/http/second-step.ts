@@ -17,11 +17,12 @@ import type { Person } from '../identity/users.ts';
 import { parseRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { constantTimeEqual, generateSecret } from '../tokens/opaque.ts';
-import { browserId, startWebSession } from './browser.ts';
+import { browserId, cookieName, cookieOptions, startWebSession } from './browser.ts';
 
 /** How long the code page waits after the first step. */
 export const SECOND_STEP_SECONDS = 10 * 60;
 export const SECOND_STEP_PATH = '/signin/two-step';
+/** The pending step's cookie, named and set as the session cookie is (browser.ts). */
 const COOKIE = 'lk_2fa';
 const SECRET_PREFIX = 'lk_2fa_';
 
@@ -35,10 +36,6 @@ const PendingSecondStep = z.object({
   browser: z.string(),
 });
 export type PendingSecondStep = z.infer<typeof PendingSecondStep>;
-
-function cookieName(c: Context<AppEnv>): string {
-  return c.var.services.config.issuer.protocol === 'https:' ? `__Host-${COOKIE}` : COOKIE;
-}
 
 /**
  * Ends the first step: the browser sign-in at once for a person without a second factor,
@@ -63,8 +60,7 @@ export async function finishFirstStep(
     browser: await browserId(c),
   };
   await services.store.put(await pendingKey(c, secret), JSON.stringify(pending), SECOND_STEP_SECONDS);
-  const secure = services.config.issuer.protocol === 'https:';
-  setCookie(c, cookieName(c), secret, { path: '/', httpOnly: true, sameSite: 'Lax', secure, maxAge: SECOND_STEP_SECONDS });
+  setCookie(c, cookieName(c, COOKIE), secret, cookieOptions(c, SECOND_STEP_SECONDS));
   c.header('Cache-Control', 'no-store');
   return c.redirect(SECOND_STEP_PATH, 303);
 }
@@ -74,7 +70,7 @@ const pendingKey = async (c: Context<AppEnv>, secret: string) =>
 
 /** The cookie's stored key, if it is well formed. */
 async function cookieKey(c: Context<AppEnv>): Promise<string | null> {
-  const secret = getCookie(c, cookieName(c));
+  const secret = getCookie(c, cookieName(c, COOKIE));
   if (!secret?.startsWith(SECRET_PREFIX) || secret.length > 100) return null;
   return pendingKey(c, secret);
 }
@@ -107,6 +103,6 @@ export async function finishSecondStep(
   if ((await services.store.consume(waiting.key)) === null) return 'gone';
   const amr = [...new Set([...pending.amr, 'mfa', 'otp'])];
   await startWebSession(c, pending.person, pending.authenticatedAt ?? undefined, { amr, mfaAt: services.now() });
-  deleteCookie(c, cookieName(c), { path: '/', secure: services.config.issuer.protocol === 'https:' });
+  deleteCookie(c, cookieName(c, COOKIE), { path: '/', secure: services.config.issuer.protocol === 'https:' });
   return 'ok';
 }
