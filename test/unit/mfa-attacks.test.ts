@@ -5,6 +5,9 @@
  * - Recovery codes made while two-step sign-in was off — by anyone with the first step
  *   alone — do not get past the second step once an authenticator turns it on (they end
  *   then), while codes made while it is on outlive adding another authenticator.
+ * - A browser signed in on the first step alone before two-step sign-in was turned on
+ *   cannot change the factors, however recent; the browser that typed the new
+ *   authenticator's first code proved it, and can.
  * - "Confirm it's you" (the console's recent sign-in, a device approval) asks for a code
  *   too: the first step alone refreshes nothing, and approves no device.
  * - The pending second step is single use, lives 10 minutes (a right code after that is
@@ -26,6 +29,7 @@ import { SECOND_STEP_SECONDS } from '../../worker/http/second-step.ts';
 import { base32Decode, base32Encode, TOTP_STEP_SECONDS, totpCodeAt } from '../../worker/mfa/totp.ts';
 import { servicesLoader } from '../../worker/services.ts';
 import { memoryStore } from '../../worker/store/memory.ts';
+import { storeKey } from '../../worker/store/store.ts';
 import { consolePerson } from '../fixtures/console-http.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { FormBrowser, startDeviceLogin } from '../fixtures/oauth-client.ts';
@@ -85,6 +89,25 @@ describe('recovery codes made while two-step sign-in was off', () => {
     assert.equal((await secondStep(browser, kept[0] ?? '')).status, 303);
     assert.ok(await signedIn(browser));
     assert.ok(secret.length > 0);
+  });
+});
+
+describe('a browser signed in on the first step alone before two-step sign-in was turned on', () => {
+  test('cannot remove the new authenticator, add one or make codes, recent as its sign-in is; the browser that confirmed can', async () => {
+    const early = await consolePerson(app.base, 'early@attack.example');
+    const person = await consolePerson(app.base, 'early@attack.example');
+    const { id } = await enrollAuthenticator(person, app.now());
+    const before = app.store.dump()[storeKey('factors', 'early@attack.example')];
+    const formId = FormBrowser.field((await early.get(TWO_STEP)).html, 'form_id');
+    for (const path of [`${TWO_STEP}/${id}/remove`, `${TWO_STEP}/totp`, `${TWO_STEP}/recovery`]) {
+      const answer = await early.post(path, { form_id: formId });
+      assert.equal(answer.status, 200, path);
+      assert.match(answer.html, /<h1>Confirm it’s you<\/h1>/, path);
+    }
+    assert.equal(app.store.dump()[storeKey('factors', 'early@attack.example')], before, 'nothing changed');
+    // The browser that typed the authenticator's first code proved it there.
+    assert.equal((await makeRecoveryCodes(person)).length, 10);
+    assert.match((await person.get('/console')).html, /this browser<\/span> <span class="badge" data-two-step>/);
   });
 });
 

@@ -5,8 +5,9 @@
  * signed-in browsers and end one; the record itself, keyed by a hash of the cookie, decides.
  */
 import * as z from 'zod';
+import { OAuthError } from '../../shared/errors.ts';
 import type { Services } from '../services.ts';
-import { readRecord, updateRecord } from '../store/records.ts';
+import { parseRecord, readRecord, updateRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { generateId } from '../tokens/opaque.ts';
 import { type Requester, sessionOwner } from './sessions.ts';
@@ -91,6 +92,31 @@ export async function createWebSession(
       ),
   );
   return session;
+}
+
+/** A sign-in's `amr` once a second factor was proven in it: the first step's, then `mfa` and `otp` (RFC 8176). */
+export const withSecondFactor = (amr: string[]): string[] => [...new Set([...amr, 'mfa', 'otp'])];
+
+/**
+ * Records that the person proved a second factor in this browser sign-in after it began:
+ * the first code of an authenticator added here. Without it, the browser that turned
+ * two-step sign-in on would count as one signed in on the first step alone, and be asked
+ * to sign in again before its next change of factors.
+ */
+export async function recordSecondFactor(services: Services, key: string): Promise<void> {
+  const recordKey = storeKey('webSession', key);
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const raw = await services.store.get(recordKey);
+    if (raw === null) return;
+    const session = parseRecord(WebSession, raw);
+    const now = services.now();
+    if (session.expiresAt <= now) return;
+    const next: WebSession = { ...session, amr: withSecondFactor(session.amr), mfaAt: now };
+    // The record's own end decides (readWebSessionRecord); the store keeps it at least a minute.
+    const ttl = Math.max(60, Math.ceil((session.expiresAt - now) / 1000));
+    if (await services.store.swap(recordKey, raw, JSON.stringify(next), ttl)) return;
+  }
+  throw new OAuthError('temporarily_unavailable', 'your browser sign-in kept changing; try again');
 }
 
 export async function readWebSessionRecord(services: Services, key: string): Promise<WebSession | null> {

@@ -12,6 +12,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import * as z from 'zod';
 import { needsSecondFactor, type Proof, proveSecondFactor } from '../accounts/factors.ts';
 import { sessionOwner } from '../accounts/sessions.ts';
+import { withSecondFactor } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
 import type { Person } from '../identity/users.ts';
 import { parseRecord } from '../store/records.ts';
@@ -101,7 +102,7 @@ export async function finishSecondStep(
   const proof = await proveSecondFactor(services, sessionOwner(pending.person), code);
   if (proof.outcome !== 'ok') return proof.outcome;
   if ((await services.store.consume(waiting.key)) === null) return 'gone';
-  const amr = [...new Set([...pending.amr, 'mfa', 'otp'])];
+  const amr = withSecondFactor(pending.amr);
   await startWebSession(c, pending.person, pending.authenticatedAt ?? undefined, { amr, mfaAt: services.now() });
   deleteCookie(c, cookieName(c, COOKIE), { path: '/', secure: services.config.issuer.protocol === 'https:' });
   return 'ok';

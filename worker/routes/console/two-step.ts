@@ -11,12 +11,14 @@ import {
   confirmTotp,
   FactorId,
   listFactors,
+  needsSecondFactor,
   pendingTotpSecret,
   removeFactor,
   replaceRecoveryCodes,
   startTotpEnrollment,
 } from '../../accounts/factors.ts';
 import { sessionOwner } from '../../accounts/sessions.ts';
+import { recordSecondFactor } from '../../accounts/web-sessions.ts';
 import type { AppEnv } from '../../app.ts';
 import { backTo, type ConsoleUser, consolePost, firstPostOf, newFormId, signedInRecently } from '../../http/console.ts';
 import { parseInput } from '../../http/form.ts';
@@ -33,9 +35,15 @@ export const twoStepConsole = consoleSection();
 const TITLE = 'Two-step sign-in';
 const owner = (user: ConsoleUser) => sessionOwner(user.principal);
 
-/** The "confirm it's you" page when the sign-in is older than the gate allows; null when recent. */
-function unlessRecent(c: Context<AppEnv>, user: ConsoleUser, what: string) {
-  if (signedInRecently(c, user)) return null;
+/**
+ * The "confirm it's you" page when the sign-in is older than the gate allows, or, for a
+ * person with an authenticator, was made without a code: a browser signed in on the first
+ * step alone before two-step sign-in was turned on stays signed in, and must not be the one
+ * to remove the authenticator, add another, or make codes. Null when the sign-in will do.
+ */
+async function unlessRecent(c: Context<AppEnv>, user: ConsoleUser, what: string) {
+  const proven = user.session.mfaAt !== null || !(await needsSecondFactor(c.var.services, owner(user)));
+  if (signedInRecently(c, user) && proven) return null;
   return signInPage(c, TWO_STEP_PATH, `${what} needs a recent sign-in. Sign in again, then do it again.`);
 }
 
@@ -87,7 +95,7 @@ async function enrollmentAnswer(
 
 twoStepConsole.post(`${TWO_STEP_PATH}/totp`, async (c) => {
   const { form, user } = await consolePost(c);
-  const stale = unlessRecent(c, user, 'Adding an authenticator app');
+  const stale = await unlessRecent(c, user, 'Adding an authenticator app');
   if (stale) return stale;
   if (!(await firstPostOf(c, user, form.form_id))) return alreadyDone(c, user);
   return enrollmentAnswer(c, user, await startTotpEnrollment(c.var.services, owner(user)), null);
@@ -97,7 +105,11 @@ twoStepConsole.post(`${TWO_STEP_PATH}/totp/:id/confirm`, async (c) => {
   const { form, user } = await consolePost(c);
   const id = parseInput(FactorId, c.req.param('id'));
   const outcome = await confirmTotp(c.var.services, owner(user), id, (form.code ?? '').slice(0, 64));
-  if (outcome === 'ok') return backTo(c, TWO_STEP_PATH, 'totp-added');
+  if (outcome === 'ok') {
+    // The code from the authenticator was typed in this browser: it proved the second factor.
+    await recordSecondFactor(c.var.services, user.session.key);
+    return backTo(c, TWO_STEP_PATH, 'totp-added');
+  }
   const secret = await pendingTotpSecret(c.var.services, owner(user), id);
   if (secret === null) {
     return consolePage(c, {
@@ -118,7 +130,7 @@ twoStepConsole.post(`${TWO_STEP_PATH}/totp/:id/confirm`, async (c) => {
 
 twoStepConsole.post(`${TWO_STEP_PATH}/recovery`, async (c) => {
   const { form, user } = await consolePost(c);
-  const stale = unlessRecent(c, user, 'Making recovery codes');
+  const stale = await unlessRecent(c, user, 'Making recovery codes');
   if (stale) return stale;
   if (!(await firstPostOf(c, user, form.form_id))) return alreadyDone(c, user);
   const codes = generateRecoveryCodes();
@@ -129,7 +141,7 @@ twoStepConsole.post(`${TWO_STEP_PATH}/recovery`, async (c) => {
 twoStepConsole.post(`${TWO_STEP_PATH}/:id/remove`, async (c) => {
   const { user } = await consolePost(c);
   const id = parseInput(FactorId, c.req.param('id'));
-  const stale = unlessRecent(c, user, 'Removing a sign-in factor');
+  const stale = await unlessRecent(c, user, 'Removing a sign-in factor');
   if (stale) return stale;
   await removeFactor(c.var.services, user.principal, owner(user), id);
   return backTo(c, TWO_STEP_PATH, 'factor-removed');
