@@ -218,6 +218,8 @@ export const EXCLUDED: Record<string, string> = {
   'POST /oauth/authorize/decision': 'consent form: cookie session + CSRF, no Bearer',
   'POST /signin': 'sign-in form: CSRF, no Bearer',
   'GET /signin/callback': 'upstream provider redirect: state bound to the browser, no Bearer',
+  'GET /signin/two-step': 'second sign-in step page: a pending first step bound to the browser by cookie, no Bearer',
+  'POST /signin/two-step': "second sign-in step form: CSRF + the pending first step's cookie, no Bearer",
   'GET /assets/latchkey.css': 'a static stylesheet',
 };
 

@@ -69,6 +69,8 @@ export const ENDPOINTS: Endpoint[] = [
   { method: 'POST', route: '/device/decision', body: 'form', fields: ['csrf', 'user_code', 'decision'], page: true },
   { method: 'POST', route: '/signin', body: 'form', fields: ['csrf', 'email', 'return_to'], page: true },
   { method: 'GET', route: '/signin/callback', body: 'none', fields: ['code', 'state', 'error'], page: true },
+  { method: 'GET', route: '/signin/two-step', body: 'none', fields: [], page: true },
+  { method: 'POST', route: '/signin/two-step', body: 'form', fields: ['csrf', 'code'], page: true },
   { method: 'GET', route: '/v1/me', body: 'none', fields: [] },
   { method: 'POST', route: '/v1/orgs', body: 'json', fields: keysOf(OrgCreateRequest) },
   { method: 'GET', route: '/v1/orgs', body: 'none', fields: [] },
