@@ -15,21 +15,15 @@ import { servicesLoader } from '../../worker/services.ts';
 import { storeKey } from '../../worker/store/store.ts';
 import { type ApiAnswer, apiCall } from '../fixtures/api-call.ts';
 import { type DohResolver, startDohResolver } from '../fixtures/doh-resolver.ts';
+import { challenge, claimKey, domainsApi, type Org, valueOf } from '../fixtures/domains.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { deviceLogin } from '../fixtures/oauth-client.ts';
 
 let resolver: DohResolver;
 let app: InProcess;
-const owners: Record<'acme' | 'globex', string> = { acme: '', globex: '' };
+const owners: Record<Org, string> = { acme: '', globex: '' };
 
-type Org = keyof typeof owners;
-const call = (org: Org, method: string, suffix = '', body?: Record<string, unknown>) =>
-  apiCall(app.base, method, `/v1/orgs/${org}/domains${suffix}`, owners[org], body);
-const claim = (org: Org, domain: string) => call(org, 'POST', '', { domain });
-const verify = (org: Org, domain: string) => call(org, 'POST', `/${domain}/verify`);
-const valueOf = (answer: ApiAnswer) => (answer.json.record as { value: string }).value;
-const challenge = (domain: string) => `_latchkey-challenge.${domain}`;
-const claimKey = (domain: string) => storeKey('domainClaim', domain);
+const { call, claim, verify } = domainsApi(() => app.base, owners);
 async function ownerOf(domain: string) {
   const config = parseConfig({ LATCHKEY_ISSUER: app.base, LATCHKEY_IDENTITY: 'dev' });
   return verifiedOwnerOf(await servicesLoader(config, { store: app.store, now: app.now })(), domain);

@@ -40,6 +40,7 @@ import {
   makeRecoveryCodes,
   pendingIdOn,
   secondStep,
+  signedIn,
   TWO_STEP,
 } from '../fixtures/two-step.ts';
 
@@ -51,7 +52,6 @@ before(async () => {
 });
 after(() => app?.close());
 
-const signedIn = async (browser: FormBrowser) => /<h1>You<\/h1>/.test((await browser.request('/console')).html);
 const codeNow = (secret: Uint8Array) => totpCodeAt(secret, app.now());
 
 /** A person with an authenticator, enrolled just now; the clock then moves a step on, so the next code is new. */

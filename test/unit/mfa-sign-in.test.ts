@@ -25,6 +25,7 @@ import {
   pendingIdOn,
   secondStep,
   secretOn,
+  signedIn,
   TWO_STEP,
 } from '../fixtures/two-step.ts';
 
@@ -37,8 +38,6 @@ before(async () => {
 });
 after(() => app?.close());
 
-/** Whether this browser is signed in to the console (the You page, not the sign-in form). */
-const signedIn = async (browser: FormBrowser) => /<h1>You<\/h1>/.test((await browser.request('/console')).html);
 const webSessions = () =>
   Object.entries(app.store.dump())
     .filter(([key]) => key.startsWith('ws:'))
