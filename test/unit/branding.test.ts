@@ -57,6 +57,17 @@ function refused(vars: Record<string, string>, setting: string, why?: RegExp) {
   );
 }
 
+/** A person's sign-in as the built-in client, the session a rebrand must keep refreshing. */
+const ADA_FAMILY = {
+  sub: 'usr_ada',
+  email: 'ada@example.com',
+  clientId: 'latchkey-cli',
+  scope: 'read write',
+  device: { address: null, userAgent: null },
+  org: null,
+  deviceName: null,
+};
+
 test('unset, the brand is latchkey’s own', () => {
   const { branding } = parseConfig({ LATCHKEY_ISSUER: ISSUER });
   assert.equal(branding.productName, 'latchkey');
@@ -132,16 +143,7 @@ test('an lk_ key and refresh token made before a rebrand work after it; new ones
     source,
   );
   assert.match(oldKey, /^lk_test_/);
-  const family = {
-    sub: 'usr_ada',
-    email: 'ada@example.com',
-    clientId: 'latchkey-cli',
-    scope: 'read write',
-    device: { address: null, userAgent: null },
-    org: null,
-    deviceName: null,
-  };
-  const old = await startFamily(before, family, source);
+  const old = await startFamily(before, ADA_FAMILY, source);
   assert.match(old.refreshToken, /^lk_rt_/);
 
   // The same store (and so the same generated hash secret and signing keys), rebranded.
@@ -162,7 +164,7 @@ test('an lk_ key and refresh token made before a rebrand work after it; new ones
   assert.match(orgKey.key, /^rsk_test_[0-9A-Za-z]{36}$/, 'a loopback issuer makes test keys');
   assert.match(projectKey.key, /^rsp_test_[0-9A-Za-z]{36}$/);
   for (const key of [orgKey.key, projectKey.key]) assert.equal((await me(app, key)).status, 200);
-  const fresh = await startFamily(after, { ...family, clientId: 'acme-cli' }, source);
+  const fresh = await startFamily(after, { ...ADA_FAMILY, clientId: 'acme-cli' }, source);
   assert.match(fresh.refreshToken, /^rsr_/);
 
   // Rolled back to latchkey's brand, the rebranded deployment's secrets are unknown prefixes there.
@@ -337,23 +339,14 @@ test('a refresh retried within the grace window across a rebrand gets the succes
   const before = await servicesLoader(parseConfig({ LATCHKEY_ISSUER: ISSUER }), { store })();
   const after = await servicesLoader(parseConfig({ LATCHKEY_ISSUER: ISSUER, ...ACME }), { store })();
   const request = { clientId: 'latchkey-cli', scope: undefined };
-  const family = {
-    sub: 'usr_ada',
-    email: 'ada@example.com',
-    clientId: 'latchkey-cli',
-    scope: 'read write',
-    device: { address: null, userAgent: null },
-    org: null,
-    deviceName: null,
-  };
-  const { refreshToken } = await startFamily(before, family, source);
+  const { refreshToken } = await startFamily(before, ADA_FAMILY, source);
   const rotated = await rotateRefreshToken(before, refreshToken, request, source); // its answer lost in the deploy
   const retried = await rotateRefreshToken(after, refreshToken, request, source);
   assert.equal(retried.refreshToken, rotated.refreshToken, 'the lk_rt_ successor the old deployment stored');
   assert.match((await rotateRefreshToken(after, retried.refreshToken, request, source)).refreshToken, /^rsr_/);
 
   // Within one branded deployment a retry gets its rsr_ successor back as before.
-  const branded = await startFamily(after, family, source);
+  const branded = await startFamily(after, ADA_FAMILY, source);
   const first = await rotateRefreshToken(after, branded.refreshToken, request, source);
   assert.equal((await rotateRefreshToken(after, branded.refreshToken, request, source)).refreshToken, first.refreshToken);
   assert.match((await rotateRefreshToken(after, first.refreshToken, request, source)).refreshToken, /^rsr_/);
