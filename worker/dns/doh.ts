@@ -6,6 +6,7 @@
  * refused verification, never the isolate's memory or a 500.
  */
 import * as z from 'zod';
+import { readCapped, strictUtf8 } from '../streams.ts';
 
 /** A resolver answers in well under a second; one that takes longer is treated as down. */
 export const DOH_TIMEOUT_MS = 5000;
@@ -130,27 +131,12 @@ async function answerText(fetcher: typeof fetch, url: URL, signal: AbortSignal, 
     throw tooLarge(maxBytes);
   }
   if (!response.body) return '';
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(maxBytes);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readCapped(response.body, maxBytes, async (reader) => {
+    await reader.cancel().catch(() => {});
+    return tooLarge(maxBytes);
+  });
   try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+    return strictUtf8(bytes);
   } catch (cause) {
     throw new DohError('malformed', 'the DNS resolver answered bytes that are not UTF-8', { cause });
   }

@@ -5,6 +5,7 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
+import { readCapped, strictUtf8 } from '../streams.ts';
 
 /** No legitimate OAuth request comes near this; a 100 KB value is refused unread. */
 export const MAX_BODY_BYTES = 16 * 1024;
@@ -128,25 +129,10 @@ function toRecord(params: URLSearchParams): Record<string, string> {
 
 async function readBounded(request: Request): Promise<string> {
   if (!request.body) return '';
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await drain(reader, size);
-      throw tooLarge();
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readCapped(request.body, MAX_BODY_BYTES, async (reader, read) => {
+    await drain(reader, read);
+    return tooLarge();
+  });
   return utf8(bytes);
 }
 
@@ -170,7 +156,7 @@ async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, read: numb
 
 function utf8(bytes: Uint8Array): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
+    return strictUtf8(bytes);
   } catch {
     throw new OAuthError('invalid_request', 'body is not valid UTF-8');
   }
