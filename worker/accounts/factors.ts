@@ -20,6 +20,7 @@ import type { Services } from '../services.ts';
 import { parseRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { generateId } from '../tokens/opaque.ts';
+import { mfaRequiredFor } from './mfa-policy.ts';
 
 /** Wrong codes a person may type per 15-minute window (user-code-guesses' window) before every code is refused. */
 export const WRONG_CODE_LIMIT = 5;
@@ -106,15 +107,6 @@ const hasFactor = (factors: Factors) => factors.totp.some(confirmed);
 /** Whether this person must prove a second factor to sign in. */
 export async function needsSecondFactor(services: Services, owner: string): Promise<boolean> {
   return hasFactor((await readFactors(services, owner)).value);
-}
-
-/**
- * Whether the person's orgs require MFA, so their last factor may not be removed. Org
- * policy ("require MFA", owner only, audited) is later work of issue #22: until then no
- * one is required to keep a factor.
- */
-export function mfaRequiredFor(_person: { sub: string; email: string | null }): boolean {
-  return false;
 }
 
 /** The person's factors as the console lists them: confirmed authenticators, then the recovery codes. */
@@ -274,6 +266,7 @@ export async function replaceRecoveryCodes(services: Services, owner: string, co
  * factor of someone who must keep one is refused.
  */
 export async function removeFactor(services: Services, person: { sub: string; email: string | null }, owner: string, id: string) {
+  const required = await mfaRequiredFor(services, person);
   const answer = await changeFactors(services, owner, (current) => {
     const isTotp = current.totp.some((factor) => factor.id === id);
     if (!isTotp && current.recovery?.id !== id) return { next: null, answer: 'not_found' as const };
@@ -281,7 +274,7 @@ export async function removeFactor(services: Services, person: { sub: string; em
       totp: current.totp.filter((factor) => factor.id !== id),
       recovery: current.recovery?.id === id ? null : current.recovery,
     });
-    if (hasFactor(current) && !hasFactor(next) && mfaRequiredFor(person)) return { next: null, answer: 'required' as const };
+    if (hasFactor(current) && !hasFactor(next) && required) return { next: null, answer: 'required' as const };
     return { next, answer: 'removed' as const };
   });
   if (answer === 'not_found')
