@@ -207,6 +207,13 @@ export const AccessTokenClaims = z.object({
    * first, so revoking any of them refuses this one too.
    */
   narrowed_from: z.array(z.string()).max(MAX_NARROWING_DEPTH).optional(),
+  /**
+   * A person's tokens only: how the person proved who they are in the sign-in behind the
+   * session (RFC 8176 values; `mfa` once a second factor was proven), and when they last
+   * did (seconds; a step-up moves it), as OpenID Connect names them and RFC 9470 reads them.
+   */
+  amr: z.array(z.string()).max(8).optional(),
+  auth_time: z.number().int().optional(),
 });
 export type AccessTokenClaims = z.infer<typeof AccessTokenClaims>;
 
