@@ -214,6 +214,8 @@ export const AccessTokenClaims = z.object({
    */
   amr: z.array(z.string()).max(8).optional(),
   auth_time: z.number().int().optional(),
+  /** `MFA_ACR` once a second factor was proven in the session; absent before. */
+  acr: z.string().optional(),
 });
 export type AccessTokenClaims = z.infer<typeof AccessTokenClaims>;
 
@@ -257,6 +259,14 @@ export const ErrorResponse = z.object({
 });
 export type ErrorResponse = z.infer<typeof ErrorResponse>;
 
+/**
+ * The one authentication context class latchkey asserts (`acr`), and asks for in a step-up
+ * challenge (RFC 9470): the person proved a second factor in the session.
+ */
+export const MFA_ACR = 'urn:latchkey:acr:mfa';
+/** How a person may prove who they are here (RFC 8176 `amr` values): the first step, then a code or a passkey. */
+export const AMR_VALUES = ['pwd', 'mfa', 'otp', 'hwk', 'swk', 'user'] as const;
+
 /** RFC 8414 §2, the fields latchkey publishes. */
 export const ServerMetadata = z.object({
   issuer: z.string().url(),
@@ -276,6 +286,10 @@ export const ServerMetadata = z.object({
   revocation_endpoint_auth_methods_supported: z.array(z.string()),
   introspection_endpoint_auth_methods_supported: z.array(z.string()),
   id_token_signing_alg_values_supported: z.array(z.string()).optional(),
+  /** OpenID Connect Discovery's name, as RFC 9470 resource servers read it: the `acr` values tokens may carry. */
+  acr_values_supported: z.array(z.string()).optional(),
+  /** Not a registered name: the RFC 8176 `amr` values tokens may carry. */
+  amr_values_supported: z.array(z.string()).optional(),
   service_documentation: z.string().url().optional(),
 });
 export type ServerMetadata = z.infer<typeof ServerMetadata>;
@@ -382,6 +396,12 @@ export const SessionInfo = z.object({
   revoked: RevokeReason.nullable(),
   /** The org the sign-in was established for (its tokens act only there); null: every org the person is in. */
   org: z.string().nullable().default(null),
+  /** How the person proved who they are for this session (RFC 8176 values; `mfa`: a second factor too); empty when it was not recorded. */
+  amr: z.array(z.string()).default([]),
+  /** When the person last proved who they are for it (a step-up moves it); null when not recorded. */
+  auth_time: z.number().int().nullable().default(null),
+  /** When a second factor was last proven for it; null: never. */
+  mfa_at: z.number().int().nullable().default(null),
   /** Whether the credential that asked belongs to this session. */
   current: z.boolean(),
 });
@@ -472,3 +492,38 @@ export const DomainInfo = z.object({
 export type DomainInfo = z.infer<typeof DomainInfo>;
 export const DomainList = z.object({ domains: z.array(DomainInfo) });
 export type DomainList = z.infer<typeof DomainList>;
+
+/**
+ * An org's SSO connection (`/v1/orgs/{org}/sso`): any OpenID provider by issuer, client id
+ * and client secret. The write says the whole connection but the secret, which is needed
+ * when the connection is made or its issuer or client id changes (the old one is never
+ * sent to another provider) and kept otherwise. `enabled` and `enforced` left out keep what
+ * they were (false for a new connection). Times in seconds.
+ */
+export const SsoConnectionWrite = z.strictObject({
+  issuer: z.string().min(1).max(512),
+  client_id: z.string().min(1).max(256),
+  client_secret: z.string().min(1).max(1024).optional(),
+  enabled: z.boolean().optional(),
+  enforced: z.boolean().optional(),
+});
+export type SsoConnectionWrite = z.infer<typeof SsoConnectionWrite>;
+/** A connection as anyone may read it: never its secret. */
+export const SsoConnectionInfo = z.object({
+  issuer: z.string(),
+  client_id: z.string(),
+  enabled: z.boolean(),
+  enforced: z.boolean(),
+  /** When a test sign-in last worked for this issuer and client id; null: never since they were set. */
+  tested_at: z.number().int().nullable(),
+  tested_by: z.string().nullable(),
+  created_at: z.number().int(),
+  created_by: z.string(),
+  updated_at: z.number().int(),
+  /** Where the provider must send people back: register it with the provider as the client's redirect URI. */
+  redirect_uri: z.string(),
+});
+export type SsoConnectionInfo = z.infer<typeof SsoConnectionInfo>;
+/** A test sign-in begun: open the URL in a browser and sign in at the org's provider. */
+export const SsoTestStart = z.object({ authorization_url: z.string(), expires_in: z.number().int() });
+export type SsoTestStart = z.infer<typeof SsoTestStart>;

@@ -42,13 +42,24 @@ export async function sessions(
       if (list.length === 0) return deps.io.err('No sessions.\n');
       printTable(
         deps,
-        ['id', ...(org || options.email ? ['who'] : []), 'device', 'client', 'for org', 'signed in', 'last used', 'state'],
+        [
+          'id',
+          ...(org || options.email ? ['who'] : []),
+          'device',
+          'client',
+          'for org',
+          'two-step',
+          'signed in',
+          'last used',
+          'state',
+        ],
         list.map((session) => [
           `${session.current ? '* ' : ''}${session.id}`,
           ...(org || options.email ? [session.email ?? session.sub] : []),
           device(session),
           session.client_id,
           session.org ?? '-',
+          session.mfa_at === null ? 'no' : isoTime(session.mfa_at),
           isoTime(session.created_at),
           isoTime(session.last_used_at),
           session.revoked ? `revoked (${session.revoked})` : 'active',

@@ -66,6 +66,9 @@ const ADA_FAMILY = {
   device: { address: null, userAgent: null },
   org: null,
   deviceName: null,
+  amr: ['pwd'],
+  authTime: null,
+  mfaAt: null,
 };
 
 test('unset, the brand is latchkey’s own', () => {

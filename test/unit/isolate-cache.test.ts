@@ -16,6 +16,9 @@ const family = (revoked: Family['revoked']): Family => ({
   deviceName: null,
   lastUsedAt: null,
   revokedTokens: [],
+  amr: ['pwd'],
+  authTime: 0,
+  mfaAt: null,
 });
 
 /** A store stand-in that counts reads and answers with whatever the test set last. */

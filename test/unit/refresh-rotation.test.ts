@@ -30,6 +30,9 @@ async function setup() {
       device: { address: null, userAgent: null },
       org: null,
       deviceName: null,
+      amr: ['pwd'],
+      authTime: null,
+      mfaAt: null,
     },
     source,
   );

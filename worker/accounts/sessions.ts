@@ -22,6 +22,40 @@ import { OrgRecord } from './orgs.ts';
 export const Requester = z.object({ address: z.string().nullable(), userAgent: z.string().nullable() });
 export type Requester = z.infer<typeof Requester>;
 
+/**
+ * What the browser sign-in that approved a session proved (issue #22), carried through the
+ * device code or authorization code into the session, and from it into every access token
+ * (`amr`, `auth_time`): RFC 8176 methods, when the person last proved who they are, and
+ * when a second factor was last proven (null: never in this session). A step-up moves both
+ * times. Records from before say nothing: no methods, no times.
+ */
+export const SignInProof = z.object({
+  amr: z.array(z.string()).max(8).default([]),
+  authTime: z.number().nullable().default(null),
+  mfaAt: z.number().nullable().default(null),
+});
+export type SignInProof = z.infer<typeof SignInProof>;
+
+/** Who approved a sign-in and what they proved, as a device code or authorization code keeps it until redeemed. */
+export const SignInSubject = z.object({ sub: z.string(), email: z.string().nullable(), ...SignInProof.shape });
+export type SignInSubject = z.infer<typeof SignInSubject>;
+
+/** A browser sign-in's person and proof, as the session it approves will keep them. */
+export const signInSubject = (session: {
+  sub: string;
+  email: string | null;
+  amr: string[];
+  /** 0: a browser sign-in from before it was recorded. */
+  authTime: number;
+  mfaAt: number | null;
+}): SignInSubject => ({
+  sub: session.sub,
+  email: session.email,
+  amr: session.amr,
+  authTime: session.authTime === 0 ? null : session.authTime,
+  mfaAt: session.mfaAt,
+});
+
 export const Family = z.object({
   sub: z.string(),
   email: z.string().nullable(),
@@ -41,9 +75,13 @@ export const Family = z.object({
    * here so a Bearer check reads one record, the family, for both kinds of revocation.
    */
   revokedTokens: z.array(z.object({ jti: z.string(), exp: z.number() })).default([]),
+  ...SignInProof.shape,
 });
 export type Family = z.infer<typeof Family>;
-export type NewFamily = Pick<Family, 'sub' | 'email' | 'clientId' | 'scope' | 'device' | 'deviceName' | 'org'>;
+export type NewFamily = Pick<
+  Family,
+  'sub' | 'email' | 'clientId' | 'scope' | 'device' | 'deviceName' | 'org' | 'amr' | 'authTime' | 'mfaAt'
+>;
 
 const SessionIndex = z.array(z.object({ sid: z.string(), expiresAt: z.number() }));
 /** An org's index names whose each session is, so one member's are found without reading the rest. */
@@ -340,6 +378,9 @@ export function sessionView(sid: string, family: Family, currentSid: string | nu
     expires_at: Math.floor(family.expiresAt / 1000),
     revoked: family.revoked,
     org: family.org,
+    amr: family.amr,
+    auth_time: at(family.authTime),
+    mfa_at: at(family.mfaAt),
     current: sid === currentSid,
   };
 }

@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
-import { Requester } from '../accounts/sessions.ts';
+import { Requester, SignInSubject } from '../accounts/sessions.ts';
 import type { Services } from '../services.ts';
 import { parseRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
@@ -31,7 +31,7 @@ const PendingRequest = z.object({
 export type PendingRequest = z.infer<typeof PendingRequest>;
 
 const CodeRecord = PendingRequest.omit({ webSession: true, state: true }).extend({
-  subject: z.object({ sub: z.string(), email: z.string().nullable() }),
+  subject: SignInSubject,
 });
 export type CodeRecord = z.infer<typeof CodeRecord>;
 

@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { USER_CODE_ALPHABET } from '../../shared/schemas.ts';
-import { Requester } from '../accounts/sessions.ts';
+import { Requester, SignInSubject } from '../accounts/sessions.ts';
 import type { Client } from '../clients.ts';
 import type { Services } from '../services.ts';
 import { parseRecord, readRecord, type Versioned } from '../store/records.ts';
@@ -27,7 +27,7 @@ const DeviceRecord = z.object({
   lastPollAt: z.number().nullable(),
   expiresAt: z.number(),
   requester: Requester,
-  subject: z.object({ sub: z.string(), email: z.string().nullable() }).nullable(),
+  subject: SignInSubject.nullable(),
   /** The org the sign-in is for (approved only by its members); null: none. */
   org: z.string().nullable().default(null),
 });
@@ -105,7 +105,7 @@ export async function decideDeviceAuthorization(
   services: Services,
   normalizedUserCode: string,
   found: PendingAuthorization,
-  decision: { approve: boolean; subject: { sub: string; email: string | null } },
+  decision: { approve: boolean; subject: SignInSubject },
 ): Promise<DeviceRecord | null> {
   const { store } = services;
   for (let attempt = 0; attempt < 5; attempt++) {

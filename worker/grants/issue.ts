@@ -1,8 +1,8 @@
 /** Builds the RFC 6749 §5.1 response every user grant ends with. */
-import type { TokenResponse } from '../../shared/schemas.ts';
-import type { Family } from '../accounts/sessions.ts';
+import { MFA_ACR, type TokenResponse } from '../../shared/schemas.ts';
+import type { Family, SignInProof } from '../accounts/sessions.ts';
 import type { Services } from '../services.ts';
-import { signAccessToken } from '../tokens/access-token.ts';
+import { type AccessTokenInput, signAccessToken } from '../tokens/access-token.ts';
 import { generateId } from '../tokens/opaque.ts';
 
 export async function tokenResponse(
@@ -24,6 +24,7 @@ export async function tokenResponse(
       sid: session.sid,
       client_id: session.family.clientId,
       ...(session.family.email ? { email: session.family.email } : {}),
+      ...proofClaims(session.family),
     },
     { issuer: config.base, audience: config.base, ttlSeconds: config.ttl.accessToken, now: now() },
   );
@@ -35,6 +36,13 @@ export async function tokenResponse(
     scope,
   };
 }
+
+/** What the session's sign-in proved, as OpenID Connect names it in tokens; nothing for a session that did not record it. */
+export const proofClaims = (proof: SignInProof): Pick<AccessTokenInput, 'amr' | 'auth_time' | 'acr'> => ({
+  ...(proof.amr.length > 0 ? { amr: proof.amr } : {}),
+  ...(proof.authTime !== null ? { auth_time: Math.floor(proof.authTime / 1000) } : {}),
+  ...(proof.mfaAt !== null ? { acr: MFA_ACR } : {}),
+});
 
 /** RFC 6749 §6: a refresh may ask for less than was granted, never more. */
 export function narrowScope(granted: string, requested: string | undefined): string | null {

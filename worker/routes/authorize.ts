@@ -1,7 +1,7 @@
 import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import { AUTHORIZATION_CODE_GRANT, AuthorizeRequest } from '../../shared/schemas.ts';
-import { mayEstablishFor, notAMember } from '../accounts/sessions.ts';
+import { mayEstablishFor, notAMember, signInSubject } from '../accounts/sessions.ts';
 import { signedInWithin } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { findClient, isRegisteredRedirect } from '../clients.ts';
@@ -121,7 +121,7 @@ authorizeRoutes.post('/oauth/authorize/decision', async (c) => {
     scope: pending.scope,
     requester: pending.requester,
     org: pending.org,
-    subject: { sub: session.sub, email: session.email },
+    subject: signInSubject(session),
   });
   return redirectWith(c, pending.redirectUri, { code, state });
 });

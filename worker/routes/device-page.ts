@@ -1,7 +1,7 @@
 import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import { UserCodeInput } from '../../shared/schemas.ts';
-import { mayEstablishFor } from '../accounts/sessions.ts';
+import { mayEstablishFor, signInSubject } from '../accounts/sessions.ts';
 import { type ActiveWebSession, signedInWithin } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { decideDeviceAuthorization, findPendingByUserCode, type PendingAuthorization } from '../grants/device-code.ts';
@@ -67,7 +67,7 @@ devicePageRoutes.post('/device/decision', async (c) => {
   const decided = pending
     ? await decideDeviceAuthorization(c.var.services, code.data, pending, {
         approve,
-        subject: { sub: session.sub, email: session.email },
+        subject: signInSubject(session),
       })
     : null;
   if (!decided) {

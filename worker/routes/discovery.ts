@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { SCOPES, type ServerMetadata, SUPPORTED_GRANTS } from '../../shared/schemas.ts';
+import { AMR_VALUES, MFA_ACR, SCOPES, type ServerMetadata, SUPPORTED_GRANTS } from '../../shared/schemas.ts';
 import type { AppEnv } from '../app.ts';
 
 /** RFC 8414 metadata (also served as OpenID discovery) and the JWKS. */
@@ -24,6 +24,8 @@ export function serverMetadata(base: string): ServerMetadata {
     token_endpoint_auth_methods_supported: ['none'],
     revocation_endpoint_auth_methods_supported: ['none'],
     introspection_endpoint_auth_methods_supported: ['bearer'],
+    acr_values_supported: [MFA_ACR],
+    amr_values_supported: [...AMR_VALUES],
   };
 }
 

@@ -10,7 +10,7 @@ import {
   TokenRequest,
 } from '../../shared/schemas.ts';
 import { SERVER_ACTOR } from '../accounts/audit.ts';
-import type { Requester } from '../accounts/sessions.ts';
+import type { Requester, SignInSubject } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { findClient } from '../clients.ts';
 import { redeemAuthorizationCode } from '../grants/authorization-code.ts';
@@ -19,7 +19,6 @@ import { tokenResponse } from '../grants/issue.ts';
 import { rotateRefreshToken, startFamily } from '../grants/refresh-token.ts';
 import { exchangeCiToken, narrowAccessToken } from '../grants/token-exchange.ts';
 import { parseInput, readForm } from '../http/form.ts';
-import type { Person } from '../identity/users.ts';
 
 /** The token endpoint: one branch per grant, each a call into grants/. */
 export const tokenRoutes = new Hono<AppEnv>();
@@ -52,19 +51,18 @@ tokenRoutes.post('/oauth/token', async (c) => {
 
   /** A completed sign-in, device or browser: a new session and its first tokens. */
   const signIn = async (grant: {
-    subject: Person;
+    subject: SignInSubject;
     clientId: string;
     scope: string;
     requester: Requester;
     deviceName: string | undefined;
     org: string | null;
   }) => {
-    const { sub, email } = grant.subject;
-    const family = { sub, email, clientId: grant.clientId, scope: grant.scope, device: grant.requester, org: grant.org };
+    const { clientId, scope, requester, org } = grant;
     const session = await startFamily(
       services,
-      { ...family, deviceName: grant.deviceName ?? null },
-      { actor: email ?? sub, requestId: c.var.requestId },
+      { ...grant.subject, clientId, scope, device: requester, org, deviceName: grant.deviceName ?? null },
+      { actor: grant.subject.email ?? grant.subject.sub, requestId: c.var.requestId },
     );
     return c.json(await tokenResponse(services, session));
   };

@@ -44,7 +44,7 @@ export function sessionsTable(input: {
   const { csrf, sessions, clientName, label } = input;
   if (sessions.length === 0) return html`<p class="muted">No sessions.</p>`;
   return html`<div class="table-wrap"><table class="stack" aria-label="${label}">
-<thead><tr><th scope="col">Device</th><th scope="col">Client</th><th scope="col">Address</th><th scope="col">User agent</th><th scope="col">Signed in</th><th scope="col">Last used</th><th scope="col">Org</th><th scope="col">State</th><th scope="col"><span class="skip">Action</span></th></tr></thead>
+<thead><tr><th scope="col">Device</th><th scope="col">Client</th><th scope="col">Address</th><th scope="col">User agent</th><th scope="col">Signed in</th><th scope="col">Last used</th><th scope="col">Org</th><th scope="col">Two-step</th><th scope="col">State</th><th scope="col"><span class="skip">Action</span></th></tr></thead>
 <tbody>${sessions.map(
     (session) => html`<tr data-session="${session.id}">
 <td data-label="Device">${session.device_name ?? 'unnamed'}<br><code class="muted">${session.id}</code></td>
@@ -54,6 +54,7 @@ export function sessionsTable(input: {
 <td data-label="Signed in">${when(session.created_at)}</td>
 <td data-label="Last used">${when(session.last_used_at)}</td>
 <td data-label="Org">${session.org ?? 'any of yours'}</td>
+<td data-label="Two-step">${session.mfa_at === null ? 'no' : html`yes, ${when(session.mfa_at)}`}</td>
 <td data-label="State">${sessionState(session)}</td>
 <td>${
       session.revoked
