@@ -1,7 +1,8 @@
 /**
- * A person's second factors (issue #22): authenticator apps (TOTP) and one set of ten
- * recovery codes (a stand-in for a lost authenticator), in one record per person (`mfa:<owner>`, the person's home). Enrolled at
- * the console, proven at sign-in before any browser sign-in exists.
+ * A person's second factors (issue #22): authenticator apps (TOTP), passkeys and security
+ * keys (WebAuthn), and one set of ten recovery codes (a stand-in for a lost authenticator),
+ * in one record per person (`mfa:<owner>`, the person's home). Enrolled at the console,
+ * proven at sign-in before any browser sign-in exists.
  *
  * What makes a code count once: a TOTP factor keeps the last time step it accepted, and a
  * recovery code its use, and each is spent by a compare-and-set of the whole record, so of
@@ -9,6 +10,13 @@
  * refused). Wrong codes are limited per person by the same counted guesses as user codes
  * (grants/user-code-guesses.ts): a guess is taken before the code is looked at, and given
  * back only if it was right, so the sixth code in a window is refused even when right.
+ *
+ * A passkey counts once by its challenge: each ceremony's challenge is kept by the server
+ * and taken (compare-and-set) before the response is checked, so a response replayed, or
+ * checked against a challenge it was not made for, fails. A registration's challenge lives
+ * in this record, bound to the browser sign-in that began it; a sign-in's lives with the
+ * pending second step (http/second-step.ts). An assertion is checked against the person's
+ * own credentials only, and a failed one costs a guess as a wrong code does.
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
@@ -16,6 +24,15 @@ import { returnGuess, takeGuess } from '../grants/user-code-guesses.ts';
 import { normalizeRecoveryCode, RECOVERY_CODE_COUNT } from '../mfa/recovery-codes.ts';
 import { openTotpSecret, sealTotpSecret } from '../mfa/seal.ts';
 import { base32Decode, generateTotpSecret, matchTotp } from '../mfa/totp.ts';
+import {
+  type AuthenticationResponse,
+  type RelyingParty,
+  registrationOptions,
+  Transport,
+  verifyAssertion,
+  verifyRegistration,
+  WEBAUTHN_CHALLENGE_SECONDS,
+} from '../mfa/webauthn.ts';
 import type { Services } from '../services.ts';
 import { parseRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
@@ -28,6 +45,8 @@ export const WRONG_CODE_LIMIT = 5;
 export const PENDING_TOTP_SECONDS = 15 * 60;
 /** Authenticator apps per person, pending ones included. */
 export const MAX_TOTP_FACTORS = 5;
+/** Passkeys and security keys per person. */
+export const MAX_WEBAUTHN_FACTORS = 10;
 /** A person's factors last as long as the store keeps anything (as their orgs and sessions index). */
 const FACTORS_TTL_SECONDS = 10 * 365 * 86400;
 
@@ -49,16 +68,43 @@ const RecoveryCodes = z.object({
   /** Keyed hashes of the codes (label `mfa-rc`, with the owner): the codes themselves were shown once. */
   codes: z.array(z.object({ hash: z.string(), usedAt: z.number().nullable() })),
 });
-const Factors = z.object({ totp: z.array(TotpFactor), recovery: RecoveryCodes.nullable() });
+const WebauthnFactor = z.object({
+  id: z.string(),
+  /** The credential's id and COSE public key, base64url: neither is secret (the authenticator keeps the private key). */
+  credentialId: z.string(),
+  publicKey: z.string(),
+  /** The authenticator's signature counter at its last use: a later use must count past it, when it counts at all. */
+  counter: z.number(),
+  transports: z.array(Transport),
+  /** A synced passkey (RFC 8176 `swk`) rather than one bound to its authenticator (`hwk`). */
+  multiDevice: z.boolean(),
+  name: z.string(),
+  createdAt: z.number(),
+  lastUsedAt: z.number().nullable(),
+});
+/** A passkey registration begun in the console: its challenge, for the one browser sign-in that began it. */
+const PendingWebauthn = z.object({ challenge: z.string(), browser: z.string(), createdAt: z.number() });
+const Factors = z.object({
+  totp: z.array(TotpFactor),
+  recovery: RecoveryCodes.nullable(),
+  // Added with passkeys: a record from before has none.
+  webauthn: z.array(WebauthnFactor).default([]),
+  pendingWebauthn: PendingWebauthn.nullable().default(null),
+});
 type Factors = z.infer<typeof Factors>;
 type TotpFactor = z.infer<typeof TotpFactor>;
+type WebauthnFactor = z.infer<typeof WebauthnFactor>;
 
 /** A factor as the console lists it. */
 export type FactorView =
   | { id: string; kind: 'totp'; createdAt: number; lastUsedAt: number | null }
+  | { id: string; kind: 'webauthn'; name: string; createdAt: number; lastUsedAt: number | null }
   | { id: string; kind: 'recovery'; createdAt: number; left: number; total: number };
 
-const EMPTY: Factors = { totp: [], recovery: null };
+/** The RFC 8176 method a proven second factor adds to the sign-in's `amr` (with `mfa`). */
+export type FactorMethod = 'otp' | 'hwk' | 'swk';
+
+const EMPTY: Factors = { totp: [], recovery: null, webauthn: [], pendingWebauthn: null };
 const factorsKey = (owner: string) => storeKey('factors', owner);
 
 async function readFactors(services: Services, owner: string): Promise<{ raw: string | null; value: Factors }> {
@@ -79,7 +125,8 @@ async function changeFactors<T>(
     const { raw, value } = await readFactors(services, owner);
     const { next, answer } = decide(value);
     if (next === null) return answer;
-    const text = next.totp.length === 0 && next.recovery === null ? null : JSON.stringify(next);
+    const empty = next.totp.length === 0 && next.recovery === null && next.webauthn.length === 0 && !next.pendingWebauthn;
+    const text = empty ? null : JSON.stringify(next);
     if (text === raw || (await services.store.swap(factorsKey(owner), raw, text, FACTORS_TTL_SECONDS))) return answer;
   }
   throw new OAuthError('temporarily_unavailable', 'your sign-in factors kept changing; try again');
@@ -96,20 +143,20 @@ const withoutStale = (services: Services, factors: Factors): Factors => ({
 const recoveryLeft = (factors: Factors) => factors.recovery?.codes.filter((code) => code.usedAt === null).length ?? 0;
 
 /**
- * Whether signing in asks for a code: while the person has a confirmed authenticator.
- * Recovery codes stand in for a lost authenticator at that prompt but do not turn it on by
- * themselves (as at most services), so making codes alone changes nothing at sign-in (and
- * such codes end when an authenticator turns it on: spendStep), and removing the last
- * authenticator turns two-step sign-in off.
+ * Whether signing in asks for a second factor: while the person has a confirmed
+ * authenticator or a passkey. Recovery codes stand in for a lost one at that prompt but do
+ * not turn it on by themselves (as at most services), so making codes alone changes
+ * nothing at sign-in (and such codes end when a factor turns it on: spendStep,
+ * addWebauthnFactor), and removing the last factor turns two-step sign-in off.
  */
-const hasFactor = (factors: Factors) => factors.totp.some(confirmed);
+const hasFactor = (factors: Factors) => factors.totp.some(confirmed) || factors.webauthn.length > 0;
 
 /** Whether this person must prove a second factor to sign in. */
 export async function needsSecondFactor(services: Services, owner: string): Promise<boolean> {
   return hasFactor((await readFactors(services, owner)).value);
 }
 
-/** The person's factors as the console lists them: confirmed authenticators, then the recovery codes. */
+/** The person's factors as the console lists them: confirmed authenticators, passkeys, then the recovery codes. */
 export async function listFactors(services: Services, owner: string): Promise<FactorView[]> {
   const { value } = await readFactors(services, owner);
   const views: FactorView[] = value.totp.filter(confirmed).map((factor) => ({
@@ -118,6 +165,10 @@ export async function listFactors(services: Services, owner: string): Promise<Fa
     createdAt: factor.confirmedAt ?? factor.createdAt,
     lastUsedAt: factor.lastUsedAt,
   }));
+  for (const factor of value.webauthn) {
+    const { id, name, createdAt, lastUsedAt } = factor;
+    views.push({ id, kind: 'webauthn', name, createdAt, lastUsedAt });
+  }
   if (value.recovery) {
     views.push({
       id: value.recovery.id,
@@ -189,7 +240,7 @@ function spendStep(services: Services, owner: string, id: string, sealed: string
     const now = services.now();
     const spent: TotpFactor = { ...factor, lastStep: step, lastUsedAt: now, confirmedAt: factor.confirmedAt ?? now };
     const totp = current.totp.map((found) => (found.id === id ? spent : found));
-    return { next: { totp, recovery: hasFactor(current) ? current.recovery : null }, answer: true };
+    return { next: { ...current, totp, recovery: hasFactor(current) ? current.recovery : null }, answer: true };
   });
 }
 
@@ -210,8 +261,10 @@ export async function confirmTotp(services: Services, owner: string, id: string,
   });
 }
 
-/** A second factor proven at sign-in, and how. */
-export type Proof = { outcome: 'ok'; method: 'totp' | 'recovery' } | { outcome: 'wrong' | 'limited' };
+/** A second factor proven at sign-in, and how (the kind, and its RFC 8176 method). */
+export type Proof =
+  | { outcome: 'ok'; method: 'totp' | 'recovery' | 'webauthn'; amr: FactorMethod }
+  | { outcome: 'wrong' | 'limited' };
 
 /**
  * Proves the person's second factor with what they typed: six digits are tried against
@@ -234,7 +287,7 @@ export async function proveSecondFactor(services: Services, owner: string, typed
     }
     return false;
   });
-  return outcome === 'ok' ? { outcome, method } : { outcome };
+  return outcome === 'ok' ? { outcome, method, amr: 'otp' } : { outcome };
 }
 
 const recoveryHash = (services: Services, owner: string, code: string) => services.hasher.hash('mfa-rc', `${owner}\0${code}`);
@@ -261,17 +314,19 @@ export async function replaceRecoveryCodes(services: Services, owner: string, co
 }
 
 /**
- * Removes one of the person's factors (an authenticator, pending or not, or the recovery
- * codes). Another person's id, or one that does not exist, answers not found; the last
+ * Removes one of the person's factors (an authenticator, pending or not, a passkey, or the
+ * recovery codes). Another person's id, or one that does not exist, answers not found; the last
  * factor of someone who must keep one is refused.
  */
 export async function removeFactor(services: Services, person: { sub: string; email: string | null }, owner: string, id: string) {
   const required = await mfaRequiredFor(services, person);
   const answer = await changeFactors(services, owner, (current) => {
-    const isTotp = current.totp.some((factor) => factor.id === id);
-    if (!isTotp && current.recovery?.id !== id) return { next: null, answer: 'not_found' as const };
+    const known = [...current.totp, ...current.webauthn].some((factor) => factor.id === id);
+    if (!known && current.recovery?.id !== id) return { next: null, answer: 'not_found' as const };
     const next = withoutStale(services, {
+      ...current,
       totp: current.totp.filter((factor) => factor.id !== id),
+      webauthn: current.webauthn.filter((factor) => factor.id !== id),
       recovery: current.recovery?.id === id ? null : current.recovery,
     });
     if (hasFactor(current) && !hasFactor(next) && required) return { next: null, answer: 'required' as const };
@@ -284,4 +339,121 @@ export async function removeFactor(services: Services, person: { sub: string; em
       'forbidden',
       'an org you are in requires two-step sign-in: add another factor before removing your last one',
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// Passkeys and security keys (WebAuthn).
+
+const storedCredential = ({ credentialId, publicKey, counter, transports }: WebauthnFactor) => ({
+  credentialId,
+  publicKey,
+  counter,
+  transports,
+});
+const methodOf = (multiDevice: boolean): FactorMethod => (multiDevice ? 'swk' : 'hwk');
+
+/**
+ * Begins adding a passkey in the browser sign-in `browser` (its record's key): the options
+ * for navigator.credentials.create, whose challenge is kept in the person's record for that
+ * sign-in alone (a later start replaces it) until finishWebauthnEnrollment takes it.
+ */
+export async function startWebauthnEnrollment(
+  services: Services,
+  owner: string,
+  browser: string,
+  rp: RelyingParty,
+  person: { name: string },
+) {
+  const { value } = await readFactors(services, owner);
+  if (value.webauthn.length >= MAX_WEBAUTHN_FACTORS)
+    throw new OAuthError('conflict', `you have ${MAX_WEBAUTHN_FACTORS} passkeys already; remove one before adding another`);
+  const options = await registrationOptions(rp, person, value.webauthn.map(storedCredential));
+  const pendingWebauthn = { challenge: options.challenge, browser, createdAt: services.now() };
+  await changeFactors(services, owner, (current) => ({
+    next: { ...withoutStale(services, current), pendingWebauthn },
+    answer: true,
+  }));
+  return options;
+}
+
+/** Why a passkey was not added: no live registration of this browser's, or a response that did not verify. */
+export type WebauthnEnrollment = { outcome: 'ok'; amr: FactorMethod } | { outcome: 'expired' | 'invalid' | 'full' };
+
+/**
+ * Finishes adding a passkey: takes this browser's challenge (once: a second post of the
+ * same response finds none), checks the browser's response against it and the relying
+ * party, and stores the credential. The first factor turns two-step sign-in on and ends
+ * recovery codes made while it was off (as spendStep does for an authenticator).
+ */
+export async function finishWebauthnEnrollment(
+  services: Services,
+  owner: string,
+  browser: string,
+  rp: RelyingParty,
+  posted: string,
+  name: string,
+): Promise<WebauthnEnrollment> {
+  const challenge = await changeFactors(services, owner, (current) => {
+    const pending = current.pendingWebauthn;
+    if (!pending || pending.browser !== browser) return { next: null, answer: null };
+    const live = services.now() - pending.createdAt < WEBAUTHN_CHALLENGE_SECONDS * 1000;
+    return { next: { ...current, pendingWebauthn: null }, answer: live ? pending.challenge : null };
+  });
+  if (challenge === null) return { outcome: 'expired' };
+  const credential = await verifyRegistration(rp, challenge, posted);
+  if (!credential) return { outcome: 'invalid' };
+  const factor: WebauthnFactor = {
+    id: generateId('mfa_'),
+    ...credential,
+    name,
+    createdAt: services.now(),
+    lastUsedAt: null,
+  };
+  const added = await changeFactors(services, owner, (current) => {
+    const full = current.webauthn.length >= MAX_WEBAUTHN_FACTORS;
+    if (full || current.webauthn.some((found) => found.credentialId === factor.credentialId))
+      return { next: null, answer: false };
+    const recovery = hasFactor(current) ? current.recovery : null;
+    return { next: { ...current, webauthn: [...current.webauthn, factor], recovery }, answer: true };
+  });
+  return added ? { outcome: 'ok', amr: methodOf(credential.multiDevice) } : { outcome: 'full' };
+}
+
+/** The person's passkeys as a sign-in offers them (navigator.credentials.get's allowCredentials). */
+export async function webauthnCredentials(services: Services, owner: string) {
+  return (await readFactors(services, owner)).value.webauthn.map(storedCredential);
+}
+
+/**
+ * Proves the person's second factor with a passkey's assertion over `challenge` (which the
+ * caller has taken, so it counts once). Only the person's own credentials are looked at:
+ * another person's credential id, or one removed, is as unknown as a made-up one. A guess
+ * is taken first, as for a code. The signature counter moves forward by compare-and-set.
+ */
+export async function provePasskey(
+  services: Services,
+  owner: string,
+  rp: RelyingParty,
+  challenge: string,
+  response: AuthenticationResponse,
+): Promise<Proof> {
+  let amr: FactorMethod = 'hwk';
+  const outcome = await limited(services, owner, async () => {
+    const factor = (await readFactors(services, owner)).value.webauthn.find((found) => found.credentialId === response.id);
+    if (!factor) return false;
+    const verified = await verifyAssertion(rp, challenge, response, storedCredential(factor));
+    if (!verified) return false;
+    amr = methodOf(verified.multiDevice);
+    return changeFactors(services, owner, (current) => {
+      const now = current.webauthn.find((found) => found.id === factor.id && found.publicKey === factor.publicKey);
+      const counts = verified.newCounter > 0 || (now?.counter ?? 0) > 0;
+      if (!now || (counts && verified.newCounter <= now.counter)) return { next: null, answer: false };
+      const used = { ...now, counter: verified.newCounter, lastUsedAt: services.now(), multiDevice: verified.multiDevice };
+      return {
+        next: { ...current, webauthn: current.webauthn.map((found) => (found.id === now.id ? used : found)) },
+        answer: true,
+      };
+    });
+  });
+  return outcome === 'ok' ? { outcome, method: 'webauthn', amr } : { outcome };
 }

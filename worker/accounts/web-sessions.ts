@@ -10,6 +10,7 @@ import type { Services } from '../services.ts';
 import { parseRecord, readRecord, updateRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { generateId } from '../tokens/opaque.ts';
+import type { FactorMethod } from './factors.ts';
 import { type Requester, sessionOwner } from './sessions.ts';
 
 /** A browser sign-in's whole life; signing in again starts a new one. */
@@ -39,7 +40,7 @@ export const WebSession = z.object({
   userAgent: z.string().nullable().default(null),
   /**
    * How the person signed in (RFC 8176 values): `pwd` for the first step (what the identity
-   * provider or the dev form proved), then `mfa` and `otp` once a second factor was proven
+   * provider or the dev form proved), then `mfa` and `otp`, `hwk` or `swk` once a second factor was proven
    * (two-step sign-in, issue #22). A record from before reads as the first step only.
    */
   amr: z.array(z.string()).default(['pwd']),
@@ -94,16 +95,20 @@ export async function createWebSession(
   return session;
 }
 
-/** A sign-in's `amr` once a second factor was proven in it: the first step's, then `mfa` and `otp` (RFC 8176). */
-export const withSecondFactor = (amr: string[]): string[] => [...new Set([...amr, 'mfa', 'otp'])];
+/**
+ * A sign-in's `amr` once a second factor was proven in it: the first step's, then `mfa`
+ * and how (RFC 8176): `otp` for a code, `hwk` for a key bound to its authenticator (a
+ * security key), `swk` for a synced passkey.
+ */
+export const withSecondFactor = (amr: string[], method: FactorMethod): string[] => [...new Set([...amr, 'mfa', method])];
 
 /**
  * Records that the person proved a second factor in this browser sign-in after it began:
- * the first code of an authenticator added here. Without it, the browser that turned
+ * the first code of an authenticator added here, or a passkey made here. Without it, the browser that turned
  * two-step sign-in on would count as one signed in on the first step alone, and be asked
  * to sign in again before its next change of factors.
  */
-export async function recordSecondFactor(services: Services, key: string): Promise<void> {
+export async function recordSecondFactor(services: Services, key: string, method: FactorMethod): Promise<void> {
   const recordKey = storeKey('webSession', key);
   for (let attempt = 0; attempt < 5; attempt++) {
     const raw = await services.store.get(recordKey);
@@ -111,7 +116,7 @@ export async function recordSecondFactor(services: Services, key: string): Promi
     const session = parseRecord(WebSession, raw);
     const now = services.now();
     if (session.expiresAt <= now) return;
-    const next: WebSession = { ...session, amr: withSecondFactor(session.amr), mfaAt: now };
+    const next: WebSession = { ...session, amr: withSecondFactor(session.amr, method), mfaAt: now };
     // The record's own end decides (readWebSessionRecord); the store keeps it at least a minute.
     const ttl = Math.max(60, Math.ceil((session.expiresAt - now) / 1000));
     if (await services.store.swap(recordKey, raw, JSON.stringify(next), ttl)) return;

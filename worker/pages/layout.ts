@@ -1,5 +1,6 @@
 /**
- * The frame every page shares. No script at all, one same-origin stylesheet, and headers
+ * The frame every page shares. No inline script (only same-origin files: the console's, the
+ * passkey ceremony's), one same-origin stylesheet, and headers
  * that keep the pages out of frames (clickjacking a consent button is the classic attack).
  * The deployment's product name is the wordmark and ends every title; its accent is in
  * the stylesheet (stylesheet.ts), which stays a file (CSP `style-src 'self'`: no inline
@@ -45,13 +46,15 @@ export function renderPage(
     formAction?: string;
     /** The console's frame: a wider page, its navigation above the title, its one same-origin script. */
     console?: { nav: Fragment };
+    /** A same-origin script file of the page's own (the passkey ceremony at sign-in: pages/passkey-script.ts). */
+    script?: string;
   } = {},
 ) {
   for (const [name, value] of Object.entries(PAGE_HEADERS)) c.header(name, value);
   let policy = PAGE_HEADERS['Content-Security-Policy'] ?? '';
   if (options.formAction) policy = policy.replace("form-action 'self'", `form-action 'self' ${options.formAction}`);
   // Still no inline script anywhere: only the file below, from this origin.
-  if (options.console) policy = policy.replace("default-src 'none';", "default-src 'none'; script-src 'self';");
+  if (options.console || options.script) policy = policy.replace("default-src 'none';", "default-src 'none'; script-src 'self';");
   c.header('Content-Security-Policy', policy);
   const brand = brandOf(c);
   return c.html(
@@ -63,6 +66,7 @@ export function renderPage(
 <title>${title} · ${brand.productName}</title>
 <link rel="stylesheet" href="${stylesheetPath(brand)}">
 ${options.console ? html`<script src="/assets/console.js" defer></script>` : ''}
+${options.script ? html`<script src="${options.script}" defer></script>` : ''}
 </head>
 <body>
 ${options.console ? options.console.nav : ''}

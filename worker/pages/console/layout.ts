@@ -38,6 +38,7 @@ export const NOTICES = {
   'policy-created': 'Trust policy created.',
   'policy-deleted': 'Trust policy deleted.',
   'totp-added': 'Authenticator app added: signing in now asks for its code.',
+  'passkey-added': 'Passkey added: signing in now asks you to use it (or a code).',
   'factor-removed': 'Sign-in factor removed.',
 } as const;
 export type Notice = keyof typeof NOTICES;

@@ -10,12 +10,14 @@ import { html } from 'hono/html';
 import {
   confirmTotp,
   FactorId,
+  finishWebauthnEnrollment,
   listFactors,
   needsSecondFactor,
   pendingTotpSecret,
   removeFactor,
   replaceRecoveryCodes,
   startTotpEnrollment,
+  startWebauthnEnrollment,
 } from '../../accounts/factors.ts';
 import { sessionOwner } from '../../accounts/sessions.ts';
 import { recordSecondFactor } from '../../accounts/web-sessions.ts';
@@ -25,8 +27,15 @@ import { parseInput } from '../../http/form.ts';
 import { qrSvg } from '../../mfa/qr-svg.ts';
 import { generateRecoveryCodes } from '../../mfa/recovery-codes.ts';
 import { otpauthUri } from '../../mfa/totp.ts';
+import { relyingParty } from '../../mfa/webauthn.ts';
 import { consolePage } from '../../pages/console/layout.ts';
-import { enrollTotpPage, recoveryCodesPage, TWO_STEP_PATH, twoStepPage } from '../../pages/console/two-step.ts';
+import {
+  enrollPasskeyPage,
+  enrollTotpPage,
+  recoveryCodesPage,
+  TWO_STEP_PATH,
+  twoStepPage,
+} from '../../pages/console/two-step.ts';
 import { signInPage } from '../sign-in.ts';
 import { consoleSection, pageUser } from './env.ts';
 
@@ -107,7 +116,7 @@ twoStepConsole.post(`${TWO_STEP_PATH}/totp/:id/confirm`, async (c) => {
   const outcome = await confirmTotp(c.var.services, owner(user), id, (form.code ?? '').slice(0, 64));
   if (outcome === 'ok') {
     // The code from the authenticator was typed in this browser: it proved the second factor.
-    await recordSecondFactor(c.var.services, user.session.key);
+    await recordSecondFactor(c.var.services, user.session.key, 'otp');
     return backTo(c, TWO_STEP_PATH, 'totp-added');
   }
   const secret = await pendingTotpSecret(c.var.services, owner(user), id);
@@ -126,6 +135,70 @@ twoStepConsole.post(`${TWO_STEP_PATH}/totp/:id/confirm`, async (c) => {
       ? 'Too many wrong codes. Wait 15 minutes, then try again.'
       : 'That code is not right. Check the app’s clock and type the code it shows now.';
   return enrollmentAnswer(c, user, { id, secret }, error);
+});
+
+/** The issuer as WebAuthn's relying party: a passkey made here answers only to this origin. */
+const issuerAsRelyingParty = (c: Context<AppEnv>) =>
+  relyingParty(c.var.services.config.issuer, c.var.services.config.branding.productName);
+
+/** A message page of the passkey flow, with the way back. */
+function passkeyAnswer(c: Context<AppEnv>, user: ConsoleUser, status: 400 | 404 | 409, message: string) {
+  return consolePage(c, {
+    user,
+    title: 'Add a passkey or security key',
+    at: { page: 'you' },
+    status,
+    body: html`<p class="error" role="alert">${message}</p>
+<p><a href="${TWO_STEP_PATH}">Back to two-step sign-in</a></p>`,
+  });
+}
+
+/**
+ * Begins adding a passkey: the registration's options, whose challenge is kept for this
+ * browser sign-in alone and taken by the confirm below (once, within 5 minutes).
+ */
+twoStepConsole.post(`${TWO_STEP_PATH}/passkey`, async (c) => {
+  const { form, user } = await consolePost(c);
+  const stale = await unlessRecent(c, user, 'Adding a passkey');
+  if (stale) return stale;
+  if (!(await firstPostOf(c, user, form.form_id))) return alreadyDone(c, user);
+  const person = { name: user.principal.email ?? user.principal.sub };
+  const options = await startWebauthnEnrollment(c.var.services, owner(user), user.session.key, issuerAsRelyingParty(c), person);
+  return consolePage(c, {
+    user,
+    title: 'Add a passkey or security key',
+    at: { page: 'you' },
+    status: 201,
+    body: enrollPasskeyPage({ csrf: user.csrf, options, error: null }),
+  });
+});
+
+twoStepConsole.post(`${TWO_STEP_PATH}/passkey/confirm`, async (c) => {
+  const { form, user } = await consolePost(c);
+  const name = (form.name ?? '').replace(/\p{Cc}/gu, ' ').replace(/\s+/g, ' ').trim().slice(0, 60) || 'Passkey';
+  const services = c.var.services;
+  const rp = issuerAsRelyingParty(c);
+  const added = await finishWebauthnEnrollment(services, owner(user), user.session.key, rp, form.response ?? '', name);
+  if (added.outcome === 'ok') {
+    // The passkey was made in this browser: it proved the second factor here.
+    await recordSecondFactor(services, user.session.key, added.amr);
+    return backTo(c, TWO_STEP_PATH, 'passkey-added');
+  }
+  if (added.outcome === 'expired')
+    return passkeyAnswer(
+      c,
+      user,
+      404,
+      'No passkey is waiting to be added in this browser: it was added, or not within 5 minutes. Add it again.',
+    );
+  if (added.outcome === 'full')
+    return passkeyAnswer(c, user, 409, 'That passkey is yours already, or you have as many as you may.');
+  return passkeyAnswer(
+    c,
+    user,
+    400,
+    'Your browser’s answer did not check out for this site, so nothing was added. Add the passkey again.',
+  );
 });
 
 twoStepConsole.post(`${TWO_STEP_PATH}/recovery`, async (c) => {
