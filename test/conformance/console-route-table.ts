@@ -304,6 +304,19 @@ export const ROWS: Row[] = [
     expect: who({ allowed: SIGNED_IN }),
     shows: (answer) => (answer.headers.get('location')?.endsWith('notice=factor-removed') ? null : 'no factor-removed notice'),
   },
+  {
+    route: 'POST /console/two-step/passkey',
+    does: 'begin adding a passkey (the registration options, for this browser sign-in)',
+    expect: who({ allowed: SIGNED_IN }),
+    shows: (answer) => (/data-passkey="create" data-options="\{/.test(answer.html) ? null : 'no registration options'),
+  },
+  {
+    // The challenge is kept for the person and browser sign-in that began it: none began here, so nothing is added.
+    route: 'POST /console/two-step/passkey/confirm',
+    does: 'finish adding a passkey no registration of this browser began',
+    form: () => ({ response: '{}', name: 'Stolen' }),
+    expect: who({ refused: SIGNED_IN }),
+  },
 
   // Operator (worker/routes/console/operator.ts).
   { route: 'GET /console/operator', does: 'open the operator page', ghostPath: '/console/no-such-page', expect: OPERATOR_ONLY },

@@ -221,6 +221,7 @@ export const EXCLUDED: Record<string, string> = {
   'GET /signin/two-step': 'second sign-in step page: a pending first step bound to the browser by cookie, no Bearer',
   'POST /signin/two-step': "second sign-in step form: CSRF + the pending first step's cookie, no Bearer",
   'GET /assets/latchkey.css': 'a static stylesheet',
+  'GET /assets/passkey.js': 'a static script (the passkey ceremony of the two-step pages)',
 };
 
 const projectUri = (base: string, org: string, project: string) => `${base}/orgs/${org}/projects/${project}`;

@@ -175,7 +175,12 @@ twoStepConsole.post(`${TWO_STEP_PATH}/passkey`, async (c) => {
 
 twoStepConsole.post(`${TWO_STEP_PATH}/passkey/confirm`, async (c) => {
   const { form, user } = await consolePost(c);
-  const name = (form.name ?? '').replace(/\p{Cc}/gu, ' ').replace(/\s+/g, ' ').trim().slice(0, 60) || 'Passkey';
+  const name =
+    (form.name ?? '')
+      .replace(/\p{Cc}/gu, ' ')
+      .replace(/\s+/g, ' ')
+      .trim()
+      .slice(0, 60) || 'Passkey';
   const services = c.var.services;
   const rp = issuerAsRelyingParty(c);
   const added = await finishWebauthnEnrollment(services, owner(user), user.session.key, rp, form.response ?? '', name);
