@@ -26,6 +26,14 @@ export const AUDIT_ACTIONS = [
   'domain.claimed',
   'domain.verified',
   'domain.removed',
+  'sso.connection_created',
+  'sso.connection_updated',
+  'sso.connection_tested',
+  'sso.connection_enabled',
+  'sso.connection_disabled',
+  'sso.connection_enforced',
+  'sso.connection_unenforced',
+  'sso.connection_removed',
 ] as const;
 export const AuditAction = z.enum(AUDIT_ACTIONS);
 export type AuditAction = z.infer<typeof AuditAction>;

@@ -25,6 +25,7 @@ import { revokeRoutes } from './routes/revoke.ts';
 import { secondStepRoutes } from './routes/second-step.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { signInRoutes } from './routes/sign-in.ts';
+import { ssoRoutes } from './routes/sso.ts';
 import { tokenRoutes } from './routes/token.ts';
 import { trustPolicyRoutes } from './routes/trust-policies.ts';
 import { type Deps, type Services, servicesLoader } from './services.ts';
@@ -73,6 +74,7 @@ export function createApp(config: Config, deps: Deps): App {
     trustPolicyRoutes,
     orgRoutes,
     domainRoutes,
+    ssoRoutes,
     invitationRoutes,
     sessionRoutes,
     auditRoutes,

@@ -3,15 +3,32 @@
  * Authorization code + PKCE against the upstream; the ID token is checked with jose for
  * signature, issuer, audience, expiry and the nonce this sign-in sent.
  */
-import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from 'jose';
+import { createRemoteJWKSet, customFetch, errors, type JWTPayload, jwtVerify } from 'jose';
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
-import type { Config } from '../config.ts';
+import { isLoopbackUrl } from '../config.ts';
 import type { Services } from '../services.ts';
 import { constantTimeEqual } from '../tokens/opaque.ts';
-import { UPSTREAM_TIMEOUT_MS, type UpstreamProvider, upstreamJson } from './upstream.ts';
+import { tenantUrl } from './tenant-url.ts';
+import { boundedFetch, UPSTREAM_TIMEOUT_MS, type UpstreamProvider, upstreamJson } from './upstream.ts';
 
 const METADATA_SECONDS = 3600;
+/** Providers whose discovery an isolate keeps at once (the deployment's and orgs' connections). */
+const CACHED_PROVIDERS = 100;
+
+/**
+ * An OpenID client of latchkey's: the deployment's own provider (LATCHKEY_OIDC_*) or an
+ * org's SSO connection. `tenant`: the provider is an org admin's word, not the operator's,
+ * so every address its discovery document names must be one an org may have the server use
+ * (identity/tenant-url.ts).
+ */
+export type OidcClient = {
+  issuer: string;
+  clientId: string;
+  clientSecret: string | undefined;
+  emailsVerified: boolean;
+  tenant?: boolean;
+};
 
 const Metadata = z.object({
   issuer: z.string(),
@@ -23,30 +40,68 @@ const Metadata = z.object({
 type Metadata = z.infer<typeof Metadata>;
 
 type Upstream = { metadata: Metadata; jwks: ReturnType<typeof createRemoteJWKSet>; fetchedAt: number };
-/** Per isolate: discovery and keys are fetched once an hour, not per sign-in. */
-let cached: (Upstream & { issuer: string }) | undefined;
+/** Per isolate: discovery and keys are fetched once an hour per provider, not per sign-in. */
+const cached = new Map<string, Upstream>();
 
-async function upstream(services: Services, oidc: NonNullable<Config['oidc']>): Promise<Upstream> {
-  if (cached && cached.issuer === oidc.issuer && services.now() - cached.fetchedAt < METADATA_SECONDS * 1000) return cached;
+/**
+ * The provider's discovery document (OpenID Connect Discovery §4), fetched now: bounded in
+ * time and size, no redirect followed, its `issuer` exactly the one configured (§4.3), and
+ * every endpoint https (plain http only on loopback; a tenant's also public, see tenant-url.ts).
+ */
+export async function discoverProvider(
+  services: Services,
+  client: OidcClient,
+  timeoutMs = UPSTREAM_TIMEOUT_MS,
+): Promise<Metadata> {
+  // §4.1: a trailing slash of the issuer is not doubled.
   const document = await upstreamJson(
     services,
-    `${oidc.issuer}/.well-known/openid-configuration`,
+    `${client.issuer.replace(/\/$/, '')}/.well-known/openid-configuration`,
     {},
     'the identity provider published no discovery document',
+    'the identity provider',
+    timeoutMs,
   );
   const metadata = Metadata.safeParse(document);
   if (!metadata.success)
     throw new OAuthError('temporarily_unavailable', 'the identity provider published no usable discovery document');
-  if (metadata.data.issuer !== oidc.issuer) {
+  if (metadata.data.issuer !== client.issuer) {
     throw new OAuthError('access_denied', 'the identity provider’s discovery document names another issuer');
   }
-  const jwks = createRemoteJWKSet(new URL(metadata.data.jwks_uri), { timeoutDuration: UPSTREAM_TIMEOUT_MS });
-  cached = { issuer: oidc.issuer, metadata: metadata.data, jwks, fetchedAt: services.now() };
-  return cached;
+  for (const name of ['authorization_endpoint', 'token_endpoint', 'jwks_uri', 'userinfo_endpoint'] as const) {
+    const value = metadata.data[name];
+    if (value === undefined) continue;
+    const what = `the identity provider’s ${name}`;
+    if (client.tenant) {
+      tenantUrl(value, services.config.loopback, what);
+      continue;
+    }
+    const url = new URL(value);
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackUrl(url)))
+      throw new OAuthError('access_denied', `${what} must be https (plain http only on loopback)`);
+  }
+  return metadata.data;
 }
 
-/** The `oidc` provider for LATCHKEY_IDENTITY=oidc. */
-export function oidcProvider(oidc: NonNullable<Config['oidc']>): UpstreamProvider {
+async function upstream(services: Services, oidc: OidcClient): Promise<Upstream> {
+  const key = `${oidc.tenant ? 'tenant' : 'operator'} ${oidc.issuer}`;
+  const known = cached.get(key);
+  if (known && services.now() - known.fetchedAt < METADATA_SECONDS * 1000) return known;
+  const metadata = await discoverProvider(services, oidc);
+  const jwks = createRemoteJWKSet(new URL(metadata.jwks_uri), {
+    timeoutDuration: UPSTREAM_TIMEOUT_MS,
+    // The key set is read as any upstream answer is: through the app's fetch, bounded in size.
+    [customFetch]: boundedFetch(services),
+  });
+  const fresh = { metadata, jwks, fetchedAt: services.now() };
+  cached.delete(key);
+  if (cached.size >= CACHED_PROVIDERS) cached.delete(cached.keys().next().value as string);
+  cached.set(key, fresh);
+  return fresh;
+}
+
+/** The `oidc` provider for LATCHKEY_IDENTITY=oidc, and for an org's SSO connection. */
+export function oidcProvider(oidc: OidcClient): UpstreamProvider {
   return {
     async authorizationUrl(services, request) {
       const { metadata } = await upstream(services, oidc);

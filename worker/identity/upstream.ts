@@ -10,6 +10,7 @@ import { pkceChallenge } from '../grants/authorization-code.ts';
 import type { Services } from '../services.ts';
 import { parseRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
+import { readCapped } from '../streams.ts';
 import { base64url, constantTimeEqual, randomBytes } from '../tokens/opaque.ts';
 import { assertEmailAllowed } from './dev.ts';
 
@@ -121,25 +122,71 @@ export async function finishUpstreamSignIn(
   return { person, returnTo: pending.returnTo };
 }
 
-/** One call to the upstream, bounded in time; no answer is a 503, a refusal is `access_denied`. */
+/**
+ * What an upstream answer may be: discovery documents, key sets, token responses and user
+ * info are a few KiB; one past this is not read to its end.
+ */
+export const UPSTREAM_MAX_BYTES = 256 * 1024;
+
+/**
+ * One call to the upstream, bounded in time and size, no redirect followed (an endpoint is
+ * where the provider says it is, and a redirect could lead anywhere); no answer is a 503, a
+ * refusal is `access_denied`.
+ */
 export async function upstreamJson(
   services: Services,
   url: string,
   init: RequestInit,
   refusal: string,
   who = 'the identity provider',
+  timeoutMs = UPSTREAM_TIMEOUT_MS,
 ): Promise<unknown> {
   let response: Response;
+  let text: string;
   try {
-    response = await services.fetch(url, {
+    response = await boundedFetch(services)(url, {
       ...init,
       headers: { accept: 'application/json', ...init.headers },
-      signal: AbortSignal.timeout(UPSTREAM_TIMEOUT_MS),
+      signal: AbortSignal.timeout(timeoutMs),
     });
+    text = await response.text();
   } catch (cause) {
+    if (cause instanceof OAuthError) throw cause;
     throw new OAuthError('temporarily_unavailable', `${who} did not answer; try again`, { cause });
   }
-  const body: unknown = await response.json().catch(() => null);
+  if (response.status >= 300 && response.status < 400)
+    throw new OAuthError('access_denied', `${refusal} (${who} answered with a redirect, which is not followed)`);
+  let body: unknown = null;
+  try {
+    body = JSON.parse(text);
+  } catch {}
   if (!response.ok || body === null) throw new OAuthError('access_denied', refusal);
   return body;
+}
+
+/**
+ * The app's fetch, redirects not followed and the body read whole but at most
+ * UPSTREAM_MAX_BYTES (past it, `access_denied`); what it answers is a plain Response of
+ * those bytes, so jose can read a key set through it too.
+ */
+export function boundedFetch(services: Services): typeof fetch {
+  return async (input, init) => {
+    const response = await services.fetch(input, { ...init, redirect: 'manual' });
+    const declared = Number(response.headers.get('content-length') ?? 0);
+    const refuse = () =>
+      new OAuthError('access_denied', `the identity provider’s answer is over ${UPSTREAM_MAX_BYTES / 1024} KiB`);
+    if (declared > UPSTREAM_MAX_BYTES) {
+      await response.body?.cancel().catch(() => {});
+      throw refuse();
+    }
+    const bytes = response.body
+      ? await readCapped(response.body, UPSTREAM_MAX_BYTES, async (reader) => {
+          await reader.cancel().catch(() => {});
+          return refuse();
+        })
+      : new Uint8Array();
+    // 204 and 304 may carry no body, even an empty one.
+    const body = [101, 204, 205, 304].includes(response.status) ? null : bytes;
+    return new Response(body, { status: response.status, headers: response.headers });
+  };
 }

@@ -105,6 +105,10 @@ export const KEYSPACE = {
   domains: { prefix: 'dom:', placement: 'atomic', home: 'org', legacyDays: 0 },
   /** Which org a domain is verified for: one at a time, taken create-if-absent. */
   domainClaim: { prefix: 'domc:', placement: 'atomic', home: 'shard', legacyDays: 0 },
+  /** An org's SSO connection (issue #23); added after 0.2, so nothing to carry over. */
+  ssoConnection: { prefix: 'sso:', placement: 'atomic', home: 'org', legacyDays: 0 },
+  /** A sign-in at an org's SSO provider under way (a connection's test sign-in), minutes long. */
+  ssoSignIn: { prefix: 'ssos:', placement: 'atomic', home: 'shard', legacyDays: 0 },
   /** A person's second factors (issue #22); added after 0.2, so nothing to carry over. */
   factors: { prefix: 'mfa:', placement: 'atomic', home: 'person', legacyDays: 0 },
   /** A browser sign-in waiting for its second step (a code), minutes long. */
