@@ -18,6 +18,7 @@ export const AUDIT_ACTIONS = [
   'session.created',
   'session.revoked',
   'session.reuse_detected',
+  'session.stepped_up',
   'key.created',
   'key.rotated',
   'key.revoked',

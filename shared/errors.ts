@@ -11,6 +11,8 @@ export const ERROR_STATUS = {
   unsupported_grant_type: 400,
   invalid_scope: 400,
   invalid_token: 401,
+  /** RFC 9470: the act needs a second factor proven more recently than the token's sign-in (`acr_values`, `max_age` in the challenge). */
+  insufficient_user_authentication: 401,
   unsupported_token_type: 400,
   invalid_target: 400,
   authorization_pending: 400,

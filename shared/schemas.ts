@@ -126,6 +126,11 @@ export const TokenRequest = z.discriminatedUnion('grant_type', [
     refresh_token: opaque,
     client_id: ClientId,
     scope: ScopeString.optional(),
+    /**
+     * A step-up (RFC 9470) with the refresh: a code from the person's authenticator app, or
+     * a recovery code. A right one makes the session's second factor (and its `auth_time`) now.
+     */
+    otp: bounded(64).optional(),
   }),
   /** RFC 8693 §2.1: `audience` (or `resource`) names the project the token is for. */
   z.strictObject({

@@ -5,6 +5,7 @@
 import { Hono } from 'hono';
 import { html } from 'hono/html';
 import { OAuthError } from '../shared/errors.ts';
+import type { AccessTokenClaims } from '../shared/schemas.ts';
 import type { Config } from './config.ts';
 import type { ConsoleUser } from './http/console.ts';
 import { newRequestId } from './http/request-id.ts';
@@ -33,7 +34,8 @@ import { StoreError } from './store/store.ts';
 
 export type AppEnv = {
   /** `consoleUser`: the signed-in person on a console page (routes/console/index.ts sets it). */
-  Variables: { services: Services; deps: Deps; requestId: string; consoleUser?: ConsoleUser };
+  /** `claims`: the verified Bearer credential of a /v1 route (http/caller.ts sets it), for a step-up check. */
+  Variables: { services: Services; deps: Deps; requestId: string; consoleUser?: ConsoleUser; claims?: AccessTokenClaims };
 };
 export type App = { fetch: Hono<AppEnv>['fetch'] };
 

@@ -160,6 +160,8 @@ const RawConfig = z.object({
   LATCHKEY_REFRESH_GRACE: duration('10s'),
   LATCHKEY_DEVICE_CODE_TTL: duration('10m'),
   LATCHKEY_DEVICE_POLL_INTERVAL: duration('5s'),
+  // How recent a second factor must be for a sensitive act on the API (RFC 9470 `max_age`).
+  LATCHKEY_STEP_UP_MAX_AGE: duration('10m'),
   LATCHKEY_API_KEY_TTL: duration('90d'),
   LATCHKEY_API_KEY_MAX_TTL: duration('365d'),
   LATCHKEY_CLIENTS: clientList,
@@ -225,6 +227,8 @@ export type Config = {
     refreshGrace: number;
     deviceCode: number;
     devicePollInterval: number;
+    /** Seconds: how long a proven second factor covers sensitive acts (step-up, RFC 9470). */
+    stepUpMaxAge: number;
     apiKey: number;
     apiKeyMax: number;
   };
@@ -425,6 +429,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
       refreshGrace: raw.LATCHKEY_REFRESH_GRACE,
       deviceCode: raw.LATCHKEY_DEVICE_CODE_TTL,
       devicePollInterval: raw.LATCHKEY_DEVICE_POLL_INTERVAL,
+      stepUpMaxAge: raw.LATCHKEY_STEP_UP_MAX_AGE,
       apiKey: raw.LATCHKEY_API_KEY_TTL,
       apiKeyMax: raw.LATCHKEY_API_KEY_MAX_TTL,
     },

@@ -183,6 +183,20 @@ export function touched(family: Family, now: number): Family | null {
   return { ...family, lastUsedAt: now };
 }
 
+/** A second factor proven for the session at `at` (a step-up), by `methods` (RFC 8176): it counts as a fresh sign-in with MFA. */
+export type StepUp = { at: number; methods: string[] };
+
+export const steppedUp = (family: Family, step: StepUp): Family => ({
+  ...family,
+  authTime: step.at,
+  mfaAt: step.at,
+  amr: [...new Set([...family.amr, 'mfa', ...step.methods])].slice(0, 8),
+});
+
+/** Records a step-up in the trail the session's events go to. */
+export const auditStepUp = (services: Services, sid: string, family: Family, source: AuditSource) =>
+  auditSession(services, family, source, { action: 'session.stepped_up', subject: sid, detail: describeDevice(family) });
+
 /** The family ended for `reason`, kept long enough for `sid` checks to refuse every access token of it. */
 export function ended(family: Family, reason: RevokeReason, now: number, accessTokenTtlSeconds: number) {
   const ttlSeconds = seconds(Math.max(family.expiresAt - now, accessTokenTtlSeconds * 1000 + 60_000));
@@ -300,10 +314,13 @@ export async function revokeSession(
   me: SessionHolder,
   sid: string,
   source: AuditSource,
+  /** Asked before an operator ends someone else's session (the API's step-up); throws to stop it. */
+  othersGate?: () => Promise<void>,
 ): Promise<SessionInfo> {
   const found = await readFamilyRecord(services, sid);
   const mine = found !== null && sessionOwner(found.value) === sessionOwner(me) && reaches(me, found.value);
   if (!found || !(mine || isOperator(services.config.operators, me))) throw noSession(sid);
+  if (!mine) await othersGate?.();
   const ended = await revokeFamily(services, sid, mine ? 'logout' : 'admin', source, found);
   return sessionView(sid, ended ?? found.value, me.sid);
 }

@@ -13,13 +13,16 @@ import { OAuthError } from '../../shared/errors.ts';
 import type { AuditSource } from '../accounts/audit.ts';
 import {
   announceEnded,
+  auditStepUp,
   createFamily,
   ended,
   Family,
   familyKey,
   type NewFamily,
   readFamily,
+  type StepUp,
   seconds,
+  steppedUp,
   touched,
 } from '../accounts/sessions.ts';
 import { DEFAULT_SECRET_PREFIXES, prefixOf } from '../branding.ts';
@@ -143,6 +146,8 @@ type RotationInput = {
   graceMs: number;
   idleMs: number;
   accessTokenTtl: number;
+  /** A second factor proven with this refresh (a step-up), recorded on the session as it rotates. */
+  stepUp: StepUp | null;
 };
 
 type RotationOutcome =
@@ -188,8 +193,9 @@ export const rotation: Procedure<RotationInput, RotationOutcome> = {
     // Kept after spending so that a late reuse is recognised and revokes the family.
     tx.put(input.key, JSON.stringify({ ...record, spentAt: now }), seconds(family.expiresAt - now));
     const used = touched(family, now);
-    if (used) tx.put(familyKey(input.sid), JSON.stringify(used), seconds(family.expiresAt - now));
-    return { outcome: 'rotated', family, scope };
+    const next = input.stepUp ? steppedUp(used ?? family, input.stepUp) : used;
+    if (next) tx.put(familyKey(input.sid), JSON.stringify(next), seconds(family.expiresAt - now));
+    return { outcome: 'rotated', family: next ?? family, scope };
   },
 };
 
@@ -198,7 +204,7 @@ export type Rotated = { sid: string; family: Family; refreshToken: string; scope
 export async function rotateRefreshToken(
   services: Services,
   presented: string,
-  request: { clientId: string; scope: string | undefined },
+  request: { clientId: string; scope: string | undefined; stepUp?: StepUp | undefined },
   source: AuditSource,
 ): Promise<Rotated> {
   const { hasher, now, config } = services;
@@ -229,6 +235,7 @@ export async function rotateRefreshToken(
     graceMs: config.ttl.refreshGrace * 1000,
     idleMs: config.ttl.refreshIdle * 1000,
     accessTokenTtl: config.ttl.accessToken,
+    stepUp: request.stepUp ?? null,
   });
   switch (result.outcome) {
     case 'invalid':
@@ -240,6 +247,7 @@ export async function rotateRefreshToken(
     case 'wrong_scope':
       throw new OAuthError('invalid_scope', 'a refresh may only narrow the granted scope');
     case 'rotated':
+      if (request.stepUp) await auditStepUp(services, sid, result.family, source);
       return { sid, family: result.family, refreshToken: candidate, scope: result.scope };
     case 'retried': {
       const successor = result.legacy

@@ -15,7 +15,9 @@ import { bearerToken, parseInput } from './form.ts';
 
 export async function caller(c: Context<AppEnv>): Promise<Principal> {
   c.header('Cache-Control', 'no-store');
-  return principalOf(await authenticate(c.var.services, bearerToken(c)));
+  const claims = await authenticate(c.var.services, bearerToken(c));
+  c.set('claims', claims);
+  return principalOf(claims);
 }
 
 /** A person's verified email (or id), or the API key's id. */

@@ -12,6 +12,7 @@ import { changeMemberRole, createOrgAs, createProject, orgsFor, orgView, readOrg
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput, readBody } from '../http/form.ts';
+import { keyStepUp, requireStepUp } from '../http/step-up.ts';
 import { authorize } from '../policy/roles.ts';
 
 /** The /v1 org API: orgs, projects, members and API keys. Every route checks the caller's role. */
@@ -51,6 +52,9 @@ orgRoutes.put('/v1/orgs/:org/members/:email', async (c) => {
   const slug = orgParam(c);
   const email = parseInput(MemberEmail, c.req.param('email')).toLowerCase();
   const { role } = parseInput(MemberPutRequest, await readBody(c));
+  // Authorized before the step-up, so a caller who may not change roles is told that, not asked for a code.
+  authorize(await readOrg(c.var.services, slug), principal, 'members:write');
+  await requireStepUp(c, principal, "change a member's role");
   return c.json(orgView(await changeMemberRole(c.var.services, principal, slug, email, role, auditSource(c, principal))));
 });
 
@@ -64,7 +68,8 @@ orgRoutes.delete('/v1/orgs/:org/members/:email', async (c) => {
 orgRoutes.post('/v1/orgs/:org/keys', async (c) => {
   const principal = await caller(c);
   const readInput = async () => parseInput(KeyCreateRequest, await readBody(c));
-  return c.json(await createOrgApiKey(c.var.services, principal, orgParam(c), readInput, auditSource(c, principal)), 201);
+  const gate = keyStepUp(c, principal);
+  return c.json(await createOrgApiKey(c.var.services, principal, orgParam(c), readInput, auditSource(c, principal), gate), 201);
 });
 
 orgRoutes.get('/v1/orgs/:org/keys', async (c) => {
@@ -79,5 +84,5 @@ orgRoutes.post('/v1/orgs/:org/keys/:id/:action{revoke|rotate}', async (c) => {
   const [slug, id, source] = [orgParam(c), c.req.param('id'), auditSource(c, principal)];
   if (c.req.param('action') === 'revoke') return c.json(await revokeOrgApiKey(services, principal, slug, id, source));
   const readGrace = async () => parseInput(KeyRotateRequest, await readBody(c)).grace_seconds;
-  return c.json(await rotateOrgApiKey(services, principal, slug, id, readGrace, source), 201);
+  return c.json(await rotateOrgApiKey(services, principal, slug, id, readGrace, source, keyStepUp(c, principal)), 201);
 });

@@ -9,12 +9,14 @@ import {
   revokeFamily,
   revokeSession,
   type SessionHolder,
+  sessionOwner,
   sessionsSeenBy,
   sessionView,
 } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput } from '../http/form.ts';
+import { requireStepUp } from '../http/step-up.ts';
 import { authorize, ownSession } from '../policy/roles.ts';
 
 /**
@@ -49,7 +51,8 @@ sessionRoutes.get('/v1/sessions', async (c) => {
 
 sessionRoutes.post('/v1/sessions/:sid/revoke', async (c) => {
   const me = await person(c);
-  return c.json(await revokeSession(c.var.services, me, sessionParam(c), auditSource(c, me)));
+  const othersNeedStepUp = () => requireStepUp(c, me, "end someone else's session");
+  return c.json(await revokeSession(c.var.services, me, sessionParam(c), auditSource(c, me), othersNeedStepUp));
 });
 
 /** Sessions established for the org; `?member=EMAIL` for one member's of them. */
@@ -76,6 +79,8 @@ sessionRoutes.post('/v1/orgs/:org/sessions/:sid/revoke', async (c) => {
   const theirs = found.value.email ? org.members[found.value.email.toLowerCase()] : undefined;
   if (theirs === 'owner' && mine !== 'owner')
     throw new OAuthError('forbidden', "lacks owner: only an owner can end an owner's session");
+  if (principal.kind === 'user' && sessionOwner(found.value) !== sessionOwner(principal))
+    await requireStepUp(c, principal, "end someone else's session");
   const ended = await revokeFamily(services, sid, 'admin', auditSource(c, principal), found);
   return c.json(sessionView(sid, ended ?? found.value, ownSession(principal)));
 });

@@ -17,6 +17,7 @@ import { redeemAuthorizationCode } from '../grants/authorization-code.ts';
 import { pollDeviceCode } from '../grants/device-code.ts';
 import { tokenResponse } from '../grants/issue.ts';
 import { rotateRefreshToken, startFamily } from '../grants/refresh-token.ts';
+import { proveStepUp } from '../grants/step-up.ts';
 import { exchangeCiToken, narrowAccessToken } from '../grants/token-exchange.ts';
 import { parseInput, readForm } from '../http/form.ts';
 
@@ -84,10 +85,12 @@ tokenRoutes.post('/oauth/token', async (c) => {
   }
 
   if (input.grant_type === REFRESH_TOKEN_GRANT) {
+    const stepUp =
+      input.otp === undefined ? undefined : await proveStepUp(services, input.refresh_token, input.client_id, input.otp);
     const rotated = await rotateRefreshToken(
       services,
       input.refresh_token,
-      { clientId: input.client_id, scope: input.scope },
+      { clientId: input.client_id, scope: input.scope, stepUp },
       { actor: SERVER_ACTOR, requestId: c.var.requestId },
     );
     return c.json(await tokenResponse(services, rotated));

@@ -1,0 +1,36 @@
+/**
+ * Step-up with a refresh (RFC 9470): a person whose token is refused with
+ * `insufficient_user_authentication` proves a second factor by sending a code (`otp`) with
+ * the session's refresh token, and the session's second factor and `auth_time` become now
+ * (grants/refresh-token.ts records it as the token rotates). The latchkey CLI asks
+ * "Enter TOTP code:" and does this, then retries the refused command.
+ */
+import { OAuthError } from '../../shared/errors.ts';
+import { needsSecondFactor, proveSecondFactor } from '../accounts/factors.ts';
+import { type StepUp, sessionOwner } from '../accounts/sessions.ts';
+import type { Services } from '../services.ts';
+import { lookupRefreshToken } from './refresh-token.ts';
+
+/**
+ * Checks `code` against the factors of the person whose session `presented` belongs to.
+ * Only the holder of a live refresh token of this client spends that person's wrong-code
+ * guesses: a session id alone (org admins see them) must not let anyone guess codes, or
+ * use up the person's guesses to lock them out.
+ */
+export async function proveStepUp(services: Services, presented: string, clientId: string, code: string): Promise<StepUp> {
+  const found = await lookupRefreshToken(services, presented);
+  if (!found?.live || found.family.clientId !== clientId)
+    throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
+  const owner = sessionOwner(found.family);
+  if (!(await needsSecondFactor(services, owner)))
+    throw new OAuthError(
+      'invalid_request',
+      `you have no second factor to prove; add an authenticator app at ${services.config.base}/console/two-step`,
+    );
+  const proof = await proveSecondFactor(services, owner, code);
+  if (proof.outcome === 'limited') throw new OAuthError('rate_limited', 'too many wrong codes; wait 15 minutes, then try again');
+  if (proof.outcome !== 'ok')
+    throw new OAuthError('invalid_grant', 'that code is not right, or it was used already; try the next code your app shows');
+  // A recovery code is a one-time password too (RFC 8176 `otp`).
+  return { at: services.now(), methods: ['otp'] };
+}
