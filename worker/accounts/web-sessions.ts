@@ -10,7 +10,7 @@ import type { Services } from '../services.ts';
 import { parseRecord, readRecord, updateRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { generateId } from '../tokens/opaque.ts';
-import type { FactorMethod } from './factors.ts';
+import { type FactorMethod, needsSecondFactor } from './factors.ts';
 import { type Requester, sessionOwner } from './sessions.ts';
 
 /** A browser sign-in's whole life; signing in again starts a new one. */
@@ -27,6 +27,20 @@ const MAX_LISTED = 50;
 export const signedInWithin = (services: Services, session: { authTime: number }): boolean =>
   services.now() - session.authTime <= RECENT_SIGN_IN_SECONDS * 1000;
 const INDEX_TTL_SECONDS = 10 * 365 * 86400;
+
+/**
+ * Why this browser sign-in may not approve a sign-in for a device or an app, whose tokens
+ * will say what it proved: 'stale' past the recent window, 'no-code' when the person has a
+ * second factor and this sign-in did not give one (it began before they enrolled); null: it may.
+ */
+export async function approvalRefusal(
+  services: Services,
+  session: { sub: string; email: string | null; authTime: number; mfaAt: number | null },
+): Promise<'stale' | 'no-code' | null> {
+  if (!signedInWithin(services, session)) return 'stale';
+  if (session.mfaAt === null && (await needsSecondFactor(services, sessionOwner(session)))) return 'no-code';
+  return null;
+}
 
 export const WebSession = z.object({
   sub: z.string(),

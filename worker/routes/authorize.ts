@@ -2,7 +2,7 @@ import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import { AUTHORIZATION_CODE_GRANT, AuthorizeRequest } from '../../shared/schemas.ts';
 import { mayEstablishFor, notAMember, signInSubject } from '../accounts/sessions.ts';
-import { signedInWithin } from '../accounts/web-sessions.ts';
+import { approvalRefusal } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { findClient, isRegisteredRedirect } from '../clients.ts';
 import { issueAuthorizationCode, savePendingRequest, takePendingRequest } from '../grants/authorization-code.ts';
@@ -11,7 +11,7 @@ import { requesterOf } from '../http/caller.ts';
 import { parseInput, readForm, readQuery } from '../http/form.ts';
 import { consentForm } from '../pages/device.ts';
 import { renderPage } from '../pages/layout.ts';
-import { signInPage } from './sign-in.ts';
+import { approvalMessage, signInPage } from './sign-in.ts';
 
 /**
  * Browser login (RFC 6749 §4.1 + RFC 7636 + RFC 8252): sign in, the same consent page as
@@ -45,9 +45,8 @@ authorizeRoutes.get('/oauth/authorize', async (c) => {
   if (!session) return signInPage(c, returnTo);
   // The client gets a token that acts as the person on the JSON API: the consent wants the
   // same recent sign-in as the console's sensitive acts (the request is bound to this sign-in).
-  if (!signedInWithin(services, session)) {
-    return signInPage(c, returnTo, 'Approving a sign-in for an app needs a recent sign-in. Sign in again, then approve it.');
-  }
+  const refusal = await approvalRefusal(services, session);
+  if (refusal) return signInPage(c, returnTo, approvalMessage('Approving an app', refusal));
   const org = request.org ?? null;
   // A sign-in for an org is approved only by a member of it; the client hears so at once.
   if (org && !(await mayEstablishFor(services, org, session.email))) {
@@ -94,7 +93,7 @@ authorizeRoutes.post('/oauth/authorize/decision', async (c) => {
   await assertCsrf(c, form.csrf);
   const session = await requireWebSession(c);
   // A consent page left open past the recent sign-in is not approved from: nothing is taken.
-  if (form.decision === 'approve' && !signedInWithin(services, session)) {
+  if (form.decision === 'approve' && (await approvalRefusal(services, session))) {
     throw new OAuthError('access_denied', 'your sign-in is no longer recent; start the sign-in again from the app', {
       status: 403,
     });

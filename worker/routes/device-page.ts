@@ -2,7 +2,7 @@ import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import { UserCodeInput } from '../../shared/schemas.ts';
 import { mayEstablishFor, signInSubject } from '../accounts/sessions.ts';
-import { type ActiveWebSession, signedInWithin } from '../accounts/web-sessions.ts';
+import { type ActiveWebSession, approvalRefusal } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { decideDeviceAuthorization, findPendingByUserCode, type PendingAuthorization } from '../grants/device-code.ts';
 import { addressBucket, type GuessLimit, returnGuess, takeGuess } from '../grants/user-code-guesses.ts';
@@ -10,7 +10,7 @@ import { assertCsrf, csrfToken, readWebSession, requireWebSession } from '../htt
 import { readForm, readQuery } from '../http/form.ts';
 import { consentForm, enterCodeForm, notMemberMessage, resultMessage } from '../pages/device.ts';
 import { renderPage } from '../pages/layout.ts';
-import { signInPage } from './sign-in.ts';
+import { approvalMessage, signInPage } from './sign-in.ts';
 
 /** The verification pages a person opens from `verification_uri` (RFC 8628 §3.3). */
 export const devicePageRoutes = new Hono<AppEnv>();
@@ -51,12 +51,10 @@ devicePageRoutes.post('/device/decision', async (c) => {
   const approve = form.decision === 'approve';
   // The device gets a token that acts as the person on the JSON API: approving wants the
   // same recent sign-in as the console's sensitive acts, or a stale sign-in would reach them here.
-  if (approve && !signedInWithin(c.var.services, session)) {
-    return signInPage(
-      c,
-      `/device?user_code=${encodeURIComponent(code.data)}`,
-      'Approving a device signs it in as you, which needs a recent sign-in. Sign in again, then approve it.',
-    );
+  const refusal = approve ? await approvalRefusal(c.var.services, session) : null;
+  if (refusal) {
+    const again = `/device?user_code=${encodeURIComponent(code.data)}`;
+    return signInPage(c, again, approvalMessage('Approving a device', refusal));
   }
   // A code posted here is a guess like one typed on the page: counted the same way.
   const pending = await countedLookup(c, session, code.data);

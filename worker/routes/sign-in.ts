@@ -22,6 +22,12 @@ export function safeReturnPath(value: string | undefined): string {
   return '/device';
 }
 
+/** Why a browser sign-in must be made again before `act` (accounts/web-sessions.ts approvalRefusal). */
+export const approvalMessage = (act: string, refusal: 'stale' | 'no-code') =>
+  refusal === 'stale'
+    ? `${act} signs it in as you, which needs a recent sign-in. Sign in again, then approve it.`
+    : `${act} signs it in as you, which needs a sign-in with your second factor; this one began before you set it up. Sign in again, then approve it.`;
+
 /**
  * The sign-in page any page shows to a browser without a session; `reason` says why a
  * signed-in person is asked again (the console's sensitive actions want a recent sign-in).
