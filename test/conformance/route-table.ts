@@ -218,6 +218,7 @@ export const EXCLUDED: Record<string, string> = {
   'POST /oauth/authorize/decision': 'consent form: cookie session + CSRF, no Bearer',
   'POST /signin': 'sign-in form: CSRF, no Bearer',
   'GET /signin/callback': 'upstream provider redirect: state bound to the browser, no Bearer',
+  'GET /sso/callback': "an org's provider's redirect (a connection's test): single-use state, no Bearer",
   'GET /signin/two-step': 'second sign-in step page: a pending first step bound to the browser by cookie, no Bearer',
   'POST /signin/two-step': "second sign-in step form: CSRF + the pending first step's cookie, no Bearer",
   'GET /assets/latchkey.css': 'a static stylesheet',
@@ -271,6 +272,16 @@ function lookedUp(answer: ApiAnswer): Outcome | null {
   if (answer.status === 502 || answer.status === 503) return 'allowed';
   const described = String(answer.json.error_description ?? '');
   return answer.status === 400 && /TXT record/.test(described) ? 'allowed' : null;
+}
+
+/**
+ * An SSO call that got past the role check: to the org's missing connection, or (setting
+ * one) to its issuer's discovery document, which the matrix's issuer does not fill in.
+ */
+function ssoReached(answer: ApiAnswer): Outcome | null {
+  const described = String(answer.json.error_description ?? '');
+  if (answer.status === 404 && /has no SSO connection/.test(described)) return 'allowed';
+  return answer.status === 503 && /discovery document/.test(described) ? 'allowed' : null;
 }
 
 /** Key operations on keys of three kinds: org-wide member, project web member, owner. */
@@ -670,6 +681,44 @@ export const ROWS: Row[] = [
     sides: 'both',
     target: claimedDomain,
     intact: async (world, side, target) => (await domainsOf(world, side)).includes(target.domain as string),
+    expect: DOMAIN_WRITERS,
+  },
+
+  // An org's SSO connection: its owners and admins, as people, read, set, test and remove it; its keys only read it.
+  // No connection exists in the matrix (none can: its issuer would have to serve a full
+  // discovery document); a cell that got past the role check to "no connection", or to the
+  // issuer's discovery, is allowed.
+  {
+    route: 'GET /v1/orgs/:org/sso',
+    does: "read the org's SSO connection",
+    sides: 'both',
+    judge: ssoReached,
+    expect: who({
+      allowed: ['owner', 'admin', 'orgKey'],
+      forbidden: ['member', 'projectKey', 'ci', 'narrowed'],
+      hidden: STRANGERS,
+    }),
+  },
+  {
+    route: 'PUT /v1/orgs/:org/sso',
+    does: "set the org's SSO connection (its issuer publishes no usable discovery document)",
+    sides: 'both',
+    body: (_cell, world) => ({ issuer: world.ciIssuer, client_id: 'matrix', client_secret: 'matrix-secret' }),
+    judge: ssoReached,
+    expect: DOMAIN_WRITERS,
+  },
+  {
+    route: 'POST /v1/orgs/:org/sso/test',
+    does: "start a test sign-in of the org's SSO connection",
+    sides: 'both',
+    judge: ssoReached,
+    expect: DOMAIN_WRITERS,
+  },
+  {
+    route: 'DELETE /v1/orgs/:org/sso',
+    does: "remove the org's SSO connection",
+    sides: 'both',
+    judge: ssoReached,
     expect: DOMAIN_WRITERS,
   },
 

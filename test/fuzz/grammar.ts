@@ -18,6 +18,7 @@ import {
   MemberPutRequest,
   OrgCreateRequest,
   ProjectCreateRequest,
+  SsoConnectionWrite,
   TokenLookupRequest,
   TokenRequest,
 } from '../../shared/schemas.ts';
@@ -107,6 +108,11 @@ export const ENDPOINTS: Endpoint[] = [
   { method: 'POST', route: '/v1/orgs/:org/domains', body: 'json', fields: keysOf(DomainClaimRequest) },
   { method: 'POST', route: '/v1/orgs/:org/domains/:domain/verify', body: 'none', fields: [] },
   { method: 'DELETE', route: '/v1/orgs/:org/domains/:domain', body: 'none', fields: [] },
+  { method: 'GET', route: '/v1/orgs/:org/sso', body: 'none', fields: [] },
+  { method: 'PUT', route: '/v1/orgs/:org/sso', body: 'json', fields: keysOf(SsoConnectionWrite) },
+  { method: 'DELETE', route: '/v1/orgs/:org/sso', body: 'none', fields: [] },
+  { method: 'POST', route: '/v1/orgs/:org/sso/test', body: 'none', fields: [] },
+  { method: 'GET', route: '/sso/callback', body: 'none', fields: ['code', 'state', 'error'], page: true },
 ];
 
 export type Generated = {
