@@ -136,6 +136,8 @@ const RawConfig = z.object({
   // The operator's word that this provider only issues verified addresses, for providers
   // that leave `email_verified` out; an explicit `false` is refused regardless.
   LATCHKEY_OIDC_EMAILS_VERIFIED: z.enum(['true', 'false'], { message: 'expected true or false' }).default('false'),
+  // The operator's word that the provider's `amr` is honest: `mfa` in it stands in for latchkey's own second step.
+  LATCHKEY_OIDC_TRUST_AMR: z.enum(['true', 'false'], { message: 'expected true or false' }).default('false'),
   LATCHKEY_GITHUB_CLIENT_ID: z.string().min(1).max(256).optional(),
   LATCHKEY_GITHUB_CLIENT_SECRET: z.string().min(1).max(1024).optional(),
   /** GitHub Enterprise Server, or a loopback stand-in in tests. */
@@ -202,7 +204,14 @@ export type Config = {
   store: 'kv' | 'redis' | 'deno-kv' | 'memory' | undefined;
   identity: 'oidc' | 'github' | 'dev';
   /** The upstream OpenID provider when `identity` is `oidc`; `emailsVerified` trusts an address sent without `email_verified`. */
-  oidc: { issuer: string; clientId: string; clientSecret: string | undefined; emailsVerified: boolean } | null;
+  oidc: {
+    issuer: string;
+    clientId: string;
+    clientSecret: string | undefined;
+    emailsVerified: boolean;
+    /** Whether an ID token's `amr` holding `mfa` counts as the person's second factor (LATCHKEY_OIDC_TRUST_AMR). */
+    trustAmr: boolean;
+  } | null;
   /** The GitHub OAuth app when `identity` is `github`. */
   github: { clientId: string; clientSecret: string; webUrl: string; apiUrl: string } | null;
   allowedEmailDomains: string[];
@@ -403,6 +412,7 @@ export function parseConfig(env: Record<string, unknown>): Config {
             clientId: raw.LATCHKEY_OIDC_CLIENT_ID,
             clientSecret: raw.LATCHKEY_OIDC_CLIENT_SECRET,
             emailsVerified: raw.LATCHKEY_OIDC_EMAILS_VERIFIED === 'true',
+            trustAmr: raw.LATCHKEY_OIDC_TRUST_AMR === 'true',
           }
         : null,
     github:

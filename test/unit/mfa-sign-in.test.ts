@@ -27,6 +27,7 @@ import {
   secretOn,
   signedIn,
   TWO_STEP,
+  viaUpstream,
 } from '../fixtures/two-step.ts';
 
 let app: InProcess;
@@ -310,13 +311,6 @@ test('through an upstream OpenID provider: the callback stops at the code page t
   );
   try {
     upstream.setClaims({ idToken: { email: 'up@unit.example', email_verified: true, amr: ['pwd', 'hwk'] } });
-    /** The whole upstream round trip from the sign-in form; the callback's answer. */
-    const viaUpstream = async (browser: FormBrowser) => {
-      const page = await browser.request('/console');
-      const posted = await browser.request('/signin', { csrf: FormBrowser.field(page.html, 'csrf'), return_to: '/console' });
-      const answered = await browser.request(posted.headers.get('location') ?? '');
-      return browser.request(answered.headers.get('location') ?? '');
-    };
     const first = new FormBrowser(oidc.base);
     assert.equal((await viaUpstream(first)).headers.get('location'), '/console');
     const page = await first.request('/console/two-step');

@@ -51,9 +51,20 @@ export type PendingSecondStep = z.infer<typeof PendingSecondStep>;
 export async function finishFirstStep(
   c: Context<AppEnv>,
   person: Person,
-  first: { authenticatedAt?: number | undefined; amr: string[]; returnTo: string },
+  first: {
+    authenticatedAt?: number | undefined;
+    amr: string[];
+    returnTo: string;
+    /** The identity provider proved a second factor, and the operator trusts it to say so: no code is asked. */
+    upstreamSecondFactor?: boolean;
+  },
 ) {
   const services = c.var.services;
+  if (first.upstreamSecondFactor) {
+    const mfaAt = Math.min(services.now(), first.authenticatedAt ?? services.now());
+    await startWebSession(c, person, first.authenticatedAt, { amr: [...new Set([...first.amr, 'mfa'])], mfaAt });
+    return c.redirect(first.returnTo, 303);
+  }
   if (!(await needsSecondFactor(services, sessionOwner(person)))) {
     await startWebSession(c, person, first.authenticatedAt, { amr: first.amr, mfaAt: null });
     return c.redirect(first.returnTo, 303);

@@ -27,6 +27,8 @@ export type OidcClient = {
   clientId: string;
   clientSecret: string | undefined;
   emailsVerified: boolean;
+  /** Whether `mfa` in its ID tokens' `amr` counts as a second factor: only on the operator's word (LATCHKEY_OIDC_TRUST_AMR). */
+  trustAmr?: boolean;
   tenant?: boolean;
 };
 
@@ -154,7 +156,12 @@ export function oidcProvider(oidc: OidcClient): UpstreamProvider {
       // A provider answering from its own session did not ask the person anything now: the sign-in
       // is as recent as its `auth_time` says. (One that says nothing is taken at its word as now.)
       const authenticatedAt = typeof idClaims.auth_time === 'number' ? idClaims.auth_time * 1000 : undefined;
-      return { provider: `oidc:${metadata.issuer}`, subject: String(claims.sub), email, authenticatedAt, ...statedAmr(idClaims) };
+      const stated = statedAmr(idClaims).amr;
+      const secondFactor = oidc.trustAmr === true && stated?.includes('mfa') === true;
+      // An untrusted provider's `mfa` is not repeated: in latchkey's own `amr` it would claim a second factor no one proved.
+      const amr = secondFactor ? stated : stated?.filter((value) => value !== 'mfa');
+      const said = amr && amr.length > 0 ? { amr } : {};
+      return { provider: `oidc:${metadata.issuer}`, subject: String(claims.sub), email, authenticatedAt, ...said, secondFactor };
     },
   };
 }

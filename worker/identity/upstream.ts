@@ -28,10 +28,14 @@ export type UpstreamIdentity = {
   authenticatedAt?: number;
   /**
    * How the provider says the person signed in (its ID token's `amr`, RFC 8176), recorded on
-   * the browser sign-in as said. Trusted for nothing yet: an operator's trust in a provider's
-   * `amr` in place of latchkey's own second step is later work of issue #22.
+   * the browser sign-in as said.
    */
   amr?: string[];
+  /**
+   * Whether the provider proved a second factor, as far as the operator trusts it to say
+   * (LATCHKEY_OIDC_TRUST_AMR and `mfa` in its `amr`): then latchkey asks for no code of its own.
+   */
+  secondFactor?: boolean;
 };
 
 export type UpstreamProvider = {

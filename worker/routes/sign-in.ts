@@ -79,6 +79,7 @@ signInRoutes.get('/signin/callback', async (c) => {
   return finishFirstStep(c, await resolvePerson(services, person), {
     authenticatedAt: person.authenticatedAt,
     amr: person.amr ?? ['pwd'],
+    upstreamSecondFactor: person.secondFactor === true,
     returnTo: safeReturnPath(returnTo),
   });
 });
