@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { Browser, CDPSession, Page } from 'playwright-core';
 import { launchChromium } from '../fixtures/chromium.ts';
-import { consoleAs, DESKTOP, noticeOf, signInHere, submit } from '../fixtures/console.ts';
+import { assertAccessible, consoleAs, DESKTOP, noticeOf, signInHere, submit } from '../fixtures/console.ts';
 import { freePort, type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 let worker: RunningWorker;
@@ -148,6 +148,7 @@ test('add a passkey in the console, sign out, sign in with it; unregistered and 
   assert.match((await page.textContent('#no-factors')) ?? '', /off/);
   await submit(page, 'form[action="/console/two-step/passkey"] button');
   assert.equal(await page.textContent('h1'), 'Add a passkey or security key');
+  await assertAccessible(page);
   await page.fill('#passkey-name', 'Work laptop');
   await submit(page, '#passkey-create');
   assert.match((await noticeOf(page)) ?? '', /Passkey added/);
@@ -169,6 +170,7 @@ test('add a passkey in the console, sign out, sign in with it; unregistered and 
   // Sign out, then in: the first step ends on the second step's page, which offers the passkey.
   await signOutAndIn(page, email);
   assert.ok(await page.isVisible('#passkey-button'), 'the passkey button is shown (the script ran under the CSP)');
+  await assertAccessible(page);
   assert.equal(await usePasskey(page), 200);
   assert.equal(await page.textContent('h1'), 'You');
   assert.deepEqual(refusedByCsp, []);
