@@ -68,6 +68,11 @@ export const COMMANDS: Record<string, Entry> = {
     group: 'org',
     load: () => load(import('./domains.ts')),
   },
+  sso: {
+    summary: "an org's own OpenID provider: set, test, enable, enforce",
+    group: 'org',
+    load: () => load(import('./sso.ts')),
+  },
   invitations: {
     summary: 'your invitations: list, accept, decline',
     group: 'yours',
