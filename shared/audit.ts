@@ -7,6 +7,8 @@ import * as z from 'zod';
 
 export const AUDIT_ACTIONS = [
   'org.created',
+  'org.mfa_required',
+  'org.mfa_not_required',
   'project.created',
   'member.changed',
   'member.removed',

@@ -20,6 +20,8 @@ export const ERROR_STATUS = {
   access_denied: 400,
   expired_token: 400,
   forbidden: 403,
+  /** The org requires two-step sign-in and the credential's sign-in did not prove a second factor. */
+  mfa_required: 403,
   not_found: 404,
   conflict: 409,
   method_not_allowed: 405,

@@ -57,7 +57,11 @@ export const COMMANDS: Record<string, Entry> = {
   'docker-credential': { summary: "Docker's helper", group: 'tools', load: () => load(import('./docker-credential.ts')) },
   'setup-docker': { summary: 'bind registries for Docker', group: 'tools', load: () => load(import('./setup-docker.ts')) },
   'kube-credential': { summary: 'kubectl exec plugin', group: 'tools', load: () => load(import('./kube-credential.ts')) },
-  orgs: { summary: 'list, create and show orgs', group: 'org', load: () => load(import('./orgs.ts')) },
+  orgs: {
+    summary: 'list, create and show orgs; whether they require two-step sign-in',
+    group: 'org',
+    load: () => load(import('./orgs.ts')),
+  },
   projects: { summary: "list and create an org's projects", group: 'org', load: () => load(import('./projects.ts')) },
   members: { summary: 'list members, change roles, invite, remove', group: 'org', load: () => load(import('./members.ts')) },
   keys: { summary: "create, list, rotate and revoke an org's API keys", group: 'org', load: () => load(import('./keys.ts')) },

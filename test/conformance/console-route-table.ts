@@ -402,6 +402,15 @@ export const ROWS: Row[] = [
     form: (cell) => ({ slug: `p${cell.n}` }),
     expect: ADMINS,
   },
+  {
+    route: 'POST /console/orgs/:org/mfa',
+    // Off, as it is: on would refuse every browser of the matrix without a second factor.
+    does: 'say the org does not require two-step sign-in',
+    form: () => ({ required: 'false' }),
+    expect: who({ allowed: ['owner'], forbidden: ['admin', 'member'], hidden: STRANGERS }),
+    shows: (answer) =>
+      answer.headers.get('location')?.includes('notice=mfa-not-required') ? null : 'no mfa-not-required notice',
+  },
 
   // Members and invitations (worker/routes/console/members.ts).
   { route: 'GET /console/orgs/:org/members', does: 'read members and invitations', ghost: (t) => t, expect: MEMBERS_READ },

@@ -367,6 +367,29 @@ export const ROWS: Row[] = [
       hidden: STRANGERS,
     }),
   },
+  // Whether the org requires two-step sign-in: members read it; its owner, as a person, sets it.
+  {
+    route: 'GET /v1/orgs/:org/mfa',
+    does: 'read whether the org requires two-step sign-in',
+    sides: 'both',
+    expect: who({
+      allowed: ['owner', 'admin', 'member', 'orgKey', 'projectKey', 'narrowed'],
+      forbidden: ['ci'],
+      hidden: STRANGERS,
+    }),
+  },
+  {
+    route: 'PUT /v1/orgs/:org/mfa',
+    // Off, as it is: turning it on would refuse every person of the matrix without a second factor.
+    does: 'say the org does not require two-step sign-in',
+    sides: 'both',
+    body: () => ({ required: false }),
+    expect: who({
+      allowed: ['owner'],
+      forbidden: ['admin', 'member', 'orgKey', 'projectKey', 'ci', 'narrowed'],
+      hidden: STRANGERS,
+    }),
+  },
   {
     route: 'POST /v1/orgs/:org/projects',
     does: 'create a project',

@@ -8,6 +8,7 @@
  */
 import fc from 'fast-check';
 import type { z } from 'zod';
+import { OrgMfaRequest } from '../../shared/org-mfa.ts';
 import {
   AuthorizeRequest,
   DeviceAuthorizationRequest,
@@ -77,6 +78,8 @@ export const ENDPOINTS: Endpoint[] = [
   { method: 'POST', route: '/v1/orgs', body: 'json', fields: keysOf(OrgCreateRequest) },
   { method: 'GET', route: '/v1/orgs', body: 'none', fields: [] },
   { method: 'GET', route: '/v1/orgs/:org', body: 'none', fields: [] },
+  { method: 'GET', route: '/v1/orgs/:org/mfa', body: 'none', fields: [] },
+  { method: 'PUT', route: '/v1/orgs/:org/mfa', body: 'json', fields: keysOf(OrgMfaRequest) },
   { method: 'POST', route: '/v1/orgs/:org/projects', body: 'json', fields: keysOf(ProjectCreateRequest) },
   { method: 'PUT', route: '/v1/orgs/:org/members/:email', body: 'json', fields: keysOf(MemberPutRequest) },
   { method: 'DELETE', route: '/v1/orgs/:org/members/:email', body: 'none', fields: [] },

@@ -21,6 +21,12 @@ export const OrgRecord = z.object({
   createdBy: z.string(),
   projects: z.array(z.string()),
   members: z.record(z.string(), Role),
+  /**
+   * Whether the org's members act in it only from a sign-in that proved a second factor
+   * (the owner's policy, accounts/mfa-policy.ts; policy/roles.ts enforces it). Records
+   * from before the policy read as not requiring it.
+   */
+  requireMfa: z.boolean().default(false),
 });
 export type OrgRecord = z.infer<typeof OrgRecord>;
 
@@ -71,6 +77,7 @@ export async function createOrg(
     createdBy: owner.sub,
     projects: [],
     members: { [owner.email.toLowerCase()]: 'owner' },
+    requireMfa: false,
   };
   const created = await services.store
     .swap(storeKey('org', org.slug), null, JSON.stringify(org), ORG_TTL_SECONDS)

@@ -30,7 +30,16 @@ export type ConsoleUser = {
 export async function consoleUser(c: Context<AppEnv>): Promise<ConsoleUser | null> {
   const session = await readWebSession(c);
   if (!session) return null;
-  const principal: ConsolePerson = { kind: 'user', sub: session.sub, email: session.email, sid: null, org: null, project: null };
+  const principal: ConsolePerson = {
+    kind: 'user',
+    sub: session.sub,
+    email: session.email,
+    sid: null,
+    org: null,
+    project: null,
+    // What this browser's sign-in proved, as a token's `amr` says it: an org that requires two-step sign-in asks it.
+    mfa: session.amr.includes('mfa'),
+  };
   return {
     session,
     principal,

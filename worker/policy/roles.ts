@@ -10,7 +10,19 @@ export type Principal =
    * `org`: the org the sign-in was established for; its tokens act in no other. `project`:
    * the project a token was narrowed to (token exchange); it acts there only, as a project key does.
    */
-  | { kind: 'user'; sub: string; email: string | null; sid: string | null; org: string | null; project: string | null }
+  | {
+      kind: 'user';
+      sub: string;
+      email: string | null;
+      sid: string | null;
+      org: string | null;
+      project: string | null;
+      /**
+       * Whether the sign-in behind the credential proved a second factor (`amr` holds `mfa`,
+       * RFC 8176): what an org that requires two-step sign-in asks of its members.
+       */
+      mfa: boolean;
+    }
   | { kind: 'api_key'; id: string; org: string; project: string | null; role: Role };
 
 /** The principal a verified token acts as; CI tokens have none (they never use the org API). */
@@ -23,6 +35,7 @@ export function principalOf(claims: AccessTokenClaims): Principal {
       sid: claims.sid,
       org: claims.org,
       project: claims.project,
+      mfa: claims.amr?.includes('mfa') ?? false,
     };
   if (claims.kind === 'api_key' && claims.org && claims.role) {
     return { kind: 'api_key', id: claims.sub, org: claims.org, project: claims.project, role: claims.role };
@@ -30,7 +43,8 @@ export function principalOf(claims: AccessTokenClaims): Principal {
   throw new OAuthError('forbidden', 'CI tokens cannot use the org API');
 }
 
-export type OrgMembers = { slug: string; members: Record<string, Role> };
+/** What an org's record says about who may act in it: its members' roles, and whether it requires two-step sign-in. */
+export type OrgMembers = { slug: string; members: Record<string, Role>; requireMfa?: boolean };
 
 /** Each permission and the weakest role that holds it. */
 export const PERMISSIONS = {
@@ -47,6 +61,7 @@ export const PERMISSIONS = {
   'policies:write': 'admin',
   'domains:read': 'admin',
   'domains:write': 'admin',
+  'mfa:write': 'owner',
 } as const satisfies Record<string, Role>;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -110,6 +125,13 @@ export function authorize(org: OrgMembers, principal: Principal, permission: Per
   if (role === null) throw new OAuthError('not_found', `no org "${org.slug}"`);
   if (principal.kind === 'api_key' && permission === 'members:write')
     throw new OAuthError('forbidden', `lacks ${permission}: API keys cannot manage members`);
+  // The org's own policy: a person acts in it only from a sign-in that proved a second
+  // factor. Keys are not people and prove nothing of the kind; the org's owner made them.
+  if (principal.kind === 'user' && org.requireMfa === true && !principal.mfa) throw mfaRequired(org.slug);
+  // Whether the org's members must prove a second factor binds every member's sign-in and
+  // the factors they may remove: an owner's say, as a person, never a key's.
+  if (principal.kind === 'api_key' && permission === 'mfa:write')
+    throw new OAuthError('forbidden', `lacks ${permission}: API keys cannot change whether an org requires two-step sign-in`);
   // A verified domain decides whose sign-ins an org's provider takes and who may join it:
   // a person's say, as membership is, never a key's (a key may still list them).
   if (principal.kind === 'api_key' && permission === 'domains:write')
@@ -132,6 +154,19 @@ export function authorize(org: OrgMembers, principal: Principal, permission: Per
   }
   return role;
 }
+
+/** Where a person adds an authenticator (the console's two-step page, on this server). */
+export const TWO_STEP_PAGE = '/console/two-step';
+
+/**
+ * The refusal of a sign-in that proved no second factor, in an org that requires one: what
+ * to do about it, since signing in again after enrolling is the only way through.
+ */
+export const mfaRequired = (slug: string) =>
+  new OAuthError(
+    'mfa_required',
+    `org "${slug}" requires two-step sign-in: add an authenticator at ${TWO_STEP_PAGE} on this server's console, then sign in again`,
+  );
 
 /**
  * One rule for every key operation (create, rotate, revoke): a caller acts only on keys

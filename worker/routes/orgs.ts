@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { OrgMfaRequest } from '../../shared/org-mfa.ts';
 import {
   type ApiKeyList,
   KeyCreateRequest,
@@ -8,6 +9,7 @@ import {
   type OrgList,
 } from '../../shared/schemas.ts';
 import { createOrgApiKey, listOrgApiKeys, revokeOrgApiKey, rotateOrgApiKey } from '../accounts/api-keys.ts';
+import { readOrgMfa, setOrgMfa } from '../accounts/mfa-policy.ts';
 import { changeMemberRole, createOrgAs, createProject, orgsFor, orgView, readOrg, removeMember } from '../accounts/orgs.ts';
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
@@ -41,6 +43,18 @@ orgRoutes.post('/v1/orgs/:org/projects', async (c) => {
   const principal = await caller(c);
   const org = await createProject(c.var.services, principal, orgParam(c), () => readBody(c), auditSource(c, principal));
   return c.json(orgView(org), 201);
+});
+
+/** Whether the org requires two-step sign-in of its members: any member reads it. */
+orgRoutes.get('/v1/orgs/:org/mfa', async (c) => {
+  return c.json(await readOrgMfa(c.var.services, await caller(c), orgParam(c)));
+});
+
+/** The owner, signed in as themselves, turns the requirement on or off (accounts/mfa-policy.ts). */
+orgRoutes.put('/v1/orgs/:org/mfa', async (c) => {
+  const principal = await caller(c);
+  const readRequired = async () => parseInput(OrgMfaRequest, await readBody(c)).required;
+  return c.json(await setOrgMfa(c.var.services, principal, orgParam(c), readRequired, auditSource(c, principal)));
 });
 
 /**

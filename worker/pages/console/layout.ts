@@ -29,6 +29,9 @@ export const NOTICES = {
   'invitation-declined': 'Invitation declined.',
   'org-created': 'Org created. You are its owner.',
   'project-created': 'Project created.',
+  'mfa-required':
+    'The org now requires two-step sign-in: its sessions without a second factor ended, and members without one are refused until they add one and sign in again.',
+  'mfa-not-required': 'The org no longer requires two-step sign-in.',
   'invitation-sent': 'Invitation created.',
   'invitation-resent': 'Invitation sent again, with a new expiry.',
   'invitation-withdrawn': 'Invitation withdrawn.',

@@ -1,13 +1,15 @@
 /**
  * The console's org pages: making an org, and an org's overview (its name, the viewer's
- * role, its projects, and for admins the form to add one).
+ * role, its projects, and for admins the form to add one; whether it requires two-step
+ * sign-in, and for its owner the switch).
  */
 import type { Context } from 'hono';
 import { html } from 'hono/html';
 import type { Role } from '../../../shared/schemas.ts';
 import type { OrgRecord } from '../../accounts/orgs.ts';
 import type { ConsoleUser } from '../../http/console.ts';
-import { consolePage, when } from './layout.ts';
+import { TWO_STEP_PAGE } from '../../policy/roles.ts';
+import { consolePage, postButton, when } from './layout.ts';
 
 export function newOrgPage(c: Context, user: ConsoleUser) {
   const body = user.principal.email
@@ -25,7 +27,40 @@ export function newOrgPage(c: Context, user: ConsoleUser) {
   return consolePage(c, { user, title: 'New org', at: { page: 'new-org' }, body });
 }
 
-export function orgOverviewPage(c: Context, view: { user: ConsoleUser; org: OrgRecord; role: Role; mayCreateProjects: boolean }) {
+/**
+ * Whether the org requires two-step sign-in, and for its owner the switch. Turning it on
+ * wants the owner's own sign-in to have proven a second factor, so without one the page
+ * says where to add it instead of offering a button that would be refused.
+ */
+function twoStepSection(view: { user: ConsoleUser; org: OrgRecord; mayChangeMfa: boolean }) {
+  const { user, org } = view;
+  const state = org.requireMfa
+    ? html`<p>Required: members act in this org only from a sign-in that proved a second factor (an authenticator app or a recovery code). API keys are not affected.</p>`
+    : html`<p>Not required: members may act in this org from a sign-in with one step.</p>`;
+  if (!view.mayChangeMfa) return html`<h2>Two-step sign-in</h2>${state}`;
+  const action = `/console/orgs/${org.slug}/mfa`;
+  const change = org.requireMfa
+    ? postButton({
+        csrf: user.csrf,
+        action,
+        label: 'Stop requiring two-step sign-in',
+        fields: { required: 'false' },
+        secondary: true,
+      })
+    : user.principal.mfa
+      ? html`<form method="post" action="${action}" class="inline" data-confirm="Require two-step sign-in in ${org.slug}? Its sessions without a second factor end now.">
+<input type="hidden" name="csrf" value="${user.csrf}"><input type="hidden" name="required" value="true">
+<button type="submit">Require two-step sign-in</button>
+</form>
+<p class="muted">Sessions signed in for this org without a second factor end at once; members without an authenticator are refused until they add one and sign in again.</p>`
+      : html`<p class="muted">To require it of others, first sign in with two-step sign-in yourself: <a href="${TWO_STEP_PAGE}">add an authenticator</a>, then sign in again.</p>`;
+  return html`<h2>Two-step sign-in</h2>${state}${change}`;
+}
+
+export function orgOverviewPage(
+  c: Context,
+  view: { user: ConsoleUser; org: OrgRecord; role: Role; mayCreateProjects: boolean; mayChangeMfa: boolean },
+) {
   const { user, org } = view;
   const projects = org.projects.length
     ? html`<ul>${org.projects.map((project) => html`<li><code>${project}</code></li>`)}</ul>`
@@ -49,6 +84,7 @@ export function orgOverviewPage(c: Context, view: { user: ConsoleUser; org: OrgR
 </dl>
 <h2>Projects</h2>
 ${projects}
-${form}`;
+${form}
+${twoStepSection(view)}`;
   return consolePage(c, { user, title: org.name, at: { page: 'org', org: org.slug, tab: 'overview' }, body });
 }
