@@ -8,14 +8,15 @@
  * from, and its host name the RP ID the authenticator scoped the credential to, so a
  * credential made for another site, or a response relayed through one, does not verify.
  */
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-} from '@simplewebauthn/server';
 import * as z from 'zod';
 import { base64url as encodeBase64url, fromBase64url } from '../tokens/opaque.ts';
+
+/**
+ * The library, loaded at the first ceremony rather than with the app: it brings an X.509
+ * and ASN.1 stack (and a global Reflect polyfill) that no request but a passkey's needs, so
+ * an isolate that serves none never evaluates it.
+ */
+const library = () => import('@simplewebauthn/server');
 
 /** How long a ceremony's challenge is good for (also the browser's timeout). */
 export const WEBAUTHN_CHALLENGE_SECONDS = 5 * 60;
@@ -90,7 +91,8 @@ const knownTransports = (listed: readonly string[] | undefined): Transport[] =>
  * already named the person). The person's credentials are excluded, so one authenticator
  * is not registered twice.
  */
-export function registrationOptions(rp: RelyingParty, person: { name: string }, existing: StoredCredential[]) {
+export async function registrationOptions(rp: RelyingParty, person: { name: string }, existing: StoredCredential[]) {
+  const { generateRegistrationOptions } = await library();
   return generateRegistrationOptions({
     rpName: rp.name,
     rpID: rp.id,
@@ -113,6 +115,7 @@ export type NewCredential = StoredCredential & {
 export async function verifyRegistration(rp: RelyingParty, challenge: string, posted: string): Promise<NewCredential | null> {
   const response = parseJson(RegistrationResponse, posted);
   if (!response) return null;
+  const { verifyRegistrationResponse } = await library();
   try {
     const { verified, registrationInfo } = await verifyRegistrationResponse({
       response,
@@ -138,7 +141,8 @@ export async function verifyRegistration(rp: RelyingParty, challenge: string, po
 }
 
 /** Options for navigator.credentials.get: only the person's own credentials are offered. */
-export function authenticationOptions(rp: RelyingParty, credentials: StoredCredential[]) {
+export async function authenticationOptions(rp: RelyingParty, credentials: StoredCredential[]) {
+  const { generateAuthenticationOptions } = await library();
   return generateAuthenticationOptions({
     rpID: rp.id,
     timeout: WEBAUTHN_CHALLENGE_SECONDS * 1000,
@@ -161,6 +165,7 @@ export async function verifyAssertion(
   credential: StoredCredential,
 ): Promise<{ newCounter: number; multiDevice: boolean } | null> {
   if (response.id !== credential.credentialId) return null;
+  const { verifyAuthenticationResponse } = await library();
   try {
     const { verified, authenticationInfo } = await verifyAuthenticationResponse({
       response,
