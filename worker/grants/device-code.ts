@@ -105,7 +105,8 @@ export async function decideDeviceAuthorization(
   services: Services,
   normalizedUserCode: string,
   found: PendingAuthorization,
-  decision: { approve: boolean; subject: SignInSubject },
+  /** `org`: the org the person picked at approval, when the device asked for none. */
+  decision: { approve: boolean; subject: SignInSubject; org?: string | null },
 ): Promise<DeviceRecord | null> {
   const { store } = services;
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -116,6 +117,7 @@ export async function decideDeviceAuthorization(
       ...value,
       status: decision.approve ? 'approved' : 'denied',
       subject: decision.approve ? decision.subject : null,
+      org: decision.approve ? (decision.org ?? value.org) : value.org,
     };
     const ttl = Math.max(1, Math.ceil((value.expiresAt - services.now()) / 1000) + EXPIRED_LINGER_SECONDS);
     if (await store.swap(pending.key, raw, JSON.stringify(next), ttl)) {

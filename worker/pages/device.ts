@@ -63,6 +63,8 @@ export type ConsentView = {
   email: string | null;
   /** The org the sign-in is for: its tokens act in that org only. Null: every org of the person. */
   org: string | null;
+  /** With no org asked for, the person's orgs to choose one from (issue #23); empty: no choice shown. */
+  orgChoices: string[];
 };
 
 export function consentForm(view: ConsentView): Fragment {
@@ -84,10 +86,23 @@ ${view.org ? html`<dt>For org</dt><dd id="org">${view.org} (it will act in this 
 <form method="post" action="${view.action}">
 <input type="hidden" name="csrf" value="${view.csrf}">
 ${Object.entries(view.hidden).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`)}
+${view.org === null && view.orgChoices.length > 0 ? orgChoice(view.orgChoices) : ''}
 <button type="submit" name="decision" value="approve">Approve</button>
 <button type="submit" name="decision" value="deny" class="secondary">Deny</button>
 </form>
 <p class="muted">If you did not start this sign-in, choose Deny.</p>`;
+}
+
+/**
+ * Which org the sign-in is for, when the client named none: all of the person's orgs (the
+ * default, as before), or one of them, whose tokens then act in that org only and which
+ * that org's admins can see and end (DESIGN "Tenancy").
+ */
+function orgChoice(orgs: string[]): Fragment {
+  return html`<fieldset id="org-choice"><legend>Which org is this sign-in for?</legend>
+<label><input type="radio" name="org" value="" checked> All your orgs (it acts in each one you are in)</label>
+${orgs.map((slug) => html`<label><input type="radio" name="org" value="${slug}"> <strong>${slug}</strong> only (its admins can see and end this session)</label>`)}
+</fieldset>`;
 }
 
 /** A sign-in for an org is approved only by a member of it (the same words whether the org exists or not). */

@@ -1,6 +1,7 @@
 import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import { AUTHORIZATION_CODE_GRANT, AuthorizeRequest } from '../../shared/schemas.ts';
+import { chosenOrg, orgChoices } from '../accounts/org-choice.ts';
 import { mayEstablishFor, notAMember, signInSubject } from '../accounts/sessions.ts';
 import { approvalRefusal } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
@@ -82,6 +83,7 @@ authorizeRoutes.get('/oauth/authorize', async (c) => {
       userAgent: requester.userAgent,
       email: session.email,
       org,
+      orgChoices: await orgChoices(services, org, session.email),
     }),
     { formAction: new URL(redirectUri).origin },
   );
@@ -108,8 +110,9 @@ authorizeRoutes.post('/oauth/authorize/decision', async (c) => {
       state,
     });
   }
-  if (pending.org && !(await mayEstablishFor(services, pending.org, session.email))) {
-    const refused = notAMember(session.email, pending.org);
+  const org = chosenOrg(pending.org, form.org);
+  if (org && !(await mayEstablishFor(services, org, session.email))) {
+    const refused = notAMember(session.email, org);
     return redirectWith(c, pending.redirectUri, { error: refused.code, error_description: refused.message, state });
   }
   const code = await issueAuthorizationCode(services, {
@@ -119,7 +122,7 @@ authorizeRoutes.post('/oauth/authorize/decision', async (c) => {
     codeChallenge: pending.codeChallenge,
     scope: pending.scope,
     requester: pending.requester,
-    org: pending.org,
+    org,
     subject: signInSubject(session),
   });
   return redirectWith(c, pending.redirectUri, { code, state });

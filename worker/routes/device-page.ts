@@ -1,6 +1,7 @@
 import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import { UserCodeInput } from '../../shared/schemas.ts';
+import { chosenOrg, orgChoices } from '../accounts/org-choice.ts';
 import { mayEstablishFor, signInSubject } from '../accounts/sessions.ts';
 import { type ActiveWebSession, approvalRefusal } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
@@ -59,13 +60,14 @@ devicePageRoutes.post('/device/decision', async (c) => {
   // A code posted here is a guess like one typed on the page: counted the same way.
   const pending = await countedLookup(c, session, code.data);
   if (pending === 'limited') return tooManyGuesses(c);
-  // Anyone may deny; approving a sign-in for an org takes a member of it.
-  const org = approve ? pending?.found.value.org : null;
+  // Anyone may deny; approving a sign-in for an org (the device's, or one picked here) takes a member of it.
+  const org = approve && pending ? chosenOrg(pending.found.value.org, form.org) : null;
   if (org && !(await mayEstablishFor(c.var.services, org, session.email))) return notMember(c, session.email, org);
   const decided = pending
     ? await decideDeviceAuthorization(c.var.services, code.data, pending, {
         approve,
         subject: signInSubject(session),
+        org,
       })
     : null;
   if (!decided) {
@@ -152,6 +154,7 @@ async function verifyCode(c: Context<AppEnv>, session: ActiveWebSession, typed: 
       userAgent: value.requester.userAgent,
       email: session.email,
       org: value.org,
+      orgChoices: await orgChoices(services, value.org, session.email),
     }),
   );
 }
