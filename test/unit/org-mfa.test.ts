@@ -6,7 +6,8 @@
  * a second factor, with a message saying how to get through; never a key, and an outsider
  * still learns nothing), which sessions it ends (the org's own without a second factor:
  * not those with one, not the same people's for another org or for no org), and whom it
- * binds to keep a factor.
+ * binds to keep a factor; and the console's switch, shown to the owner only once their own
+ * sign-in proved a second factor, wanting a recent sign-in.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -21,6 +22,9 @@ import { authorize, type Principal, principalOf } from '../../worker/policy/role
 import { servicesLoader } from '../../worker/services.ts';
 import { memoryStore } from '../../worker/store/memory.ts';
 import { storeKey } from '../../worker/store/store.ts';
+import { consolePerson } from '../fixtures/console-http.ts';
+import { startInProcess } from '../fixtures/in-process.ts';
+import { enrollAuthenticator } from '../fixtures/two-step.ts';
 
 const SOURCE = { actor: 'owner@mfa.example', requestId: 'req_test' };
 
@@ -271,5 +275,31 @@ describe('whom the policy binds to keep a factor', () => {
     await store.put(storeKey('org', 'acme'), JSON.stringify(raw), 3600);
     assert.equal(await mfaRequiredFor(services, member), false);
     assert.equal((await readOrg(services, 'acme')).requireMfa, false);
+  });
+});
+
+describe('the switch on the console (in process, on a stepping clock)', () => {
+  test('the owner sees it only once their own sign-in proved a second factor; a stale sign-in is sent to sign in again, nothing changed', async () => {
+    const app = await startInProcess({}, Date.UTC(2026, 5, 1, 9));
+    try {
+      const owner = await consolePerson(app.base, 'owner@console-mfa.example');
+      assert.equal((await owner.post('/console/orgs', { slug: 'acme' })).status, 303);
+      const before = await owner.get('/console/orgs/acme');
+      assert.match(before.html, /Not required/);
+      assert.match(before.html, /first sign in with two-step sign-in yourself: <a href="\/console\/two-step">/);
+      assert.doesNotMatch(before.html, /Require two-step sign-in<\/button>/);
+
+      await enrollAuthenticator(owner, app.now());
+      const ready = await owner.get('/console/orgs/acme');
+      assert.match(ready.html, /Require two-step sign-in<\/button>/);
+
+      app.step(10 * 60_000 + 1);
+      const stale = await owner.post('/console/orgs/acme/mfa', { required: 'true' });
+      assert.equal(stale.status, 200);
+      assert.match(stale.html, /needs a recent sign-in/);
+      assert.doesNotMatch((await owner.get('/console/orgs/acme')).html, /<p>Required/);
+    } finally {
+      app.close();
+    }
   });
 });
