@@ -4,12 +4,15 @@
  * WebAuthn library verifies on this runtime (workerd, Deno, Node), a person adds a passkey
  * at the console and signs in with it; another person's passkey, and an answer replayed in
  * another browser, are refused; of one right answer posted twice at once exactly one signs
- * in (the store's single use holding on this target); a passkey removed no longer signs in.
+ * in (the store's single use holding on this target); a passkey removed no longer signs in;
+ * a device login approved after a passkey gives tokens whose `amr` says so (`hwk`).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { decodeJwt } from 'jose';
+import { MFA_ACR } from '../../shared/schemas.ts';
 import { consolePerson } from '../fixtures/console-http.ts';
-import { FormBrowser } from '../fixtures/oauth-client.ts';
+import { FormBrowser, pollToken, startDeviceLogin } from '../fixtures/oauth-client.ts';
 import { addPasskey, answerWithPasskey, passkeyRequest } from '../fixtures/passkeys.ts';
 import { SoftAuthenticator } from '../fixtures/soft-authenticator.ts';
 import { enrollAuthenticator, firstStep, signedIn, TWO_STEP } from '../fixtures/two-step.ts';
@@ -72,4 +75,28 @@ test('one right answer posted twice at once: exactly one signs in', async () => 
   const answer = await key.assert(credential, challenge);
   const answers = await Promise.all([0, 1].map(() => answerWithPasskey(browser, csrf, answer)));
   assert.deepEqual(answers.map((found) => found.status).sort(), [303, 400]);
+});
+
+test('a device login approved after a passkey: the access token says amr pwd, mfa, hwk and the MFA acr', async () => {
+  const person = await consolePerson(worker.url, 'device@passkeys.example');
+  const key = new SoftAuthenticator(worker.url);
+  const credential = await addPasskey(person, key);
+  const started = await startDeviceLogin(worker.url);
+  const browser = new FormBrowser(worker.url);
+  assert.equal((await browser.signIn('device@passkeys.example', started.user_code)).headers.get('location'), '/signin/two-step');
+  const { csrf, challenge } = await passkeyRequest(browser);
+  const signedInWithKey = await answerWithPasskey(browser, csrf, await key.assert(credential, challenge ?? ''));
+  assert.equal(signedInWithKey.status, 303);
+  const consent = await browser.request(`/device?user_code=${started.user_code}`);
+  const approved = await browser.request('/device/decision', {
+    csrf: FormBrowser.field(consent.html, 'csrf'),
+    user_code: started.user_code,
+    decision: 'approve',
+  });
+  assert.ok(approved.status < 400, `${approved.status}`);
+  const { status, json } = await pollToken(worker.url, started.device_code);
+  assert.equal(status, 200);
+  const claims = decodeJwt((json as { access_token: string }).access_token);
+  assert.deepEqual(claims.amr, ['pwd', 'mfa', 'hwk']);
+  assert.equal(claims.acr, MFA_ACR);
 });
