@@ -86,6 +86,16 @@ describe('adding a passkey and signing in with it', () => {
     assert.match((await browser.request(TWO_STEP)).html, /last used/);
   });
 
+  test('a synced passkey signs in with amr pwd mfa swk', async () => {
+    const person = await consolePerson(app.base, 'synced@passkey.example');
+    const phone = new SoftAuthenticator(app.base, undefined, { synced: true });
+    const credential = await addPasskey(person, phone, 'Phone');
+    const { browser, csrf, challenge } = await atSecondStep('synced@passkey.example');
+    assert.equal((await answerWithPasskey(browser, csrf, await phone.assert(credential, challenge))).status, 303);
+    const session = webSessions().find((found) => found.email === 'synced@passkey.example' && found.mfaAt === app.now());
+    assert.deepEqual(session?.amr, ['pwd', 'mfa', 'swk']);
+  });
+
   test('a person without a passkey is offered none, and the page loads no script', async () => {
     const person = await consolePerson(app.base, 'codes-only@passkey.example');
     await enrollAuthenticator(person, app.now());
