@@ -4,7 +4,7 @@
  * challenge or credential a hostile page or relay could send):
  *
  * - adding one turns two-step sign-in on (and ends recovery codes made while it was off);
- *   signing in with it records amr pwd, mfa, hwk; it is listed and removable;
+ *   signing in with it records amr pwd, mfa, hwk (swk for a synced passkey); it is listed;
  * - at sign-in, refused: a credential the person never registered, another person's
  *   registered credential, an answer signed for another origin (a phishing relay) or RP ID,
  *   an answer replayed (in this browser, or another), an answer over a challenge that was
