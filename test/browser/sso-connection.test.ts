@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
 import { apiCall } from '../fixtures/api-call.ts';
 import { launchChromium } from '../fixtures/chromium.ts';
+import { assertAccessible, consoleAs, noticeOf, open, screenshot, submit } from '../fixtures/console.ts';
 import { deviceLogin } from '../fixtures/oauth-client.ts';
 import { startOidcUpstream } from '../fixtures/oidc-upstream.ts';
 import { freePort, type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
@@ -78,5 +79,41 @@ describe("an org's SSO connection against a real OpenID provider", () => {
     assert.equal(enforced.status, 200, enforced.text);
     assert.deepEqual([enforced.json.enabled, enforced.json.enforced], [true, true]);
     assert.equal(enforced.text.includes(CLIENT.secret), false);
+  });
+
+  test("the console's SSO page: set, test through the provider, enable, require", async () => {
+    assert.equal((await apiCall(worker.url, 'POST', '/v1/orgs', owner, { slug: 'rocket' })).status, 201);
+    const { context, page } = await consoleAs(browser, worker.url, 'owner@acme.example');
+    await open(page, worker.url, '/console/orgs/rocket/sso');
+    assert.match((await page.textContent('#sso-none')) ?? '', /no SSO connection/);
+    assert.equal(await page.textContent('#sso-redirect-uri'), `${worker.url}/sso/callback`);
+    await page.fill('#sso-issuer', idp.issuer);
+    await page.fill('#sso-client-id', CLIENT.id);
+    await page.fill('#sso-client-secret', CLIENT.secret);
+    await submit(page, 'form[action="/console/orgs/rocket/sso"] button[type=submit]');
+    assert.match((await noticeOf(page)) ?? '', /SSO connection saved/);
+    assert.equal((await page.content()).includes(CLIENT.secret), false, 'the secret is written into the page');
+    assert.equal(await page.textContent('#sso-tested-at'), 'not yet');
+    assert.equal(await page.locator('button', { hasText: 'Enable SSO' }).count(), 0, 'enabling offered before a test');
+    await assertAccessible(page);
+    await screenshot(page, 'console-sso');
+
+    await submit(page, 'form[action="/console/orgs/rocket/sso/test"] button');
+    await Promise.all([page.waitForURL(`${idp.issuer}/**`), page.click('#sso-test-link')]);
+    await page.fill('input[name=login]', 'bob@rocket.example');
+    await page.fill('input[name=password]', 'anything');
+    await page.click('button[type=submit]');
+    await page.waitForLoadState();
+    if (page.url().startsWith(idp.issuer)) await page.click('button[type=submit]');
+    await page.waitForURL(`${worker.url}/sso/callback**`);
+    assert.match((await page.textContent('#sso-tested')) ?? '', /bob@rocket\.example/);
+    await submit(page, 'a[href="/console/orgs/rocket/sso"]');
+
+    await submit(page, 'button:has-text("Enable SSO")');
+    assert.match((await noticeOf(page)) ?? '', /SSO is enabled/);
+    await submit(page, 'button:has-text("Require SSO for all members")');
+    assert.match((await noticeOf(page)) ?? '', /SSO is enforced/);
+    assert.equal(await page.textContent('#sso-enforced'), 'yes');
+    await context.close();
   });
 });

@@ -148,6 +148,8 @@ export const framed = (html: string) => /action="\/console\/signout"/.test(html)
 const MEMBERS_READ = who({ allowed: ['owner', 'admin', 'member'], hidden: STRANGERS });
 /** An admin's page or act in acme. */
 const ADMINS = who({ allowed: ['owner', 'admin'], forbidden: ['member'], hidden: STRANGERS });
+/** An admin's SSO request past the role check, refused for what it asks (see the SSO rows). */
+const SSO_REFUSED = who({ refused: ['owner', 'admin'], forbidden: ['member'], hidden: STRANGERS });
 const ghostKey = (target: Target): Target => ({ ...target, id: `key_${'G'.repeat(20)}` });
 const ghostInvitation = (target: Target): Target => ({ ...target, id: `inv_${'G'.repeat(20)}` });
 const ghostMember = (target: Target): Target => ({ ...target, email: 'nobody@acme.example' });
@@ -384,6 +386,25 @@ export const ROWS: Row[] = [
     shows: (answer, cell) =>
       answer.html.includes(cell.target.token as string) ? 'the pasted CI token is written back into the page' : null,
   },
+  // SSO (worker/routes/console/sso.ts): an org's owners and admins. No connection exists in the
+  // matrix (its issuer would have to serve a discovery document): a cell past the role check
+  // is refused for what it asks (no connection; an issuer that does not answer).
+  { route: 'GET /console/orgs/:org/sso', does: "read the org's SSO page", ghost: (t) => t, expect: ADMINS },
+  {
+    route: 'POST /console/orgs/:org/sso',
+    does: 'set an SSO connection whose issuer does not answer',
+    form: () => ({ issuer: 'http://127.0.0.1:9', client_id: 'matrix', client_secret: 'matrix-sso-secret' }),
+    expect: SSO_REFUSED,
+    shows: (answer) => (answer.html.includes('matrix-sso-secret') ? 'the client secret is written back into the page' : null),
+  },
+  {
+    route: 'POST /console/orgs/:org/sso/switch',
+    does: 'enable SSO (there is no connection)',
+    form: () => ({ to: 'enable' }),
+    expect: SSO_REFUSED,
+  },
+  { route: 'POST /console/orgs/:org/sso/test', does: 'start an SSO test sign-in (there is no connection)', expect: SSO_REFUSED },
+  { route: 'POST /console/orgs/:org/sso/remove', does: 'remove the SSO connection (there is none)', expect: SSO_REFUSED },
   // Orgs (worker/routes/console/orgs.ts).
   { route: 'GET /console/orgs/new', does: 'open the new-org form', expect: who({ allowed: SIGNED_IN }) },
   {

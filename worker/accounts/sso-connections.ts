@@ -124,12 +124,22 @@ export async function ssoClientOf(services: Services, org: string, connectionId:
   return { issuer: stored.issuer, clientId: stored.clientId, clientSecret: secret, emailsVerified: false, tenant: true };
 }
 
-/** `GET /v1/orgs/{org}/sso`. */
-export async function showConnection(services: Services, principal: Principal, slug: string): Promise<SsoConnectionInfo> {
+/** The org and its connection (null: none yet), for those who may read it: the console's page. */
+export async function readConnection(
+  services: Services,
+  principal: Principal,
+  slug: string,
+): Promise<{ org: OrgRecord; connection: SsoConnectionInfo | null }> {
   const org = await orgFor(services, principal, slug, 'domains:read');
   const stored = (await readStored(services, org.slug))?.value;
-  if (!stored) throw noConnection(org.slug);
-  return view(services, stored);
+  return { org, connection: stored ? view(services, stored) : null };
+}
+
+/** `GET /v1/orgs/{org}/sso`. */
+export async function showConnection(services: Services, principal: Principal, slug: string): Promise<SsoConnectionInfo> {
+  const { org, connection } = await readConnection(services, principal, slug);
+  if (!connection) throw noConnection(org.slug);
+  return connection;
 }
 
 /**

@@ -53,7 +53,7 @@ main { max-width: 28rem; margin: 0 auto; padding: 2rem 1.25rem; }
 .brand { font-weight: 700; letter-spacing: .04em; color: var(--accent-text); margin: 0 0 1rem; }
 h1 { font-size: 1.5rem; margin: 0 0 1rem; }
 label { display: block; font-weight: 600; margin: 1rem 0 .25rem; }
-input[type=email], input[type=text] { width: 100%; font-size: 1.125rem; padding: .625rem .75rem; border: 1px solid #9ca3af; border-radius: .5rem; }
+input[type=email], input[type=text], input[type=password] { width: 100%; font-size: 1.125rem; padding: .625rem .75rem; border: 1px solid #9ca3af; border-radius: .5rem; }
 input.code { font-family: ui-monospace, monospace; letter-spacing: .15em; text-transform: uppercase; }
 button { font: inherit; font-size: 1rem; padding: .75rem 1.25rem; border-radius: .5rem; border: 1px solid var(--accent); background: var(--accent); color: var(--on-accent); cursor: pointer; margin: 1rem .5rem 0 0; min-width: 8rem; }
 button.secondary { background: transparent; color: inherit; border-color: #9ca3af; }

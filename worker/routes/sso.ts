@@ -51,7 +51,8 @@ ssoRoutes.get('/sso/callback', async (c) => {
       'SSO connection tested',
       html`<p id="sso-tested" role="status">The SSO connection of org <strong>${org}</strong> works: ${issuer} signed in
 <strong>${person.email}</strong>.</p>
-<p>It can now be enabled: <code>latchkey sso enable --org ${org}</code>. You may close this tab.</p>`,
+<p>It can now be enabled: <code>latchkey sso enable --org ${org}</code>, or on the org's
+<a href="/console/orgs/${org}/sso">SSO page</a>. You may close this tab.</p>`,
     );
   } catch (error) {
     if (!(error instanceof OAuthError)) throw error;

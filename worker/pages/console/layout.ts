@@ -7,7 +7,7 @@ import { html } from 'hono/html';
 import type { ConsoleUser } from '../../http/console.ts';
 import { brandOf, type Fragment, renderPage } from '../layout.ts';
 
-export type OrgTab = 'overview' | 'members' | 'keys' | 'policies' | 'audit';
+export type OrgTab = 'overview' | 'members' | 'keys' | 'policies' | 'sso' | 'audit';
 
 export type ConsoleView = {
   user: ConsoleUser;
@@ -43,6 +43,12 @@ export const NOTICES = {
   'totp-added': 'Authenticator app added: signing in now asks for its code.',
   'passkey-added': 'Passkey added: signing in now asks you to use it (or a code).',
   'factor-removed': 'Sign-in factor removed.',
+  'sso-saved': 'SSO connection saved. Its client secret is kept sealed and is not shown again.',
+  'sso-enabled': 'SSO is enabled for this org.',
+  'sso-disabled': 'SSO is disabled for this org; people sign in as before.',
+  'sso-enforced': "SSO is enforced: people of the org's verified domains sign in only through it.",
+  'sso-unenforced': 'SSO is no longer enforced.',
+  'sso-removed': 'SSO connection removed; its client secret is deleted.',
 } as const;
 export type Notice = keyof typeof NOTICES;
 
@@ -51,6 +57,7 @@ const TABS: [OrgTab, string][] = [
   ['members', 'Members'],
   ['keys', 'API keys'],
   ['policies', 'CI trust'],
+  ['sso', 'SSO'],
   ['audit', 'Audit trail'],
 ];
 

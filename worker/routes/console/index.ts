@@ -9,6 +9,7 @@ import { membersConsole } from './members.ts';
 import { operatorConsole } from './operator.ts';
 import { orgsConsole } from './orgs.ts';
 import { policiesConsole } from './policies.ts';
+import { ssoConsole } from './sso.ts';
 import { twoStepConsole } from './two-step.ts';
 import { youConsole } from './you.ts';
 
@@ -50,6 +51,7 @@ for (const section of [
   membersConsole,
   keysConsole,
   policiesConsole,
+  ssoConsole,
   auditConsole,
   operatorConsole,
 ]) {
