@@ -29,10 +29,32 @@ export async function openApi(deps: CliDeps, global: GlobalOptions, options = { 
   if (!server) throw new CliError('usage', 'which server? pass --server URL or set LATCHKEY_SERVER');
   const client = await deps.client(server, resolved.context?.clientId ?? BUILTIN_CLIENT_ID);
   const heard = await refusalListener(deps, resolved);
+  // Once a second factor is proven, the calls after it in this run carry the new token.
+  let token = resolved.token;
+  let steppedUp = false;
+  const stepUpNeeded = (error: unknown) => error instanceof CliError && error.code === 'step_up_required';
   return {
     resolved: { ...resolved, server },
     client,
-    call: (schema, method, path, body) => client.v1(schema, method, path, resolved.token, body).catch(heard),
+    async call(schema, method, path, body) {
+      try {
+        return await client.v1(schema, method, path, token, body);
+      } catch (error) {
+        // A 401 step-up challenge means the act was refused, not done: asking for the code and
+        // sending it once more is safe, even for a POST. Never twice in a run, whatever the server says.
+        if (!stepUpNeeded(error) || steppedUp) return heard(error);
+        steppedUp = true;
+        const { stepUpAtTerminal } = await import('./step-up.ts');
+        token = await stepUpAtTerminal(deps, global, resolved, error as CliError);
+      }
+      return client.v1(schema, method, path, token, body).catch((error: unknown) => {
+        if (!stepUpNeeded(error)) return heard(error);
+        throw new CliError(
+          'step_up_required',
+          `the server asked again for a second factor just proven (${(error as CliError).message}); latchkey does not retry twice`,
+        );
+      });
+    },
   };
 }
 

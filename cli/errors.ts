@@ -22,6 +22,8 @@ export const EXIT_CODES = {
   secret_file_corrupt: 5,
   timed_out: 6,
   verification_failed: 7,
+  step_up_required: 3,
+  wrong_code: 3,
   cancelled: 130,
 } as const satisfies Record<ErrorCode, number>;
 
@@ -33,7 +35,8 @@ export const EXIT_HELP = `Exit status:
   1    failed (anything not listed below)
   2    usage: unknown command, flag or argument
   3    not logged in, session expired or revoked, access denied, credential refused,
-       stored credential bound to another server than --server / LATCHKEY_SERVER
+       stored credential bound to another server than --server / LATCHKEY_SERVER,
+       a second factor needed and not proven (no terminal to ask on, wrong code)
   4    server unreachable or answering with an error
   5    secret store: none usable, keychain locked, wrong passphrase, corrupt secret file
   6    timed out waiting (login not approved in time)

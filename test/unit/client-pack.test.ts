@@ -67,7 +67,7 @@ test('npm pack, install into a temp project, import with plain node: acme’s co
 
   await writeFile(join(project, 'check.mjs'), SCRIPT);
   const out = JSON.parse(execFileSync(NODE, ['check.mjs', home], { cwd: project, encoding: 'utf8' }));
-  assert.deepEqual(out.exports, ['ERROR_CODES', 'LATCHKEY', 'LatchkeyError', 'createLatchkey', 'printable']);
+  assert.deepEqual(out.exports, ['ERROR_CODES', 'LATCHKEY', 'LatchkeyError', 'createLatchkey', 'printable', 'stepUpChallenge']);
   assert.equal(out.xdgDir, join(home, 'xdg/acme'));
   assert.equal(out.homeDir, join(home, '.config/acme'));
   assert.equal(out.named, join(home, 'mine'));
@@ -85,7 +85,7 @@ test('npm pack, install into a temp project, import with plain node: acme’s co
   assert.equal(out.error.code, 'not_logged_in');
   assert.match(out.error.message, /acme auth login/);
   assert.doesNotMatch(out.error.message, /latchkey/i);
-  assert.equal(out.codes, 16);
+  assert.equal(out.codes, 18);
   // Reading acme's config made nothing of latchkey's.
   assert.ok(!existsSync(join(home, '.config/latchkey')));
 
@@ -93,14 +93,16 @@ test('npm pack, install into a temp project, import with plain node: acme’s co
   await writeFile(
     join(project, 'typed.ts'),
     [
-      "import { createLatchkey, LatchkeyError, type ErrorCode } from '@latchkey/client';",
+      "import { createLatchkey, LatchkeyError, stepUpChallenge, type ErrorCode } from '@latchkey/client';",
       "const acme = createLatchkey({ appName: 'acme', server: 'https://auth.acme.dev', env: { token: 'ACME_TOKEN' } });",
       'const token: Promise<string> = acme.token({ context: "work" });',
       "const code: ErrorCode = new LatchkeyError('usage', 'x').code;",
       'const who = acme.login({ onDeviceCode: (c) => c.userCode.toUpperCase() }).then((r) => r.user.email);',
+      "const stepped: Promise<string> = acme.stepUp('123456', { context: 'work' });",
+      "const maxAge: number | null | undefined = stepUpChallenge('Bearer error=\"insufficient_user_authentication\"')?.maxAge;",
       '// @ts-expect-error: not a secret store',
       "acme.login({ secretStore: 'plaintext' });",
-      'void token; void code; void who;',
+      'void token; void code; void who; void stepped; void maxAge;',
     ].join('\n'),
   );
   await writeFile(

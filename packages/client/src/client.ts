@@ -21,6 +21,7 @@ import { LatchkeyError } from './errors.ts';
 import { ownUrl } from './open-url.ts';
 import { printable } from './printable.ts';
 import { LATCHKEY, type Product } from './product.ts';
+import { STEP_UP_ERROR, stepUpChallenge } from './step-up.ts';
 import { isVisibleAscii } from './token-text.ts';
 
 export type ClientOptions = {
@@ -118,7 +119,7 @@ export function createClient(options: ClientOptions) {
     } catch {
       if (response.ok) throw new LatchkeyError('server_error', `${server}${path} answered with something that is not JSON`);
     }
-    return { status: response.status, body };
+    return { status: response.status, body, challenge: response.headers.get('www-authenticate') };
   }
 
   function oauthError(status: number, body: unknown): { error: string; description: string } {
@@ -144,13 +145,19 @@ export function createClient(options: ClientOptions) {
     bearer: string,
     json?: Record<string, unknown>,
   ): Promise<z.infer<T>> {
-    const { status, body } = await call(path, { method, bearer, ...(json ? { json } : {}) });
+    const { status, body, challenge } = await call(path, { method, bearer, ...(json ? { json } : {}) });
     if (status >= 200 && status < 300) {
       const parsed = schema.safeParse(body);
       if (!parsed.success) throw new LatchkeyError('server_error', `${path} answered with an unexpected shape`);
       return parsed.data;
     }
     const { error, description } = oauthError(status, body);
+    // RFC 9470: the act needs a second factor proven recently; the caller may step up and retry.
+    const stepUp = status === 401 ? stepUpChallenge(challenge) : null;
+    if (stepUp || (status === 401 && error === STEP_UP_ERROR)) {
+      const why = error === STEP_UP_ERROR ? description : (stepUp?.description ?? description);
+      throw new LatchkeyError('step_up_required', `a second factor is needed: ${why}`);
+    }
     if (status === 401) throw new LatchkeyError('invalid_credential', `the server refused the credential: ${description}`);
     if (status === 403) throw new LatchkeyError('access_denied', `not allowed: ${description}`);
     if (status >= 400 && status < 500) throw new LatchkeyError('failed', `${description} (${error})`);
@@ -226,14 +233,34 @@ export function createClient(options: ClientOptions) {
       throw unexpected('browser login', status, body);
     },
 
-    async refresh(refreshToken: string): Promise<TokenResponse> {
-      const form = { grant_type: REFRESH_TOKEN_GRANT, refresh_token: refreshToken, client_id: options.clientId };
+    /**
+     * Renews a session: a new access token and the next refresh token. With `otp` (a code
+     * from the person's authenticator app, or a recovery code) it is a step-up (RFC 9470):
+     * a wrong code is `wrong_code` and the server keeps the refresh token unspent.
+     */
+    async refresh(refreshToken: string, request: { otp?: string } = {}): Promise<TokenResponse> {
+      const form = {
+        grant_type: REFRESH_TOKEN_GRANT,
+        refresh_token: refreshToken,
+        client_id: options.clientId,
+        ...(request.otp === undefined ? {} : { otp: request.otp }),
+      };
       const { status, body } = await call('/oauth/token', { form });
       if (status === 200) {
         const tokens = TokenResponse.safeParse(body);
         if (tokens.success) return tokens.data;
       }
-      if (oauthError(status, body).error === 'invalid_grant') {
+      const { error, description } = oauthError(status, body);
+      if (request.otp !== undefined) {
+        // The token endpoint says invalid_grant both for a wrong code and for a session that is
+        // over; only its words tell them apart (grants/step-up.ts, grants/refresh-token.ts).
+        if (error === 'invalid_grant' && !/refresh token|session/i.test(description))
+          throw new LatchkeyError('wrong_code', `the code was refused: ${description}`);
+        if (error === 'rate_limited') throw new LatchkeyError('access_denied', `the code was refused: ${description}`);
+        if (error === 'invalid_request')
+          throw new LatchkeyError('failed', `the server cannot step up this session: ${description}`);
+      }
+      if (error === 'invalid_grant') {
         throw new LatchkeyError(
           'session_expired',
           `your session has expired or was revoked; run \`${product.loginCommand}\` again`,

@@ -11,7 +11,7 @@ import type { ClientDeps, Selection } from './deps.ts';
 import { LatchkeyError } from './errors.ts';
 import { readText } from './host.ts';
 import { loginWith, type Product, productOf } from './product.ts';
-import type { StoredCredential } from './secrets/secret-store.ts';
+import type { SecretStore, StoredCredential } from './secrets/secret-store.ts';
 import { revokedMarkPath, stampOf } from './token-cache.ts';
 
 export const REFRESH_MARGIN_SECONDS = 60;
@@ -161,6 +161,27 @@ export async function validStoredToken(deps: ClientDeps, name: string, context: 
   }
   if (!seen.refresh_token) throw new LatchkeyError('session_expired', `the token of context "${name}" expired; log in again`);
 
+  return (await renewStored(deps, name, context, store, { seen })).access_token;
+}
+
+/**
+ * Renews the stored credential of `name` with its refresh token under the cross-process
+ * lock, and keeps what comes back in `store`: the one way a stored login is refreshed,
+ * whether its access token is old (`seen`: the one found too old; if another process
+ * renewed it meanwhile, that is taken instead) or a second factor is proven (`otp`, see
+ * step-up.ts: always a refresh of its own). Nothing is written unless the server answers
+ * with tokens, so a wrong code leaves the login as it was (the server keeps its refresh
+ * token unspent too).
+ */
+export async function renewStored(
+  deps: ClientDeps,
+  name: string,
+  context: Context,
+  store: SecretStore,
+  options: { seen?: StoredCredential; otp?: string },
+): Promise<StoredCredential> {
+  const product = productOf(deps);
+  const nowSeconds = () => Math.floor(deps.now() / 1000);
   const { withLock } = await import('./lock.ts');
   return withLock(
     deps.config.dir,
@@ -170,16 +191,26 @@ export async function validStoredToken(deps: ClientDeps, name: string, context: 
       const lockedStamp = await stampOf(deps.config.dir, name);
       const current = await store.read(name);
       if (!current) throw new LatchkeyError('not_logged_in', `context "${name}" was logged out meanwhile`);
-      if (current.access_token !== seen.access_token && fresh(current, nowSeconds(), 5)) return current.access_token;
+      const { seen, otp } = options;
+      if (otp === undefined && seen && current.access_token !== seen.access_token && fresh(current, nowSeconds(), 5))
+        return current;
+      if (!current.refresh_token && otp !== undefined)
+        throw new LatchkeyError(
+          'step_up_required',
+          `context "${name}" holds a token without a session to renew (given with --with-token?), so it cannot prove a second factor; ` +
+            `run \`${loginWith(product, name === 'default' ? undefined : name)}\` and sign in yourself`,
+        );
       if (!current.refresh_token)
         throw new LatchkeyError('session_expired', `the token of context "${name}" expired; log in again`);
       const client = await deps.client(context.server, context.clientId);
-      const tokens = await client.refresh(current.refresh_token).catch(async (error: unknown) => {
-        // invalid_grant: the server will not renew this session again, whatever this run does.
-        if (!(error instanceof LatchkeyError && error.code === 'session_expired')) throw error;
-        await markSessionEnded(deps, name, lockedStamp);
-        throw new LatchkeyError('session_expired', sessionEndedMessage(name, product), { cause: error });
-      });
+      const tokens = await client
+        .refresh(current.refresh_token, otp === undefined ? {} : { otp })
+        .catch(async (error: unknown) => {
+          // invalid_grant: the server will not renew this session again, whatever this run does.
+          if (!(error instanceof LatchkeyError && error.code === 'session_expired')) throw error;
+          await markSessionEnded(deps, name, lockedStamp);
+          throw new LatchkeyError('session_expired', sessionEndedMessage(name, product), { cause: error });
+        });
       const next: StoredCredential = {
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token ?? current.refresh_token,
@@ -188,10 +219,23 @@ export async function validStoredToken(deps: ClientDeps, name: string, context: 
       await store.write(name, next);
       // Not cached here: a login could replace the file between this write and any stamp
       // taken now, binding this token to it. The next run caches it through the read path.
-      return next.access_token;
+      return next;
     },
     product.appName,
   );
+}
+
+/**
+ * The stored login a run means — its --context, else the current one — and the refusal
+ * resolveCredential gives when there is none or the run names another server.
+ */
+export async function storedLogin(deps: ClientDeps, global: Selection): Promise<{ name: string; context: Context }> {
+  const product = productOf(deps);
+  const config = await deps.config.read();
+  const selected = global.context || config.current ? safeSelect(config, global.context, product) : null;
+  if (!selected) throw noContext(config, global.context, product);
+  boundServer(deps, global, selected.name, selected.context);
+  return selected;
 }
 
 /** What to do once the server has ended a context's session: sign in again, into the same context. */

@@ -22,6 +22,13 @@ export const ERROR_CODES = [
   'secret_file_corrupt',
   'timed_out',
   'verification_failed',
+  /**
+   * The act needs a second factor proven recently (RFC 9470 step-up); `stepUp(code)` proves
+   * one, then the act may be retried once. Also: this credential cannot step up (an API key).
+   */
+  'step_up_required',
+  /** The code given to step up was not right (or was used already); the login is as it was. */
+  'wrong_code',
   'cancelled',
 ] as const;
 

@@ -30,6 +30,7 @@ export { ERROR_CODES, type ErrorCode, LatchkeyError } from './errors.ts';
 export { printable } from './printable.ts';
 export { LATCHKEY, type Product } from './product.ts';
 export type { Keychain } from './secrets/keychain.ts';
+export { type StepUpChallenge, stepUpChallenge } from './step-up.ts';
 
 /** The variables a product's CLI reads; each defaults to the app name upper-cased: ACME_TOKEN, ACME_SERVER… */
 export type EnvNames = {
@@ -299,6 +300,22 @@ export function createLatchkey(options: LatchkeyOptions) {
       return guarded(async () => {
         const quick = await cachedToken(base, selection);
         return quick ?? (await resolveCredential(base, selection, { tokenStdin: false, cacheAsked: true })).token;
+      });
+    },
+
+    /**
+     * Step-up (RFC 9470): after an API answered 401 with a `insufficient_user_authentication`
+     * challenge (`stepUpChallenge(response.headers.get('www-authenticate'))`), proves the
+     * person's second factor with `code` (from their authenticator app, or a recovery code)
+     * and resolves to the new access token, which says so (`acr`, a fresh `auth_time`); retry
+     * the refused call once with it. The stored login is renewed under the same lock as a
+     * refresh. `wrong_code`: not right (the login is unchanged; ask again); `access_denied`:
+     * too many wrong codes; `step_up_required`: this credential cannot step up (ACME_TOKEN).
+     */
+    stepUp(code: string, selection: { context?: string } = {}): Promise<string> {
+      return guarded(async () => {
+        const { stepUp } = await import('./step-up.ts');
+        return stepUp(base, selection, code);
       });
     },
 
