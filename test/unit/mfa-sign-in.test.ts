@@ -109,9 +109,9 @@ describe('signing in with an authenticator', () => {
     const session = webSessions().find((found) => found.email === 'ada@unit.example' && found.mfaAt !== null);
     assert.deepEqual(session?.amr, ['pwd', 'mfa', 'otp']);
     assert.equal(session?.mfaAt, app.now());
-    // The You page marks the browsers signed in with a code (this one), not those without (the enrolling one, signed out).
+    // The You page marks the browsers signed in with a second factor (this one), not those without (the enrolling one, signed out).
     const you = (await browser.request('/console')).html;
-    assert.match(you, /class="this-one"[^]*?this browser<\/span> <span class="badge" data-two-step>with a code/);
+    assert.match(you, /class="this-one"[^]*?this browser<\/span> <span class="badge" data-two-step>with a second factor/);
     assert.equal(you.match(/data-two-step/g)?.length, 1);
 
     // The same code again, in another sign-in within its step: refused.

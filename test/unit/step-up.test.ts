@@ -15,6 +15,8 @@ import { octoRepoPolicy } from '../fixtures/ci-claims.ts';
 import { consolePerson } from '../fixtures/console-http.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { deviceLogin, refresh } from '../fixtures/oauth-client.ts';
+import { addPasskey } from '../fixtures/passkeys.ts';
+import { SoftAuthenticator } from '../fixtures/soft-authenticator.ts';
 import { enrollAuthenticator, makeRecoveryCodes } from '../fixtures/two-step.ts';
 
 let app: InProcess;
@@ -117,4 +119,19 @@ test('a recovery code steps up once; the sixth wrong code in a window is refused
   const after = await stepUp(live, second);
   live = after.refresh;
   assert.equal(decodeJwt(after.access).acr, MFA_ACR);
+});
+
+test('a person whose only factor is a passkey is told to sign in again, and no guess is spent', async () => {
+  const tokens = await deviceLogin(app.base, 'keyonly@unit.example');
+  const person = await consolePerson(app.base, 'keyonly@unit.example');
+  await addPasskey(person, new SoftAuthenticator(app.base));
+  for (let n = 0; n < 6; n++) {
+    const answer = await refresh(app.base, tokens.refresh_token, { otp: String(400000 + n) });
+    assert.equal(answer.status, 400);
+    assert.equal(answer.json.error, 'invalid_request');
+    assert.match(String(answer.json.error_description), /passkey or security key[^]*latchkey login/);
+  }
+  // The refresh token is unspent and the person's guesses untouched: recovery codes made now still step up.
+  const [code = ''] = await makeRecoveryCodes(person);
+  assert.equal(decodeJwt((await stepUp(tokens.refresh_token, code)).access).acr, MFA_ACR);
 });

@@ -6,7 +6,7 @@
  * "Enter TOTP code:" and does this, then retries the refused command.
  */
 import { OAuthError } from '../../shared/errors.ts';
-import { needsSecondFactor, proveSecondFactor } from '../accounts/factors.ts';
+import { listFactors, proveSecondFactor } from '../accounts/factors.ts';
 import { type StepUp, sessionOwner } from '../accounts/sessions.ts';
 import type { Services } from '../services.ts';
 import { lookupRefreshToken } from './refresh-token.ts';
@@ -22,7 +22,15 @@ export async function proveStepUp(services: Services, presented: string, clientI
   if (!found?.live || found.family.clientId !== clientId)
     throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
   const owner = sessionOwner(found.family);
-  if (!(await needsSecondFactor(services, owner)))
+  const factors = await listFactors(services, owner);
+  const typeable = factors.some((factor) => factor.kind === 'totp' || (factor.kind === 'recovery' && factor.left > 0));
+  if (!typeable && factors.some((factor) => factor.kind === 'webauthn'))
+    // A passkey answers a browser, not a terminal: signing in again asks for it.
+    throw new OAuthError(
+      'invalid_request',
+      'your second factor is a passkey or security key, which a code cannot stand in for: sign in again (latchkey login), and your browser will ask for it',
+    );
+  if (!typeable)
     throw new OAuthError(
       'invalid_request',
       `you have no second factor to prove; add an authenticator app at ${services.config.base}/console/two-step`,

@@ -76,7 +76,7 @@ function browsersTable(view: YouView): Fragment {
 <tbody>${view.browsers.map((browser) => {
     const here = browser.publicId === view.thisBrowser;
     return html`<tr data-browser="${browser.publicId}"${here ? html` class="this-one"` : ''}>
-<td data-label="Signed in">${when(seconds(browser.createdAt))}${here ? html` <span class="badge">this browser</span>` : ''}${browser.mfaAt === null ? '' : html` <span class="badge" data-two-step>with a code</span>`}</td>
+<td data-label="Signed in">${when(seconds(browser.createdAt))}${here ? html` <span class="badge">this browser</span>` : ''}${browser.mfaAt === null ? '' : html` <span class="badge" data-two-step>with a second factor</span>`}</td>
 <td data-label="Address">${browser.address ?? 'unknown'}</td>
 <td data-label="User agent">${browser.userAgent ?? 'unknown'}</td>
 <td>${postButton({
