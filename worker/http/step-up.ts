@@ -11,9 +11,10 @@ import { OAuthError } from '../../shared/errors.ts';
 import { MFA_ACR } from '../../shared/schemas.ts';
 import type { KeyActGate } from '../accounts/api-keys.ts';
 import { needsSecondFactor } from '../accounts/factors.ts';
+import { readOrg } from '../accounts/orgs.ts';
 import { sessionOwner } from '../accounts/sessions.ts';
 import type { AppEnv } from '../app.ts';
-import { atLeast, type Principal } from '../policy/roles.ts';
+import { atLeast, authorize, type Permission, type Principal } from '../policy/roles.ts';
 
 /** Throws the step-up challenge unless the caller may do `what` (a phrase: "create a key of admin or above") now. */
 export async function requireStepUp(c: Context<AppEnv>, principal: Principal, what: string): Promise<void> {
@@ -31,6 +32,22 @@ export async function requireStepUp(c: Context<AppEnv>, principal: Principal, wh
       'WWW-Authenticate': `Bearer realm="latchkey", error="insufficient_user_authentication", error_description="${description}", acr_values="${MFA_ACR}", max_age=${maxAge}`,
     },
   });
+}
+
+/**
+ * The step-up of a person's act in an org: `permission` there is checked first, so a caller
+ * who may not act is told that rather than asked for a code; keys pass on to the act's own checks.
+ */
+export async function requireStepUpIn(
+  c: Context<AppEnv>,
+  principal: Principal,
+  slug: string,
+  permission: Permission,
+  what: string,
+): Promise<void> {
+  if (principal.kind !== 'user') return;
+  authorize(await readOrg(c.var.services, slug), principal, permission);
+  await requireStepUp(c, principal, what);
 }
 
 /** The step-up gate of key acts on the API (accounts/api-keys.ts `KeyActGate`): keys of admin or above. */

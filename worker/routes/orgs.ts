@@ -14,7 +14,7 @@ import { changeMemberRole, createOrgAs, createProject, orgsFor, orgView, readOrg
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput, readBody } from '../http/form.ts';
-import { keyStepUp, requireStepUp } from '../http/step-up.ts';
+import { keyStepUp, requireStepUpIn } from '../http/step-up.ts';
 import { authorize } from '../policy/roles.ts';
 
 /** The /v1 org API: orgs, projects, members and API keys. Every route checks the caller's role. */
@@ -66,9 +66,7 @@ orgRoutes.put('/v1/orgs/:org/members/:email', async (c) => {
   const slug = orgParam(c);
   const email = parseInput(MemberEmail, c.req.param('email')).toLowerCase();
   const { role } = parseInput(MemberPutRequest, await readBody(c));
-  // Authorized before the step-up, so a caller who may not change roles is told that, not asked for a code.
-  authorize(await readOrg(c.var.services, slug), principal, 'members:write');
-  await requireStepUp(c, principal, "change a member's role");
+  await requireStepUpIn(c, principal, slug, 'members:write', "change a member's role");
   return c.json(orgView(await changeMemberRole(c.var.services, principal, slug, email, role, auditSource(c, principal))));
 });
 

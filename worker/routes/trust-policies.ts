@@ -7,7 +7,7 @@ import type { AppEnv } from '../app.ts';
 import { dryRunCiToken } from '../grants/token-exchange.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput, readBody, readForm, readJson } from '../http/form.ts';
-import { requireStepUp } from '../http/step-up.ts';
+import { requireStepUpIn } from '../http/step-up.ts';
 import { authorize, isOperator, ownProject } from '../policy/roles.ts';
 
 /**
@@ -58,7 +58,6 @@ trustPolicyRoutes.post('/v1/orgs/:org/trust-policies/dry-run', async (c) => {
 trustPolicyRoutes.delete('/v1/orgs/:org/trust-policies/:id', async (c) => {
   const principal = await caller(c);
   const slug = orgParam(c);
-  authorize(await readOrg(c.var.services, slug), principal, 'policies:write');
-  await requireStepUp(c, principal, 'delete a trust policy');
+  await requireStepUpIn(c, principal, slug, 'policies:write', 'delete a trust policy');
   return c.json(await deleteTrustPolicy(c.var.services, principal, slug, c.req.param('id'), auditSource(c, principal)));
 });
