@@ -72,7 +72,10 @@ export function parseChallenges(header: string): Challenge[] {
     }
     if (at >= header.length) break;
     const name = match(TOKEN);
-    if (name === null) break;
+    if (name === null) {
+      if (current) current.params = null;
+      break;
+    }
     skipSpace();
     if (header[at] !== '=' || current === null) {
       // A new challenge: its scheme, then perhaps a token68 (`Basic abc==`), which has no params.
