@@ -188,6 +188,18 @@ describe('ID tokens the test refuses (nothing is marked tested)', () => {
     assert.equal(await testedAt(), null);
   });
 
+  test('an admin demoted while at the provider marks nothing tested with the sign-in begun before', async () => {
+    const admin = await addMember(app.base, tokens.acme, 'acme', 'admin@acme.example', 'admin');
+    await connect();
+    const url = await providerAnswer('acme', admin);
+    const demoted = await apiCall(app.base, 'PUT', '/v1/orgs/acme/members/admin@acme.example', tokens.acme, { role: 'member' });
+    expectStatus(demoted, 200, 'demote');
+    const page = await callback(url);
+    assert.equal(page.status, 403, page.html);
+    assert.match(page.html, /no longer an admin/);
+    assert.equal(await testedAt(), null);
+  });
+
   test("another org's admin cannot test, read or change acme's connection, nor acme's test mark theirs", async () => {
     await connect();
     for (const [method, suffix, body] of [

@@ -16,12 +16,13 @@ import { OAuthError } from '../../shared/errors.ts';
 import { pkceChallenge } from '../grants/authorization-code.ts';
 import { oidcProvider } from '../identity/oidc.ts';
 import type { UpstreamIdentity } from '../identity/upstream.ts';
-import type { Principal } from '../policy/roles.ts';
+import { atLeast, PERMISSIONS, type Principal } from '../policy/roles.ts';
 import type { Services } from '../services.ts';
 import { parseRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { base64url, randomBytes } from '../tokens/opaque.ts';
 import { type AuditSource, appendAudit } from './audit.ts';
+import { readOrg } from './orgs.ts';
 import { connectionToTest, markTested, ssoCallbackUri, ssoClientOf } from './sso-connections.ts';
 
 /** As long as a sign-in at the deployment's provider may take. */
@@ -84,6 +85,16 @@ export async function finishSsoSignIn(
   if (answer.error)
     throw new OAuthError('access_denied', `the org's identity provider refused the sign-in (${answer.error.slice(0, 64)})`);
   if (!answer.code) throw new OAuthError('invalid_request', "the org's identity provider sent no code");
+  // Whoever began the test must still be one who may: an admin removed or demoted meanwhile
+  // marks nothing tested with a sign-in begun before.
+  const org = await readOrg(services, pending.org);
+  const role = org.members[pending.startedBy.toLowerCase()];
+  if (!role || !atLeast(role, PERMISSIONS['domains:write'])) {
+    throw new OAuthError(
+      'forbidden',
+      `whoever began this test is no longer an admin of org "${pending.org}"; an admin must start it again`,
+    );
+  }
   const client = await ssoClientOf(services, pending.org, pending.connectionId);
   const person = await oidcProvider(client).identify(services, {
     code: answer.code,
