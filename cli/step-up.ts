@@ -30,7 +30,7 @@ export async function stepUpAtTerminal(
     throw new CliError(
       'step_up_required',
       `${challenge.message}. There is no terminal here to ask for a code from your authenticator app: ` +
-        'run this command at a terminal, or run `latchkey login` again (signing in with your code) and then this command',
+        'run this command at a terminal, or run it right after a `latchkey login` whose browser sign-in asked for your code',
     );
   }
   deps.io.err('MFA verification required.\n');

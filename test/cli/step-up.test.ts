@@ -143,7 +143,7 @@ describe('step-up at the terminal against workerd', () => {
     assert.match(piped.stderr, /a second factor is needed: to make or rotate a key with the admin role you need/);
     assert.match(
       piped.stderr,
-      /no terminal here to ask for a code.*run this command at a terminal, or run `latchkey login` again/,
+      /no terminal here to ask for a code.*run this command at a terminal, or run it right after a `latchkey login`/,
     );
     assert.doesNotMatch(piped.stderr, /Enter TOTP code/);
     assert.equal(JSON.parse(piped.stdout).error.code, 'step_up_required');
