@@ -15,12 +15,21 @@ import { lookupRefreshToken } from './refresh-token.ts';
  * Checks `code` against the factors of the person whose session `presented` belongs to.
  * Only the holder of a live refresh token of this client spends that person's wrong-code
  * guesses: a session id alone (org admins see them) must not let anyone guess codes, or
- * use up the person's guesses to lock them out.
+ * use up the person's guesses to lock them out. Undefined: no code is checked (see below).
  */
-export async function proveStepUp(services: Services, presented: string, clientId: string, code: string): Promise<StepUp> {
+export async function proveStepUp(
+  services: Services,
+  presented: string,
+  clientId: string,
+  code: string,
+): Promise<StepUp | undefined> {
   const found = await lookupRefreshToken(services, presented);
-  if (!found?.live || found.family.clientId !== clientId)
-    throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
+  if (!found || found.family.clientId !== clientId) throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
+  // A spent token (or an ended session's) is the rotation's to answer, code or not: a retry in
+  // the grace window gets the successor its first request made (stepped up if that one was),
+  // and past it the reuse ends the session. Refused here instead, a thief could try a stolen
+  // token with any code and learn it was spent without ending the session.
+  if (!found.live) return undefined;
   const owner = sessionOwner(found.family);
   const factors = await listFactors(services, owner);
   const typeable = factors.some((factor) => factor.kind === 'totp' || (factor.kind === 'recovery' && factor.left > 0));

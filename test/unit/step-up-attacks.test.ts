@@ -1,0 +1,155 @@
+/**
+ * Attacks on what a token says was proven and on step-up (RFC 9470, issue #22), in process
+ * on a stepping clock. A code sent with a spent refresh token is no way around reuse
+ * detection, and a retry in the grace window gets its successor, code or not; another
+ * client's refresh token spends none of the person's guesses; the code is never echoed.
+ * Handing out admin or owner by invitation steps up as a role change does. A browser signed
+ * in before the person enrolled makes no admin key at the console. A narrowed token keeps
+ * the step-up's time, so narrowing does not refresh it. A device record from before says
+ * nothing was proven.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { decodeJwt } from 'jose';
+import { MFA_ACR, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../../shared/schemas.ts';
+import { SignInSubject } from '../../worker/accounts/sessions.ts';
+import { proofClaims } from '../../worker/grants/issue.ts';
+import { TOTP_STEP_SECONDS, totpCodeAt } from '../../worker/mfa/totp.ts';
+import { apiJsonCall } from '../fixtures/api-call.ts';
+import { consolePerson } from '../fixtures/console-http.ts';
+import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
+import { deviceLogin, FormBrowser, pollToken, postForm, refresh, startDeviceLogin } from '../fixtures/oauth-client.ts';
+import { enrollAuthenticator } from '../fixtures/two-step.ts';
+
+let app: InProcess;
+const STEP = TOTP_STEP_SECONDS * 1000;
+const OTHER_CLIENT = 'other-cli';
+
+before(async () => {
+  app = await startInProcess(
+    { LATCHKEY_CLIENTS: JSON.stringify([{ id: OTHER_CLIENT, name: 'Other CLI' }]) },
+    Date.UTC(2026, 8, 1, 9, 0, 0),
+  );
+});
+after(() => app?.close());
+
+const call = (method: string, path: string, token: string, body?: Record<string, unknown>) =>
+  apiJsonCall(app.base, method, path, token, body);
+
+/** Signs in on the first step, enrolls an authenticator, and moves the clock a step on so the next code is new. */
+async function enrolled(email: string, extra: Record<string, string> = {}) {
+  const tokens = await deviceLogin(app.base, email, extra);
+  const person = await consolePerson(app.base, email);
+  const { secret } = await enrollAuthenticator(person, app.now());
+  app.step(STEP);
+  return { tokens, secret, person };
+}
+
+const code = (secret: Uint8Array) => totpCodeAt(secret, app.now());
+
+test('a spent refresh token sent with a code is reuse: the session ends, as it does without one', async () => {
+  const { tokens } = await enrolled('reuse@attack.example');
+  const next = await refresh(app.base, tokens.refresh_token);
+  assert.equal(next.status, 200);
+  app.step(60_000); // past the grace window
+  const replay = await refresh(app.base, tokens.refresh_token, { otp: '123456' });
+  assert.equal(replay.status, 400);
+  assert.equal(replay.json.error, 'invalid_grant');
+  // The thief's probe with a code must not be a way to test a stolen token without ending the session.
+  const after = await refresh(app.base, String(next.json.refresh_token));
+  assert.equal(after.status, 400, 'the session was ended by the reuse');
+  assert.match(String(after.json.error_description), /revoked/);
+});
+
+test('a retry in the grace window with the same code gets the same successor, stepped up, once', async () => {
+  const { tokens, secret } = await enrolled('retry@attack.example');
+  const otp = await code(secret);
+  const first = await refresh(app.base, tokens.refresh_token, { otp });
+  assert.equal(first.status, 200, JSON.stringify(first.json));
+  // The answer was lost; the client sends the same request again.
+  const retry = await refresh(app.base, tokens.refresh_token, { otp });
+  assert.equal(retry.status, 200, JSON.stringify(retry.json));
+  assert.equal(retry.json.refresh_token, first.json.refresh_token);
+  assert.equal(decodeJwt(String(retry.json.access_token)).acr, MFA_ACR);
+  // The successor is live and the session alive.
+  assert.equal((await refresh(app.base, String(first.json.refresh_token))).status, 200);
+});
+
+test("another client's refresh token with codes spends none of the person's guesses", async () => {
+  const { tokens, secret } = await enrolled('client@attack.example');
+  for (let n = 0; n < 8; n++) {
+    const wrong = await postForm(`${app.base}/oauth/token`, {
+      grant_type: 'refresh_token',
+      refresh_token: tokens.refresh_token,
+      client_id: OTHER_CLIENT,
+      otp: String(500000 + n),
+    });
+    assert.equal(wrong.status, 400);
+    assert.equal(wrong.json.error, 'invalid_grant');
+  }
+  const right = await refresh(app.base, tokens.refresh_token, { otp: await code(secret) });
+  assert.equal(right.status, 200, JSON.stringify(right.json));
+  assert.equal(decodeJwt(String(right.json.access_token)).acr, MFA_ACR);
+});
+
+test('wrong codes are limited per person, and a refused code leaves the refresh token unspent', async () => {
+  const { tokens, secret } = await enrolled('budget@attack.example');
+  let other = tokens.refresh_token;
+  for (let n = 0; n < 5; n++) {
+    const wrong = await refresh(app.base, other, { otp: String(600000 + n) });
+    assert.equal(wrong.status, 400);
+    assert.equal(wrong.json.error, 'invalid_grant');
+  }
+  const limited = await refresh(app.base, other, { otp: await code(secret) });
+  assert.equal(limited.status, 429);
+  // The refresh token was not spent by any of it.
+  const plain = await refresh(app.base, other);
+  assert.equal(plain.status, 200);
+  other = String(plain.json.refresh_token);
+  app.step(15 * 60_000 + STEP);
+  assert.equal((await refresh(app.base, other, { otp: await code(secret) })).status, 200);
+});
+
+test('the code is never echoed, neither when wrong nor when malformed', async () => {
+  const { tokens } = await enrolled('echo@attack.example');
+  const marker = 'ZQXJ';
+  const long = await refresh(app.base, tokens.refresh_token, { otp: `${marker}${'9'.repeat(70)}` });
+  assert.equal(long.status, 400);
+  assert.ok(!long.text.includes(marker), long.text);
+  const wrong = await refresh(app.base, tokens.refresh_token, { otp: '918273' });
+  assert.equal(wrong.status, 400);
+  assert.ok(!wrong.text.includes('918273'), wrong.text);
+});
+
+test('a narrowed token keeps the step-up time (narrowing later does not make it recent) and acts in its project only', async () => {
+  const { tokens, secret } = await enrolled('narrow@attack.example');
+  assert.equal((await call('POST', '/v1/orgs', tokens.access_token, { slug: 'narrow' })).status, 201);
+  assert.equal((await call('POST', '/v1/orgs/narrow/projects', tokens.access_token, { slug: 'web' })).status, 201);
+  const stepped = await refresh(app.base, tokens.refresh_token, { otp: await code(secret) });
+  const access = String(stepped.json.access_token);
+  app.step(9 * 60_000);
+  const narrowed = await postForm(`${app.base}/oauth/token`, {
+    grant_type: TOKEN_EXCHANGE_GRANT,
+    subject_token: access,
+    subject_token_type: TOKEN_TYPE.accessToken,
+    audience: 'web',
+  });
+  assert.equal(narrowed.status, 200, JSON.stringify(narrowed.json));
+  const claims = decodeJwt(String(narrowed.json.access_token));
+  assert.equal(claims.auth_time, decodeJwt(access).auth_time);
+  assert.equal(claims.acr, MFA_ACR);
+  // A narrowed token acts in its project only: no key, role or policy act of the org at all.
+  const keyed = await call('POST', '/v1/orgs/narrow/keys', String(narrowed.json.access_token), { name: 'k', role: 'admin' });
+  assert.equal(keyed.status, 403, keyed.text);
+});
+
+test('a device code approved by a version that recorded no proof says nothing was proven', async () => {
+  const old = SignInSubject.parse({ sub: 'dev:old@attack.example', email: 'old@attack.example' });
+  assert.deepEqual(proofClaims(old), {});
+  // And a live one: a person without factors gets pwd and no acr.
+  const started = await startDeviceLogin(app.base);
+  await new FormBrowser(app.base).decide(started.user_code, 'approve', 'plain@attack.example');
+  const claims = decodeJwt(String((await pollToken(app.base, started.device_code)).json.access_token));
+  assert.deepEqual(claims.amr, ['pwd']);
+  assert.equal(claims.acr, undefined);
+});
