@@ -98,8 +98,8 @@ export function printTable(deps: CliDeps, headers: string[], cells: string[][]):
 
 /**
  * JSON on stdout in the CLI's one style (README, "JSON output"): snake_case keys, times as
- * RFC 3339. The /v1 API gives times as epoch seconds in `*_at` fields; they become RFC
- * 3339 here, at every depth, so no command can print one the other way.
+ * RFC 3339. The /v1 API gives times as epoch seconds in `*_at` fields (and OpenID Connect's
+ * `auth_time`); they become RFC 3339 here, at every depth, so no command can print one the other way.
  */
 export const printJson = (deps: CliDeps, value: unknown) => deps.io.out(`${JSON.stringify(jsonStyle(value), null, 2)}\n`);
 
@@ -109,7 +109,7 @@ export function jsonStyle(value: unknown): unknown {
   return Object.fromEntries(
     Object.entries(value).map(([key, field]) => [
       key,
-      key.endsWith('_at') && typeof field === 'number' ? rfc3339(field) : jsonStyle(field),
+      (key.endsWith('_at') || key === 'auth_time') && typeof field === 'number' ? rfc3339(field) : jsonStyle(field),
     ]),
   );
 }
