@@ -14,7 +14,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { totpCodeAt } from '../../worker/mfa/totp.ts';
-import { buildCli, cleanEnv, cliDeviceLogin, runCli, tempConfigDir } from '../fixtures/cli-runner.ts';
+import { buildCli, cleanEnv, cliDeviceLogin, runCli, tempConfigDir, tempDir } from '../fixtures/cli-runner.ts';
 import { runAtTerminal } from '../fixtures/cli-terminal.ts';
 import { consolePerson } from '../fixtures/console-http.ts';
 import { type HostileServer, meAnswer, serverMetadata, startHostileServer } from '../fixtures/hostile-server.ts';
@@ -42,6 +42,8 @@ async function signedInOwner(email: string, org: string): Promise<Record<string,
     LATCHKEY_CONFIG_DIR: dir,
     LATCHKEY_SECRET_PASSPHRASE: PASSPHRASE,
     LATCHKEY_SERVER: worker.url,
+    // The session cache too: what a step-up stores must win over the token cached before it.
+    XDG_RUNTIME_DIR: await tempDir('latchkey-run-'),
   });
   const login = await cliDeviceLogin(['login', '--device', '--secret-store', 'encrypted-file'], env, {
     server: worker.url,

@@ -153,7 +153,14 @@ describe('stepUp(code) through the facade against the in-process latchkey', () =
   /** acme signed in as `email` with the device flow (approved over HTTP), on the server's clock. */
   async function signedIn(email: string, environment: Record<string, string> = {}) {
     const home = await tempDir();
-    const env = { HOME: home, ACME_CONFIG_DIR: join(home, 'acme'), ACME_SECRET_PASSPHRASE: PASSPHRASE, ...environment };
+    // A session cache too (a private runtime dir): a step-up must not leave the old token in it.
+    const env = {
+      HOME: home,
+      ACME_CONFIG_DIR: join(home, 'acme'),
+      ACME_SECRET_PASSPHRASE: PASSPHRASE,
+      XDG_RUNTIME_DIR: await tempDir(),
+      ...environment,
+    };
     let approval: Promise<unknown> | undefined;
     const acme = createLatchkey({
       appName: 'acme',
@@ -208,8 +215,24 @@ describe('stepUp(code) through the facade against the in-process latchkey', () =
     assert.equal(unverifiedClaim(stepped, 'acr'), MFA_ACR);
     assert.equal(unverifiedClaim(stepped, 'auth_time'), Math.floor(app.now() / 1000));
     assert.equal(tokenForms.at(-1)?.get('otp'), await totpCodeAt(secret, app.now() + 30_000), 'sent trimmed');
-    assert.equal(await acme.token(), stepped, 'kept in the secret store');
+    assert.equal(await acme.token(), stepped, 'kept in the secret store, and not the cached token of before');
     assert.equal((await adminKey(stepped, 'ada-org')).status, 201);
+  });
+
+  test('a step-up and a refresh at once take turns under the lock: no refresh token twice, the session lives, the token says mfa', async () => {
+    const { acme } = await signedIn('eve@stepup.example');
+    await ok(apiJsonCall(app.base, 'POST', '/v1/orgs', await acme.token(), { slug: 'eve-org' }));
+    const person = await consolePerson(app.base, 'eve@stepup.example');
+    const { secret } = await enrollAuthenticator(person, app.now());
+    app.step(15 * 60_000 - 30_000); // the access token is inside the refresh margin
+    const sent = tokenForms.length;
+    const [refreshed] = await Promise.all([acme.token(), acme.stepUp(await totpCodeAt(secret, app.now() + 30_000))]);
+    const presented = tokenForms.slice(sent).map((form) => form.get('refresh_token'));
+    assert.equal(new Set(presented).size, presented.length, `a refresh token presented twice: ${presented.join(', ')}`);
+    const last = await acme.token();
+    assert.equal(unverifiedClaim(last, 'acr'), MFA_ACR);
+    assert.ok(refreshed);
+    assert.equal((await adminKey(last, 'eve-org')).status, 201, 'the session was not revoked as a reuse');
   });
 
   test('a wrong code: wrong_code, nothing stored changes, the same refresh token then steps up; the sixth code is limited', async () => {

@@ -37,8 +37,9 @@ type Challenge = { scheme: string; params: Map<string, string> | null };
 
 /**
  * The challenges of a WWW-Authenticate value: `scheme param="v", param2=v2, Other x`.
- * A challenge whose parameters break the grammar, or name one twice, keeps no parameters
- * (`params: null`); parsing ends at the first thing that is no challenge at all.
+ * A challenge whose parameters break the grammar (an unclosed quote, a value missing,
+ * something that is no token) keeps no parameters (`params: null`) and parsing ends there:
+ * what follows cannot be read with any confidence. One naming a parameter twice keeps none either.
  */
 export function parseChallenges(header: string): Challenge[] {
   if (header.length > MAX_HEADER_LENGTH) return [];
@@ -56,7 +57,10 @@ export function parseChallenges(header: string): Challenge[] {
     let value = '';
     for (at++; at < header.length; at++) {
       const char = header[at] as string;
-      if (char === '"') return at++, value;
+      if (char === '"') {
+        at++;
+        return value;
+      }
       if (char === '\\') at++;
       if (at < header.length) value += header[at];
     }
