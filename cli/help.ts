@@ -16,7 +16,11 @@ Org commands act on --org, else LATCHKEY_ORG, else the org of the context's cred
 Secret stores: keychain (the OS keychain keeps the key of an encrypted file),
 encrypted-file (key from LATCHKEY_SECRET_PASSPHRASE or a prompt), env and none (latchkey
 stores nothing). Default: keychain where one answers, else encrypted-file; never plain
-text. Config: $LATCHKEY_CONFIG_DIR or ~/.config/latchkey (0600, no tokens).`;
+text. Config: $LATCHKEY_CONFIG_DIR or ~/.config/latchkey (0600, no tokens).
+Sensitive acts (keys of admin or above, role changes, deleting a trust policy, ending
+someone else's session) may need a second factor proven lately: at a terminal latchkey
+asks "Enter TOTP code:" (or a recovery code) and retries once; elsewhere exit 3,
+step_up_required.`;
 
 function optionLines(options: Record<string, CommandOption>): string[] {
   const left = Object.entries(options).map(

@@ -149,6 +149,11 @@ describe('step-up at the terminal against workerd', () => {
     );
     assert.doesNotMatch(piped.stderr, /Enter TOTP code/);
     assert.equal(JSON.parse(piped.stdout).error.code, 'step_up_required');
+    const help = await runCli(['--help'], env);
+    assert.match(
+      help.stdout,
+      /asks "Enter TOTP code:" \(or a recovery code\) and retries once; elsewhere exit 3,\nstep_up_required/,
+    );
 
     const token = (await runCli(['token'], env)).stdout.trim();
     const asToken = cleanEnv({ HOME: env.HOME as string, LATCHKEY_SERVER: worker.url, LATCHKEY_TOKEN: token });
