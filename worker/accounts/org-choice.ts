@@ -19,7 +19,7 @@ export async function orgChoices(services: Services, requested: string | null, e
  * The org a consent page's answer establishes the sign-in for: the one the client asked for,
  * else the one the person picked (`picked`; empty or absent: none). A pick that differs from
  * the client's org, or is not a slug, is refused; membership is checked by the caller
- * (mayEstablishFor), as for an org the client asked for.
+ * (establishRefusal), as for an org the client asked for.
  */
 export function chosenOrg(requested: string | null, picked: string | undefined): string | null {
   if (picked === undefined || picked === '') return requested;

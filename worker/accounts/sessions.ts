@@ -10,7 +10,7 @@
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { RevokeReason, type SessionInfo } from '../../shared/schemas.ts';
-import { isOperator, type Principal } from '../policy/roles.ts';
+import { isOperator, mfaRequired, type Principal } from '../policy/roles.ts';
 import type { Services } from '../services.ts';
 import { readRecord, updateRecord, type Versioned } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
@@ -101,12 +101,22 @@ export const familyKey = (sid: string) => storeKey('family', sid);
 export const sessionOwner = (who: { sub: string; email?: string | null | undefined }) => who.email?.toLowerCase() ?? who.sub;
 
 /**
- * A sign-in may be established for an org only by one of its members (by verified email).
- * A missing org answers as one the person is not in, so the answer tells nothing of it.
+ * Why a sign-in may not be established for an org (null: it may). Only by one of its
+ * members (by verified email); a missing org answers as one the person is not in, so the
+ * answer tells nothing of it. And in an org that requires two-step sign-in (issue #22),
+ * only by a sign-in that proved a second factor: its tokens would be refused on the org's
+ * routes, but a product's API checking them offline would take them.
  */
-export async function mayEstablishFor(services: Services, org: string, email: string | null): Promise<boolean> {
+export async function establishRefusal(
+  services: Services,
+  org: string,
+  subject: { email: string | null; mfaAt: number | null },
+): Promise<OAuthError | null> {
   const found = await readRecord(services.store, storeKey('org', org), OrgRecord);
-  return email !== null && found?.value.members[email.toLowerCase()] !== undefined;
+  const { email } = subject;
+  if (email === null || found?.value.members[email.toLowerCase()] === undefined) return notAMember(email, org);
+  if (found.value.requireMfa && subject.mfaAt === null) return mfaRequired(org);
+  return null;
 }
 
 export const notAMember = (email: string | null, org: string) =>
@@ -119,7 +129,8 @@ export async function createFamily(
 ): Promise<{ sid: string; family: Family }> {
   const { config, store, now } = services;
   // Approval checked it; a removal since then must not leave a session behind for the org.
-  if (init.org !== null && !(await mayEstablishFor(services, init.org, init.email))) throw notAMember(init.email, init.org);
+  const refusal = init.org === null ? null : await establishRefusal(services, init.org, init);
+  if (refusal) throw refusal;
   const sid = generateId('ses_');
   const createdAt = now();
   const family: Family = {

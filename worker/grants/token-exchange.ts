@@ -23,7 +23,7 @@ import type { DryRunResponse, TrustPolicy } from '../../shared/trust-policy.ts';
 import { orgsOf, readOrgs } from '../accounts/orgs.ts';
 import { policiesForToken } from '../accounts/trust-policies.ts';
 import { CI_CLOCK_TOLERANCE_SECONDS, type CiClaims, claimedIssuer, verifyCiToken } from '../policy/ci-token.ts';
-import { principalOf, roleIn } from '../policy/roles.ts';
+import { mfaRequired, principalOf, roleIn } from '../policy/roles.ts';
 import { type ClaimFailure, type OwnerClaims, policyFailures } from '../policy/trust-policy.ts';
 import type { Services } from '../services.ts';
 import { storeKey } from '../store/store.ts';
@@ -213,6 +213,9 @@ async function narrowedTarget(services: Services, claims: AccessTokenClaims, tar
       `project "${project}" is in several of your orgs; name one with audience ${services.config.base}/orgs/<org>/projects/${project}`,
     );
   }
+  // An org that requires two-step sign-in takes only a sign-in that proved it, here as on its routes.
+  if (only.requireMfa && person.kind === 'user' && !person.mfa)
+    throw new OAuthError('invalid_target', mfaRequired(only.slug).message);
   return { org: only.slug, project };
 }
 

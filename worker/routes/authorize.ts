@@ -2,7 +2,7 @@ import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import { AUTHORIZATION_CODE_GRANT, AuthorizeRequest } from '../../shared/schemas.ts';
 import { chosenOrg, orgChoices } from '../accounts/org-choice.ts';
-import { mayEstablishFor, notAMember, signInSubject } from '../accounts/sessions.ts';
+import { establishRefusal, signInSubject } from '../accounts/sessions.ts';
 import { approvalRefusal } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { findClient, isRegisteredRedirect } from '../clients.ts';
@@ -50,8 +50,8 @@ authorizeRoutes.get('/oauth/authorize', async (c) => {
   if (refusal) return signInPage(c, returnTo, approvalMessage('Approving an app', refusal));
   const org = request.org ?? null;
   // A sign-in for an org is approved only by a member of it; the client hears so at once.
-  if (org && !(await mayEstablishFor(services, org, session.email))) {
-    const refused = notAMember(session.email, org);
+  const refused = org ? await establishRefusal(services, org, session) : null;
+  if (refused) {
     return redirectWith(c, redirectUri, { error: refused.code, error_description: refused.message, state: request.state });
   }
   const scope = request.scope || client.defaultScope;
@@ -111,10 +111,8 @@ authorizeRoutes.post('/oauth/authorize/decision', async (c) => {
     });
   }
   const org = chosenOrg(pending.org, form.org);
-  if (org && !(await mayEstablishFor(services, org, session.email))) {
-    const refused = notAMember(session.email, org);
-    return redirectWith(c, pending.redirectUri, { error: refused.code, error_description: refused.message, state });
-  }
+  const refused = org ? await establishRefusal(services, org, session) : null;
+  if (refused) return redirectWith(c, pending.redirectUri, { error: refused.code, error_description: refused.message, state });
   const code = await issueAuthorizationCode(services, {
     clientId: pending.clientId,
     clientName: pending.clientName,

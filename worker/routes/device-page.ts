@@ -2,7 +2,7 @@ import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import { UserCodeInput } from '../../shared/schemas.ts';
 import { chosenOrg, orgChoices } from '../accounts/org-choice.ts';
-import { mayEstablishFor, signInSubject } from '../accounts/sessions.ts';
+import { establishRefusal, signInSubject } from '../accounts/sessions.ts';
 import { type ActiveWebSession, approvalRefusal } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { decideDeviceAuthorization, findPendingByUserCode, type PendingAuthorization } from '../grants/device-code.ts';
@@ -62,7 +62,8 @@ devicePageRoutes.post('/device/decision', async (c) => {
   if (pending === 'limited') return tooManyGuesses(c);
   // Anyone may deny; approving a sign-in for an org (the device's, or one picked here) takes a member of it.
   const org = approve && pending ? chosenOrg(pending.found.value.org, form.org) : null;
-  if (org && !(await mayEstablishFor(c.var.services, org, session.email))) return notMember(c, session.email, org);
+  const refused = org ? await establishRefusal(c.var.services, org, session) : null;
+  if (refused && org) return refusedFor(c, session.email, org, refused);
   const decided = pending
     ? await decideDeviceAuthorization(c.var.services, code.data, pending, {
         approve,
@@ -88,8 +89,11 @@ devicePageRoutes.post('/device/decision', async (c) => {
     : renderPage(c, 200, 'Request denied', resultMessage(`${decided.clientName} was not signed in. You can close this tab.`));
 });
 
-const notMember = (c: Context<AppEnv>, email: string | null, org: string) =>
-  renderPage(c, 403, 'Not a member', notMemberMessage(email, org));
+/** The page for a sign-in the org refuses: not a member, or two-step sign-in required there. */
+const refusedFor = (c: Context<AppEnv>, email: string | null, org: string, refused: OAuthError) =>
+  refused.code === 'mfa_required'
+    ? renderPage(c, 403, 'Two-step sign-in required', resultMessage(`${refused.message}.`))
+    : renderPage(c, 403, 'Not a member', notMemberMessage(email, org));
 
 /**
  * Looks up a code a person typed or posted. Wrong guesses are limited per browser session
@@ -137,7 +141,8 @@ async function verifyCode(c: Context<AppEnv>, session: ActiveWebSession, typed: 
     return renderPage(c, 400, 'Connect a device', enterCodeForm({ csrf, email: session.email, userCode: typed, error }));
   }
   const { value } = pending.found;
-  if (value.org && !(await mayEstablishFor(services, value.org, session.email))) return notMember(c, session.email, value.org);
+  const refused = value.org ? await establishRefusal(services, value.org, session) : null;
+  if (refused && value.org) return refusedFor(c, session.email, value.org, refused);
   return renderPage(
     c,
     200,
