@@ -121,6 +121,31 @@ test('the code is never echoed, neither when wrong nor when malformed', async ()
   assert.ok(!wrong.text.includes('918273'), wrong.text);
 });
 
+test('inviting someone as admin or owner steps up, as a role change does; as a member it does not', async () => {
+  const { tokens, secret } = await enrolled('inviter@attack.example');
+  assert.equal((await call('POST', '/v1/orgs', tokens.access_token, { slug: 'invites' })).status, 201);
+  assert.equal(
+    (await call('POST', '/v1/orgs/invites/invitations', tokens.access_token, { email: 'm@attack.example' })).status,
+    201,
+  );
+  for (const role of ['admin', 'owner']) {
+    const refused = await call('POST', '/v1/orgs/invites/invitations', tokens.access_token, {
+      email: `${role}@attack.example`,
+      role,
+    });
+    assert.equal(refused.status, 401, `${role}: ${refused.text}`);
+    assert.equal(refused.json.error, 'insufficient_user_authentication');
+  }
+  const listed = await call('GET', '/v1/orgs/invites/invitations', tokens.access_token);
+  assert.equal((listed.json.invitations as unknown[]).length, 1, 'nothing was invited by the refused posts');
+  const stepped = await refresh(app.base, tokens.refresh_token, { otp: await code(secret) });
+  const access = String(stepped.json.access_token);
+  assert.equal(
+    (await call('POST', '/v1/orgs/invites/invitations', access, { email: 'o@attack.example', role: 'owner' })).status,
+    201,
+  );
+});
+
 test('a narrowed token keeps the step-up time (narrowing later does not make it recent) and acts in its project only', async () => {
   const { tokens, secret } = await enrolled('narrow@attack.example');
   assert.equal((await call('POST', '/v1/orgs', tokens.access_token, { slug: 'narrow' })).status, 201);

@@ -1,6 +1,6 @@
 import { type Context, Hono } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
-import { InvitationId, type InvitationList } from '../../shared/schemas.ts';
+import { InvitationId, type InvitationList, Role } from '../../shared/schemas.ts';
 import {
   answerInvitation,
   invitationsFor,
@@ -12,7 +12,8 @@ import {
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput, readBody } from '../http/form.ts';
-import { wholePerson } from '../policy/roles.ts';
+import { requireStepUp } from '../http/step-up.ts';
+import { atLeast, wholePerson } from '../policy/roles.ts';
 
 /**
  * Invitations: an org's admins invite a verified email, list and withdraw pending
@@ -36,7 +37,15 @@ async function invitee(c: Context<AppEnv>) {
 
 invitationRoutes.post('/v1/orgs/:org/invitations', async (c) => {
   const principal = await caller(c);
-  const created = await invite(c.var.services, principal, orgParam(c), () => readBody(c), auditSource(c, principal));
+  // Read once the right to invite is checked: inviting someone as admin or owner hands out that
+  // role, as changing a member's role does, so it wants the same step-up (the console: a recent sign-in).
+  const readInput = async () => {
+    const body = await readBody(c);
+    const role = Role.safeParse(body.role);
+    if (role.success && atLeast(role.data, 'admin')) await requireStepUp(c, principal, `invite someone as ${role.data}`);
+    return body;
+  };
+  const created = await invite(c.var.services, principal, orgParam(c), readInput, auditSource(c, principal));
   return c.json(created, 201);
 });
 
