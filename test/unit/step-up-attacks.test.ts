@@ -146,6 +146,29 @@ test('inviting someone as admin or owner steps up, as a role change does; as a m
   );
 });
 
+test('a browser signed in before the person enrolled makes no admin key at the console, though its sign-in is recent', async () => {
+  const email = 'console@attack.example';
+  const tokens = await deviceLogin(app.base, email);
+  assert.equal((await call('POST', '/v1/orgs', tokens.access_token, { slug: 'console-keys' })).status, 201);
+  // An attacker's browser, signed in on the first step alone while the person had no factor.
+  const earlier = await consolePerson(app.base, email);
+  // The person adds an authenticator in their own browser.
+  const own = await consolePerson(app.base, email);
+  await enrollAuthenticator(own, app.now());
+  app.step(60_000);
+  const page = await earlier.get('/console/orgs/console-keys/keys');
+  assert.equal(page.status, 200);
+  const made = await earlier.post('/console/orgs/console-keys/keys', {
+    name: 'backdoor',
+    role: 'owner',
+    form_id: FormBrowser.field(page.html, 'form_id'),
+  });
+  assert.ok(!/lk_test_/.test(made.html), 'no key secret shown');
+  assert.match(made.html, /needs a recent sign-in/);
+  const keys = await call('GET', '/v1/orgs/console-keys/keys', tokens.access_token);
+  assert.deepEqual(keys.json.keys, [], 'no key was made');
+});
+
 test('a narrowed token keeps the step-up time (narrowing later does not make it recent) and acts in its project only', async () => {
   const { tokens, secret } = await enrolled('narrow@attack.example');
   assert.equal((await call('POST', '/v1/orgs', tokens.access_token, { slug: 'narrow' })).status, 201);

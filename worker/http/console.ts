@@ -6,7 +6,7 @@
 import type { Context } from 'hono';
 import { OAuthError } from '../../shared/errors.ts';
 import type { AuditSource } from '../accounts/audit.ts';
-import { type ActiveWebSession, signedInWithin, WEB_SESSION_SECONDS } from '../accounts/web-sessions.ts';
+import { type ActiveWebSession, approvalRefusal, WEB_SESSION_SECONDS } from '../accounts/web-sessions.ts';
 import type { AppEnv } from '../app.ts';
 import { isOperator, type Principal } from '../policy/roles.ts';
 import { storeKey } from '../store/store.ts';
@@ -24,6 +24,12 @@ export type ConsoleUser = {
   /** The CSRF token every form on the page carries. */
   csrf: string;
   operator: boolean;
+  /**
+   * Whether this browser's sign-in may do a sensitive act: recent, and with the person's
+   * second factor if they have one (one signed in before they enrolled gave none, however
+   * recent: the API's step-up would ask it of that person's tokens). Read once per request.
+   */
+  recentSignIn: boolean;
 };
 
 /** The signed-in person, or null (a page then shows the sign-in form). */
@@ -46,6 +52,8 @@ export async function consoleUser(c: Context<AppEnv>): Promise<ConsoleUser | nul
     source: { actor: principal.email ?? principal.sub, requestId: c.var.requestId },
     csrf: await csrfToken(c),
     operator: isOperator(c.var.services.config.operators, principal),
+    // Its factors are read only while the sign-in is recent: after that it decides nothing.
+    recentSignIn: (await approvalRefusal(c.var.services, session)) === null,
   };
 }
 
@@ -61,8 +69,8 @@ export async function consolePost(c: Context<AppEnv>): Promise<{ form: Record<st
   return { form, user };
 }
 
-/** Whether the person proved who they are recently enough for a sensitive action. */
-export const signedInRecently = (c: Context<AppEnv>, user: ConsoleUser): boolean => signedInWithin(c.var.services, user.session);
+/** Whether the person proved who they are recently enough, and with their second factor if they have one, for a sensitive action. */
+export const signedInRecently = (_c: Context<AppEnv>, user: ConsoleUser): boolean => user.recentSignIn;
 
 /** A fresh id for a form whose post must act once: a reload of its answer posts it again. */
 export const newFormId = () => generateId('frm_');
