@@ -8,9 +8,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { qrModules, qrSvg } from '../../worker/mfa/qr-svg.ts';
 import { generateRecoveryCodes, normalizeRecoveryCode, RECOVERY_CODE_COUNT } from '../../worker/mfa/recovery-codes.ts';
-import { openTotpSecret, sealTotpSecret } from '../../worker/mfa/seal.ts';
 import { generateTotpSecret } from '../../worker/mfa/totp.ts';
-import { createHasher } from '../../worker/tokens/opaque.ts';
+import { createHasher, type SecretHasher } from '../../worker/tokens/opaque.ts';
+import { openSecret, sealSecret } from '../../worker/tokens/sealed.ts';
+
+const sealTotpSecret = (hasher: SecretHasher, owner: string, id: string, secret: string) =>
+  sealSecret(hasher, 'totp-secret', [owner, id], secret);
+const openTotpSecret = (hasher: SecretHasher, owner: string, id: string, sealed: string) =>
+  openSecret(hasher, 'totp-secret', [owner, id], sealed);
 
 test('a sealed TOTP secret opens only for its owner, factor and hash secret, and holds no plain text', async () => {
   const hasher = await createHasher('one hash secret of the deployment');
@@ -68,4 +73,15 @@ test('the QR code: finder patterns in three corners, a light quiet zone, only pr
   assert.match(svg, /^<svg [^>]*role="img" aria-label="Scan &#60;me&#62; &#38; &#34;you&#34;"/);
   assert.ok(!svg.includes('style='), 'no inline style: the CSP allows none');
   assert.throws(() => qrModules('naïve'), RangeError);
+});
+
+test('a TOTP secret sealed before the seals were one module (mfa/seal.ts) still opens, and only as a TOTP secret', async () => {
+  const hasher = await createHasher('one hash secret of the deployment');
+  // Written by worker/mfa/seal.ts at 8b447bb for ada's factor mfa_aaaa…, secret JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP.
+  const before = 'v1.KJiJSW3H1Vn3T3sO.EEkchD1m1le1R41W5VKLo3Zvcj4U-tNDz4DqRYmth-hYlu9B-d3LYrH2ujv30xi7';
+  assert.equal(
+    await openTotpSecret(hasher, 'ada@example.com', 'mfa_aaaaaaaaaaaaaaaaaaaa', before),
+    'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP',
+  );
+  assert.equal(await openSecret(hasher, 'sso-client-secret', ['ada@example.com', 'mfa_aaaaaaaaaaaaaaaaaaaa'], before), null);
 });

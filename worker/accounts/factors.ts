@@ -22,7 +22,6 @@ import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
 import { returnGuess, takeGuess } from '../grants/user-code-guesses.ts';
 import { normalizeRecoveryCode, RECOVERY_CODE_COUNT } from '../mfa/recovery-codes.ts';
-import { openTotpSecret, sealTotpSecret } from '../mfa/seal.ts';
 import { base32Decode, generateTotpSecret, matchTotp } from '../mfa/totp.ts';
 import {
   type AuthenticationResponse,
@@ -37,6 +36,7 @@ import type { Services } from '../services.ts';
 import { parseRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { generateId } from '../tokens/opaque.ts';
+import { openSecret, sealSecret } from '../tokens/sealed.ts';
 import { mfaRequiredFor } from './mfa-policy.ts';
 
 /** Wrong codes a person may type per 15-minute window (user-code-guesses' window) before every code is refused. */
@@ -54,7 +54,7 @@ export const FactorId = z.string().regex(/^mfa_[\w-]{20}$/, 'not a factor id');
 
 const TotpFactor = z.object({
   id: z.string(),
-  /** The base32 secret, AES-GCM under a key derived from the hash secret (mfa/seal.ts), bound to owner and id. */
+  /** The base32 secret, AES-GCM under a key derived from the hash secret (tokens/sealed.ts), bound to owner and id. */
   sealed: z.string(),
   createdAt: z.number(),
   confirmedAt: z.number().nullable(),
@@ -187,7 +187,7 @@ export async function startTotpEnrollment(services: Services, owner: string): Pr
   const secret = generateTotpSecret();
   const factor: TotpFactor = {
     id,
-    sealed: await sealTotpSecret(services.hasher, owner, id, secret),
+    sealed: await sealSecret(services.hasher, 'totp-secret', [owner, id], secret),
     createdAt: services.now(),
     confirmedAt: null,
     lastStep: null,
@@ -207,7 +207,7 @@ export async function startTotpEnrollment(services: Services, owner: string): Pr
 export async function pendingTotpSecret(services: Services, owner: string, id: string): Promise<string | null> {
   const factor = (await readFactors(services, owner)).value.totp.find((found) => found.id === id);
   if (!factor || !pendingLive(services, factor)) return null;
-  return openTotpSecret(services.hasher, owner, id, factor.sealed);
+  return openSecret(services.hasher, 'totp-secret', [owner, id], factor.sealed);
 }
 
 export type CodeOutcome = 'ok' | 'wrong' | 'limited';
@@ -245,7 +245,7 @@ function spendStep(services: Services, owner: string, id: string, sealed: string
 }
 
 async function matchingStep(services: Services, owner: string, factor: TotpFactor, code: string): Promise<number | null> {
-  const secret = await openTotpSecret(services.hasher, owner, factor.id, factor.sealed);
+  const secret = await openSecret(services.hasher, 'totp-secret', [owner, factor.id], factor.sealed);
   const bytes = secret === null ? null : base32Decode(secret);
   return bytes ? matchTotp(bytes, code, services.now(), factor.lastStep) : null;
 }

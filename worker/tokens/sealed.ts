@@ -1,9 +1,9 @@
 /**
- * Secrets latchkey must read back, at rest: encrypted with AES-256-GCM under a key derived
- * by HKDF from the deployment's hash secret, one key per purpose, and bound (additional
- * data) to what owns them, so a sealed value copied under another owner does not open.
- * worker/mfa/seal.ts does the same for TOTP secrets with its own labels; this is the
- * general form, for an org's SSO client secret (and whatever comes next).
+ * Secrets latchkey must read back, at rest (unlike every other secret it keeps, which is
+ * stored as a hash): a person's TOTP secrets (each code is computed from one) and an org's
+ * SSO client secret. Encrypted with AES-256-GCM under a key derived by HKDF from the
+ * deployment's hash secret, one key per purpose, and bound (additional data) to what owns
+ * them, so a sealed value copied under another owner or purpose does not open.
  *
  * The hash secret never leaves the hasher: HKDF's input keying material is the hasher's
  * HMAC of a label of the purpose's own, as secret as the hash secret and saying nothing of it.
@@ -13,8 +13,16 @@ import { base64url, fromBase64url, randomBytes, type SecretHasher } from './opaq
 const encoder = new TextEncoder();
 const VERSION = 'v1';
 
-/** What a sealed value is for: its label is in the key derivation, so purposes never share a key. */
-export type SealPurpose = 'sso-client-secret';
+/**
+ * What a sealed value is for, and its key's labels (the hasher's label for the input keying
+ * material, HKDF's salt and info), so purposes never share a key. TOTP secrets keep the
+ * labels they were first sealed under, so those still open.
+ */
+const PURPOSES = {
+  'totp-secret': { label: 'mfa-seal', salt: 'latchkey mfa', info: `totp secret ${VERSION}` },
+  'sso-client-secret': { label: 'seal:sso-client-secret', salt: 'latchkey seal', info: `sso-client-secret ${VERSION}` },
+} as const;
+export type SealPurpose = keyof typeof PURPOSES;
 
 const keys = new WeakMap<SecretHasher, Map<SealPurpose, Promise<CryptoKey>>>();
 
@@ -24,10 +32,11 @@ function sealingKey(hasher: SecretHasher, purpose: SealPurpose): Promise<CryptoK
   let key = perPurpose.get(purpose);
   if (!key) {
     key = (async () => {
-      const ikm = fromBase64url(await hasher.hash(`seal:${purpose}`, 'ikm')) as Uint8Array<ArrayBuffer>;
+      const { label, salt, info } = PURPOSES[purpose];
+      const ikm = fromBase64url(await hasher.hash(label, 'ikm')) as Uint8Array<ArrayBuffer>;
       const base = await crypto.subtle.importKey('raw', ikm, 'HKDF', false, ['deriveKey']);
       return crypto.subtle.deriveKey(
-        { name: 'HKDF', hash: 'SHA-256', salt: encoder.encode('latchkey seal'), info: encoder.encode(`${purpose} ${VERSION}`) },
+        { name: 'HKDF', hash: 'SHA-256', salt: encoder.encode(salt), info: encoder.encode(info) },
         base,
         { name: 'AES-GCM', length: 256 },
         false,
