@@ -10,6 +10,7 @@ import { describe, test } from 'node:test';
 import { createClient } from '../../packages/client/src/client.ts';
 import type { DomainInfo } from '../../shared/schemas.ts';
 import { runWith } from '../fixtures/cli-fakes.ts';
+import { fakeV1Server } from '../fixtures/fake-v1-server.ts';
 
 const NOW = Date.UTC(2026, 11, 5, 6, 0, 0);
 const env = { LATCHKEY_TOKEN: 'a.b.c', LATCHKEY_SERVER: 'http://latchkey.test', LATCHKEY_ORG: 'acme' };
@@ -24,24 +25,9 @@ const info = (domain: string, overrides: Partial<DomainInfo> = {}): DomainInfo =
   ...overrides,
 });
 
-/** Answers `METHOD path` from `routes`; records each request with its body. */
-function fakeServer(routes: Record<string, { status?: number; body: unknown }>) {
-  const asked: string[] = [];
-  const serve = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const url = new URL(String(input));
-    const key = `${init?.method ?? 'GET'} ${url.pathname}`;
-    asked.push(init?.body ? `${key} ${String(init.body)}` : key);
-    const route = routes[key];
-    const status = route ? (route.status ?? 200) : 404;
-    const body = route ? route.body : { error: 'not_found', error_description: 'no route' };
-    return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-  }) as typeof fetch;
-  return { asked, client: async (server: string, clientId: string) => createClient({ server, clientId, fetch: serve }) };
-}
-
 describe('latchkey domains', () => {
   test('argv errors are usage errors with the exact message, and nothing is sent', async () => {
-    const server = fakeServer({});
+    const server = fakeV1Server({});
     for (const [argv, stderr] of [
       [['domains', 'add'], 'latchkey: usage: latchkey domains add DOMAIN\n'],
       [['domains', 'verify'], 'latchkey: usage: latchkey domains verify DOMAIN\n'],
@@ -57,7 +43,7 @@ describe('latchkey domains', () => {
   });
 
   test('add: the record on stdout, what to do on stderr; --json the object with RFC 3339 times', async () => {
-    const server = fakeServer({ 'POST /v1/orgs/acme/domains': { status: 201, body: info('acme.example') } });
+    const server = fakeV1Server({ 'POST /v1/orgs/acme/domains': { status: 201, body: info('acme.example') } });
     const ran = await runWith(['domains', 'add', 'Acme.Example'], { env, client: server.client, now: () => NOW });
     assert.equal(ran.code, 0, ran.stderr);
     assert.deepEqual(server.asked, ['POST /v1/orgs/acme/domains {"domain":"Acme.Example"}']);
@@ -76,7 +62,7 @@ describe('latchkey domains', () => {
 
   test('list: a table with the pending record; none: a hint on stderr', async () => {
     const verified = info('done.example', { state: 'verified', verified_at: NOW / 1000 });
-    const server = fakeServer({ 'GET /v1/orgs/acme/domains': { body: { domains: [info('acme.example'), verified] } } });
+    const server = fakeV1Server({ 'GET /v1/orgs/acme/domains': { body: { domains: [info('acme.example'), verified] } } });
     const ran = await runWith(['domains'], { env, client: server.client });
     assert.equal(ran.code, 0, ran.stderr);
     const lines = ran.stdout.trimEnd().split('\n');
@@ -86,14 +72,14 @@ describe('latchkey domains', () => {
       /^acme\.example +pending .*_latchkey-challenge\.acme\.example latchkey-domain-verification=tok123$/,
     );
     assert.match(lines[2] ?? '', /^done\.example +verified +2026-12-05T06:00:00Z +owner@acme\.example$/);
-    const empty = fakeServer({ 'GET /v1/orgs/acme/domains': { body: { domains: [] } } });
+    const empty = fakeV1Server({ 'GET /v1/orgs/acme/domains': { body: { domains: [] } } });
     const none = await runWith(['domains', 'list'], { env, client: empty.client });
     assert.equal(none.stdout, '');
     assert.match(none.stderr, /No domains in acme\. Claim one with `latchkey domains add DOMAIN`/);
   });
 
   test("verify: done on stderr; the server's refusal in its words, exit non-zero", async () => {
-    const server = fakeServer({
+    const server = fakeV1Server({
       'POST /v1/orgs/acme/domains/acme.example/verify': {
         body: info('acme.example', { state: 'verified', verified_at: NOW / 1000 }),
       },
@@ -111,7 +97,7 @@ describe('latchkey domains', () => {
   });
 
   test('remove asks first (without a terminal, --confirm is required); the name goes in the path, encoded', async () => {
-    const server = fakeServer({ 'DELETE /v1/orgs/acme/domains/acme.example': { body: info('acme.example') } });
+    const server = fakeV1Server({ 'DELETE /v1/orgs/acme/domains/acme.example': { body: info('acme.example') } });
     const unconfirmed = await runWith(['domains', 'remove', 'acme.example'], { env, client: server.client });
     assert.equal(unconfirmed.code, 2);
     assert.match(unconfirmed.stderr, /any org may then verify it\. Pass --confirm/);
@@ -125,7 +111,7 @@ describe('latchkey domains', () => {
       removed.stderr,
       /^Removed acme\.example from acme; its TXT record _latchkey-challenge\.acme\.example may be deleted/,
     );
-    const odd = fakeServer({});
+    const odd = fakeV1Server({});
     await runWith(['domains', 'verify', '../keys/x?y'], { env, client: odd.client });
     assert.deepEqual(odd.asked, ['POST /v1/orgs/acme/domains/..%2Fkeys%2Fx%3Fy/verify']);
   });
@@ -135,7 +121,7 @@ describe('latchkey domains', () => {
       claimed_by: 'x\u001b]52;c;cGF5bG9hZA==\u0007',
       record: { type: 'TXT', name: '_latchkey-challenge.acme.example\nFAKE LINE', value: 'v\u001b[2J' },
     });
-    const server = fakeServer({
+    const server = fakeV1Server({
       'GET /v1/orgs/acme/domains': { body: { domains: [evil] } },
       'POST /v1/orgs/acme/domains': { status: 201, body: { ...evil, domain: 'acme.example\u001b[31m' } },
     });
