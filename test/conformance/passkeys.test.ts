@@ -13,6 +13,7 @@ import { decodeJwt } from 'jose';
 import { MFA_ACR } from '../../shared/schemas.ts';
 import { consolePerson } from '../fixtures/console-http.ts';
 import { FormBrowser, pollToken, startDeviceLogin } from '../fixtures/oauth-client.ts';
+import { deviceSignInFrom } from '../fixtures/org-mfa.ts';
 import { addPasskey, answerWithPasskey, passkeyRequest } from '../fixtures/passkeys.ts';
 import { SoftAuthenticator } from '../fixtures/soft-authenticator.ts';
 import { enrollAuthenticator, firstStep, signedIn, TWO_STEP } from '../fixtures/two-step.ts';
@@ -81,22 +82,13 @@ test('a device login approved after a passkey: the access token says amr pwd, mf
   const person = await consolePerson(worker.url, 'device@passkeys.example');
   const key = new SoftAuthenticator(worker.url);
   const credential = await addPasskey(person, key);
-  const started = await startDeviceLogin(worker.url);
   const browser = new FormBrowser(worker.url);
-  assert.equal((await browser.signIn('device@passkeys.example', started.user_code)).headers.get('location'), '/signin/two-step');
+  assert.equal((await firstStep(browser, 'device@passkeys.example')).headers.get('location'), '/signin/two-step');
   const { csrf, challenge } = await passkeyRequest(browser);
   const signedInWithKey = await answerWithPasskey(browser, csrf, await key.assert(credential, challenge ?? ''));
   assert.equal(signedInWithKey.status, 303);
-  const consent = await browser.request(`/device?user_code=${started.user_code}`);
-  const approved = await browser.request('/device/decision', {
-    csrf: FormBrowser.field(consent.html, 'csrf'),
-    user_code: started.user_code,
-    decision: 'approve',
-  });
-  assert.ok(approved.status < 400, `${approved.status}`);
-  const { status, json } = await pollToken(worker.url, started.device_code);
-  assert.equal(status, 200);
-  const claims = decodeJwt((json as { access_token: string }).access_token);
+  const tokens = await deviceSignInFrom(worker.url, browser, 'device@passkeys.example');
+  const claims = decodeJwt(tokens.access_token);
   assert.deepEqual(claims.amr, ['pwd', 'mfa', 'hwk']);
   assert.equal(claims.acr, MFA_ACR);
 });

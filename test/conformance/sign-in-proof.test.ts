@@ -13,7 +13,8 @@ import { AMR_VALUES, MFA_ACR, ServerMetadata, SessionList } from '../../shared/s
 import { TOTP_STEP_SECONDS, totpCodeAt } from '../../worker/mfa/totp.ts';
 import { consolePerson } from '../fixtures/console-http.ts';
 import { deviceLogin, FormBrowser, pollToken, postForm, refresh, startDeviceLogin } from '../fixtures/oauth-client.ts';
-import { enrollAuthenticator, secondStep } from '../fixtures/two-step.ts';
+import { deviceSignInFrom } from '../fixtures/org-mfa.ts';
+import { enrollAuthenticator, firstStep, secondStep } from '../fixtures/two-step.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 
 let worker: RunningWorker;
@@ -32,20 +33,10 @@ async function sessions(token: string) {
 
 /** A device login by a person with an authenticator: the first step, the code, then approval. */
 async function twoStepDeviceLogin(email: string, secret: Uint8Array) {
-  const started = await startDeviceLogin(worker.url);
   const browser = new FormBrowser(worker.url);
-  await browser.signIn(email, started.user_code);
+  assert.equal((await firstStep(browser, email)).headers.get('location'), '/signin/two-step');
   assert.equal((await secondStep(browser, await totpCodeAt(secret, Date.now() + NEXT_STEP))).status, 303);
-  const consent = await browser.request(`/device?user_code=${started.user_code}`);
-  const approved = await browser.request('/device/decision', {
-    csrf: FormBrowser.field(consent.html, 'csrf'),
-    user_code: started.user_code,
-    decision: 'approve',
-  });
-  assert.ok(approved.status < 400, `${approved.status}`);
-  const { status, json } = await pollToken(worker.url, started.device_code);
-  assert.equal(status, 200);
-  return json as { access_token: string; refresh_token: string };
+  return deviceSignInFrom(worker.url, browser, email);
 }
 
 test('a sign-in with no second factor: amr pwd and auth_time in the token, no acr; the session says no two-step', async () => {
