@@ -37,6 +37,7 @@ export const AUDIT_ACTIONS = [
   'sso.connection_enforced',
   'sso.connection_unenforced',
   'sso.connection_removed',
+  'member.joined_by_sso',
 ] as const;
 export const AuditAction = z.enum(AUDIT_ACTIONS);
 export type AuditAction = z.infer<typeof AuditAction>;

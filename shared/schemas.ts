@@ -498,6 +498,10 @@ export type DomainInfo = z.infer<typeof DomainInfo>;
 export const DomainList = z.object({ domains: z.array(DomainInfo) });
 export type DomainList = z.infer<typeof DomainList>;
 
+/** The roles just-in-time membership may give: never owner (an org's owners are made by its owners only). */
+export const SsoJitRole = z.enum(['member', 'admin']);
+export type SsoJitRole = z.infer<typeof SsoJitRole>;
+
 /**
  * An org's SSO connection (`/v1/orgs/{org}/sso`): any OpenID provider by issuer, client id
  * and client secret. The write says the whole connection but the secret, which is needed
@@ -511,6 +515,8 @@ export const SsoConnectionWrite = z.strictObject({
   client_secret: z.string().min(1).max(1024).optional(),
   enabled: z.boolean().optional(),
   enforced: z.boolean().optional(),
+  /** Just-in-time membership: the role a verified-domain person signing in through it joins with; null: off. Left out: kept. */
+  jit_role: SsoJitRole.nullable().optional(),
 });
 export type SsoConnectionWrite = z.infer<typeof SsoConnectionWrite>;
 /** A connection as anyone may read it: never its secret. */
@@ -519,6 +525,8 @@ export const SsoConnectionInfo = z.object({
   client_id: z.string(),
   enabled: z.boolean(),
   enforced: z.boolean(),
+  /** The role people of the org's verified domains join with when they first sign in through it; null: they do not. */
+  jit_role: SsoJitRole.nullable(),
   /** When a test sign-in last worked for this issuer and client id; null: never since they were set. */
   tested_at: z.number().int().nullable(),
   tested_by: z.string().nullable(),

@@ -11,6 +11,7 @@ import { describe, test } from 'node:test';
 import { createClient } from '../../packages/client/src/client.ts';
 import type { SsoConnectionInfo } from '../../shared/schemas.ts';
 import { runWith } from '../fixtures/cli-fakes.ts';
+import { fakeV1Server } from '../fixtures/fake-v1-server.ts';
 
 const env = { LATCHKEY_TOKEN: 'a.b.c', LATCHKEY_SERVER: 'http://latchkey.test', LATCHKEY_ORG: 'acme' };
 const SECRET = 'the-client-secret';
@@ -20,6 +21,7 @@ const info = (overrides: Partial<SsoConnectionInfo> = {}): SsoConnectionInfo => 
   client_id: 'client-1',
   enabled: false,
   enforced: false,
+  jit_role: null,
   tested_at: null,
   tested_by: null,
   created_at: 1_790_000_000,
@@ -29,24 +31,9 @@ const info = (overrides: Partial<SsoConnectionInfo> = {}): SsoConnectionInfo => 
   ...overrides,
 });
 
-/** Answers `METHOD path` from `routes`; records each request with its body. */
-function fakeServer(routes: Record<string, { status?: number; body: unknown }>) {
-  const asked: string[] = [];
-  const serve = (async (input: RequestInfo | URL, init?: RequestInit) => {
-    const url = new URL(String(input));
-    const key = `${init?.method ?? 'GET'} ${url.pathname}`;
-    asked.push(init?.body ? `${key} ${String(init.body)}` : key);
-    const route = routes[key];
-    const status = route ? (route.status ?? 200) : 404;
-    const body = route ? route.body : { error: 'not_found', error_description: 'no route' };
-    return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
-  }) as typeof fetch;
-  return { asked, client: async (server: string, clientId: string) => createClient({ server, clientId, fetch: serve }) };
-}
-
 describe('latchkey sso', () => {
   test('argv errors are usage errors, and nothing is sent', async () => {
-    const server = fakeServer({});
+    const server = fakeV1Server({});
     for (const argv of [
       ['sso', 'frobnicate'],
       ['sso', 'enable', '--client-secret-stdin'],
@@ -60,7 +47,7 @@ describe('latchkey sso', () => {
   });
 
   test('set: the secret from stdin, without its newline, and printed nowhere', async () => {
-    const server = fakeServer({ 'PUT /v1/orgs/acme/sso': { status: 201, body: info() } });
+    const server = fakeV1Server({ 'PUT /v1/orgs/acme/sso': { status: 201, body: info() } });
     const ran = await runWith(
       ['sso', 'set', '--issuer', 'https://acme.okta.example', '--client-id', 'client-1', '--client-secret-stdin'],
       { env, client: server.client, stdin: `${SECRET}\n` },
@@ -75,7 +62,7 @@ describe('latchkey sso', () => {
   });
 
   test('enable and disable send the connection as it is with the switch; the refusal is the server’s words', async () => {
-    const server = fakeServer({
+    const server = fakeV1Server({
       'GET /v1/orgs/acme/sso': { body: info({ tested_at: 1_790_000_100 }) },
       'PUT /v1/orgs/acme/sso': { body: info({ enabled: true, tested_at: 1_790_000_100 }) },
     });
@@ -86,7 +73,7 @@ describe('latchkey sso', () => {
       `PUT /v1/orgs/acme/sso ${JSON.stringify({ issuer: 'https://acme.okta.example', client_id: 'client-1', enabled: true })}`,
       `PUT /v1/orgs/acme/sso ${JSON.stringify({ issuer: 'https://acme.okta.example', client_id: 'client-1', enabled: false, enforced: false })}`,
     ]);
-    const refusing = fakeServer({
+    const refusing = fakeV1Server({
       'GET /v1/orgs/acme/sso': { body: info() },
       'PUT /v1/orgs/acme/sso': {
         status: 409,
@@ -100,7 +87,7 @@ describe('latchkey sso', () => {
 
   test("test: the provider's URL on stdout, escaped, and never opened", async () => {
     let opened = 0;
-    const server = fakeServer({
+    const server = fakeV1Server({
       'POST /v1/orgs/acme/sso/test': {
         status: 201,
         body: { authorization_url: 'https://idp.example/authorize?x=1\u001b]0;pwned\u0007', expires_in: 600 },

@@ -12,7 +12,7 @@
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
-import { type SsoConnectionInfo, SsoConnectionWrite } from '../../shared/schemas.ts';
+import { type SsoConnectionInfo, SsoConnectionWrite, SsoJitRole } from '../../shared/schemas.ts';
 import { parseInput } from '../http/form.ts';
 import { discoverProvider, type OidcClient } from '../identity/oidc.ts';
 import { tenantUrl } from '../identity/tenant-url.ts';
@@ -36,6 +36,8 @@ const StoredConnection = z.object({
   enforced: z.boolean(),
   testedAt: z.number().nullable(),
   testedBy: z.string().nullable(),
+  /** Just-in-time membership's role (accounts/sso-membership.ts); null: off. Records from before: off. */
+  jitRole: SsoJitRole.nullable().default(null),
   createdAt: z.number(),
   createdBy: z.string(),
   updatedAt: z.number(),
@@ -62,6 +64,7 @@ const view = (services: Services, stored: StoredConnection): SsoConnectionInfo =
   client_id: stored.clientId,
   enabled: stored.enabled,
   enforced: stored.enforced,
+  jit_role: stored.jitRole,
   tested_at: stored.testedAt === null ? null : Math.floor(stored.testedAt / 1000),
   tested_by: stored.testedBy,
   created_at: Math.floor(stored.createdAt / 1000),
@@ -212,7 +215,8 @@ export async function writeConnection(
       // Turning SSO off turns its requirement off with it, unless the write asks for both.
       const enforced = write.enforced ?? (fresh || !current ? false : current.enforced && enabled);
       if (enforced && !enabled) throw new OAuthError('conflict', ENFORCE_NEEDS_ENABLED);
-      const unchanged = current !== null && !fresh && sealed === null;
+      const jitRole = write.jit_role === undefined ? (current?.jitRole ?? null) : write.jit_role;
+      const unchanged = current !== null && !fresh && sealed === null && current.jitRole === jitRole;
       return {
         id: sealed === null && current ? current.id : id,
         issuer: write.issuer,
@@ -222,6 +226,7 @@ export async function writeConnection(
         enforced,
         testedAt,
         testedBy: testedAt === null ? null : (current?.testedBy ?? null),
+        jitRole,
         createdAt: current?.createdAt ?? now,
         createdBy: current?.createdBy ?? source.actor,
         updatedAt: unchanged && current.enabled === enabled && current.enforced === enforced ? current.updatedAt : now,
@@ -247,6 +252,13 @@ function changes(before: StoredConnection | null, after: StoredConnection): Audi
     });
   } else if (before.id !== after.id) {
     events.push({ action: 'sso.connection_updated', subject, detail: 'client secret replaced' });
+  }
+  if ((before?.jitRole ?? null) !== after.jitRole) {
+    events.push({
+      action: 'sso.connection_updated',
+      subject,
+      detail: after.jitRole === null ? 'just-in-time membership off' : `just-in-time membership as ${after.jitRole}`,
+    });
   }
   const wasEnabled = before?.enabled ?? false;
   const wasEnforced = before?.enforced ?? false;

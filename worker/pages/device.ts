@@ -19,8 +19,12 @@ export function signInForm(input: {
   /** A signed-in person asked to prove who they are again: the upstream is asked to prompt. */
   reauthenticate?: boolean;
 }): Fragment {
+  // The email comes first (home-realm discovery): an org's verified domain leads to its own
+  // provider; left empty, or anyone else's, to the deployment's.
   const fields = input.upstream
-    ? html`<p>Sign in with your organisation’s account at <strong>${input.upstream}</strong>.</p>
+    ? html`<p>Sign in with your organisation’s account at <strong>${input.upstream}</strong>, or enter your work email if your organisation signs you in itself.</p>
+<label for="email">Work email <span class="muted">(optional)</span></label>
+<input id="email" name="email" type="email" autocomplete="email">
 <button type="submit" id="continue">Continue</button>`
     : html`<p>This server uses the <strong>dev</strong> sign-in: any email is accepted.</p>
 <label for="email">Email</label>

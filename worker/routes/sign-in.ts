@@ -1,6 +1,8 @@
 import { type Context, Hono } from 'hono';
 import { html } from 'hono/html';
 import { OAuthError } from '../../shared/errors.ts';
+import { assertNotEnforcedElsewhere, canonicalEmail, realmOf } from '../accounts/sso-realm.ts';
+import { startOrgSignIn } from '../accounts/sso-sign-in.ts';
 import type { AppEnv } from '../app.ts';
 import { assertCsrf, browserId, csrfToken } from '../http/browser.ts';
 import { readForm, readQuery } from '../http/form.ts';
@@ -13,7 +15,11 @@ import { signInForm } from '../pages/device.ts';
 import { renderPage } from '../pages/layout.ts';
 import { STYLESHEET_PATH, stylesheet, stylesheetVersion } from '../pages/stylesheet.ts';
 
-/** Signing a person in — the dev provider's form or an upstream OpenID provider — then back to the page that asked. */
+/**
+ * Signing a person in — the dev provider's form or an upstream OpenID provider, or, for an
+ * email in an org's verified domains with its SSO on, the org's own provider (home-realm
+ * discovery; its answer comes to /sso/callback, routes/sso.ts) — then back to the page that asked.
+ */
 export const signInRoutes = new Hono<AppEnv>();
 
 /** Only our own pages may be returned to: never an absolute or protocol-relative URL. */
@@ -52,18 +58,52 @@ signInRoutes.post('/signin', async (c) => {
   const form = await readForm(c);
   await assertCsrf(c, form.csrf);
   const returnTo = safeReturnPath(form.return_to);
+  const reauthenticate = form.reauthenticate === '1';
+  const typed = form.email?.trim() ?? '';
+  // Home-realm discovery: an email its org's verified domains cover, with the org's SSO on, goes there.
+  const realm = typed === '' ? null : await realmOf(services, typed);
+  if (realm?.connection) {
+    const email = canonicalEmail(typed);
+    const url = await startOrgSignIn(services, {
+      org: realm.org,
+      connectionId: realm.connection.id,
+      email,
+      returnTo,
+      browser: await browserId(c),
+      reauthenticate,
+    });
+    return orgSignInPage(c, realm.org, url);
+  }
   const provider = upstreamProvider(services.config);
   if (provider) {
-    const reauthenticate = form.reauthenticate === '1';
     return c.redirect(
       await startUpstreamSignIn(services, provider, { returnTo, browser: await browserId(c), reauthenticate }),
       303,
     );
   }
   const upstream = devSignIn(services.config, { email: form.email });
+  await assertNotEnforcedElsewhere(services, upstream.email);
   // A person with a second factor is asked for it before any browser sign-in exists.
   return finishFirstStep(c, await resolvePerson(services, upstream), { amr: ['pwd'], returnTo });
 });
+
+/**
+ * The way on to an org's provider: a link, not a redirect. The sign-in form may lead only to
+ * this origin and the deployment's provider (CSP form-action, which Chromium applies to the
+ * redirect after a post), and an org's provider is neither, nor known before the email is.
+ */
+function orgSignInPage(c: Context<AppEnv>, org: string, url: string) {
+  const host = new URL(url).host;
+  return renderPage(
+    c,
+    200,
+    'Sign in with your organisation',
+    html`<p id="sso-realm">Your email belongs to the org <strong>${org}</strong>, which signs its people in with its own
+identity provider at <strong>${host}</strong>.</p>
+<p><a id="sso-continue" class="button" href="${url}">Continue to ${org}’s sign-in</a></p>
+<p class="muted"><a href="/device">Not you? Start again</a></p>`,
+  );
+}
 
 signInRoutes.get('/signin/callback', async (c) => {
   const services = c.var.services;
@@ -76,6 +116,8 @@ signInRoutes.get('/signin/callback', async (c) => {
     error: query.error,
     browser: await browserId(c),
   });
+  // Its org's enforced SSO is the only way in for this email, whoever the deployment's provider says they are.
+  await assertNotEnforcedElsewhere(services, person.email);
   return finishFirstStep(c, await resolvePerson(services, person), {
     authenticatedAt: person.authenticatedAt,
     amr: person.amr ?? ['pwd'],
