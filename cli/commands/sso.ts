@@ -19,8 +19,13 @@ export type SsoOptions = {
   issuer: string | undefined;
   clientId: string | undefined;
   clientSecretStdin: boolean;
+  /** `member`, `admin`, or `off`; undefined: keep what it is. */
+  jitRole: string | undefined;
   confirm: boolean;
 };
+
+/** `--jit-role`'s words: the roles just-in-time membership may give, or `off`. */
+const JIT_ROLES = ['member', 'admin', 'off'] as const;
 
 const ACTIONS = ['show', 'set', 'test', 'enable', 'disable', 'enforce', 'unenforce', 'remove'] as const;
 type Action = (typeof ACTIONS)[number];
@@ -43,6 +48,7 @@ function printConnection(deps: CliDeps, org: string, connection: SsoConnectionIn
       ['client id', connection.client_id],
       ['enabled', String(connection.enabled)],
       ['enforced', String(connection.enforced)],
+      ['jit role', connection.jit_role ?? 'off'],
       ['tested', connection.tested_at === null ? 'never' : `${isoTime(connection.tested_at)} by ${connection.tested_by ?? '?'}`],
       ['redirect uri', connection.redirect_uri],
       ['created', `${isoTime(connection.created_at)} by ${connection.created_by}`],
@@ -60,8 +66,12 @@ async function readSecret(deps: CliDeps): Promise<string> {
 export async function sso(deps: CliDeps, global: GlobalOptions, action: string | undefined, options: SsoOptions) {
   const chosen = (action ?? 'show') as Action;
   if (!ACTIONS.includes(chosen)) throw new CliError('usage', `unknown action "sso ${action}"; use ${ACTIONS.join(', ')}`);
-  if (chosen !== 'set' && (options.issuer || options.clientId || options.clientSecretStdin)) {
-    throw new CliError('usage', '--issuer, --client-id and --client-secret-stdin belong to `latchkey sso set`');
+  if (chosen !== 'set' && (options.issuer || options.clientId || options.clientSecretStdin || options.jitRole)) {
+    throw new CliError('usage', '--issuer, --client-id, --client-secret-stdin and --jit-role belong to `latchkey sso set`');
+  }
+  const jitRole = options.jitRole;
+  if (jitRole !== undefined && !(JIT_ROLES as readonly string[]).includes(jitRole)) {
+    throw new CliError('usage', `--jit-role is one of ${JIT_ROLES.join(', ')} (never owner)`);
   }
   const api = await openApi(deps, global);
   const org = await chooseOrg(deps, global, api);
@@ -85,6 +95,7 @@ export async function sso(deps: CliDeps, global: GlobalOptions, action: string |
         throw new CliError('usage', 'usage: latchkey sso set --issuer URL --client-id ID --client-secret-stdin');
       const body: SsoConnectionWrite = { issuer, client_id: clientId };
       if (options.clientSecretStdin) body.client_secret = await readSecret(deps);
+      if (jitRole !== undefined) body.jit_role = jitRole === 'off' ? null : (jitRole as 'member' | 'admin');
       const connection = await api.call(SsoConnectionInfo, 'PUT', base, body);
       return done(
         connection,
@@ -138,7 +149,7 @@ async function currentOrNull(api: Api, base: string): Promise<SsoConnectionInfo 
 export const command: Command = {
   usage: [
     'sso show',
-    'sso set --issuer URL --client-id ID --client-secret-stdin',
+    'sso set --issuer URL --client-id ID --client-secret-stdin [--jit-role member|admin|off]',
     'sso test',
     'sso enable | disable | enforce | unenforce',
     'sso remove [--confirm]',
@@ -149,8 +160,10 @@ export const command: Command = {
 register the redirect URI it prints with the provider. \`sso test\` prints a URL: open it
 and sign in at the provider; once that worked, \`sso enable\` turns the connection on and
 \`sso enforce\` requires it (enforcing is refused unless enabled). A new issuer or client id
-needs its secret again and a new test. The secret is never shown again. Owners and admins
-only; API keys may \`show\`.`,
+needs its secret again and a new test. The secret is never shown again. \`--jit-role member\`
+(or admin) makes people of the org's verified domains members when they first sign in
+through it (off by default; \`--jit-role off\` turns it off). Owners and admins only; API
+keys may \`show\`.`,
   options: {
     issuer: {
       type: 'string',
@@ -159,6 +172,11 @@ only; API keys may \`show\`.`,
     },
     'client-id': { type: 'string', value: 'ID', description: "latchkey's client id at the provider" },
     'client-secret-stdin': { type: 'boolean', description: 'read the client secret from standard input' },
+    'jit-role': {
+      type: 'string',
+      value: 'ROLE',
+      description: 'just-in-time membership: member, admin, or off (new people of the verified domains join)',
+    },
     confirm: { type: 'boolean', description: 'remove without asking' },
   },
   subcommands: ACTIONS,
@@ -168,6 +186,7 @@ only; API keys may \`show\`.`,
       issuer: text(parsed, 'issuer'),
       clientId: text(parsed, 'client-id'),
       clientSecretStdin: flag(parsed, 'client-secret-stdin'),
+      jitRole: text(parsed, 'jit-role'),
       confirm: flag(parsed, 'confirm'),
     }),
 };

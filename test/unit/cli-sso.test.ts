@@ -61,6 +61,33 @@ describe('latchkey sso', () => {
     assert.match(ran.stderr, /latchkey sso test/);
   });
 
+  test('set --jit-role: member, admin or off (null) sent with the connection as it is; owner and others are usage errors', async () => {
+    const server = fakeV1Server({
+      'GET /v1/orgs/acme/sso': { body: info() },
+      'PUT /v1/orgs/acme/sso': { body: info({ jit_role: 'member' }) },
+    });
+    for (const role of ['member', 'admin', 'off']) {
+      const ran = await runWith(['sso', 'set', '--jit-role', role], { env, client: server.client });
+      assert.equal(ran.code, 0, ran.stderr);
+    }
+    const puts = server.asked.filter((line) => line.startsWith('PUT'));
+    const sent = (jit_role: string | null) =>
+      `PUT /v1/orgs/acme/sso ${JSON.stringify({ issuer: 'https://acme.okta.example', client_id: 'client-1', jit_role })}`;
+    assert.deepEqual(puts, [sent('member'), sent('admin'), sent(null)]);
+    const shown = await runWith(['sso', 'show'], { env, client: server.client });
+    assert.match(shown.stdout, /jit role\s+off/);
+    const asked = server.asked.length;
+    for (const argv of [
+      ['sso', 'set', '--jit-role', 'owner'],
+      ['sso', 'set', '--jit-role', 'Member'],
+      ['sso', 'enable', '--jit-role', 'member'],
+    ]) {
+      const ran = await runWith(argv, { env, client: server.client });
+      assert.equal(ran.code, 2, `${argv.join(' ')}: ${ran.stderr}`);
+    }
+    assert.equal(server.asked.length, asked, 'a usage error sends nothing');
+  });
+
   test('enable and disable send the connection as it is with the switch; the refusal is the server’s words', async () => {
     const server = fakeV1Server({
       'GET /v1/orgs/acme/sso': { body: info({ tested_at: 1_790_000_100 }) },

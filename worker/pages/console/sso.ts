@@ -34,6 +34,7 @@ function state(connection: SsoConnectionInfo) {
 <tr><th scope="row">Tested</th><td id="sso-tested-at">${connection.tested_at === null ? 'not yet' : html`${when(connection.tested_at)} by ${connection.tested_by ?? ''}`}</td></tr>
 <tr><th scope="row">Enabled</th><td id="sso-enabled">${connection.enabled ? 'yes' : 'no'}</td></tr>
 <tr><th scope="row">Enforced</th><td id="sso-enforced">${connection.enforced ? 'yes' : 'no'}</td></tr>
+<tr><th scope="row">Just-in-time membership</th><td id="sso-jit-role">${connection.jit_role === null ? 'off' : `new people join as ${connection.jit_role}`}</td></tr>
 <tr><th scope="row">Set up</th><td>${when(connection.created_at)} by ${connection.created_by}</td></tr>
 </tbody></table></div>`;
 }
@@ -74,6 +75,13 @@ ${connection ? html`${state(connection)}${switches(user, org.slug, connection)}`
 <input id="sso-client-id" name="client_id" type="text" required value="${values.client_id ?? ''}" autocomplete="off">
 <label for="sso-client-secret">Client secret${connection ? html` <span class="muted">(leave empty to keep the current one; a new issuer or client id needs one)</span>` : ''}</label>
 <input id="sso-client-secret" name="client_secret" type="password" autocomplete="new-password"${connection ? '' : html` required`}>
+<label for="sso-jit-role-choice">Just-in-time membership <span class="muted">(people of the verified domains who sign in through it and are not members join with this role)</span></label>
+<select id="sso-jit-role-choice" name="jit_role">
+${(['', 'member', 'admin'] as const).map(
+  (role) =>
+    html`<option value="${role}"${(connection?.jit_role ?? '') === role ? html` selected` : ''}>${role === '' ? 'off' : role}</option>`,
+)}
+</select>
 <button type="submit">Save</button>
 </form>`;
   return consolePage(c, {

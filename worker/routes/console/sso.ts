@@ -62,8 +62,10 @@ ssoConsole.post('/console/orgs/:org/sso', async (c) => {
       'Changing the SSO connection needs a recent sign-in. Sign in again, then save once more.',
     );
   const body = formFields(form, ['issuer', 'client_id', 'client_secret']);
+  // The select's "off" is the empty choice: just-in-time membership off, not "keep".
+  const jit = form.jit_role === undefined ? {} : { jit_role: form.jit_role === '' ? null : form.jit_role };
   try {
-    await writeConnection(c.var.services, user.principal, slug, async () => body, user.source);
+    await writeConnection(c.var.services, user.principal, slug, async () => ({ ...body, ...jit }), user.source);
   } catch (error) {
     return page(c, user, { ...refusal(error), values: { issuer: body.issuer, client_id: body.client_id } });
   }
