@@ -74,8 +74,9 @@ describe('an org that requires two-step sign-in', () => {
     await addMember(server.url, ownerToken, ORG, MEMBER, 'member', t.memberWhole.access_token);
     await addMember(server.url, ownerToken, OTHER, MEMBER, 'member', t.memberWhole.access_token);
     t.admin = await deviceSignIn(admin.browser, ADMIN);
-    await addMember(server.url, ownerToken, ORG, ADMIN, 'admin', t.admin.access_token);
     t.owner = await deviceSignIn(owner.browser, OWNER);
+    // Inviting as admin is a step-up act: the owner's sign-in that proved a second factor.
+    await addMember(server.url, t.owner.access_token, ORG, ADMIN, 'admin', t.admin.access_token);
     t.ownerBound = await deviceSignIn(owner.browser, OWNER, ORG);
     t.stranger = await oneStep(STRANGER);
     await ok(call('POST', '/v1/orgs', t.stranger.access_token, { slug: 'elsewhere-mfa' }));
