@@ -201,3 +201,51 @@ test('a device code approved by a version that recorded no proof says nothing wa
   assert.deepEqual(claims.amr, ['pwd']);
   assert.equal(claims.acr, undefined);
 });
+
+test("removing a member ends their sessions for the org: it steps up as ending someone's session does", async () => {
+  const { tokens, secret } = await enrolled('remover@attack.example');
+  assert.equal((await call('POST', '/v1/orgs', tokens.access_token, { slug: 'removal' })).status, 201);
+  const member = await deviceLogin(app.base, 'removed@attack.example', {});
+  const invitation = await call('POST', '/v1/orgs/removal/invitations', tokens.access_token, { email: 'removed@attack.example' });
+  assert.equal((await call('POST', `/v1/invitations/${invitation.json.id}/accept`, member.access_token)).status, 200);
+  const refused = await call('DELETE', '/v1/orgs/removal/members/removed@attack.example', tokens.access_token);
+  assert.equal(refused.status, 401, refused.text);
+  assert.equal(refused.json.error, 'insufficient_user_authentication');
+  const org = await call('GET', '/v1/orgs/removal', tokens.access_token);
+  assert.ok(JSON.stringify(org.json).includes('removed@attack.example'), 'still a member');
+  const stepped = await refresh(app.base, tokens.refresh_token, { otp: await code(secret) });
+  const removed = await call('DELETE', '/v1/orgs/removal/members/removed@attack.example', String(stepped.json.access_token));
+  assert.equal(removed.status, 200, removed.text);
+  // And the member's token no longer reaches the org.
+  assert.equal((await call('GET', '/v1/orgs/removal', member.access_token)).status, 404);
+});
+
+test('turning the org’s two-step requirement on or off steps up: a sign-in that proved a factor long ago is not enough', async () => {
+  const email = 'mfaowner@attack.example';
+  await deviceLogin(app.base, email);
+  const person = await consolePerson(app.base, email);
+  const { secret } = await enrollAuthenticator(person, app.now());
+  app.step(STEP);
+  // A device login approved from the browser that gave the code: its tokens say mfa.
+  const started = await startDeviceLogin(app.base);
+  const consent = await person.get(`/device?user_code=${started.user_code}`);
+  await person.post('/device/decision', {
+    csrf: FormBrowser.field(consent.html, 'csrf'),
+    user_code: started.user_code,
+    decision: 'approve',
+  });
+  const tokens = (await pollToken(app.base, started.device_code)).json as { access_token: string; refresh_token: string };
+  assert.equal(decodeJwt(tokens.access_token).acr, MFA_ACR);
+  assert.equal((await call('POST', '/v1/orgs', tokens.access_token, { slug: 'strict' })).status, 201);
+  assert.equal((await call('PUT', '/v1/orgs/strict/mfa', tokens.access_token, { required: true })).status, 200);
+  // Hours later, the same session (refreshed, as a CLI does) turns it off.
+  app.step(3 * 3600_000);
+  const later = await refresh(app.base, tokens.refresh_token);
+  const stale = String(later.json.access_token);
+  const off = await call('PUT', '/v1/orgs/strict/mfa', stale, { required: false });
+  assert.equal(off.status, 401, off.text);
+  assert.equal(off.json.error, 'insufficient_user_authentication');
+  assert.equal((await call('GET', '/v1/orgs/strict/mfa', stale)).json.required, true);
+  const stepped = await refresh(app.base, String(later.json.refresh_token), { otp: await code(secret) });
+  assert.equal((await call('PUT', '/v1/orgs/strict/mfa', String(stepped.json.access_token), { required: false })).status, 200);
+});

@@ -14,7 +14,7 @@ import { changeMemberRole, createOrgAs, createProject, orgsFor, orgView, readOrg
 import type { AppEnv } from '../app.ts';
 import { auditSource, caller, orgParam } from '../http/caller.ts';
 import { parseInput, readBody } from '../http/form.ts';
-import { keyStepUp, requireStepUpIn } from '../http/step-up.ts';
+import { keyStepUp, requireStepUp, requireStepUpIn } from '../http/step-up.ts';
 import { authorize } from '../policy/roles.ts';
 
 /** The /v1 org API: orgs, projects, members and API keys. Every route checks the caller's role. */
@@ -53,7 +53,15 @@ orgRoutes.get('/v1/orgs/:org/mfa', async (c) => {
 /** The owner, signed in as themselves, turns the requirement on or off (accounts/mfa-policy.ts). */
 orgRoutes.put('/v1/orgs/:org/mfa', async (c) => {
   const principal = await caller(c);
-  const readRequired = async () => parseInput(OrgMfaRequest, await readBody(c)).required;
+  // Read once the owner is known to be one: turning it off lowers what every member's sign-in
+  // must prove, turning it on ends others' sessions, so either is a step-up act. A sign-in that
+  // proved no second factor at all is told by setOrgMfa to give one first.
+  const readRequired = async () => {
+    const { required } = parseInput(OrgMfaRequest, await readBody(c));
+    if (principal.kind === 'user' && principal.mfa)
+      await requireStepUp(c, principal, 'change whether the org requires two-step sign-in');
+    return required;
+  };
   return c.json(await setOrgMfa(c.var.services, principal, orgParam(c), readRequired, auditSource(c, principal)));
 });
 
@@ -74,6 +82,9 @@ orgRoutes.delete('/v1/orgs/:org/members/:email', async (c) => {
   const principal = await caller(c);
   const slug = orgParam(c);
   const email = parseInput(MemberEmail, c.req.param('email')).toLowerCase();
+  // Removing someone ends their sessions for the org: a step-up act. Leaving is not.
+  if (principal.kind !== 'user' || principal.email?.toLowerCase() !== email)
+    await requireStepUpIn(c, principal, slug, 'members:write', 'remove a member (it ends their sessions for the org)');
   return c.json(orgView(await removeMember(c.var.services, principal, slug, email, auditSource(c, principal))));
 });
 
