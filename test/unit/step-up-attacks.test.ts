@@ -24,10 +24,11 @@ import { enrollAuthenticator } from '../fixtures/two-step.ts';
 let app: InProcess;
 const STEP = TOTP_STEP_SECONDS * 1000;
 const OTHER_CLIENT = 'other-cli';
+const OPERATOR = 'op@attack.example';
 
 before(async () => {
   app = await startInProcess(
-    { LATCHKEY_CLIENTS: JSON.stringify([{ id: OTHER_CLIENT, name: 'Other CLI' }]) },
+    { LATCHKEY_CLIENTS: JSON.stringify([{ id: OTHER_CLIENT, name: 'Other CLI' }]), LATCHKEY_OPERATORS: OPERATOR },
     Date.UTC(2026, 8, 1, 9, 0, 0),
   );
 });
@@ -248,4 +249,25 @@ test('turning the org’s two-step requirement on or off steps up: a sign-in tha
   assert.equal((await call('GET', '/v1/orgs/strict/mfa', stale)).json.required, true);
   const stepped = await refresh(app.base, String(later.json.refresh_token), { otp: await code(secret) });
   assert.equal((await call('PUT', '/v1/orgs/strict/mfa', String(stepped.json.access_token), { required: false })).status, 200);
+});
+
+test('an operator ends someone else’s session at the console only from a recent sign-in, as the API asks a step-up', async () => {
+  const victim = await deviceLogin(app.base, 'victim@attack.example');
+  const sid = String(decodeJwt(victim.access_token).sid);
+  const operator = await consolePerson(app.base, OPERATOR);
+  app.step(11 * 60_000);
+  for (const path of [`/console/operator/sessions/${sid}/revoke`, `/console/sessions/${sid}/revoke`]) {
+    const refused = await operator.post(path, { email: 'victim@attack.example' });
+    assert.equal(refused.status, 403, `${path}: ${refused.status} ${refused.html.slice(0, 300)}`);
+    assert.match(refused.html, /recent sign-in/);
+  }
+  assert.equal((await call('GET', '/v1/me', victim.access_token)).status, 200, 'the session lives');
+  // Their own session, ended from the same stale browser, needs nothing.
+  const own = await deviceLogin(app.base, OPERATOR);
+  const ownSid = String(decodeJwt(own.access_token).sid);
+  assert.equal((await operator.post(`/console/sessions/${ownSid}/revoke`)).status, 303);
+  // Signed in again, the operator ends it.
+  const fresh = await consolePerson(app.base, OPERATOR);
+  assert.equal((await fresh.post(`/console/operator/sessions/${sid}/revoke`, { email: 'victim@attack.example' })).status, 303);
+  assert.equal((await call('GET', '/v1/me', victim.access_token)).status, 401);
 });

@@ -72,6 +72,19 @@ export async function consolePost(c: Context<AppEnv>): Promise<{ form: Record<st
 /** Whether the person proved who they are recently enough, and with their second factor if they have one, for a sensitive action. */
 export const signedInRecently = (_c: Context<AppEnv>, user: ConsoleUser): boolean => user.recentSignIn;
 
+/**
+ * The gate of ending someone else's session from the console (an operator): the API asks a
+ * step-up for it, so the console asks a recent sign-in, as for its other sensitive acts.
+ */
+export const othersSessionGate = (c: Context<AppEnv>, user: ConsoleUser) => async () => {
+  if (!signedInRecently(c, user))
+    throw new OAuthError(
+      'access_denied',
+      "ending someone else's session needs a recent sign-in (with your second factor, if you have one): sign in again, then end it again",
+      { status: 403 },
+    );
+};
+
 /** A fresh id for a form whose post must act once: a reload of its answer posts it again. */
 export const newFormId = () => generateId('frm_');
 

@@ -3,7 +3,7 @@ import { MemberEmail, SessionId } from '../../../shared/schemas.ts';
 import { registeredOrgs } from '../../accounts/orgs.ts';
 import { revokeSession, sessionsSeenBy } from '../../accounts/sessions.ts';
 import type { AppEnv } from '../../app.ts';
-import { consolePost } from '../../http/console.ts';
+import { consolePost, othersSessionGate } from '../../http/console.ts';
 import { parseInput } from '../../http/form.ts';
 import { consolePage } from '../../pages/console/layout.ts';
 import { operatorBody } from '../../pages/console/operator.ts';
@@ -46,7 +46,7 @@ operatorConsole.post('/console/operator/sessions/:sid/revoke', async (c: Context
   const { form, user } = await consolePost(c);
   if (!user.operator) return c.notFound();
   const sid = parseInput(SessionId, c.req.param('sid'));
-  await revokeSession(c.var.services, user.principal, sid, user.source);
+  await revokeSession(c.var.services, user.principal, sid, user.source, othersSessionGate(c, user));
   const email = form.email ? parseInput(MemberEmail, form.email).toLowerCase() : null;
   c.header('Cache-Control', 'no-store');
   return c.redirect(`${email ? `${lookupPath(email)}&` : '/console/operator?'}notice=session-revoked`, 303);

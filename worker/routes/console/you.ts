@@ -7,7 +7,7 @@ import { endWebSession, listWebSessions, WebSessionPublicId } from '../../accoun
 import { findClient } from '../../clients.ts';
 import type { Config } from '../../config.ts';
 import { endThisWebSession } from '../../http/browser.ts';
-import { backTo, consolePost } from '../../http/console.ts';
+import { backTo, consolePost, othersSessionGate } from '../../http/console.ts';
 import { parseInput } from '../../http/form.ts';
 import { consolePage } from '../../pages/console/layout.ts';
 import { youBody } from '../../pages/console/you.ts';
@@ -62,7 +62,7 @@ youConsole.get('/console', async (c) => {
 youConsole.post('/console/sessions/:sid/revoke', async (c) => {
   const { user } = await consolePost(c);
   const sid = parseInput(SessionId, c.req.param('sid'));
-  await revokeSession(c.var.services, user.principal, sid, user.source);
+  await revokeSession(c.var.services, user.principal, sid, user.source, othersSessionGate(c, user));
   return backTo(c, '/console', 'session-revoked');
 });
 
