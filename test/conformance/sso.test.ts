@@ -77,6 +77,7 @@ describe("an org's SSO connection", () => {
       'enabled',
       'enforced',
       'issuer',
+      'jit_role',
       'redirect_uri',
       'tested_at',
       'tested_by',
