@@ -12,14 +12,16 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { MFA_ACR, TOKEN_EXCHANGE_GRANT, TOKEN_TYPE } from '../../shared/schemas.ts';
-import { SignInSubject } from '../../worker/accounts/sessions.ts';
+import { Family, SignInSubject, steppedUp } from '../../worker/accounts/sessions.ts';
 import { proofClaims } from '../../worker/grants/issue.ts';
 import { TOTP_STEP_SECONDS, totpCodeAt } from '../../worker/mfa/totp.ts';
 import { apiJsonCall } from '../fixtures/api-call.ts';
 import { consolePerson } from '../fixtures/console-http.ts';
+import { startFakeOidc } from '../fixtures/fake-oidc.ts';
+import { freePort } from '../fixtures/free-port.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { deviceLogin, FormBrowser, pollToken, postForm, refresh, startDeviceLogin } from '../fixtures/oauth-client.ts';
-import { enrollAuthenticator } from '../fixtures/two-step.ts';
+import { enrollAuthenticator, pendingIdOn, secondStep, secretOn, viaUpstream } from '../fixtures/two-step.ts';
 
 let app: InProcess;
 const STEP = TOTP_STEP_SECONDS * 1000;
@@ -47,6 +49,18 @@ async function enrolled(email: string, extra: Record<string, string> = {}) {
 }
 
 const code = (secret: Uint8Array) => totpCodeAt(secret, app.now());
+
+/** A session record as the store keeps it, for the pure checks. */
+const familyBase = {
+  sub: 'usr_x',
+  email: 'x@attack.example',
+  clientId: 'latchkey-cli',
+  scope: 'read',
+  createdAt: 0,
+  expiresAt: 1,
+  revoked: null,
+  device: { address: null, userAgent: null },
+};
 
 test('a spent refresh token sent with a code is reuse: the session ends, as it does without one', async () => {
   const { tokens } = await enrolled('reuse@attack.example');
@@ -270,4 +284,54 @@ test('an operator ends someone else’s session at the console only from a recen
   const fresh = await consolePerson(app.base, OPERATOR);
   assert.equal((await fresh.post(`/console/operator/sessions/${sid}/revoke`, { email: 'victim@attack.example' })).status, 303);
   assert.equal((await call('GET', '/v1/me', victim.access_token)).status, 401);
+});
+
+test('a provider that says eight amr values, then latchkey’s own code: the device login still completes', async () => {
+  // And a step-up on such a session keeps mfa among the eight it records.
+  const stepped = steppedUp(Family.parse({ ...familyBase, amr: ['pwd', 'a', 'b', 'c', 'd', 'e', 'f', 'g'] }), {
+    at: 1,
+    methods: ['otp'],
+  });
+  assert.ok(stepped.amr.includes('mfa') && stepped.amr.includes('otp') && stepped.amr.length === 8, String(stepped.amr));
+  const upstream = await startFakeOidc(await freePort(), 'latchkey');
+  const oidc = await startInProcess(
+    { LATCHKEY_IDENTITY: 'oidc', LATCHKEY_OIDC_ISSUER: upstream.issuer, LATCHKEY_OIDC_CLIENT_ID: 'latchkey' },
+    Date.now(),
+  );
+  try {
+    const email = 'many@attack.example';
+    upstream.setClaims({
+      idToken: { email, email_verified: true, amr: ['pwd', 'hwk', 'swk', 'otp', 'sms', 'kba', 'pin', 'fpt'] },
+    });
+    const first = new FormBrowser(oidc.base);
+    assert.equal((await viaUpstream(first)).headers.get('location'), '/console');
+    const page = await first.request('/console/two-step');
+    const csrf = FormBrowser.field(page.html, 'csrf');
+    const added = await first.request('/console/two-step/totp', { csrf, form_id: FormBrowser.field(page.html, 'form_id') });
+    const secret = secretOn(added.html);
+    const confirm = { csrf, code: await totpCodeAt(secret, oidc.now()) };
+    assert.equal((await first.request(`/console/two-step/totp/${pendingIdOn(added.html)}/confirm`, confirm)).status, 303);
+    oidc.step(STEP);
+    // Signing in again: the provider's eight, then latchkey's code adds mfa.
+    const second = new FormBrowser(oidc.base);
+    assert.equal((await viaUpstream(second)).headers.get('location'), '/signin/two-step');
+    assert.equal((await secondStep(second, await totpCodeAt(secret, oidc.now()))).status, 303);
+    const started = await startDeviceLogin(oidc.base);
+    const consent = await second.request(`/device?user_code=${started.user_code}`);
+    const decided = await second.request('/device/decision', {
+      csrf: FormBrowser.field(consent.html, 'csrf'),
+      user_code: started.user_code,
+      decision: 'approve',
+    });
+    assert.ok(decided.status < 400, decided.html.slice(0, 300));
+    const polled = await pollToken(oidc.base, started.device_code);
+    assert.equal(polled.status, 200, polled.text);
+    const claims = decodeJwt(String(polled.json.access_token));
+    assert.equal(claims.acr, MFA_ACR);
+    assert.ok((claims.amr as string[]).includes('mfa'));
+    assert.equal((await apiJsonCall(oidc.base, 'GET', '/v1/me', String(polled.json.access_token))).status, 200);
+  } finally {
+    oidc.close();
+    await upstream.stop();
+  }
 });

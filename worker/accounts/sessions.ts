@@ -9,7 +9,7 @@
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
-import { RevokeReason, type SessionInfo } from '../../shared/schemas.ts';
+import { AMR_VALUES, RevokeReason, type SessionInfo } from '../../shared/schemas.ts';
 import { isOperator, mfaRequired, type Principal } from '../policy/roles.ts';
 import type { Services } from '../services.ts';
 import { readRecord, updateRecord, type Versioned } from '../store/records.ts';
@@ -22,6 +22,10 @@ import { OrgRecord } from './orgs.ts';
 export const Requester = z.object({ address: z.string().nullable(), userAgent: z.string().nullable() });
 export type Requester = z.infer<typeof Requester>;
 
+/** At most this many `amr` values are kept (a record, a token); a longer list would make them unreadable. */
+const MAX_AMR = 8;
+const OWN_AMR: readonly string[] = AMR_VALUES;
+
 /**
  * What the browser sign-in that approved a session proved (issue #22), carried through the
  * device code or authorization code into the session, and from it into every access token
@@ -30,11 +34,24 @@ export type Requester = z.infer<typeof Requester>;
  * times. Records from before say nothing: no methods, no times.
  */
 export const SignInProof = z.object({
-  amr: z.array(z.string()).max(8).default([]),
+  amr: z.array(z.string()).max(MAX_AMR).default([]),
   authTime: z.number().nullable().default(null),
   mfaAt: z.number().nullable().default(null),
 });
 export type SignInProof = z.infer<typeof SignInProof>;
+
+/**
+ * An `amr` list within MAX_AMR, latchkey's own values (`mfa` among them) kept first: an
+ * upstream provider may say eight of its own, and latchkey's second step adds to them.
+ */
+export const boundedAmr = (amr: string[]): string[] => {
+  const unique = [...new Set(amr)];
+  if (unique.length <= MAX_AMR) return unique;
+  return [...unique.filter((value) => OWN_AMR.includes(value)), ...unique.filter((value) => !OWN_AMR.includes(value))].slice(
+    0,
+    MAX_AMR,
+  );
+};
 
 /** Who approved a sign-in and what they proved, as a device code or authorization code keeps it until redeemed. */
 export const SignInSubject = z.object({ sub: z.string(), email: z.string().nullable(), ...SignInProof.shape });
@@ -51,7 +68,7 @@ export const signInSubject = (session: {
 }): SignInSubject => ({
   sub: session.sub,
   email: session.email,
-  amr: session.amr,
+  amr: boundedAmr(session.amr),
   authTime: session.authTime === 0 ? null : session.authTime,
   mfaAt: session.mfaAt,
 });
@@ -201,7 +218,7 @@ export const steppedUp = (family: Family, step: StepUp): Family => ({
   ...family,
   authTime: step.at,
   mfaAt: step.at,
-  amr: [...new Set([...family.amr, 'mfa', ...step.methods])].slice(0, 8),
+  amr: boundedAmr([...family.amr, 'mfa', ...step.methods]),
 });
 
 /** Records a step-up in the trail the session's events go to. */
