@@ -335,3 +335,33 @@ test('a provider that says eight amr values, then latchkey’s own code: the dev
     await upstream.stop();
   }
 });
+
+test('removed from the org between picking it at consent and the device’s poll: no session for it is made', async () => {
+  const owner = await deviceLogin(app.base, 'raceowner@attack.example');
+  assert.equal((await call('POST', '/v1/orgs', owner.access_token, { slug: 'race' })).status, 201);
+  const email = 'racer@attack.example';
+  const theirs = await deviceLogin(app.base, email);
+  const invitation = await call('POST', '/v1/orgs/race/invitations', owner.access_token, { email });
+  assert.equal((await call('POST', `/v1/invitations/${invitation.json.id}/accept`, theirs.access_token)).status, 200);
+  const started = await startDeviceLogin(app.base);
+  const browser = new FormBrowser(app.base);
+  await browser.signIn(email, started.user_code);
+  const consent = await browser.request(`/device?user_code=${started.user_code}`);
+  assert.match(consent.html, /name="org" value="race"/);
+  const decided = await browser.request('/device/decision', {
+    csrf: FormBrowser.field(consent.html, 'csrf'),
+    user_code: started.user_code,
+    decision: 'approve',
+    org: 'race',
+  });
+  assert.ok(decided.status < 400);
+  assert.equal((await call('DELETE', `/v1/orgs/race/members/${email}`, owner.access_token)).status, 200);
+  const polled = await pollToken(app.base, started.device_code);
+  assert.equal(polled.status, 400, polled.text);
+  assert.equal(polled.json.error, 'access_denied');
+  // Invited again later, nothing made while they were out acts in the org.
+  const again = await call('POST', '/v1/orgs/race/invitations', owner.access_token, { email });
+  assert.equal((await call('POST', `/v1/invitations/${again.json.id}/accept`, theirs.access_token)).status, 200);
+  const sessions = await call('GET', '/v1/orgs/race/sessions', owner.access_token);
+  assert.deepEqual(sessions.json.sessions, []);
+});
