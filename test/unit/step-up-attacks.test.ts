@@ -365,3 +365,22 @@ test('removed from the org between picking it at consent and the device’s poll
   const sessions = await call('GET', '/v1/orgs/race/sessions', owner.access_token);
   assert.deepEqual(sessions.json.sessions, []);
 });
+
+test('removing a member at the console wants a recent sign-in, as the API’s step-up; nothing changes from a stale one', async () => {
+  const owner = await consolePerson(app.base, 'consoleremover@attack.example');
+  const ownerToken = (await deviceLogin(app.base, 'consoleremover@attack.example')).access_token;
+  assert.equal((await call('POST', '/v1/orgs', ownerToken, { slug: 'console-removal' })).status, 201);
+  const email = 'consoleremoved@attack.example';
+  const theirs = await deviceLogin(app.base, email);
+  const invitation = await call('POST', '/v1/orgs/console-removal/invitations', ownerToken, { email });
+  assert.equal((await call('POST', `/v1/invitations/${invitation.json.id}/accept`, theirs.access_token)).status, 200);
+  app.step(11 * 60_000);
+  const path = `/console/orgs/console-removal/members/${encodeURIComponent(email)}/remove`;
+  const stale = await owner.post(path);
+  assert.equal(stale.status, 200, stale.html.slice(0, 300));
+  assert.match(stale.html, /needs a recent sign-in/);
+  const org = await call('GET', '/v1/orgs/console-removal', ownerToken);
+  assert.ok(JSON.stringify(org.json).includes(email), 'still a member');
+  const fresh = await consolePerson(app.base, 'consoleremover@attack.example');
+  assert.equal((await fresh.post(path)).status, 303);
+});

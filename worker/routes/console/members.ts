@@ -1,8 +1,8 @@
 /**
  * An org's members and invitations in the console. Each post runs the same account function
  * as its /v1 route (accounts/orgs.ts, accounts/invitations.ts): the same role check, the
- * owner rules, the same audit entry. Changing a role, or inviting someone as admin or owner,
- * wants a recent sign-in.
+ * owner rules, the same audit entry. Changing a role, inviting someone as admin or owner, or
+ * removing someone wants a recent sign-in.
  */
 import type { Context } from 'hono';
 import { MemberEmail, MemberPutRequest, Role } from '../../../shared/schemas.ts';
@@ -51,7 +51,22 @@ membersConsole.post('/console/orgs/:org/members/:email/role', async (c) => {
 membersConsole.post('/console/orgs/:org/members/:email/remove', async (c) => {
   const { user } = await consolePost(c);
   const slug = orgParam(c);
-  await removeMember(c.var.services, user.principal, slug, emailParam(c), user.source);
+  const email = emailParam(c);
+  // Removing someone ends their sessions for the org (the API asks a step-up): a recent sign-in,
+  // asked once the removal would be allowed, so anyone else hears what removeMember says.
+  if (email !== user.principal.email?.toLowerCase() && !signedInRecently(c, user)) {
+    const org = await readOrg(c.var.services, slug);
+    const mine = authorize(org, user.principal, 'members:write');
+    const theirs = org.members[email];
+    if (theirs !== undefined && (theirs !== 'owner' || mine === 'owner')) {
+      return signInPage(
+        c,
+        orgPath(slug, 'members'),
+        `Removing ${email} needs a recent sign-in. Sign in again, then remove them again.`,
+      );
+    }
+  }
+  await removeMember(c.var.services, user.principal, slug, email, user.source);
   return backTo(c, orgPath(slug, 'members'), 'member-removed');
 });
 
