@@ -135,3 +135,20 @@ test('a person whose only factor is a passkey is told to sign in again, and no g
   const [code = ''] = await makeRecoveryCodes(person);
   assert.equal(decodeJwt((await stepUp(tokens.refresh_token, code)).access).acr, MFA_ACR);
 });
+
+test('renewing an invitation as admin needs the step-up; one as member does not', async () => {
+  const { tokens, secret } = await enrolled('renew@unit.example');
+  assert.equal((await call('POST', '/v1/orgs', tokens.access_token, { slug: 'renew' })).status, 201);
+  const stepped = await stepUp(tokens.refresh_token, await totpCodeAt(secret, app.now()));
+  const invite = (role: string) =>
+    call('POST', '/v1/orgs/renew/invitations', stepped.access, { email: `${role}@renew.example`, role });
+  const admin = String((await invite('admin')).json.id);
+  const member = String((await invite('member')).json.id);
+  app.step(31 * 60_000);
+  const later = String((await refresh(app.base, stepped.refresh)).json.access_token);
+  const refused = await call('POST', `/v1/orgs/renew/invitations/${admin}/resend`, later);
+  assert.equal(refused.status, 401);
+  assert.equal(refused.json.error, 'insufficient_user_authentication');
+  assert.match(String(refused.json.error_description), /renew an invitation as admin/);
+  assert.equal((await call('POST', `/v1/orgs/renew/invitations/${member}/resend`, later)).status, 200);
+});

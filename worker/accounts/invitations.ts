@@ -355,11 +355,21 @@ export async function resendInvitation(
   slug: string,
   id: string,
   source: AuditSource,
+  /**
+   * Asked with the invitation's role before anything is written: renewing an invitation of
+   * admin or above hands that role out again (the API's step-up, the console's recent sign-in).
+   */
+  gate?: (role: Role) => void | Promise<void>,
   expiresIn: number = INVITATION_EXPIRES_IN.default,
 ): Promise<Invitation> {
   const org = await readOrg(services, slug);
   const mine = authorize(org, principal, 'members:write');
   const wanted = parseInput(InvitationId, id);
+  const current = (await readRecord(services.store, orgKey(slug), OrgInvitations))?.value.find((entry) => entry.id === wanted);
+  if (current) {
+    mayInvite(mine, current.role, 'inviting');
+    await gate?.(current.role);
+  }
   const now = services.now();
   const expiresAt = now + expiresIn * 1000;
   let renewed: Pending | undefined;

@@ -63,7 +63,12 @@ invitationRoutes.delete('/v1/orgs/:org/invitations/:id', async (c) => {
 /** Sends a pending (or recently expired) invitation again: the same invitation, expiring 7 days from now. */
 invitationRoutes.post('/v1/orgs/:org/invitations/:id/resend', async (c) => {
   const principal = await caller(c);
-  return c.json(await resendInvitation(c.var.services, principal, orgParam(c), c.req.param('id'), auditSource(c, principal)));
+  const gate = async (role: Role) => {
+    if (atLeast(role, 'admin')) await requireStepUp(c, principal, `renew an invitation as ${role}`);
+  };
+  return c.json(
+    await resendInvitation(c.var.services, principal, orgParam(c), c.req.param('id'), auditSource(c, principal), gate),
+  );
 });
 
 invitationRoutes.get('/v1/invitations', async (c) => {

@@ -102,7 +102,19 @@ membersConsole.post('/console/orgs/:org/invitations/:id/:action{resend|withdraw}
   const slug = orgParam(c);
   const id = c.req.param('id');
   if (c.req.param('action') === 'resend') {
-    await resendInvitation(c.var.services, user.principal, slug, id, user.source);
+    const gate = (role: Role) => {
+      if (atLeast(role, 'admin') && !signedInRecently(c, user)) throw new NeedsRecentSignIn();
+    };
+    try {
+      await resendInvitation(c.var.services, user.principal, slug, id, user.source, gate);
+    } catch (error) {
+      if (!(error instanceof NeedsRecentSignIn)) throw error;
+      return signInPage(
+        c,
+        orgPath(slug, 'members'),
+        'Renewing an invitation as admin or owner needs a recent sign-in. Sign in again, then send it again.',
+      );
+    }
     return backTo(c, orgPath(slug, 'members'), 'invitation-resent');
   }
   await withdraw(c.var.services, user.principal, slug, id, user.source);
