@@ -99,7 +99,7 @@ test('npm pack, install into a temp project, import with plain node: acme’s co
       "const code: ErrorCode = new LatchkeyError('usage', 'x').code;",
       'const who = acme.login({ onDeviceCode: (c) => c.userCode.toUpperCase() }).then((r) => r.user.email);',
       "const stepped: Promise<string> = acme.stepUp('123456', { context: 'work' });",
-      "const maxAge: number | null | undefined = stepUpChallenge('Bearer error=\"insufficient_user_authentication\"')?.maxAge;",
+      'const maxAge: number | null | undefined = stepUpChallenge(\'Bearer error="insufficient_user_authentication"\')?.maxAge;',
       '// @ts-expect-error: not a secret store',
       "acme.login({ secretStore: 'plaintext' });",
       'void token; void code; void who; void stepped; void maxAge;',
