@@ -23,7 +23,6 @@ import { storeKey } from '../store/store.ts';
 import { generateId } from '../tokens/opaque.ts';
 import { openSecret, sealSecret } from '../tokens/sealed.ts';
 import { type AuditEvent, type AuditSource, appendAudit } from './audit.ts';
-import { verifiedOwnerOf } from './domains.ts';
 import { type OrgRecord, readOrg } from './orgs.ts';
 
 const StoredConnection = z.object({
@@ -84,26 +83,12 @@ const readStored = (services: Services, org: string) => readRecord(services.stor
 const noConnection = (org: string) =>
   new OAuthError('not_found', `org "${org}" has no SSO connection; set one with PUT /v1/orgs/${org}/sso`);
 
-/** The org's connection, secret left out; null when it has none. For sign-in (home-realm discovery, enforcement). */
+/** The org's connection, secret left out; null when it has none. For sign-in (accounts/sso-realm.ts: discovery, enforcement). */
 export async function ssoConnectionOf(services: Services, org: string): Promise<SsoConnection | null> {
   const stored = (await readStored(services, org))?.value;
   if (!stored) return null;
   const { sealedSecret: _, ...connection } = stored;
   return connection;
-}
-
-/**
- * The enabled connection of the org a domain is verified for, if it has one: where a person
- * with an email there signs in (home-realm discovery), and whether only there (`enforced`).
- */
-export async function enabledConnectionForDomain(
-  services: Services,
-  domain: string,
-): Promise<{ org: string; connection: SsoConnection } | null> {
-  const org = await verifiedOwnerOf(services, domain);
-  if (org === null) return null;
-  const connection = await ssoConnectionOf(services, org);
-  return connection?.enabled ? { org, connection } : null;
 }
 
 /**
