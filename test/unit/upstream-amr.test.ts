@@ -3,7 +3,7 @@
  * own second step only when the operator says so (LATCHKEY_OIDC_TRUST_AMR=true). Trusted,
  * a person with an authenticator is not asked for a code after such a sign-in, and the
  * browser sign-in and the sessions it approves say MFA; a sign-in whose `amr` lacks `mfa`
- * still stops at the code page. Untrusted (the default), the provider's `mfa` is not
+ * still stops at the code page. Untrusted (the default), the provider's `amr` is not
  * repeated anywhere, so it cannot pass for a second factor (an org's requirement, step-up).
  */
 import assert from 'node:assert/strict';
@@ -82,14 +82,14 @@ test('trusted: the provider’s mfa stands in for the code; without mfa the code
   }
 });
 
-test('untrusted (the default): the provider’s mfa is recorded nowhere and proves nothing', async () => {
+test('untrusted (the default): the provider’s amr (mfa, hwk) is recorded nowhere and proves nothing', async () => {
   const app = await appOn('false');
   try {
     says(['pwd', 'mfa', 'hwk'], 'plain@amr.example');
     const browser = new FormBrowser(app.base);
     assert.equal((await viaUpstream(browser)).headers.get('location'), '/console');
     const [session] = webSessionsOf(app.store.dump());
-    assert.deepEqual(session?.amr, ['pwd', 'hwk']);
+    assert.deepEqual(session?.amr, ['pwd'], 'none of what the provider said');
     assert.equal(session?.mfaAt, null);
 
     const started = await startDeviceLogin(app.base);
@@ -101,7 +101,7 @@ test('untrusted (the default): the provider’s mfa is recorded nowhere and prov
     });
     const claims = decodeJwt(String((await pollToken(app.base, started.device_code)).json.access_token));
     assert.equal(claims.acr, undefined);
-    assert.deepEqual(claims.amr, ['pwd', 'hwk']);
+    assert.deepEqual(claims.amr, ['pwd']);
   } finally {
     app.close();
   }

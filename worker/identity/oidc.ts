@@ -158,9 +158,9 @@ export function oidcProvider(oidc: OidcClient): UpstreamProvider {
       const authenticatedAt = typeof idClaims.auth_time === 'number' ? idClaims.auth_time * 1000 : undefined;
       const stated = statedAmr(idClaims).amr;
       const secondFactor = oidc.trustAmr === true && stated?.includes('mfa') === true;
-      // An untrusted provider's `mfa` is not repeated: in latchkey's own `amr` it would claim a second factor no one proved.
-      const amr = secondFactor ? stated : stated?.filter((value) => value !== 'mfa');
-      const said = amr && amr.length > 0 ? { amr } : {};
+      // An untrusted provider's `amr` is not repeated at all: in latchkey's own `amr` (and so in
+      // its tokens) `mfa`, `hwk` or `otp` would claim what no one vouched for.
+      const said = secondFactor && stated ? { amr: stated } : {};
       return { provider: `oidc:${metadata.issuer}`, subject: String(claims.sub), email, authenticatedAt, ...said, secondFactor };
     },
   };
