@@ -362,6 +362,21 @@ describe('LATCHKEY_ALLOWED_EMAIL_DOMAINS and step-up, on a dev deployment', () =
     refusedAtCallback(outside.answer, /accounts at outside\.test may not sign in to this server/);
   });
 
+  test("the console's SSO page shows and sets just-in-time membership (off by default)", async () => {
+    const person = await consolePerson(dev.base, 'owner@owners.test');
+    const page = await person.get('/console/orgs/acme/sso');
+    assert.match(page.html, /<td id="sso-jit-role">off<\/td>/);
+    assert.match(page.html, /<option value="" selected>off<\/option>/);
+    const form = { issuer: devIdp.issuer, client_id: ACME.id };
+    const saved = await person.post('/console/orgs/acme/sso', { ...form, jit_role: 'admin' });
+    assert.equal(saved.status, 303, saved.html.slice(0, 400));
+    assert.match((await person.get('/console/orgs/acme/sso')).html, /<td id="sso-jit-role">new people join as admin<\/td>/);
+    const owner = await person.post('/console/orgs/acme/sso', { ...form, jit_role: 'owner' });
+    assert.equal(owner.status, 400);
+    assert.equal((await person.post('/console/orgs/acme/sso', { ...form, jit_role: '' })).status, 303);
+    assert.match((await person.get('/console/orgs/acme/sso')).html, /<td id="sso-jit-role">off<\/td>/);
+  });
+
   test('a person with a second factor who signs in through the org is still asked for it', async () => {
     asserting(devIdp, 'two@acme.test');
     const browser = new FormBrowser(dev.base);
