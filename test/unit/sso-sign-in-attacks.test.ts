@@ -169,6 +169,36 @@ describe('home-realm discovery', () => {
   });
 });
 
+describe('confirming it is you, and what is not looked up', () => {
+  test("a recent sign-in asked again goes to the org's provider with prompt=login and wants its auth_time", async () => {
+    const reauth = async (claims: Record<string, unknown>) => {
+      const browser = new FormBrowser(app.base);
+      const page = await browser.request('/console');
+      const posted = await browser.request('/signin', {
+        csrf: FormBrowser.field(page.html, 'csrf'),
+        return_to: '/console',
+        email: 'ann@acme.test',
+        reauthenticate: '1',
+      });
+      const link = orgProviderLink(posted.html);
+      assert.equal(link?.searchParams.get('prompt'), 'login');
+      assert.equal(link?.searchParams.get('max_age'), '0');
+      idp.acme.setClaims({ idToken: { email: 'ann@acme.test', email_verified: true, ...claims } });
+      return browser.request(await providerAnswer(link as URL));
+    };
+    refusedAtCallback(await reauth({}), /did not ask you to sign in again/);
+    assert.equal((await reauth({ auth_time: Math.floor(Date.now() / 1000) })).status, 303);
+  });
+
+  test('an email over 254 characters or without an @ is refused before any lookup', async () => {
+    for (const email of [`${'a'.repeat(250)}@acme.test`, 'acme.test']) {
+      const posted = await postSignIn(new FormBrowser(app.base), email);
+      assert.equal(posted.status, 400, email.slice(0, 20));
+      assert.match(posted.html, /enter a valid email address/);
+    }
+  });
+});
+
 describe("an org's provider speaks only for its own domains", () => {
   test("acme's provider asserting globex's people, a sub-domain globex verified, or no org's domain: refused", async () => {
     for (const said of ['gil@globex.test', 'gil@globex.acme.test', 'eve@unverified.test', 'eve@acme.test.evil.test']) {

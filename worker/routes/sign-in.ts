@@ -60,6 +60,9 @@ signInRoutes.post('/signin', async (c) => {
   const returnTo = safeReturnPath(form.return_to);
   const reauthenticate = form.reauthenticate === '1';
   const typed = form.email?.trim() ?? '';
+  // An address is at most 254 characters (RFC 5321 §4.5.3.1.3); a longer one is not looked up, nor sent to a provider.
+  if (typed.length > 254 || (typed !== '' && !typed.includes('@')))
+    throw new OAuthError('invalid_request', 'enter a valid email address');
   // Home-realm discovery: an email its org's verified domains cover, with the org's SSO on, goes there.
   const realm = typed === '' ? null : await realmOf(services, typed);
   if (realm?.connection) {
