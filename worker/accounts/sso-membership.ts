@@ -12,7 +12,7 @@
 import type { SsoJitRole } from '../../shared/schemas.ts';
 import type { Services } from '../services.ts';
 import { appendAudit } from './audit.ts';
-import { noteMembership, updateOrg } from './orgs.ts';
+import { MAX_MEMBERS, noteMembership, updateOrg } from './orgs.ts';
 
 /** Makes `email` a member of `org` with `role` unless they are one; whether they joined now. */
 export async function joinBySso(
@@ -22,7 +22,8 @@ export async function joinBySso(
   const email = input.email.toLowerCase();
   let joined = false;
   await updateOrg(services, input.org, (current) => {
-    joined = current.members[email] === undefined;
+    // A full org takes no one more: the person still signs in, as a non-member (as without JIT).
+    joined = current.members[email] === undefined && Object.keys(current.members).length < MAX_MEMBERS;
     return joined ? { ...current, members: { ...current.members, [email]: input.role } } : current;
   });
   if (!joined) return false;
