@@ -76,6 +76,17 @@ describe('sso', () => {
     const table = await ok(['sso', 'show', '--org', 'acme']);
     assert.match(table.stdout, /ENFORCED +true/i);
 
+    // Just-in-time membership, set alone (the connection as it is), shown, turned off.
+    assert.equal(json.jit_role, null);
+    await ok(['sso', 'set', '--org', 'acme', '--jit-role', 'member']);
+    assert.match((await ok(['sso', 'show', '--org', 'acme'])).stdout, /JIT ROLE +member/i);
+    const jitOn = JSON.parse((await ok(['sso', 'show', '--org', 'acme', '--json'])).stdout) as Record<string, unknown>;
+    assert.deepEqual([jitOn.jit_role, jitOn.enforced], ['member', true]);
+    const owner = await runCli(['sso', 'set', '--org', 'acme', '--jit-role', 'owner'], env);
+    assert.equal(owner.code, 2, owner.stderr);
+    await ok(['sso', 'set', '--org', 'acme', '--jit-role', 'off']);
+    assert.equal(JSON.parse((await ok(['sso', 'show', '--org', 'acme', '--json'])).stdout).jit_role, null);
+
     await ok(['sso', 'disable', '--org', 'acme']);
     const disabled = JSON.parse((await ok(['sso', 'show', '--org', 'acme', '--json'])).stdout) as Record<string, unknown>;
     assert.deepEqual([disabled.enabled, disabled.enforced], [false, false]);
