@@ -15,6 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { apiCall, ok } from '../fixtures/api-call.ts';
 import { launchChromium } from '../fixtures/chromium.ts';
+import { assertAccessible } from '../fixtures/console.ts';
 import { type DohResolver, startDohResolver } from '../fixtures/doh-resolver.ts';
 import { CLIENT_ID, pollToken, postForm } from '../fixtures/oauth-client.ts';
 import { startOidcUpstream, UPSTREAM_CLIENT } from '../fixtures/oidc-upstream.ts';
@@ -53,14 +54,16 @@ async function atProvider(page: Page, issuer: string, login: string) {
  * From the console's sign-in page in a fresh browser: `typed` into the email field, then
  * on to whichever provider that leads to (`expected`), signed in there as `login`.
  */
-async function signIn(typed: string, expected: 'deployment' | Org, login = typed) {
+async function signIn(typed: string, expected: 'deployment' | Org, login = typed, checkPages = false) {
   const context = await browser.newContext();
   const page = await context.newPage();
   await page.goto(`${worker.url}/console`);
+  if (checkPages) await assertAccessible(page);
   if (typed) await page.fill('#email', typed);
   await page.click('#continue');
   if (expected !== 'deployment') {
     await page.waitForSelector('#sso-continue');
+    if (checkPages) await assertAccessible(page);
     assert.match((await page.textContent('#sso-realm')) ?? '', new RegExp(`the org ${expected}`));
     assert.equal(new URL((await page.getAttribute('#sso-continue', 'href')) ?? '').origin, idp[expected].issuer);
     await page.click('#sso-continue');
@@ -177,7 +180,8 @@ describe('per-org single sign-on against real OpenID providers', () => {
       ['gil@globex.example', 'globex'],
       ['zed@elsewhere.example', 'deployment'],
     ] as const) {
-      const { context, page } = await signIn(email, expected);
+      // The sign-in page with its email field, and discovery's page, checked with axe once.
+      const { context, page } = await signIn(email, expected, email, expected === 'acme');
       assert.equal(new URL(page.url()).pathname, '/console', `${email}: ${page.url()}`);
       assert.match((await page.textContent('body')) ?? '', new RegExp(email.replace('.', '\\.')));
       await context.close();
