@@ -13,7 +13,7 @@ const deployed = {
   LATCHKEY_HASH_SECRET: 'x'.repeat(32),
 };
 
-test('defaults follow DESIGN: 15 min access, 10 min CI, 30 d refresh, 7 d idle, 10 min device code, 90 d keys', () => {
+test('defaults follow DESIGN: 15 min access, 10 min CI, 30 d refresh, 7 d idle, 10 min device code, 10 min step-up, 90 d keys', () => {
   const config = parseConfig(loopback);
   assert.deepEqual(config.ttl, {
     accessToken: 900,
@@ -23,6 +23,7 @@ test('defaults follow DESIGN: 15 min access, 10 min CI, 30 d refresh, 7 d idle, 
     refreshGrace: 10,
     deviceCode: 600,
     devicePollInterval: 5,
+    stepUpMaxAge: 600,
     apiKey: 90 * 86400,
     apiKeyMax: 365 * 86400,
   });
@@ -278,4 +279,18 @@ test('CI policies are refused at start-up with the reason and where', () => {
     () => parseConfig({ ...base, LATCHKEY_CI_ISSUERS: 'https://gitlab.com', LATCHKEY_CI_POLICIES: JSON.stringify([policy]) }),
     /names issuer https:\/\/token\.actions\.githubusercontent\.com, which LATCHKEY_CI_ISSUERS does not trust/,
   );
+});
+
+test('LATCHKEY_STEP_UP_MAX_AGE and LATCHKEY_OIDC_TRUST_AMR: read, and refused with the setting named', () => {
+  assert.equal(parseConfig({ ...loopback, LATCHKEY_STEP_UP_MAX_AGE: '30m' }).ttl.stepUpMaxAge, 1800);
+  assert.throws(() => parseConfig({ ...loopback, LATCHKEY_STEP_UP_MAX_AGE: 'soon' }), /LATCHKEY_STEP_UP_MAX_AGE/);
+  const oidc = {
+    ...loopback,
+    LATCHKEY_IDENTITY: 'oidc',
+    LATCHKEY_OIDC_ISSUER: 'https://id.example',
+    LATCHKEY_OIDC_CLIENT_ID: 'c',
+  };
+  assert.equal(parseConfig(oidc).oidc?.trustAmr, false);
+  assert.equal(parseConfig({ ...oidc, LATCHKEY_OIDC_TRUST_AMR: 'true' }).oidc?.trustAmr, true);
+  assert.throws(() => parseConfig({ ...oidc, LATCHKEY_OIDC_TRUST_AMR: 'yes' }), /LATCHKEY_OIDC_TRUST_AMR/);
 });
