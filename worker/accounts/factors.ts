@@ -269,7 +269,10 @@ export type Proof =
 /**
  * Proves the person's second factor with what they typed: six digits are tried against
  * each confirmed authenticator, anything shaped like a recovery code against the unused
- * ones. Either way one guess is taken first.
+ * ones. Either way one guess is taken first. Recovery codes stand in for a factor only
+ * while the person has one: made (or left over) with none, the first step alone made them,
+ * and they prove no second step (the API's step-up would otherwise take them as `mfa`, and
+ * an org requiring two-step sign-in with them).
  */
 export async function proveSecondFactor(services: Services, owner: string, typed: string): Promise<Proof> {
   const digits = typed.replace(/\s/g, '');
@@ -277,6 +280,7 @@ export async function proveSecondFactor(services: Services, owner: string, typed
   let method: 'totp' | 'recovery' = 'totp';
   const outcome = await limited(services, owner, async () => {
     const { value } = await readFactors(services, owner);
+    if (!hasFactor(value)) return false;
     if (recovery !== null) {
       method = 'recovery';
       return spendRecoveryCode(services, owner, await recoveryHash(services, owner, recovery));

@@ -32,8 +32,11 @@ export async function proveStepUp(
   if (!found.live) return undefined;
   const owner = sessionOwner(found.family);
   const factors = await listFactors(services, owner);
-  const typeable = factors.some((factor) => factor.kind === 'totp' || (factor.kind === 'recovery' && factor.left > 0));
-  if (!typeable && factors.some((factor) => factor.kind === 'webauthn'))
+  const passkey = factors.some((factor) => factor.kind === 'webauthn');
+  const codesLeft = factors.some((factor) => factor.kind === 'recovery' && factor.left > 0);
+  // Recovery codes stand in only beside an authenticator or passkey (factors.ts proveSecondFactor).
+  const typeable = factors.some((factor) => factor.kind === 'totp') || (passkey && codesLeft);
+  if (!typeable && passkey)
     // A passkey answers a browser, not a terminal: signing in again asks for it.
     throw new OAuthError(
       'invalid_request',
