@@ -76,11 +76,23 @@ export const enforcedMessage = (org: string) =>
   `${org} requires you to sign in through its single sign-on: enter your email on the sign-in page`;
 
 /**
+ * Whether `email` is one of the deployment's operators (LATCHKEY_OPERATORS), both spelled as
+ * canonicalEmail spells them. Operators are above orgs: only the deployment's own provider
+ * signs one in, never an org's, which any admin of the org may point at a provider they run
+ * (sso-sign-in.ts); and so no org's enforcement keeps one from the deployment's.
+ */
+export function isOperatorEmail(operators: readonly string[], email: string): boolean {
+  const canonical = canonicalEmail(email);
+  return operators.some((operator) => canonicalEmail(operator) === canonical);
+}
+
+/**
  * Refuses a sign-in of `email` that did not come through its realm's connection when that
  * connection is enforced: the dev form and the deployment's own provider, after they said
- * who signed in and before any browser sign-in exists.
+ * who signed in and before any browser sign-in exists. Not an operator's (isOperatorEmail).
  */
 export async function assertNotEnforcedElsewhere(services: Services, email: string): Promise<void> {
+  if (isOperatorEmail(services.config.operators, email)) return;
   const realm = await realmOf(services, email);
   if (realm?.connection?.enforced) throw new OAuthError('access_denied', enforcedMessage(realm.org));
 }

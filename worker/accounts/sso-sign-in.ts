@@ -14,7 +14,8 @@
  * deployment's own upstream sign-in is, and trusted only for an email the org's verified
  * domains cover (the org's provider speaks for its own domains, never another org's or
  * anyone else's). The tenant provider's `amr` is not trusted: a person with a second factor
- * is asked for it as after any other first step.
+ * is asked for it as after any other first step. Nor does it sign in the deployment's
+ * operators (LATCHKEY_OPERATORS): their power is the deployment's, not an org admin's to hand out.
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
@@ -31,7 +32,7 @@ import { type AuditSource, appendAudit } from './audit.ts';
 import { readOrg } from './orgs.ts';
 import { connectionToTest, markTested, ssoCallbackUri, ssoClientOf, ssoConnectionOf } from './sso-connections.ts';
 import { joinBySso } from './sso-membership.ts';
-import { canonicalEmail, realmOf } from './sso-realm.ts';
+import { canonicalEmail, isOperatorEmail, realmOf } from './sso-realm.ts';
 
 /** As long as a sign-in at the deployment's provider may take. */
 export const SSO_SIGN_IN_SECONDS = 600;
@@ -238,6 +239,13 @@ async function finishPersonSignIn(
     );
   }
   assertEmailAllowed(services.config, email);
+  // An operator's power is the deployment's to give: its own provider vouches for them, never an org's.
+  if (isOperatorEmail(services.config.operators, email)) {
+    throw new OAuthError(
+      'access_denied',
+      `${email} signs in through this server’s own identity provider only, not an org’s: leave the email empty on the sign-in page`,
+    );
+  }
   // A tenant's provider is an org admin's word: its `mfa` proves no second factor here.
   const { secondFactor: _, ...person } = said;
   const joined =
