@@ -22,9 +22,13 @@ import { STYLESHEET_PATH, stylesheet, stylesheetVersion } from '../pages/stylesh
  */
 export const signInRoutes = new Hono<AppEnv>();
 
-/** Only our own pages may be returned to: never an absolute or protocol-relative URL. */
+/**
+ * Only our own pages may be returned to: never an absolute or protocol-relative URL, nor one
+ * with a control character (no Location header can carry a line break: the redirect ending a
+ * sign-in would throw).
+ */
 export function safeReturnPath(value: string | undefined): string {
-  if (value && /^\/(device|oauth\/authorize|console)([/?]|$)/.test(value) && !value.includes('\\')) return value;
+  if (value && /^\/(device|oauth\/authorize|console)([/?]|$)/.test(value) && !/[\\\p{Cc}]/u.test(value)) return value;
   return '/device';
 }
 
