@@ -2,19 +2,31 @@
  * Attacks from the review of passkeys, the org's two-step requirement and step-up (issue
  * #22), in process on a stepping clock. Recovery codes made on the first step alone, while
  * the person has no authenticator or passkey, are no second factor: they do not step a
- * session up, so they do not get a member past an org that requires two-step sign-in.
+ * session up, so they do not get a member past an org that requires two-step sign-in. An
+ * authenticator or passkey begun by a browser on the first step alone, while the person had
+ * no factor, is not confirmed by that browser once the person has turned two-step sign-in on
+ * meanwhile (the window someone holding the first step alone had to plant a factor of theirs).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { MFA_ACR } from '../../shared/schemas.ts';
-import { TOTP_STEP_SECONDS } from '../../worker/mfa/totp.ts';
+import { TOTP_STEP_SECONDS, totpCodeAt } from '../../worker/mfa/totp.ts';
 import { apiJsonCall } from '../fixtures/api-call.ts';
 import { consolePerson } from '../fixtures/console-http.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { addMember, deviceLogin, refresh } from '../fixtures/oauth-client.ts';
 import { deviceSignInFrom } from '../fixtures/org-mfa.ts';
-import { enrollAuthenticator, makeRecoveryCodes } from '../fixtures/two-step.ts';
+import { beginPasskey } from '../fixtures/passkeys.ts';
+import { SoftAuthenticator } from '../fixtures/soft-authenticator.ts';
+import {
+  addAuthenticator,
+  enrollAuthenticator,
+  makeRecoveryCodes,
+  pendingIdOn,
+  secretOn,
+  TWO_STEP,
+} from '../fixtures/two-step.ts';
 
 let app: InProcess;
 const STEP = TOTP_STEP_SECONDS * 1000;
@@ -69,4 +81,68 @@ test('recovery codes made without a factor do not step a session up, nor get pas
   assert.equal(now.status, 200, JSON.stringify(now.json));
   assert.equal(decodeJwt(String(now.json.access_token)).acr, MFA_ACR);
   assert.equal((await call('GET', '/v1/orgs/strict-rc', String(now.json.access_token))).status, 200);
+});
+
+/** The web sessions (browser sign-ins) of `email` as the store keeps them. */
+const webSessionsOf = (email: string) =>
+  Object.entries(app.store.dump())
+    .filter(([key]) => key.startsWith('ws:'))
+    .map(([, value]) => JSON.parse(value) as { email: string; amr: string[]; mfaAt: number | null })
+    .filter((session) => session.email === email);
+
+/** How many confirmed authenticator apps the person's factor record holds. */
+function confirmedTotp(email: string): number {
+  const found = Object.entries(app.store.dump()).filter(([key]) => key.startsWith('mfa:') && key.includes(email));
+  assert.equal(found.length, 1, 'one factor record');
+  const record = JSON.parse((found[0] as [string, string])[1]) as { totp: { confirmedAt: number | null }[] };
+  return record.totp.filter((factor) => factor.confirmedAt !== null).length;
+}
+
+test('an authenticator begun on the first step alone is not confirmed by that browser once the person turned two-step sign-in on', async () => {
+  const email = 'plant-totp@review.example';
+  // Someone with the person's first step alone (a stolen upstream password) begins an authenticator of theirs...
+  const intruder = await consolePerson(app.base, email);
+  const begun = await addAuthenticator(intruder);
+  assert.equal(begun.status, 201);
+  const planted = { secret: secretOn(begun.html), id: pendingIdOn(begun.html) };
+  // ...the person turns two-step sign-in on with their own authenticator...
+  const owner = await consolePerson(app.base, email);
+  await enrollAuthenticator(owner, app.now());
+  app.step(STEP);
+  // ...and the intruder's browser, which proved no second factor, confirms theirs within its 15 minutes.
+  const confirmed = await intruder.post(`${TWO_STEP}/totp/${planted.id}/confirm`, {
+    code: await totpCodeAt(planted.secret, app.now()),
+  });
+  assert.notEqual(confirmed.status, 303, 'the intruder’s authenticator was confirmed');
+  assert.match(confirmed.html, /sign in again/i);
+  assert.deepEqual(confirmedTotp(email), 1, 'the person’s own authenticator alone is confirmed');
+  assert.ok(
+    webSessionsOf(email).filter((session) => session.mfaAt !== null).length === 1,
+    'only the person’s own browser proved a second factor',
+  );
+  // A browser that proved the person's factor may still add a second authenticator.
+  const second = await addAuthenticator(owner);
+  assert.equal(second.status, 201);
+  const ok = await owner.post(`${TWO_STEP}/totp/${pendingIdOn(second.html)}/confirm`, {
+    code: await totpCodeAt(secretOn(second.html), app.now()),
+  });
+  assert.equal(ok.status, 303, ok.html.slice(0, 400));
+});
+
+test('a passkey begun on the first step alone is not added by that browser once the person turned two-step sign-in on', async () => {
+  const email = 'plant-passkey@review.example';
+  const intruder = await consolePerson(app.base, email);
+  const { challenge } = await beginPasskey(intruder);
+  const owner = await consolePerson(app.base, email);
+  await enrollAuthenticator(owner, app.now());
+  app.step(STEP);
+  const { json } = await new SoftAuthenticator(app.base).register(challenge);
+  const added = await intruder.post(`${TWO_STEP}/passkey/confirm`, { response: json, name: 'Mine now' });
+  assert.notEqual(added.status, 303, 'the intruder’s passkey was added');
+  assert.match(added.html, /sign in again/i);
+  assert.doesNotMatch((await owner.get(TWO_STEP)).html, /Mine now/);
+  assert.ok(
+    webSessionsOf(email).filter((session) => session.mfaAt !== null).length === 1,
+    'only the person’s own browser proved a second factor',
+  );
 });

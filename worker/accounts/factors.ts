@@ -232,10 +232,17 @@ async function limited(services: Services, owner: string, check: () => Promise<b
  * person turns on to keep that someone out. Codes made while it is on outlive adding
  * another authenticator.
  */
-function spendStep(services: Services, owner: string, id: string, sealed: string, step: number, confirm: boolean) {
+function spendStep(
+  services: Services,
+  owner: string,
+  id: string,
+  sealed: string,
+  step: number,
+  confirm: { browserProven: boolean } | null,
+) {
   return changeFactors(services, owner, (current) => {
     const factor = current.totp.find((found) => found.id === id && found.sealed === sealed);
-    const usable = factor && (confirm ? pendingLive(services, factor) : confirmed(factor));
+    const usable = factor && (confirm ? pendingLive(services, factor) && mayAddHere(current, confirm) : confirmed(factor));
     if (!factor || !usable || (factor.lastStep !== null && step <= factor.lastStep)) return { next: null, answer: false };
     const now = services.now();
     const spent: TotpFactor = { ...factor, lastStep: step, lastUsedAt: now, confirmedAt: factor.confirmedAt ?? now };
@@ -250,14 +257,34 @@ async function matchingStep(services: Services, owner: string, factor: TotpFacto
   return bytes ? matchTotp(bytes, code, services.now(), factor.lastStep) : null;
 }
 
-/** Confirms a pending authenticator with its first code; from then on it is asked for at sign-in. */
-export async function confirmTotp(services: Services, owner: string, id: string, typed: string): Promise<CodeOutcome> {
+/**
+ * Whether a factor may be added from a browser sign-in: any, while the person has none (the
+ * first factor is added on the first step), else only one that gave a factor. Asked when the
+ * factor is confirmed, not only when it was begun: one begun on the first step alone while
+ * the person had none (by anyone holding that step) is not confirmed by that browser once the
+ * person has turned two-step sign-in on meanwhile, which would plant a factor of theirs.
+ */
+const mayAddHere = (current: Factors, { browserProven }: { browserProven: boolean }) => browserProven || !hasFactor(current);
+
+/**
+ * Confirms a pending authenticator with its first code; from then on it is asked for at
+ * sign-in. `browserProven`: the confirming browser's sign-in gave a second factor
+ * (mayAddHere); `unproven` when it would have had to.
+ */
+export async function confirmTotp(
+  services: Services,
+  owner: string,
+  id: string,
+  typed: string,
+  browserProven = false,
+): Promise<CodeOutcome | 'unproven'> {
   const code = typed.replace(/\s/g, '');
+  if (!mayAddHere((await readFactors(services, owner)).value, { browserProven })) return 'unproven';
   return limited(services, owner, async () => {
     const factor = (await readFactors(services, owner)).value.totp.find((found) => found.id === id);
     if (!factor || !pendingLive(services, factor)) return false;
     const step = await matchingStep(services, owner, factor, code);
-    return step !== null && spendStep(services, owner, id, factor.sealed, step, true);
+    return step !== null && spendStep(services, owner, id, factor.sealed, step, { browserProven });
   });
 }
 
@@ -287,7 +314,7 @@ export async function proveSecondFactor(services: Services, owner: string, typed
     }
     for (const factor of value.totp.filter(confirmed)) {
       const step = await matchingStep(services, owner, factor, digits);
-      if (step !== null) return spendStep(services, owner, factor.id, factor.sealed, step, false);
+      if (step !== null) return spendStep(services, owner, factor.id, factor.sealed, step, null);
     }
     return false;
   });
@@ -380,8 +407,12 @@ export async function startWebauthnEnrollment(
   return options;
 }
 
-/** Why a passkey was not added: no live registration of this browser's, or a response that did not verify. */
-export type WebauthnEnrollment = { outcome: 'ok'; amr: FactorMethod } | { outcome: 'expired' | 'invalid' | 'full' };
+/**
+ * Why a passkey was not added: no live registration of this browser's, a response that did
+ * not verify, one too many (or registered already), or a browser that gave no second factor
+ * while the person has one now (mayAddHere).
+ */
+export type WebauthnEnrollment = { outcome: 'ok'; amr: FactorMethod } | { outcome: 'expired' | 'invalid' | 'full' | 'unproven' };
 
 /**
  * Finishes adding a passkey: takes this browser's challenge (once: a second post of the
@@ -396,14 +427,18 @@ export async function finishWebauthnEnrollment(
   rp: RelyingParty,
   posted: string,
   name: string,
+  browserProven: boolean,
 ): Promise<WebauthnEnrollment> {
-  const challenge = await changeFactors(services, owner, (current) => {
+  const taken = await changeFactors(services, owner, (current) => {
     const pending = current.pendingWebauthn;
     if (!pending || pending.browser !== browser) return { next: null, answer: null };
     const live = services.now() - pending.createdAt < WEBAUTHN_CHALLENGE_SECONDS * 1000;
-    return { next: { ...current, pendingWebauthn: null }, answer: live ? pending.challenge : null };
+    const answer = !live ? null : mayAddHere(current, { browserProven }) ? pending.challenge : ('unproven' as const);
+    return { next: { ...current, pendingWebauthn: null }, answer };
   });
-  if (challenge === null) return { outcome: 'expired' };
+  if (taken === 'unproven') return { outcome: 'unproven' };
+  if (taken === null) return { outcome: 'expired' };
+  const challenge = taken;
   const credential = await verifyRegistration(rp, challenge, posted);
   if (!credential) return { outcome: 'invalid' };
   const factor: WebauthnFactor = {
@@ -414,13 +449,14 @@ export async function finishWebauthnEnrollment(
     lastUsedAt: null,
   };
   const added = await changeFactors(services, owner, (current) => {
+    if (!mayAddHere(current, { browserProven })) return { next: null, answer: 'unproven' as const };
     const full = current.webauthn.length >= MAX_WEBAUTHN_FACTORS;
     if (full || current.webauthn.some((found) => found.credentialId === factor.credentialId))
-      return { next: null, answer: false };
+      return { next: null, answer: 'full' as const };
     const recovery = hasFactor(current) ? current.recovery : null;
-    return { next: { ...current, webauthn: [...current.webauthn, factor], recovery }, answer: true };
+    return { next: { ...current, webauthn: [...current.webauthn, factor], recovery }, answer: 'ok' as const };
   });
-  return added ? { outcome: 'ok', amr: methodOf(credential.multiDevice) } : { outcome: 'full' };
+  return added === 'ok' ? { outcome: 'ok', amr: methodOf(credential.multiDevice) } : { outcome: added };
 }
 
 /** The person's passkeys as a sign-in offers them (navigator.credentials.get's allowCredentials). */

@@ -56,6 +56,20 @@ async function unlessRecent(c: Context<AppEnv>, user: ConsoleUser, what: string)
   return signInPage(c, TWO_STEP_PATH, `${what} needs a recent sign-in. Sign in again, then do it again.`);
 }
 
+/** Whether this browser's sign-in gave a second factor (what adding one wants once the person has one). */
+const proven = (user: ConsoleUser) => user.session.mfaAt !== null;
+
+/**
+ * A factor begun here while the person had none, finished after they added one elsewhere:
+ * this browser gave no second factor, so it adds none (factors.ts mayAddHere).
+ */
+const unproven = (c: Context<AppEnv>, what: string) =>
+  signInPage(
+    c,
+    TWO_STEP_PATH,
+    `${what} needs a sign-in that gave your second factor now that you have one. Sign in again, then add it again.`,
+  );
+
 /** The answer to a reload of a page that answered a post: nothing done twice, nothing shown twice. */
 function alreadyDone(c: Context<AppEnv>, user: ConsoleUser) {
   return consolePage(c, {
@@ -113,7 +127,8 @@ twoStepConsole.post(`${TWO_STEP_PATH}/totp`, async (c) => {
 twoStepConsole.post(`${TWO_STEP_PATH}/totp/:id/confirm`, async (c) => {
   const { form, user } = await consolePost(c);
   const id = parseInput(FactorId, c.req.param('id'));
-  const outcome = await confirmTotp(c.var.services, owner(user), id, (form.code ?? '').slice(0, 64));
+  const outcome = await confirmTotp(c.var.services, owner(user), id, (form.code ?? '').slice(0, 64), proven(user));
+  if (outcome === 'unproven') return unproven(c, 'Adding an authenticator app');
   if (outcome === 'ok') {
     // The code from the authenticator was typed in this browser: it proved the second factor.
     await recordSecondFactor(c.var.services, user.session.key, 'otp');
@@ -183,7 +198,9 @@ twoStepConsole.post(`${TWO_STEP_PATH}/passkey/confirm`, async (c) => {
       .slice(0, 60) || 'Passkey';
   const services = c.var.services;
   const rp = issuerAsRelyingParty(c);
-  const added = await finishWebauthnEnrollment(services, owner(user), user.session.key, rp, form.response ?? '', name);
+  const posted = form.response ?? '';
+  const added = await finishWebauthnEnrollment(services, owner(user), user.session.key, rp, posted, name, proven(user));
+  if (added.outcome === 'unproven') return unproven(c, 'Adding a passkey');
   if (added.outcome === 'ok') {
     // The passkey was made in this browser: it proved the second factor here.
     await recordSecondFactor(services, user.session.key, added.amr);
