@@ -10,8 +10,17 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { decodeJwt } from 'jose';
+import { OAuthError } from '../../shared/errors.ts';
 import { MFA_ACR } from '../../shared/schemas.ts';
+import { setOrgMfa } from '../../worker/accounts/mfa-policy.ts';
+import { createOrg, removeMember, updateOrg } from '../../worker/accounts/orgs.ts';
+import { createFamily, readFamily } from '../../worker/accounts/sessions.ts';
+import { parseConfig } from '../../worker/config.ts';
 import { TOTP_STEP_SECONDS, totpCodeAt } from '../../worker/mfa/totp.ts';
+import type { Principal } from '../../worker/policy/roles.ts';
+import { servicesLoader } from '../../worker/services.ts';
+import { memoryStore } from '../../worker/store/memory.ts';
+import { storeKey } from '../../worker/store/store.ts';
 import { apiJsonCall } from '../fixtures/api-call.ts';
 import { consolePerson } from '../fixtures/console-http.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
@@ -145,4 +154,83 @@ test('a passkey begun on the first step alone is not added by that browser once 
     webSessionsOf(email).filter((session) => session.mfaAt !== null).length === 1,
     'only the person’s own browser proved a second factor',
   );
+});
+
+/**
+ * The store of an in-process deployment whose next read of `key` first lets `meanwhile` run
+ * to the end: a request that read the record just before another changed it, on purpose.
+ */
+function racingStore(clock: () => number) {
+  const inner = memoryStore({ now: clock });
+  let armed: { key: string; meanwhile: () => Promise<unknown> } | null = null;
+  const store = new Proxy(inner, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (name !== 'get' || typeof value !== 'function') return value;
+      return async (key: string) => {
+        const read = await value.call(target, key);
+        if (armed && key === armed.key) {
+          const { meanwhile } = armed;
+          armed = null;
+          await meanwhile();
+        }
+        return read;
+      };
+    },
+  });
+  return { store, arm: (key: string, meanwhile: () => Promise<unknown>) => (armed = { key, meanwhile }) };
+}
+
+/**
+ * A member's session for org `slug` being made (its device login approved) while `meanwhile`
+ * runs between the org's check and the session's write: the session made, or the refusal.
+ */
+async function sessionMadeWhile(
+  slug: string,
+  meanwhile: (services: Awaited<ReturnType<ReturnType<typeof servicesLoader>>>, owner: Principal) => Promise<unknown>,
+) {
+  const clock = () => Date.UTC(2026, 8, 1, 9, 0, 0);
+  const { store, arm } = racingStore(clock);
+  const config = parseConfig({ LATCHKEY_ISSUER: 'http://127.0.0.1:8787', LATCHKEY_IDENTITY: 'dev' });
+  const services = await servicesLoader(config, { store, now: clock })();
+  const owner = { sub: `sub-owner@${slug}.example`, email: `owner@${slug}.example` };
+  await createOrg(services, { slug }, owner);
+  const member = `m@${slug}.example`;
+  await updateOrg(services, slug, (org) => ({ ...org, members: { ...org.members, [member]: 'member' } }));
+  const principal: Principal = { kind: 'user', ...owner, sid: null, org: null, project: null, mfa: true };
+  arm(storeKey('org', slug), () => meanwhile(services, principal));
+  const init = {
+    sub: `sub-${member}`,
+    email: member,
+    clientId: 'latchkey-cli',
+    scope: 'openid',
+    device: { address: null, userAgent: null },
+    deviceName: null,
+    org: slug,
+    amr: ['pwd'],
+    authTime: clock(),
+    mfaAt: null,
+  };
+  const made = await createFamily(services, init, SOURCE).then(
+    async ({ sid }) => (await readFamily(services, sid))?.revoked ?? 'alive',
+    (error: unknown) => error,
+  );
+  return made;
+}
+
+const SOURCE = { actor: 'owner@race.example', requestId: 'req_race' };
+
+test('a session for the org made while the owner turns the requirement on, or removes the member, is not left alive', async () => {
+  let ended: number | undefined;
+  const turning = await sessionMadeWhile('race-mfa', async (services, owner) => {
+    ended = (await setOrgMfa(services, owner, 'race-mfa', async () => true, SOURCE)).sessions_ended;
+  });
+  assert.equal(ended, 0, 'the switch ran while the session was being made, and found it not yet');
+  assert.ok(turning instanceof OAuthError, `a one-step session for an org that requires two-step sign-in: ${String(turning)}`);
+  assert.equal(turning.code, 'mfa_required');
+  const removing = await sessionMadeWhile('race-rm', (services, owner) =>
+    removeMember(services, owner, 'race-rm', 'm@race-rm.example', SOURCE),
+  );
+  assert.ok(removing instanceof OAuthError, `a removed member's session for the org: ${String(removing)}`);
+  assert.equal(removing.code, 'access_denied');
 });

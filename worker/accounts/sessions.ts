@@ -179,6 +179,17 @@ export async function createFamily(
     );
   }
   await auditSession(services, family, source, { action: 'session.created', subject: sid, detail: describeDevice(family) });
+  if (family.org !== null) {
+    // Asked again now that the org's session index names it: a removal, or the org turning
+    // two-step sign-in on, that ran between the check above and that write ended the
+    // sessions it found there, which was not yet this one. Each writes before it reads the
+    // other's, so one of the two sees the other.
+    const late = await establishRefusal(services, family.org, family);
+    if (late) {
+      await revokeFamily(services, sid, 'admin', { ...source, actor: SERVER_ACTOR });
+      throw late;
+    }
+  }
   return { sid, family };
 }
 
