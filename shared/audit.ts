@@ -29,6 +29,7 @@ export const AUDIT_ACTIONS = [
   'domain.claimed',
   'domain.verified',
   'domain.removed',
+  'domain.lost',
   'sso.connection_created',
   'sso.connection_updated',
   'sso.connection_tested',

@@ -10,7 +10,10 @@
  * went away meanwhile, so a domain is verified for an org only when both agree. A claim
  * left by an org whose list no longer holds the entry that proved it (a removal cut off
  * halfway; an entry made again since is a new claim, not yet proven) is stale: the next
- * org to prove the domain takes it over.
+ * org to prove the domain takes it over. So is a live one whose value the domain's TXT
+ * record no longer holds, once another org's value is there: a domain changes hands (it
+ * lapses and is registered again), and whoever controls its DNS now decides, or its old org
+ * would keep signing in, and shutting out, the new owner's people for ever.
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
@@ -22,7 +25,7 @@ import type { Services } from '../services.ts';
 import { parseRecord, readRecord, updateRecord } from '../store/records.ts';
 import { storeKey } from '../store/store.ts';
 import { base64url, randomBytes } from '../tokens/opaque.ts';
-import { type AuditSource, appendAudit } from './audit.ts';
+import { type AuditSource, appendAudit, SERVER_ACTOR } from './audit.ts';
 import { type OrgRecord, readOrg } from './orgs.ts';
 
 const StoredDomain = z.object({
@@ -143,8 +146,8 @@ export async function claimDomain(
 
 /**
  * `POST /v1/orgs/{org}/domains/{domain}/verify`: looks the TXT record up and, when it holds
- * this claim's exact value and no other org holds the domain, marks it verified. A domain
- * already verified here answers as it is.
+ * this claim's exact value and no other org holds the domain (or the one that does no longer
+ * has its value there), marks it verified. A domain already verified here answers as it is.
  */
 export async function verifyDomain(
   services: Services,
@@ -158,12 +161,13 @@ export async function verifyDomain(
   const claimed = (await readDomains(services, org.slug)).find((stored) => stored.domain === domain);
   if (!claimed) throw notClaimed(org.slug, domain);
   if (claimed.verifiedAt !== null) return view(claimed);
-  // Checked before the lookup too: a domain held elsewhere is refused without asking DNS.
-  await refuseIfHeldElsewhere(services, org.slug, domain);
+  const holder = await holderElsewhere(services, org.slug, domain);
 
   await countLookup(services, org.slug);
   const { record } = view(claimed);
   const values = await txtValues(services, record.name);
+  // Another org holds it: it keeps it unless DNS now holds this org's value and no longer its own.
+  if (holder && (!values.includes(record.value) || values.includes(holder.value))) throw heldElsewhere(domain);
   if (!values.includes(record.value)) {
     const found = values.filter((value) => value.startsWith(CHALLENGE_PREFIX)).length;
     throw new OAuthError(
@@ -175,7 +179,7 @@ export async function verifyDomain(
   }
 
   const now = services.now();
-  const taken = await takeClaim(services, org.slug, domain, claimed.token, now);
+  const taken = await takeClaim(services, org.slug, domain, claimed.token, now, holder?.raw ?? null);
   let verified: StoredDomain | undefined;
   let marked = false;
   await updateDomains(services, org.slug, (current) => {
@@ -196,7 +200,30 @@ export async function verifyDomain(
   if (marked) {
     await appendAudit(services, org.slug, source, { action: 'domain.verified', subject: domain, detail: `TXT ${record.name}` });
   }
+  if (holder && taken.previous === holder.raw) await markLost(services, holder, domain, source.requestId);
   return view(verified);
+}
+
+/**
+ * The org whose claim another org's proof took over: its entry is pending again (its value
+ * published again, and the other's gone, would prove it again), and its trail says so.
+ */
+async function markLost(services: Services, holder: Holder, domain: string, requestId: string): Promise<void> {
+  await updateDomains(services, holder.org, (current) =>
+    current.map((stored) =>
+      stored.domain === domain && stored.token === holder.token ? { ...stored, verifiedAt: null } : stored,
+    ),
+  );
+  await appendAudit(
+    services,
+    holder.org,
+    { actor: SERVER_ACTOR, requestId },
+    {
+      action: 'domain.lost',
+      subject: domain,
+      detail: `its TXT record ${CHALLENGE_LABEL}.${domain} no longer holds this org's value, and another org proved the domain`,
+    },
+  );
 }
 
 /** `DELETE /v1/orgs/{org}/domains/{domain}`: the claim goes, and with it the domain, for any org to prove. */
@@ -252,7 +279,7 @@ function heldElsewhere(domain: string): OAuthError {
   // Which org is not said: a domain's holder is no business of another tenant.
   return new OAuthError(
     'conflict',
-    `the domain ${domain} is verified by another org; it can be verified here only once that org removes it`,
+    `the domain ${domain} is verified by another org; it can be verified here only once that org removes it, or once its TXT record holds this org's value and no longer that org's`,
   );
 }
 
@@ -267,14 +294,20 @@ async function liveElsewhere(services: Services, org: string, held: Claim, domai
   return (await readDomains(services, held.org)).some((stored) => holds(held, stored, domain));
 }
 
-async function refuseIfHeldElsewhere(services: Services, org: string, domain: string): Promise<void> {
+/** Another org's live claim of a domain: the record as read, and the TXT value that proved it. */
+type Holder = { raw: string; org: string; token: string; value: string };
+
+async function holderElsewhere(services: Services, org: string, domain: string): Promise<Holder | null> {
   const held = await readClaim(services, domain);
-  if (held && (await liveElsewhere(services, org, held.value, domain))) throw heldElsewhere(domain);
+  if (!held || held.value.org === org) return null;
+  const entry = (await readDomains(services, held.value.org)).find((stored) => holds(held.value, stored, domain));
+  return entry ? { raw: held.raw, org: held.value.org, token: entry.token, value: `${CHALLENGE_PREFIX}${entry.token}` } : null;
 }
 
 /**
  * Takes the domain's claim for `org`: create-if-absent, or over a stale claim by compare
- * and swap. Returns the text written and what it replaced; 409 if another org holds it. A claim the org holds
+ * and swap, or over `superseding` (a live claim whose value DNS no longer holds, exactly as
+ * read). Returns the text written and what it replaced; 409 if another org holds it. A claim the org holds
  * already is written again too: another org that found it stale and is about to take it
  * over then fails its swap and looks again (finding this org's list naming the domain),
  * where leaving it as it is would let both orgs mark the domain verified.
@@ -285,11 +318,12 @@ async function takeClaim(
   domain: string,
   token: string,
   now: number,
+  superseding: string | null,
 ): Promise<{ written: string; previous: string | null }> {
   const mine = JSON.stringify({ org, verifiedAt: now, token });
   for (let attempt = 0; attempt < 5; attempt++) {
     const held = await readClaim(services, domain);
-    if (held && (await liveElsewhere(services, org, held.value, domain))) throw heldElsewhere(domain);
+    if (held && held.raw !== superseding && (await liveElsewhere(services, org, held.value, domain))) throw heldElsewhere(domain);
     const previous = held?.raw ?? null;
     if (await services.store.swap(claimKey(domain), previous, mine, DOMAIN_TTL_SECONDS)) return { written: mine, previous };
   }
