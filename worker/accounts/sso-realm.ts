@@ -19,7 +19,12 @@ export type SsoRealm = { org: string; domain: string; connection: SsoConnection 
 
 /** Labels a parent domain keeps at least: `example` alone is never claimed (shared/schemas.ts DomainName). */
 const MIN_LABELS = 2;
-/** A domain has at most 127 labels; an email's needs looking up at most this many. */
+/**
+ * A domain has up to 127 labels; an email's is looked up at most this many times, at the
+ * least specific end (the names of two to nine labels), where the domains orgs verify are:
+ * capping at the most specific end instead put an address nine labels below its org's
+ * domain in no realm, past the org's enforcement.
+ */
 const MAX_PARENTS = 8;
 
 /**
@@ -48,11 +53,11 @@ export function canonicalEmail(email: string): string {
   return domain === null ? email.toLowerCase() : `${local}@${domain}`;
 }
 
-/** The domain and its parents, most specific first, down to two labels. */
+/** The domain and its parents, most specific first, down to two labels; of a deep domain, its MAX_PARENTS least specific. */
 function domainAndParents(domain: string): string[] {
   const labels = domain.split('.');
   const names: string[] = [];
-  for (let start = 0; labels.length - start >= MIN_LABELS && names.length < MAX_PARENTS; start++) {
+  for (let start = Math.max(0, labels.length - MIN_LABELS - MAX_PARENTS + 1); labels.length - start >= MIN_LABELS; start++) {
     names.push(labels.slice(start).join('.'));
   }
   return names;
