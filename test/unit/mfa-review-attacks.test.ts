@@ -25,7 +25,7 @@ import { apiJsonCall } from '../fixtures/api-call.ts';
 import { consolePerson } from '../fixtures/console-http.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { addMember, deviceLogin, refresh } from '../fixtures/oauth-client.ts';
-import { deviceSignInFrom } from '../fixtures/org-mfa.ts';
+import { deviceSignInFrom, oneStepSignIn } from '../fixtures/org-mfa.ts';
 import { beginPasskey } from '../fixtures/passkeys.ts';
 import { SoftAuthenticator } from '../fixtures/soft-authenticator.ts';
 import {
@@ -233,4 +233,41 @@ test('a session for the org made while the owner turns the requirement on, or re
   );
   assert.ok(removing instanceof OAuthError, `a removed member's session for the org: ${String(removing)}`);
   assert.equal(removing.code, 'access_denied');
+});
+
+test('a session for the org pushed out of its list (500 newer ones) is still ended by the requirement, or by a removal, at its next refresh', async () => {
+  const member = 'm@capped.example';
+  const ownerEmail = 'owner@capped.example';
+  await deviceLogin(app.base, ownerEmail);
+  const owner = await consolePerson(app.base, ownerEmail);
+  await enrollAuthenticator(owner, app.now());
+  app.step(STEP);
+  const ownerTokens = await deviceSignInFrom(app.base, owner.browser, ownerEmail);
+  for (const slug of ['capped', 'capped-rm']) {
+    assert.equal((await call('POST', '/v1/orgs', ownerTokens.access_token, { slug })).status, 201);
+    await addMember(app.base, ownerTokens.access_token, slug, member, 'member');
+  }
+  const pushedOut = async (slug: string) => {
+    const session = await oneStepSignIn(app.base, member, slug);
+    // The org's list keeps its newest 500 sessions; the member made 500 more since.
+    const newer = Array.from({ length: 500 }, (_, n) => ({
+      sid: `ses_${String(n).padStart(20, '0')}`,
+      email: member,
+      expiresAt: app.now() + 86_400_000,
+    }));
+    await app.store.put(storeKey('orgSessionIndex', slug), JSON.stringify(newer), 86_400);
+    return session;
+  };
+  const forCapped = await pushedOut('capped');
+  const turned = await call('PUT', '/v1/orgs/capped/mfa', ownerTokens.access_token, { required: true });
+  assert.equal(turned.json.sessions_ended, 0, 'the switch could not find it');
+  const refreshed = await refresh(app.base, forCapped.refresh_token);
+  assert.equal(refreshed.status, 400, `a one-step session for an org that requires two-step sign-in: ${refreshed.text}`);
+  assert.equal(refreshed.json.error, 'invalid_grant');
+
+  const forRemoved = await pushedOut('capped-rm');
+  const removed = await call('DELETE', `/v1/orgs/capped-rm/members/${member}`, ownerTokens.access_token);
+  assert.equal(removed.status, 200, removed.text);
+  const again = await refresh(app.base, forRemoved.refresh_token);
+  assert.equal(again.status, 400, `a removed member's session for the org: ${again.text}`);
 });

@@ -10,16 +10,18 @@
  */
 import * as z from 'zod';
 import { OAuthError } from '../../shared/errors.ts';
-import type { AuditSource } from '../accounts/audit.ts';
+import { type AuditSource, SERVER_ACTOR } from '../accounts/audit.ts';
 import {
   announceEnded,
   auditStepUp,
   createFamily,
   ended,
+  establishRefusal,
   Family,
   familyKey,
   type NewFamily,
   readFamily,
+  revokeFamily,
   type StepUp,
   seconds,
   steppedUp,
@@ -248,18 +250,36 @@ export async function rotateRefreshToken(
       throw new OAuthError('invalid_scope', 'a refresh may only narrow the granted scope');
     case 'rotated':
       if (request.stepUp) await auditStepUp(services, sid, result.family, source);
+      await refuseOutsideItsOrg(services, sid, result.family, source);
       return { sid, family: result.family, refreshToken: candidate, scope: result.scope };
     case 'retried': {
       const successor = result.legacy
         ? await hasher.openLegacy(presented, result.sealed)
         : await hasher.open(presented, result.sealed).then((bytes) => bytes && storedSuccessor(services, sid, bytes));
       if (!successor) throw new OAuthError('invalid_grant', 'refresh token is invalid or expired');
+      await refuseOutsideItsOrg(services, sid, result.family, source);
       return { sid, family: result.family, refreshToken: successor, scope: result.scope };
     }
     case 'reused':
       await announceEnded(services, sid, result.family, 'reuse', source);
       throw new OAuthError('invalid_grant', 'refresh token was already used; the session is revoked, sign in again');
   }
+}
+
+/**
+ * A session established for an org renews only while it still could be established: its
+ * person a member, and a second factor proven if the org requires one. Removing a member
+ * and turning the requirement on end the org's sessions they find in its list, but the list
+ * keeps the newest 500, so one pushed out by newer ones (a member can make those) would
+ * otherwise renew for its whole life, its tokens taken by any API checking them offline.
+ * One read of the org's record, for org sessions only.
+ */
+async function refuseOutsideItsOrg(services: Services, sid: string, family: Family, source: AuditSource): Promise<void> {
+  if (family.org === null) return;
+  const refusal = await establishRefusal(services, family.org, family);
+  if (!refusal) return;
+  await revokeFamily(services, sid, 'admin', { ...source, actor: SERVER_ACTOR });
+  throw new OAuthError('invalid_grant', `the session was revoked: ${refusal.message}; sign in again`);
 }
 
 /** For revocation and introspection: the family a refresh token belongs to, if it is live. */
