@@ -105,7 +105,10 @@ const SessionIndex = z.array(z.object({ sid: z.string(), expiresAt: z.number() }
 const OrgSessionIndex = z.array(z.object({ sid: z.string(), email: z.string().nullable(), expiresAt: z.number() }));
 /** A person's index keeps the newest sessions; older ones still work but no longer list. */
 const MAX_LISTED_SESSIONS = 100;
-/** The same for an org's index: older sessions still work, but neither list nor end with a removal. */
+/**
+ * The same for an org's index: older sessions still work but no longer list, and a removal
+ * (or the org requiring a second factor) ends them at their next refresh, not at once.
+ */
 const MAX_ORG_LISTED_SESSIONS = 500;
 const INDEX_TTL_SECONDS = 10 * 365 * 86400;
 /** `last_used_at` moves at most this often, so a busy CLI does not rewrite its session on every refresh. */
