@@ -24,13 +24,14 @@ import { storeKey } from '../../worker/store/store.ts';
 import { apiJsonCall } from '../fixtures/api-call.ts';
 import { consolePerson } from '../fixtures/console-http.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
-import { addMember, deviceLogin, refresh } from '../fixtures/oauth-client.ts';
+import { addMember, deviceLogin, FormBrowser, refresh } from '../fixtures/oauth-client.ts';
 import { deviceSignInFrom, oneStepSignIn } from '../fixtures/org-mfa.ts';
-import { beginPasskey } from '../fixtures/passkeys.ts';
+import { addPasskey, answerWithPasskey, beginPasskey, passkeyRequest } from '../fixtures/passkeys.ts';
 import { SoftAuthenticator } from '../fixtures/soft-authenticator.ts';
 import {
   addAuthenticator,
   enrollAuthenticator,
+  firstStep,
   makeRecoveryCodes,
   pendingIdOn,
   secretOn,
@@ -270,4 +271,26 @@ test('a session for the org pushed out of its list (500 newer ones) is still end
   assert.equal(removed.status, 200, removed.text);
   const again = await refresh(app.base, forRemoved.refresh_token);
   assert.equal(again.status, 400, `a removed member's session for the org: ${again.text}`);
+});
+
+test('a passkey whose counter is always 0 (as many synced passkeys are) signs in each time, and its answer still counts once', async () => {
+  const email = 'zero@review.example';
+  const person = await consolePerson(app.base, email);
+  const authenticator = new SoftAuthenticator(app.base, undefined, { synced: true });
+  const credential = await addPasskey(person, authenticator);
+  let spent = '';
+  for (let n = 0; n < 2; n++) {
+    const browser = new FormBrowser(app.base);
+    assert.equal((await firstStep(browser, email)).headers.get('location'), '/signin/two-step');
+    const { csrf, challenge } = await passkeyRequest(browser);
+    const answer = await authenticator.assert(credential, challenge ?? '', { counter: 0 });
+    const signedIn = await answerWithPasskey(browser, csrf, answer);
+    assert.equal(signedIn.status, 303, `sign-in ${n + 1} with counter 0: ${signedIn.status}`);
+    spent = answer;
+  }
+  // The last answer, replayed in a new sign-in: its challenge was taken, so it counts for nothing.
+  const browser = new FormBrowser(app.base);
+  await firstStep(browser, email);
+  const { csrf } = await passkeyRequest(browser);
+  assert.equal((await answerWithPasskey(browser, csrf, spent)).status, 400);
 });
