@@ -2,8 +2,8 @@
  * The console's SSO page for an org: the same account functions as `/v1/orgs/{org}/sso`
  * (readConnection, writeConnection, startTestSignIn, removeConnection: their role checks,
  * rules and audit entries). A refused write shows the form again with the reason and what
- * was typed, never the secret. Saving and removing change who may sign in, so they want a
- * recent sign-in, as deleting a trust policy does.
+ * was typed, never the secret. Saving, switching and removing change who may sign in, so
+ * they want a recent sign-in, as deleting a trust policy does.
  */
 import type { Context } from 'hono';
 import { OAuthError } from '../../../shared/errors.ts';
@@ -79,6 +79,13 @@ ssoConsole.post('/console/orgs/:org/sso/switch', async (c) => {
   const to = form.to as keyof typeof SWITCHES;
   if (!Object.hasOwn(SWITCHES, to ?? ''))
     throw new OAuthError('invalid_request', 'unknown switch: use enable, disable, enforce or unenforce');
+  // Turning SSO or its requirement on or off changes who signs in where, as saving does (the API asks a step-up for it).
+  if (!signedInRecently(c, user))
+    return signInPage(
+      c,
+      orgPath(slug, 'sso'),
+      'Turning single sign-on or its requirement on or off needs a recent sign-in. Sign in again, then switch it once more.',
+    );
   try {
     if (!connection) throw new OAuthError('not_found', `org "${slug}" has no SSO connection; set one first`);
     const write: SsoConnectionWrite = { issuer: connection.issuer, client_id: connection.client_id, ...SWITCHES[to] };
