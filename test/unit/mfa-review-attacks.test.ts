@@ -6,6 +6,10 @@
  * authenticator or passkey begun by a browser on the first step alone, while the person had
  * no factor, is not confirmed by that browser once the person has turned two-step sign-in on
  * meanwhile (the window someone holding the first step alone had to plant a factor of theirs).
+ * A session for an org made while the owner turns the requirement on (or removes the member)
+ * is not left alive, nor is one the org's session list no longer names (it keeps the newest
+ * 500): it ends at its next refresh. A passkey whose counter is always 0 signs in each time,
+ * and its answer counts once.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
