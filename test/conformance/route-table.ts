@@ -707,7 +707,8 @@ export const ROWS: Row[] = [
     expect: DOMAIN_WRITERS,
   },
 
-  // An org's SSO connection: its owners and admins, as people, read, set, test and remove it; its keys only read it.
+  // An org's SSO connection: its owners and admins, as people, read, test, switch and remove it (only an owner names
+  // its provider); its keys only read it.
   // No connection exists in the matrix (none can: its issuer would have to serve a full
   // discovery document); a cell that got past the role check to "no connection", or to the
   // issuer's discovery, is allowed.
@@ -728,7 +729,12 @@ export const ROWS: Row[] = [
     sides: 'both',
     body: (_cell, world) => ({ issuer: world.ciIssuer, client_id: 'matrix', client_secret: 'matrix-secret' }),
     judge: ssoReached,
-    expect: DOMAIN_WRITERS,
+    // Naming the provider (a new issuer or client id) is the owner's alone.
+    expect: who({
+      allowed: ['owner'],
+      forbidden: ['admin', 'member', 'orgKey', 'projectKey', 'ci', 'narrowed'],
+      hidden: STRANGERS,
+    }),
   },
   {
     route: 'POST /v1/orgs/:org/sso/test',

@@ -145,6 +145,23 @@ describe('the connection and its test sign-in', () => {
   });
 });
 
+describe('who names the provider', () => {
+  test('only an owner: an admin may not make the connection or change its issuer or client id, but may re-key and switch it', async () => {
+    await sso('DELETE'); // none, whatever the tests before left
+    const admin = await addMember(app.base, tokens.acme, 'acme', 'idp-admin@acme.example', 'admin');
+    const made = await put({ issuer: provider.issuer, client_id: CLIENT_ID, client_secret: SECRET }, admin);
+    expectStatus(made, 403, 'an admin makes one');
+    assert.match(String(made.json.error_description), /only an owner of org "acme" names its identity provider/);
+    expectStatus(await sso('GET', '', undefined, admin), 404, 'nothing was made');
+    expectStatus(await connect(), 201, 'the owner makes it');
+    const renamed = await put({ issuer: provider.issuer, client_id: 'their-own-client', client_secret: 'x' }, admin);
+    expectStatus(renamed, 403, 'an admin points it at another client');
+    assert.equal((await sso('GET')).json.client_id, CLIENT_ID);
+    const rekeyed = await put({ issuer: provider.issuer, client_id: CLIENT_ID, client_secret: 'a-new-secret-4kq9' }, admin);
+    expectStatus(rekeyed, 200, 'an admin replaces the secret for the same provider');
+  });
+});
+
 describe('ID tokens the test refuses (nothing is marked tested)', () => {
   for (const [flaw, message] of [
     ['other-issuer', /&quot;iss&quot; claim is wrong/],

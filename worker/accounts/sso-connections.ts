@@ -143,7 +143,8 @@ export async function writeConnection(
   body: () => Promise<unknown>,
   source: AuditSource,
 ): Promise<{ created: boolean; connection: SsoConnectionInfo }> {
-  const org = await orgFor(services, principal, slug, 'domains:write');
+  const org = await readOrg(services, slug);
+  const role = authorize(org, principal, 'domains:write');
   const write = parseInput(SsoConnectionWrite, await body());
   const issuerUrl = tenantUrl(write.issuer, services.config.loopback, 'issuer');
   if (issuerUrl.search || issuerUrl.hash) throw new OAuthError('invalid_request', 'issuer has no query or fragment');
@@ -152,6 +153,14 @@ export async function writeConnection(
   const newProvider = (current: StoredConnection | null) =>
     current === null || current.issuer !== write.issuer || current.clientId !== write.client_id;
   const checkedNew = newProvider(before);
+  // Whoever names the provider decides who every address in the org's domains is, in every
+  // org those people are in (memberships are by email): the owner's say, as the org's other
+  // powers over people are; an admin may still test, switch and re-key the owner's provider.
+  if (checkedNew && role !== 'owner')
+    throw new OAuthError(
+      'forbidden',
+      `lacks owner: only an owner of org "${org.slug}" names its identity provider (the issuer and client id)`,
+    );
   if (checkedNew && write.client_secret === undefined) {
     // The secret kept would go to a provider it was never given for.
     throw new OAuthError(
