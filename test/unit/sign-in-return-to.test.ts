@@ -7,23 +7,21 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { apiCall, ok } from '../fixtures/api-call.ts';
-import { type DohResolver, startDohResolver } from '../fixtures/doh-resolver.ts';
-import { startFakeOidc } from '../fixtures/fake-oidc.ts';
+import { type DohResolver } from '../fixtures/doh-resolver.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { FormBrowser } from '../fixtures/oauth-client.ts';
 import {
+  ACME_SSO,
+  type AcmeSso,
   asserting,
-  connectSso,
   type FakeIdp,
   orgProviderLink,
   providerAnswer,
-  upstreamDeviceLogin,
-  verifyDomain,
+  startAcmeSso,
+  stopAcmeSso,
 } from '../fixtures/sso-sign-in.ts';
-import { freePort } from '../fixtures/worker-server.ts';
 
-const ACME = { id: 'acme-sso', secret: 'acme-sso-secret-Hq7vX2pL9wRz' };
+const ACME = ACME_SSO;
 /** Values that are no header's: CR LF (a header of the attacker's after it), NUL, DEL, a C1 control. */
 const HOSTILE = ['/console/\r\nSet-Cookie: lk_session=x', '/device?\n', '/console/\u0000', '/console\u007f', '/device/\u0085'];
 
@@ -47,29 +45,15 @@ const wentTo = (answer: { status: number; html: string; headers: Headers }, wher
   assert.equal(answer.headers.get('location'), where, JSON.stringify(what));
 };
 
+let world: AcmeSso | undefined;
 before(async () => {
   dev = await startInProcess();
-  resolver = await startDohResolver();
-  deployment = await startFakeOidc(await freePort(), 'latchkey');
-  acmeIdp = await startFakeOidc(await freePort(), ACME.id);
-  app = await startInProcess(
-    {
-      LATCHKEY_IDENTITY: 'oidc',
-      LATCHKEY_OIDC_ISSUER: deployment.issuer,
-      LATCHKEY_OIDC_CLIENT_ID: 'latchkey',
-      LATCHKEY_DOH_URL: resolver.url,
-    },
-    Date.now(),
-  );
-  const owner = (await upstreamDeviceLogin(app.base, deployment, 'owner@acme.test')).access_token;
-  await ok(apiCall(app.base, 'POST', '/v1/orgs', owner, { slug: 'acme' }));
-  await verifyDomain(app.base, resolver, owner, 'acme', 'acme.test');
-  await connectSso(app.base, owner, 'acme', acmeIdp, ACME);
+  world = await startAcmeSso();
+  ({ app, resolver, deployment, acmeIdp } = world);
 });
 after(async () => {
   dev?.close();
-  app?.close();
-  await Promise.all([resolver?.stop(), deployment?.stop(), acmeIdp?.stop()]);
+  await stopAcmeSso(world);
 });
 
 describe('return_to with a control character', () => {

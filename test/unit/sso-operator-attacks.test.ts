@@ -11,15 +11,21 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { enforcedMessage } from '../../worker/accounts/sso-realm.ts';
 import { apiCall, ok } from '../fixtures/api-call.ts';
-import { type DohResolver, startDohResolver } from '../fixtures/doh-resolver.ts';
-import { startFakeOidc } from '../fixtures/fake-oidc.ts';
-import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
+import { type DohResolver } from '../fixtures/doh-resolver.ts';
+import { type InProcess } from '../fixtures/in-process.ts';
 import { FormBrowser } from '../fixtures/oauth-client.ts';
-import { asserting, connectSso, type FakeIdp, signInTrip, upstreamDeviceLogin, verifyDomain } from '../fixtures/sso-sign-in.ts';
+import {
+  ACME_SSO,
+  type AcmeSso,
+  asserting,
+  type FakeIdp,
+  signInTrip,
+  startAcmeSso,
+  stopAcmeSso,
+} from '../fixtures/sso-sign-in.ts';
 import { signedIn } from '../fixtures/two-step.ts';
-import { freePort } from '../fixtures/worker-server.ts';
 
-const ACME = { id: 'acme-sso', secret: 'acme-sso-secret-Hq7vX2pL9wRz' };
+const ACME = ACME_SSO;
 
 let app: InProcess;
 let resolver: DohResolver;
@@ -40,30 +46,16 @@ async function trip(typed: string, said: string) {
 const acmeMembers = async () =>
   ((await ok(apiCall(app.base, 'GET', '/v1/orgs/acme', owner))).members as { email: string }[]).map((member) => member.email);
 
+let world: AcmeSso | undefined;
 before(async () => {
-  resolver = await startDohResolver();
-  deployment = await startFakeOidc(await freePort(), 'latchkey');
-  acmeIdp = await startFakeOidc(await freePort(), ACME.id);
-  app = await startInProcess(
-    {
-      LATCHKEY_IDENTITY: 'oidc',
-      LATCHKEY_OIDC_ISSUER: deployment.issuer,
-      LATCHKEY_OIDC_CLIENT_ID: 'latchkey',
-      LATCHKEY_DOH_URL: resolver.url,
-      LATCHKEY_OPERATORS: 'Root@Acme.test,ops@eu.acme.test',
-    },
-    Date.now(),
-  );
-  owner = (await upstreamDeviceLogin(app.base, deployment, 'owner@acme.test')).access_token;
-  await ok(apiCall(app.base, 'POST', '/v1/orgs', owner, { slug: 'acme' }));
-  await verifyDomain(app.base, resolver, owner, 'acme', 'acme.test');
   // JIT as admin: what the org's provider signs in would otherwise become one of acme's admins too.
-  await connectSso(app.base, owner, 'acme', acmeIdp, ACME, { jit_role: 'admin' });
+  world = await startAcmeSso({
+    vars: { LATCHKEY_OPERATORS: 'Root@Acme.test,ops@eu.acme.test' },
+    connect: { jit_role: 'admin' },
+  });
+  ({ app, resolver, deployment, acmeIdp, owner } = world);
 });
-after(async () => {
-  app?.close();
-  await Promise.all([resolver?.stop(), deployment?.stop(), acmeIdp?.stop()]);
-});
+after(() => stopAcmeSso(world));
 
 describe("an org's provider and the deployment's operators", () => {
   test("acme's provider signing in an operator's address, in any spelling or a sub-domain's: refused, no session, no membership", async () => {

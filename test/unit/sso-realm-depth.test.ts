@@ -10,15 +10,20 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { enforcedMessage } from '../../worker/accounts/sso-realm.ts';
-import { apiCall, ok } from '../fixtures/api-call.ts';
-import { type DohResolver, startDohResolver } from '../fixtures/doh-resolver.ts';
-import { startFakeOidc } from '../fixtures/fake-oidc.ts';
-import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
+import { type DohResolver } from '../fixtures/doh-resolver.ts';
+import { type InProcess } from '../fixtures/in-process.ts';
 import { FormBrowser } from '../fixtures/oauth-client.ts';
-import { asserting, connectSso, type FakeIdp, signInTrip, upstreamDeviceLogin, verifyDomain } from '../fixtures/sso-sign-in.ts';
-import { freePort } from '../fixtures/worker-server.ts';
+import {
+  ACME_SSO,
+  type AcmeSso,
+  asserting,
+  type FakeIdp,
+  signInTrip,
+  startAcmeSso,
+  stopAcmeSso,
+} from '../fixtures/sso-sign-in.ts';
 
-const ACME = { id: 'acme-sso', secret: 'acme-sso-secret-Hq7vX2pL9wRz' };
+const ACME = ACME_SSO;
 /** Ten labels under acme.test, and another spelling of it. */
 const DEEP = 'bob@a.b.c.d.e.f.g.h.i.j.acme.test';
 const DEEP_SPELLED = 'BOB@A.B.C.D.E.F.G.H.I.J.Acme.Test.';
@@ -34,28 +39,12 @@ async function trip(typed: string, said: string) {
   return signInTrip(new FormBrowser(app.base), typed);
 }
 
+let world: AcmeSso | undefined;
 before(async () => {
-  resolver = await startDohResolver();
-  deployment = await startFakeOidc(await freePort(), 'latchkey');
-  acmeIdp = await startFakeOidc(await freePort(), ACME.id);
-  app = await startInProcess(
-    {
-      LATCHKEY_IDENTITY: 'oidc',
-      LATCHKEY_OIDC_ISSUER: deployment.issuer,
-      LATCHKEY_OIDC_CLIENT_ID: 'latchkey',
-      LATCHKEY_DOH_URL: resolver.url,
-    },
-    Date.now(),
-  );
-  const owner = (await upstreamDeviceLogin(app.base, deployment, 'owner@owners.test')).access_token;
-  await ok(apiCall(app.base, 'POST', '/v1/orgs', owner, { slug: 'acme' }));
-  await verifyDomain(app.base, resolver, owner, 'acme', 'acme.test');
-  await connectSso(app.base, owner, 'acme', acmeIdp, ACME, { enforced: true });
+  world = await startAcmeSso({ ownerEmail: 'owner@owners.test', connect: { enforced: true } });
+  ({ app, resolver, deployment, acmeIdp } = world);
 });
-after(async () => {
-  app?.close();
-  await Promise.all([resolver?.stop(), deployment?.stop(), acmeIdp?.stop()]);
-});
+after(() => stopAcmeSso(world));
 
 describe('an address many labels below a verified domain', () => {
   test("the deployment's provider is refused it while acme enforces its SSO", async () => {
