@@ -225,7 +225,7 @@ describe('API keys in the console (Chromium)', () => {
       }
       assert.deepEqual(
         stops,
-        ['Overview', 'Members', 'API keys', 'CI trust', 'Audit trail', 'key-name'],
+        ['Overview', 'Members', 'API keys', 'CI trust', 'SSO', 'Audit trail', 'key-name'],
         'the org tabs, then the form',
       );
       await page.keyboard.type('typed by keyboard');
