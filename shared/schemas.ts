@@ -338,6 +338,8 @@ export const Org = z.object({
   created_by: z.string(),
   projects: z.array(z.string()),
   members: z.array(z.object({ email: z.string(), role: Role })),
+  /** Whether the org requires two-step sign-in of its members (`PUT /v1/orgs/{org}/mfa`); absent from servers before it. */
+  require_mfa: z.boolean().default(false),
 });
 export type Org = z.infer<typeof Org>;
 

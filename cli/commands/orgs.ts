@@ -40,7 +40,8 @@ export async function orgs(
       if (global.json) return printJson(deps, org);
       deps.io.out(
         `${printable(org.slug)} (${printable(org.name)}), created ${isoTime(org.created_at)} by ${printable(org.created_by)}\n` +
-          `projects: ${org.projects.length ? printable(org.projects.join(', ')) : '(none)'}\n`,
+          `projects: ${org.projects.length ? printable(org.projects.join(', ')) : '(none)'}\n` +
+          `two-step sign-in: ${org.require_mfa ? 'required of every member' : 'not required'}\n`,
       );
       return printMembers(deps, org.members);
     }

@@ -80,6 +80,8 @@ describe('orgs mfa', () => {
     assert.equal(turned.stdout, '');
     assert.match(turned.stderr, /^acme now requires two-step sign-in; 0 sessions without it ended\.\n$/);
     assert.equal((await ok(['orgs', 'mfa', 'acme'], 'owner')).stdout, 'acme: two-step sign-in required of every member\n');
+    assert.match((await ok(['orgs', 'show', 'acme'], 'owner')).stdout, /^two-step sign-in: required of every member$/m);
+    assert.equal(JSON.parse((await ok(['orgs', 'show', 'acme', '--json'], 'owner')).stdout).require_mfa, true);
 
     const refused = await run(['orgs', 'show', 'acme'], 'member');
     assert.equal(refused.code, 3, refused.stderr);
@@ -91,6 +93,6 @@ describe('orgs mfa', () => {
 
     const off = JSON.parse((await ok(['orgs', 'mfa', 'acme', '--allow', '--json'], 'owner')).stdout);
     assert.deepEqual(off, { org: 'acme', required: false, sessions_ended: 0 });
-    await ok(['orgs', 'show', 'acme'], 'member');
+    assert.match((await ok(['orgs', 'show', 'acme'], 'member')).stdout, /^two-step sign-in: not required$/m);
   });
 });

@@ -206,6 +206,7 @@ export function orgView(org: OrgRecord): Org {
     created_by: org.createdBy,
     projects: org.projects,
     members: Object.entries(org.members).map(([email, role]) => ({ email, role })),
+    require_mfa: org.requireMfa,
   };
 }
 
