@@ -203,7 +203,7 @@ describe('sessions', () => {
     const other = mine.find((session: { current: boolean }) => !session.current);
 
     const table = (await ok(['sessions', 'list'], env)).stdout;
-    assert.match(table, /^ID\s+DEVICE\s+CLIENT\s+FOR ORG\s+SIGNED IN\s+LAST USED\s+STATE\n\* ses_/);
+    assert.match(table, /^ID\s+DEVICE\s+CLIENT\s+FOR ORG\s+TWO-STEP\s+SIGNED IN\s+LAST USED\s+STATE\n\* ses_/);
     await ok(['sessions', 'revoke', other.id, '--confirm'], env);
     const ended = await runCli(['status'], owner); // owner's LATCHKEY_TOKEN belongs to the other session
     assert.equal(ended.code, 3);
