@@ -23,7 +23,15 @@ import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
 import { FormBrowser } from '../fixtures/oauth-client.ts';
 import { addPasskey, answerWithPasskey, beginPasskey, passkeyRequest } from '../fixtures/passkeys.ts';
 import { SoftAuthenticator } from '../fixtures/soft-authenticator.ts';
-import { enrollAuthenticator, firstStep, makeRecoveryCodes, secondStep, signedIn, TWO_STEP } from '../fixtures/two-step.ts';
+import {
+  enrollAuthenticator,
+  firstStep,
+  makeRecoveryCodes,
+  secondStep,
+  signedIn,
+  storedWebSessions,
+  TWO_STEP,
+} from '../fixtures/two-step.ts';
 
 let app: InProcess;
 
@@ -32,10 +40,7 @@ before(async () => {
 });
 after(() => app?.close());
 
-const webSessions = () =>
-  Object.entries(app.store.dump())
-    .filter(([key]) => key.startsWith('ws:'))
-    .map(([, value]) => JSON.parse(value) as { email: string; amr: string[]; mfaAt: number | null });
+const webSessions = () => storedWebSessions(app.store);
 
 /** A person with a passkey made by their own software authenticator at this server's origin. */
 async function withPasskey(email: string) {

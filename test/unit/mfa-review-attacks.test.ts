@@ -39,6 +39,7 @@ import {
   makeRecoveryCodes,
   pendingIdOn,
   secretOn,
+  storedWebSessions,
   TWO_STEP,
 } from '../fixtures/two-step.ts';
 
@@ -98,11 +99,7 @@ test('recovery codes made without a factor do not step a session up, nor get pas
 });
 
 /** The web sessions (browser sign-ins) of `email` as the store keeps them. */
-const webSessionsOf = (email: string) =>
-  Object.entries(app.store.dump())
-    .filter(([key]) => key.startsWith('ws:'))
-    .map(([, value]) => JSON.parse(value) as { email: string; amr: string[]; mfaAt: number | null })
-    .filter((session) => session.email === email);
+const webSessionsOf = (email: string) => storedWebSessions(app.store).filter((session) => session.email === email);
 
 /** How many confirmed authenticator apps the person's factor record holds. */
 function confirmedTotp(email: string): number {

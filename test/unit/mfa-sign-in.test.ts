@@ -26,6 +26,7 @@ import {
   secondStep,
   secretOn,
   signedIn,
+  storedWebSessions,
   TWO_STEP,
   viaUpstream,
 } from '../fixtures/two-step.ts';
@@ -39,10 +40,7 @@ before(async () => {
 });
 after(() => app?.close());
 
-const webSessions = () =>
-  Object.entries(app.store.dump())
-    .filter(([key]) => key.startsWith('ws:'))
-    .map(([, value]) => JSON.parse(value) as { email: string; amr: string[]; mfaAt: number | null; authTime: number });
+const webSessions = () => storedWebSessions(app.store);
 
 /** A person with an authenticator, enrolled just now; the clock then moves a step on, so the next code is new. */
 async function enrolled(email: string) {
@@ -329,9 +327,7 @@ test('through an upstream OpenID provider: the callback stops at the code page t
     assert.equal(await signedIn(browser), false);
     assert.equal((await secondStep(browser, await totpCodeAt(secret, oidc.now()))).status, 303);
     assert.ok(await signedIn(browser));
-    const sessions = Object.entries(oidc.store.dump())
-      .filter(([key]) => key.startsWith('ws:'))
-      .map(([, value]) => JSON.parse(value) as { amr: string[]; mfaAt: number | null });
+    const sessions = storedWebSessions(oidc.store);
     // The first browser typed the authenticator's first code, so it proved the factor too.
     assert.deepEqual(
       sessions.map((session) => [session.amr, session.mfaAt !== null]),

@@ -14,7 +14,7 @@ import { startFakeOidc } from '../fixtures/fake-oidc.ts';
 import { freePort } from '../fixtures/free-port.ts';
 import { startInProcess } from '../fixtures/in-process.ts';
 import { FormBrowser, pollToken, startDeviceLogin } from '../fixtures/oauth-client.ts';
-import { pendingIdOn, secretOn, signedIn, viaUpstream } from '../fixtures/two-step.ts';
+import { pendingIdOn, secretOn, signedIn, storedWebSessions, viaUpstream } from '../fixtures/two-step.ts';
 
 let upstream: Awaited<ReturnType<typeof startFakeOidc>>;
 before(async () => {
@@ -33,11 +33,6 @@ const appOn = (trust: 'true' | 'false') =>
     },
     Date.now(),
   );
-
-const webSessionsOf = (dump: Record<string, string>) =>
-  Object.entries(dump)
-    .filter(([key]) => key.startsWith('ws:'))
-    .map(([, value]) => JSON.parse(value) as { email: string; amr: string[]; mfaAt: number | null });
 
 const says = (amr: string[], email = 'up@amr.example') => upstream.setClaims({ idToken: { email, email_verified: true, amr } });
 
@@ -88,7 +83,7 @@ test('untrusted (the default): the provider’s amr (mfa, hwk) is recorded nowhe
     says(['pwd', 'mfa', 'hwk'], 'plain@amr.example');
     const browser = new FormBrowser(app.base);
     assert.equal((await viaUpstream(browser)).headers.get('location'), '/console');
-    const [session] = webSessionsOf(app.store.dump());
+    const [session] = storedWebSessions(app.store);
     assert.deepEqual(session?.amr, ['pwd'], 'none of what the provider said');
     assert.equal(session?.mfaAt, null);
 
