@@ -10,8 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildCli, cleanEnv, runCli, tempConfigDir } from '../fixtures/cli-runner.ts';
 import { consolePerson } from '../fixtures/console-http.ts';
-import { addMember } from '../fixtures/oauth-client.ts';
-import { deviceSignInFrom, oneStepSignIn } from '../fixtures/org-mfa.ts';
+import { addMember, deviceSignInFrom, oneStepSignIn } from '../fixtures/oauth-client.ts';
 import { enrollAuthenticator } from '../fixtures/two-step.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 

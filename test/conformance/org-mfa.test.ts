@@ -17,8 +17,7 @@ import { OrgMfaPolicy } from '../../shared/org-mfa.ts';
 import { OrgList } from '../../shared/schemas.ts';
 import { type ApiAnswer, apiCall } from '../fixtures/api-call.ts';
 import { type ConsolePerson, consolePerson } from '../fixtures/console-http.ts';
-import { addMember, type FormBrowser, refresh } from '../fixtures/oauth-client.ts';
-import { deviceSignInFrom, oneStepSignIn, type Tokens } from '../fixtures/org-mfa.ts';
+import { addMember, deviceSignInFrom, type FormBrowser, oneStepSignIn, refresh, type Tokens } from '../fixtures/oauth-client.ts';
 import { enrollAuthenticator, TWO_STEP } from '../fixtures/two-step.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 

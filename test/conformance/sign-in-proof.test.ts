@@ -12,8 +12,15 @@ import { decodeJwt } from 'jose';
 import { AMR_VALUES, MFA_ACR, ServerMetadata, SessionList } from '../../shared/schemas.ts';
 import { TOTP_STEP_SECONDS, totpCodeAt } from '../../worker/mfa/totp.ts';
 import { consolePerson } from '../fixtures/console-http.ts';
-import { deviceLogin, FormBrowser, pollToken, postForm, refresh, startDeviceLogin } from '../fixtures/oauth-client.ts';
-import { deviceSignInFrom } from '../fixtures/org-mfa.ts';
+import {
+  deviceLogin,
+  deviceSignInFrom,
+  FormBrowser,
+  pollToken,
+  postForm,
+  refresh,
+  startDeviceLogin,
+} from '../fixtures/oauth-client.ts';
 import { enrollAuthenticator, firstStep, secondStep } from '../fixtures/two-step.ts';
 import { type RunningWorker, startWorker } from '../fixtures/worker-server.ts';
 

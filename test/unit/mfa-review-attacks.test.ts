@@ -28,8 +28,7 @@ import { storeKey } from '../../worker/store/store.ts';
 import { apiJsonCall } from '../fixtures/api-call.ts';
 import { consolePerson } from '../fixtures/console-http.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
-import { addMember, deviceLogin, FormBrowser, refresh } from '../fixtures/oauth-client.ts';
-import { deviceSignInFrom, oneStepSignIn } from '../fixtures/org-mfa.ts';
+import { addMember, deviceLogin, deviceSignInFrom, FormBrowser, oneStepSignIn, refresh } from '../fixtures/oauth-client.ts';
 import { addPasskey, answerWithPasskey, beginPasskey, passkeyRequest } from '../fixtures/passkeys.ts';
 import { SoftAuthenticator } from '../fixtures/soft-authenticator.ts';
 import {

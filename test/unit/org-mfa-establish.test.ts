@@ -12,8 +12,15 @@ import { TOKEN_TYPE } from '../../shared/schemas.ts';
 import { apiJsonCall } from '../fixtures/api-call.ts';
 import { consolePerson } from '../fixtures/console-http.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
-import { addMember, CLIENT_ID, exchangeIdToken, FormBrowser, pollToken, postForm } from '../fixtures/oauth-client.ts';
-import { deviceSignInFrom } from '../fixtures/org-mfa.ts';
+import {
+  addMember,
+  CLIENT_ID,
+  deviceSignInFrom,
+  exchangeIdToken,
+  FormBrowser,
+  pollToken,
+  postForm,
+} from '../fixtures/oauth-client.ts';
 import { enrollAuthenticator } from '../fixtures/two-step.ts';
 
 let app: InProcess;

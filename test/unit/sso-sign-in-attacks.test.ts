@@ -20,8 +20,7 @@ import { type ConsolePerson, consolePerson } from '../fixtures/console-http.ts';
 import { type DohResolver, startDohResolver } from '../fixtures/doh-resolver.ts';
 import { startFakeOidc } from '../fixtures/fake-oidc.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
-import { deviceLogin, FormBrowser } from '../fixtures/oauth-client.ts';
-import { deviceSignInFrom } from '../fixtures/org-mfa.ts';
+import { deviceLogin, deviceSignInFrom, FormBrowser } from '../fixtures/oauth-client.ts';
 import {
   asserting,
   connectSso,

@@ -20,7 +20,15 @@ import { consolePerson } from '../fixtures/console-http.ts';
 import { startFakeOidc } from '../fixtures/fake-oidc.ts';
 import { freePort } from '../fixtures/free-port.ts';
 import { type InProcess, startInProcess } from '../fixtures/in-process.ts';
-import { deviceLogin, FormBrowser, pollToken, postForm, refresh, startDeviceLogin } from '../fixtures/oauth-client.ts';
+import {
+  deviceLogin,
+  deviceSignInFrom,
+  FormBrowser,
+  pollToken,
+  postForm,
+  refresh,
+  startDeviceLogin,
+} from '../fixtures/oauth-client.ts';
 import { enrollAuthenticator, pendingIdOn, secondStep, secretOn, viaUpstream } from '../fixtures/two-step.ts';
 
 let app: InProcess;
@@ -242,14 +250,7 @@ test('turning the org’s two-step requirement on or off steps up: a sign-in tha
   const { secret } = await enrollAuthenticator(person, app.now());
   app.step(STEP);
   // A device login approved from the browser that gave the code: its tokens say mfa.
-  const started = await startDeviceLogin(app.base);
-  const consent = await person.get(`/device?user_code=${started.user_code}`);
-  await person.post('/device/decision', {
-    csrf: FormBrowser.field(consent.html, 'csrf'),
-    user_code: started.user_code,
-    decision: 'approve',
-  });
-  const tokens = (await pollToken(app.base, started.device_code)).json as { access_token: string; refresh_token: string };
+  const tokens = await deviceSignInFrom(app.base, person.browser, email);
   assert.equal(decodeJwt(tokens.access_token).acr, MFA_ACR);
   assert.equal((await call('POST', '/v1/orgs', tokens.access_token, { slug: 'strict' })).status, 201);
   assert.equal((await call('PUT', '/v1/orgs/strict/mfa', tokens.access_token, { required: true })).status, 200);
@@ -316,20 +317,11 @@ test('a provider that says eight amr values, then latchkey’s own code: the dev
     const second = new FormBrowser(oidc.base);
     assert.equal((await viaUpstream(second)).headers.get('location'), '/signin/two-step');
     assert.equal((await secondStep(second, await totpCodeAt(secret, oidc.now()))).status, 303);
-    const started = await startDeviceLogin(oidc.base);
-    const consent = await second.request(`/device?user_code=${started.user_code}`);
-    const decided = await second.request('/device/decision', {
-      csrf: FormBrowser.field(consent.html, 'csrf'),
-      user_code: started.user_code,
-      decision: 'approve',
-    });
-    assert.ok(decided.status < 400, decided.html.slice(0, 300));
-    const polled = await pollToken(oidc.base, started.device_code);
-    assert.equal(polled.status, 200, polled.text);
-    const claims = decodeJwt(String(polled.json.access_token));
+    const { access_token } = await deviceSignInFrom(oidc.base, second, email);
+    const claims = decodeJwt(access_token);
     assert.equal(claims.acr, MFA_ACR);
     assert.ok((claims.amr as string[]).includes('mfa'));
-    assert.equal((await apiJsonCall(oidc.base, 'GET', '/v1/me', String(polled.json.access_token))).status, 200);
+    assert.equal((await apiJsonCall(oidc.base, 'GET', '/v1/me', access_token)).status, 200);
   } finally {
     oidc.close();
     await upstream.stop();

@@ -13,7 +13,7 @@ import { TOTP_STEP_SECONDS, totpCodeAt } from '../../worker/mfa/totp.ts';
 import { startFakeOidc } from '../fixtures/fake-oidc.ts';
 import { freePort } from '../fixtures/free-port.ts';
 import { startInProcess } from '../fixtures/in-process.ts';
-import { FormBrowser, pollToken, startDeviceLogin } from '../fixtures/oauth-client.ts';
+import { deviceSignInFrom, FormBrowser } from '../fixtures/oauth-client.ts';
 import { pendingIdOn, secretOn, signedIn, storedWebSessions, viaUpstream } from '../fixtures/two-step.ts';
 
 let upstream: Awaited<ReturnType<typeof startFakeOidc>>;
@@ -53,18 +53,10 @@ test('trusted: the provider’s mfa stands in for the code; without mfa the code
     app.step(TOTP_STEP_SECONDS * 1000);
 
     // A device login approved after the provider's own MFA: no code page, and the session says MFA.
-    const started = await startDeviceLogin(app.base);
     const second = new FormBrowser(app.base);
     assert.equal((await viaUpstream(second)).headers.get('location'), '/console');
     assert.ok(await signedIn(second));
-    const consent = await second.request(`/device?user_code=${started.user_code}`);
-    const decided = await second.request('/device/decision', {
-      csrf: FormBrowser.field(consent.html, 'csrf'),
-      user_code: started.user_code,
-      decision: 'approve',
-    });
-    assert.ok(decided.status < 400, decided.html.slice(0, 300));
-    const claims = decodeJwt(String((await pollToken(app.base, started.device_code)).json.access_token));
+    const claims = decodeJwt((await deviceSignInFrom(app.base, second, 'up@amr.example')).access_token);
     assert.equal(claims.acr, 'urn:latchkey:acr:mfa');
     assert.deepEqual(claims.amr, ['pwd', 'mfa', 'otp']);
 
@@ -87,14 +79,7 @@ test('untrusted (the default): the provider’s amr (mfa, hwk) is recorded nowhe
     assert.deepEqual(session?.amr, ['pwd'], 'none of what the provider said');
     assert.equal(session?.mfaAt, null);
 
-    const started = await startDeviceLogin(app.base);
-    const consent = await browser.request(`/device?user_code=${started.user_code}`);
-    await browser.request('/device/decision', {
-      csrf: FormBrowser.field(consent.html, 'csrf'),
-      user_code: started.user_code,
-      decision: 'approve',
-    });
-    const claims = decodeJwt(String((await pollToken(app.base, started.device_code)).json.access_token));
+    const claims = decodeJwt((await deviceSignInFrom(app.base, browser, 'plain@amr.example')).access_token);
     assert.equal(claims.acr, undefined);
     assert.deepEqual(claims.amr, ['pwd']);
   } finally {
