@@ -296,7 +296,7 @@ export async function connectionToTest(services: Services, principal: Principal,
 
 /**
  * Records that a test sign-in worked, on the connection it began on only: one changed
- * since (another issuer, client id or secret) stays untested. Returns whether it did.
+ * since (another issuer, client id or secret) stays untested. Returns the connection as marked.
  */
 export async function markTested(
   services: Services,

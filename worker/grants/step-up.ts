@@ -8,6 +8,7 @@
 import { OAuthError } from '../../shared/errors.ts';
 import { listFactors, proveSecondFactor } from '../accounts/factors.ts';
 import { type StepUp, sessionOwner } from '../accounts/sessions.ts';
+import { TWO_STEP_PAGE } from '../policy/roles.ts';
 import type { Services } from '../services.ts';
 import { lookupRefreshToken } from './refresh-token.ts';
 
@@ -45,7 +46,7 @@ export async function proveStepUp(
   if (!typeable)
     throw new OAuthError(
       'invalid_request',
-      `you have no second factor to prove; add an authenticator app at ${services.config.base}/console/two-step`,
+      `you have no second factor to prove; add an authenticator app at ${services.config.base}${TWO_STEP_PAGE}`,
     );
   const proof = await proveSecondFactor(services, owner, code);
   if (proof.outcome === 'limited') throw new OAuthError('rate_limited', 'too many wrong codes; wait 15 minutes, then try again');

@@ -29,13 +29,8 @@ import { generateRecoveryCodes } from '../../mfa/recovery-codes.ts';
 import { otpauthUri } from '../../mfa/totp.ts';
 import { relyingParty } from '../../mfa/webauthn.ts';
 import { consolePage } from '../../pages/console/layout.ts';
-import {
-  enrollPasskeyPage,
-  enrollTotpPage,
-  recoveryCodesPage,
-  TWO_STEP_PATH,
-  twoStepPage,
-} from '../../pages/console/two-step.ts';
+import { enrollPasskeyPage, enrollTotpPage, recoveryCodesPage, twoStepPage } from '../../pages/console/two-step.ts';
+import { TWO_STEP_PAGE } from '../../policy/roles.ts';
 import { signInPage } from '../sign-in.ts';
 import { consoleSection, pageUser } from './env.ts';
 
@@ -53,7 +48,7 @@ const owner = (user: ConsoleUser) => sessionOwner(user.principal);
 async function unlessRecent(c: Context<AppEnv>, user: ConsoleUser, what: string) {
   const proven = user.session.mfaAt !== null || !(await needsSecondFactor(c.var.services, owner(user)));
   if (signedInRecently(c, user) && proven) return null;
-  return signInPage(c, TWO_STEP_PATH, `${what} needs a recent sign-in. Sign in again, then do it again.`);
+  return signInPage(c, TWO_STEP_PAGE, `${what} needs a recent sign-in. Sign in again, then do it again.`);
 }
 
 /** Whether this browser's sign-in gave a second factor (what adding one wants once the person has one). */
@@ -66,7 +61,7 @@ const proven = (user: ConsoleUser) => user.session.mfaAt !== null;
 const unproven = (c: Context<AppEnv>, what: string) =>
   signInPage(
     c,
-    TWO_STEP_PATH,
+    TWO_STEP_PAGE,
     `${what} needs a sign-in that gave your second factor now that you have one. Sign in again, then add it again.`,
   );
 
@@ -78,11 +73,11 @@ function alreadyDone(c: Context<AppEnv>, user: ConsoleUser) {
     at: { page: 'you' },
     status: 409,
     body: html`<p>This form was sent already; nothing more was done. What it showed is not shown again.</p>
-<p><a href="${TWO_STEP_PATH}">Back to two-step sign-in</a></p>`,
+<p><a href="${TWO_STEP_PAGE}">Back to two-step sign-in</a></p>`,
   });
 }
 
-twoStepConsole.get(TWO_STEP_PATH, async (c) => {
+twoStepConsole.get(TWO_STEP_PAGE, async (c) => {
   const user = pageUser(c);
   const factors = await listFactors(c.var.services, owner(user));
   return consolePage(c, {
@@ -116,7 +111,7 @@ async function enrollmentAnswer(
   });
 }
 
-twoStepConsole.post(`${TWO_STEP_PATH}/totp`, async (c) => {
+twoStepConsole.post(`${TWO_STEP_PAGE}/totp`, async (c) => {
   const { form, user } = await consolePost(c);
   const stale = await unlessRecent(c, user, 'Adding an authenticator app');
   if (stale) return stale;
@@ -124,7 +119,7 @@ twoStepConsole.post(`${TWO_STEP_PATH}/totp`, async (c) => {
   return enrollmentAnswer(c, user, await startTotpEnrollment(c.var.services, owner(user)), null);
 });
 
-twoStepConsole.post(`${TWO_STEP_PATH}/totp/:id/confirm`, async (c) => {
+twoStepConsole.post(`${TWO_STEP_PAGE}/totp/:id/confirm`, async (c) => {
   const { form, user } = await consolePost(c);
   const id = parseInput(FactorId, c.req.param('id'));
   const outcome = await confirmTotp(c.var.services, owner(user), id, (form.code ?? '').slice(0, 64), proven(user));
@@ -132,7 +127,7 @@ twoStepConsole.post(`${TWO_STEP_PATH}/totp/:id/confirm`, async (c) => {
   if (outcome === 'ok') {
     // The code from the authenticator was typed in this browser: it proved the second factor.
     await recordSecondFactor(c.var.services, user.session.key, 'otp');
-    return backTo(c, TWO_STEP_PATH, 'totp-added');
+    return backTo(c, TWO_STEP_PAGE, 'totp-added');
   }
   const secret = await pendingTotpSecret(c.var.services, owner(user), id);
   if (secret === null) {
@@ -142,7 +137,7 @@ twoStepConsole.post(`${TWO_STEP_PATH}/totp/:id/confirm`, async (c) => {
       at: { page: 'you' },
       status: 404,
       body: html`<p class="error" role="alert">That authenticator is not waiting to be confirmed: it was confirmed, removed, or not confirmed within 15 minutes. Add it again.</p>
-<p><a href="${TWO_STEP_PATH}">Back to two-step sign-in</a></p>`,
+<p><a href="${TWO_STEP_PAGE}">Back to two-step sign-in</a></p>`,
     });
   }
   const error =
@@ -164,7 +159,7 @@ function passkeyAnswer(c: Context<AppEnv>, user: ConsoleUser, status: 400 | 404 
     at: { page: 'you' },
     status,
     body: html`<p class="error" role="alert">${message}</p>
-<p><a href="${TWO_STEP_PATH}">Back to two-step sign-in</a></p>`,
+<p><a href="${TWO_STEP_PAGE}">Back to two-step sign-in</a></p>`,
   });
 }
 
@@ -172,7 +167,7 @@ function passkeyAnswer(c: Context<AppEnv>, user: ConsoleUser, status: 400 | 404 
  * Begins adding a passkey: the registration's options, whose challenge is kept for this
  * browser sign-in alone and taken by the confirm below (once, within 5 minutes).
  */
-twoStepConsole.post(`${TWO_STEP_PATH}/passkey`, async (c) => {
+twoStepConsole.post(`${TWO_STEP_PAGE}/passkey`, async (c) => {
   const { form, user } = await consolePost(c);
   const stale = await unlessRecent(c, user, 'Adding a passkey');
   if (stale) return stale;
@@ -188,7 +183,7 @@ twoStepConsole.post(`${TWO_STEP_PATH}/passkey`, async (c) => {
   });
 });
 
-twoStepConsole.post(`${TWO_STEP_PATH}/passkey/confirm`, async (c) => {
+twoStepConsole.post(`${TWO_STEP_PAGE}/passkey/confirm`, async (c) => {
   const { form, user } = await consolePost(c);
   const name =
     (form.name ?? '')
@@ -204,7 +199,7 @@ twoStepConsole.post(`${TWO_STEP_PATH}/passkey/confirm`, async (c) => {
   if (added.outcome === 'ok') {
     // The passkey was made in this browser: it proved the second factor here.
     await recordSecondFactor(services, user.session.key, added.amr);
-    return backTo(c, TWO_STEP_PATH, 'passkey-added');
+    return backTo(c, TWO_STEP_PAGE, 'passkey-added');
   }
   if (added.outcome === 'expired')
     return passkeyAnswer(
@@ -223,7 +218,7 @@ twoStepConsole.post(`${TWO_STEP_PATH}/passkey/confirm`, async (c) => {
   );
 });
 
-twoStepConsole.post(`${TWO_STEP_PATH}/recovery`, async (c) => {
+twoStepConsole.post(`${TWO_STEP_PAGE}/recovery`, async (c) => {
   const { form, user } = await consolePost(c);
   const stale = await unlessRecent(c, user, 'Making recovery codes');
   if (stale) return stale;
@@ -233,11 +228,11 @@ twoStepConsole.post(`${TWO_STEP_PATH}/recovery`, async (c) => {
   return consolePage(c, { user, title: 'Your recovery codes', at: { page: 'you' }, status: 201, body: recoveryCodesPage(codes) });
 });
 
-twoStepConsole.post(`${TWO_STEP_PATH}/:id/remove`, async (c) => {
+twoStepConsole.post(`${TWO_STEP_PAGE}/:id/remove`, async (c) => {
   const { user } = await consolePost(c);
   const id = parseInput(FactorId, c.req.param('id'));
   const stale = await unlessRecent(c, user, 'Removing a sign-in factor');
   if (stale) return stale;
   await removeFactor(c.var.services, user.principal, owner(user), id);
-  return backTo(c, TWO_STEP_PATH, 'factor-removed');
+  return backTo(c, TWO_STEP_PAGE, 'factor-removed');
 });
