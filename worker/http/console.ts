@@ -27,9 +27,10 @@ export type ConsoleUser = {
   /**
    * Whether this browser's sign-in may do a sensitive act: recent, and with the person's
    * second factor if they have one (one signed in before they enrolled gave none, however
-   * recent: the API's step-up would ask it of that person's tokens). Read once per request.
+   * recent: the API's step-up would ask it of that person's tokens). Asked only by a
+   * sensitive act, then kept for the rest of the request.
    */
-  recentSignIn: boolean;
+  recentSignIn: () => Promise<boolean>;
 };
 
 /** The signed-in person, or null (a page then shows the sign-in form). */
@@ -46,14 +47,15 @@ export async function consoleUser(c: Context<AppEnv>): Promise<ConsoleUser | nul
     // What this browser's sign-in proved, as a token's `amr` says it: an org that requires two-step sign-in asks it.
     mfa: session.amr.includes('mfa'),
   };
+  let recent: Promise<boolean> | undefined;
   return {
     session,
     principal,
     source: { actor: principal.email ?? principal.sub, requestId: c.var.requestId },
     csrf: await csrfToken(c),
     operator: isOperator(c.var.services.config.operators, principal),
-    // Its factors are read only while the sign-in is recent: after that it decides nothing.
-    recentSignIn: (await approvalRefusal(c.var.services, session)) === null,
+    // The person's factors are read only when an act asks, and only while the sign-in is recent.
+    recentSignIn: () => (recent ??= approvalRefusal(c.var.services, session).then((refusal) => refusal === null)),
   };
 }
 
@@ -70,14 +72,14 @@ export async function consolePost(c: Context<AppEnv>): Promise<{ form: Record<st
 }
 
 /** Whether the person proved who they are recently enough, and with their second factor if they have one, for a sensitive action. */
-export const signedInRecently = (_c: Context<AppEnv>, user: ConsoleUser): boolean => user.recentSignIn;
+export const signedInRecently = (_c: Context<AppEnv>, user: ConsoleUser): Promise<boolean> => user.recentSignIn();
 
 /**
  * The gate of ending someone else's session from the console (an operator): the API asks a
  * step-up for it, so the console asks a recent sign-in, as for its other sensitive acts.
  */
 export const othersSessionGate = (c: Context<AppEnv>, user: ConsoleUser) => async () => {
-  if (!signedInRecently(c, user))
+  if (!(await signedInRecently(c, user)))
     throw new OAuthError(
       'access_denied',
       "ending someone else's session needs a recent sign-in (with your second factor, if you have one): sign in again, then end it again",

@@ -41,7 +41,7 @@ class AlreadySent extends Error {}
 const consoleGate =
   (c: Context<AppEnv>, user: ConsoleUser, formId: string | undefined): KeyActGate =>
   async (keyRole) => {
-    if (atLeast(keyRole, 'admin') && !signedInRecently(c, user)) throw new NeedsRecentSignIn();
+    if (atLeast(keyRole, 'admin') && !(await signedInRecently(c, user))) throw new NeedsRecentSignIn();
     if (!(await firstPostOf(c, user, formId))) throw new AlreadySent();
   };
 

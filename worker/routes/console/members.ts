@@ -37,7 +37,7 @@ membersConsole.post('/console/orgs/:org/members/:email/role', async (c) => {
   const slug = orgParam(c);
   const email = emailParam(c);
   const { role } = parseInput(MemberPutRequest, formFields(form, ['role']));
-  if (!signedInRecently(c, user)) {
+  if (!(await signedInRecently(c, user))) {
     return signInPage(
       c,
       orgPath(slug, 'members'),
@@ -54,7 +54,7 @@ membersConsole.post('/console/orgs/:org/members/:email/remove', async (c) => {
   const email = emailParam(c);
   // Removing someone ends their sessions for the org (the API asks a step-up): a recent sign-in,
   // asked once the removal would be allowed, so anyone else hears what removeMember says.
-  if (email !== user.principal.email?.toLowerCase() && !signedInRecently(c, user)) {
+  if (email !== user.principal.email?.toLowerCase() && !(await signedInRecently(c, user))) {
     const org = await readOrg(c.var.services, slug);
     const mine = authorize(org, user.principal, 'members:write');
     const theirs = org.members[email];
@@ -81,7 +81,7 @@ membersConsole.post('/console/orgs/:org/invitations', async (c) => {
   // role, as changing a member's role does, so it wants the same recent sign-in.
   const readInput = async () => {
     const role = Role.safeParse(fields.role);
-    if (role.success && atLeast(role.data, 'admin') && !signedInRecently(c, user)) throw new NeedsRecentSignIn();
+    if (role.success && atLeast(role.data, 'admin') && !(await signedInRecently(c, user))) throw new NeedsRecentSignIn();
     return fields;
   };
   try {
@@ -102,8 +102,8 @@ membersConsole.post('/console/orgs/:org/invitations/:id/:action{resend|withdraw}
   const slug = orgParam(c);
   const id = c.req.param('id');
   if (c.req.param('action') === 'resend') {
-    const gate = (role: Role) => {
-      if (atLeast(role, 'admin') && !signedInRecently(c, user)) throw new NeedsRecentSignIn();
+    const gate = async (role: Role) => {
+      if (atLeast(role, 'admin') && !(await signedInRecently(c, user))) throw new NeedsRecentSignIn();
     };
     try {
       await resendInvitation(c.var.services, user.principal, slug, id, user.source, gate);

@@ -56,7 +56,7 @@ orgsConsole.post('/console/orgs/:org/mfa', async (c) => {
   const slug = orgParam(c);
   const readRequired = async () => {
     const { required } = parseInput(MfaForm, formFields(form, ['required']));
-    if (!signedInRecently(c, user)) throw new NeedsRecentSignIn();
+    if (!(await signedInRecently(c, user))) throw new NeedsRecentSignIn();
     return required;
   };
   try {

@@ -129,7 +129,7 @@ policiesConsole.post('/console/orgs/:org/policies', async (c) => {
 policiesConsole.post('/console/orgs/:org/policies/:id/delete', async (c) => {
   const { user } = await consolePost(c);
   const slug = orgParam(c);
-  if (!signedInRecently(c, user)) {
+  if (!(await signedInRecently(c, user))) {
     return signInPage(
       c,
       orgPath(slug, 'policies'),

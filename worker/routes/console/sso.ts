@@ -55,7 +55,7 @@ ssoConsole.post('/console/orgs/:org/sso', async (c) => {
   const slug = orgParam(c);
   // Who may is asked before the recent sign-in: a member is refused, not sent to sign in again.
   await readConnection(c.var.services, user.principal, slug);
-  if (!signedInRecently(c, user))
+  if (!(await signedInRecently(c, user)))
     return signInPage(
       c,
       orgPath(slug, 'sso'),
@@ -80,7 +80,7 @@ ssoConsole.post('/console/orgs/:org/sso/switch', async (c) => {
   if (!Object.hasOwn(SWITCHES, to ?? ''))
     throw new OAuthError('invalid_request', 'unknown switch: use enable, disable, enforce or unenforce');
   // Turning SSO or its requirement on or off changes who signs in where, as saving does (the API asks a step-up for it).
-  if (!signedInRecently(c, user))
+  if (!(await signedInRecently(c, user)))
     return signInPage(
       c,
       orgPath(slug, 'sso'),
@@ -115,7 +115,7 @@ ssoConsole.post('/console/orgs/:org/sso/remove', async (c) => {
   const { user } = await consolePost(c);
   const slug = orgParam(c);
   await readConnection(c.var.services, user.principal, slug);
-  if (!signedInRecently(c, user))
+  if (!(await signedInRecently(c, user)))
     return signInPage(
       c,
       orgPath(slug, 'sso'),

@@ -12,7 +12,6 @@ import {
   FactorId,
   finishWebauthnEnrollment,
   listFactors,
-  needsSecondFactor,
   pendingTotpSecret,
   removeFactor,
   replaceRecoveryCodes,
@@ -46,8 +45,7 @@ const owner = (user: ConsoleUser) => sessionOwner(user.principal);
  * to remove the authenticator, add another, or make codes. Null when the sign-in will do.
  */
 async function unlessRecent(c: Context<AppEnv>, user: ConsoleUser, what: string) {
-  const proven = user.session.mfaAt !== null || !(await needsSecondFactor(c.var.services, owner(user)));
-  if (signedInRecently(c, user) && proven) return null;
+  if (await signedInRecently(c, user)) return null;
   return signInPage(c, TWO_STEP_PAGE, `${what} needs a recent sign-in. Sign in again, then do it again.`);
 }
 
