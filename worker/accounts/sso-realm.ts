@@ -83,7 +83,7 @@ export const enforcedMessage = (org: string) =>
 /**
  * Whether `email` is one of the deployment's operators (LATCHKEY_OPERATORS), both spelled as
  * canonicalEmail spells them. Operators are above orgs: only the deployment's own provider
- * signs one in, never an org's, which any admin of the org may point at a provider they run
+ * signs one in, never an org's, whose owner names its provider and may run it
  * (sso-sign-in.ts); and so no org's enforcement keeps one from the deployment's.
  */
 export function isOperatorEmail(operators: readonly string[], email: string): boolean {
