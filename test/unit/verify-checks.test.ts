@@ -117,6 +117,19 @@ describe('verify: checks', () => {
     );
     assert.equal(new VerifyError('expired_token', 'gone').challenge, 'Bearer error="invalid_token", error_description="gone"');
   });
+
+  test('a step-up challenge (RFC 9470): acr_values quoted, max_age a whole number of seconds or left out', () => {
+    assert.equal(
+      bearerChallenge({ error: 'insufficient_user_authentication', acrValues: ['urn:x:mfa', 'p"hr'], maxAge: 600 }),
+      'Bearer error="insufficient_user_authentication", acr_values="urn:x:mfa phr", max_age=600',
+    );
+    for (const maxAge of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      assert.equal(
+        bearerChallenge({ error: 'insufficient_user_authentication', maxAge }),
+        'Bearer error="insufficient_user_authentication"',
+      );
+    }
+  });
 });
 
 describe('verify: the Hono middleware on a tiny app', () => {

@@ -7,6 +7,7 @@
  * without a factor have nothing to step up with and act as before; keys are not people.
  */
 import type { Context } from 'hono';
+import { bearerChallenge } from '../../packages/verify/src/errors.ts';
 import { OAuthError } from '../../shared/errors.ts';
 import { MFA_ACR } from '../../shared/schemas.ts';
 import type { KeyActGate } from '../accounts/api-keys.ts';
@@ -29,7 +30,13 @@ export async function requireStepUp(c: Context<AppEnv>, principal: Principal, wh
   const description = `to ${what} you need to prove your second factor (a code from your authenticator app) within the last ${minutes} minutes`;
   throw new OAuthError('insufficient_user_authentication', description, {
     headers: {
-      'WWW-Authenticate': `Bearer realm="latchkey", error="insufficient_user_authentication", error_description="${description}", acr_values="${MFA_ACR}", max_age=${maxAge}`,
+      'WWW-Authenticate': bearerChallenge({
+        realm: 'latchkey',
+        error: 'insufficient_user_authentication',
+        description,
+        acrValues: [MFA_ACR],
+        maxAge,
+      }),
     },
   });
 }

@@ -80,8 +80,9 @@ export class VerifyError extends Error {
 
 /**
  * RFC 6750 §3: `Bearer realm="…", error="…", error_description="…", scope="…"`, plus RFC 9728
- * §5.1's `resource_metadata`. Quoted values may hold only %x20-21 / %x23-5B / %x5D-7E, so
- * anything else (quotes, backslashes, control and non-ASCII characters) is dropped.
+ * §5.1's `resource_metadata` and RFC 9470 §3's step-up `acr_values` and `max_age` (a whole
+ * number of seconds, written as a token). Quoted values may hold only %x20-21 / %x23-5B /
+ * %x5D-7E, so anything else (quotes, backslashes, control and non-ASCII characters) is dropped.
  */
 export function bearerChallenge(parts: {
   realm?: string;
@@ -89,6 +90,8 @@ export function bearerChallenge(parts: {
   description?: string;
   scope?: string[];
   resourceMetadata?: string;
+  acrValues?: string[];
+  maxAge?: number;
 }): string {
   const params: string[] = [];
   const add = (name: string, value: string | undefined) => {
@@ -99,5 +102,8 @@ export function bearerChallenge(parts: {
   add('error_description', parts.description);
   add('scope', parts.scope?.join(' '));
   add('resource_metadata', parts.resourceMetadata);
+  add('acr_values', parts.acrValues?.join(' '));
+  if (parts.maxAge !== undefined && Number.isSafeInteger(parts.maxAge) && parts.maxAge >= 0)
+    params.push(`max_age=${parts.maxAge}`);
   return params.length ? `Bearer ${params.join(', ')}` : 'Bearer';
 }
